@@ -1,0 +1,89 @@
+# cllm - build, test and benchmark.
+#
+#   make            build both variants of the core, the harness and the tests into build/
+#   make test       install what is missing (scripts/deps.sh), build with -Werror, run every test
+#   make bench      install, build, run the default scaling sweep, then the analysis
+#   make perf       perf stat per thread count          make hyperfine / micro / peers
+#   make clean
+#
+# CC, CFLAGS, BLAS (link flags of the BLAS) and BLAS_CFLAGS are overridable.
+
+CC       ?= cc
+CXX      ?= c++
+OPT      ?= -O3
+CFLAGS   ?= $(OPT) -g
+WARN     := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(WERROR),-Werror)
+BLAS_CFLAGS ?= -I/usr/include/x86_64-linux-gnu/openblas-pthread
+BLAS     ?= -lopenblas
+LIBS     := $(BLAS) -lpthread -lm
+BUILD    ?= build
+GIT_REV  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+DEFS     = -D_GNU_SOURCE -DCLLM_CC='"$(shell $(CC) --version | head -n1)"' \
+           -DCLLM_CFLAGS='"$(CFLAGS)"' -DCLLM_GIT='"$(GIT_REV)"'
+
+CORE_SRC := core/util.c core/config.c core/ops.c core/model.c core/pool.c \
+            core/trainer.c core/data.c core/ckpt.c core/report.c
+CORE_HDR := $(wildcard core/*.h)
+
+LOCKFREE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/lockfree/obj/%.o)
+LOCKED_OBJ   := $(CORE_SRC:core/%.c=$(BUILD)/locked/obj/%.o)
+
+TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
+
+BENCH_SRC := $(filter-out bench/test_%.c,$(wildcard bench/*.c))
+BENCH_HDR := $(wildcard bench/*.h)
+
+.PHONY: all test bench perf hyperfine micro peers clean deps check-deps
+
+all: $(BUILD)/lockfree/train_model $(BUILD)/locked/train_model $(BUILD)/train_model \
+     $(TEST_BINS) $(if $(wildcard bench/scale.c),$(BUILD)/scale) \
+     $(if $(wildcard bench/test_counters.c),$(BUILD)/tests/test_counters)
+
+$(BUILD)/lockfree/obj/%.o: core/%.c $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -DCLLM_LOCKED=0 -c $< -o $@
+
+$(BUILD)/locked/obj/%.o: core/%.c $(CORE_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -DCLLM_LOCKED=1 -c $< -o $@
+
+$(BUILD)/lockfree/libcllm.a: $(LOCKFREE_OBJ)
+	ar rcs $@ $^
+$(BUILD)/locked/libcllm.a: $(LOCKED_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/%/train_model: core/train_model.c $(BUILD)/%/libcllm.a $(CORE_HDR)
+	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) $< $(BUILD)/$*/libcllm.a $(LIBS) -o $@
+
+$(BUILD)/train_model: $(BUILD)/lockfree/train_model
+	cp $< $@
+
+# tests link the lock-free library; locked against lock-free is compared
+# through the two binaries (tests/test_cli.sh).
+$(BUILD)/tests/%: tests/%.c $(BUILD)/lockfree/libcllm.a $(CORE_HDR) tests/check.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -Icore $< $(BUILD)/lockfree/libcllm.a $(LIBS) -o $@
+
+$(BUILD)/scale: $(BENCH_SRC) $(BENCH_HDR) $(BUILD)/lockfree/libcllm.a
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench $(BENCH_SRC) -lpfm -lm -o $@
+
+$(BUILD)/tests/test_counters: bench/test_counters.c bench/counters.c bench/counters.h tests/check.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench -Itests bench/test_counters.c bench/counters.c -lpfm -lm -o $@
+
+deps:
+	@scripts/deps.sh
+
+test: deps
+	$(MAKE) WERROR=1 all
+	$(MAKE) WERROR=1 CC=clang BUILD=build/clang all
+	scripts/run-tests.sh
+
+bench: deps all
+	scripts/bench.sh $(BENCH_ARGS)
+
+perf: deps all
+	scripts/perf-stat.sh $(PERF_ARGS)
+
+clean:
+	rm -rf $(BUILD) build

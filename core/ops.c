@@ -1,0 +1,238 @@
+/*
+ * ops.c - forward and backward of each layer. One implementation, called by
+ * every worker thread on its own buffers; matmuls go through CBLAS.
+ * Backward comments quote the forward line they invert.
+ */
+#include "ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* ---------------------------------------------------------------- encoder */
+
+void encoder_forward(float *out, const int *inp, const float *wte, const float *wpe,
+                     int B, int T, int C) {
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++) {
+            float *o = out + ((size_t)b * T + t) * C;
+            const float *te = wte + (size_t)inp[b * T + t] * C;
+            const float *pe = wpe + (size_t)t * C;
+            for (int i = 0; i < C; i++) o[i] = te[i] + pe[i];
+        }
+    }
+}
+
+void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *inp,
+                      int B, int T, int C) {
+    for (int b = 0; b < B; b++) {
+        for (int t = 0; t < T; t++) {
+            const float *d = dout + ((size_t)b * T + t) * C;
+            float *dte = dwte + (size_t)inp[b * T + t] * C;
+            float *dpe = dwpe + (size_t)t * C;
+            for (int i = 0; i < C; i++) {
+                dte[i] += d[i];   /* o[i] = te[i] + pe[i] */
+                dpe[i] += d[i];
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- layernorm */
+
+void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                       const float *w, const float *b, int N, int C) {
+    const float eps = 1e-5f;
+    for (int n = 0; n < N; n++) {
+        const float *x = inp + (size_t)n * C;
+        float m = 0.0f;
+        for (int i = 0; i < C; i++) m += x[i];
+        m /= C;
+        float v = 0.0f;
+        for (int i = 0; i < C; i++) { float d = x[i] - m; v += d * d; }
+        v /= C;
+        float s = 1.0f / sqrtf(v + eps);
+        float *o = out + (size_t)n * C;
+        for (int i = 0; i < C; i++) o[i] = (x[i] - m) * s * w[i] + b[i];
+        mean[n] = m;
+        rstd[n] = s;
+    }
+}
+
+void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+                        const float *inp, const float *w, const float *mean,
+                        const float *rstd, int N, int C) {
+    for (int n = 0; n < N; n++) {
+        const float *d = dout + (size_t)n * C;
+        const float *x = inp + (size_t)n * C;
+        float *dx = dinp + (size_t)n * C;
+        float m = mean[n], s = rstd[n];
+        /* two reductions: mean of dnorm and of dnorm * norm */
+        float dnorm_mean = 0.0f, dnorm_norm_mean = 0.0f;
+        for (int i = 0; i < C; i++) {
+            float norm = (x[i] - m) * s;
+            float dnorm = w[i] * d[i];
+            dnorm_mean += dnorm;
+            dnorm_norm_mean += dnorm * norm;
+        }
+        dnorm_mean /= C;
+        dnorm_norm_mean /= C;
+        for (int i = 0; i < C; i++) {
+            float norm = (x[i] - m) * s;
+            float dnorm = w[i] * d[i];
+            db[i] += d[i];          /* o = norm * w + b */
+            dw[i] += norm * d[i];
+            dx[i] += (dnorm - dnorm_mean - norm * dnorm_norm_mean) * s;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- matmul */
+
+void matmul_forward(float *out, const float *inp, const float *w, const float *bias,
+                    int N, int C, int OC, int accumulate) {
+    if (bias) {
+        if (accumulate) {
+            for (int n = 0; n < N; n++)
+                for (int o = 0; o < OC; o++) out[(size_t)n * OC + o] += bias[o];
+        } else {
+            for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, sizeof(float) * OC);
+        }
+    }
+    float beta = (bias || accumulate) ? 1.0f : 0.0f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C,
+                1.0f, inp, C, w, C, beta, out, OC);
+}
+
+void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
+                     const float *inp, const float *w, int N, int C, int OC) {
+    /* out = inp @ w^T + bias */
+    if (dinp)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC,
+                    1.0f, dout, OC, w, C, 0.0f, dinp, C);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N,
+                1.0f, dout, OC, inp, C, 1.0f, dw, C);
+    if (dbias) {
+        for (int n = 0; n < N; n++) {
+            const float *d = dout + (size_t)n * OC;
+            for (int o = 0; o < OC; o++) dbias[o] += d[o];
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- attention */
+
+void attention_forward(float *out, float *att, const float *qkv,
+                       int B, int T, int C, int NH) {
+    const int HS = C / NH, C3 = 3 * C;
+    const float scale = 1.0f / sqrtf((float)HS);
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < NH; h++) {
+            const float *q = qkv + (size_t)b * T * C3 + h * HS;
+            const float *k = q + C, *v = q + 2 * C;
+            float *a = att + ((size_t)b * NH + h) * T * T;
+            /* a = scale * q k^T: the full square; the causal half is masked below */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, HS,
+                        scale, q, C3, k, C3, 0.0f, a, T);
+            for (int t = 0; t < T; t++) {
+                float *row = a + (size_t)t * T;
+                float mx = row[0];
+                for (int j = 1; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
+                float sum = 0.0f;
+                for (int j = 0; j <= t; j++) { row[j] = expf(row[j] - mx); sum += row[j]; }
+                float inv = 1.0f / sum;
+                for (int j = 0; j <= t; j++) row[j] *= inv;
+                for (int j = t + 1; j < T; j++) row[j] = 0.0f;
+            }
+            /* out = a @ v */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, HS, T,
+                        1.0f, a, T, v, C3, 0.0f, out + (size_t)b * T * C + h * HS, C);
+        }
+    }
+}
+
+void attention_backward(float *dqkv, float *dtt, const float *dout, const float *qkv,
+                        const float *att, int B, int T, int C, int NH) {
+    const int HS = C / NH, C3 = 3 * C;
+    const float scale = 1.0f / sqrtf((float)HS);
+    for (int b = 0; b < B; b++) {
+        for (int h = 0; h < NH; h++) {
+            const float *q = qkv + (size_t)b * T * C3 + h * HS;
+            const float *k = q + C, *v = q + 2 * C;
+            float *dq = dqkv + (size_t)b * T * C3 + h * HS;
+            float *dk = dq + C, *dv = dq + 2 * C;
+            const float *a = att + ((size_t)b * NH + h) * T * T;
+            const float *d = dout + (size_t)b * T * C + h * HS;
+            /* out = a @ v  ->  da = dout v^T,  dv = a^T dout */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, HS,
+                        1.0f, d, C, v, C3, 0.0f, dtt, T);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, HS, T,
+                        1.0f, a, T, d, C, 0.0f, dv, C3);
+            /* a = softmax(s) over j <= t  ->  ds = a * (da - sum(a * da)) */
+            for (int t = 0; t < T; t++) {
+                const float *arow = a + (size_t)t * T;
+                float *drow = dtt + (size_t)t * T;
+                float dot = 0.0f;
+                for (int j = 0; j <= t; j++) dot += arow[j] * drow[j];
+                for (int j = 0; j <= t; j++) drow[j] = arow[j] * (drow[j] - dot);
+                for (int j = t + 1; j < T; j++) drow[j] = 0.0f;
+            }
+            /* s = scale * q k^T  ->  dq = scale ds k,  dk = scale ds^T q */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, HS, T,
+                        scale, dtt, T, k, C3, 0.0f, dq, C3);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, HS, T,
+                        scale, dtt, T, q, C3, 0.0f, dk, C3);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- gelu */
+
+#define GELU_K 0.7978845608028654f   /* sqrt(2/pi) */
+
+void gelu_forward(float *out, const float *inp, int N) {
+    for (int i = 0; i < N; i++) {
+        float x = inp[i];
+        out[i] = 0.5f * x * (1.0f + tanhf(GELU_K * (x + 0.044715f * x * x * x)));
+    }
+}
+
+void gelu_backward(float *dinp, const float *inp, const float *dout, int N) {
+    for (int i = 0; i < N; i++) {
+        float x = inp[i];
+        float u = GELU_K * (x + 0.044715f * x * x * x);
+        float th = tanhf(u);
+        float sech2 = 1.0f - th * th;
+        /* d/dx 0.5 x (1 + tanh(u)) = 0.5 (1 + tanh u) + 0.5 x sech^2(u) u' */
+        float g = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+        dinp[i] = g * dout[i];
+    }
+}
+
+/* ---------------------------------------------------------------- loss */
+
+double crossentropy_forward(float *probs, float *losses, const int *targets, int N, int V) {
+    double total = 0.0;
+    for (int n = 0; n < N; n++) {
+        float *p = probs + (size_t)n * V;
+        float mx = p[0];
+        for (int i = 1; i < V; i++) mx = p[i] > mx ? p[i] : mx;
+        float lt = p[targets[n]];
+        double sum = 0.0;
+        for (int i = 0; i < V; i++) { p[i] = expf(p[i] - mx); sum += p[i]; }
+        float inv = (float)(1.0 / sum);
+        for (int i = 0; i < V; i++) p[i] *= inv;
+        /* -log softmax[target] from the logit: no log of a rounded probability */
+        losses[n] = (float)(log(sum) - (double)(lt - mx));
+        total += losses[n];
+    }
+    return total;
+}
+
+void crossentropy_backward(float *probs, const int *targets, float dloss, int N, int V) {
+    for (int n = 0; n < N; n++) {
+        float *p = probs + (size_t)n * V;
+        for (int i = 0; i < V; i++) p[i] *= dloss;   /* loss = -log softmax(logits)[target] */
+        p[targets[n]] -= dloss;
+    }
+}

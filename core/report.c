@@ -1,0 +1,228 @@
+/*
+ * report.c - the JSON report of a run and the memory table.
+ */
+#include "report.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int affinity_cpus(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    return CPU_COUNT(&set);
+}
+
+static void json_memtable(json_w *j, const memtable_t *m, int nth) {
+    json_obj_open(j, "memory");
+    json_arr_open(j, "per_thread");
+    for (int i = 0; i < m->n_per_thread; i++) {
+        json_obj_open(j, NULL);
+        json_str(j, "name", m->per_thread[i].name);
+        json_int(j, "bytes", (long long)m->per_thread[i].bytes);
+        json_obj_close(j);
+    }
+    json_arr_close(j);
+    json_int(j, "per_thread_total", (long long)m->per_thread_total);
+    json_arr_open(j, "shared");
+    for (int i = 0; i < m->n_shared; i++) {
+        json_obj_open(j, NULL);
+        json_str(j, "name", m->shared[i].name);
+        json_int(j, "bytes", (long long)m->shared[i].bytes);
+        json_obj_close(j);
+    }
+    json_arr_close(j);
+    json_int(j, "shared_total", (long long)m->shared_total);
+    json_int(j, "threads", nth);
+    json_int(j, "total_at_threads", (long long)m->total);
+    json_obj_close(j);
+}
+
+int report_write(const char *path, const trainer_t *t, const run_info *ri, char *err, size_t errlen) {
+    const config_t *c = trainer_config(t);
+    int nth = trainer_threads(t);
+    afile a;
+    if (afile_open(&a, path, err, errlen) != 0) return -1;
+    json_w j;
+    json_begin(&j, a.f);
+    json_obj_open(&j, NULL);
+    json_str(&j, "tool", "train_model");
+    json_str(&j, "variant", build_variant());
+    json_int(&j, "threads", nth);
+    json_str(&j, "scaling", ri->scaling_strong ? "strong" : "weak");
+    json_obj_open(&j, "config");
+    json_str(&j, "name", c->name);
+    json_int(&j, "V", c->V); json_int(&j, "C", c->C); json_int(&j, "L", c->L);
+    json_int(&j, "NH", c->NH); json_int(&j, "F", c->F); json_int(&j, "T", c->T);
+    json_int(&j, "B", c->B);
+    json_obj_close(&j);
+    json_str(&j, "tokenizer", ri->tokenizer);
+    json_str(&j, "data", ri->data);
+    json_int(&j, "params", (long long)trainer_nparams(t));
+    long long tps = (long long)trainer_global_batch(t) * c->T;
+    json_int(&j, "first_step", ri->first_step);
+    json_int(&j, "steps", ri->nsteps);
+    json_int(&j, "tokens_per_step", tps);
+    json_int(&j, "tokens", tps * ri->nsteps);
+    json_num(&j, "wall_s", ri->wall_s);
+    json_num(&j, "tokens_per_s", ri->wall_s > 0 ? tps * ri->nsteps / ri->wall_s : 0.0);
+    double *ms = malloc(sizeof(double) * (ri->nsteps > 0 ? ri->nsteps : 1));
+    json_obj_open(&j, "ms_per_step");
+    if (ms && ri->nsteps > 0) {
+        memcpy(ms, ri->step_ms, sizeof(double) * ri->nsteps);
+        qsort(ms, ri->nsteps, sizeof(double), cmp_double);
+        long n = ri->nsteps;
+        json_num(&j, "median", n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]));
+        json_num(&j, "min", ms[0]);
+        json_num(&j, "max", ms[n - 1]);
+    }
+    json_obj_close(&j);
+    free(ms);
+    json_arr_open(&j, "loss");
+    for (long i = 0; i < ri->nsteps; i++) json_num(&j, NULL, ri->losses[i]);
+    json_arr_close(&j);
+    json_num(&j, "val_loss", ri->val_loss);
+    json_num(&j, "flops_per_step", config_flops(c, trainer_global_batch(t)));
+    json_int(&j, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
+    json_int(&j, "affinity_cpus", affinity_cpus());
+
+    /* phases: wall_s[phase][thread], cpu_s[phase][thread] */
+    double (*wall)[PH_COUNT] = malloc(sizeof(double[PH_COUNT]) * nth);
+    double (*cpu)[PH_COUNT] = malloc(sizeof(double[PH_COUNT]) * nth);
+    if (!wall || !cpu) {
+        free(wall); free(cpu);
+        afile_abort(&a);
+        snprintf(err, errlen, "cannot allocate the report of %s", path);
+        return -1;
+    }
+    for (int i = 0; i < nth; i++) trainer_phase_times(t, i, wall[i], cpu[i]);
+    json_obj_open(&j, "phases");
+    json_arr_open(&j, "names");
+    for (int p = 0; p < PH_COUNT; p++) json_str(&j, NULL, phase_names[p]);
+    json_arr_close(&j);
+    const char *kind[2] = { "wall_s", "cpu_s" };
+    for (int k = 0; k < 2; k++) {
+        json_arr_open(&j, kind[k]);
+        for (int p = 0; p < PH_COUNT; p++) {
+            json_arr_open(&j, NULL);
+            for (int i = 0; i < nth; i++) json_num(&j, NULL, k == 0 ? wall[i][p] : cpu[i][p]);
+            json_arr_close(&j);
+        }
+        json_arr_close(&j);
+    }
+    json_obj_close(&j);
+    json_obj_open(&j, "imbalance");
+    for (int p = 0; p < PH_COUNT; p++) {
+        double mx = 0, sum = 0;
+        for (int i = 0; i < nth; i++) { sum += wall[i][p]; mx = MAX(mx, wall[i][p]); }
+        json_num(&j, phase_names[p], sum > 0 ? mx / (sum / nth) : 1.0);
+    }
+    json_obj_close(&j);
+    free(wall);
+    free(cpu);
+
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    json_int(&j, "peak_rss_kib", ru.ru_maxrss);
+    memtable_t mt;
+    char merr[256];
+    if (trainer_memtable(c, nth, ri->scaling_strong, &mt, merr, sizeof merr) == 0)
+        json_memtable(&j, &mt, nth);
+    json_obj_open(&j, "build");
+    json_str(&j, "compiler", build_compiler());
+    json_str(&j, "cflags", build_cflags());
+    json_str(&j, "blas", build_blas());
+    json_str(&j, "git", build_git());
+    json_str(&j, "variant", build_variant());
+    json_obj_close(&j);
+    json_str(&j, "command", ri->command);
+    json_obj_close(&j);
+    return afile_commit(&a, err, errlen);
+}
+
+/* ---------------------------------------------------------------- memory table */
+
+/* The original note's per-thread table (config `seed`), and which of our
+ * buffers correspond to each line. */
+static const struct {
+    const char *note;
+    double kb;
+    const char *ours;
+    const char *why;
+} note_rows[] = {
+    { "Input embeddings", 64, "encoded", "same: B*T*C floats" },
+    { "Layer inputs", 384, "ln1", "our LayerNorm-1 outputs, L*B*T*C" },
+    { "Attention outputs", 384, "atty", "same: L*B*T*C" },
+    { "FF outputs", 384, "res2", "we keep the residual after attention instead of a separate FF output" },
+    { "Layer outputs", 384, "res3", "same: L*B*T*C" },
+    { "FF hidden", 1536, "fch+fch_gelu", "pre- and post-GELU both kept for the GELU backward: 2*L*B*T*F" },
+    { "Final hidden", 64, "lnf", "same: B*T*C" },
+    { "Logits", 197, "probs", "B*T*V; ours is reused in place for probabilities and dlogits" },
+    { "Attention cache", 2688, "qkv+att", "Q,K,V (L*B*T*3C) and the softmax (L*B*NH*T*T)" },
+    { "Backward temp", 192, "dres+dbtc+dqkv+dfch+dtt",
+      "the note sized its gradient buffers as B*T*C; dlogits alone is B*T*V (in probs here)" },
+};
+
+static size_t item_bytes(const memtable_t *m, const char *names) {
+    size_t total = 0;
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", names);
+    for (char *tok = strtok(buf, "+"); tok; tok = strtok(NULL, "+"))
+        for (int i = 0; i < m->n_per_thread; i++)
+            if (strcmp(m->per_thread[i].name, tok) == 0) total += m->per_thread[i].bytes;
+    return total;
+}
+
+int report_memtable(FILE *f, const config_t *c, int nth, int strong, char *err, size_t errlen) {
+    memtable_t m;
+    if (trainer_memtable(c, nth, strong, &m, err, errlen) != 0) return -1;
+    fprintf(f, "memory table: config %s (V=%d C=%d L=%d NH=%d F=%d T=%d B=%d), %d thread%s, "
+            "%s scaling, %d sequence%s per worker context\n",
+            c->name, c->V, c->C, c->L, c->NH, c->F, c->T, c->B, nth, nth == 1 ? "" : "s",
+            strong ? "strong" : "weak", m.Bmax, m.Bmax == 1 ? "" : "s");
+    fprintf(f, "\nper-thread buffers (training context + gradient buffer):\n");
+    for (int i = 0; i < m.n_per_thread; i++)
+        fprintf(f, "  %-14s %14zu bytes %12.1f KiB\n", m.per_thread[i].name, m.per_thread[i].bytes,
+                m.per_thread[i].bytes / 1024.0);
+    fprintf(f, "  %-14s %14zu bytes %12.1f KiB  (%.2f MiB, each buffer padded to %d bytes)\n",
+            "per-thread", m.per_thread_total, m.per_thread_total / 1024.0,
+            m.per_thread_total / 1048576.0, CACHE_LINE);
+    fprintf(f, "\nshared state:\n");
+    for (int i = 0; i < m.n_shared; i++)
+        fprintf(f, "  %-14s %14zu bytes %12.1f KiB\n", m.shared[i].name, m.shared[i].bytes,
+                m.shared[i].bytes / 1024.0);
+    fprintf(f, "  %-14s %14zu bytes %12.1f KiB\n", "shared", m.shared_total, m.shared_total / 1024.0);
+    fprintf(f, "\ntotal at %d thread%s: %zu bytes (%.2f MiB)\n", nth, nth == 1 ? "" : "s",
+            m.total, m.total / 1048576.0);
+    if (strcmp(c->name, "seed") == 0) {
+        double note_total = 0, ours_total = 0;
+        fprintf(f, "\nthe original note's per-thread table (config seed) beside ours:\n");
+        fprintf(f, "  %-18s %9s  %-24s %10s  %s\n", "note", "note KB", "ours", "ours KB", "difference");
+        for (size_t i = 0; i < sizeof note_rows / sizeof note_rows[0]; i++) {
+            double kb = item_bytes(&m, note_rows[i].ours) / 1024.0;
+            note_total += note_rows[i].kb;
+            ours_total += kb;
+            fprintf(f, "  %-18s %9.0f  %-24s %10.1f  %s\n", note_rows[i].note, note_rows[i].kb,
+                    note_rows[i].ours, kb, note_rows[i].why);
+        }
+        double grad_kb = item_bytes(&m, "grad") / 1024.0;
+        double rest_kb = item_bytes(&m, "inp+tgt+ln1_mean+ln1_rstd+ln2+ln2_mean+ln2_rstd+lnf_mean+lnf_rstd+losses") / 1024.0;
+        fprintf(f, "  %-18s %9s  %-24s %10.1f  %s\n", "(not in the note)", "-", "grad", grad_kb,
+                "the per-thread gradient buffer: one float per parameter");
+        fprintf(f, "  %-18s %9s  %-24s %10.1f  %s\n", "(not in the note)", "-", "ln2, stats, tokens", rest_kb,
+                "LayerNorm-2 outputs, mean/rstd caches, token ids, losses");
+        fprintf(f, "  %-18s %9.0f  %-24s %10.1f  (note total 6277 KB = 6.1 MB; 63 threads: %.0f MB vs ours %.0f MB)\n",
+                "total", note_total, "", ours_total + grad_kb + rest_kb,
+                note_total * 63 / 1024.0, m.per_thread_total * 63 / 1048576.0);
+    }
+    return 0;
+}

@@ -1,0 +1,33 @@
+/*
+ * report.h - what a training run tells the world: the JSON report of
+ * core/REPORT.md, and the memory table printed by --memory-table.
+ */
+#ifndef CLLM_REPORT_H
+#define CLLM_REPORT_H
+
+#include <stdio.h>
+
+#include "trainer.h"
+
+typedef struct {
+    const char *data;          /* path, or "synthetic" */
+    const char *tokenizer;     /* "bytes" / "words" */
+    const char *command;       /* the command line */
+    const float *losses;       /* per step of this run */
+    const double *step_ms;     /* per step of this run */
+    long nsteps;
+    long first_step;           /* absolute index of losses[0] */
+    double wall_s;             /* training steps only */
+    float val_loss;
+    int scaling_strong;
+} run_info;
+
+/* Write atomically. -1 with err naming the file on failure. */
+int report_write(const char *path, const trainer_t *t, const run_info *ri, char *err, size_t errlen);
+
+/* The memory table for config c at nth threads. For the `seed` config it
+ * also sets the original note's figures beside ours. Returns 0, or -1 with
+ * err (overflow, impossible split). */
+int report_memtable(FILE *f, const config_t *c, int nth, int strong, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,329 @@
+/*
+ * train_model.c - the command line: load data, build or resume a model,
+ * train it with N worker threads, print progress, save a checkpoint and
+ * write the JSON report (core/REPORT.md).
+ *
+ * Exit codes: 0 success, 1 runtime failure, 2 usage error.
+ */
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ckpt.h"
+#include "config.h"
+#include "data.h"
+#include "report.h"
+#include "trainer.h"
+#include "util.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+"usage: train_model [DATA] [options]          (variant: %s)\n"
+"  DATA                 a text file or a directory read recursively;\n"
+"                       none = a built-in synthetic corpus\n"
+"  --config NAME        tiny seed seed-cli S G M bench (default tiny)\n"
+"  --V --C --L --NH --F N   override one field of the config\n"
+"  --seq T              sequence length\n"
+"  --batch B            sequences per worker per step (weak scaling) or the\n"
+"                       global batch (strong scaling)\n"
+"  --threads N          worker threads, 1..%d (default 1)\n"
+"  --scaling weak|strong   (default weak: every worker takes B sequences)\n"
+"  --steps S            steps to run (default 20)   --epochs E  passes over the training split\n"
+"  --lr X (1e-3)  --min-lr-frac X (0.1)  --warmup N (10)  --lr-steps N (cosine horizon,\n"
+"                       default: the last step of this run)  --wd X (0.1)  --clip X (1.0)\n"
+"  --seed N             initialisation and batch sampling (default 1337)\n"
+"  --tokenizer bytes|words   (default bytes)\n"
+"  --eval-batches N     validation batches after training (default 2, 0 = none)\n"
+"  --save FILE          checkpoint at the end (and on SIGINT/SIGTERM)\n"
+"  --resume FILE        continue from a checkpoint (config and vocabulary come from it)\n"
+"  --report FILE        JSON report (fields: core/REPORT.md)\n"
+"  --memory-table       print the memory table for the config and thread count, then exit\n"
+"  --quiet              no per-step progress lines\n"
+"  --no-timing          do not read the per-phase clocks\n"
+"  --help\n"
+"exit codes: 0 ok, 1 runtime failure, 2 usage error\n",
+            build_variant(), THREADS_MAX);
+}
+
+static void die_usage(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "train_model: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n(train_model --help lists the options)\n");
+    va_end(ap);
+    exit(2);
+}
+
+static void die(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "train_model: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    exit(1);
+}
+
+static long parse_long(const char *flag, const char *s, long lo, long hi) {
+    if (!s) die_usage("%s needs a value", flag);
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno == ERANGE)
+        die_usage("%s: '%s' is not an integer", flag, s);
+    if (v < lo || v > hi) die_usage("%s: %ld is out of range %ld..%ld", flag, v, lo, hi);
+    return v;
+}
+
+static double parse_double(const char *flag, const char *s, double lo, double hi) {
+    if (!s) die_usage("%s needs a value", flag);
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno == ERANGE || !isfinite(v))
+        die_usage("%s: '%s' is not a number", flag, s);
+    if (v < lo || v > hi) die_usage("%s: %g is out of range %g..%g", flag, v, lo, hi);
+    return v;
+}
+
+static volatile sig_atomic_t stop_signal;
+static void on_signal(int sig) { stop_signal = sig; }
+
+/* check early that a file can be written where asked, so a long run does not
+ * end in an error */
+static void probe_writable(const char *what, const char *path) {
+    afile a;
+    char err[512];
+    if (afile_open(&a, path, err, sizeof err) != 0) die("%s: %s", what, err);
+    afile_abort(&a);
+}
+
+int main(int argc, char **argv) {
+    openblas_set_num_threads(1);   /* one BLAS thread inside each worker */
+
+    const char *data_path = NULL, *config_name = "tiny", *save = NULL, *resume = NULL;
+    const char *report = NULL, *tokname = "bytes";
+    int over[7] = { -1, -1, -1, -1, -1, -1, -1 };   /* V C L NH F T B */
+    const char *over_name[7] = { "V", "C", "L", "NH", "F", "seq (T)", "batch (B)" };
+    int config_given = 0, threads = 1, quiet = 0, memtable = 0, eval_batches = 2;
+    long steps = -1;
+    double epochs = -1;
+    train_opts opt;
+    train_opts_default(&opt);
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define FLAG(name) (strcmp(a, name) == 0 && (++i, 1))
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage(stdout); return 0; }
+        else if (strcmp(a, "--quiet") == 0) quiet = 1;
+        else if (strcmp(a, "--no-timing") == 0) opt.timing = 0;
+        else if (strcmp(a, "--memory-table") == 0) memtable = 1;
+        else if (FLAG("--config")) { if (!v) die_usage("--config needs a value"); config_name = v; config_given = 1; }
+        else if (FLAG("--V")) over[0] = (int)parse_long(a, v, 1, 1L << 22);
+        else if (FLAG("--C")) over[1] = (int)parse_long(a, v, 1, 1L << 16);
+        else if (FLAG("--L")) over[2] = (int)parse_long(a, v, 1, 1024);
+        else if (FLAG("--NH")) over[3] = (int)parse_long(a, v, 1, 4096);
+        else if (FLAG("--F")) over[4] = (int)parse_long(a, v, 1, 1L << 18);
+        else if (FLAG("--seq")) over[5] = (int)parse_long(a, v, 1, 1L << 16);
+        else if (FLAG("--batch")) over[6] = (int)parse_long(a, v, 1, 1L << 20);
+        else if (FLAG("--threads")) threads = (int)parse_long(a, v, 1, THREADS_MAX);
+        else if (FLAG("--scaling")) {
+            if (!v || (strcmp(v, "weak") && strcmp(v, "strong")))
+                die_usage("--scaling: '%s' is not weak or strong", v ? v : "");
+            opt.strong = strcmp(v, "strong") == 0;
+        }
+        else if (FLAG("--steps")) steps = parse_long(a, v, 1, 1L << 40);
+        else if (FLAG("--epochs")) epochs = parse_double(a, v, 1e-6, 1e6);
+        else if (FLAG("--lr")) opt.lr = (float)parse_double(a, v, 0, 1e6);
+        else if (FLAG("--min-lr-frac")) opt.min_lr_frac = (float)parse_double(a, v, 0, 1);
+        else if (FLAG("--warmup")) opt.warmup = (int)parse_long(a, v, 0, 1L << 30);
+        else if (FLAG("--lr-steps")) opt.lr_steps = parse_long(a, v, 1, 1L << 40);
+        else if (FLAG("--wd")) opt.wd = (float)parse_double(a, v, 0, 10);
+        else if (FLAG("--clip")) opt.clip = (float)parse_double(a, v, 0, 1e6);
+        else if (FLAG("--seed")) opt.seed = (unsigned long long)parse_long(a, v, 0, (1L << 62));
+        else if (FLAG("--eval-batches")) eval_batches = (int)parse_long(a, v, 0, 1 << 20);
+        else if (FLAG("--tokenizer")) {
+            if (!v || (strcmp(v, "bytes") && strcmp(v, "words")))
+                die_usage("--tokenizer: '%s' is not bytes or words", v ? v : "");
+            tokname = v;
+        }
+        else if (FLAG("--save")) { if (!v) die_usage("--save needs a file"); save = v; }
+        else if (FLAG("--resume")) { if (!v) die_usage("--resume needs a file"); resume = v; }
+        else if (FLAG("--report")) { if (!v) die_usage("--report needs a file"); report = v; }
+        else if (a[0] == '-' && a[1]) die_usage("unknown option '%s'", a);
+        else if (!data_path) data_path = a;
+        else die_usage("more than one DATA argument ('%s' and '%s')", data_path, a);
+#undef FLAG
+    }
+    if (steps > 0 && epochs > 0) die_usage("--steps and --epochs exclude each other");
+
+    /* ---- config: preset + overrides, or the checkpoint's */
+    char err[1024];
+    config_t cfg;
+    ckpt_t ck;
+    memset(&ck, 0, sizeof ck);
+    if (config_preset(&cfg, config_name) != 0) {
+        char names[256] = "";
+        for (int i = 0; config_names[i]; i++) { strcat(names, " "); strcat(names, config_names[i]); }
+        die_usage("--config: unknown config '%s' (one of:%s)", config_name, names);
+    }
+    int *field[7] = { &cfg.V, &cfg.C, &cfg.L, &cfg.NH, &cfg.F, &cfg.T, &cfg.B };
+    for (int k = 0; k < 7; k++) if (over[k] > 0) *field[k] = over[k];
+    if (resume) {
+        if (ckpt_load(resume, &ck, err, sizeof err) != 0) die("%s", err);
+        int *ckf[7] = { &ck.cfg.V, &ck.cfg.C, &ck.cfg.L, &ck.cfg.NH, &ck.cfg.F, &ck.cfg.T, &ck.cfg.B };
+        for (int k = 0; k < 7; k++)
+            if ((config_given || over[k] > 0) && *field[k] != *ckf[k])
+                die_usage("--resume: the checkpoint has %s=%d, the options ask for %d",
+                          over_name[k], *ckf[k], *field[k]);
+        cfg = ck.cfg;
+        tokname = ck.tok_kind == TOK_WORDS ? "words" : "bytes";
+    }
+    if (config_validate(&cfg, err, sizeof err) != 0) die_usage("%s", err);
+
+    if (memtable) {
+        if (report_memtable(stdout, &cfg, threads, opt.strong, err, sizeof err) != 0) die_usage("%s", err);
+        return 0;
+    }
+    if (opt.strong && cfg.B < threads)
+        die_usage("--scaling strong: the global batch of %d sequences is smaller than --threads %d; "
+                  "raise --batch to at least %d", cfg.B, threads, threads);
+    if (report) probe_writable("--report", report);
+    if (save) probe_writable("--save", save);
+
+    /* ---- data and tokenizer */
+    text_t text;
+    if (data_path) {
+        if (text_load(&text, data_path, err, sizeof err) != 0) die("%s", err);
+        if (text.skipped_nul)
+            fprintf(stderr, "train_model: skipped %d file(s) holding NUL bytes under %s\n",
+                    text.skipped_nul, data_path);
+    } else if (text_synthetic(&text, 42, 1 << 19) != 0) {
+        die("cannot allocate the synthetic corpus");
+    }
+    tokenizer_t tk;
+    int tkind = strcmp(tokname, "words") == 0 ? TOK_WORDS : TOK_BYTES;
+    if (resume && tkind == TOK_WORDS) {
+        if (tokenizer_from_words(&tk, ck.vocab, ck.vocab_bytes, ck.tok_words, err, sizeof err) != 0)
+            die("checkpoint %s: %s", resume, err);
+    } else if (tokenizer_build(&tk, tkind, text.text, text.len, cfg.V, err, sizeof err) != 0) {
+        die_usage("%s", err);
+    }
+    size_t ntok;
+    int *tok = tokenizer_encode(&tk, text.text, text.len, &ntok);
+    if (!tok) die("cannot allocate the token array (%zu bytes of text)", text.len);
+    text_free(&text);
+    corpus_t corpus;
+    if (corpus_split(&corpus, tok, ntok, cfg.T, err, sizeof err) != 0)
+        die("%s%s", err, data_path ? "" : " (synthetic corpus)");
+
+    /* ---- trainer */
+    int Bglobal = opt.strong ? cfg.B : cfg.B * threads;
+    if (epochs > 0) {
+        double per_step = (double)Bglobal * cfg.T;
+        steps = (long)ceil(epochs * corpus.ntrain / per_step);
+        if (steps < 1) steps = 1;
+    }
+    if (steps < 0) steps = 20;
+    long first = resume ? ck.step : 0;
+    if (opt.lr_steps == 0) opt.lr_steps = first + steps;
+    trainer_t *t = trainer_create(&cfg, &opt, threads, &corpus, err, sizeof err);
+    if (!t) die("%s", err);
+    if (resume) {
+        size_t np = trainer_nparams(t);
+        memcpy(trainer_params(t), ck.params, np * sizeof(float));
+        memcpy(trainer_adam_m(t), ck.m, np * sizeof(float));
+        memcpy(trainer_adam_v(t), ck.v, np * sizeof(float));
+        trainer_set_steps_done(t, ck.step);
+        ckpt_free(&ck);
+    }
+
+    float *losses = malloc(sizeof(float) * steps);
+    double *step_ms = malloc(sizeof(double) * steps);
+    if (!losses || !step_ms) die("cannot allocate the loss history of %ld steps", steps);
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    if (!quiet)
+        fprintf(stderr, "train_model (%s): config %s, %zu params, %d thread%s, %s scaling, "
+                "global batch %d x %d tokens, %zu training tokens\n", build_variant(), cfg.name,
+                trainer_nparams(t), threads, threads == 1 ? "" : "s", opt.strong ? "strong" : "weak",
+                Bglobal, cfg.T, corpus.ntrain);
+    long done = 0;
+    int failed = 0;
+    double t_start = time_wall();
+    for (long s = 0; s < steps && !stop_signal; s++) {
+        double t0 = time_wall();
+        float loss = trainer_step(t);
+        double ms = (time_wall() - t0) * 1e3;
+        losses[s] = loss;
+        step_ms[s] = ms;
+        done = s + 1;
+        if (!isfinite(loss)) {
+            fprintf(stderr, "train_model: the loss became %s at step %ld: stopping (try a lower --lr)\n",
+                    isnan(loss) ? "NaN" : "infinite", first + s + 1);
+            failed = 1;
+            break;
+        }
+        if (!quiet)
+            fprintf(stderr, "step %5ld/%ld  loss %.4f  lr %.2e  norm %.3f  %8.2f ms/step  %9.0f tok/s\n",
+                    first + s + 1, first + steps, loss, trainer_last_lr(t), trainer_last_grad_norm(t),
+                    ms, (double)Bglobal * cfg.T / (ms * 1e-3));
+    }
+    double wall = time_wall() - t_start;
+    float val = NAN;
+    if (!failed && !stop_signal && eval_batches > 0) val = trainer_eval(t, eval_batches);
+
+    int rc = failed ? 1 : 0;
+    if (save && !failed) {
+        size_t np = trainer_nparams(t);
+        if (ckpt_save(save, &cfg, &tk, trainer_steps_done(t), opt.seed, trainer_params(t),
+                      trainer_adam_m(t), trainer_adam_v(t), np, err, sizeof err) != 0) {
+            fprintf(stderr, "train_model: %s\n", err);
+            rc = 1;
+        }
+    }
+    if (report) {
+        char cmd[4096] = "";
+        for (int i = 0; i < argc; i++) {
+            if (strlen(cmd) + strlen(argv[i]) + 2 >= sizeof cmd) break;
+            if (i) strcat(cmd, " ");
+            strcat(cmd, argv[i]);
+        }
+        run_info ri = { data_path ? data_path : "synthetic", tokname, cmd, losses, step_ms,
+                        done, first, wall, val, opt.strong };
+        if (report_write(report, t, &ri, err, sizeof err) != 0) {
+            fprintf(stderr, "train_model: %s\n", err);
+            rc = 1;
+        }
+    }
+    if (done > 0) {
+        double tps = (double)Bglobal * cfg.T * done / wall;
+        printf("%s: %ld steps, %d thread%s, loss %.4f -> %.4f, val %.4f, %.3f s, %.0f tokens/s\n",
+               build_variant(), done, threads, threads == 1 ? "" : "s", losses[0], losses[done - 1],
+               val, wall, tps);
+    }
+    if (stop_signal && !failed) {
+        fprintf(stderr, "train_model: stopped by signal %d after %ld steps%s\n", (int)stop_signal,
+                done, save ? " (checkpoint written)" : "");
+        rc = 128 + stop_signal;
+    }
+    trainer_free(t);
+    tokenizer_free(&tk);
+    free(tok);
+    free(losses);
+    free(step_ms);
+    return rc;
+}

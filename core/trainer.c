@@ -1,0 +1,371 @@
+/*
+ * trainer.c - the worker pool's training step: forward/backward per worker,
+ * lock-free gradient combine, global-norm clipping and AdamW (see trainer.h).
+ */
+#include "trainer.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "pool.h"
+
+#ifndef CLLM_LOCKED
+#define CLLM_LOCKED 0
+#endif
+
+const char *const phase_names[PH_COUNT] = {
+    "forward", "backward", "lock_wait", "barrier_wait", "reduce", "optimizer",
+};
+
+/* per-worker state written by that worker only; padded so no two workers
+ * share a cache line */
+typedef struct {
+    _Alignas(CACHE_LINE) double wall[PH_COUNT];
+    double cpu[PH_COUNT];
+    double loss;           /* sum of this step's position losses */
+    double sqnorm;         /* squared norm of this worker's gradient slice */
+    int row0, rows;        /* global sequence indices [row0, row0 + rows) */
+    size_t k0, k1;         /* parameter slice [k0, k1) */
+} worker_t;
+
+struct trainer {
+    config_t cfg;
+    train_opts opt;
+    int nth, Bglobal, Bmax;
+    size_t nparams;
+    size_t pcount[P_COUNT];
+    float *shared;                 /* params | adam m | adam v */
+    float *params, *m, *v;
+    params_t p;
+    char **wmem;                   /* per worker: context + gradient buffer */
+    ctx_t *ctx;
+    float **grad;
+    params_t *g;
+    worker_t *w;
+    pool_t *pool;
+    pthread_mutex_t model_lock;    /* used by the locked variant only */
+    const corpus_t *data;
+    long step;                     /* steps done = Adam's t before this step */
+    int eval;                      /* job selector: 0 train step, 1 eval forward */
+    long eval_batch;
+    float lr_now, grad_norm;
+};
+
+void train_opts_default(train_opts *o) {
+    o->lr = 1e-3f;
+    o->min_lr_frac = 0.1f;
+    o->wd = 0.1f;
+    o->beta1 = 0.9f;
+    o->beta2 = 0.95f;
+    o->eps = 1e-8f;
+    o->clip = 1.0f;
+    o->warmup = 10;
+    o->lr_steps = 0;
+    o->seed = 1337;
+    o->strong = 0;
+    o->timing = 1;
+}
+
+/* ---------------------------------------------------------------- memory table */
+
+int trainer_memtable(const config_t *c, int nth, int strong, memtable_t *mt,
+                     char *err, size_t errlen) {
+    memset(mt, 0, sizeof *mt);
+    if (strong && c->B < nth) {
+        snprintf(err, errlen, "strong scaling splits the global batch of %d sequences over %d "
+                 "threads: the batch must be at least the thread count", c->B, nth);
+        return -1;
+    }
+    mt->Bmax = strong ? (c->B + nth - 1) / nth : c->B;
+    size_t ctx_bytes;
+    int n = ctx_layout(c, mt->Bmax, NULL, mt->per_thread, &ctx_bytes);
+    if (n < 0) { snprintf(err, errlen, "config sizes overflow the per-thread buffers"); return -1; }
+    size_t counts[P_COUNT];
+    size_t np = param_counts(c, counts), pbytes;
+    if (!size_mul(np, sizeof(float), &pbytes)) { snprintf(err, errlen, "parameter bytes overflow"); return -1; }
+    mt->per_thread[n++] = (mem_item){ "grad", pbytes, NULL };
+    mt->per_thread[n++] = (mem_item){ "worker_state", sizeof(worker_t), NULL };
+    mt->n_per_thread = n;
+    size_t pad_p = (pbytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    if (!size_add(ctx_bytes, pad_p, &mt->per_thread_total)) goto overflow;
+    /* worker_t lives in the trainer's array of workers, padded to a line */
+    mt->per_thread_total += sizeof(worker_t);
+    mt->shared[0] = (mem_item){ "params", pbytes, NULL };
+    mt->shared[1] = (mem_item){ "adam_m", pbytes, NULL };
+    mt->shared[2] = (mem_item){ "adam_v", pbytes, NULL };
+    mt->n_shared = 3;
+    if (!size_mul(pad_p, 3, &mt->shared_total)) goto overflow;
+    size_t all;
+    if (!size_mul(mt->per_thread_total, (size_t)nth, &all) || !size_add(all, mt->shared_total, &mt->total))
+        goto overflow;
+    return 0;
+overflow:
+    snprintf(err, errlen, "config sizes overflow: the memory footprint does not fit in 64 bits");
+    return -1;
+}
+
+/* ---------------------------------------------------------------- create */
+
+trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
+                          const corpus_t *data, char *err, size_t errlen) {
+    if (config_validate(c, err, errlen) != 0) return NULL;
+    if (nth < 1 || nth > THREADS_MAX) {
+        snprintf(err, errlen, "thread count %d is out of range 1..%d", nth, THREADS_MAX);
+        return NULL;
+    }
+    memtable_t mt;
+    if (trainer_memtable(c, nth, o->strong, &mt, err, errlen) != 0) return NULL;
+    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    if (phys > 0 && (double)mt.total > phys) {
+        snprintf(err, errlen, "the footprint of config %s at %d threads is %.1f MiB, more than the "
+                 "machine's %.1f MiB of memory", c->name, nth, mt.total / 1048576.0, phys / 1048576.0);
+        return NULL;
+    }
+    trainer_t *t = calloc(1, sizeof *t);
+    if (!t) { snprintf(err, errlen, "cannot allocate the trainer"); return NULL; }
+    t->cfg = *c;
+    t->opt = *o;
+    t->nth = nth;
+    t->data = data;
+    t->Bmax = mt.Bmax;
+    t->Bglobal = o->strong ? c->B : c->B * nth;
+    t->nparams = param_counts(c, t->pcount);
+    size_t pad_p = (t->nparams * sizeof(float) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+
+    t->shared = mem_alloc(mt.shared_total);
+    if (!t->shared) {
+        snprintf(err, errlen, "cannot allocate %zu bytes for the shared parameters and Adam state",
+                 mt.shared_total);
+        goto fail;
+    }
+    t->params = t->shared;
+    t->m = (float *)((char *)t->shared + pad_p);
+    t->v = (float *)((char *)t->shared + 2 * pad_p);
+    params_point(&t->p, t->params, c);
+    params_init(t->params, c, o->seed);
+
+    t->w = mem_alloc(sizeof(worker_t) * nth);
+    t->wmem = calloc(nth, sizeof *t->wmem);
+    t->ctx = calloc(nth, sizeof *t->ctx);
+    t->grad = calloc(nth, sizeof *t->grad);
+    t->g = calloc(nth, sizeof *t->g);
+    if (!t->w || !t->wmem || !t->ctx || !t->grad || !t->g) {
+        snprintf(err, errlen, "cannot allocate %zu bytes for the worker tables of %d threads",
+                 (sizeof(worker_t) + sizeof(char *) + sizeof(ctx_t) + sizeof(float *) + sizeof(params_t)) * nth, nth);
+        goto fail;
+    }
+    size_t ctx_bytes = mt.per_thread_total - pad_p - sizeof(worker_t);
+    for (int i = 0; i < nth; i++) {
+        t->wmem[i] = mem_alloc(mt.per_thread_total - sizeof(worker_t));
+        if (!t->wmem[i]) {
+            snprintf(err, errlen, "cannot allocate %zu bytes for the training context and "
+                     "gradients of worker %d", mt.per_thread_total - sizeof(worker_t), i);
+            goto fail;
+        }
+        ctx_carve(c, t->Bmax, &t->ctx[i], t->wmem[i]);
+        t->grad[i] = (float *)(t->wmem[i] + ctx_bytes);
+        params_point(&t->g[i], t->grad[i], c);
+        worker_t *w = &t->w[i];
+        if (o->strong) {
+            w->row0 = (int)((long)i * c->B / nth);
+            w->rows = (int)((long)(i + 1) * c->B / nth) - w->row0;
+        } else {
+            w->row0 = i * c->B;
+            w->rows = c->B;
+        }
+        /* parameter slices in whole cache lines (16 floats) */
+        size_t dr = (t->nparams + nth - 1) / nth;
+        dr = (dr + 15) / 16 * 16;
+        w->k0 = MIN((size_t)i * dr, t->nparams);
+        w->k1 = MIN(w->k0 + dr, t->nparams);
+    }
+    pthread_mutex_init(&t->model_lock, NULL);
+    t->pool = pool_create(nth, err, errlen);
+    if (!t->pool) goto fail;
+    return t;
+fail:
+    trainer_free(t);
+    return NULL;
+}
+
+void trainer_free(trainer_t *t) {
+    if (!t) return;
+    if (t->pool) {
+        pool_free(t->pool);
+        pthread_mutex_destroy(&t->model_lock);
+    }
+    for (int i = 0; t->wmem && i < t->nth; i++) mem_free(t->wmem[i]);
+    free(t->wmem);
+    free(t->ctx);
+    free(t->grad);
+    free(t->g);
+    mem_free(t->w);
+    mem_free(t->shared);
+    free(t);
+}
+
+/* ---------------------------------------------------------------- the step */
+
+typedef struct { double wall, cpu; } stamp;
+
+static inline stamp stamp_now(const trainer_t *t) {
+    stamp s = { 0, 0 };
+    if (t->opt.timing) { s.wall = time_wall(); s.cpu = time_thread_cpu(); }
+    return s;
+}
+
+static inline stamp phase_end(const trainer_t *t, worker_t *w, int ph, stamp s) {
+    stamp e = stamp_now(t);
+    w->wall[ph] += e.wall - s.wall;
+    w->cpu[ph] += e.cpu - s.cpu;
+    return e;
+}
+
+static void fill_batch(trainer_t *t, worker_t *w, ctx_t *x, int val, long step) {
+    const int T = t->cfg.T;
+    for (int r = 0; r < w->rows; r++)
+        corpus_sample(t->data, val, t->opt.seed, (uint64_t)step, (uint64_t)(w->row0 + r), T,
+                      x->inp + (size_t)r * T, x->tgt + (size_t)r * T);
+}
+
+/* AdamW over params[k0, k1), tensor by tensor (weight decay is per tensor) */
+static void adamw_slice(trainer_t *t, size_t k0, size_t k1, float scale) {
+    const train_opts *o = &t->opt;
+    const float *grad = t->grad[0];
+    long step = t->step + 1;
+    float b1c = 1.0f - powf(o->beta1, (float)step);
+    float b2c = 1.0f - powf(o->beta2, (float)step);
+    float lr = t->lr_now;
+    size_t base = 0;
+    for (int i = 0; i < P_COUNT; i++) {
+        size_t a = MAX(k0, base), b = MIN(k1, base + t->pcount[i]);
+        base += t->pcount[i];
+        if (a >= b) continue;
+        float wd = param_decays(i) ? o->wd : 0.0f;
+        for (size_t k = a; k < b; k++) {
+            float gk = grad[k] * scale;
+            float m = t->m[k] = o->beta1 * t->m[k] + (1.0f - o->beta1) * gk;
+            float v = t->v[k] = o->beta2 * t->v[k] + (1.0f - o->beta2) * gk * gk;
+            float mh = m / b1c, vh = v / b2c;
+            t->params[k] -= lr * (mh / (sqrtf(vh) + o->eps) + wd * t->params[k]);
+        }
+    }
+}
+
+static void step_job(void *arg, int ith, int nth) {
+    trainer_t *t = arg;
+    worker_t *w = &t->w[ith];
+    ctx_t *x = &t->ctx[ith];
+    const float dloss = 1.0f / ((float)t->Bglobal * t->cfg.T);
+    stamp s = stamp_now(t);
+
+#if CLLM_LOCKED
+    pthread_mutex_lock(&t->model_lock);
+    s = phase_end(t, w, PH_LOCK_WAIT, s);
+#endif
+    fill_batch(t, w, x, 0, t->step);
+    w->loss = model_forward(&t->cfg, &t->p, x, w->rows);
+    s = phase_end(t, w, PH_FORWARD, s);
+    memset(t->grad[ith], 0, t->nparams * sizeof(float));
+    model_backward(&t->cfg, &t->p, &t->g[ith], x, w->rows, dloss);
+#if CLLM_LOCKED
+    pthread_mutex_unlock(&t->model_lock);
+#endif
+    s = phase_end(t, w, PH_BACKWARD, s);
+
+    pool_barrier(t->pool);
+    s = phase_end(t, w, PH_BARRIER, s);
+
+    /* combine: my slice, summed over every worker's buffer in order 0..N-1 */
+    double sq = 0.0;
+    float *g0 = t->grad[0];
+    for (size_t k = w->k0; k < w->k1; k++) {
+        float acc = g0[k];
+        for (int j = 1; j < nth; j++) acc += t->grad[j][k];
+        g0[k] = acc;
+        sq += (double)acc * acc;
+    }
+    w->sqnorm = sq;
+    s = phase_end(t, w, PH_REDUCE, s);
+
+    pool_barrier(t->pool);
+    s = phase_end(t, w, PH_BARRIER, s);
+
+    double total = 0.0;
+    for (int j = 0; j < nth; j++) total += t->w[j].sqnorm;
+    float norm = (float)sqrt(total);
+    float scale = (t->opt.clip > 0 && norm > t->opt.clip) ? t->opt.clip / norm : 1.0f;
+    if (ith == 0) t->grad_norm = norm;
+    adamw_slice(t, w->k0, w->k1, scale);
+    phase_end(t, w, PH_OPTIM, s);
+}
+
+static float lr_at(const trainer_t *t, long step) {
+    const train_opts *o = &t->opt;
+    if (step < o->warmup) return o->lr * (float)(step + 1) / (float)o->warmup;
+    long horizon = o->lr_steps > 0 ? o->lr_steps : step + 1;
+    if (step >= horizon) return o->lr * o->min_lr_frac;
+    double frac = (double)(step - o->warmup) / (double)MAX(1, horizon - o->warmup);
+    double coeff = 0.5 * (1.0 + cos(M_PI * frac));
+    return (float)(o->lr * (o->min_lr_frac + (1.0 - o->min_lr_frac) * coeff));
+}
+
+float trainer_step(trainer_t *t) {
+    t->lr_now = lr_at(t, t->step);
+    t->eval = 0;
+    pool_run(t->pool, step_job, t);
+    double loss = 0.0;
+    for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
+    t->step++;
+    return (float)(loss / ((double)t->Bglobal * t->cfg.T));
+}
+
+static void eval_job(void *arg, int ith, int nth) {
+    trainer_t *t = arg;
+    worker_t *w = &t->w[ith];
+    ctx_t *x = &t->ctx[ith];
+#if CLLM_LOCKED
+    pthread_mutex_lock(&t->model_lock);
+#endif
+    fill_batch(t, w, x, 1, t->eval_batch);
+    w->loss = model_forward(&t->cfg, &t->p, x, w->rows);
+#if CLLM_LOCKED
+    pthread_mutex_unlock(&t->model_lock);
+#endif
+}
+
+float trainer_eval(trainer_t *t, int batches) {
+    double loss = 0.0;
+    for (int b = 0; b < batches; b++) {
+        t->eval_batch = b;
+        pool_run(t->pool, eval_job, t);
+        for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
+    }
+    return (float)(loss / ((double)batches * t->Bglobal * t->cfg.T));
+}
+
+/* ---------------------------------------------------------------- accessors */
+
+long trainer_steps_done(const trainer_t *t) { return t->step; }
+void trainer_set_steps_done(trainer_t *t, long step) { t->step = step; }
+size_t trainer_nparams(const trainer_t *t) { return t->nparams; }
+float *trainer_params(trainer_t *t) { return t->params; }
+float *trainer_adam_m(trainer_t *t) { return t->m; }
+float *trainer_adam_v(trainer_t *t) { return t->v; }
+const float *trainer_grads(const trainer_t *t) { return t->grad[0]; }
+float trainer_last_grad_norm(const trainer_t *t) { return t->grad_norm; }
+float trainer_last_lr(const trainer_t *t) { return t->lr_now; }
+int trainer_threads(const trainer_t *t) { return t->nth; }
+int trainer_global_batch(const trainer_t *t) { return t->Bglobal; }
+const config_t *trainer_config(const trainer_t *t) { return &t->cfg; }
+
+void trainer_phase_times(const trainer_t *t, int ith, double wall[PH_COUNT], double cpu[PH_COUNT]) {
+    for (int p = 0; p < PH_COUNT; p++) {
+        wall[p] = t->w[ith].wall[p];
+        cpu[p] = t->w[ith].cpu[p];
+    }
+}

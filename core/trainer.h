@@ -1,0 +1,96 @@
+/*
+ * trainer.h - data-parallel training over a pool of worker threads.
+ *
+ * Each worker owns a training context (every activation and backward buffer)
+ * and a full gradient buffer; all read the shared parameters, which nobody
+ * writes during forward/backward. One step:
+ *
+ *   every worker:  sample its sequences, forward, backward into its own grads
+ *   barrier
+ *   worker i:      sum its slice of the parameter vector over all N gradient
+ *                  buffers (fixed order 0..N-1), partial squared norm
+ *   barrier
+ *   every worker:  global norm = sum of partials in fixed order; clip; AdamW
+ *                  on its own slice
+ *   barrier (end of the job)
+ *
+ * No mutex and no floating-point atomics in that step, so results are
+ * bitwise identical run to run for a given N and seed. Built with
+ * CLLM_LOCKED=1, a model lock is held around each worker's forward+backward;
+ * nothing else differs, so both variants give the same bits.
+ */
+#ifndef CLLM_TRAINER_H
+#define CLLM_TRAINER_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "data.h"
+#include "model.h"
+
+#define THREADS_MAX 1024
+
+typedef struct {
+    float lr, min_lr_frac, wd, beta1, beta2, eps, clip;
+    int warmup;            /* linear warmup steps */
+    long lr_steps;         /* cosine horizon: lr reaches lr*min_lr_frac there */
+    unsigned long long seed;
+    int strong;            /* 1: B is the global batch, split over workers */
+    int timing;            /* 1: read the phase clocks */
+} train_opts;
+
+void train_opts_default(train_opts *o);
+
+enum { PH_FORWARD, PH_BACKWARD, PH_LOCK_WAIT, PH_BARRIER, PH_REDUCE, PH_OPTIM, PH_COUNT };
+extern const char *const phase_names[PH_COUNT];
+
+typedef struct trainer trainer_t;
+
+/* Allocate everything (shared state, every worker's context and gradients)
+ * and start the pool. NULL with err saying what failed: an invalid config or
+ * thread count, a footprint larger than the machine's memory, an allocation
+ * that failed (which buffer, how many bytes), a thread that could not start. */
+trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
+                          const corpus_t *data, char *err, size_t errlen);
+void trainer_free(trainer_t *t);   /* tolerates NULL */
+
+/* One training step; returns its mean loss (NaN/Inf are returned as they are:
+ * the caller stops). */
+float trainer_step(trainer_t *t);
+/* Mean validation loss over `batches` global batches of the validation split. */
+float trainer_eval(trainer_t *t, int batches);
+
+/* State for checkpoints and reports. */
+long trainer_steps_done(const trainer_t *t);
+void trainer_set_steps_done(trainer_t *t, long step);
+size_t trainer_nparams(const trainer_t *t);
+float *trainer_params(trainer_t *t);     /* nparams floats */
+float *trainer_adam_m(trainer_t *t);
+float *trainer_adam_v(trainer_t *t);
+const float *trainer_grads(const trainer_t *t);   /* reduced gradient of the last step */
+float trainer_last_grad_norm(const trainer_t *t);
+float trainer_last_lr(const trainer_t *t);
+int trainer_threads(const trainer_t *t);
+int trainer_global_batch(const trainer_t *t);
+const config_t *trainer_config(const trainer_t *t);
+/* accumulated phase times of worker ith, seconds */
+void trainer_phase_times(const trainer_t *t, int ith, double wall[PH_COUNT], double cpu[PH_COUNT]);
+
+/* ---- memory table: the same sizes the allocator uses ---- */
+typedef struct {
+    mem_item per_thread[CTX_ITEMS + 2];
+    int n_per_thread;
+    size_t per_thread_total;     /* one worker's allocation, padded */
+    mem_item shared[3];
+    int n_shared;
+    size_t shared_total;
+    size_t total;                /* shared + nth * per_thread */
+    int Bmax;                    /* sequences per worker context */
+} memtable_t;
+
+/* -1 with err when sizes overflow or the split is impossible (strong scaling
+ * with fewer sequences than workers). */
+int trainer_memtable(const config_t *c, int nth, int strong, memtable_t *m,
+                     char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,226 @@
+/*
+ * util.c - random numbers, clocks, aligned allocation with fault injection,
+ * atomic file writes, a small JSON writer and the build facts.
+ */
+#include "util.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef CLLM_CC
+#define CLLM_CC "unknown"
+#endif
+#ifndef CLLM_CFLAGS
+#define CLLM_CFLAGS "unknown"
+#endif
+#ifndef CLLM_GIT
+#define CLLM_GIT "unknown"
+#endif
+
+/* ---------------------------------------------------------------- rng */
+
+uint64_t rng_next(rng_t *r) {
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+float rng_uniform(rng_t *r) {
+    return (float)((rng_next(r) >> 40) * (1.0 / 16777216.0));
+}
+
+float rng_normal(rng_t *r) {
+    double u1 = ((rng_next(r) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
+    double u2 = (rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
+    return (float)(sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+}
+
+uint64_t rng_hash(uint64_t a, uint64_t b, uint64_t c) {
+    rng_t r = { a * 0x9e3779b97f4a7c15ULL ^ (b + 0x632be59bd9b4e019ULL) };
+    rng_next(&r);
+    r.s ^= c * 0xd6e8feb86659fd93ULL;
+    rng_next(&r);
+    return rng_next(&r);
+}
+
+/* ---------------------------------------------------------------- clocks */
+
+double time_wall(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double time_thread_cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---------------------------------------------------------------- memory */
+
+static long alloc_budget = -2;   /* -2: not read yet, -1: unlimited */
+static _Atomic size_t alloc_total;
+
+size_t mem_allocated(void) { return alloc_total; }
+
+void *mem_alloc(size_t bytes) {
+    if (alloc_budget == -2) {
+        const char *s = getenv("CLLM_FAIL_ALLOC_AFTER");
+        alloc_budget = s ? atol(s) : -1;
+    }
+    if (alloc_budget == 0) return NULL;
+    if (alloc_budget > 0) alloc_budget--;
+    size_t n = (bytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    if (n == 0) n = CACHE_LINE;
+    void *p = NULL;
+    if (posix_memalign(&p, CACHE_LINE, n) != 0) return NULL;
+    memset(p, 0, n);
+    alloc_total += n;
+    return p;
+}
+
+void mem_free(void *p) { free(p); }
+
+int size_mul(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+int size_add(size_t a, size_t b, size_t *out) {
+    if (b > SIZE_MAX - a) return 0;
+    *out = a + b;
+    return 1;
+}
+
+/* ---------------------------------------------------------------- files */
+
+int afile_open(afile *a, const char *path, char *err, size_t errlen) {
+    memset(a, 0, sizeof *a);
+    if (strlen(path) >= sizeof a->path) {
+        snprintf(err, errlen, "%s: path too long", path);
+        return -1;
+    }
+    strcpy(a->path, path);
+    snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
+    a->f = fopen(a->tmp, "wb");
+    if (!a->f) {
+        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int afile_commit(afile *a, char *err, size_t errlen) {
+    int bad = ferror(a->f);
+    if (fflush(a->f) != 0) bad = 1;
+    if (!bad && fsync(fileno(a->f)) != 0) bad = 1;
+    int e = errno;
+    if (fclose(a->f) != 0 && !bad) { bad = 1; e = errno; }
+    a->f = NULL;
+    if (bad) {
+        snprintf(err, errlen, "cannot write %s: %s", a->path, strerror(e ? e : EIO));
+        unlink(a->tmp);
+        return -1;
+    }
+    if (rename(a->tmp, a->path) != 0) {
+        snprintf(err, errlen, "cannot rename %s to %s: %s", a->tmp, a->path, strerror(errno));
+        unlink(a->tmp);
+        return -1;
+    }
+    return 0;
+}
+
+void afile_abort(afile *a) {
+    if (a->f) fclose(a->f);
+    a->f = NULL;
+    unlink(a->tmp);
+}
+
+/* ---------------------------------------------------------------- json */
+
+void json_begin(json_w *j, FILE *f) {
+    memset(j, 0, sizeof *j);
+    j->f = f;
+    j->first[0] = 1;
+}
+
+static void json_key(json_w *j, const char *key) {
+    if (!j->first[j->depth]) fputc(',', j->f);
+    j->first[j->depth] = 0;
+    if (j->depth <= 2) { fputc('\n', j->f); for (int i = 0; i < j->depth; i++) fputs("  ", j->f); }
+    if (key) fprintf(j->f, "\"%s\":", key);
+}
+
+static void json_escaped(FILE *f, const char *s) {
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+        else fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+void json_obj_open(json_w *j, const char *key) {
+    if (j->depth > 0 || !j->first[0]) json_key(j, key);
+    else j->first[0] = 0;
+    fputc('{', j->f);
+    CHECK(j->depth < 31, "json nesting too deep");
+    j->first[++j->depth] = 1;
+}
+
+void json_obj_close(json_w *j) {
+    j->depth--;
+    if (j->depth < 2) { fputc('\n', j->f); for (int i = 0; i < j->depth; i++) fputs("  ", j->f); }
+    fputc('}', j->f);
+    if (j->depth == 0) fputc('\n', j->f);
+}
+
+void json_arr_open(json_w *j, const char *key) {
+    json_key(j, key);
+    fputc('[', j->f);
+    j->first[++j->depth] = 1;
+}
+
+void json_arr_close(json_w *j) {
+    j->depth--;
+    fputc(']', j->f);
+}
+
+void json_str(json_w *j, const char *key, const char *v) {
+    json_key(j, key);
+    json_escaped(j->f, v ? v : "");
+}
+
+void json_num(json_w *j, const char *key, double v) {
+    json_key(j, key);
+    if (isfinite(v)) fprintf(j->f, "%.9g", v);
+    else fputs("null", j->f);
+}
+
+void json_int(json_w *j, const char *key, long long v) {
+    json_key(j, key);
+    fprintf(j->f, "%lld", v);
+}
+
+/* ---------------------------------------------------------------- build */
+
+const char *build_compiler(void) { return CLLM_CC; }
+const char *build_cflags(void) { return CLLM_CFLAGS; }
+const char *build_git(void) { return CLLM_GIT; }
+const char *build_variant(void) { return CLLM_LOCKED ? "locked" : "lockfree"; }
+
+const char *build_blas(void) {
+    static char buf[256];
+    if (!buf[0]) snprintf(buf, sizeof buf, "OpenBLAS %s", openblas_get_config());
+    return buf;
+}

@@ -1,0 +1,85 @@
+/*
+ * util.h - the small things every module needs: CHECK for broken invariants,
+ * a seeded random generator, clocks, aligned allocation, atomic file writes
+ * and a minimal JSON writer.
+ */
+#ifndef CLLM_UTIL_H
+#define CLLM_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* A broken invariant of the program itself: print file:line and abort.
+ * Bad input from a user never goes through CHECK. */
+#define CHECK(cond, ...) do {                                                \
+        if (!(cond)) {                                                       \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                                    \
+            fprintf(stderr, "\n");                                           \
+            abort();                                                         \
+        }                                                                    \
+    } while (0)
+
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MAX(a, b) ((a) > (b) ? (a) : (b))
+#define CACHE_LINE 64
+
+/* splitmix64: explicit state, never rand(). */
+typedef struct { uint64_t s; } rng_t;
+uint64_t rng_next(rng_t *r);
+float rng_uniform(rng_t *r);           /* [0, 1) */
+float rng_normal(rng_t *r);            /* N(0, 1), Box-Muller */
+uint64_t rng_hash(uint64_t a, uint64_t b, uint64_t c);  /* stateless mix */
+
+double time_wall(void);                /* CLOCK_MONOTONIC, seconds */
+double time_thread_cpu(void);          /* CLOCK_THREAD_CPUTIME_ID, seconds */
+
+/* 64-byte aligned, zeroed. NULL on failure (caller reports what failed). */
+void *mem_alloc(size_t bytes);
+void mem_free(void *p);
+/* Bytes handed out by mem_alloc so far (padded sizes), for the memory-table test. */
+size_t mem_allocated(void);
+/* Fault injection for tests: when the environment variable
+ * CLLM_FAIL_ALLOC_AFTER=N is set, the (N+1)-th mem_alloc fails. */
+
+/* Checked size arithmetic: returns 0 on overflow. */
+int size_mul(size_t a, size_t b, size_t *out);
+int size_add(size_t a, size_t b, size_t *out);
+
+/* Atomic file write: open "<path>.tmp.<pid>", write, fsync, rename over path.
+ * On any failure the temp file is removed, the old file is untouched, and
+ * errbuf names the file and the reason. */
+typedef struct {
+    FILE *f;
+    char path[1024];
+    char tmp[1100];
+} afile;
+int afile_open(afile *a, const char *path, char *err, size_t errlen);
+int afile_commit(afile *a, char *err, size_t errlen);   /* closes; 0 ok */
+void afile_abort(afile *a);
+
+/* JSON writer: tracks commas; strings escaped. */
+typedef struct {
+    FILE *f;
+    int depth;
+    int first[32];
+} json_w;
+void json_begin(json_w *j, FILE *f);
+void json_obj_open(json_w *j, const char *key);   /* key NULL inside arrays / top */
+void json_obj_close(json_w *j);
+void json_arr_open(json_w *j, const char *key);
+void json_arr_close(json_w *j);
+void json_str(json_w *j, const char *key, const char *v);
+void json_num(json_w *j, const char *key, double v);  /* non-finite -> null */
+void json_int(json_w *j, const char *key, long long v);
+
+/* Build facts, from the Makefile. */
+const char *build_compiler(void);
+const char *build_cflags(void);
+const char *build_git(void);
+const char *build_blas(void);
+const char *build_variant(void);
+
+#endif

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# deps.sh - install the Debian packages cllm needs, if any are missing.
+# As root it runs apt-get; otherwise it prints the exact command and stops.
+set -euo pipefail
+
+pkgs=(
+    make gcc clang libc6-dev            # build (gcc and clang, both with -Werror in make test)
+    libopenblas-dev                     # CBLAS sgemm (pthread variant: see README, "BLAS")
+    libpfm4-dev                         # bench/counters: event names -> perf_event_open
+    libbenchmark-dev g++                # bench/micro: Google Benchmark kernels
+    linux-perf hyperfine                # make perf, make hyperfine
+    gnuplot-nox                         # plots
+    python3 python3-numpy python3-torch # reference tests against PyTorch, analysis
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    [[ $p == \#* ]] && continue
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "deps.sh: missing Debian packages: ${missing[*]}" >&2
+    echo "deps.sh: not root, so not installing them. Run:" >&2
+    echo "    sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+fi
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

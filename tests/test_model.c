@@ -1,0 +1,346 @@
+/*
+ * test_model.c - the whole model and its surroundings: a gradient check of
+ * every parameter tensor by directional central differences, the loss
+ * falling on the built-in corpus, tokenizer round trips, checkpoint round
+ * trip and corruption, config validation, and the memory table against
+ * what the allocator really hands out.
+ */
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "ckpt.h"
+#include "config.h"
+#include "data.h"
+#include "model.h"
+#include "trainer.h"
+#include "util.h"
+
+/* ---------------------------------------------------------------- gradients */
+
+static double loss_at(const config_t *c, float *params, ctx_t *x, int B) {
+    params_t p;
+    params_point(&p, params, c);
+    return model_forward(c, &p, x, B) / ((double)B * c->T);
+}
+
+static void test_gradcheck(void) {
+    config_t c = { "grad", 24, 16, 2, 2, 32, 6, 2 };
+    size_t counts[P_COUNT];
+    size_t np = param_counts(&c, counts);
+    float *params = mem_alloc(np * sizeof(float)), *grads = mem_alloc(np * sizeof(float));
+    float *dir = mem_alloc(np * sizeof(float)), *probe = mem_alloc(np * sizeof(float));
+    params_init(params, &c, 7);
+    /* move off the init point so biases and norm weights are not all 0 / 1 */
+    rng_t r = { 99 };
+    for (size_t k = 0; k < np; k++) params[k] += 0.05f * rng_normal(&r);
+    size_t bytes;
+    mem_item it[CTX_ITEMS];
+    ctx_layout(&c, c.B, NULL, it, &bytes);
+    char *mem = mem_alloc(bytes);
+    ctx_t x;
+    ctx_carve(&c, c.B, &x, mem);
+    for (int i = 0; i < c.B * c.T; i++) {
+        x.inp[i] = (int)(rng_next(&r) % c.V);
+        x.tgt[i] = (int)(rng_next(&r) % c.V);
+    }
+    params_t p, g;
+    params_point(&p, params, &c);
+    params_point(&g, grads, &c);
+    model_forward(&c, &p, &x, c.B);
+    model_backward(&c, &p, &g, &x, c.B, 1.0f / (c.B * c.T));
+
+    /* one random direction inside each tensor: (L(p + h d) - L(p - h d)) / 2h = g . d */
+    size_t off = 0;
+    for (int t = 0; t < P_COUNT; t++) {
+        memset(dir, 0, np * sizeof(float));
+        double norm = 0;
+        for (size_t k = off; k < off + counts[t]; k++) { dir[k] = rng_normal(&r); norm += dir[k] * dir[k]; }
+        norm = sqrt(norm);
+        double gd = 0;
+        for (size_t k = off; k < off + counts[t]; k++) { dir[k] /= norm; gd += (double)grads[k] * dir[k]; }
+        const float h = 1e-2f;
+        for (size_t k = 0; k < np; k++) probe[k] = params[k] + h * dir[k];
+        double lp = loss_at(&c, probe, &x, c.B);
+        for (size_t k = 0; k < np; k++) probe[k] = params[k] - h * dir[k];
+        double lm = loss_at(&c, probe, &x, c.B);
+        double fd = (lp - lm) / (2 * h);
+        double err = fabs(fd - gd);
+        EXPECT(err <= 2e-2 * fabs(gd) + 2e-5, "gradcheck %s: analytic %.6g, finite difference %.6g",
+               param_names[t], gd, fd);
+        off += counts[t];
+    }
+    mem_free(mem); mem_free(params); mem_free(grads); mem_free(dir); mem_free(probe);
+}
+
+/* ---------------------------------------------------------------- training */
+
+static int *synthetic_tokens(size_t *n) {
+    text_t text;
+    text_synthetic(&text, 42, 1 << 18);
+    tokenizer_t tk;
+    char err[256];
+    tokenizer_build(&tk, TOK_BYTES, text.text, text.len, 256, err, sizeof err);
+    int *tok = tokenizer_encode(&tk, text.text, text.len, n);
+    text_free(&text);
+    tokenizer_free(&tk);
+    return tok;
+}
+
+static void test_loss_falls(void) {
+    size_t n;
+    int *tok = synthetic_tokens(&n);
+    corpus_t corpus;
+    char err[512];
+    config_t c;
+    config_preset(&c, "tiny");
+    EXPECT(corpus_split(&corpus, tok, n, c.T, err, sizeof err) == 0, "split: %s", err);
+    train_opts o;
+    train_opts_default(&o);
+    o.lr = 3e-3f;
+    o.lr_steps = 300;
+    trainer_t *t = trainer_create(&c, &o, 1, &corpus, err, sizeof err);
+    EXPECT(t != NULL, "trainer_create: %s", err);
+    if (!t) { free(tok); return; }
+    float first = trainer_step(t), last = first;
+    EXPECT(fabsf(first - logf(256.0f)) < 0.1f, "first loss %.4f is not near ln 256 = %.4f", first, logf(256));
+    for (int s = 1; s < 300; s++) last = trainer_step(t);
+    printf("loss: %.4f -> %.4f after 300 tiny steps\n", first, last);
+    EXPECT(last < 0.7f * first, "loss fell only from %.4f to %.4f in 300 steps", first, last);
+    float val = trainer_eval(t, 4);
+    EXPECT(val < 0.7f * first, "validation loss %.4f did not fall below 70%% of %.4f", val, first);
+    trainer_free(t);
+    free(tok);
+}
+
+/* ---------------------------------------------------------------- tokenizers */
+
+static void test_tokenizers(void) {
+    char err[256];
+    tokenizer_t tk;
+    const char *s = "Hello, world!\n\tbytes \xff\x01 survive.";
+    EXPECT(tokenizer_build(&tk, TOK_BYTES, s, strlen(s), 256, err, sizeof err) == 0, "bytes: %s", err);
+    size_t n;
+    int *ids = tokenizer_encode(&tk, s, strlen(s), &n);
+    char buf[256];
+    tokenizer_decode(&tk, ids, n, buf, sizeof buf);
+    EXPECT(n == strlen(s) && strcmp(buf, s) == 0, "bytes round trip: '%s'", buf);
+    free(ids);
+    tokenizer_free(&tk);
+    EXPECT(tokenizer_build(&tk, TOK_BYTES, s, strlen(s), 100, err, sizeof err) != 0,
+           "bytes tokenizer accepted V=100");
+
+    const char *text = "the cat sat\nthe cat ran\nThe dog sat\n";
+    EXPECT(tokenizer_build(&tk, TOK_WORDS, text, strlen(text), 7, err, sizeof err) == 0, "words: %s", err);
+    /* specials + the 3 most frequent: the(3) cat(2) sat(2) -- ties in byte order */
+    EXPECT(tk.V == 7 && strcmp(tk.words[4], "the") == 0 && strcmp(tk.words[5], "cat") == 0 &&
+           strcmp(tk.words[6], "sat") == 0, "words vocabulary ranking: V=%d [%s %s %s]", tk.V,
+           tk.V > 4 ? tk.words[4] : "", tk.V > 5 ? tk.words[5] : "", tk.V > 6 ? tk.words[6] : "");
+    ids = tokenizer_encode(&tk, text, strlen(text), &n);
+    int expect[] = { 4, 5, 6, TOK_EOS, 4, 5, TOK_UNK, TOK_EOS, 4, TOK_UNK, 6, TOK_EOS };
+    EXPECT(n == 12 && memcmp(ids, expect, sizeof expect) == 0, "words encode: %zu ids", n);
+    tokenizer_decode(&tk, ids, n, buf, sizeof buf);
+    EXPECT(strcmp(buf, "the cat sat\nthe cat <unk>\nthe <unk> sat\n") == 0, "words decode: '%s'", buf);
+    free(ids);
+    /* normalised text with every word known round-trips exactly */
+    const char *norm = "the cat sat\nsat the cat\n";
+    ids = tokenizer_encode(&tk, norm, strlen(norm), &n);
+    tokenizer_decode(&tk, ids, n, buf, sizeof buf);
+    EXPECT(strcmp(buf, norm) == 0, "words round trip: '%s'", buf);
+    free(ids);
+    /* rebuilt from its word list (as a checkpoint does): same ids */
+    tokenizer_t tk2;
+    EXPECT(tokenizer_from_words(&tk2, tk.pool, tk.pool_len, tk.V, err, sizeof err) == 0, "from words: %s", err);
+    size_t n2;
+    int *ids1 = tokenizer_encode(&tk, text, strlen(text), &n);
+    int *ids2 = tokenizer_encode(&tk2, text, strlen(text), &n2);
+    EXPECT(n == n2 && memcmp(ids1, ids2, n * sizeof(int)) == 0, "rebuilt tokenizer encodes differently");
+    free(ids1); free(ids2);
+    EXPECT(tokenizer_from_words(&tk2, "a\0b", 3, 2, err, sizeof err) != 0, "accepted a 2-word list");
+    tokenizer_free(&tk2);
+    tokenizer_free(&tk);
+    /* huge words are truncated, not overflowed; invalid UTF-8 is just bytes */
+    char big[5000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    big[100] = ' ';
+    big[200] = '\xc3';
+    /* two words of 100 and 4899 bytes: both truncated to the same 63-byte word */
+    EXPECT(tokenizer_build(&tk, TOK_WORDS, big, strlen(big), 50, err, sizeof err) == 0 && tk.V == 5,
+           "long words: V=%d", tk.V);
+    tokenizer_free(&tk);
+}
+
+/* ---------------------------------------------------------------- checkpoints */
+
+static int corrupt_and_load(const char *src, const char *dst, long off, int truncate_to,
+                            const char *want, char *err, size_t errlen) {
+    FILE *f = fopen(src, "rb");
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc(n);
+    if (fread(buf, 1, n, f) != (size_t)n) { fclose(f); free(buf); return 0; }
+    fclose(f);
+    if (off >= 0) buf[off] ^= 0x40;
+    f = fopen(dst, "wb");
+    fwrite(buf, 1, truncate_to >= 0 ? truncate_to : n, f);
+    fclose(f);
+    free(buf);
+    ckpt_t ck;
+    int rc = ckpt_load(dst, &ck, err, errlen);
+    if (rc == 0) ckpt_free(&ck);
+    return rc != 0 && strstr(err, want) != NULL;
+}
+
+static void test_checkpoint(void) {
+    size_t n;
+    int *tok = synthetic_tokens(&n);
+    corpus_t corpus;
+    char err[512];
+    config_t c;
+    config_preset(&c, "tiny");
+    corpus_split(&corpus, tok, n, c.T, err, sizeof err);
+    train_opts o;
+    train_opts_default(&o);
+    o.lr_steps = 20;
+    tokenizer_t tk;
+    tokenizer_build(&tk, TOK_BYTES, "", 0, 256, err, sizeof err);
+    char path[] = "/tmp/cllm-test-ckpt-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+
+    trainer_t *a = trainer_create(&c, &o, 2, &corpus, err, sizeof err);
+    for (int s = 0; s < 10; s++) trainer_step(a);
+    size_t np = trainer_nparams(a);
+    EXPECT(ckpt_save(path, &c, &tk, trainer_steps_done(a), o.seed, trainer_params(a),
+                     trainer_adam_m(a), trainer_adam_v(a), np, err, sizeof err) == 0, "save: %s", err);
+    float next_a = trainer_step(a);
+
+    ckpt_t ck;
+    EXPECT(ckpt_load(path, &ck, err, sizeof err) == 0, "load: %s", err);
+    trainer_t *b = trainer_create(&ck.cfg, &o, 2, &corpus, err, sizeof err);
+    memcpy(trainer_params(b), ck.params, np * sizeof(float));
+    memcpy(trainer_adam_m(b), ck.m, np * sizeof(float));
+    memcpy(trainer_adam_v(b), ck.v, np * sizeof(float));
+    trainer_set_steps_done(b, ck.step);
+    EXPECT(ck.step == 10 && memcmp(&ck.cfg.V, &c.V, 7 * sizeof(int)) == 0, "checkpoint header: step %ld", ck.step);
+    float next_b = trainer_step(b);
+    EXPECT(memcmp(&next_a, &next_b, sizeof(float)) == 0, "resumed loss %.9g differs from %.9g", next_b, next_a);
+    float a2 = trainer_step(a), b2 = trainer_step(b);
+    EXPECT(memcmp(&a2, &b2, sizeof(float)) == 0 &&
+           memcmp(trainer_params(a), trainer_params(b), np * sizeof(float)) == 0,
+           "parameters diverge after resuming");
+    ckpt_free(&ck);
+    trainer_free(a);
+    trainer_free(b);
+
+    /* every corruption is named */
+    char bad[] = "/tmp/cllm-test-bad-XXXXXX";
+    fd = mkstemp(bad);
+    close(fd);
+    EXPECT(corrupt_and_load(path, bad, 0, -1, "bad magic", err, sizeof err), "magic: %s", err);
+    EXPECT(corrupt_and_load(path, bad, 8, -1, "version", err, sizeof err), "version: %s", err);
+    EXPECT(corrupt_and_load(path, bad, 20, -1, "header checksum", err, sizeof err), "header: %s", err);
+    EXPECT(corrupt_and_load(path, bad, 5000, -1, "payload checksum", err, sizeof err), "payload: %s", err);
+    EXPECT(corrupt_and_load(path, bad, -1, 5000, "truncated", err, sizeof err), "truncated: %s", err);
+    EXPECT(corrupt_and_load(path, bad, -1, 60, "truncated header", err, sizeof err), "short: %s", err);
+    EXPECT(corrupt_and_load(path, bad, -1, 0, "bad magic", err, sizeof err), "empty: %s", err);
+    ckpt_t ck2;
+    EXPECT(ckpt_load("/nonexistent/ck.bin", &ck2, err, sizeof err) != 0 && strstr(err, "/nonexistent/ck.bin"),
+           "missing file: %s", err);
+    /* a failed save leaves the old file intact and no temp file */
+    EXPECT(ckpt_save("/nonexistent-dir/ck.bin", &c, &tk, 1, 1, ck2.params, ck2.m, ck2.v, 0, err, sizeof err) != 0 &&
+           strstr(err, "/nonexistent-dir/ck.bin"), "unwritable save: %s", err);
+    unlink(bad);
+    unlink(path);
+    tokenizer_free(&tk);
+    free(tok);
+}
+
+/* ---------------------------------------------------------------- config, memory */
+
+static void test_config(void) {
+    char err[256];
+    config_t c;
+    EXPECT(config_preset(&c, "nope") != 0, "unknown preset accepted");
+    for (int i = 0; config_names[i]; i++) {
+        EXPECT(config_preset(&c, config_names[i]) == 0 && config_validate(&c, err, sizeof err) == 0,
+               "preset %s: %s", config_names[i], err);
+    }
+    config_preset(&c, "tiny");
+    c.NH = 3;
+    EXPECT(config_validate(&c, err, sizeof err) != 0 && strstr(err, "NH"), "NH not dividing C: %s", err);
+    config_preset(&c, "tiny");
+    c.L = 0;
+    EXPECT(config_validate(&c, err, sizeof err) != 0 && strstr(err, "L"), "L=0: %s", err);
+    config_preset(&c, "tiny");
+    c.B = -4;
+    EXPECT(config_validate(&c, err, sizeof err) != 0 && strstr(err, "B"), "B<0: %s", err);
+    config_preset(&c, "tiny");
+    c.L = 1024; c.B = 1 << 20; c.T = 1 << 16; c.NH = 4096; c.C = 4096;
+    EXPECT(config_validate(&c, err, sizeof err) != 0 && strstr(err, "overflow"), "overflowing sizes: %s", err);
+    /* M-sized model at 1024 threads does not fit this machine: refused, named */
+    config_preset(&c, "M");
+    train_opts o;
+    train_opts_default(&o);
+    corpus_t dummy = { 0 };
+    trainer_t *t = trainer_create(&c, &o, 1024, &dummy, err, sizeof err);
+    EXPECT(!t && strstr(err, "memory"), "M at 1024 threads: %s", t ? "accepted" : err);
+    trainer_free(t);
+    config_preset(&c, "S");
+    EXPECT(fabs(config_flops(&c, 4) - (6.0 * 4 * 128 * (12.0 * 6 * 128 * 128 + 256 * 128) +
+                                        12.0 * 6 * 4 * 128 * 128 * 128)) < 1, "flops formula");
+}
+
+static void test_memtable(void) {
+    size_t n;
+    int *tok = synthetic_tokens(&n);
+    corpus_t corpus;
+    char err[256];
+    config_t c;
+    config_preset(&c, "seed");
+    corpus_split(&corpus, tok, n, c.T, err, sizeof err);
+    train_opts o;
+    train_opts_default(&o);
+    int nths[] = { 1, 3 };
+    for (int i = 0; i < 2; i++) {
+        memtable_t mt;
+        EXPECT(trainer_memtable(&c, nths[i], 0, &mt, err, sizeof err) == 0, "memtable: %s", err);
+        size_t before = mem_allocated();
+        trainer_t *t = trainer_create(&c, &o, nths[i], &corpus, err, sizeof err);
+        size_t got = mem_allocated() - before;
+        EXPECT(t && got == mt.total, "%d threads: allocated %zu bytes, the memory table says %zu",
+               nths[i], got, mt.total);
+        size_t sum = 0;
+        for (int k = 0; k < mt.n_per_thread; k++) sum += mt.per_thread[k].bytes;
+        EXPECT(sum <= mt.per_thread_total && mt.per_thread_total - sum < 64 * (size_t)mt.n_per_thread,
+               "per-thread items %zu vs padded total %zu", sum, mt.per_thread_total);
+        trainer_free(t);
+    }
+    /* the original note's sizes for the buffers it shares with ours (config seed, B=1) */
+    memtable_t mt;
+    trainer_memtable(&c, 1, 0, &mt, err, sizeof err);
+    for (int k = 0; k < mt.n_per_thread; k++) {
+        if (strcmp(mt.per_thread[k].name, "encoded") == 0)
+            EXPECT(mt.per_thread[k].bytes == 64 * 1024, "encoded %zu bytes, note says 64 KB", mt.per_thread[k].bytes);
+        if (strcmp(mt.per_thread[k].name, "res3") == 0)
+            EXPECT(mt.per_thread[k].bytes == 384 * 1024, "res3 %zu bytes, note says 384 KB", mt.per_thread[k].bytes);
+    }
+    free(tok);
+}
+
+int main(void) {
+    openblas_set_num_threads(1);
+    test_gradcheck();
+    test_loss_falls();
+    test_tokenizers();
+    test_checkpoint();
+    test_config();
+    test_memtable();
+    return check_finish("test_model");
+}
