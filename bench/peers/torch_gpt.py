@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""torch_gpt.py - the peer: PyTorch training the same GPT-2 style model as
+cllm (same shapes, tied embedding, GELU tanh, AdamW, random init), timed the
+same way: median milliseconds per training step (forward + backward + AdamW).
+
+    /usr/bin/python3 bench/peers/torch_gpt.py --config S --threads 1 --steps 20
+
+Prints one JSON line: config, threads, batch, ms_per_step {median,min,max},
+tokens_per_s, flops_per_step, torch version and thread settings.
+"""
+import argparse, json, math, os, statistics, sys, time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+CONFIGS = {  # V, C, L, NH, F, T, B  (core/config.c)
+    "tiny": (256, 32, 2, 2, 128, 16, 4),
+    "seed": (788, 256, 6, 8, 1024, 64, 1),
+    "S": (256, 128, 6, 4, 512, 128, 4),
+    "G": (50257, 128, 6, 4, 512, 128, 4),
+    "M": (256, 768, 12, 12, 3072, 256, 2),
+    "bench": (256, 64, 2, 4, 256, 64, 2),
+}
+
+
+class Block(nn.Module):
+    def __init__(s, C, NH, Fh):
+        super().__init__()
+        s.nh = NH
+        s.ln1, s.ln2 = nn.LayerNorm(C), nn.LayerNorm(C)
+        s.qkv, s.proj = nn.Linear(C, 3 * C), nn.Linear(C, C)
+        s.fc, s.fcproj = nn.Linear(C, Fh), nn.Linear(Fh, C)
+
+    def forward(s, x):
+        B, T, C = x.shape
+        q, k, v = s.qkv(s.ln1(x)).split(C, dim=2)
+        q, k, v = (t.view(B, T, s.nh, C // s.nh).transpose(1, 2) for t in (q, k, v))
+        att = (q @ k.transpose(-2, -1)) / math.sqrt(C // s.nh)
+        mask = torch.ones(T, T, dtype=torch.bool).triu(1)
+        att = att.masked_fill(mask, float("-inf")).softmax(-1)
+        y = (att @ v).transpose(1, 2).reshape(B, T, C)
+        x = x + s.proj(y)
+        return x + s.fcproj(F.gelu(s.fc(s.ln2(x)), approximate="tanh"))
+
+
+class GPT(nn.Module):
+    def __init__(s, V, C, L, NH, Fh, T):
+        super().__init__()
+        s.wte, s.wpe = nn.Embedding(V, C), nn.Embedding(T, C)
+        s.blocks = nn.ModuleList(Block(C, NH, Fh) for _ in range(L))
+        s.lnf = nn.LayerNorm(C)
+        for n, p in s.named_parameters():
+            if p.dim() == 2:
+                std = 0.02 / math.sqrt(2 * L) if n.endswith("proj.weight") else 0.02
+                nn.init.normal_(p, 0.0, std)
+
+    def forward(s, idx, tgt):
+        T = idx.shape[1]
+        x = s.wte(idx) + s.wpe(torch.arange(T))
+        for b in s.blocks:
+            x = b(x)
+        logits = s.lnf(x) @ s.wte.weight.t()
+        return F.cross_entropy(logits.view(-1, logits.shape[-1]), tgt.view(-1))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="S", choices=sorted(CONFIGS))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=0, help="sequences per step (default: the config's B)")
+    a = ap.parse_args()
+    if a.threads < 1 or a.steps < 1:
+        sys.exit("torch_gpt.py: --threads and --steps must be >= 1")
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1337)
+    V, C, L, NH, Fh, T, B = CONFIGS[a.config]
+    B = a.batch or B
+    model = GPT(V, C, L, NH, Fh, T)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
+    g = torch.Generator().manual_seed(1)
+    times = []
+    for step in range(a.warmup + a.steps):
+        idx = torch.randint(0, min(V, 256), (B, T), generator=g)
+        tgt = torch.randint(0, min(V, 256), (B, T), generator=g)
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = model(idx, tgt)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        dt = (time.perf_counter() - t0) * 1e3
+        if step >= a.warmup:
+            times.append(dt)
+    flops = 6.0 * B * T * (L * (4.0 * C * C + 2.0 * C * Fh) + V * C) + 12.0 * L * B * T * T * C
+    med = statistics.median(times)
+    print(json.dumps({
+        "tool": "torch", "torch": torch.__version__, "config": a.config, "threads": a.threads,
+        "batch": B, "T": T, "steps": a.steps,
+        "ms_per_step": {"median": med, "min": min(times), "max": max(times)},
+        "tokens_per_s": B * T / (med / 1e3), "flops_per_step": flops,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+        "final_loss": float(loss),
+    }))
+
+
+if __name__ == "__main__":
+    main()
