@@ -37,10 +37,10 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCH_SRC := $(filter-out bench/test_%.c,$(wildcard bench/*.c))
 BENCH_HDR := $(wildcard bench/*.h)
 
-.PHONY: all test bench perf hyperfine micro peers clean deps check-deps
+.PHONY: all test bench perf hyperfine micro peers clean deps sanitize asan tsan
 
 all: $(BUILD)/lockfree/train_model $(BUILD)/locked/train_model $(BUILD)/train_model \
-     $(TEST_BINS) $(if $(wildcard bench/scale.c),$(BUILD)/scale) \
+     $(TEST_BINS) $(BUILD)/tests/torch_dump $(if $(wildcard bench/scale.c),$(BUILD)/scale) \
      $(if $(wildcard bench/test_counters.c),$(BUILD)/tests/test_counters)
 
 $(BUILD)/lockfree/obj/%.o: core/%.c $(CORE_HDR) Makefile
@@ -82,6 +82,21 @@ test: deps
 	$(MAKE) WERROR=1 all
 	$(MAKE) WERROR=1 CC=clang BUILD=build/clang all
 	scripts/run-tests.sh
+	$(MAKE) sanitize
+
+# AddressSanitizer + UndefinedBehaviorSanitizer over the whole test suite, and
+# ThreadSanitizer over both variants (scripts/tsan.sh). Both print the same
+# closing "N passed, N failed" line.
+SAN_FLAGS := -O1 -g -fno-omit-frame-pointer
+sanitize: asan tsan
+asan:
+	$(MAKE) WERROR=1 BUILD=build/asan CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all" all
+	BUILD=build/asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    scripts/run-tests.sh
+tsan:
+	$(MAKE) WERROR=1 BUILD=build/tsan CFLAGS="$(SAN_FLAGS) -fsanitize=thread" \
+	    build/tsan/lockfree/train_model build/tsan/locked/train_model build/tsan/tests/test_threads
+	BUILD=build/tsan scripts/tsan.sh
 
 bench: deps all
 	scripts/bench.sh $(BENCH_ARGS)

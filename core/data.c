@@ -96,7 +96,7 @@ static int load_path(text_t *t, size_t *cap, const char *path, int depth, char *
     }
     closedir(d);
     if (rc != 0) snprintf(err, errlen, "cannot allocate memory listing %s", path);
-    if (rc == 0) qsort(names, n, sizeof *names, cmp_str);
+    if (rc == 0 && n > 1) qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
         if (rc == 0) rc = load_path(t, cap, names[i], depth + 1, err, errlen);
         free(names[i]);

@@ -32,7 +32,13 @@ static inline float exp_approx(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     float y = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)n + 127) << 23;         /* 2^n, n in [-126, 127] */
+    /* 2^n: n + 127 in [1, 254] lands in the low mantissa bits of f, then
+     * moves to the exponent field; unsigned, so even a NaN x is no UB (and
+     * y is NaN then, so NaN propagates) */
+    float f = n + (127.0f + 8388608.0f);
+    uint32_t fb;
+    memcpy(&fb, &f, sizeof fb);
+    uint32_t bits = (fb - 0x4B000000u) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return y * scale;
@@ -238,7 +244,10 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, int N) {
         float th = tanh_approx(u);
         float sech2 = 1.0f - th * th;
         /* d/dx 0.5 x (1 + tanh(u)) = 0.5 (1 + tanh u) + 0.5 x sech^2(u) u' */
-        float g = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * x * x);
+        /* |x| > 10 saturates tanh (sech^2 = 0): clamping there keeps x^2 finite
+         * for huge x (inf * 0 would be NaN) and changes nothing else */
+        float xc = x < -10.0f ? -10.0f : x > 10.0f ? 10.0f : x;
+        float g = 0.5f * (1.0f + th) + 0.5f * xc * sech2 * GELU_K * (1.0f + 3.0f * 0.044715f * xc * xc);
         dinp[i] = g * dout[i];
     }
 }

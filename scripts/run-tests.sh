@@ -20,12 +20,11 @@ run() {
     if [[ $rc -ne 0 || $f -ne 0 ]]; then bad+=("$name"); sed 's/^/    | /' "$log" | tail -n 40; fi
     rm -f "$log"
 }
-for t in "$@"; do :; done
 for bin in "$BUILD"/tests/test_*; do
     [[ -x $bin ]] || continue
     run "$(basename "$bin")" "$bin"
 done
-for sh in tests/*.sh; do
+for sh in tests/test_*.sh; do
     [[ -f $sh ]] || continue
     run "$(basename "$sh")" bash "$sh"
 done

@@ -160,8 +160,8 @@ static void test_tokenizers(void) {
     int *ids2 = tokenizer_encode(&tk2, text, strlen(text), &n2);
     EXPECT(n == n2 && memcmp(ids1, ids2, n * sizeof(int)) == 0, "rebuilt tokenizer encodes differently");
     free(ids1); free(ids2);
-    EXPECT(tokenizer_from_words(&tk2, "a\0b", 3, 2, err, sizeof err) != 0, "accepted a 2-word list");
     tokenizer_free(&tk2);
+    EXPECT(tokenizer_from_words(&tk2, "a\0b", 3, 2, err, sizeof err) != 0, "accepted a 2-word list");
     tokenizer_free(&tk);
     /* huge words are truncated, not overflowed; invalid UTF-8 is just bytes */
     char big[5000];

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# tsan.sh - ThreadSanitizer over both variants: test_threads (pool, bitwise
+# runs at 1..8 and 63 threads) and train_model at 2 and 4 threads through
+# warmup, clipping, evaluation and a checkpoint. Any report fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build/tsan}
+export TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$PWD/tests/tsan.supp"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+pass=0; fail=0
+run() {
+    local rc=0
+    "$@" >"$tmp/log" 2>&1 || rc=$?
+    if [[ $rc -eq 0 ]] && ! grep -q "WARNING: ThreadSanitizer" "$tmp/log"; then
+        pass=$((pass + 1))
+    else
+        fail=$((fail + 1)); echo "FAIL (rc=$rc): $*"; grep -A30 "WARNING: ThreadSanitizer" "$tmp/log" | head -60 || tail -20 "$tmp/log"
+    fi
+}
+run "$BUILD/tests/test_threads"
+for v in lockfree locked; do
+    for n in 2 4; do
+        run "$BUILD/$v/train_model" --threads "$n" --steps 12 --warmup 3 --clip 0.5 --quiet \
+            --save "$tmp/$v$n.ck" --report "$tmp/$v$n.json"
+    done
+    run "$BUILD/$v/train_model" --threads 4 --scaling strong --batch 6 --steps 4 --quiet
+done
+echo "tsan: $pass passed, $fail failed"
+[[ $fail -eq 0 ]]
