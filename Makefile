@@ -16,7 +16,7 @@ WARN     := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(WERROR)
 # -fno-trapping-math: lets the compiler vectorise the clamps in core/ops.c's
 # exp; it assumes no floating-point trap handler, changes no result, and is
 # not -ffast-math (which stays banned from core/: it changes results).
-WARN     += -fno-trapping-math
+WARN     += -fno-trapping-math -fno-math-errno
 BLAS_CFLAGS ?= -I/usr/include/x86_64-linux-gnu/openblas-pthread
 BLAS     ?= -lopenblas
 LIBS     := $(BLAS) -lpthread -lm

@@ -4,6 +4,7 @@
  * Backward comments quote the forward line they invert.
  */
 #include "ops.h"
+#include "util.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -80,7 +81,7 @@ void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *in
 
 /* ---------------------------------------------------------------- layernorm */
 
-void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+HOT void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                        const float *w, const float *b, int N, int C) {
     const float eps = 1e-5f;
     for (int n = 0; n < N; n++) {
@@ -99,7 +100,7 @@ void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
     }
 }
 
-void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
+HOT void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
                         const float *inp, const float *w, const float *mean,
                         const float *rstd, int N, int C) {
     for (int n = 0; n < N; n++) {
@@ -162,7 +163,7 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
 
 /* ---------------------------------------------------------------- attention */
 
-void attention_forward(float *out, float *att, const float *qkv,
+HOT void attention_forward(float *out, float *att, const float *qkv,
                        int B, int T, int C, int NH) {
     const int HS = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)HS);
@@ -191,7 +192,7 @@ void attention_forward(float *out, float *att, const float *qkv,
     }
 }
 
-void attention_backward(float *dqkv, float *dtt, const float *dout, const float *qkv,
+HOT void attention_backward(float *dqkv, float *dtt, const float *dout, const float *qkv,
                         const float *att, int B, int T, int C, int NH) {
     const int HS = C / NH, C3 = 3 * C;
     const float scale = 1.0f / sqrtf((float)HS);
@@ -230,14 +231,14 @@ void attention_backward(float *dqkv, float *dtt, const float *dout, const float 
 
 #define GELU_K 0.7978845608028654f   /* sqrt(2/pi) */
 
-void gelu_forward(float *out, const float *inp, int N) {
+HOT void gelu_forward(float *out, const float *inp, int N) {
     for (int i = 0; i < N; i++) {
         float x = inp[i];
         out[i] = 0.5f * x * (1.0f + tanh_approx(GELU_K * (x + 0.044715f * x * x * x)));
     }
 }
 
-void gelu_backward(float *dinp, const float *inp, const float *dout, int N) {
+HOT void gelu_backward(float *dinp, const float *inp, const float *dout, int N) {
     for (int i = 0; i < N; i++) {
         float x = inp[i];
         float u = GELU_K * (x + 0.044715f * x * x * x);
@@ -254,7 +255,7 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, int N) {
 
 /* ---------------------------------------------------------------- loss */
 
-double crossentropy_forward(float *probs, float *losses, const int *targets, int N, int V) {
+HOT double crossentropy_forward(float *probs, float *losses, const int *targets, int N, int V) {
     double total = 0.0;
     for (int n = 0; n < N; n++) {
         float *p = probs + (size_t)n * V;
@@ -272,7 +273,7 @@ double crossentropy_forward(float *probs, float *losses, const int *targets, int
     return total;
 }
 
-void crossentropy_backward(float *probs, const int *targets, float dloss, int N, int V) {
+HOT void crossentropy_backward(float *probs, const int *targets, float dloss, int N, int V) {
     for (int n = 0; n < N; n++) {
         float *p = probs + (size_t)n * V;
         for (int i = 0; i < V; i++) p[i] *= dloss;   /* loss = -log softmax(logits)[target] */

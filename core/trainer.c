@@ -233,7 +233,7 @@ static void fill_batch(trainer_t *t, worker_t *w, ctx_t *x, int val, long step) 
 }
 
 /* AdamW over params[k0, k1), tensor by tensor (weight decay is per tensor) */
-static void adamw_slice(trainer_t *t, size_t k0, size_t k1, float scale) {
+HOT static void adamw_slice(trainer_t *t, size_t k0, size_t k1, float scale) {
     const train_opts *o = &t->opt;
     const float *grad = t->grad[0];
     long step = t->step + 1;
@@ -254,6 +254,23 @@ static void adamw_slice(trainer_t *t, size_t k0, size_t k1, float scale) {
             t->params[k] -= lr * (mh / (sqrtf(vh) + o->eps) + wd * t->params[k]);
         }
     }
+}
+
+/* grad[0][k] = grad[0][k] + grad[1][k] + ... + grad[n-1][k] over [k0, k1), in
+ * that order, a block of 256 at a time so each buffer is streamed once;
+ * returns the squared norm of the result (double accumulation) */
+HOT static double reduce_slice(float *const *grad, int n, size_t k0, size_t k1) {
+    double sq = 0.0;
+    float *g0 = grad[0];
+    for (size_t b = k0; b < k1; b += 256) {
+        size_t e = MIN(b + 256, k1);
+        for (int j = 1; j < n; j++) {
+            const float *gj = grad[j];
+            for (size_t k = b; k < e; k++) g0[k] += gj[k];
+        }
+        for (size_t k = b; k < e; k++) sq += (double)g0[k] * g0[k];
+    }
+    return sq;
 }
 
 static void step_job(void *arg, int ith, int nth) {
@@ -281,15 +298,7 @@ static void step_job(void *arg, int ith, int nth) {
     s = phase_end(t, w, PH_BARRIER, s);
 
     /* combine: my slice, summed over every worker's buffer in order 0..N-1 */
-    double sq = 0.0;
-    float *g0 = t->grad[0];
-    for (size_t k = w->k0; k < w->k1; k++) {
-        float acc = g0[k];
-        for (int j = 1; j < nth; j++) acc += t->grad[j][k];
-        g0[k] = acc;
-        sq += (double)acc * acc;
-    }
-    w->sqnorm = sq;
+    w->sqnorm = reduce_slice(t->grad, nth, w->k0, w->k1);
     s = phase_end(t, w, PH_REDUCE, s);
 
     pool_barrier(t->pool);

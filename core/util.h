@@ -22,6 +22,17 @@
         }                                                                    \
     } while (0)
 
+/* Hot elementwise loops are compiled for AVX-512, AVX2 and baseline x86-64,
+ * picked at load time (ifunc), so one portable binary uses the widest vectors
+ * the CPU has. The clones compute the same IEEE operations (no contraction
+ * into FMA: -std=c11 keeps -ffp-contract=off in gcc), so results do not
+ * depend on which clone runs. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define HOT __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+#define HOT
+#endif
+
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define CACHE_LINE 64

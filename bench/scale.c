@@ -1,0 +1,842 @@
+/*
+ * scale.c - the scaling benchmark harness. Runs <bin-dir>/<variant>/train_model
+ * for every (repetition, thread count, variant) point, each as a child with
+ * event counters attached (counters_spawn), times it, and writes runs.jsonl,
+ * summary.csv, memory.csv and meta.json into the run folder. Every file and
+ * column is documented in bench/RESULTS.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <perfmon/pfmlib.h>
+
+#include "counters.h"
+#include "json.h"
+#include "stats.h"
+
+#ifndef CLLM_CC
+#define CLLM_CC "unknown"
+#endif
+#ifndef CLLM_CFLAGS
+#define CLLM_CFLAGS "unknown"
+#endif
+#ifndef CLLM_GIT
+#define CLLM_GIT "unknown"
+#endif
+
+#define MAX_ENTRIES 4096     /* thread list entries */
+#define MAX_THREADS 1024     /* train_model's limit */
+#define TAIL_BYTES 2000      /* stderr kept from a failed child */
+
+static const char *const VARIANTS[] = { "lockfree", "locked" };
+static const char *const CONFIGS[] = { "tiny", "seed", "seed-cli", "S", "G", "M", "bench" };
+#define NVARIANTS 2
+#define NCONFIGS 7
+
+/* Options; the first OPT_COMPARED ones define the sweep and must match on --resume. */
+enum { OPT_THREADS, OPT_VARIANTS, OPT_REPS, OPT_CONFIG, OPT_STEPS, OPT_SCALING, OPT_DATA,
+       OPT_EVENTS, OPT_COMPARED, OPT_TIMEOUT = OPT_COMPARED, OPT_BIN_DIR, OPT_OUT,
+       OPT_RESUME, NOPTS };
+static const char *const OPT_NAMES[NOPTS] = { "threads", "variants", "reps", "config", "steps",
+    "scaling", "data", "events", "timeout", "bin-dir", "out", "resume" };
+static const char *const OPT_DEFAULTS[NOPTS] = { "1,2,4,8,16,32,63", "lockfree,locked", "3",
+    "bench", "6", "weak", NULL, NULL, "600", "build", NULL, NULL };
+
+typedef struct {
+    char *raw[NOPTS];          /* option text (malloc'ed), NULL = not set */
+    int given[NOPTS];          /* set on the command line */
+    int threads[MAX_ENTRIES], nt;
+    const char *variants[NVARIANTS];
+    int nv, reps, steps;
+    double timeout;
+} scale_opts;
+
+/* The sweep in progress. */
+typedef struct {
+    scale_opts o;
+    int argc;
+    char **argv;
+    char *command;             /* argv joined by spaces */
+    char out[PATH_MAX];
+    int cpus;                  /* CPUs in the affinity mask */
+    counters *cnt;
+    stats_run *runs;           /* recorded runs, resumed ones first */
+    int nruns, caprun;
+    char *build_json;          /* report.build of the first report, compact JSON */
+    char start_time[32], first_start[32];
+    int resumed;
+    int runs_fd;               /* runs.jsonl, O_APPEND */
+} scale;
+
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig) { g_signal = sig; }
+static void on_child(int sig) { (void)sig; }
+
+// ----------------------------------------------------------------------------
+// small helpers
+
+static void die(int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("scale: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    if (code == 2) fputs("run 'scale --help' for usage\n", stderr);
+    exit(code);
+}
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void utc_time(char *buf, size_t n, const char *fmt) {
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, n, fmt, &tm);
+}
+
+static const char *signal_name(int sig, char *buf, size_t n) {
+    static const struct { int sig; const char *name; } names[] = {
+#define S(x) { x, #x }
+        S(SIGHUP), S(SIGINT), S(SIGQUIT), S(SIGILL), S(SIGTRAP), S(SIGABRT), S(SIGBUS), S(SIGFPE),
+        S(SIGKILL), S(SIGUSR1), S(SIGSEGV), S(SIGUSR2), S(SIGPIPE), S(SIGALRM), S(SIGTERM),
+        S(SIGXCPU), S(SIGXFSZ), S(SIGSYS),
+#undef S
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (names[i].sig == sig) return names[i].name;
+    snprintf(buf, n, "SIG%d", sig);
+    return buf;
+}
+
+/* Reads a small sysfs/proc file into buf, trailing newline cut; NULL if unreadable. */
+static const char *read_line_file(const char *path, char *buf, size_t n) {
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    char *r = fgets(buf, (int)n, f);
+    fclose(f);
+    if (!r) return NULL;
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf;
+}
+
+static int mkdir_p(const char *path) {
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) { errno = ENAMETOOLONG; return -1; }
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+    struct stat st;
+    if (stat(tmp, &st) != 0) return -1;
+    if (!S_ISDIR(st.st_mode)) { errno = ENOTDIR; return -1; }
+    return 0;
+}
+
+/* Atomic file: write to a temp file in the same folder, fsync, rename. */
+typedef struct { FILE *f; char tmp[PATH_MAX + 32], path[PATH_MAX + 32]; } atomic_file;
+
+static FILE *atomic_open(atomic_file *a, const char *dir, const char *name) {
+    snprintf(a->path, sizeof a->path, "%s/%s", dir, name);
+    snprintf(a->tmp, sizeof a->tmp, "%s/.%s.XXXXXX", dir, name);
+    int fd = mkstemp(a->tmp);
+    a->f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (fd >= 0 && !a->f) { close(fd); unlink(a->tmp); }
+    return a->f;
+}
+
+/* Returns 0, or -1 (temp file removed, errno set) when any write failed. */
+static int atomic_commit(atomic_file *a, const char *dir) {
+    int bad = fflush(a->f) != 0 || ferror(a->f) || fsync(fileno(a->f)) != 0 || fchmod(fileno(a->f), 0644) != 0;
+    int e = errno;
+    if (fclose(a->f) != 0) bad = 1;
+    if (!bad && rename(a->tmp, a->path) != 0) { bad = 1; e = errno; }
+    if (bad) { unlink(a->tmp); errno = e; return -1; }
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) { fsync(dfd); close(dfd); }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// options
+
+static void usage(FILE *f) {
+    fputs("usage: scale [options]\n"
+          "Runs <bin-dir>/<variant>/train_model over thread counts, variants and repetitions\n"
+          "and writes runs.jsonl, summary.csv, memory.csv and meta.json (bench/RESULTS.md).\n"
+          "  --threads LIST   thread counts, 1..1024 each (default 1,2,4,8,16,32,63)\n"
+          "  --variants LIST  lockfree, locked (default lockfree,locked)\n"
+          "  --reps N         repetitions of every point (default 3)\n"
+          "  --config NAME    tiny | seed | seed-cli | S | G | M | bench (default bench)\n"
+          "  --steps K        training steps per run (default 6)\n"
+          "  --scaling S      weak | strong (default weak)\n"
+          "  --data PATH      training text file or folder (default: train_model's synthetic corpus)\n"
+          "  --out DIR        run folder (default results/<UTC time>-<hostname>)\n"
+          "  --timeout S      kill a run after S seconds (default 600)\n"
+          "  --resume DIR     finish the sweep in DIR; options must match the stored ones\n"
+          "  --events LIST    counter events (default: the counters module's list)\n"
+          "  --bin-dir DIR    where <variant>/train_model is (default build)\n"
+          "  --help           this text\n"
+          "Exit: 0 all runs ok, 1 runtime error or some run failed, 2 usage error,\n"
+          "130/143 interrupted by SIGINT/SIGTERM (completed runs are kept).\n", f);
+}
+
+static void opts_parse_args(scale_opts *o, int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage(stdout); exit(0); }
+        if (strncmp(a, "--", 2) != 0) die(2, "unexpected argument '%s'", a);
+        const char *eq = strchr(a, '=');
+        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        int k = 0;
+        while (k < NOPTS && !(strlen(OPT_NAMES[k]) == len && strncmp(a + 2, OPT_NAMES[k], len) == 0)) k++;
+        if (k == NOPTS) die(2, "unknown option '%s'", a);
+        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!val) die(2, "--%s needs a value", OPT_NAMES[k]);
+        free(o->raw[k]);
+        o->raw[k] = strdup(val);
+        o->given[k] = 1;
+    }
+    for (int k = 0; k < NOPTS; k++)
+        if (!o->raw[k] && OPT_DEFAULTS[k]) o->raw[k] = strdup(OPT_DEFAULTS[k]);
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno) return -1;
+    *out = v;
+    return v < lo || v > hi ? -2 : 0;
+}
+
+static void opts_parse_threads(scale_opts *o, const char *list) {
+    if (!*list) die(2, "--threads: empty list");
+    int entries = 1;
+    for (const char *c = list; *c; c++) entries += *c == ',';
+    if (entries > MAX_ENTRIES) die(2, "--threads: %d entries, more than %d entries", entries, MAX_ENTRIES);
+    o->nt = 0;
+    const char *s = list;
+    for (int entry = 1;; entry++) {
+        size_t n = strcspn(s, ",");
+        char item[32];
+        if (n == 0) die(2, "--threads '%s': entry %d is empty", list, entry);
+        snprintf(item, sizeof item, "%.*s", (int)(n < 31 ? n : 31), s);
+        long v;
+        int r = parse_int(item, LONG_MIN, LONG_MAX, &v);
+        if (r == -1 || n >= 31) die(2, "--threads: '%s' is not a number", item);
+        if (v < 1) die(2, "--threads: %ld is not a positive thread count", v);
+        if (v > MAX_THREADS) die(2, "--threads: %ld exceeds train_model's limit of %d threads", v, MAX_THREADS);
+        for (int t = 0; t < o->nt; t++)
+            if (o->threads[t] == v) die(2, "--threads: %ld is listed twice", v);
+        o->threads[o->nt++] = (int)v;
+        if (!s[n]) break;
+        s += n + 1;
+    }
+}
+
+static void opts_parse_variants(scale_opts *o, const char *list) {
+    o->nv = 0;
+    const char *s = list;
+    for (;;) {
+        size_t n = strcspn(s, ",");
+        int k = 0;
+        while (k < NVARIANTS && !(strlen(VARIANTS[k]) == n && strncmp(s, VARIANTS[k], n) == 0)) k++;
+        if (k == NVARIANTS) die(2, "--variants: unknown variant '%.*s' (lockfree, locked)", (int)n, s);
+        for (int v = 0; v < o->nv; v++)
+            if (o->variants[v] == VARIANTS[k]) die(2, "--variants: %s is listed twice", VARIANTS[k]);
+        o->variants[o->nv++] = VARIANTS[k];
+        if (!s[n]) break;
+        s += n + 1;
+    }
+}
+
+/* Converts the raw option strings; any bad value is a usage error (exit 2). */
+static void opts_validate(scale_opts *o) {
+    long v;
+    opts_parse_threads(o, o->raw[OPT_THREADS]);
+    opts_parse_variants(o, o->raw[OPT_VARIANTS]);
+    if (parse_int(o->raw[OPT_REPS], 1, 1000, &v) != 0) die(2, "--reps: '%s' is not 1..1000", o->raw[OPT_REPS]);
+    o->reps = (int)v;
+    if (parse_int(o->raw[OPT_STEPS], 1, 1000000000, &v) != 0) die(2, "--steps: '%s' is not a positive integer", o->raw[OPT_STEPS]);
+    o->steps = (int)v;
+    int c = 0;
+    while (c < NCONFIGS && strcmp(o->raw[OPT_CONFIG], CONFIGS[c]) != 0) c++;
+    if (c == NCONFIGS) die(2, "--config: unknown config '%s' (tiny, seed, seed-cli, S, G, M, bench)", o->raw[OPT_CONFIG]);
+    if (strcmp(o->raw[OPT_SCALING], "weak") != 0 && strcmp(o->raw[OPT_SCALING], "strong") != 0)
+        die(2, "--scaling: '%s' is not weak or strong", o->raw[OPT_SCALING]);
+    char *end;
+    o->timeout = strtod(o->raw[OPT_TIMEOUT], &end);
+    if (end == o->raw[OPT_TIMEOUT] || *end || !(o->timeout > 0) || !isfinite(o->timeout))
+        die(2, "--timeout: '%s' is not a positive number of seconds", o->raw[OPT_TIMEOUT]);
+    if (o->raw[OPT_DATA] && !*o->raw[OPT_DATA]) die(2, "--data: empty path");
+    if (!*o->raw[OPT_BIN_DIR]) die(2, "--bin-dir: empty path");
+    if (o->given[OPT_OUT] && o->given[OPT_RESUME]) die(2, "--out and --resume cannot be used together (--resume writes into its folder)");
+}
+
+/* The canonical text of option k, as stored in meta.json and compared on resume. */
+static void opts_canon(const scale_opts *o, int k, char *buf, size_t n) {
+    size_t used = 0;
+    buf[0] = '\0';
+    if (k == OPT_THREADS) {
+        for (int t = 0; t < o->nt && used < n; t++)
+            used += (size_t)snprintf(buf + used, n - used, "%s%d", t ? "," : "", o->threads[t]);
+    } else if (k == OPT_VARIANTS) {
+        for (int v = 0; v < o->nv && used < n; v++)
+            used += (size_t)snprintf(buf + used, n - used, "%s%s", v ? "," : "", o->variants[v]);
+    } else if (k == OPT_REPS) snprintf(buf, n, "%d", o->reps);
+    else if (k == OPT_STEPS) snprintf(buf, n, "%d", o->steps);
+    else if (k == OPT_TIMEOUT) snprintf(buf, n, "%g", o->timeout);
+    else snprintf(buf, n, "%s", o->raw[k] ? o->raw[k] : "");
+}
+
+// ----------------------------------------------------------------------------
+// meta.json
+
+static void meta_caches(FILE *f) {
+    fputs("[", f);
+    for (int i = 0; i < 16; i++) {
+        static const char *const keys[] = { "type", "size", "shared_cpu_list" };
+        char path[128], level[32], val[128];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        if (!read_line_file(path, level, sizeof level)) break;
+        fprintf(f, "%s{\"level\":%d", i ? "," : "", atoi(level));
+        for (int k = 0; k < 3; k++) {
+            snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/%s", i, keys[k]);
+            json_kv_str(f, keys[k], read_line_file(path, val, sizeof val));
+        }
+        fputs("}", f);
+    }
+    fputs("]", f);
+}
+
+static void meta_host(FILE *f, const scale *s) {
+    char host[256] = "unknown", model[256] = "", line[512], buf[256];
+    gethostname(host, sizeof host - 1);
+    FILE *ci = fopen("/proc/cpuinfo", "r");
+    while (ci && fgets(line, sizeof line, ci)) {
+        char *c = strchr(line, ':');
+        if (!c || (strncmp(line, "model name", 10) && strncmp(line, "Model", 5) && strncmp(line, "Hardware", 8)))
+            continue;
+        snprintf(model, sizeof model, "%s", c + 1 + (c[1] == ' '));
+        model[strcspn(model, "\n")] = '\0';
+        break;
+    }
+    if (ci) fclose(ci);
+    struct utsname u;
+    uname(&u);
+    fputs("{\"hostname\":", f);
+    json_put_str(f, host);
+    json_kv_str(f, "cpu_model", *model ? model : NULL);
+    json_kv_num(f, "online_cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
+    json_kv_num(f, "affinity_cpus", s->cpus);
+    fputs(",\"caches\":", f);
+    meta_caches(f);
+    static const char *const files[] = { "scaling_governor", "scaling_driver", "scaling_cur_freq",
+                                         "cpuinfo_min_freq", "cpuinfo_max_freq" };
+    for (int i = 0; i < 5; i++) {
+        char path[128], key[64];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cpufreq/%s", files[i]);
+        snprintf(key, sizeof key, "%s%s", files[i], i >= 2 ? "_khz" : "");
+        const char *v = read_line_file(path, buf, sizeof buf);
+        if (i >= 2) json_kv_num(f, key, v ? strtod(v, NULL) : NAN);
+        else json_kv_str(f, key, v);
+    }
+    fputs(",\"kernel\":{\"sysname\":", f);
+    json_put_str(f, u.sysname);
+    json_kv_str(f, "release", u.release);
+    json_kv_str(f, "version", u.version);
+    json_kv_str(f, "machine", u.machine);
+    fputs("}}", f);
+}
+
+/* Writes meta.json atomically; status is running, complete, incomplete or interrupted. */
+static int meta_write(const scale *s, const char *status, const char *end_time,
+                      const stats_memory *mem, int nv, const char *warnings) {
+    atomic_file a;
+    FILE *f = atomic_open(&a, s->out, "meta.json");
+    if (!f) return -1;
+    fputs("{\"tool\":\"scale\",\"format\":1", f);
+    json_kv_str(f, "status", status);
+    json_kv_str(f, "start_time", s->start_time);
+    json_kv_str(f, "end_time", end_time);
+    json_kv_str(f, "first_start_time", s->first_start);
+    fprintf(f, ",\"resumed\":%s", s->resumed ? "true" : "false");
+    json_kv_str(f, "command", s->command);
+    fputs(",\"argv\":[", f);
+    for (int i = 0; i < s->argc; i++) { fputs(i ? "," : "", f); json_put_str(f, s->argv[i]); }
+    fprintf(f, "],\"options\":{\"threads\":[");
+    for (int t = 0; t < s->o.nt; t++) fprintf(f, "%s%d", t ? "," : "", s->o.threads[t]);
+    fputs("],\"variants\":[", f);
+    for (int v = 0; v < s->o.nv; v++) { fputs(v ? "," : "", f); json_put_str(f, s->o.variants[v]); }
+    fputs("]", f);
+    json_kv_num(f, "reps", s->o.reps);
+    json_kv_str(f, "config", s->o.raw[OPT_CONFIG]);
+    json_kv_num(f, "steps", s->o.steps);
+    for (int k = OPT_SCALING; k <= OPT_BIN_DIR; k++)
+        if (k == OPT_TIMEOUT) json_kv_num(f, OPT_NAMES[k], s->o.timeout);
+        else json_kv_str(f, OPT_NAMES[k], s->o.raw[k]);
+    fputs("},\"host\":", f);
+    meta_host(f, s);
+    fputs(",\"harness\":{\"cc\":", f);
+    json_put_str(f, CLLM_CC);
+    json_kv_str(f, "cflags", CLLM_CFLAGS);
+    json_kv_str(f, "git", CLLM_GIT);
+    int pv = pfm_get_version();
+    fprintf(f, ",\"libpfm_version\":\"%d.%d\"},\"train_model_build\":%s", PFM_MAJ_VERSION(pv),
+            pv & 0xffff, s->build_json ? s->build_json : "null");
+    json *b = s->build_json ? json_parse(s->build_json, strlen(s->build_json), NULL, 0) : NULL;
+    json_kv_str(f, "blas", json_str(json_get(b, "blas"), NULL));
+    json_free(b);
+    int ok = 0;
+    for (int i = 0; i < s->nruns; i++) ok += s->runs[i].ok;
+    fprintf(f, ",\"points_total\":%d,\"runs_recorded\":%d,\"runs_ok\":%d,\"runs_failed\":%d",
+            s->o.reps * s->o.nt * s->o.nv, s->nruns, ok, s->nruns - ok);
+    fputs(",\"analysis\":{\"memory\":", f);
+    stats_write_memory_json(f, mem, nv);
+    fprintf(f, ",\"warnings\":[%s]}}\n", warnings ? warnings : "");
+    return atomic_commit(&a, s->out);
+}
+
+// ----------------------------------------------------------------------------
+// one run
+
+/* Waits for pid: until it exits (0), the timeout passes (1: SIGKILL sent), or
+ * SIGINT/SIGTERM arrives (2: SIGTERM sent, SIGKILL after 2 s). SIGCHLD, SIGINT
+ * and SIGTERM are blocked while waiting and taken with sigtimedwait, so the
+ * exit is seen at once; the child is always reaped, with its rusage. */
+static int wait_child(pid_t pid, double t0, double timeout, int *st, struct rusage *ru) {
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, &old);
+    int outcome = 0, reaped = 0;
+    double deadline = t0 + timeout;
+    for (;;) {
+        pid_t r = wait4(pid, st, WNOHANG, ru);
+        if (r == pid) { reaped = 1; break; }
+        if (r < 0 && errno != EINTR) die(1, "wait4 %d: %s", (int)pid, strerror(errno));
+        if (g_signal) { outcome = 2; deadline = now_s() + 2.0; break; }
+        double left = deadline - now_s();
+        if (left <= 0) { outcome = 1; break; }
+        if (left > 0.5) left = 0.5;
+        struct timespec ts = { (time_t)left, (long)((left - (double)(time_t)left) * 1e9) };
+        int sig = sigtimedwait(&set, NULL, &ts);
+        if (sig == SIGINT || sig == SIGTERM) g_signal = sig;
+    }
+    if (!reaped) kill(pid, outcome == 2 ? SIGTERM : SIGKILL);
+    while (!reaped && outcome == 2) {
+        if (wait4(pid, st, WNOHANG, ru) == pid) { reaped = 1; break; }
+        double left = deadline - now_s();
+        if (left <= 0) { kill(pid, SIGKILL); break; }
+        struct timespec ts = { 0, (long)(fmin(left, 0.1) * 1e9) };
+        sigtimedwait(&set, NULL, &ts);
+    }
+    while (!reaped && wait4(pid, st, 0, ru) < 0 && errno == EINTR) {}
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return outcome;
+}
+
+/* The last TAIL_BYTES of a child's output, malloc'ed; NULL when empty. */
+static char *file_tail(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    long k = n < TAIL_BYTES ? n : TAIL_BYTES;
+    char *buf = k > 0 ? malloc((size_t)k + 1) : NULL;
+    if (buf) {
+        fseek(f, n - k, SEEK_SET);
+        buf[fread(buf, 1, (size_t)k, f)] = '\0';
+    }
+    fclose(f);
+    return buf;
+}
+
+/* Adds a record (one parsed runs.jsonl line) to the runs in memory. */
+static void runs_add(scale *s, const json *rec) {
+    char err[128];
+    if (s->nruns == s->caprun) {
+        s->caprun = s->caprun ? 2 * s->caprun : 64;
+        s->runs = realloc(s->runs, sizeof *s->runs * (size_t)s->caprun);
+        if (!s->runs) die(1, "out of memory");
+    }
+    if (stats_run_from_json(rec, &s->runs[s->nruns], err, sizeof err) != 0) die(1, "runs.jsonl: %s", err);
+    s->nruns++;
+    const json *b = json_path(rec, "report.build");
+    if (b && !s->build_json) {
+        size_t n;
+        FILE *m = open_memstream(&s->build_json, &n);
+        json_write(m, b);
+        fclose(m);
+    }
+}
+
+/* Runs one point and appends its record to runs.jsonl (one write, then
+ * fsync). Returns 0 when recorded, 1 when interrupted (nothing recorded). */
+static int sweep_run(scale *s, const char *variant, int threads, int rep, int point) {
+    char bin[PATH_MAX], report[PATH_MAX + 64], logp[PATH_MAX + 64], tb[16], kb[16], err[256] = "";
+    snprintf(bin, sizeof bin, "%s/%s/train_model", s->o.raw[OPT_BIN_DIR], variant);
+    snprintf(report, sizeof report, "%s/.report-%s-%d-%d.json", s->out, variant, threads, rep);
+    snprintf(logp, sizeof logp, "%s/.child-%s-%d-%d.log", s->out, variant, threads, rep);
+    snprintf(tb, sizeof tb, "%d", threads);
+    snprintf(kb, sizeof kb, "%d", s->o.steps);
+    char *argv[20];
+    int a = 0;
+    argv[a++] = bin;
+    if (s->o.raw[OPT_DATA]) argv[a++] = s->o.raw[OPT_DATA];
+    char *rest[] = { "--config", s->o.raw[OPT_CONFIG], "--threads", tb, "--steps", kb,
+                     "--scaling", s->o.raw[OPT_SCALING], "--quiet", "--report", report };
+    for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) argv[a++] = rest[i];
+    argv[a] = NULL;
+    unlink(report);
+    int logfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (logfd < 0) die(1, "cannot create %s: %s", logp, strerror(errno));
+
+    char start[32];
+    utc_time(start, sizeof start, "%Y-%m-%dT%H:%M:%SZ");
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    int st = 0, outcome = 0;
+    double t0 = now_s();
+    pid_t pid = counters_spawn(s->cnt, argv, logfd, logfd, err, sizeof err);
+    if (pid > 0) outcome = wait_child(pid, t0, s->o.timeout, &st, &ru);
+    double wall = now_s() - t0;
+    close(logfd);
+    /* interrupted: not recorded, unless the child had already finished cleanly
+     * (a terminal's Ctrl-C reaches the child too: its death is no result) */
+    if (outcome == 2 || (g_signal && !(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0))) {
+        unlink(report);
+        unlink(logp);
+        return 1;
+    }
+    if (pid > 0) counters_read(s->cnt);
+
+    const char *status = "failed", *sig = NULL;
+    char reason[512] = "", sbuf[16];
+    int exit_code = -1;
+    json *rj = NULL;
+    if (pid <= 0) snprintf(reason, sizeof reason, "%s", err);
+    else if (outcome == 1) {
+        status = "timeout";
+        sig = "SIGKILL";
+        snprintf(reason, sizeof reason, "killed after %g s (--timeout)", s->o.timeout);
+    } else if (WIFSIGNALED(st)) {
+        sig = signal_name(WTERMSIG(st), sbuf, sizeof sbuf);
+        snprintf(reason, sizeof reason, "killed by %s", sig);
+    } else if ((exit_code = WEXITSTATUS(st)) != 0) {
+        snprintf(reason, sizeof reason, "exit code %d", exit_code);
+    } else {
+        char perr[256];
+        rj = json_parse_file(report, perr, sizeof perr);
+        if (!rj) snprintf(reason, sizeof reason, "report unreadable: %s", perr);
+        else if (!isfinite(json_num(json_get(rj, "tokens_per_s"), NAN)))
+            snprintf(reason, sizeof reason, "report has no numeric tokens_per_s");
+        else status = "ok";
+    }
+    char *tail = strcmp(status, "ok") != 0 ? file_tail(logp) : NULL;
+    unlink(report);
+    unlink(logp);
+
+    char *line = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&line, &len);
+    stats_record r = { variant, threads, rep, point, status, exit_code, sig, *reason ? reason : NULL,
+                       start, wall, &ru, s->cpus, argv, s->cnt, rj, tail };
+    stats_write_record(f, &r);
+    fclose(f);
+    free(tail);
+    json_free(rj);
+
+    for (size_t off = 0; off < len;) {
+        ssize_t w = write(s->runs_fd, line + off, len - off);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) die(1, "cannot write %s/runs.jsonl: %s", s->out, strerror(errno));
+        off += (size_t)w;
+    }
+    if (fsync(s->runs_fd) != 0) die(1, "cannot fsync %s/runs.jsonl: %s", s->out, strerror(errno));
+    char perr[128];
+    json *rec = json_parse(line, len, perr, sizeof perr);
+    if (!rec) die(1, "internal error: record not valid JSON: %s", perr);
+    runs_add(s, rec);
+    json_free(rec);
+    free(line);
+    if (strcmp(status, "ok") != 0)
+        fprintf(stderr, "%sscale: %s %d threads rep %d: %s (%s)\n", isatty(2) ? "\r\033[K" : "",
+                variant, threads, rep, status, reason);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// the sweep
+
+static int grid_index(const scale *s, const char *variant, int threads, int rep) {
+    int v = 0, t = 0;
+    while (v < s->o.nv && strcmp(s->o.variants[v], variant) != 0) v++;
+    while (t < s->o.nt && s->o.threads[t] != threads) t++;
+    if (v == s->o.nv || t == s->o.nt || rep < 0 || rep >= s->o.reps) return -1;
+    return (rep * s->o.nv + v) * s->o.nt + t;
+}
+
+static void fmt_secs(char *buf, size_t n, double x) {
+    if (!isfinite(x)) snprintf(buf, n, "?");
+    else if (x < 120) snprintf(buf, n, "%.0fs", x);
+    else snprintf(buf, n, "%dm%02ds", (int)x / 60, (int)x % 60);
+}
+
+/* Runs every point not yet recorded, in interleaved order: repetition r
+ * rotates the thread list by r and runs the variants forwards (r even) or
+ * backwards (r odd), ABBA. Returns 0, or the signal that interrupted it. */
+static int sweep(scale *s) {
+    int total = s->o.reps * s->o.nv * s->o.nt, todo = total, done_now = 0;
+    char *done = calloc((size_t)total, 1);
+    for (int i = 0; i < s->nruns; i++) {
+        int g = grid_index(s, s->runs[i].variant, s->runs[i].threads, s->runs[i].rep);
+        if (g >= 0 && !done[g]) { done[g] = 1; todo--; }
+    }
+    int tty = isatty(2), point = 0, sig = 0;
+    double t_start = now_s();
+    for (int rep = 0; rep < s->o.reps && !sig; rep++) {
+        for (int j = 0; j < s->o.nt && !sig; j++) {
+            int t = (j + rep) % s->o.nt;
+            for (int k = 0; k < s->o.nv && !sig; k++, point++) {
+                int v = rep % 2 ? s->o.nv - 1 - k : k;
+                if (done[(rep * s->o.nv + v) * s->o.nt + t]) continue;
+                if (g_signal) { sig = g_signal; break; }
+                if (tty) {
+                    char el[16], eta[16];
+                    double e = now_s() - t_start;
+                    fmt_secs(el, sizeof el, e);
+                    fmt_secs(eta, sizeof eta, done_now ? e / done_now * (todo - done_now) : NAN);
+                    fprintf(stderr, "\r[%d/%d] %s %d threads rep %d  elapsed %s  ETA %s\033[K",
+                            done_now + 1, todo, s->o.variants[v], s->o.threads[t], rep, el, eta);
+                }
+                if (sweep_run(s, s->o.variants[v], s->o.threads[t], rep, point)) sig = g_signal;
+                done_now++;
+            }
+        }
+    }
+    if (!sig) sig = g_signal;
+    if (tty && todo) fputc('\n', stderr);
+    free(done);
+    return sig;
+}
+
+// ----------------------------------------------------------------------------
+// resume
+
+/* The stored value of option k as option text (malloc'ed), NULL when null. */
+static char *stored_option(const json *opts, int k) {
+    const json *j = json_get(opts, OPT_NAMES[k]);
+    if (!j || j->type == JSON_NULL) return NULL;
+    char *buf = NULL;
+    size_t n;
+    FILE *m = open_memstream(&buf, &n);
+    if (j->type == JSON_ARR) {
+        for (const json *c = j->child; c; c = c->next) {
+            fputs(c != j->child ? "," : "", m);
+            if (c->type == JSON_NUM) fprintf(m, "%g", c->num);
+            else fputs(json_str(c, ""), m);
+        }
+    } else if (j->type == JSON_NUM) fprintf(m, "%g", j->num);
+    else fputs(json_str(j, ""), m);
+    fclose(m);
+    return buf;
+}
+
+/* Reads DIR/meta.json: options given on the command line must equal the
+ * stored ones (else exit 2, naming the option); the others are taken from it. */
+static void resume_options(scale *s, const char *dir) {
+    char path[PATH_MAX + 16], err[256];
+    snprintf(path, sizeof path, "%s/meta.json", dir);
+    json *meta = json_parse_file(path, err, sizeof err);
+    if (!meta) die(1, "--resume %s: cannot read %s: %s", dir, path, err);
+    const json *opts = json_get(meta, "options");
+    if (strcmp(json_str(json_get(meta, "tool"), ""), "scale") != 0 || !opts)
+        die(1, "--resume %s: %s is not a scale meta.json", dir, path);
+    for (int k = 0; k <= OPT_BIN_DIR; k++) {
+        char *stored = stored_option(opts, k);
+        if (s->o.given[k] && k < OPT_COMPARED) {
+            char mine[MAX_ENTRIES * 6 + 64];
+            opts_canon(&s->o, k, mine, sizeof mine);
+            if (strcmp(mine, stored ? stored : "") != 0)
+                die(2, "--resume %s: --%s differs from the stored sweep (stored '%s', given '%s')",
+                    dir, OPT_NAMES[k], stored ? stored : "(default)", mine);
+        }
+        if (!s->o.given[k] && (stored || k < OPT_COMPARED)) {
+            free(s->o.raw[k]);
+            s->o.raw[k] = stored;
+        } else free(stored);
+    }
+    if (!s->o.raw[OPT_TIMEOUT]) s->o.raw[OPT_TIMEOUT] = strdup(OPT_DEFAULTS[OPT_TIMEOUT]);
+    if (!s->o.raw[OPT_BIN_DIR]) s->o.raw[OPT_BIN_DIR] = strdup(OPT_DEFAULTS[OPT_BIN_DIR]);
+    for (int k = 0; k < OPT_COMPARED; k++)
+        if (!s->o.raw[k] && OPT_DEFAULTS[k]) die(1, "--resume %s: meta.json has no option '%s'", dir, OPT_NAMES[k]);
+    opts_validate(&s->o);
+    const char *first = json_str(json_get(meta, "first_start_time"), json_str(json_get(meta, "start_time"), NULL));
+    if (first) snprintf(s->first_start, sizeof s->first_start, "%s", first);
+    json_free(meta);
+}
+
+static void resume_add(void *ctx, const json *rec) { runs_add(ctx, rec); }
+
+// ----------------------------------------------------------------------------
+// results
+
+/* Writes summary.csv, memory.csv and meta.json and prints the table.
+ * Returns 0, or -1 when a file could not be written. */
+static int finish(scale *s, const char *status) {
+    int nv = s->o.nv, nt = s->o.nt, bad = 0;
+    stats_point *pts = calloc((size_t)(nv * nt), sizeof *pts);
+    stats_memory mem[NVARIANTS];
+    if (!pts) die(1, "out of memory");
+    stats_summarize(s->runs, s->nruns, s->o.variants, nv, s->o.threads, nt, s->cpus, pts);
+    for (int v = 0; v < nv; v++) stats_memory_fit(&pts[v * nt], nt, &mem[v]);
+
+    char *warn = NULL;
+    size_t wn;
+    FILE *w = open_memstream(&warn, &wn);
+    stats_warnings(pts, nv * nt, stderr, w);
+    fclose(w);
+
+    atomic_file a;
+    FILE *f = atomic_open(&a, s->out, "summary.csv");
+    if (f) stats_write_summary_csv(f, pts, nv * nt);   /* errors: ferror, seen by the commit */
+    if (!f || atomic_commit(&a, s->out) != 0) {
+        fprintf(stderr, "scale: cannot write %s/summary.csv: %s\n", s->out, strerror(errno));
+        bad = -1;
+    }
+    f = atomic_open(&a, s->out, "memory.csv");
+    if (f) stats_write_memory_csv(f, mem, nv);
+    if (!f || atomic_commit(&a, s->out) != 0) {
+        fprintf(stderr, "scale: cannot write %s/memory.csv: %s\n", s->out, strerror(errno));
+        bad = -1;
+    }
+    char end[32];
+    utc_time(end, sizeof end, "%Y-%m-%dT%H:%M:%SZ");
+    if (meta_write(s, status, end, mem, nv, warn) != 0) {
+        fprintf(stderr, "scale: cannot write %s/meta.json: %s\n", s->out, strerror(errno));
+        bad = -1;
+    }
+    stats_print_table(stdout, pts, nv * nt, mem, nv, s->cpus);
+    printf("results in %s (%s)\n", s->out, status);
+    fflush(stdout);
+    free(warn);
+    free(pts);
+    return bad;
+}
+
+int main(int argc, char **argv) {
+    static scale s;
+    opts_parse_args(&s.o, argc, argv);
+    opts_validate(&s.o);
+    s.argc = argc;
+    s.argv = argv;
+    size_t cn;
+    FILE *m = open_memstream(&s.command, &cn);
+    for (int i = 0; i < argc; i++) fprintf(m, "%s%s", i ? " " : "", argv[i]);
+    fclose(m);
+    utc_time(s.start_time, sizeof s.start_time, "%Y-%m-%dT%H:%M:%SZ");
+    memcpy(s.first_start, s.start_time, sizeof s.first_start);
+    cpu_set_t cs;
+    s.cpus = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+
+    if (s.o.given[OPT_RESUME]) {
+        resume_options(&s, s.o.raw[OPT_RESUME]);
+        snprintf(s.out, sizeof s.out, "%s", s.o.raw[OPT_RESUME]);
+        s.resumed = 1;
+    } else if (s.o.given[OPT_OUT]) {
+        snprintf(s.out, sizeof s.out, "%s", s.o.raw[OPT_OUT]);
+    } else {
+        char t[32], host[128] = "host";
+        utc_time(t, sizeof t, "%Y%m%dT%H%M%SZ");
+        gethostname(host, sizeof host - 1);
+        for (char *p = host; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.')) *p = '_';
+        snprintf(s.out, sizeof s.out, "results/%s-%s", t, host);
+    }
+
+    /* check everything before the first run */
+    for (int v = 0; v < s.o.nv; v++) {
+        char bin[PATH_MAX];
+        struct stat st;
+        snprintf(bin, sizeof bin, "%s/%s/train_model", s.o.raw[OPT_BIN_DIR], s.o.variants[v]);
+        if (stat(bin, &st) != 0) die(1, "train_model binary %s: %s (build it, or pass --bin-dir)", bin, strerror(errno));
+        if (!S_ISREG(st.st_mode) || access(bin, X_OK) != 0) die(1, "train_model binary %s is not an executable file", bin);
+    }
+    struct stat st;
+    if (s.o.raw[OPT_DATA] && stat(s.o.raw[OPT_DATA], &st) != 0)
+        die(1, "--data %s: %s", s.o.raw[OPT_DATA], strerror(errno));
+    char err[256];
+    if (!(s.cnt = counters_create(s.o.raw[OPT_EVENTS], err, sizeof err))) die(2, "--events: %s", err);
+    char probe[PATH_MAX + 32];
+    snprintf(probe, sizeof probe, "%s/.probe-XXXXXX", s.out);
+    int pfd = -1;
+    if (mkdir_p(s.out) != 0 || (pfd = mkstemp(probe)) < 0)
+        die(1, "cannot write to the output folder %s: %s", s.out, strerror(errno));
+    close(pfd);
+    unlink(probe);
+    char runs_path[PATH_MAX + 16];
+    snprintf(runs_path, sizeof runs_path, "%s/runs.jsonl", s.out);
+    if (s.resumed) {
+        if (stats_read_runs(runs_path, resume_add, &s, err, sizeof err) < 0) die(1, "%s", err);
+    } else if (stat(runs_path, &st) == 0)
+        die(1, "output folder %s already holds runs.jsonl: use --resume %s or another --out", s.out, s.out);
+    s.runs_fd = open(runs_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (s.runs_fd < 0) die(1, "cannot open %s: %s", runs_path, strerror(errno));
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_child;
+    sigaction(SIGCHLD, &sa, NULL);
+
+    if (meta_write(&s, "running", NULL, NULL, 0, NULL) != 0)
+        die(1, "cannot write %s/meta.json: %s", s.out, strerror(errno));
+    int sig = sweep(&s);
+    int total = s.o.reps * s.o.nv * s.o.nt, failed = 0;
+    for (int i = 0; i < s.nruns; i++) failed += !s.runs[i].ok;
+    int bad = finish(&s, sig ? "interrupted" : s.nruns < total ? "incomplete" : "complete");
+    close(s.runs_fd);
+    counters_free(s.cnt);
+    if (sig) {
+        fprintf(stderr, "scale: interrupted by %s after %d of %d runs; finish with: scale --resume %s\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", s.nruns, total, s.out);
+        return 128 + sig;
+    }
+    if (bad) return 1;
+    if (failed) {
+        fprintf(stderr, "scale: %d of %d runs failed (see %s/runs.jsonl)\n", failed, s.nruns, s.out);
+        return 1;
+    }
+    return 0;
+}

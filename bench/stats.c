@@ -1,0 +1,506 @@
+/*
+ * stats.c - the statistics side of a scaling sweep (see stats.h): the
+ * runs.jsonl record format both ways (write one, read the file back), the
+ * summary of each (variant, threads) point, the per-thread memory fit, and
+ * the summary.csv / memory.csv / table writers.
+ */
+#include "stats.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *const STATS_PHASE_NAMES[STATS_PHASES] = {
+    "forward", "backward", "lock_wait", "barrier_wait", "reduce", "optimizer",
+};
+
+// ----------------------------------------------------------------------------
+// basic statistics
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Moves the finite values of x to its front; returns how many. */
+static int keep_finite(double *x, int n) {
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i])) x[k++] = x[i];
+    return k;
+}
+
+double stats_median(double *x, int n) {
+    n = keep_finite(x, n);
+    if (n == 0) return NAN;
+    qsort(x, (size_t)n, sizeof *x, cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+double stats_mean(const double *x, int n) {
+    double s = 0;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i])) { s += x[i]; k++; }
+    return k ? s / k : NAN;
+}
+
+double stats_stddev(const double *x, int n) {
+    double m = stats_mean(x, n), s = 0;
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i])) { s += (x[i] - m) * (x[i] - m); k++; }
+    return k >= 2 ? sqrt(s / (k - 1)) : NAN;
+}
+
+static double stats_min(const double *x, int n) {
+    double m = NAN;
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i]) && !(m <= x[i])) m = x[i];
+    return m;
+}
+
+static double stats_max(const double *x, int n) {
+    double m = NAN;
+    for (int i = 0; i < n; i++)
+        if (isfinite(x[i]) && !(m >= x[i])) m = x[i];
+    return m;
+}
+
+int stats_linfit(const double *x, const double *y, int n, double *a, double *b) {
+    double sx = 0, sy = 0, sxx = 0, sxy = 0;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isfinite(x[i]) || !isfinite(y[i])) continue;
+        sx += x[i]; sy += y[i]; sxx += x[i] * x[i]; sxy += x[i] * y[i];
+        k++;
+    }
+    double den = k * sxx - sx * sx;
+    if (k < 2 || fabs(den) < 1e-12) { *a = k ? sy / k : NAN; *b = NAN; return k; }
+    *b = (k * sxy - sx * sy) / den;
+    *a = (sy - *b * sx) / k;
+    return k;
+}
+
+double stats_karp_flatt(double s, int n) {
+    if (n <= 1 || !isfinite(s) || s <= 0) return NAN;
+    return (1.0 / s - 1.0 / n) / (1.0 - 1.0 / n);
+}
+
+// ----------------------------------------------------------------------------
+// run records
+
+/* Sum of one phase over threads. wall_s is [phase][thread] per REPORT.md;
+ * [thread][phase] is accepted too when only that reading fits the names. */
+static void phases_from_report(const json *report, double out[STATS_PHASES]) {
+    for (int p = 0; p < STATS_PHASES; p++) out[p] = NAN;
+    const json *names = json_path(report, "phases.names");
+    const json *wall = json_path(report, "phases.wall_s");
+    if (!names || names->type != JSON_ARR || !wall || wall->type != JSON_ARR) return;
+    int by_phase = wall->len == names->len;
+    for (int k = 0; k < names->len; k++) {
+        const char *name = json_str(json_at(names, k), "");
+        int p = 0;
+        while (p < STATS_PHASES && strcmp(STATS_PHASE_NAMES[p], name) != 0) p++;
+        if (p == STATS_PHASES) continue;
+        double sum = 0;
+        int any = 0;
+        if (by_phase) {
+            for (const json *t = json_at(wall, k)->child; t; t = t->next)
+                if (t->type == JSON_NUM && isfinite(t->num)) { sum += t->num; any = 1; }
+        } else {
+            for (const json *row = wall->child; row; row = row->next) {
+                double v = json_num(json_at(row, k), NAN);
+                if (isfinite(v)) { sum += v; any = 1; }
+            }
+        }
+        out[p] = any ? sum : NAN;
+    }
+}
+
+/* The scaled value of a counter whose listed name contains one of the
+ * alternatives ("LLC-load-misses|cache-misses" matches "cache-misses");
+ * NAN when absent or unsupported (null). */
+static double counter_value_of(const json *cnt, const char *const *names) {
+    if (!cnt || cnt->type != JSON_OBJ) return NAN;
+    for (const char *const *nm = names; *nm; nm++) {
+        size_t k = strlen(*nm);
+        for (const json *c = cnt->child; c; c = c->next) {
+            const char *s = c->key;
+            while (s && *s) {
+                size_t w = strcspn(s, "|");
+                if (w == k && strncmp(s, *nm, k) == 0) {
+                    double v = json_num(json_get(c, "value"), NAN);
+                    if (isfinite(v)) return v;
+                }
+                s += w + (s[w] == '|');
+            }
+        }
+    }
+    return NAN;
+}
+
+static void put_counters(FILE *f, const counters *c) {
+    fputc('{', f);
+    for (int i = 0; i < counters_count(c); i++) {
+        const counter_value *v = counters_get(c, i);
+        char val[64];
+        int sup = counters_format_value(v, "null", val, sizeof val);
+        fputs(i ? "," : "", f);
+        json_put_str(f, v->name);
+        fprintf(f, ":{\"value\":%s", val);
+        if (sup) {
+            fprintf(f, ",\"raw\":%llu,\"time_enabled_ns\":%llu,\"time_running_ns\":%llu,"
+                    "\"running_frac\":", (unsigned long long)v->raw,
+                    (unsigned long long)v->time_enabled, (unsigned long long)v->time_running);
+            json_put_num(f, v->running_frac);
+            fprintf(f, ",\"user_only\":%s,\"opened\":", v->user_only ? "true" : "false");
+            json_put_str(f, v->opened);
+        } else {
+            fputs(",\"reason\":", f);
+            json_put_str(f, v->reason);
+        }
+        fputc('}', f);
+    }
+    fputc('}', f);
+}
+
+void stats_write_record(FILE *f, const stats_record *r) {
+    const struct rusage *ru = r->ru;
+    fputs("{\"variant\":", f);
+    json_put_str(f, r->variant);
+    fprintf(f, ",\"threads\":%d,\"rep\":%d,\"point\":%d", r->threads, r->rep, r->point);
+    json_kv_str(f, "status", r->status);
+    json_kv_num(f, "exit_code", r->exit_code >= 0 ? r->exit_code : NAN);
+    json_kv_str(f, "signal", r->signal);
+    json_kv_str(f, "reason", r->reason);
+    json_kv_str(f, "start_time", r->start_time);
+    json_kv_num(f, "wall_s", r->wall_s);
+    json_kv_num(f, "user_s", ru->ru_utime.tv_sec + ru->ru_utime.tv_usec * 1e-6);
+    json_kv_num(f, "sys_s", ru->ru_stime.tv_sec + ru->ru_stime.tv_usec * 1e-6);
+    json_kv_num(f, "peak_rss_kib", (double)ru->ru_maxrss);
+    json_kv_num(f, "voluntary_ctx_switches", (double)ru->ru_nvcsw);
+    json_kv_num(f, "involuntary_ctx_switches", (double)ru->ru_nivcsw);
+    fprintf(f, ",\"oversubscribed\":%s", r->threads > r->cpus ? "true" : "false");
+    json_kv_num(f, "affinity_cpus", r->cpus);
+    fputs(",\"command\":[", f);
+    for (int i = 0; r->argv[i]; i++) {
+        if (i) fputc(',', f);
+        json_put_str(f, r->argv[i]);
+    }
+    fputs("],\"counters\":", f);
+    put_counters(f, r->cnt);
+    fputs(",\"report\":", f);
+    json_write(f, r->report);
+    json_kv_str(f, "stderr_tail", r->stderr_tail);
+    fputs("}\n", f);
+}
+
+int stats_run_from_json(const json *rec, stats_run *r, char *err, size_t errlen) {
+    memset(r, 0, sizeof *r);
+    const char *variant = json_str(json_get(rec, "variant"), NULL);
+    const char *status = json_str(json_get(rec, "status"), NULL);
+    double threads = json_num(json_get(rec, "threads"), NAN);
+    double rep = json_num(json_get(rec, "rep"), NAN);
+    if (!variant || !status || !isfinite(threads) || !isfinite(rep) ||
+        strlen(variant) >= sizeof r->variant) {
+        snprintf(err, errlen, "record without variant, threads, rep or status");
+        return -1;
+    }
+    snprintf(r->variant, sizeof r->variant, "%s", variant);
+    r->threads = (int)threads;
+    r->rep = (int)rep;
+    r->ok = strcmp(status, "ok") == 0;
+    r->wall_s = json_num(json_get(rec, "wall_s"), NAN);
+    r->user_s = json_num(json_get(rec, "user_s"), NAN);
+    r->sys_s = json_num(json_get(rec, "sys_s"), NAN);
+    r->peak_rss_kib = json_num(json_get(rec, "peak_rss_kib"), NAN);
+    const json *report = json_get(rec, "report");
+    r->tokens_per_s = json_num(json_get(report, "tokens_per_s"), NAN);
+    r->tokens = json_num(json_get(report, "tokens"), NAN);
+    r->mem_per_thread = json_num(json_path(report, "memory.per_thread_total"), NAN);
+    phases_from_report(report, r->phase_s);
+    const json *cnt = json_get(rec, "counters");
+    static const char *const task[] = { "task-clock", NULL };
+    static const char *const cyc[] = { "cycles", NULL };
+    static const char *const ins[] = { "instructions", NULL };
+    static const char *const llc[] = { "LLC-load-misses", "LLC-misses", "cache-misses", NULL };
+    r->task_clock_s = counter_value_of(cnt, task) / 1e9;
+    double c = counter_value_of(cnt, cyc), i = counter_value_of(cnt, ins);
+    r->ipc = c > 0 ? i / c : NAN;
+    r->llc_per_token = r->tokens > 0 ? counter_value_of(cnt, llc) / r->tokens : NAN;
+    return 0;
+}
+
+int stats_read_runs(const char *path, void (*add)(void *ctx, const json *rec), void *ctx,
+                    char *err, size_t errlen) {
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) return 0;
+    struct stat st;
+    char *buf = NULL;
+    size_t n = 0, got = 0;
+    if (fd >= 0 && fstat(fd, &st) == 0) buf = malloc((n = (size_t)st.st_size) + 1);
+    while (buf && got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    if (!buf || got < n) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        free(buf);
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    int count = 0, rc = 0;
+    size_t start = 0;
+    for (int line = 1; start < n; line++) {
+        char *nl = memchr(buf + start, '\n', n - start);
+        size_t end = nl ? (size_t)(nl - buf) : n;
+        char perr[200] = "no newline";
+        json *rec = end > start && nl ? json_parse(buf + start, end - start, perr, sizeof perr) : NULL;
+        if (!rec && end > start) {
+            if (end + 1 < n) {
+                snprintf(err, errlen, "%s line %d is not valid JSON: %s", path, line, perr);
+                rc = -1;
+            } else {
+                fprintf(stderr, "scale: warning: %s: ignoring a truncated last line %d (%s)\n", path, line, perr);
+                if (ftruncate(fd, (off_t)start) != 0) {
+                    snprintf(err, errlen, "cannot truncate %s: %s", path, strerror(errno));
+                    rc = -1;
+                }
+            }
+            break;
+        }
+        if (rec) { add(ctx, rec); count++; }
+        json_free(rec);
+        start = end + 1;
+    }
+    free(buf);
+    close(fd);
+    return rc < 0 ? rc : count;
+}
+
+// ----------------------------------------------------------------------------
+// points
+
+static double tps_median_of(const stats_point *pts, int nt, int threads) {
+    for (int t = 0; t < nt; t++)
+        if (pts[t].threads == threads) return pts[t].tps_median;
+    return NAN;
+}
+
+void stats_summarize(const stats_run *runs, int nruns, const char *const *variants,
+                     int nv, const int *threads, int nt, int cpus, stats_point *out) {
+    double *buf = malloc(sizeof(double) * (size_t)(nruns > 0 ? nruns : 1) * 4);
+    const stats_run **ok = malloc(sizeof(*ok) * (size_t)(nruns > 0 ? nruns : 1));
+    if (!buf || !ok) { fprintf(stderr, "scale: out of memory\n"); exit(1); }
+    double *wall = buf, *tps = buf + nruns, *util = buf + 2 * nruns, *a = buf + 3 * nruns;
+    for (int v = 0; v < nv; v++) {
+        for (int t = 0; t < nt; t++) {
+            stats_point *p = &out[v * nt + t];
+            memset(p, 0, sizeof *p);
+            snprintf(p->variant, sizeof p->variant, "%s", variants[v]);
+            p->threads = threads[t];
+            p->oversubscribed = cpus > 0 && threads[t] > cpus;
+            /* the successful runs of this point */
+            int k = 0;
+            for (int i = 0; i < nruns; i++) {
+                if (strcmp(runs[i].variant, variants[v]) != 0 || runs[i].threads != threads[t])
+                    continue;
+                if (runs[i].ok) ok[k++] = &runs[i];
+                else p->reps_failed++;
+            }
+            p->reps_ok = k;
+            for (int i = 0; i < k; i++) {
+                wall[i] = ok[i]->wall_s;
+                tps[i] = ok[i]->tokens_per_s;
+                util[i] = ok[i]->wall_s > 0 ? (ok[i]->user_s + ok[i]->sys_s) / ok[i]->wall_s : NAN;
+            }
+            p->wall_min = stats_min(wall, k);
+            p->wall_max = stats_max(wall, k);
+            p->wall_stddev = stats_stddev(wall, k);
+            double mean = stats_mean(wall, k);
+            p->wall_cv = mean > 0 ? p->wall_stddev / mean : NAN;
+            p->wall_median = stats_median(wall, k);
+            p->tps_min = stats_min(tps, k);
+            p->tps_max = stats_max(tps, k);
+            p->tps_median = stats_median(tps, k);
+            p->cpu_util = stats_median(util, k);
+#define MEDIAN_OF(field, expr) do {                                  \
+                for (int i = 0; i < k; i++) a[i] = (expr);              \
+                p->field = stats_median(a, k);                          \
+            } while (0)
+            MEDIAN_OF(user_median, ok[i]->user_s);
+            MEDIAN_OF(sys_median, ok[i]->sys_s);
+            MEDIAN_OF(rss_median_kib, ok[i]->peak_rss_kib);
+            MEDIAN_OF(mem_analytic, ok[i]->mem_per_thread);
+            MEDIAN_OF(task_clock_s, ok[i]->task_clock_s);
+            MEDIAN_OF(ipc, ok[i]->ipc);
+            MEDIAN_OF(llc_per_token, ok[i]->llc_per_token);
+            for (int ph = 0; ph < STATS_PHASES; ph++) MEDIAN_OF(phase_s[ph], ok[i]->phase_s[ph]);
+#undef MEDIAN_OF
+        }
+        /* speedups need the 1-thread median of the same variant */
+        stats_point *vp = &out[v * nt];
+        double base = tps_median_of(vp, nt, 1);
+        for (int t = 0; t < nt; t++) {
+            stats_point *p = &vp[t];
+            int good = base > 0;
+            p->speedup = good ? p->tps_median / base : NAN;
+            p->speedup_min = good ? p->tps_min / base : NAN;
+            p->speedup_max = good ? p->tps_max / base : NAN;
+            p->efficiency = p->speedup / p->threads;
+            p->karp_flatt = stats_karp_flatt(p->speedup, p->threads);
+        }
+    }
+    free(ok);
+    free(buf);
+}
+
+void stats_memory_fit(const stats_point *pts, int nt, stats_memory *m) {
+    double x[nt > 0 ? nt : 1], y[nt > 0 ? nt : 1], an[nt > 0 ? nt : 1];
+    memset(m, 0, sizeof *m);
+    snprintf(m->variant, sizeof m->variant, "%s", nt > 0 ? pts[0].variant : "");
+    for (int t = 0; t < nt; t++) {
+        x[t] = pts[t].reps_ok > 0 ? pts[t].threads : NAN;
+        y[t] = pts[t].rss_median_kib * 1024.0;
+        an[t] = pts[t].mem_analytic;
+    }
+    m->analytic = stats_median(an, nt);
+    m->points = stats_linfit(x, y, nt, &m->intercept, &m->measured);
+}
+
+// ----------------------------------------------------------------------------
+// writers
+
+static void put_val(FILE *f, double v, const char *fmt) {
+    if (isfinite(v)) fprintf(f, fmt, v);
+    else fputs("NA", f);
+}
+
+int stats_write_summary_csv(FILE *f, const stats_point *pts, int n) {
+    fputs("variant,threads,oversubscribed,reps_ok,reps_failed,wall_median_s,wall_min_s,"
+          "wall_max_s,wall_stddev_s,wall_cv,tokens_per_s_median,tokens_per_s_min,"
+          "tokens_per_s_max,speedup,speedup_min,speedup_max,efficiency,cpu_util,karp_flatt,"
+          "user_s_median,sys_s_median,peak_rss_kib_median,mem_per_thread_analytic_bytes", f);
+    for (int ph = 0; ph < STATS_PHASES; ph++) fprintf(f, ",phase_%s_s", STATS_PHASE_NAMES[ph]);
+    fputs(",task_clock_s,ipc,llc_misses_per_token\n", f);
+    for (int i = 0; i < n; i++) {
+        const stats_point *p = &pts[i];
+        fprintf(f, "%s,%d,%d,%d,%d", p->variant, p->threads, p->oversubscribed,
+                p->reps_ok, p->reps_failed);
+        const double vals[] = {
+            p->wall_median, p->wall_min, p->wall_max, p->wall_stddev, p->wall_cv,
+            p->tps_median, p->tps_min, p->tps_max, p->speedup, p->speedup_min,
+            p->speedup_max, p->efficiency, p->cpu_util, p->karp_flatt,
+            p->user_median, p->sys_median, p->rss_median_kib, p->mem_analytic,
+        };
+        for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
+            fputc(',', f);
+            put_val(f, vals[k], "%.9g");
+        }
+        for (int ph = 0; ph < STATS_PHASES; ph++) { fputc(',', f); put_val(f, p->phase_s[ph], "%.9g"); }
+        fputc(',', f); put_val(f, p->task_clock_s, "%.9g");
+        fputc(',', f); put_val(f, p->ipc, "%.6g");
+        fputc(',', f); put_val(f, p->llc_per_token, "%.6g");
+        fputc('\n', f);
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+int stats_write_memory_csv(FILE *f, const stats_memory *m, int nv) {
+    fputs("variant,analytic_bytes_per_thread,measured_bytes_per_thread,difference_bytes,"
+          "measured_intercept_bytes,fit_points\n", f);
+    for (int v = 0; v < nv; v++) {
+        fprintf(f, "%s,", m[v].variant);
+        put_val(f, m[v].analytic, "%.0f");
+        fputc(',', f);
+        put_val(f, m[v].measured, "%.0f");
+        fputc(',', f);
+        put_val(f, m[v].measured - m[v].analytic, "%.0f");
+        fputc(',', f);
+        put_val(f, m[v].intercept, "%.0f");
+        fprintf(f, ",%d\n", m[v].points);
+    }
+    return ferror(f) ? -1 : 0;
+}
+
+void stats_warnings(const stats_point *pts, int n, FILE *err, FILE *json_list) {
+    int first = 1;
+    for (int i = 0; i < n; i++) {
+        const stats_point *p = &pts[i];
+        char msg[200] = "";
+        size_t k = 0;
+        if (p->wall_cv > 0.05)
+            k += (size_t)snprintf(msg, sizeof msg, "%s %d threads: wall time cv %.1f%% > 5%%",
+                                  p->variant, p->threads, 100 * p->wall_cv);
+        if (p->reps_failed)
+            snprintf(msg + k, sizeof msg - k, "%s%s %d threads: %d of %d reps failed", k ? "; " : "",
+                     p->variant, p->threads, p->reps_failed, p->reps_ok + p->reps_failed);
+        if (!*msg) continue;
+        fprintf(err, "scale: warning: %s\n", msg);
+        if (!first) fputc(',', json_list);
+        json_put_str(json_list, msg);
+        first = 0;
+    }
+}
+
+void stats_write_memory_json(FILE *f, const stats_memory *m, int nv) {
+    fputc('[', f);
+    for (int v = 0; v < nv; v++) {
+        fputs(v ? ",{\"variant\":" : "{\"variant\":", f);
+        json_put_str(f, m[v].variant);
+        json_kv_num(f, "analytic_bytes_per_thread", m[v].analytic);
+        json_kv_num(f, "measured_bytes_per_thread", m[v].measured);
+        json_kv_num(f, "difference_bytes", m[v].measured - m[v].analytic);
+        json_kv_num(f, "measured_intercept_bytes", m[v].intercept);
+        json_kv_num(f, "fit_points", m[v].points);
+        fputc('}', f);
+    }
+    fputc(']', f);
+}
+
+static void put_cell(FILE *f, double v, int width, const char *fmt) {
+    char s[32];
+    if (isfinite(v)) snprintf(s, sizeof s, fmt, v);
+    else snprintf(s, sizeof s, "NA");
+    fprintf(f, " %*s", width, s);
+}
+
+void stats_print_table(FILE *f, const stats_point *pts, int n, const stats_memory *m,
+                       int nv, int cpus) {
+    fprintf(f, "%-9s %7s %5s %9s %6s %12s %7s %6s %6s %7s %9s\n", "variant", "threads",
+            "reps", "wall_med", "cv%", "tokens/s", "speedup", "eff", "cpu", "serial",
+            "rss_MiB");
+    for (int i = 0; i < n; i++) {
+        const stats_point *p = &pts[i];
+        char reps[24];
+        snprintf(reps, sizeof reps, "%d/%d", p->reps_ok, p->reps_ok + p->reps_failed);
+        fprintf(f, "%-9s %7d %5s", p->variant, p->threads, reps);
+        put_cell(f, p->wall_median, 9, "%.3fs");
+        put_cell(f, p->wall_cv * 100, 6, "%.1f");
+        put_cell(f, p->tps_median, 12, "%.1f");
+        put_cell(f, p->speedup, 7, "%.2f");
+        put_cell(f, p->efficiency, 6, "%.2f");
+        put_cell(f, p->cpu_util, 6, "%.2f");
+        put_cell(f, p->karp_flatt, 7, "%.3f");
+        put_cell(f, p->rss_median_kib / 1024, 9, "%.1f");
+        if (p->oversubscribed) fprintf(f, "  oversubscribed (%d threads > %d CPUs)", p->threads, cpus);
+        fputc('\n', f);
+    }
+    fprintf(f, "\nper-thread memory   %14s %14s %14s\n", "analytic_B", "measured_B", "difference_B");
+    for (int v = 0; v < nv; v++) {
+        fprintf(f, "%-19s", m[v].variant);
+        put_cell(f, m[v].analytic, 14, "%.0f");
+        put_cell(f, m[v].measured, 14, "%.0f");
+        put_cell(f, m[v].measured - m[v].analytic, 14, "%.0f");
+        if (m[v].points < 2) fputs("  (measured needs 2+ thread counts)", f);
+        fputc('\n', f);
+    }
+    fputs("speedup = tokens/s over the 1-thread median of the same variant; "
+          "serial = Karp-Flatt fraction\n", f);
+}
