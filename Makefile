@@ -39,7 +39,13 @@ BENCH_HDR := $(wildcard bench/*.h)
 
 .PHONY: all test bench perf hyperfine micro peers clean deps sanitize asan tsan
 
-all: $(BUILD)/lockfree/train_model $(BUILD)/locked/train_model $(BUILD)/train_model \
+# Fragments in mk/ add targets (analysis, perf, micro, fuzz); each may append
+# binaries to EXTRA_ALL and test commands to nothing else: tests are found by
+# scripts/run-tests.sh as build/tests/test_* binaries and tests/test_*.sh.
+EXTRA_ALL :=
+-include $(wildcard mk/*.mk)
+
+all: $(EXTRA_ALL) $(BUILD)/lockfree/train_model $(BUILD)/locked/train_model $(BUILD)/train_model \
      $(TEST_BINS) $(BUILD)/tests/torch_dump $(if $(wildcard bench/scale.c),$(BUILD)/scale) \
      $(if $(wildcard bench/test_counters.c),$(BUILD)/tests/test_counters)
 

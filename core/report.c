@@ -74,7 +74,14 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_int(&j, "tokens_per_step", tps);
     json_int(&j, "tokens", tps * ri->nsteps);
     json_num(&j, "wall_s", ri->wall_s);
-    json_num(&j, "tokens_per_s", ri->wall_s > 0 ? tps * ri->nsteps / ri->wall_s : 0.0);
+    /* the first step pays the first touch of every buffer (page faults): with
+     * more than one step it is warm-up, left out of the throughput */
+    long warm = ri->nsteps > 1 ? 1 : 0;
+    double timed_ms = 0;
+    for (long i = warm; i < ri->nsteps; i++) timed_ms += ri->step_ms[i];
+    json_int(&j, "warmup_steps", warm);
+    json_num(&j, "timed_wall_s", timed_ms * 1e-3);
+    json_num(&j, "tokens_per_s", timed_ms > 0 ? tps * (ri->nsteps - warm) / (timed_ms * 1e-3) : 0.0);
     double *ms = malloc(sizeof(double) * (ri->nsteps > 0 ? ri->nsteps : 1));
     json_obj_open(&j, "ms_per_step");
     if (ms && ri->nsteps > 0) {
