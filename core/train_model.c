@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ckpt.h"
+#include "cli.h"
 #include "config.h"
 #include "data.h"
 #include "report.h"
@@ -71,28 +72,6 @@ static void die(const char *fmt, ...) {
     exit(1);
 }
 
-static long parse_long(const char *flag, const char *s, long lo, long hi) {
-    if (!s) die_usage("%s needs a value", flag);
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno == ERANGE)
-        die_usage("%s: '%s' is not an integer", flag, s);
-    if (v < lo || v > hi) die_usage("%s: %ld is out of range %ld..%ld", flag, v, lo, hi);
-    return v;
-}
-
-static double parse_double(const char *flag, const char *s, double lo, double hi) {
-    if (!s) die_usage("%s needs a value", flag);
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno == ERANGE || !isfinite(v))
-        die_usage("%s: '%s' is not a number", flag, s);
-    if (v < lo || v > hi) die_usage("%s: %g is out of range %g..%g", flag, v, lo, hi);
-    return v;
-}
-
 static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig) { stop_signal = sig; }
 
@@ -108,65 +87,22 @@ static void probe_writable(const char *what, const char *path) {
 int main(int argc, char **argv) {
     openblas_set_num_threads(1);   /* one BLAS thread inside each worker */
 
-    const char *data_path = NULL, *config_name = "tiny", *save = NULL, *resume = NULL;
-    const char *report = NULL, *tokname = "bytes";
-    int over[7] = { -1, -1, -1, -1, -1, -1, -1 };   /* V C L NH F T B */
+    cli_opts co;
+    char err[1024];
+    int prc = cli_parse(&co, argc, argv, err, sizeof err);
+    if (prc < 0) die_usage("%s", err);
+    if (co.help) { usage(stdout); return 0; }
+    const char *data_path = co.data_path, *config_name = co.config_name, *save = co.save;
+    const char *resume = co.resume, *report = co.report, *tokname = co.tokname;
+    int *over = co.over;
     const char *over_name[7] = { "V", "C", "L", "NH", "F", "seq (T)", "batch (B)" };
-    int config_given = 0, threads = 1, quiet = 0, memtable = 0, eval_batches = 2;
-    long steps = -1;
-    double epochs = -1;
-    train_opts opt;
-    train_opts_default(&opt);
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define FLAG(name) (strcmp(a, name) == 0 && (++i, 1))
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage(stdout); return 0; }
-        else if (strcmp(a, "--quiet") == 0) quiet = 1;
-        else if (strcmp(a, "--no-timing") == 0) opt.timing = 0;
-        else if (strcmp(a, "--memory-table") == 0) memtable = 1;
-        else if (FLAG("--config")) { if (!v) die_usage("--config needs a value"); config_name = v; config_given = 1; }
-        else if (FLAG("--V")) over[0] = (int)parse_long(a, v, 1, 1L << 22);
-        else if (FLAG("--C")) over[1] = (int)parse_long(a, v, 1, 1L << 16);
-        else if (FLAG("--L")) over[2] = (int)parse_long(a, v, 1, 1024);
-        else if (FLAG("--NH")) over[3] = (int)parse_long(a, v, 1, 4096);
-        else if (FLAG("--F")) over[4] = (int)parse_long(a, v, 1, 1L << 18);
-        else if (FLAG("--seq")) over[5] = (int)parse_long(a, v, 1, 1L << 16);
-        else if (FLAG("--batch")) over[6] = (int)parse_long(a, v, 1, 1L << 20);
-        else if (FLAG("--threads")) threads = (int)parse_long(a, v, 1, THREADS_MAX);
-        else if (FLAG("--scaling")) {
-            if (!v || (strcmp(v, "weak") && strcmp(v, "strong")))
-                die_usage("--scaling: '%s' is not weak or strong", v ? v : "");
-            opt.strong = strcmp(v, "strong") == 0;
-        }
-        else if (FLAG("--steps")) steps = parse_long(a, v, 1, 1L << 40);
-        else if (FLAG("--epochs")) epochs = parse_double(a, v, 1e-6, 1e6);
-        else if (FLAG("--lr")) opt.lr = (float)parse_double(a, v, 0, 1e6);
-        else if (FLAG("--min-lr-frac")) opt.min_lr_frac = (float)parse_double(a, v, 0, 1);
-        else if (FLAG("--warmup")) opt.warmup = (int)parse_long(a, v, 0, 1L << 30);
-        else if (FLAG("--lr-steps")) opt.lr_steps = parse_long(a, v, 1, 1L << 40);
-        else if (FLAG("--wd")) opt.wd = (float)parse_double(a, v, 0, 10);
-        else if (FLAG("--clip")) opt.clip = (float)parse_double(a, v, 0, 1e6);
-        else if (FLAG("--seed")) opt.seed = (unsigned long long)parse_long(a, v, 0, (1L << 62));
-        else if (FLAG("--eval-batches")) eval_batches = (int)parse_long(a, v, 0, 1 << 20);
-        else if (FLAG("--tokenizer")) {
-            if (!v || (strcmp(v, "bytes") && strcmp(v, "words")))
-                die_usage("--tokenizer: '%s' is not bytes or words", v ? v : "");
-            tokname = v;
-        }
-        else if (FLAG("--save")) { if (!v) die_usage("--save needs a file"); save = v; }
-        else if (FLAG("--resume")) { if (!v) die_usage("--resume needs a file"); resume = v; }
-        else if (FLAG("--report")) { if (!v) die_usage("--report needs a file"); report = v; }
-        else if (a[0] == '-' && a[1]) die_usage("unknown option '%s'", a);
-        else if (!data_path) data_path = a;
-        else die_usage("more than one DATA argument ('%s' and '%s')", data_path, a);
-#undef FLAG
-    }
-    if (steps > 0 && epochs > 0) die_usage("--steps and --epochs exclude each other");
+    int config_given = co.config_given, threads = co.threads, quiet = co.quiet;
+    int memtable = co.memtable, eval_batches = co.eval_batches;
+    long steps = co.steps;
+    double epochs = co.epochs;
+    train_opts opt = co.opt;
 
     /* ---- config: preset + overrides, or the checkpoint's */
-    char err[1024];
     config_t cfg;
     ckpt_t ck;
     memset(&ck, 0, sizeof ck);

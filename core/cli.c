@@ -1,0 +1,142 @@
+/*
+ * cli.c - train_model's flags (see cli.h and train_model --help).
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int parse_long(const char *flag, const char *s, long lo, long hi, long *out,
+                      char *err, size_t errlen) {
+    if (!s) { snprintf(err, errlen, "%s needs a value", flag); return -1; }
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno == ERANGE) {
+        snprintf(err, errlen, "%s: '%.64s' is not an integer", flag, s);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        snprintf(err, errlen, "%s: %ld is out of range %ld..%ld", flag, v, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *flag, const char *s, double lo, double hi, double *out,
+                        char *err, size_t errlen) {
+    if (!s) { snprintf(err, errlen, "%s needs a value", flag); return -1; }
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno == ERANGE || !isfinite(v)) {
+        snprintf(err, errlen, "%s: '%.64s' is not a number", flag, s);
+        return -1;
+    }
+    if (v < lo || v > hi) {
+        snprintf(err, errlen, "%s: %g is out of range %g..%g", flag, v, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_choice(const char *flag, const char *v, const char *a, const char *b,
+                        const char **out, char *err, size_t errlen) {
+    if (!v || (strcmp(v, a) && strcmp(v, b))) {
+        snprintf(err, errlen, "%s: '%.64s' is not %s or %s", flag, v ? v : "", a, b);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
+    memset(o, 0, sizeof *o);
+    o->config_name = "tiny";
+    o->tokname = "bytes";
+    for (int k = 0; k < 7; k++) o->over[k] = -1;
+    o->threads = 1;
+    o->eval_batches = 2;
+    o->steps = -1;
+    o->epochs = -1;
+    train_opts_default(&o->opt);
+    const char *over_flag[7] = { "--V", "--C", "--L", "--NH", "--F", "--seq", "--batch" };
+    const long over_max[7] = { 1L << 22, 1L << 16, 1024, 4096, 1L << 18, 1L << 16, 1L << 20 };
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long l;
+        double d;
+        const char *s;
+        int k, takes = 1;             /* flags below take a value unless they say 0 */
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { o->help = 1; takes = 0; }
+        else if (strcmp(a, "--quiet") == 0) { o->quiet = 1; takes = 0; }
+        else if (strcmp(a, "--no-timing") == 0) { o->opt.timing = 0; takes = 0; }
+        else if (strcmp(a, "--memory-table") == 0) { o->memtable = 1; takes = 0; }
+        else if (strcmp(a, "--config") == 0) {
+            if (!v) goto missing;
+            o->config_name = v;
+            o->config_given = 1;
+        } else {
+            for (k = 0; k < 7 && strcmp(a, over_flag[k]) != 0; k++) {}
+            if (k < 7) {
+                if (parse_long(a, v, 1, over_max[k], &l, err, errlen)) return -1;
+                o->over[k] = (int)l;
+            }
+#define LONG(name, lo, hi, dst) \
+    else if (strcmp(a, name) == 0) { if (parse_long(a, v, lo, hi, &l, err, errlen)) return -1; dst = l; }
+#define DBL(name, lo, hi, dst) \
+    else if (strcmp(a, name) == 0) { if (parse_double(a, v, lo, hi, &d, err, errlen)) return -1; dst = d; }
+#define STR(name, dst) \
+    else if (strcmp(a, name) == 0) { if (!v) goto missing; dst = v; }
+            LONG("--threads", 1, THREADS_MAX, o->threads)
+            LONG("--steps", 1, 1L << 40, o->steps)
+            DBL("--epochs", 1e-6, 1e6, o->epochs)
+            DBL("--lr", 0, 1e6, o->opt.lr)
+            DBL("--min-lr-frac", 0, 1, o->opt.min_lr_frac)
+            LONG("--warmup", 0, 1L << 30, o->opt.warmup)
+            LONG("--lr-steps", 1, 1L << 40, o->opt.lr_steps)
+            DBL("--wd", 0, 10, o->opt.wd)
+            DBL("--clip", 0, 1e6, o->opt.clip)
+            LONG("--seed", 0, 1L << 62, o->opt.seed)
+            LONG("--eval-batches", 0, 1 << 20, o->eval_batches)
+            STR("--save", o->save)
+            STR("--resume", o->resume)
+            STR("--report", o->report)
+#undef LONG
+#undef DBL
+#undef STR
+            else if (strcmp(a, "--scaling") == 0) {
+                if (parse_choice(a, v, "weak", "strong", &s, err, errlen)) return -1;
+                o->opt.strong = strcmp(s, "strong") == 0;
+            } else if (strcmp(a, "--tokenizer") == 0) {
+                if (parse_choice(a, v, "bytes", "words", &o->tokname, err, errlen)) return -1;
+            } else if (a[0] == '-' && a[1]) {
+                snprintf(err, errlen, "unknown option '%.64s'", a);
+                return -1;
+            } else if (!o->data_path) {
+                o->data_path = a;
+                takes = 0;
+            } else {
+                snprintf(err, errlen, "more than one DATA argument ('%.200s' and '%.200s')", o->data_path, a);
+                return -1;
+            }
+        }
+        i += takes;
+        continue;
+    missing:
+        snprintf(err, errlen, "%s needs a value", a);
+        return -1;
+    }
+    if (o->steps > 0 && o->epochs > 0) {
+        snprintf(err, errlen, "--steps and --epochs exclude each other");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,26 @@
+/*
+ * cli.h - train_model's command-line parser, apart from main() so that tests
+ * and fuzzers can drive it. It only parses and range-checks: files, configs
+ * and checkpoints are checked by the caller.
+ */
+#ifndef CLLM_CLI_H
+#define CLLM_CLI_H
+
+#include <stddef.h>
+
+#include "trainer.h"
+
+typedef struct {
+    const char *data_path, *config_name, *save, *resume, *report, *tokname;
+    int over[7];                 /* V C L NH F T B overrides, -1 = not given */
+    int config_given, threads, quiet, memtable, eval_batches, help;
+    long steps;                  /* -1 = not given */
+    double epochs;               /* -1 = not given */
+    train_opts opt;
+} cli_opts;
+
+/* Parse argv (strings are referenced, not copied). Returns 0, or -1 with err
+ * naming the flag and the bad value (the caller exits 2). --help sets help. */
+int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen);
+
+#endif
