@@ -55,7 +55,7 @@ enum { OPT_THREADS, OPT_VARIANTS, OPT_REPS, OPT_CONFIG, OPT_STEPS, OPT_SCALING, 
 static const char *const OPT_NAMES[NOPTS] = { "threads", "variants", "reps", "config", "steps",
     "scaling", "data", "events", "timeout", "bin-dir", "out", "resume" };
 static const char *const OPT_DEFAULTS[NOPTS] = { "1,2,4,8,16,32,63", "lockfree,locked", "3",
-    "bench", "6", "weak", NULL, NULL, "600", "build", NULL, NULL };
+    "seed", "24", "weak", NULL, NULL, "600", "build", NULL, NULL };
 
 typedef struct {
     char *raw[NOPTS];          /* option text (malloc'ed), NULL = not set */
@@ -190,8 +190,8 @@ static void usage(FILE *f) {
           "  --threads LIST   thread counts, 1..1024 each (default 1,2,4,8,16,32,63)\n"
           "  --variants LIST  lockfree, locked (default lockfree,locked)\n"
           "  --reps N         repetitions of every point (default 3)\n"
-          "  --config NAME    tiny | seed | seed-cli | S | G | M | bench (default bench)\n"
-          "  --steps K        training steps per run (default 6)\n"
+          "  --config NAME    tiny | seed | seed-cli | S | G | M | bench (default seed)\n"
+          "  --steps K        training steps per run (default 24)\n"
           "  --scaling S      weak | strong (default weak)\n"
           "  --data PATH      training text file or folder (default: train_model's synthetic corpus)\n"
           "  --out DIR        run folder (default results/<UTC time>-<hostname>)\n"

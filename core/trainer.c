@@ -260,7 +260,9 @@ HOT static void adamw_slice(trainer_t *t, size_t k0, size_t k1, float scale) {
  * that order, a block of 256 at a time so each buffer is streamed once;
  * returns the squared norm of the result (double accumulation) */
 HOT static double reduce_slice(float *const *grad, int n, size_t k0, size_t k1) {
-    double sq = 0.0;
+    /* 8 partial sums in a fixed order: one serial chain of double adds would
+     * cost its 4-cycle latency per element */
+    double sq[8] = { 0 };
     float *g0 = grad[0];
     for (size_t b = k0; b < k1; b += 256) {
         size_t e = MIN(b + 256, k1);
@@ -268,9 +270,12 @@ HOT static double reduce_slice(float *const *grad, int n, size_t k0, size_t k1) 
             const float *gj = grad[j];
             for (size_t k = b; k < e; k++) g0[k] += gj[k];
         }
-        for (size_t k = b; k < e; k++) sq += (double)g0[k] * g0[k];
+        size_t k = b;
+        for (; k + 8 <= e; k += 8)
+            for (int l = 0; l < 8; l++) sq[l] += (double)g0[k + l] * g0[k + l];
+        for (; k < e; k++) sq[0] += (double)g0[k] * g0[k];
     }
-    return sq;
+    return ((sq[0] + sq[1]) + (sq[2] + sq[3])) + ((sq[4] + sq[5]) + (sq[6] + sq[7]));
 }
 
 static void step_job(void *arg, int ith, int nth) {
