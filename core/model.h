@@ -33,26 +33,34 @@ void params_point(params_t *p, float *base, const config_t *c);
  * norms 1. Deterministic in seed. */
 void params_init(float *base, const config_t *c, unsigned long long seed);
 
-/* One worker's training context: every activation of forward and the
- * backward scratch, for up to Bmax sequences. Per-layer buffers are (L, ...). */
+/* One worker's training context: every activation of forward that backward
+ * needs, and the backward scratch, for up to Bmax sequences. Per-layer
+ * buffers are (L, ...). What is cheap to recompute is not stored per layer:
+ * LayerNorm outputs (from the residual and the saved mean/rstd) and the GELU
+ * output (from fch) are recomputed in backward into one-layer scratch, and
+ * the classifier runs one sequence at a time with its backward fused in, so
+ * logits need (T,V), not (B,T,V). */
 typedef struct {
     int Bmax;
     int *inp, *tgt;              /* (B,T) tokens and next-token targets */
     float *encoded;              /* (B,T,C) token + position embedding */
-    float *ln1, *ln1_mean, *ln1_rstd;   /* (L,B,T,C), (L,B,T) x2 */
+    float *ln1_mean, *ln1_rstd;  /* (L,B,T) */
     float *qkv;                  /* (L,B,T,3C) */
     float *att;                  /* (L,B,NH,T,T) softmax, zero above diagonal */
     float *atty;                 /* (L,B,T,C) attention output before projection */
     float *res2;                 /* (L,B,T,C) residual after attention */
-    float *ln2, *ln2_mean, *ln2_rstd;   /* (L,B,T,C), (L,B,T) x2 */
-    float *fch, *fch_gelu;       /* (L,B,T,F) MLP hidden before / after GELU */
+    float *ln2_mean, *ln2_rstd;  /* (L,B,T) */
+    float *fch;                  /* (L,B,T,F) MLP hidden before GELU */
     float *res3;                 /* (L,B,T,C) residual after the MLP = layer output */
     float *lnf, *lnf_mean, *lnf_rstd;   /* (B,T,C), (B,T) x2 */
-    float *probs;                /* (B,T,V) logits -> probs -> dlogits, in place */
+    float *probs;                /* (T,V) one sequence: logits -> probs -> dlogits, in place */
     float *losses;               /* (B,T) */
-    /* backward scratch, one layer's worth, reused by every layer */
+    /* one-layer scratch, reused by every layer */
+    float *ln;                   /* (B,T,C) a LayerNorm output (forward, recomputed in backward) */
+    float *gelu;                 /* (B,T,F) GELU output (forward, recomputed in backward) */
     float *dres;                 /* (B,T,C) gradient of the residual stream */
-    float *dbtc;                 /* (B,T,C) gradient of a LayerNorm output / attention output */
+    float *dbtc;                 /* (B,T,C) gradient of a LayerNorm output / attention output;
+                                    holds d(lnf) from the fused classifier until backward */
     float *dqkv;                 /* (B,T,3C) */
     float *dfch;                 /* (B,T,F) */
     float *dtt;                  /* (T,T) attention score gradient of one head */
@@ -64,7 +72,7 @@ typedef struct {
     void **slot;                 /* where the carved pointer goes (NULL: size only) */
 } mem_item;
 
-#define CTX_ITEMS 26
+#define CTX_ITEMS 25
 /* Fill items[] with the context's buffers for Bmax sequences (slots point into
  * *x when x is not NULL). Returns the number of items; *total gets the bytes
  * of one allocation holding them all, each padded to a cache line. Returns -1
@@ -74,11 +82,15 @@ int ctx_layout(const config_t *c, int Bmax, ctx_t *x, mem_item items[CTX_ITEMS],
 void ctx_carve(const config_t *c, int Bmax, ctx_t *x, char *base);
 
 /* Forward over the first B sequences of x (inp, tgt filled). Returns the sum
- * of the B*T position losses. */
-double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B);
-/* Backward: g must be zeroed by the caller (gradients accumulate). dloss is
- * d(total loss)/d(position loss), e.g. 1/(global tokens) for a mean. */
-void model_backward(const config_t *c, const params_t *p, const params_t *g,
-                    ctx_t *x, int B, float dloss);
+ * of the B*T position losses. With g (training), the classifier's backward is
+ * fused in, one sequence at a time: d(loss)/d(logits) scaled by dloss (e.g.
+ * 1/(global tokens) for a mean) goes into g's wte gradient and into x->dbtc
+ * as d(lnf). g's buffers must be zeroed by the caller first (gradients
+ * accumulate). With g NULL it only evaluates. */
+double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
+                     const params_t *g, float dloss);
+/* The rest of the backward pass, from d(lnf) in x->dbtc down to the
+ * embeddings; call after model_forward with the same g. */
+void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B);
 
 #endif

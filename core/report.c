@@ -167,16 +167,16 @@ static const struct {
     const char *why;
 } note_rows[] = {
     { "Input embeddings", 64, "encoded", "same: B*T*C floats" },
-    { "Layer inputs", 384, "ln1", "our LayerNorm-1 outputs, L*B*T*C" },
+    { "Layer inputs", 384, "-", "not stored again: a layer's input is the layer below's output (res3)" },
     { "Attention outputs", 384, "atty", "same: L*B*T*C" },
-    { "FF outputs", 384, "res2", "we keep the residual after attention instead of a separate FF output" },
+    { "FF outputs", 384, "res2", "the residual after attention; the MLP output is added into res3 in place" },
     { "Layer outputs", 384, "res3", "same: L*B*T*C" },
-    { "FF hidden", 1536, "fch+fch_gelu", "pre- and post-GELU both kept for the GELU backward: 2*L*B*T*F" },
+    { "FF hidden", 1536, "fch", "pre-GELU only, L*B*T*F; the GELU output is recomputed in backward" },
     { "Final hidden", 64, "lnf", "same: B*T*C" },
-    { "Logits", 197, "probs", "B*T*V; ours is reused in place for probabilities and dlogits" },
+    { "Logits", 197, "probs", "T*V, one sequence at a time, reused for probabilities and dlogits" },
     { "Attention cache", 2688, "qkv+att", "Q,K,V (L*B*T*3C) and the softmax (L*B*NH*T*T)" },
-    { "Backward temp", 192, "dres+dbtc+dqkv+dfch+dtt",
-      "the note sized its gradient buffers as B*T*C; dlogits alone is B*T*V (in probs here)" },
+    { "Backward temp", 192, "ln+gelu+dres+dbtc+dqkv+dfch+dtt",
+      "one layer's scratch: LayerNorm/GELU recompute and gradients of B*T*C, B*T*3C, B*T*F" },
 };
 
 static size_t item_bytes(const memtable_t *m, const char *names) {
@@ -222,11 +222,11 @@ int report_memtable(FILE *f, const config_t *c, int nth, int strong, char *err, 
                     note_rows[i].ours, kb, note_rows[i].why);
         }
         double grad_kb = item_bytes(&m, "grad") / 1024.0;
-        double rest_kb = item_bytes(&m, "inp+tgt+ln1_mean+ln1_rstd+ln2+ln2_mean+ln2_rstd+lnf_mean+lnf_rstd+losses") / 1024.0;
+        double rest_kb = item_bytes(&m, "inp+tgt+ln1_mean+ln1_rstd+ln2_mean+ln2_rstd+lnf_mean+lnf_rstd+losses") / 1024.0;
         fprintf(f, "  %-18s %9s  %-24s %10.1f  %s\n", "(not in the note)", "-", "grad", grad_kb,
                 "the per-thread gradient buffer: one float per parameter");
-        fprintf(f, "  %-18s %9s  %-24s %10.1f  %s\n", "(not in the note)", "-", "ln2, stats, tokens", rest_kb,
-                "LayerNorm-2 outputs, mean/rstd caches, token ids, losses");
+        fprintf(f, "  %-18s %9s  %-24s %10.1f  %s\n", "(not in the note)", "-", "stats, tokens", rest_kb,
+                "LayerNorm mean/rstd caches, token ids, losses");
         fprintf(f, "  %-18s %9.0f  %-24s %10.1f  (note total 6277 KB = 6.1 MB; 63 threads: %.0f MB vs ours %.0f MB)\n",
                 "total", note_total, "", ours_total + grad_kb + rest_kb,
                 note_total * 63 / 1024.0, m.per_thread_total * 63 / 1048576.0);

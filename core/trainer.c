@@ -290,10 +290,11 @@ static void step_job(void *arg, int ith, int nth) {
     s = phase_end(t, w, PH_LOCK_WAIT, s);
 #endif
     fill_batch(t, w, x, 0, t->step);
-    w->loss = model_forward(&t->cfg, &t->p, x, w->rows);
-    s = phase_end(t, w, PH_FORWARD, s);
     memset(t->grad[ith], 0, t->nparams * sizeof(float));
-    model_backward(&t->cfg, &t->p, &t->g[ith], x, w->rows, dloss);
+    /* the forward phase includes the classifier's fused backward (model.h) */
+    w->loss = model_forward(&t->cfg, &t->p, x, w->rows, &t->g[ith], dloss);
+    s = phase_end(t, w, PH_FORWARD, s);
+    model_backward(&t->cfg, &t->p, &t->g[ith], x, w->rows);
 #if CLLM_LOCKED
     pthread_mutex_unlock(&t->model_lock);
 #endif
@@ -346,7 +347,7 @@ static void eval_job(void *arg, int ith, int nth) {
     pthread_mutex_lock(&t->model_lock);
 #endif
     fill_batch(t, w, x, 1, t->eval_batch);
-    w->loss = model_forward(&t->cfg, &t->p, x, w->rows);
+    w->loss = model_forward(&t->cfg, &t->p, x, w->rows, NULL, 0.0f);
 #if CLLM_LOCKED
     pthread_mutex_unlock(&t->model_lock);
 #endif

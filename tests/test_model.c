@@ -25,7 +25,7 @@
 static double loss_at(const config_t *c, float *params, ctx_t *x, int B) {
     params_t p;
     params_point(&p, params, c);
-    return model_forward(c, &p, x, B) / ((double)B * c->T);
+    return model_forward(c, &p, x, B, NULL, 0.0f) / ((double)B * c->T);
 }
 
 static void test_gradcheck(void) {
@@ -51,8 +51,8 @@ static void test_gradcheck(void) {
     params_t p, g;
     params_point(&p, params, &c);
     params_point(&g, grads, &c);
-    model_forward(&c, &p, &x, c.B);
-    model_backward(&c, &p, &g, &x, c.B, 1.0f / (c.B * c.T));
+    model_forward(&c, &p, &x, c.B, &g, 1.0f / (c.B * c.T));
+    model_backward(&c, &p, &g, &x, c.B);
 
     /* one random direction inside each tensor: (L(p + h d) - L(p - h d)) / 2h = g . d */
     size_t off = 0;

@@ -134,8 +134,8 @@ int main(int argc, char **argv) {
     params_point(&p, ck.params, c);
     params_point(&g, grads, c);
     memset(grads, 0, ck.nparams * sizeof(float));
-    double loss = model_forward(c, &p, &x, (int)B) / (double)BT;
-    model_backward(c, &p, &g, &x, (int)B, 1.0f / (float)BT);
+    double loss = model_forward(c, &p, &x, (int)B, &g, 1.0f / (float)BT) / (double)BT;
+    model_backward(c, &p, &g, &x, (int)B);
 
     /* ---- dump */
     FILE *f = fopen(out, "wb");
