@@ -43,6 +43,7 @@ BENCH_HDR := $(wildcard bench/*.h)
 # binaries to EXTRA_ALL and test commands to nothing else: tests are found by
 # scripts/run-tests.sh as build/tests/test_* binaries and tests/test_*.sh.
 EXTRA_ALL :=
+.DEFAULT_GOAL := all
 -include $(wildcard mk/*.mk)
 
 all: $(EXTRA_ALL) $(BUILD)/lockfree/train_model $(BUILD)/locked/train_model $(BUILD)/train_model \

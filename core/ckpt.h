@@ -11,6 +11,10 @@
 #include "config.h"
 #include "data.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define CKPT_MAGIC "CLLMCKPT"
 #define CKPT_VERSION 1
 #define CKPT_HEADER_BYTES 128
@@ -37,5 +41,9 @@ int ckpt_save(const char *path, const config_t *c, const tokenizer_t *tk, long s
  * naming the first check that failed. */
 int ckpt_load(const char *path, ckpt_t *out, char *err, size_t errlen);
 void ckpt_free(ckpt_t *c);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

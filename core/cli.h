@@ -10,6 +10,10 @@
 
 #include "trainer.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     const char *data_path, *config_name, *save, *resume, *report, *tokname;
     int over[7];                 /* V C L NH F T B overrides, -1 = not given */
@@ -22,5 +26,9 @@ typedef struct {
 /* Parse argv (strings are referenced, not copied). Returns 0, or -1 with err
  * naming the flag and the bad value (the caller exits 2). --help sets help. */
 int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

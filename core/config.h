@@ -10,6 +10,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     char name[32];
     int V, C, L, NH, F, T, B;
@@ -30,5 +34,9 @@ int config_validate(const config_t *c, char *err, size_t errlen);
  * 6*seqs*T*(L*(4*C^2 + 2*C*F) + V*C) + 12*L*seqs*T^2*C (forward + backward),
  * which is the usual 6*seqs*T*(12*L*C^2 + V*C) + ... when F = 4C. */
 double config_flops(const config_t *c, long seqs);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -9,6 +9,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     char *text;
     size_t len;
@@ -67,5 +71,9 @@ int corpus_split(corpus_t *c, int *tok, size_t n, int T, char *err, size_t errle
  * inp = tok[pos .. pos+T), tgt = tok[pos+1 .. pos+T]. val selects the split. */
 void corpus_sample(const corpus_t *c, int val, uint64_t seed, uint64_t step, uint64_t g,
                    int T, int *inp, int *tgt);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -12,6 +12,10 @@
 #include "config.h"
 #include "util.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 enum {
     P_WTE, P_WPE, P_LN1W, P_LN1B, P_QKVW, P_QKVB, P_ATTPROJW, P_ATTPROJB,
     P_LN2W, P_LN2B, P_FCW, P_FCB, P_FCPROJW, P_FCPROJB, P_LNFW, P_LNFB, P_COUNT
@@ -92,5 +96,9 @@ double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
 /* The rest of the backward pass, from d(lnf) in x->dbtc down to the
  * embeddings; call after model_forward with the same g. */
 void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

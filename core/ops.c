@@ -259,13 +259,24 @@ HOT double crossentropy_forward(float *probs, float *losses, const int *targets,
     double total = 0.0;
     for (int n = 0; n < N; n++) {
         float *p = probs + (size_t)n * V;
-        float mx = p[0];
-        for (int i = 1; i < V; i++) mx = p[i] > mx ? p[i] : mx;
+        float lane[8];                      /* max in 8 lanes: vectorisable */
+        for (int l = 0; l < 8; l++) lane[l] = p[0];
+        int i = 0;
+        for (; i + 8 <= V; i += 8)
+            for (int l = 0; l < 8; l++) lane[l] = p[i + l] > lane[l] ? p[i + l] : lane[l];
+        for (; i < V; i++) lane[0] = p[i] > lane[0] ? p[i] : lane[0];
+        float mx = lane[0];
+        for (int l = 1; l < 8; l++) mx = lane[l] > mx ? lane[l] : mx;
         float lt = p[targets[n]];
-        double sum = 0.0;
-        for (int i = 0; i < V; i++) { p[i] = exp_approx(p[i] - mx); sum += p[i]; }
+        for (i = 0; i < V; i++) p[i] = exp_approx(p[i] - mx);
+        /* 8 double partial sums in a fixed order: vectorisable and exact enough */
+        double part[8] = { 0 };
+        for (i = 0; i + 8 <= V; i += 8)
+            for (int l = 0; l < 8; l++) part[l] += p[i + l];
+        for (; i < V; i++) part[0] += p[i];
+        double sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
         float inv = (float)(1.0 / sum);
-        for (int i = 0; i < V; i++) p[i] *= inv;
+        for (i = 0; i < V; i++) p[i] *= inv;
         /* -log softmax[target] from the logit: no log of a rounded probability */
         losses[n] = (float)(log(sum) - (double)(lt - mx));
         total += losses[n];

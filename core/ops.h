@@ -11,6 +11,10 @@
 #ifndef CLLM_OPS_H
 #define CLLM_OPS_H
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* out (B,T,C) = wte[inp[b,t]] + wpe[t];  inp (B,T) token ids, wte (V,C), wpe (T,C) */
 void encoder_forward(float *out, const int *inp, const float *wte, const float *wpe,
                      int B, int T, int C);
@@ -54,5 +58,9 @@ void gelu_backward(float *dinp, const float *inp, const float *dout, int N);
 double crossentropy_forward(float *probs, float *losses, const int *targets, int N, int V);
 /* probs -> dlogits in place: (probs - onehot(target)) * dloss */
 void crossentropy_backward(float *probs, const int *targets, float dloss, int N, int V);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -13,6 +13,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct pool pool_t;
 typedef void (*pool_fn)(void *arg, int ith, int nth);
 
@@ -23,5 +27,9 @@ void pool_free(pool_t *p);                 /* tolerates NULL; joins workers */
 void pool_run(pool_t *p, pool_fn fn, void *arg);
 void pool_barrier(pool_t *p);
 int pool_size(const pool_t *p);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

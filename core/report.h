@@ -9,6 +9,10 @@
 
 #include "trainer.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct {
     const char *data;          /* path, or "synthetic" */
     const char *tokenizer;     /* "bytes" / "words" */
@@ -29,5 +33,9 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
  * also sets the original note's figures beside ours. Returns 0, or -1 with
  * err (overflow, impossible split). */
 int report_memtable(FILE *f, const config_t *c, int nth, int strong, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

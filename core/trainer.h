@@ -28,6 +28,10 @@
 #include "data.h"
 #include "model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define THREADS_MAX 1024
 
 typedef struct {
@@ -92,5 +96,9 @@ typedef struct {
  * with fewer sequences than workers). */
 int trainer_memtable(const config_t *c, int nth, int strong, memtable_t *m,
                      char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -11,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A broken invariant of the program itself: print file:line and abort.
  * Bad input from a user never goes through CHECK. */
 #define CHECK(cond, ...) do {                                                \
@@ -92,5 +96,9 @@ const char *build_cflags(void);
 const char *build_git(void);
 const char *build_blas(void);
 const char *build_variant(void);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

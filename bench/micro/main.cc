@@ -1,0 +1,51 @@
+/*
+ * main.cc - the entry point of build/micro/micro: one BLAS thread (the core's
+ * contract: sgemm runs in the calling worker), the build and machine facts as
+ * Google Benchmark context, then every case of ops.cc and train.cc.
+ *
+ *   build/micro/micro [--benchmark_filter=RE] [--benchmark_repetitions=N]
+ *                     [--benchmark_min_time=S] [--benchmark_out=FILE.json
+ *                      --benchmark_out_format=json]
+ * scripts/roofline.sh runs it into a run folder (make micro).
+ */
+#include "micro.h"
+
+#include <cblas.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+namespace micro {
+
+const std::vector<std::string> &configs() {
+    static const std::vector<std::string> names = { "seed", "S", "M" };
+    return names;
+}
+
+config_t config_get(const std::string &name) {
+    config_t c;
+    CHECK(config_preset(&c, name.c_str()) == 0, "unknown config preset '%s'", name.c_str());
+    return c;
+}
+
+}  // namespace micro
+
+int main(int argc, char **argv) {
+    openblas_set_num_threads(1);   /* one BLAS thread inside each worker, as train_model */
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
+    benchmark::AddCustomContext("cllm_git", build_git());
+    benchmark::AddCustomContext("cllm_core_compiler", build_compiler());
+    benchmark::AddCustomContext("cllm_core_cflags", build_cflags());
+    benchmark::AddCustomContext("cllm_blas", build_blas());
+    benchmark::AddCustomContext("cllm_variant", build_variant());
+    benchmark::AddCustomContext("micro_compiler", __VERSION__);
+    benchmark::AddCustomContext("online_cpus", std::to_string(sysconf(_SC_NPROCESSORS_ONLN)));
+    benchmark::AddCustomContext("counters",
+        "perf_event counters not read: bench/counters attaches to spawned children only");
+    micro::register_ops();
+    micro::register_train();
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}

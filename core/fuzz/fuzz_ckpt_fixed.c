@@ -1,0 +1,207 @@
+/*
+ * fuzz_ckpt_fixed.c - structure-aware fuzzing of ckpt_load: the input is a
+ * checkpoint whose checksums are recomputed before loading, so mutations get
+ * past the header checksum to the config, tokenizer, size and payload
+ * checks. A custom mutator sets header fields to edge values, resizes the
+ * payload to what the header promises, and writes word lists.
+ *
+ * Layout (core/ckpt.c, format version 1): 128-byte header, its checksum at
+ * 128, then vocabulary bytes, params, Adam m, Adam v. Byte 84 of the header
+ * is unused by the format; here it steers the fix-up:
+ *   bit 0 set: keep the header checksum as it is (reach the mismatch error)
+ *   bit 1 set: keep the payload checksum as it is
+ * If the format changes, update the offsets below with it.
+ */
+#include <limits.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ckpt.h"
+#include "ckpt_use.h"
+#include "fuzz_util.h"
+#include "model.h"
+
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+
+enum {
+    H_VERSION = 8, H_HDRBYTES = 12, H_V = 16, H_TOKKIND = 44, H_TOKWORDS = 48, H_NAME = 52,
+    H_CONTROL = 84, H_VOCABBYTES = 88, H_NPARAMS = 96, H_STEP = 104, H_SEED = 112,
+    H_PAYLOADSUM = 120, H_SUM = 128, H_END = 136,
+};
+
+/* the loader's FNV-1a over 64-bit words, each segment's tail zero-padded */
+static uint64_t hash_update(uint64_t h, const uint8_t *p, size_t n) {
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        h = (h ^ w) * 0x100000001b3ULL;
+    }
+    if (i < n) {
+        uint64_t w = 0;
+        memcpy(&w, p + i, n - i);
+        h = (h ^ w) * 0x100000001b3ULL;
+    }
+    return h;
+}
+#define HASH_INIT 0xcbf29ce484222325ULL
+
+static uint32_t get32(const uint8_t *h, int off) { uint32_t v; memcpy(&v, h + off, 4); return v; }
+static uint64_t get64(const uint8_t *h, int off) { uint64_t v; memcpy(&v, h + off, 8); return v; }
+static void put32(uint8_t *h, int off, uint32_t v) { memcpy(h + off, &v, 4); }
+static void put64(uint8_t *h, int off, uint64_t v) { memcpy(h + off, &v, 8); }
+
+/* Recompute the checksums the way ckpt_save does, unless byte 84 says not to. */
+static void fix_sums(uint8_t *b, size_t n) {
+    if (n < H_END) return;
+    uint8_t ctl = b[H_CONTROL];
+    if (!(ctl & 2)) {
+        uint64_t vb = get64(b, H_VOCABBYTES), np = get64(b, H_NPARAMS);
+        uint64_t ps = HASH_INIT;
+        size_t off = H_END, left = n - H_END;
+        /* the loader hashes vocab, params, m, v separately; when the sizes
+         * do not add up the loader stops before the payload sum anyway */
+        if (vb <= left && np <= (left - vb) / 12 && vb + 12 * np == left) {
+            if (vb) ps = hash_update(ps, b + off, vb);
+            off += vb;
+            for (int k = 0; k < 3; k++, off += np * 4) ps = hash_update(ps, b + off, np * 4);
+        } else {
+            ps = hash_update(ps, b + off, left);
+        }
+        put64(b, H_PAYLOADSUM, ps);
+    }
+    if (!(ctl & 1)) put64(b, H_SUM, hash_update(HASH_INIT, b, H_PAYLOADSUM + 8));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
+    uint8_t *b = malloc(n ? n : 1);
+    if (!b) return 0;
+    memcpy(b, d, n);
+    fix_sums(b, n);
+    char path[64], err[1024];
+    int fd = fuzz_file(b, n, path, sizeof path);
+    free(b);
+    if (fd < 0) return 0;
+    ckpt_t ck;
+    err[0] = 0;
+    if (ckpt_load(path, &ck, err, sizeof err) == 0) ckpt_use(&ck);
+    else FUZZ_CHECK(strstr(err, path) != NULL, "the error does not name the file: '%s'", err);
+    ckpt_free(&ck);
+    close(fd);
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// mutator
+
+static uint64_t rnd(uint64_t *s) {
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Resize the payload to what the header promises: nparams from the config
+ * (when it is valid), then 136 + vocab + 12 * nparams bytes. */
+static size_t fit_payload(uint8_t *b, size_t n, size_t max, uint64_t *s) {
+    config_t c;
+    memset(&c, 0, sizeof c);
+    int *f[7] = { &c.V, &c.C, &c.L, &c.NH, &c.F, &c.T, &c.B };
+    for (int i = 0; i < 7; i++) *f[i] = (int)get32(b, H_V + 4 * i);
+    char err[256];
+    if (config_validate(&c, err, sizeof err) != 0) return n;
+    size_t counts[P_COUNT];
+    uint64_t np = param_counts(&c, counts);
+    if (np > max / 12) return n;
+    put64(b, H_NPARAMS, np);
+    uint64_t vb = get64(b, H_VOCABBYTES);
+    if (vb > max || H_END + vb + 12 * np > max) {
+        vb = 0;
+        put64(b, H_VOCABBYTES, 0);
+    }
+    size_t want = H_END + vb + 12 * np;
+    for (size_t i = n; i < want; i++) b[i] = rnd(s) % 4 ? 0 : (uint8_t)rnd(s);
+    return want;
+}
+
+/* A words vocabulary: the specials and k short words (sometimes a repeat or
+ * an empty one), put in after the header. */
+static size_t make_vocab(uint8_t *b, size_t n, size_t max, uint64_t *s) {
+    char voc[2048];
+    size_t len = 0;
+    static const char *const sp[] = { "<pad>", "<unk>", "<bos>", "<eos>" };
+    for (int i = 0; i < 4; i++) { memcpy(voc + len, sp[i], strlen(sp[i]) + 1); len += strlen(sp[i]) + 1; }
+    int k = 1 + (int)(rnd(s) % 40);
+    for (int i = 0; i < k && len + 16 < sizeof voc; i++) {
+        int wl = (int)(rnd(s) % 6);
+        if (rnd(s) % 16 == 0 && i > 0) {
+            voc[len++] = 'a';                /* a repeat */
+            voc[len++] = 0;
+            continue;
+        }
+        for (int j = 0; j < wl; j++) voc[len++] = (char)('a' + rnd(s) % 26);
+        voc[len++] = 0;
+    }
+    int words = 4 + k + (int)(rnd(s) % 3) - 1;
+    if (rnd(s) % 8 == 0 && len) len--;          /* not NUL-terminated */
+    size_t oldvb = (size_t)get64(b, H_VOCABBYTES);
+    if (oldvb > n - H_END) oldvb = 0;
+    size_t rest = n - H_END - oldvb;
+    if (H_END + len + rest > max) return n;
+    memmove(b + H_END + len, b + H_END + oldvb, rest);
+    memcpy(b + H_END, voc, len);
+    put32(b, H_TOKKIND, TOK_WORDS);
+    put32(b, H_TOKWORDS, (uint32_t)words);
+    put64(b, H_VOCABBYTES, len);
+    if ((int)get32(b, H_V) < words) put32(b, H_V, (uint32_t)words + (uint32_t)(rnd(s) % 4));
+    return fit_payload(b, H_END + len + rest, max, s);
+}
+
+size_t LLVMFuzzerCustomMutator(uint8_t *b, size_t n, size_t max, unsigned seed) {
+    uint64_t s = seed;
+    if (n < H_END || max < H_END) return LLVMFuzzerMutate(b, n, max);
+    static const int off32[] = { H_VERSION, H_HDRBYTES, H_V, H_V + 4, H_V + 8, H_V + 12, H_V + 16,
+                                 H_V + 20, H_V + 24, H_TOKKIND, H_TOKWORDS };
+    static const int off64[] = { H_VOCABBYTES, H_NPARAMS, H_STEP, H_SEED };
+    static const uint32_t v32[] = { 0, 1, 2, 3, 4, 5, 7, 8, 16, 255, 256, 257, 4096, 65535, 65536,
+                                    65537, 1u << 18, 1u << 20, 1u << 22, (1u << 22) + 1, INT_MAX,
+                                    0x80000000u, 0xffffffffu };
+    static const uint64_t v64[] = { 0, 1, 7, 8, 9, 4096, 1ull << 31, 1ull << 32, 1ull << 40,
+                                    1ull << 62, (uint64_t)LONG_MAX - 5, (uint64_t)LONG_MAX,
+                                    1ull << 63, ~0ull };
+    switch (rnd(&s) % 10) {
+    case 0: case 1: case 2:
+        return LLVMFuzzerMutate(b, n, max);
+    case 3: case 4: {
+        if (rnd(&s) % 2) {
+            int off = off32[rnd(&s) % (sizeof off32 / sizeof off32[0])];
+            uint32_t v = rnd(&s) % 3 ? v32[rnd(&s) % (sizeof v32 / sizeof v32[0])]
+                                     : get32(b, off) + (uint32_t)(rnd(&s) % 3) - 1;
+            put32(b, off, v);
+        } else {
+            int off = off64[rnd(&s) % (sizeof off64 / sizeof off64[0])];
+            uint64_t v = rnd(&s) % 3 ? v64[rnd(&s) % (sizeof v64 / sizeof v64[0])]
+                                     : get64(b, off) + rnd(&s) % 3 - 1;
+            put64(b, off, v);
+        }
+        return rnd(&s) % 2 ? fit_payload(b, n, max, &s) : n;
+    }
+    case 5: case 6:
+        return fit_payload(b, n, max, &s);
+    case 7:
+        return make_vocab(b, n, max, &s);
+    case 8:
+        b[H_CONTROL] = (uint8_t)(rnd(&s) % 8 == 0 ? rnd(&s) % 4 : 0);
+        if (rnd(&s) % 4 == 0) b[H_NAME + rnd(&s) % 32] = (uint8_t)rnd(&s);
+        return n;
+    default: {
+        /* mutate the payload only, keeping the header and the size */
+        size_t pl = n - H_END;
+        if (!pl) return n;
+        size_t k = LLVMFuzzerMutate(b + H_END, pl, pl);
+        if (k < pl) memset(b + H_END + k, 0, pl - k);
+        return n;
+    }
+    }
+}

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# test_micro.sh - tests of the microbenchmarks and the roofline: make all
+# builds build/micro/micro and build/micro/ceilings; every benchmark runs once
+# with a tiny --benchmark_min_time, its JSON parses and each benchmark has its
+# rate counter > 0; the ceilings run briefly and give plausible values (sanity
+# floors, not speed targets); scripts/roofline.sh draws the PNG/SVG and writes
+# roofline.md from that run; bad options exit 2. Run from the repo root; ends
+# with "N passed, N failed" and exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+MICRO=$BUILD/micro/micro
+CEIL=$BUILD/micro/ceilings
+pass=0 fail=0
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+# expect_rc CODE DESCRIPTION COMMAND...: the command exits with CODE
+expect_rc() {
+    local code=$1 d=$2 rc=0; shift 2
+    "$@" >"$T/out" 2>&1 || rc=$?
+    if [[ $rc -eq $code ]]; then ok; else bad "$d: rc $rc (want $code): $(head -c 300 "$T/out")"; fi
+}
+finish() { echo "$pass passed, $fail failed"; exit $((fail > 0)); }
+
+for b in "$MICRO" "$CEIL"; do
+    if [[ ! -x $b ]]; then bad "$b not built (make all)"; finish; fi
+    ok
+done
+# both are part of `make all` (a dry run into an empty build folder lists them)
+make -n --no-print-directory BUILD="$T/nobuild" all >"$T/make_all" 2>&1 || true
+check "make all builds micro/micro" grep -q -- "-o $T/nobuild/micro/micro" "$T/make_all"
+check "make all builds micro/ceilings" grep -q -- "-o $T/nobuild/micro/ceilings" "$T/make_all"
+make -n --no-print-directory BUILD="$T/nobuild" micro >"$T/make_micro" 2>&1 || true
+check "make micro runs scripts/roofline.sh --measure" grep -q "scripts/roofline.sh --measure" "$T/make_micro"
+
+RUN=$T/results/micro-run
+mkdir -p "$RUN"
+
+# ---- the microbenchmarks: one repetition, tiny min time
+rc=0
+"$MICRO" --benchmark_repetitions=1 --benchmark_min_time=0.001 \
+    --benchmark_out="$RUN/micro.json" --benchmark_out_format=json >"$T/micro.txt" 2>&1 || rc=$?
+check "micro exits 0 (rc $rc): $(tail -c 400 "$T/micro.txt")" test "$rc" -eq 0
+cat >"$T/check_micro.py" <<'EOF'
+import json, os, sys
+errs = []
+try:
+    d = json.load(open(sys.argv[1]))
+except Exception as e:
+    print(f"micro.json does not parse: {e}"); sys.exit(1)
+rows = [b for b in d.get("benchmarks", []) if b.get("run_type", "iteration") == "iteration"]
+cpus = os.cpu_count() or 1
+fams = {}
+for b in rows:
+    fams.setdefault(b["name"].split("/")[0], []).append(b)
+    if b.get("error_occurred"):
+        errs.append(f"{b['name']}: error {b.get('error_message')}")
+        continue
+    fam = b["name"].split("/")[0]
+    # the rate counter(s) each kind of benchmark must report
+    need = {"pool_barrier": ["barriers"], "pool_run": ["runs"]}.get(fam, ["GFLOP", "GB"])
+    for c in need:
+        v = b.get(c)
+        if not isinstance(v, (int, float)) or not v > 0:
+            errs.append(f"{b['name']}: rate counter {c} = {v!r}, want > 0")
+    if fam not in ("pool_barrier", "pool_run"):
+        for c in ("flop_per_iter", "bytes_per_iter", "ws_bytes"):
+            if not b.get(c, 0) > 0:
+                errs.append(f"{b['name']}: {c} = {b.get(c)!r}, want > 0")
+want = {"matmul_fwd": 15, "matmul_bwd": 15, "attention_fwd": 3, "attention_bwd": 3,
+        "layernorm_fwd": 3, "layernorm_bwd": 3, "gelu_fwd": 3, "gelu_bwd": 3,
+        "crossentropy_fwd": 3, "crossentropy_bwd": 3}
+for f, n in want.items():
+    if len(fams.get(f, [])) != n:
+        errs.append(f"family {f}: {len(fams.get(f, []))} benchmarks, want {n} (5 matmuls x seed,S,M or 1 x seed,S,M)")
+for f in ("trainer_step", "pool_barrier", "pool_run"):
+    if not fams.get(f):
+        errs.append(f"family {f}: missing")
+thr = sorted(int(b["name"].split("threads:")[1].split("/")[0]) for b in fams.get("trainer_step", []))
+if thr and (thr[0] != 1 or thr[-1] != cpus):
+    errs.append(f"trainer_step thread counts {thr}: want 1 .. {cpus}")
+ctx = d.get("context", {})
+for k in ("cllm_git", "cllm_blas", "host_name", "num_cpus"):
+    if k not in ctx:
+        errs.append(f"context lacks {k}")
+for e in errs:
+    print(e)
+sys.exit(1 if errs else 0)
+EOF
+check "micro.json: $(python3 "$T/check_micro.py" "$RUN/micro.json" 2>&1 | head -n 8 | tr '\n' ';')" \
+    python3 "$T/check_micro.py" "$RUN/micro.json"
+
+# ---- the ceilings: short, sane
+rc=0
+"$CEIL" --seconds 0.05 --out "$RUN/ceilings.json" >"$T/ceil.txt" 2>&1 || rc=$?
+check "ceilings exits 0 (rc $rc): $(tail -c 300 "$T/ceil.txt")" test "$rc" -eq 0
+cat >"$T/check_ceil.py" <<'EOF'
+import json, os, sys
+errs = []
+try:
+    c = json.load(open(sys.argv[1]))
+except Exception as e:
+    print(f"ceilings.json does not parse: {e}"); sys.exit(1)
+cpus = os.cpu_count() or 1
+for kind, key, floor in (("fma", "best_gflops", 1.0), ("triad_dram", "best_gbs", 0.5),
+                         ("triad_llc", "best_gbs", 0.5), ("triad_l2", "best_gbs", 0.5)):
+    rows = c.get(kind) or []
+    ths = sorted(r["threads"] for r in rows)
+    if ths != sorted({1, cpus}):
+        errs.append(f"{kind}: thread counts {ths}, want {sorted({1, cpus})}")
+    for r in rows:
+        if not r.get(key, 0) > floor:
+            errs.append(f"{kind} at {r['threads']} threads: {key} = {r.get(key)}, want > {floor}")
+        if not r.get(key.replace("best", "median"), 0) > 0:
+            errs.append(f"{kind} at {r['threads']} threads: no median")
+if c.get("isa") not in ("avx512f", "avx2", "fma", "scalar"):
+    errs.append(f"isa {c.get('isa')!r}")
+llc = c.get("llc", {})
+if not llc.get("bytes", 0) > 0:
+    errs.append(f"llc bytes {llc}")
+elif not c.get("triad_array_bytes", 0) >= 4 * llc["bytes"] * llc.get("instances", 1):
+    errs.append(f"triad arrays of {c.get('triad_array_bytes')} bytes: want >= 4x the LLC ({llc})")
+for e in errs:
+    print(e)
+sys.exit(1 if errs else 0)
+EOF
+check "ceilings.json: $(python3 "$T/check_ceil.py" "$RUN/ceilings.json" 2>&1 | head -n 8 | tr '\n' ';')" \
+    python3 "$T/check_ceil.py" "$RUN/ceilings.json"
+
+# ---- the roofline from that run (it runs train_model for the step points)
+PL=$T/plots/micro-run
+rc=0
+scripts/roofline.sh --train-steps 2 --plots "$PL" "$RUN" >"$T/roof.txt" 2>&1 || rc=$?
+check "roofline.sh exits 0 (rc $rc): $(tail -c 400 "$T/roof.txt")" test "$rc" -eq 0
+check "roofline.png is a PNG" bash -c "head -c 8 '$PL/roofline.png' | od -An -c | grep -q 'P   N   G'"
+check "roofline.svg is an SVG" grep -q "<svg" "$PL/roofline.svg"
+check "train reports at 1 and all CPUs" test -s "$RUN/train_t1.json" -a -s "$RUN/train_t$(getconf _NPROCESSORS_ONLN).json"
+check "roofline.md has the ceilings" grep -q "fp32 FMA peak" "$RUN/roofline.md"
+check "roofline.md has the MFU at 1 thread" grep -qE "MFU of the S training step at 1 thread: [0-9.]+%" "$RUN/roofline.md"
+check "roofline.md judges the phases" grep -qE "training-step phases, compute-bound: .*; bandwidth-bound: " "$RUN/roofline.md"
+check "roofline.md: the step bytes of micro and the report agree" bash -c "! grep -q 'formulas have diverged' '$RUN/roofline.md'"
+check "roofline.md links the PNG" grep -q "roofline.png" "$RUN/roofline.md"
+check "roofline.json parses" python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['kernels'] and d['train'] and d['phases']" "$RUN/roofline.json"
+check "no absolute path in roofline.md" bash -c "! grep -qF '$T' '$RUN/roofline.md'"
+
+# ---- bad input: usage errors exit 2
+expect_rc 2 "roofline.sh --bogus" scripts/roofline.sh --bogus
+expect_rc 2 "roofline.sh --reps 0" scripts/roofline.sh --measure --reps 0
+expect_rc 2 "ceilings --seconds 0" "$CEIL" --seconds 0
+expect_rc 2 "ceilings --isa nonsense" "$CEIL" --isa nonsense
+expect_rc 2 "ceilings --threads x" "$CEIL" --threads x
+expect_rc 2 "micro --bogus" "$MICRO" --bogus
+expect_rc 1 "roofline.sh on a folder without micro.json" scripts/roofline.sh --plots "$T/p2" "$T"
+
+finish
