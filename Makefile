@@ -37,7 +37,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCH_SRC := $(filter-out bench/test_%.c,$(wildcard bench/*.c))
 BENCH_HDR := $(wildcard bench/*.h)
 
-.PHONY: all test bench perf hyperfine micro peers clean deps sanitize asan tsan
+.PHONY: all test bench perf clean deps sanitize asan-build tsan-build
 
 # Fragments in mk/ add targets (analysis, perf, micro, fuzz); each may append
 # binaries to EXTRA_ALL and test commands to nothing else: tests are found by
@@ -88,22 +88,20 @@ deps:
 test: deps
 	$(MAKE) WERROR=1 all
 	$(MAKE) WERROR=1 CC=clang BUILD=build/clang all
-	scripts/run-tests.sh
-	$(MAKE) sanitize
+	$(MAKE) asan-build tsan-build
+	scripts/run-tests.sh --all
 
 # AddressSanitizer + UndefinedBehaviorSanitizer over the whole test suite, and
-# ThreadSanitizer over both variants (scripts/tsan.sh). Both print the same
-# closing "N passed, N failed" line.
+# ThreadSanitizer over both variants (scripts/tsan.sh). `make test` runs both
+# after the plain suite and prints one closing "N passed, N failed" line.
 SAN_FLAGS := -O1 -g -fno-omit-frame-pointer
-sanitize: asan tsan
-asan:
+asan-build:
 	$(MAKE) WERROR=1 BUILD=build/asan CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all" all
-	BUILD=build/asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	    scripts/run-tests.sh
-tsan:
+tsan-build:
 	$(MAKE) WERROR=1 BUILD=build/tsan CFLAGS="$(SAN_FLAGS) -fsanitize=thread" \
 	    build/tsan/lockfree/train_model build/tsan/locked/train_model build/tsan/tests/test_threads
-	BUILD=build/tsan scripts/tsan.sh
+sanitize: asan-build tsan-build
+	scripts/run-tests.sh --sanitizers
 
 bench: deps all
 	scripts/bench.sh $(BENCH_ARGS)

@@ -85,6 +85,14 @@ static void probe_writable(const char *what, const char *path) {
 }
 
 int main(int argc, char **argv) {
+    /* OpenBLAS starts its own thread pool when it loads, before main, and
+     * those threads spin for a while: CPU time that is not training. With
+     * OPENBLAS_NUM_THREADS=1 in the environment it starts none, so when the
+     * variable is unset, set it and exec this program again (same pid, so
+     * counters and wait4 see one process). If the exec fails, go on: the
+     * call below still keeps BLAS single-threaded inside each worker. */
+    if (!getenv("OPENBLAS_NUM_THREADS") && setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0)
+        execv("/proc/self/exe", argv);
     openblas_set_num_threads(1);   /* one BLAS thread inside each worker */
 
     cli_opts co;

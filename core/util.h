@@ -31,7 +31,9 @@ extern "C" {
  * the CPU has. The clones compute the same IEEE operations (no contraction
  * into FMA: -std=c11 keeps -ffp-contract=off in gcc), so results do not
  * depend on which clone runs. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
+/* (not under ThreadSanitizer: ifunc resolvers run before its runtime is up
+ * and the program dies at load) */
 #define HOT __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define HOT

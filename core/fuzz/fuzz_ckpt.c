@@ -19,7 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     if (fd < 0) return 0;
     ckpt_t ck;
     err[0] = 0;
-    if (ckpt_load(path, &ck, err, sizeof err) == 0) ckpt_use(&ck);
+    int rc = ckpt_load(path, &ck, err, sizeof err);
+    if (fuzz_verbose()) fprintf(stderr, "ckpt_load: %s\n", rc == 0 ? "loaded" : err + strlen(path) + 12);
+    if (rc == 0) ckpt_use(&ck);
     else FUZZ_CHECK(strstr(err, path) != NULL, "the error does not name the file: '%s'", err);
     ckpt_free(&ck);
     close(fd);

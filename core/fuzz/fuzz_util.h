@@ -27,6 +27,14 @@
         }                                                                     \
     } while (0)
 
+/* FUZZ_VERBOSE=1 in the environment: targets print what each input led to
+ * (which check rejected it), to see how deep a corpus reaches. */
+static inline int fuzz_verbose(void) {
+    static int v = -1;
+    if (v < 0) v = getenv("FUZZ_VERBOSE") != NULL;
+    return v;
+}
+
 /* The n bytes of d as a regular file; path gets "/proc/self/fd/N".
  * Returns the fd (close it when done), or -1 (the input is then skipped). */
 static inline int fuzz_file(const uint8_t *d, size_t n, char *path, size_t plen) {
