@@ -211,6 +211,10 @@ int stats_run_from_json(const json *rec, stats_run *r, char *err, size_t errlen)
         snprintf(err, errlen, "record without variant, threads, rep or status");
         return -1;
     }
+    if (threads < 1 || threads > 4096 || rep < 0 || rep > 1e6) {
+        snprintf(err, errlen, "record with threads %g or rep %g out of range", threads, rep);
+        return -1;
+    }
     snprintf(r->variant, sizeof r->variant, "%s", variant);
     r->threads = (int)threads;
     r->rep = (int)rep;

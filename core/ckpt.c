@@ -150,7 +150,11 @@ int ckpt_load(const char *path, ckpt_t *out, char *err, size_t errlen) {
                  path, out->nparams, np);
         goto fail;
     }
-    if (out->step < 0) { snprintf(err, errlen, "checkpoint %s: negative step", path); goto fail; }
+    if (get64(h, H_STEP) > (1ULL << 40)) {
+        snprintf(err, errlen, "checkpoint %s: step %llu is out of range (at most 2^40)", path,
+                 (unsigned long long)get64(h, H_STEP));
+        goto fail;
+    }
     double expect = (double)sizeof h + out->vocab_bytes + 3.0 * np * sizeof(float);
     if ((double)st.st_size != expect) {
         snprintf(err, errlen, "checkpoint %s: %s: the header promises %.0f bytes, the file has %lld",

@@ -183,7 +183,10 @@ static size_t table_slot(int *table, size_t cap, char **words, const char *w, si
     return i;
 }
 
-static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+/* whitespace, and NUL: a word never holds a NUL byte (words are C strings) */
+static int is_space(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' || c == 0;
+}
 
 /* next word of text[*pos..len): lowercased into buf (truncated to 63 bytes);
  * returns its length, 0 at the end; *newline set when a newline was crossed */
@@ -288,7 +291,8 @@ int tokenizer_build(tokenizer_t *tk, int kind, const char *text, size_t len, int
     }
     for (size_t i = 0; i < k; i++) free(wc[i].w);
     free(wc);
-    return tokenizer_index(tk, err, errlen);
+    if (tokenizer_index(tk, err, errlen) != 0) { tokenizer_free(tk); return -1; }
+    return 0;
 oom:
     if (wc) for (size_t i = 0; i < cap; i++) free(wc[i].w);
     free(wc);
@@ -301,7 +305,7 @@ int tokenizer_from_words(tokenizer_t *tk, const char *buf, size_t len, int n,
                          char *err, size_t errlen) {
     memset(tk, 0, sizeof *tk);
     tk->kind = TOK_WORDS;
-    if (n <= TOK_SPECIAL || len == 0 || buf[len - 1] != 0) {
+    if (n <= TOK_SPECIAL || len == 0 || buf[len - 1] != 0 || (size_t)n > len) {
         snprintf(err, errlen, "bad word list (%d words, %zu bytes)", n, len);
         return -1;
     }

@@ -159,6 +159,7 @@ int main(int argc, char **argv) {
         if (tokenizer_from_words(&tk, ck.vocab, ck.vocab_bytes, ck.tok_words, err, sizeof err) != 0)
             die("checkpoint %s: %s", resume, err);
     } else if (tokenizer_build(&tk, tkind, text.text, text.len, cfg.V, err, sizeof err) != 0) {
+        if (resume) die("checkpoint %s: %s", resume, err);
         die_usage("%s", err);
     }
     size_t ntok;
@@ -261,8 +262,8 @@ int main(int argc, char **argv) {
     }
     if (stop_signal && !failed) {
         fprintf(stderr, "train_model: stopped by signal %d after %ld steps%s\n", (int)stop_signal,
-                done, save ? " (checkpoint written)" : "");
-        rc = 128 + stop_signal;
+                done, save && rc == 0 ? " (checkpoint written)" : "");
+        if (rc == 0) rc = 128 + stop_signal;   /* a failed write stays exit 1 */
     }
     trainer_free(t);
     tokenizer_free(&tk);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "pool.h"
@@ -124,6 +125,22 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
         snprintf(err, errlen, "the footprint of config %s at %d threads is %.1f MiB, more than the "
                  "machine's %.1f MiB of memory", c->name, nth, mt.total / 1048576.0, phys / 1048576.0);
         return NULL;
+    }
+    /* Under an address-space limit (ulimit -v), OpenBLAS retries a failed
+     * mmap of its per-thread buffer forever instead of failing: refuse up
+     * front when the limit cannot hold our buffers plus, measured here, about
+     * 190 MiB for the process and 110 MiB per further thread (the BLAS
+     * buffer and a thread stack). */
+    struct rlimit as;
+    if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+        double need = (double)mt.total + (190.0 + 110.0 * (nth - 1)) * 1048576.0;
+        if (need > (double)as.rlim_cur) {
+            snprintf(err, errlen, "the address-space limit (ulimit -v) of %.0f MiB is below the "
+                     "about %.0f MiB that config %s at %d threads needs (%.1f MiB of buffers, "
+                     "plus the process, BLAS buffers and thread stacks)",
+                     as.rlim_cur / 1048576.0, need / 1048576.0, c->name, nth, mt.total / 1048576.0);
+            return NULL;
+        }
     }
     trainer_t *t = calloc(1, sizeof *t);
     if (!t) { snprintf(err, errlen, "cannot allocate the trainer"); return NULL; }

@@ -10,6 +10,7 @@ pkgs=(
     libbenchmark-dev g++                # bench/micro: Google Benchmark kernels
     linux-perf hyperfine                # make perf, make hyperfine
     gnuplot-nox                         # plots
+    valgrind libclang-rt-14-dev         # memcheck test; libFuzzer and sanitizer runtimes for clang
     python3 python3-numpy python3-torch # reference tests against PyTorch, analysis
 )
 

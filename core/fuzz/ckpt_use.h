@@ -6,6 +6,7 @@
 #ifndef CLLM_FUZZ_CKPT_USE_H
 #define CLLM_FUZZ_CKPT_USE_H
 
+#include <limits.h>
 #include <string.h>
 
 #include "ckpt.h"
@@ -21,6 +22,7 @@ static void ckpt_use(const ckpt_t *ck) {
     size_t counts[P_COUNT];
     FUZZ_CHECK(ck->nparams == param_counts(&ck->cfg, counts), "nparams %zu", ck->nparams);
     FUZZ_CHECK(ck->step >= 0, "negative step %ld", ck->step);
+    FUZZ_CHECK(ck->step <= LONG_MAX - (1L << 40), "step %ld overflows step + --steps", ck->step);
     FUZZ_CHECK(ck->params && ck->m && ck->v, "no parameter arrays");
     FUZZ_CHECK(ck->tok_kind == TOK_BYTES || ck->tok_kind == TOK_WORDS, "kind %d", ck->tok_kind);
     /* the parameters are read in full: ASan sees a short buffer */

@@ -115,10 +115,10 @@ static size_t fit_payload(uint8_t *b, size_t n, size_t max, uint64_t *s) {
     if (config_validate(&c, err, sizeof err) != 0) return n;
     size_t counts[P_COUNT];
     uint64_t np = param_counts(&c, counts);
-    if (np > max / 12) return n;
+    if (max < H_END || np > (max - H_END) / 12) return n;
     put64(b, H_NPARAMS, np);
     uint64_t vb = get64(b, H_VOCABBYTES);
-    if (vb > max || H_END + vb + 12 * np > max) {
+    if (vb > max - H_END - 12 * np) {
         vb = 0;
         put64(b, H_VOCABBYTES, 0);
     }
