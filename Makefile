@@ -37,7 +37,7 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 BENCH_SRC := $(filter-out bench/test_%.c,$(wildcard bench/*.c))
 BENCH_HDR := $(wildcard bench/*.h)
 
-.PHONY: all test bench perf clean deps sanitize asan-build tsan-build
+.PHONY: all test bench perf clean deps sanitize asan-build tsan-build FORCE
 
 # Fragments in mk/ add targets (analysis, perf, micro, fuzz); each may append
 # binaries to EXTRA_ALL and test commands to nothing else: tests are found by
@@ -57,6 +57,15 @@ $(BUILD)/lockfree/obj/%.o: core/%.c $(CORE_HDR) Makefile
 $(BUILD)/locked/obj/%.o: core/%.c $(CORE_HDR) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -DCLLM_LOCKED=1 -c $< -o $@
+
+# The git revision (and a -dirty mark) is compiled into util.o and scale for
+# every report and results folder; this stamp changes when the revision
+# does, so they are rebuilt and never carry a stale one.
+$(BUILD)/.gitrev: FORCE
+	@mkdir -p $(@D)
+	@echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' > $@
+FORCE:
+$(BUILD)/lockfree/obj/util.o $(BUILD)/locked/obj/util.o $(BUILD)/scale: $(BUILD)/.gitrev
 
 $(BUILD)/lockfree/libcllm.a: $(LOCKFREE_OBJ)
 	ar rcs $@ $^
