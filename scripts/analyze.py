@@ -533,6 +533,21 @@ def where_time_goes(res, v):
 # REPORT.md
 
 
+def write_atomic(path, text):
+    """temp file in the same folder, fsync, rename: never a half-written file"""
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def write_report(run, res, plots_dir, made, cmp_text):
     meta, opts, host = run["meta"], run["options"], run["meta"].get("host") or {}
     cfg = next((p["report"].get("config") for p in run["points"].values() if p["report"]), {}) or {}
@@ -634,6 +649,17 @@ def write_report(run, res, plots_dir, made, cmp_text):
                                             f"LLC/token {fnum(r.get('llc_per_token'), '{:.3g}')}" for r in res["variants"][v]["rows"] if r["reps_ok"]))
     else:
         L.append(f"Not available, so the counters plot was not made: {c['reason']}.")
+    hf = os.path.join(run["dir"], "hyperfine.csv")
+    if os.path.exists(hf):   # written by scripts/hyperfine.sh --run DIR
+        L += ["", "## hyperfine beside the harness", "",
+              "Wall time per run of the same commands: hyperfine's mean (scripts/hyperfine.sh) "
+              "beside this harness's median.", "",
+              "| variant | threads | hyperfine mean s | stddev s | harness median s | ratio |",
+              "|---|---:|---:|---:|---:|---:|"]
+        with open(hf) as f:
+            for row in csv.DictReader(f):
+                L.append(f"| {row.get('variant')} | {row.get('threads')} | {row.get('mean_s')} | "
+                         f"{row.get('stddev_s')} | {row.get('harness_wall_median_s')} | {row.get('mean_over_harness')} |")
     L += ["", "## Plots", ""]
     rel = os.path.relpath(plots_dir, run["dir"])
     L += [f"![{p}]({rel}/{p}.png)" for p in made]
@@ -642,8 +668,7 @@ def write_report(run, res, plots_dir, made, cmp_text):
     if res.get("plots_note"):
         L.append(res["plots_note"])
     L.append("")
-    with open(os.path.join(run["dir"], "REPORT.md"), "w") as f:
-        f.write("\n".join(L))
+    write_atomic(os.path.join(run["dir"], "REPORT.md"), "\n".join(L))
 
 # ----------------------------------------------------------------------------
 # plots: one data file and one gnuplot script per plot, drawn as PNG and SVG
@@ -966,9 +991,7 @@ def main():
     cmp_text = compare.variants_table(run, seed=a.seed)
     write_report(run, res, plots_dir, made, cmp_text)
     res.pop("plots_note")
-    with open(os.path.join(run["dir"], "fit.json"), "w") as f:
-        json.dump(json_clean(res), f, indent=1, allow_nan=False)
-        f.write("\n")
+    write_atomic(os.path.join(run["dir"], "fit.json"), json.dumps(json_clean(res), indent=1, allow_nan=False) + "\n")
     print(os.path.join(run["dir"], "REPORT.md"))
     if note and not a.no_plots:
         if shutil.which("gnuplot"):
