@@ -27,6 +27,7 @@
 
 #include "counters.h"
 #include "json.h"
+#include "scale_opts.h"
 #include "stats.h"
 
 #ifndef CLLM_CC
@@ -39,32 +40,7 @@
 #define CLLM_GIT "unknown"
 #endif
 
-#define MAX_ENTRIES 4096     /* thread list entries */
-#define MAX_THREADS 1024     /* train_model's limit */
 #define TAIL_BYTES 2000      /* stderr kept from a failed child */
-
-static const char *const VARIANTS[] = { "lockfree", "locked" };
-static const char *const CONFIGS[] = { "tiny", "seed", "seed-cli", "S", "G", "M", "bench" };
-#define NVARIANTS 2
-#define NCONFIGS 7
-
-/* Options; the first OPT_COMPARED ones define the sweep and must match on --resume. */
-enum { OPT_THREADS, OPT_VARIANTS, OPT_REPS, OPT_CONFIG, OPT_STEPS, OPT_SCALING, OPT_DATA,
-       OPT_EVENTS, OPT_COMPARED, OPT_TIMEOUT = OPT_COMPARED, OPT_BIN_DIR, OPT_OUT,
-       OPT_RESUME, NOPTS };
-static const char *const OPT_NAMES[NOPTS] = { "threads", "variants", "reps", "config", "steps",
-    "scaling", "data", "events", "timeout", "bin-dir", "out", "resume" };
-static const char *const OPT_DEFAULTS[NOPTS] = { "1,2,4,8,16,32,63", "lockfree,locked", "3",
-    "seed", "24", "weak", NULL, NULL, "600", "build", NULL, NULL };
-
-typedef struct {
-    char *raw[NOPTS];          /* option text (malloc'ed), NULL = not set */
-    int given[NOPTS];          /* set on the command line */
-    int threads[MAX_ENTRIES], nt;
-    const char *variants[NVARIANTS];
-    int nv, reps, steps;
-    double timeout;
-} scale_opts;
 
 /* The sweep in progress. */
 typedef struct {
@@ -202,115 +178,6 @@ static void usage(FILE *f) {
           "  --help           this text\n"
           "Exit: 0 all runs ok, 1 runtime error or some run failed, 2 usage error,\n"
           "130/143 interrupted by SIGINT/SIGTERM (completed runs are kept).\n", f);
-}
-
-static void opts_parse_args(scale_opts *o, int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) { usage(stdout); exit(0); }
-        if (strncmp(a, "--", 2) != 0) die(2, "unexpected argument '%s'", a);
-        const char *eq = strchr(a, '=');
-        size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
-        int k = 0;
-        while (k < NOPTS && !(strlen(OPT_NAMES[k]) == len && strncmp(a + 2, OPT_NAMES[k], len) == 0)) k++;
-        if (k == NOPTS) die(2, "unknown option '%s'", a);
-        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        if (!val) die(2, "--%s needs a value", OPT_NAMES[k]);
-        free(o->raw[k]);
-        o->raw[k] = strdup(val);
-        o->given[k] = 1;
-    }
-    for (int k = 0; k < NOPTS; k++)
-        if (!o->raw[k] && OPT_DEFAULTS[k]) o->raw[k] = strdup(OPT_DEFAULTS[k]);
-}
-
-static int parse_int(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno) return -1;
-    *out = v;
-    return v < lo || v > hi ? -2 : 0;
-}
-
-static void opts_parse_threads(scale_opts *o, const char *list) {
-    if (!*list) die(2, "--threads: empty list");
-    int entries = 1;
-    for (const char *c = list; *c; c++) entries += *c == ',';
-    if (entries > MAX_ENTRIES) die(2, "--threads: %d entries, more than %d entries", entries, MAX_ENTRIES);
-    o->nt = 0;
-    const char *s = list;
-    for (int entry = 1;; entry++) {
-        size_t n = strcspn(s, ",");
-        char item[32];
-        if (n == 0) die(2, "--threads '%s': entry %d is empty", list, entry);
-        snprintf(item, sizeof item, "%.*s", (int)(n < 31 ? n : 31), s);
-        long v;
-        int r = parse_int(item, LONG_MIN, LONG_MAX, &v);
-        if (r == -1 || n >= 31) die(2, "--threads: '%s' is not a number", item);
-        if (v < 1) die(2, "--threads: %ld is not a positive thread count", v);
-        if (v > MAX_THREADS) die(2, "--threads: %ld exceeds train_model's limit of %d threads", v, MAX_THREADS);
-        for (int t = 0; t < o->nt; t++)
-            if (o->threads[t] == v) die(2, "--threads: %ld is listed twice", v);
-        o->threads[o->nt++] = (int)v;
-        if (!s[n]) break;
-        s += n + 1;
-    }
-}
-
-static void opts_parse_variants(scale_opts *o, const char *list) {
-    o->nv = 0;
-    const char *s = list;
-    for (;;) {
-        size_t n = strcspn(s, ",");
-        int k = 0;
-        while (k < NVARIANTS && !(strlen(VARIANTS[k]) == n && strncmp(s, VARIANTS[k], n) == 0)) k++;
-        if (k == NVARIANTS) die(2, "--variants: unknown variant '%.*s' (lockfree, locked)", (int)n, s);
-        for (int v = 0; v < o->nv; v++)
-            if (o->variants[v] == VARIANTS[k]) die(2, "--variants: %s is listed twice", VARIANTS[k]);
-        o->variants[o->nv++] = VARIANTS[k];
-        if (!s[n]) break;
-        s += n + 1;
-    }
-}
-
-/* Converts the raw option strings; any bad value is a usage error (exit 2). */
-static void opts_validate(scale_opts *o) {
-    long v;
-    opts_parse_threads(o, o->raw[OPT_THREADS]);
-    opts_parse_variants(o, o->raw[OPT_VARIANTS]);
-    if (parse_int(o->raw[OPT_REPS], 1, 1000, &v) != 0) die(2, "--reps: '%s' is not 1..1000", o->raw[OPT_REPS]);
-    o->reps = (int)v;
-    if (parse_int(o->raw[OPT_STEPS], 1, 1000000000, &v) != 0) die(2, "--steps: '%s' is not a positive integer", o->raw[OPT_STEPS]);
-    o->steps = (int)v;
-    int c = 0;
-    while (c < NCONFIGS && strcmp(o->raw[OPT_CONFIG], CONFIGS[c]) != 0) c++;
-    if (c == NCONFIGS) die(2, "--config: unknown config '%s' (tiny, seed, seed-cli, S, G, M, bench)", o->raw[OPT_CONFIG]);
-    if (strcmp(o->raw[OPT_SCALING], "weak") != 0 && strcmp(o->raw[OPT_SCALING], "strong") != 0)
-        die(2, "--scaling: '%s' is not weak or strong", o->raw[OPT_SCALING]);
-    char *end;
-    o->timeout = strtod(o->raw[OPT_TIMEOUT], &end);
-    if (end == o->raw[OPT_TIMEOUT] || *end || !(o->timeout > 0) || !isfinite(o->timeout))
-        die(2, "--timeout: '%s' is not a positive number of seconds", o->raw[OPT_TIMEOUT]);
-    if (o->raw[OPT_DATA] && !*o->raw[OPT_DATA]) die(2, "--data: empty path");
-    if (!*o->raw[OPT_BIN_DIR]) die(2, "--bin-dir: empty path");
-    if (o->given[OPT_OUT] && o->given[OPT_RESUME]) die(2, "--out and --resume cannot be used together (--resume writes into its folder)");
-}
-
-/* The canonical text of option k, as stored in meta.json and compared on resume. */
-static void opts_canon(const scale_opts *o, int k, char *buf, size_t n) {
-    size_t used = 0;
-    buf[0] = '\0';
-    if (k == OPT_THREADS) {
-        for (int t = 0; t < o->nt && used < n; t++)
-            used += (size_t)snprintf(buf + used, n - used, "%s%d", t ? "," : "", o->threads[t]);
-    } else if (k == OPT_VARIANTS) {
-        for (int v = 0; v < o->nv && used < n; v++)
-            used += (size_t)snprintf(buf + used, n - used, "%s%s", v ? "," : "", o->variants[v]);
-    } else if (k == OPT_REPS) snprintf(buf, n, "%d", o->reps);
-    else if (k == OPT_STEPS) snprintf(buf, n, "%d", o->steps);
-    else if (k == OPT_TIMEOUT) snprintf(buf, n, "%g", o->timeout);
-    else snprintf(buf, n, "%s", o->raw[k] ? o->raw[k] : "");
 }
 
 // ----------------------------------------------------------------------------
@@ -650,54 +517,16 @@ static int sweep(scale *s) {
 // ----------------------------------------------------------------------------
 // resume
 
-/* The stored value of option k as option text (malloc'ed), NULL when null. */
-static char *stored_option(const json *opts, int k) {
-    const json *j = json_get(opts, OPT_NAMES[k]);
-    if (!j || j->type == JSON_NULL) return NULL;
-    char *buf = NULL;
-    size_t n;
-    FILE *m = open_memstream(&buf, &n);
-    if (j->type == JSON_ARR) {
-        for (const json *c = j->child; c; c = c->next) {
-            fputs(c != j->child ? "," : "", m);
-            if (c->type == JSON_NUM) fprintf(m, "%g", c->num);
-            else fputs(json_str(c, ""), m);
-        }
-    } else if (j->type == JSON_NUM) fprintf(m, "%g", j->num);
-    else fputs(json_str(j, ""), m);
-    fclose(m);
-    return buf;
-}
-
 /* Reads DIR/meta.json: options given on the command line must equal the
  * stored ones (else exit 2, naming the option); the others are taken from it. */
 static void resume_options(scale *s, const char *dir) {
-    char path[PATH_MAX + 16], err[256];
+    static char err[65536];    /* messages quote stored and given option values */
+    char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/meta.json", dir);
     json *meta = json_parse_file(path, err, sizeof err);
     if (!meta) die(1, "--resume %s: cannot read %s: %s", dir, path, err);
-    const json *opts = json_get(meta, "options");
-    if (strcmp(json_str(json_get(meta, "tool"), ""), "scale") != 0 || !opts)
-        die(1, "--resume %s: %s is not a scale meta.json", dir, path);
-    for (int k = 0; k <= OPT_BIN_DIR; k++) {
-        char *stored = stored_option(opts, k);
-        if (s->o.given[k] && k < OPT_COMPARED) {
-            char mine[MAX_ENTRIES * 6 + 64];
-            opts_canon(&s->o, k, mine, sizeof mine);
-            if (strcmp(mine, stored ? stored : "") != 0)
-                die(2, "--resume %s: --%s differs from the stored sweep (stored '%s', given '%s')",
-                    dir, OPT_NAMES[k], stored ? stored : "(default)", mine);
-        }
-        if (!s->o.given[k] && (stored || k < OPT_COMPARED)) {
-            free(s->o.raw[k]);
-            s->o.raw[k] = stored;
-        } else free(stored);
-    }
-    if (!s->o.raw[OPT_TIMEOUT]) s->o.raw[OPT_TIMEOUT] = strdup(OPT_DEFAULTS[OPT_TIMEOUT]);
-    if (!s->o.raw[OPT_BIN_DIR]) s->o.raw[OPT_BIN_DIR] = strdup(OPT_DEFAULTS[OPT_BIN_DIR]);
-    for (int k = 0; k < OPT_COMPARED; k++)
-        if (!s->o.raw[k] && OPT_DEFAULTS[k]) die(1, "--resume %s: meta.json has no option '%s'", dir, OPT_NAMES[k]);
-    opts_validate(&s->o);
+    int r = scale_opts_resume(&s->o, meta, dir, err, sizeof err);
+    if (r != 0) die(r == -1 ? 1 : 2, "%s", err);
     const char *first = json_str(json_get(meta, "first_start_time"), json_str(json_get(meta, "start_time"), NULL));
     if (first) snprintf(s->first_start, sizeof s->first_start, "%s", first);
     json_free(meta);
@@ -753,8 +582,10 @@ static int finish(scale *s, const char *status) {
 
 int main(int argc, char **argv) {
     static scale s;
-    opts_parse_args(&s.o, argc, argv);
-    opts_validate(&s.o);
+    static char oerr[65536];   /* messages quote option values */
+    int r = scale_opts_parse(&s.o, argc, argv, oerr, sizeof oerr);
+    if (r == 1) { usage(stdout); exit(0); }
+    if (r != 0 || scale_opts_validate(&s.o, oerr, sizeof oerr) != 0) die(2, "%s", oerr);
     s.argc = argc;
     s.argv = argv;
     size_t cn;

@@ -33,7 +33,7 @@ FUZZ_BENCH_SRC := bench/json.c bench/stats.c bench/counters.c $(wildcard bench/s
 FUZZ_BENCH_OBJ := $(FUZZ_BENCH_SRC:bench/%.c=$(FUZZ_BUILD)/obj/bench/%.o)
 
 # fuzz_scale_opts needs scale's option parser as functions (bench/scale_opts.h,
-# not there yet): it is built once that header exists.
+# bench/scale_opts.c): it is built when that header exists.
 FUZZ_CORE_T  := $(patsubst core/fuzz/%.c,%,$(wildcard core/fuzz/fuzz_*.c))
 FUZZ_BENCH_T := $(patsubst bench/fuzz/%.c,%,$(wildcard bench/fuzz/fuzz_*.c))
 ifeq ($(wildcard bench/scale_opts.h),)

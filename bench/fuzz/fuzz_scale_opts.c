@@ -1,9 +1,8 @@
 /*
  * fuzz_scale_opts.c - build/scale's option parser and its --resume reader of
- * meta.json. NOT BUILT YET: scale.c keeps them static and exits on error
- * (opts_parse_args, opts_validate, resume_options). mk/fuzz.mk builds this
- * target once bench/scale_opts.h declares, with bench/scale_opts.c holding
- * the code moved out of scale.c:
+ * meta.json, in bench/scale_opts.c (moved out of scale.c, which turns each
+ * error into its exit code). mk/fuzz.mk builds this target when
+ * bench/scale_opts.h exists; it declares:
  *
  *   typedef struct { ... } scale_opts;              (moved from scale.c)
  *   // 0 ok, 1 --help asked, -1 usage error with err: scale exits 2

@@ -1,0 +1,55 @@
+/*
+ * scale_opts.h - build/scale's options: the command-line parser, the checks
+ * that turn option text into the sweep (thread list, variants, repetitions,
+ * steps, timeout), and the --resume reader that takes the options stored in
+ * a run folder's meta.json. Nothing here prints or exits: every error comes
+ * back as a return code with its message in err (without the "scale: "
+ * prefix), and scale.c turns it into the exit code.
+ */
+#ifndef CLLM_SCALE_OPTS_H
+#define CLLM_SCALE_OPTS_H
+
+#include <stddef.h>
+
+#include "json.h"
+
+#define MAX_ENTRIES 4096     /* thread list entries */
+#define NVARIANTS 2          /* lockfree, locked */
+
+/* Options; the first OPT_COMPARED ones define the sweep and must match on --resume. */
+enum { OPT_THREADS, OPT_VARIANTS, OPT_REPS, OPT_CONFIG, OPT_STEPS, OPT_SCALING, OPT_DATA,
+       OPT_EVENTS, OPT_COMPARED, OPT_TIMEOUT = OPT_COMPARED, OPT_BIN_DIR, OPT_OUT,
+       OPT_RESUME, NOPTS };
+
+/* Option names without "--", also the keys of meta.json's "options". */
+extern const char *const OPT_NAMES[NOPTS];
+
+typedef struct {
+    char *raw[NOPTS];          /* option text (malloc'ed), NULL = not set */
+    int given[NOPTS];          /* set on the command line */
+    int threads[MAX_ENTRIES], nt;
+    const char *variants[NVARIANTS];
+    int nv, reps, steps;
+    double timeout;
+} scale_opts;
+
+/* Reads argv[1..argc-1] into o->raw / o->given (o zeroed or freed before)
+ * and fills in the defaults. Returns 0, 1 when --help / -h was asked (the
+ * caller prints usage), or -1 with a usage error in err (scale exits 2). */
+int scale_opts_parse(scale_opts *o, int argc, char **argv, char *err, size_t errlen);
+
+/* Converts the raw option text into threads, variants, reps, steps and
+ * timeout. Returns 0, or -1 with a usage error in err (scale exits 2). */
+int scale_opts_validate(scale_opts *o, char *err, size_t errlen);
+
+/* Takes the options of the run folder dir from its parsed meta.json: options
+ * given on the command line must equal the stored ones, the others are taken
+ * from it; then validates like scale_opts_validate. Returns 0; -1 when meta
+ * is not a scale meta.json or lacks an option (scale exits 1); -2 when a given
+ * option differs from the stored one or a value is invalid (scale exits 2). */
+int scale_opts_resume(scale_opts *o, const json *meta, const char *dir, char *err, size_t errlen);
+
+/* Frees the option text; tolerates a zeroed o (and NULL). */
+void scale_opts_free(scale_opts *o);
+
+#endif
