@@ -15,7 +15,7 @@
 
 /* FNV-1a over 64-bit little-endian words (the tail zero-padded), so a
  * gigabyte of parameters hashes in well under a second. */
-static uint64_t hash_update(uint64_t h, const void *data, size_t n) {
+uint64_t ckpt_hash(uint64_t h, const void *data, size_t n) {
     const unsigned char *p = data;
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -30,7 +30,6 @@ static uint64_t hash_update(uint64_t h, const void *data, size_t n) {
     }
     return h;
 }
-#define HASH_INIT 0xcbf29ce484222325ULL
 
 /* header field offsets */
 enum {
@@ -66,13 +65,13 @@ int ckpt_save(const char *path, const config_t *c, const tokenizer_t *tk, long s
     put64(h, H_NPARAMS, nparams);
     put64(h, H_STEP, (uint64_t)step);
     put64(h, H_SEED, seed);
-    uint64_t ps = HASH_INIT;
-    if (vocab_bytes) ps = hash_update(ps, tk->pool, vocab_bytes);
-    ps = hash_update(ps, params, nparams * sizeof(float));
-    ps = hash_update(ps, m, nparams * sizeof(float));
-    ps = hash_update(ps, v, nparams * sizeof(float));
+    uint64_t ps = CKPT_HASH_INIT;
+    if (vocab_bytes) ps = ckpt_hash(ps, tk->pool, vocab_bytes);
+    ps = ckpt_hash(ps, params, nparams * sizeof(float));
+    ps = ckpt_hash(ps, m, nparams * sizeof(float));
+    ps = ckpt_hash(ps, v, nparams * sizeof(float));
     put64(h, H_PAYLOADSUM, ps);
-    put64(h, CKPT_HEADER_BYTES, hash_update(HASH_INIT, h, H_PAYLOADSUM + 8));
+    put64(h, CKPT_HEADER_BYTES, ckpt_hash(CKPT_HASH_INIT, h, H_PAYLOADSUM + 8));
 
     afile a;
     if (afile_open(&a, path, err, errlen) != 0) return -1;
@@ -114,7 +113,7 @@ int ckpt_load(const char *path, ckpt_t *out, char *err, size_t errlen) {
                  CKPT_HEADER_BYTES);
         goto fail;
     }
-    if (get64(h, CKPT_HEADER_BYTES) != hash_update(HASH_INIT, h, H_PAYLOADSUM + 8)) {
+    if (get64(h, CKPT_HEADER_BYTES) != ckpt_hash(CKPT_HASH_INIT, h, H_PAYLOADSUM + 8)) {
         snprintf(err, errlen, "checkpoint %s: header checksum mismatch (corrupted header)", path);
         goto fail;
     }
@@ -176,11 +175,11 @@ int ckpt_load(const char *path, ckpt_t *out, char *err, size_t errlen) {
         snprintf(err, errlen, "checkpoint %s: read error", path);
         goto fail;
     }
-    uint64_t ps = HASH_INIT;
-    if (out->vocab_bytes) ps = hash_update(ps, out->vocab, out->vocab_bytes);
-    ps = hash_update(ps, out->params, np * sizeof(float));
-    ps = hash_update(ps, out->m, np * sizeof(float));
-    ps = hash_update(ps, out->v, np * sizeof(float));
+    uint64_t ps = CKPT_HASH_INIT;
+    if (out->vocab_bytes) ps = ckpt_hash(ps, out->vocab, out->vocab_bytes);
+    ps = ckpt_hash(ps, out->params, np * sizeof(float));
+    ps = ckpt_hash(ps, out->m, np * sizeof(float));
+    ps = ckpt_hash(ps, out->v, np * sizeof(float));
     if (ps != get64(h, H_PAYLOADSUM)) {
         snprintf(err, errlen, "checkpoint %s: payload checksum mismatch (corrupted data)", path);
         goto fail;

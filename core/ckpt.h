@@ -7,6 +7,7 @@
 #define CLLM_CKPT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "data.h"
@@ -18,6 +19,11 @@ extern "C" {
 #define CKPT_MAGIC "CLLMCKPT"
 #define CKPT_VERSION 1
 #define CKPT_HEADER_BYTES 128
+
+/* The checksum (CHECKPOINT.md): FNV-1a over 64-bit little-endian words,
+ * the tail of each call's bytes zero-padded. Start from CKPT_HASH_INIT. */
+#define CKPT_HASH_INIT 0xcbf29ce484222325ULL
+uint64_t ckpt_hash(uint64_t h, const void *data, size_t n);
 
 typedef struct {
     config_t cfg;

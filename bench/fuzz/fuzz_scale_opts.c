@@ -47,20 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     for (size_t i = 0; i + 5 <= n; i++)
         if (memcmp(d + i, "\n---\n", 5) == 0) { split = i; break; }
     char *argv[MAX_ARGS + 2];
-    int argc = 0;
-    argv[argc++] = strdup("scale");
-    size_t start = 0;
-    for (size_t i = 0; i <= split && argc < MAX_ARGS; i++) {
-        if (i < split && d[i] != 0) continue;
-        if (i > start || i < split) {
-            argv[argc] = malloc(i - start + 1);
-            memcpy(argv[argc], d + start, i - start);
-            argv[argc][i - start] = 0;
-            argc++;
-        }
-        start = i + 1;
-    }
-    argv[argc] = NULL;
+    int argc = fuzz_argv(d, split, "scale", argv, MAX_ARGS);
 
     scale_opts o;
     memset(&o, 0, sizeof o);
@@ -88,6 +75,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
         }
     }
     scale_opts_free(&o);
-    for (int i = 0; i < argc; i++) free(argv[i]);
+    fuzz_argv_free(argv, argc);
     return 0;
 }

@@ -1,13 +1,15 @@
 /*
  * ckpt_use.h - what train_model does with a checkpoint that ckpt_load
  * accepted (core/train_model.c, --resume), as checks for the checkpoint
- * fuzz targets: a loaded checkpoint must be safe to train from.
+ * fuzz targets: a loaded checkpoint must be safe to train from; and the
+ * load-and-check step both checkpoint targets share.
  */
 #ifndef CLLM_FUZZ_CKPT_USE_H
 #define CLLM_FUZZ_CKPT_USE_H
 
 #include <limits.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ckpt.h"
 #include "config.h"
@@ -54,6 +56,22 @@ static void ckpt_use(const ckpt_t *ck) {
     /* the memory table of the loaded config at one thread */
     memtable_t mt;
     trainer_memtable(&ck->cfg, 1, 0, &mt, err, sizeof err);
+}
+
+/* ckpt_load on the n bytes of d as a file; a loaded checkpoint goes through
+ * ckpt_use, a refused one must name the file */
+static void ckpt_load_and_use(const uint8_t *d, size_t n) {
+    char path[64], err[1024];
+    int fd = fuzz_file(d, n, path, sizeof path);
+    if (fd < 0) return;
+    ckpt_t ck;
+    err[0] = 0;
+    int rc = ckpt_load(path, &ck, err, sizeof err);
+    if (fuzz_verbose()) fprintf(stderr, "ckpt_load: %s\n", rc == 0 ? "loaded" : err + strlen(path) + 12);
+    if (rc == 0) ckpt_use(&ck);
+    else FUZZ_CHECK(strstr(err, path) != NULL, "the error does not name the file: '%s'", err);
+    ckpt_free(&ck);
+    close(fd);
 }
 
 #endif

@@ -14,16 +14,6 @@
 #include "fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
-    char path[64], err[1024];
-    int fd = fuzz_file(d, n, path, sizeof path);
-    if (fd < 0) return 0;
-    ckpt_t ck;
-    err[0] = 0;
-    int rc = ckpt_load(path, &ck, err, sizeof err);
-    if (fuzz_verbose()) fprintf(stderr, "ckpt_load: %s\n", rc == 0 ? "loaded" : err + strlen(path) + 12);
-    if (rc == 0) ckpt_use(&ck);
-    else FUZZ_CHECK(strstr(err, path) != NULL, "the error does not name the file: '%s'", err);
-    ckpt_free(&ck);
-    close(fd);
+    ckpt_load_and_use(d, n);
     return 0;
 }

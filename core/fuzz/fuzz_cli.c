@@ -26,20 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     if (!devnull && !(devnull = fopen("/dev/null", "w"))) abort();
     /* argv: the input cut at NUL bytes, each argument its own allocation */
     char *argv[MAX_ARGS + 2];
-    int argc = 0;
-    argv[argc++] = strdup("train_model");
-    size_t start = 0;
-    for (size_t i = 0; i <= n && argc < MAX_ARGS; i++) {
-        if (i < n && d[i] != 0) continue;
-        if (i > start || i < n) {
-            argv[argc] = malloc(i - start + 1);
-            memcpy(argv[argc], d + start, i - start);
-            argv[argc][i - start] = 0;
-            argc++;
-        }
-        start = i + 1;
-    }
-    argv[argc] = NULL;
+    int argc = fuzz_argv(d, n, "train_model", argv, MAX_ARGS);
 
     cli_opts o;
     char err[1024];
@@ -72,6 +59,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     }
     config_flops(&cfg, (long)cfg.B * o.threads);
 done:
-    for (int i = 0; i < argc; i++) free(argv[i]);
+    fuzz_argv_free(argv, argc);
     return 0;
 }

@@ -27,6 +27,32 @@
         }                                                                     \
     } while (0)
 
+/* argv from the input: argv0, then d[0, n) cut at NUL bytes, each argument
+ * its own allocation (so ASan sees reads past one); at most max arguments in
+ * all, NULL-terminated (argv needs max + 1 slots). Returns argc; free with
+ * fuzz_argv_free. */
+static inline int fuzz_argv(const uint8_t *d, size_t n, const char *argv0, char **argv, int max) {
+    int argc = 0;
+    argv[argc++] = strdup(argv0);
+    size_t start = 0;
+    for (size_t i = 0; i <= n && argc < max; i++) {
+        if (i < n && d[i] != 0) continue;
+        if (i > start || i < n) {
+            argv[argc] = malloc(i - start + 1);
+            memcpy(argv[argc], d + start, i - start);
+            argv[argc][i - start] = 0;
+            argc++;
+        }
+        start = i + 1;
+    }
+    argv[argc] = NULL;
+    return argc;
+}
+
+static inline void fuzz_argv_free(char **argv, int argc) {
+    for (int i = 0; i < argc; i++) free(argv[i]);
+}
+
 /* FUZZ_VERBOSE=1 in the environment: targets print what each input led to
  * (which check rejected it), to see how deep a corpus reaches. */
 static inline int fuzz_verbose(void) {
