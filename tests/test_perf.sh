@@ -92,6 +92,15 @@ else
 fi
 check "invalid event's reason in meta.json" "$PY" -c "import json,sys; m=json.load(open('$T/sw/meta.json')); sys.exit(not m['invalid_events'].get('no-such-event'))"
 check "invalid event named on stderr" grep -q "no-such-event" "$T/sw.err"
+check "meta.json names the CPU as /proc/cpuinfo does (vendor, family, model)" "$PY" -c "
+import json, sys
+h = json.load(open('$T/sw/meta.json'))['host']
+c = {}
+for line in open('/proc/cpuinfo'):
+    k, _, v = line.partition(':')
+    c.setdefault(k.strip(), v.strip())
+sys.exit(not (h['cpu_vendor'] == c.get('vendor_id') and str(h['cpu_family']) == c.get('cpu family', 'None')
+              and str(h['cpu_model_number']) == c.get('model', 'None') and h['cpu_model'] == c.get('model name')))"
 
 # --- 3. a failing train_model ------------------------------------------------------------
 mkdir -p "$T/bin/lockfree"
