@@ -35,7 +35,8 @@
 #                            when the PMU multiplexed); kept for every status perf reported
 #     metric_value,metric_unit   perf's derived metric (CPUs utilized, /sec, ...), NA if none
 #     perf_event             the event name perf printed
-#   meta.json           options, command, host, perf version, perf_event_paranoid,
+#   meta.json           options, command, host (CPU model name, vendor, family and
+#                       model number), perf version, perf_event_paranoid,
 #                       invalid events with perf's reason, per-point exit status
 #
 # Hardware events (cycles, instructions, ...) print <not supported> in most VMs
@@ -324,12 +325,15 @@ done
 import json, os, platform, socket, sys
 (path, start, end, pv, paranoid, invalid, points, run_dir, threads, variants, config, steps,
  scaling, data, reps, events, bindir) = sys.argv[1:18]
-model = None
+cpu = {}         # the model name, and the vendor, family and model number it may hide
 try:
     for line in open('/proc/cpuinfo'):
-        if line.startswith('model name'):
-            model = line.split(':', 1)[1].strip(); break
-except OSError:
+        k, _, v = line.partition(':')
+        k = {'model name': 'cpu_model', 'vendor_id': 'cpu_vendor', 'cpu family': 'cpu_family',
+             'model': 'cpu_model_number'}.get(k.strip())
+        if k and k not in cpu:
+            cpu[k] = int(v) if k in ('cpu_family', 'cpu_model_number') else v.strip()
+except (OSError, ValueError):
     pass
 meta = {
     'tool': 'perf-stat', 'format': 1, 'start_time': start, 'end_time': end,
@@ -339,7 +343,9 @@ meta = {
                 'reps': int(reps), 'events': events.split(','), 'bin-dir': bindir},
     'perf_version': pv, 'perf_event_paranoid': paranoid, 'uid': os.getuid(),
     'invalid_events': json.loads(invalid),
-    'host': {'hostname': socket.gethostname(), 'cpu_model': model, 'online_cpus': os.cpu_count(),
+    'host': {'hostname': socket.gethostname(), 'cpu_model': cpu.get('cpu_model'), 'cpu_vendor': cpu.get('cpu_vendor'),
+             'cpu_family': cpu.get('cpu_family'), 'cpu_model_number': cpu.get('cpu_model_number'),
+             'online_cpus': os.cpu_count(),
              'affinity_cpus': len(os.sched_getaffinity(0)), 'kernel': platform.release()},
     'points': json.loads(points),
 }
