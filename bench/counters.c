@@ -189,7 +189,7 @@ static void counters_open_entry(counters *c, int i, pid_t pid) {
             snprintf(v->reason, sizeof(v->reason), "not read yet");
             if (v->group) {
                 c->leader[i] = lead >= 0 ? lead : i;
-                snprintf(v->leader, sizeof(v->leader), "%s", c->v[c->leader[i]].opened);
+                memcpy(v->leader, c->v[c->leader[i]].opened, sizeof(v->leader));
             }
             return;
         }
@@ -392,19 +392,21 @@ static int counters_read_group(counters *c, int i) {
     ssize_t r = counters_read_full(c->fd[i], buf, sizeof(buf));
     uint64_t nr = r >= (ssize_t)(3 * sizeof(uint64_t)) ? buf[0] : 0;
     int bad = r < 0 || nr == 0 || nr > COUNTERS_MAX || (size_t)r < (3 + 2 * nr) * sizeof(uint64_t);
+    char lead[sizeof(c->v[i].opened)];   /* a copy: the messages below may go to c->v[i] itself */
+    memcpy(lead, c->v[i].opened, sizeof(lead));
     for (int k = i; k < c->n; k++) {
         if (c->fd[k] < 0 || c->leader[k] != i) continue;
         counter_value *v = &c->v[k];
         v->supported = 0;
         if (bad) {
-            snprintf(v->reason, sizeof(v->reason), "read of group led by %s: %s", c->v[i].opened,
+            snprintf(v->reason, sizeof(v->reason), "read of group led by %s: %s", lead,
                      r < 0 ? strerror(errno) : "short read");
             continue;
         }
         uint64_t j = 0;
         while (j < nr && buf[3 + 2 * j + 1] != c->id[k]) j++;
         if (j == nr) {
-            snprintf(v->reason, sizeof(v->reason), "not in the read of group led by %s", c->v[i].opened);
+            snprintf(v->reason, sizeof(v->reason), "not in the read of group led by %s", lead);
             continue;
         }
         v->raw = buf[3 + 2 * j];
