@@ -125,16 +125,15 @@ if not gnuplot:
     die('gnuplot not found: sudo apt-get install gnuplot-nox')
 
 def cpuinfo():
-    model = mhz = None
+    """CPU model and /proc/cpuinfo's clock, from <bin-dir>/topo (bench/topo.c:
+    hwloc's CPUModel and the "cpu MHz" line), None where it has none."""
     try:
-        for line in open('/proc/cpuinfo'):
-            if line.startswith('model name') and model is None:
-                model = line.split(':', 1)[1].strip()
-            if line.startswith('cpu MHz') and mhz is None:
-                mhz = float(line.split(':', 1)[1])
-    except OSError:
-        pass
-    return model, mhz
+        r = subprocess.run([os.path.join(a.bin_dir, 'topo')], capture_output=True, text=True, check=True)
+        t = json.loads(r.stdout)
+    except (OSError, subprocess.CalledProcessError, ValueError) as e:
+        print(f'{me}: warning: no CPU model: {a.bin_dir}/topo: {e}', file=sys.stderr)
+        return None, None
+    return t.get('cpu_model'), t.get('cpuinfo_mhz')
 
 FMA_C = r'''
 #include <immintrin.h>
