@@ -17,6 +17,7 @@ pkgs=(
     make gcc clang libc6-dev            # build (gcc and clang, both with -Werror in make test)
     libopenblas-dev                     # CBLAS sgemm (pthread variant: see README, "BLAS")
     libpfm4-dev                         # bench/counters: event names -> perf_event_open
+    libhwloc-dev                        # bench/topo: packages, NUMA nodes, cores, SMT, caches (hwloc)
     libbenchmark-dev g++                # bench/micro: Google Benchmark kernels
     linux-perf hyperfine                # make perf, make hyperfine
     gnuplot-nox                         # plots

@@ -170,21 +170,20 @@ if not a.peak and not a.ceilings and not os.access(ceil_bin, os.X_OK) and not (
     die(f'{ceil_bin} is missing (it measures the FMA peak): run make all, or give --ceilings FILE')
 
 def cpuinfo():
-    """This machine: the model name, and the identity a VM's bare 'AMD EPYC' hides."""
+    """This machine, from <bin-dir>/topo (bench/topo.c: hwloc's CPUModel, CPUVendor,
+    family and model numbers, and /proc/cpuinfo's "cpu MHz"); None where it has none."""
     h = {'hostname': socket.gethostname(), 'cpu_model': None, 'cpu_mhz': None, 'cpu_vendor': None,
          'cpu_family': None, 'cpu_model_number': None, 'online_cpus': os.cpu_count(),
          'affinity_cpus': len(os.sched_getaffinity(0))}
-    keys = {'model name': 'cpu_model', 'cpu MHz': 'cpu_mhz', 'vendor_id': 'cpu_vendor',
-            'cpu family': 'cpu_family', 'model': 'cpu_model_number'}
     try:
-        for line in open('/proc/cpuinfo'):
-            k, _, v = line.partition(':')
-            k = keys.get(k.strip())
-            if k and h[k] is None:
-                v = v.strip()
-                h[k] = float(v) if k == 'cpu_mhz' else int(v) if k in ('cpu_family', 'cpu_model_number') else v
-    except (OSError, ValueError):
-        pass
+        r = subprocess.run([os.path.join(a.bin_dir, 'topo')], capture_output=True, text=True, check=True)
+        t = json.loads(r.stdout)
+    except (OSError, subprocess.CalledProcessError, ValueError) as e:
+        print(f'{me}: warning: no CPU model: {a.bin_dir}/topo: {e}', file=sys.stderr)
+        return h
+    h.update({'cpu_model': t.get('cpu_model'), 'cpu_mhz': t.get('cpuinfo_mhz'),
+              'cpu_vendor': t.get('cpu_vendor'), 'cpu_family': t.get('cpu_family'),
+              'cpu_model_number': t.get('cpu_model_number'), 'usable_cpus': t.get('usable_cpus')})
     return h
 
 def cpu_name(h):

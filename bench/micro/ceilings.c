@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -27,6 +28,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "json.h"
+#include "topo.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -423,6 +427,12 @@ int main(int argc, char **argv) {
 
     caches_t ca;
     caches_read(&ca, ncpu);
+    /* model, clock and topology from the topology module (bench/topo.h),
+     * read before any thread is pinned */
+    topo machine;
+    char terr[256];
+    int have_topo = topo_read(&machine, terr, sizeof terr) == 0;
+    if (!have_topo) fprintf(stderr, "ceilings: warning: no topology: %s\n", terr);
     size_t array_bytes = array_mb > 0 ? (size_t)(array_mb * 1048576.0)
                                       : (size_t)(4 * ca.llc_bytes * ca.llc_instances);
     if (array_bytes < (size_t)(16 << 20) && array_mb <= 0) array_bytes = 16 << 20;
@@ -500,33 +510,11 @@ int main(int argc, char **argv) {
 
     FILE *f = stdout;
     if (out_path && !(f = fopen(out_path, "w"))) die(1, "cannot write --out '%s'", out_path);
-    char host[256] = "unknown", model[256] = "unknown", vendor[64] = "unknown", line[512];
-    int family = -1, model_id = -1, stepping = -1;
+    char host[256] = "unknown", model[256] = "unknown";
     gethostname(host, sizeof host - 1);
-    FILE *ci = fopen("/proc/cpuinfo", "r");
-    double mhz = 0;
-    while (ci && fgets(line, sizeof line, ci)) {
-        char *colon = strchr(line, ':');
-        if (!colon) continue;
-        if (strncmp(line, "model name", 10) == 0 && strcmp(model, "unknown") == 0) {
-            snprintf(model, sizeof model, "%s", colon + 2);
-            model[strcspn(model, "\n")] = 0;
-        }
-        if (strncmp(line, "cpu MHz", 7) == 0 && mhz == 0) mhz = atof(colon + 1);
-        /* the CPU's identity, not only its marketing name (VMs often show
-         * "AMD EPYC" or "Intel Xeon Processor" alone): vendor, family, model */
-        *colon = 0;
-        char *key = line;
-        for (char *e = colon - 1; e >= key && (*e == ' ' || *e == '\t'); e--) *e = 0;
-        if (strcmp(key, "vendor_id") == 0 && strcmp(vendor, "unknown") == 0) {
-            snprintf(vendor, sizeof vendor, "%s", colon + 2);
-            vendor[strcspn(vendor, "\n")] = 0;
-        }
-        if (strcmp(key, "cpu family") == 0 && family < 0) family = atoi(colon + 1);
-        if (strcmp(key, "model") == 0 && model_id < 0) model_id = atoi(colon + 1);
-        if (strcmp(key, "stepping") == 0 && stepping < 0) stepping = atoi(colon + 1);
-    }
-    if (ci) fclose(ci);
+    char vendor[64] = "unknown";
+    if (have_topo && machine.cpu_model[0]) snprintf(model, sizeof model, "%s", machine.cpu_model);
+    if (have_topo && machine.cpu_vendor[0]) snprintf(vendor, sizeof vendor, "%s", machine.cpu_vendor);
     double load[3] = { 0, 0, 0 };
     if (getloadavg(load, 3) < 0) load[0] = load[1] = load[2] = -1;
     char when[32];
@@ -539,10 +527,20 @@ int main(int argc, char **argv) {
     for (char *p = host; *p; p++) if (*p == '"' || *p == '\\') *p = '_';
 
     fprintf(f, "{\n  \"tool\": \"ceilings\",\n  \"time_utc\": \"%s\",\n  \"hostname\": \"%s\",\n", when, host);
-    fprintf(f, "  \"cpu_model\": \"%s\",\n  \"cpu_mhz\": %.0f,\n  \"online_cpus\": %d,\n  \"affinity_cpus\": %d,\n",
-            model, mhz, ncpu, ncpus_aff);
+    fprintf(f, "  \"cpu_model\": \"%s\",\n  \"cpu_mhz\": ", model);
+    json_put_num(f, have_topo ? machine.cpuinfo_mhz : NAN);   /* null when /proc/cpuinfo has none */
+    fprintf(f, ",\n  \"online_cpus\": %d,\n  \"affinity_cpus\": %d,\n", ncpu, ncpus_aff);
+    /* the CPU's identity, not only its name (-1: unknown) */
     fprintf(f, "  \"cpu_vendor\": \"%s\",\n  \"cpu_family\": %d,\n  \"cpu_model_number\": %d,\n"
-            "  \"cpu_stepping\": %d,\n", vendor, family, model_id, stepping);
+            "  \"cpu_stepping\": %d,\n", vendor,
+            have_topo ? machine.cpu_family : -1, have_topo ? machine.cpu_model_number : -1,
+            have_topo ? machine.cpu_stepping : -1);
+    if (have_topo) {
+        fprintf(f, "  \"usable_cpus\": %d,\n  \"topology\": ", machine.usable_cpus);
+        topo_write_json(f, &machine);
+        fputs(",\n", f);
+        topo_free(&machine);
+    }
     fprintf(f, "  \"loadavg\": [%.2f, %.2f, %.2f],\n", load[0], load[1], load[2]);
     fprintf(f, "  \"isa\": \"%s\",\n  \"vector_bits\": %d,\n  \"flops_per_fma_round\": %.0f,\n",
             isa->name, isa->vector_bits, isa->flops_per_iter);
