@@ -82,9 +82,15 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_int(&j, "warmup_steps", warm);
     json_num(&j, "timed_wall_s", timed_ms * 1e-3);
     json_num(&j, "tokens_per_s", timed_ms > 0 ? tps * (ri->nsteps - warm) / (timed_ms * 1e-3) : 0.0);
-    double *ms = malloc(sizeof(double) * (ri->nsteps > 0 ? ri->nsteps : 1));
+    double *ms = xmalloc(sizeof(double) * (ri->nsteps > 0 ? ri->nsteps : 1));
+    if (!ms) {
+        afile_abort(&a);
+        snprintf(err, errlen, "cannot allocate %zu bytes for the report of %s",
+                 sizeof(double) * (ri->nsteps > 0 ? ri->nsteps : 1), path);
+        return -1;
+    }
     json_obj_open(&j, "ms_per_step");
-    if (ms && ri->nsteps > 0) {
+    if (ri->nsteps > 0) {
         memcpy(ms, ri->step_ms, sizeof(double) * ri->nsteps);
         qsort(ms, ri->nsteps, sizeof(double), cmp_double);
         long n = ri->nsteps;
@@ -103,12 +109,13 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_int(&j, "affinity_cpus", affinity_cpus());
 
     /* phases: wall_s[phase][thread], cpu_s[phase][thread] */
-    double (*wall)[PH_COUNT] = malloc(sizeof(double[PH_COUNT]) * nth);
-    double (*cpu)[PH_COUNT] = malloc(sizeof(double[PH_COUNT]) * nth);
+    double (*wall)[PH_COUNT] = xmalloc(sizeof(double[PH_COUNT]) * nth);
+    double (*cpu)[PH_COUNT] = xmalloc(sizeof(double[PH_COUNT]) * nth);
     if (!wall || !cpu) {
         free(wall); free(cpu);
         afile_abort(&a);
-        snprintf(err, errlen, "cannot allocate the report of %s", path);
+        snprintf(err, errlen, "cannot allocate %zu bytes for the report of %s",
+                 2 * sizeof(double[PH_COUNT]) * nth, path);
         return -1;
     }
     for (int i = 0; i < nth; i++) trainer_phase_times(t, i, wall[i], cpu[i]);

@@ -164,7 +164,7 @@ int main(int argc, char **argv) {
     }
     size_t ntok;
     int *tok = tokenizer_encode(&tk, text.text, text.len, &ntok);
-    if (!tok) die("cannot allocate the token array (%zu bytes of text)", text.len);
+    if (!tok) die("cannot allocate %zu bytes for the token array", (text.len + 16) * sizeof(int));
     text_free(&text);
     corpus_t corpus;
     if (corpus_split(&corpus, tok, ntok, cfg.T, err, sizeof err) != 0)

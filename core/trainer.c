@@ -142,8 +142,8 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
             return NULL;
         }
     }
-    trainer_t *t = calloc(1, sizeof *t);
-    if (!t) { snprintf(err, errlen, "cannot allocate the trainer"); return NULL; }
+    trainer_t *t = xcalloc(1, sizeof *t);
+    if (!t) { snprintf(err, errlen, "cannot allocate %zu bytes for the trainer", sizeof *t); return NULL; }
     t->cfg = *c;
     t->opt = *o;
     t->nth = nth;
@@ -166,10 +166,10 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
     params_init(t->params, c, o->seed);
 
     t->w = mem_alloc(sizeof(worker_t) * nth);
-    t->wmem = calloc(nth, sizeof *t->wmem);
-    t->ctx = calloc(nth, sizeof *t->ctx);
-    t->grad = calloc(nth, sizeof *t->grad);
-    t->g = calloc(nth, sizeof *t->g);
+    t->wmem = xcalloc(nth, sizeof *t->wmem);
+    t->ctx = xcalloc(nth, sizeof *t->ctx);
+    t->grad = xcalloc(nth, sizeof *t->grad);
+    t->g = xcalloc(nth, sizeof *t->g);
     if (!t->w || !t->wmem || !t->ctx || !t->grad || !t->g) {
         snprintf(err, errlen, "cannot allocate %zu bytes for the worker tables of %d threads",
                  (sizeof(worker_t) + sizeof(char *) + sizeof(ctx_t) + sizeof(float *) + sizeof(params_t)) * nth, nth);
@@ -200,9 +200,9 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
         w->k0 = MIN((size_t)i * dr, t->nparams);
         w->k1 = MIN(w->k0 + dr, t->nparams);
     }
-    pthread_mutex_init(&t->model_lock, NULL);
     t->pool = pool_create(nth, err, errlen);
     if (!t->pool) goto fail;
+    pthread_mutex_init(&t->model_lock, NULL);
     return t;
 fail:
     trainer_free(t);
@@ -211,7 +211,7 @@ fail:
 
 void trainer_free(trainer_t *t) {
     if (!t) return;
-    if (t->pool) {
+    if (t->pool) {                 /* the lock exists exactly when the pool does */
         pool_free(t->pool);
         pthread_mutex_destroy(&t->model_lock);
     }

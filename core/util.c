@@ -66,25 +66,53 @@ double time_thread_cpu(void) {
 
 /* ---------------------------------------------------------------- memory */
 
-static long alloc_budget = -2;   /* -2: not read yet, -1: unlimited */
+/* allocations left before injected failures start: -2 not read from the
+ * environment yet, -1 unlimited */
+static _Atomic long alloc_budget = -2;
 static _Atomic size_t alloc_total;
 
 size_t mem_allocated(void) { return alloc_total; }
 
-void *mem_alloc(size_t bytes) {
-    if (alloc_budget == -2) {
+void mem_fail_after(long n) { alloc_budget = n < 0 ? -1 : n; }
+
+/* 1 when this allocation is to fail (fault injection) */
+static int alloc_fails(void) {
+    long b = alloc_budget;
+    if (b == -2) {
         const char *s = getenv("CLLM_FAIL_ALLOC_AFTER");
-        alloc_budget = s ? atol(s) : -1;
+        long v = s ? atol(s) : -1;
+        long expect = -2;
+        atomic_compare_exchange_strong(&alloc_budget, &expect, v < 0 ? -1 : v);
     }
-    if (alloc_budget == 0) return NULL;
-    if (alloc_budget > 0) alloc_budget--;
+    for (;;) {
+        b = alloc_budget;
+        if (b < 0) return 0;
+        if (b == 0) return 1;
+        if (atomic_compare_exchange_weak(&alloc_budget, &b, b - 1)) return 0;
+    }
+}
+
+void *mem_alloc(size_t bytes) {
+    if (alloc_fails()) return NULL;
     size_t n = (bytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    if (n < bytes) return NULL;            /* the rounding overflowed */
     if (n == 0) n = CACHE_LINE;
     void *p = NULL;
     if (posix_memalign(&p, CACHE_LINE, n) != 0) return NULL;
     memset(p, 0, n);
     alloc_total += n;
     return p;
+}
+
+void *xmalloc(size_t bytes) { return alloc_fails() ? NULL : malloc(bytes ? bytes : 1); }
+void *xcalloc(size_t n, size_t size) { return alloc_fails() ? NULL : calloc(n ? n : 1, size ? size : 1); }
+void *xrealloc(void *p, size_t bytes) { return alloc_fails() ? NULL : realloc(p, bytes ? bytes : 1); }
+
+char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = xmalloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
 }
 
 void mem_free(void *p) { free(p); }

@@ -58,8 +58,19 @@ void *mem_alloc(size_t bytes);
 void mem_free(void *p);
 /* Bytes handed out by mem_alloc so far (padded sizes), for the memory-table test. */
 size_t mem_allocated(void);
-/* Fault injection for tests: when the environment variable
- * CLLM_FAIL_ALLOC_AFTER=N is set, the (N+1)-th mem_alloc fails. */
+/* Every other allocation in core/ goes through these: malloc, calloc,
+ * realloc and strdup, each NULL on failure (the caller reports what it was
+ * for and how many bytes), freed with free(). */
+void *xmalloc(size_t bytes);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t bytes);
+char *xstrdup(const char *s);
+/* Fault injection for tests: with CLLM_FAIL_ALLOC_AFTER=N in the
+ * environment, the first N allocations (mem_alloc and the x* functions
+ * together, in the order they are called) succeed and every later one
+ * fails. mem_fail_after(N) sets the same budget from a test (-1: never
+ * fail); it overrides the environment. */
+void mem_fail_after(long n);
 
 /* Checked size arithmetic: returns 0 on overflow. */
 int size_mul(size_t a, size_t b, size_t *out);
