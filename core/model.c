@@ -121,7 +121,7 @@ void ctx_carve(const config_t *c, int Bmax, ctx_t *x, char *base) {
 double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
                      const params_t *g, float dloss) {
     const int T = c->T, C = c->C, L = c->L, NH = c->NH, F = c->F, V = c->V;
-    const int BT = B * T;
+    const size_t BT = (size_t)B * T;     /* rows; BT * F passes 2^31 for accepted configs */
     const size_t Bmax = x->Bmax;
     const size_t sBTC = Bmax * T * C, sBT = Bmax * T;
     CHECK(B <= x->Bmax, "forward over %d sequences, context holds %d", B, x->Bmax);
@@ -170,7 +170,7 @@ double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
 
 void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B) {
     const int T = c->T, C = c->C, L = c->L, NH = c->NH, F = c->F;
-    const int BT = B * T;
+    const size_t BT = (size_t)B * T;     /* rows; BT * F passes 2^31 for accepted configs */
     const size_t Bmax = x->Bmax;
     const size_t sBTC = Bmax * T * C, sBT = Bmax * T;
 

@@ -4,6 +4,7 @@
  */
 #include "trainer.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -82,6 +83,12 @@ int trainer_memtable(const config_t *c, int nth, int strong, memtable_t *mt,
         return -1;
     }
     mt->Bmax = strong ? (c->B + nth - 1) / nth : c->B;
+    if ((long long)mt->Bmax * c->T > INT_MAX) {
+        snprintf(err, errlen, "a worker's %d sequences of %d tokens are %lld rows, more than the %d "
+                 "rows a BLAS call takes (int): lower --batch or --seq", mt->Bmax, c->T,
+                 (long long)mt->Bmax * c->T, INT_MAX);
+        return -1;
+    }
     size_t ctx_bytes;
     int n = ctx_layout(c, mt->Bmax, NULL, mt->per_thread, &ctx_bytes);
     if (n < 0) { snprintf(err, errlen, "config sizes overflow the per-thread buffers"); return -1; }
@@ -111,6 +118,20 @@ overflow:
 
 /* ---------------------------------------------------------------- create */
 
+const char *trainer_memory_limit(double *bytes) {
+    const char *s = getenv("CLLM_MEMORY_LIMIT_MIB");
+    if (s && *s) {
+        char *end;
+        double mib = strtod(s, &end);
+        if (*end == 0 && mib > 0) {
+            *bytes = mib * 1048576.0;
+            return "the limit CLLM_MEMORY_LIMIT_MIB";
+        }
+    }
+    *bytes = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    return "the machine's memory";
+}
+
 trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
                           const corpus_t *data, char *err, size_t errlen) {
     if (config_validate(c, err, errlen) != 0) return NULL;
@@ -120,10 +141,19 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
     }
     memtable_t mt;
     if (trainer_memtable(c, nth, o->strong, &mt, err, errlen) != 0) return NULL;
-    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    if (phys > 0 && (double)mt.total > phys) {
-        snprintf(err, errlen, "the footprint of config %s at %d threads is %.1f MiB, more than the "
-                 "machine's %.1f MiB of memory", c->name, nth, mt.total / 1048576.0, phys / 1048576.0);
+    double limit;
+    const char *limit_what = trainer_memory_limit(&limit);
+    if (limit > 0 && (double)mt.total > limit) {
+        snprintf(err, errlen, "the footprint of config %s at %d threads is %.1f MiB, more than %s "
+                 "of %.1f MiB", c->name, nth, mt.total / 1048576.0, limit_what, limit / 1048576.0);
+        return NULL;
+    }
+    int blas_max = blas_threads_max();
+    if (blas_max > 0 && nth > blas_max) {
+        snprintf(err, errlen, "thread count %d is more than the %d threads this OpenBLAS was built for "
+                 "(MAX_THREADS=%d in openblas_get_config()): every worker calls sgemm at once, and "
+                 "beyond that its buffer table overflows (rebuild OpenBLAS with a larger NUM_THREADS "
+                 "for more workers)", nth, blas_max, blas_max);
         return NULL;
     }
     /* Under an address-space limit (ulimit -v), OpenBLAS retries a failed

@@ -58,6 +58,13 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
                           const corpus_t *data, char *err, size_t errlen);
 void trainer_free(trainer_t *t);   /* tolerates NULL */
 
+/* The memory the footprint is checked against, in bytes: the machine's
+ * physical memory, or CLLM_MEMORY_LIMIT_MIB (MiB) from the environment when
+ * it is set to a positive number, which may be more than the machine has (a
+ * test of configs whose sizes pass 2^31 elements) or less. Returns what the
+ * limit is, for messages. */
+const char *trainer_memory_limit(double *bytes);
+
 /* One training step; returns its mean loss (NaN/Inf are returned as they are:
  * the caller stops). */
 float trainer_step(trainer_t *t);

@@ -247,6 +247,13 @@ const char *build_cflags(void) { return CLLM_CFLAGS; }
 const char *build_git(void) { return CLLM_GIT; }
 const char *build_variant(void) { return CLLM_LOCKED ? "locked" : "lockfree"; }
 
+int blas_threads_max(void) {
+    const char *p = strstr(openblas_get_config(), "MAX_THREADS=");
+    if (!p) return 0;
+    long n = strtol(p + strlen("MAX_THREADS="), NULL, 10);
+    return n > 0 && n < (1L << 20) ? (int)n : 0;
+}
+
 const char *build_blas(void) {
     static char buf[256];
     if (!buf[0]) snprintf(buf, sizeof buf, "OpenBLAS %s", openblas_get_config());

@@ -110,6 +110,14 @@ const char *build_git(void);
 const char *build_blas(void);
 const char *build_variant(void);
 
+/* The most threads that may call the BLAS at once: MAX_THREADS=N from
+ * openblas_get_config(), 0 when it does not say. OpenBLAS built without
+ * thread-local buffers (as Debian's 0.3.21 is) gives each running sgemm call
+ * a slot of a table sized from that number at build time (2N slots, then a
+ * one-time warning and 512 more); past the table, its buffer allocation
+ * returns NULL and sgemm crashes. The trainer refuses more workers than N. */
+int blas_threads_max(void);
+
 #ifdef __cplusplus
 }
 #endif
