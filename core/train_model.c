@@ -234,7 +234,7 @@ int main(int argc, char **argv) {
     int rc = failed ? 1 : 0;
     if (save && !failed) {
         size_t np = trainer_nparams(t);
-        if (ckpt_save(save, &cfg, &tk, trainer_steps_done(t), opt.seed, trainer_params(t),
+        if (ckpt_save(save, &cfg, &tk, trainer_steps_done(t), &opt, trainer_params(t),
                       trainer_adam_m(t), trainer_adam_v(t), np, err, sizeof err) != 0) {
             fprintf(stderr, "train_model: %s\n", err);
             rc = 1;

@@ -52,7 +52,7 @@ struct trainer {
     pthread_mutex_t model_lock;    /* used by the locked variant only */
     const corpus_t *data;
     long step;                     /* steps done = Adam's t before this step */
-    int eval;                      /* job selector: 0 train step, 1 eval forward */
+    long hang_step;                /* test hook (CLLM_TEST_HANG_STEP): -1 off */
     long eval_batch;
     float lr_now, grad_norm;
 };
@@ -366,19 +366,17 @@ static void step_job(void *arg, int ith, int nth) {
     phase_end(t, w, PH_OPTIM, s);
 }
 
-static float lr_at(const trainer_t *t, long step) {
-    const train_opts *o = &t->opt;
+float trainer_lr_at(const train_opts *o, long step) {
     if (step < o->warmup) return o->lr * (float)(step + 1) / (float)o->warmup;
-    long horizon = o->lr_steps > 0 ? o->lr_steps : step + 1;
-    if (step >= horizon) return o->lr * o->min_lr_frac;
-    double frac = (double)(step - o->warmup) / (double)MAX(1, horizon - o->warmup);
+    if (o->lr_steps <= 0) return o->lr;
+    if (step >= o->lr_steps) return o->lr * o->min_lr_frac;
+    double frac = (double)(step - o->warmup) / (double)(o->lr_steps - o->warmup);
     double coeff = 0.5 * (1.0 + cos(M_PI * frac));
     return (float)(o->lr * (o->min_lr_frac + (1.0 - o->min_lr_frac) * coeff));
 }
 
 float trainer_step(trainer_t *t) {
-    t->lr_now = lr_at(t, t->step);
-    t->eval = 0;
+    t->lr_now = trainer_lr_at(&t->opt, t->step);
     pool_run(t->pool, step_job, t);
     double loss = 0.0;
     for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
@@ -418,7 +416,6 @@ size_t trainer_nparams(const trainer_t *t) { return t->nparams; }
 float *trainer_params(trainer_t *t) { return t->params; }
 float *trainer_adam_m(trainer_t *t) { return t->m; }
 float *trainer_adam_v(trainer_t *t) { return t->v; }
-const float *trainer_grads(const trainer_t *t) { return t->grad[0]; }
 float trainer_last_grad_norm(const trainer_t *t) { return t->grad_norm; }
 float trainer_last_lr(const trainer_t *t) { return t->lr_now; }
 int trainer_threads(const trainer_t *t) { return t->nth; }

@@ -37,13 +37,32 @@ extern "C" {
 typedef struct {
     float lr, min_lr_frac, wd, beta1, beta2, eps, clip;
     int warmup;            /* linear warmup steps */
-    long lr_steps;         /* cosine horizon: lr reaches lr*min_lr_frac there */
+    long lr_steps;         /* cosine horizon; 0 = none (see trainer_lr_at) */
     unsigned long long seed;
     int strong;            /* 1: B is the global batch, split over workers */
     int timing;            /* 1: read the phase clocks */
 } train_opts;
 
+/* The library defaults: lr 1e-3, min_lr_frac 0.1, wd 0.1, betas 0.9 and
+ * 0.95, eps 1e-8, clip 1.0, warmup 10, lr_steps 0, seed 1337, weak scaling,
+ * timing on. */
 void train_opts_default(train_opts *o);
+
+/* The learning rate of step `step` (0-based: the step that runs when
+ * `step` steps are done), with W = warmup, H = lr_steps, m = min_lr_frac:
+ *
+ *   step < W            lr * (step + 1) / W               linear warmup
+ *   H <= 0              lr                                no decay
+ *   step >= H           lr * m                            past the horizon
+ *   otherwise           lr * (m + (1 - m) * (1 + cos(pi * (step - W) / (H - W))) / 2)
+ *
+ * in that order, so with W >= H the warmup runs its course and then lr * m
+ * holds. H = 0 (the default) is a cosine whose horizon is at infinity: the
+ * library does not know how many steps a caller will run. train_model sets H
+ * to the last step of its run unless --lr-steps says otherwise (its --help),
+ * and a checkpoint keeps the H of the run that saved it. The cosine is
+ * evaluated in double and rounded to float once. */
+float trainer_lr_at(const train_opts *o, long step);
 
 enum { PH_FORWARD, PH_BACKWARD, PH_LOCK_WAIT, PH_BARRIER, PH_REDUCE, PH_OPTIM, PH_COUNT };
 extern const char *const phase_names[PH_COUNT];
@@ -78,7 +97,6 @@ size_t trainer_nparams(const trainer_t *t);
 float *trainer_params(trainer_t *t);     /* nparams floats */
 float *trainer_adam_m(trainer_t *t);
 float *trainer_adam_v(trainer_t *t);
-const float *trainer_grads(const trainer_t *t);   /* reduced gradient of the last step */
 float trainer_last_grad_norm(const trainer_t *t);
 float trainer_last_lr(const trainer_t *t);
 int trainer_threads(const trainer_t *t);

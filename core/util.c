@@ -32,10 +32,6 @@ uint64_t rng_next(rng_t *r) {
     return z ^ (z >> 31);
 }
 
-float rng_uniform(rng_t *r) {
-    return (float)((rng_next(r) >> 40) * (1.0 / 16777216.0));
-}
-
 float rng_normal(rng_t *r) {
     double u1 = ((rng_next(r) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
     double u2 = (rng_next(r) >> 11) * (1.0 / 9007199254740992.0);

@@ -46,7 +46,6 @@ extern "C" {
 /* splitmix64: explicit state, never rand(). */
 typedef struct { uint64_t s; } rng_t;
 uint64_t rng_next(rng_t *r);
-float rng_uniform(rng_t *r);           /* [0, 1) */
 float rng_normal(rng_t *r);            /* N(0, 1), Box-Muller */
 uint64_t rng_hash(uint64_t a, uint64_t b, uint64_t c);  /* stateless mix */
 
