@@ -67,40 +67,75 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int load_path(text_t *t, size_t *cap, const char *path, int depth, char *err, size_t errlen) {
+/* One walk of text_load: the text so far and every directory entered, by
+ * (device, inode), so that each is read once whatever links lead to it (as
+ * `find -L` does). A corpus has few directories: a linear search is enough. */
+typedef struct { dev_t dev; ino_t ino; } dir_id;
+typedef struct {
+    text_t *t;
+    size_t cap;              /* bytes allocated for t->text */
+    dir_id *seen;
+    size_t nseen, seencap;
+} walk_t;
+
+/* 1 when the directory was entered before; 0 after remembering it; -1 when
+ * the list cannot grow */
+static int walk_seen(walk_t *w, const struct stat *st) {
+    for (size_t i = 0; i < w->nseen; i++)
+        if (w->seen[i].dev == st->st_dev && w->seen[i].ino == st->st_ino) return 1;
+    if (w->nseen == w->seencap) {
+        size_t nc = w->seencap ? 2 * w->seencap : 16;
+        dir_id *p = xrealloc(w->seen, nc * sizeof *p);
+        if (!p) return -1;
+        w->seen = p;
+        w->seencap = nc;
+    }
+    w->seen[w->nseen++] = (dir_id){ st->st_dev, st->st_ino };
+    return 0;
+}
+
+static int load_path(walk_t *w, const char *path, int depth, char *err, size_t errlen) {
     struct stat st;
     if (stat(path, &st) != 0) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return -1;
     }
-    if (S_ISREG(st.st_mode)) return load_file(t, cap, path, err, errlen);
+    if (S_ISREG(st.st_mode)) return load_file(w->t, &w->cap, path, err, errlen);
     if (!S_ISDIR(st.st_mode)) return 0;      /* sockets, fifos: not data */
+    int seen = walk_seen(w, &st);
+    if (seen < 0) {
+        snprintf(err, errlen, "cannot allocate %zu bytes for the directory list of %s",
+                 2 * w->seencap * sizeof(dir_id), path);
+        return -1;
+    }
+    if (seen) { w->t->skipped_dirs++; return 0; }
     if (depth > 64) { snprintf(err, errlen, "%s: directories nested too deep", path); return -1; }
     DIR *d = opendir(path);
     if (!d) { snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno)); return -1; }
     char **names = NULL;
-    size_t n = 0, ncap = 0;
+    size_t n = 0, ncap = 0, want = 0;
     struct dirent *e;
     int rc = 0;
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.') continue;   /* ., .. and hidden files */
         if (n == ncap) {
-            ncap = ncap ? 2 * ncap : 64;
-            char **nn = realloc(names, ncap * sizeof *names);
-            if (!nn) { rc = -1; break; }
+            size_t nc = ncap ? 2 * ncap : 64;
+            char **nn = xrealloc(names, nc * sizeof *names);
+            if (!nn) { rc = -1; want = nc * sizeof *names; break; }
             names = nn;
+            ncap = nc;
         }
         size_t len = strlen(path) + strlen(e->d_name) + 2;
-        names[n] = malloc(len);
-        if (!names[n]) { rc = -1; break; }
+        names[n] = xmalloc(len);
+        if (!names[n]) { rc = -1; want = len; break; }
         snprintf(names[n], len, "%s/%s", path, e->d_name);
         n++;
     }
     closedir(d);
-    if (rc != 0) snprintf(err, errlen, "cannot allocate memory listing %s", path);
+    if (rc != 0) snprintf(err, errlen, "cannot allocate %zu bytes listing %s", want, path);
     if (rc == 0 && n > 1) qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0) rc = load_path(t, cap, names[i], depth + 1, err, errlen);
+        if (rc == 0) rc = load_path(w, names[i], depth + 1, err, errlen);
         free(names[i]);
     }
     free(names);
@@ -109,8 +144,10 @@ static int load_path(text_t *t, size_t *cap, const char *path, int depth, char *
 
 int text_load(text_t *t, const char *path, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
-    size_t cap = 0;
-    if (load_path(t, &cap, path, 0, err, errlen) != 0) { text_free(t); return -1; }
+    walk_t w = { t, 0, NULL, 0, 0 };
+    int rc = load_path(&w, path, 0, err, errlen);
+    free(w.seen);
+    if (rc != 0) { text_free(t); return -1; }
     size_t nonspace = 0;
     for (size_t i = 0; i < t->len && !nonspace; i++) nonspace = !isspace((unsigned char)t->text[i]);
     if (!nonspace) {

@@ -150,8 +150,11 @@ int main(int argc, char **argv) {
         if (text.skipped_nul)
             fprintf(stderr, "train_model: skipped %d file(s) holding NUL bytes under %s\n",
                     text.skipped_nul, data_path);
+        if (text.skipped_dirs)
+            fprintf(stderr, "train_model: skipped %d link(s) to a directory already read under %s "
+                    "(symlink loops): each directory is read once\n", text.skipped_dirs, data_path);
     } else if (text_synthetic(&text, 42, 1 << 19) != 0) {
-        die("cannot allocate the synthetic corpus");
+        die("cannot allocate %d bytes for the synthetic corpus", (1 << 19) + 256);
     }
     tokenizer_t tk;
     int tkind = strcmp(tokname, "words") == 0 ? TOK_WORDS : TOK_BYTES;
