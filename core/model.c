@@ -193,7 +193,7 @@ void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx
         matmul_backward(x->dfch, g->t[P_FCPROJW] + (size_t)l * C * F, g->t[P_FCPROJB] + l * C,
                         x->dres, x->gelu, p->t[P_FCPROJW] + (size_t)l * C * F, BT, F, C);
         gelu_backward(x->dfch, fch, x->dfch, BT * F);
-        /* fch = ln2 @ fcw^T + b, ln2 = layernorm(res2): recompute ln2 (same mean/rstd) */
+        /* fch = ln2 @ fcw^T + b, ln2 = layernorm(res2): recompute ln2 (its mean/rstd come out the same) */
         layernorm_forward(x->ln, ln2m, ln2r, res2, p->t[P_LN2W] + l * C, p->t[P_LN2B] + l * C, BT, C);
         matmul_backward(x->dbtc, g->t[P_FCW] + (size_t)l * F * C, g->t[P_FCB] + l * F,
                         x->dfch, x->ln, p->t[P_FCW] + (size_t)l * F * C, BT, C, F);

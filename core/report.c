@@ -66,6 +66,7 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_int(&j, "B", c->B);
     json_obj_close(&j);
     json_str(&j, "tokenizer", ri->tokenizer);
+    json_uint(&j, "seed", trainer_opts(t)->seed);
     json_str(&j, "data", ri->data);
     json_int(&j, "params", (long long)trainer_nparams(t));
     long long tps = (long long)trainer_global_batch(t) * c->T;
@@ -74,8 +75,13 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_int(&j, "tokens_per_step", tps);
     json_int(&j, "tokens", tps * ri->nsteps);
     json_num(&j, "wall_s", ri->wall_s);
-    /* the first step pays the first touch of every buffer (page faults): with
-     * more than one step it is warm-up, left out of the throughput */
+    /* The first step of a run is warm-up, left out of the throughput when
+     * there is more than one. It does not pay the first touch of our buffers
+     * (mem_alloc zeroes them in trainer_create: ~11000 minor page faults for
+     * config S there); it pays what is still cold: OpenBLAS's buffers, mapped
+     * at a thread's first sgemm call, and the workers' stacks (~130 page
+     * faults in step 1 of config S, none in step 2), cold caches, TLB and
+     * branch predictors. */
     long warm = ri->nsteps > 1 ? 1 : 0;
     double timed_ms = 0;
     for (long i = warm; i < ri->nsteps; i++) timed_ms += ri->step_ms[i];
@@ -103,7 +109,9 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_arr_open(&j, "loss");
     for (long i = 0; i < ri->nsteps; i++) json_num(&j, NULL, ri->losses[i]);
     json_arr_close(&j);
-    json_num(&j, "val_loss", ri->val_loss);
+    json_int(&j, "val_batches", ri->val_batches);
+    if (ri->val_batches > 0) json_num(&j, "val_loss", ri->val_loss);
+    else json_null(&j, "val_loss");
     json_num(&j, "flops_per_step", config_flops(c, trainer_global_batch(t)));
     json_int(&j, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
     json_int(&j, "affinity_cpus", affinity_cpus());

@@ -180,6 +180,8 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
     t->data = data;
     t->Bmax = mt.Bmax;
     t->Bglobal = o->strong ? c->B : c->B * nth;
+    const char *hang = getenv("CLLM_TEST_HANG_STEP");
+    t->hang_step = hang && *hang ? atol(hang) : -1;
     t->nparams = param_counts(c, t->pcount);
     size_t pad_p = (t->nparams * sizeof(float) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
 
@@ -336,6 +338,10 @@ static void step_job(void *arg, int ith, int nth) {
     pthread_mutex_lock(&t->model_lock);
     s = phase_end(t, w, PH_LOCK_WAIT, s);
 #endif
+    /* test hook: the last worker never finishes this step (a stuck step for
+     * train_model's stop-signal grace period; tests/test_signals.sh) */
+    if (t->step == t->hang_step && ith == nth - 1)
+        for (;;) pause();
     fill_batch(t, w, x, 0, t->step);
     memset(t->grad[ith], 0, t->nparams * sizeof(float));
     /* the forward phase includes the classifier's fused backward (model.h) */
@@ -421,6 +427,7 @@ float trainer_last_lr(const trainer_t *t) { return t->lr_now; }
 int trainer_threads(const trainer_t *t) { return t->nth; }
 int trainer_global_batch(const trainer_t *t) { return t->Bglobal; }
 const config_t *trainer_config(const trainer_t *t) { return &t->cfg; }
+const train_opts *trainer_opts(const trainer_t *t) { return &t->opt; }
 
 void trainer_phase_times(const trainer_t *t, int ith, double wall[PH_COUNT], double cpu[PH_COUNT]) {
     for (int p = 0; p < PH_COUNT; p++) {

@@ -71,8 +71,13 @@ typedef struct trainer trainer_t;
 
 /* Allocate everything (shared state, every worker's context and gradients)
  * and start the pool. NULL with err saying what failed: an invalid config or
- * thread count, a footprint larger than the machine's memory, an allocation
- * that failed (which buffer, how many bytes), a thread that could not start. */
+ * thread count, a footprint larger than the memory limit
+ * (trainer_memory_limit), more threads than the BLAS supports
+ * (blas_threads_max, util.h), an allocation that failed (which buffer, how
+ * many bytes), a thread that could not start.
+ *
+ * Test hook: CLLM_TEST_HANG_STEP=S in the environment makes the last worker
+ * block forever in step S (0-based), a stuck step for the stop-signal tests. */
 trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
                           const corpus_t *data, char *err, size_t errlen);
 void trainer_free(trainer_t *t);   /* tolerates NULL */
@@ -102,6 +107,7 @@ float trainer_last_lr(const trainer_t *t);
 int trainer_threads(const trainer_t *t);
 int trainer_global_batch(const trainer_t *t);
 const config_t *trainer_config(const trainer_t *t);
+const train_opts *trainer_opts(const trainer_t *t);
 /* accumulated phase times of worker ith, seconds */
 void trainer_phase_times(const trainer_t *t, int ith, double wall[PH_COUNT], double cpu[PH_COUNT]);
 

@@ -127,6 +127,15 @@ int size_add(size_t a, size_t b, size_t *out) {
 
 /* ---------------------------------------------------------------- files */
 
+/* the temp file of the atomic write in progress (one at a time), for
+ * afile_unlink_pending */
+static const char *volatile afile_pending;
+
+void afile_unlink_pending(void) {
+    const char *p = afile_pending;
+    if (p) unlink(p);
+}
+
 int afile_open(afile *a, const char *path, char *err, size_t errlen) {
     memset(a, 0, sizeof *a);
     if (strlen(path) >= sizeof a->path) {
@@ -135,8 +144,10 @@ int afile_open(afile *a, const char *path, char *err, size_t errlen) {
     }
     strcpy(a->path, path);
     snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
+    afile_pending = a->tmp;
     a->f = fopen(a->tmp, "wb");
     if (!a->f) {
+        afile_pending = NULL;
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
@@ -153,13 +164,16 @@ int afile_commit(afile *a, char *err, size_t errlen) {
     if (bad) {
         snprintf(err, errlen, "cannot write %s: %s", a->path, strerror(e ? e : EIO));
         unlink(a->tmp);
+        afile_pending = NULL;
         return -1;
     }
     if (rename(a->tmp, a->path) != 0) {
         snprintf(err, errlen, "cannot rename %s to %s: %s", a->tmp, a->path, strerror(errno));
         unlink(a->tmp);
+        afile_pending = NULL;
         return -1;
     }
+    afile_pending = NULL;
     return 0;
 }
 
@@ -167,6 +181,7 @@ void afile_abort(afile *a) {
     if (a->f) fclose(a->f);
     a->f = NULL;
     unlink(a->tmp);
+    afile_pending = NULL;
 }
 
 /* ---------------------------------------------------------------- json */
@@ -234,6 +249,16 @@ void json_num(json_w *j, const char *key, double v) {
 void json_int(json_w *j, const char *key, long long v) {
     json_key(j, key);
     fprintf(j->f, "%lld", v);
+}
+
+void json_uint(json_w *j, const char *key, unsigned long long v) {
+    json_key(j, key);
+    fprintf(j->f, "%llu", v);
+}
+
+void json_null(json_w *j, const char *key) {
+    json_key(j, key);
+    fputs("null", j->f);
 }
 
 /* ---------------------------------------------------------------- build */

@@ -86,6 +86,9 @@ typedef struct {
 int afile_open(afile *a, const char *path, char *err, size_t errlen);
 int afile_commit(afile *a, char *err, size_t errlen);   /* closes; 0 ok */
 void afile_abort(afile *a);
+/* Remove the temp file of the atomic write in progress, if any: for a
+ * signal handler that is about to _exit (async-signal-safe: one unlink). */
+void afile_unlink_pending(void);
 
 /* JSON writer: tracks commas; strings escaped. */
 typedef struct {
@@ -101,6 +104,8 @@ void json_arr_close(json_w *j);
 void json_str(json_w *j, const char *key, const char *v);
 void json_num(json_w *j, const char *key, double v);  /* non-finite -> null */
 void json_int(json_w *j, const char *key, long long v);
+void json_uint(json_w *j, const char *key, unsigned long long v);
+void json_null(json_w *j, const char *key);
 
 /* Build facts, from the Makefile. */
 const char *build_compiler(void);
