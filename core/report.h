@@ -22,7 +22,8 @@ typedef struct {
     long nsteps;
     long first_step;           /* absolute index of losses[0] */
     double wall_s;             /* training steps only */
-    float val_loss;
+    float val_loss;            /* read only when val_batches > 0 */
+    int val_batches;           /* validation batches run; 0 = none: val_loss is null */
     int scaling_strong;
 } run_info;
 
