@@ -25,6 +25,7 @@ typedef struct {
     float val_loss;            /* read only when val_batches > 0 */
     int val_batches;           /* validation batches run; 0 = none: val_loss is null */
     int scaling_strong;
+    comm_t *comm;              /* the job's ranks (comm.h); NULL or no MPI: "mpi" is null */
 } run_info;
 
 /* Write atomically. -1 with err naming the file on failure. */
@@ -34,6 +35,10 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
  * also sets the original note's figures beside ours. Returns 0, or -1 with
  * err (overflow, impossible split). */
 int report_memtable(FILE *f, const config_t *c, int nth, int strong, char *err, size_t errlen);
+/* The same for rank 0 of nranks (nth threads each), with every rank's
+ * sharded optimizer state and total. */
+int report_memtable_ranks(FILE *f, const config_t *c, int nth, int strong, int nranks,
+                          char *err, size_t errlen);
 
 #ifdef __cplusplus
 }
