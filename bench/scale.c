@@ -3,7 +3,9 @@
  * for every (repetition, thread count, variant) point, each as a child with
  * event counters attached (counters_spawn), times it, and writes runs.jsonl,
  * summary.csv, memory.csv and meta.json into the run folder. Every file and
- * column is documented in bench/RESULTS.md.
+ * column is documented in bench/RESULTS.md. The mpi variant's points also
+ * have a rank count (--ranks): the child is mpirun, which starts the ranks;
+ * its rusage and counters (inherited) cover them all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -149,6 +151,22 @@ static int atomic_commit(atomic_file *a, const char *dir) {
 }
 
 // ----------------------------------------------------------------------------
+// the grid: (rep, variant, threads, ranks); only the mpi variant has rank
+// counts other than 1
+
+static int is_mpi(const char *variant) { return strcmp(variant, "mpi") == 0; }
+
+/* the rank counts variant v runs at, and the r-th of them */
+static int variant_nranks(const scale *s, int v) { return is_mpi(s->o.variants[v]) ? s->o.nr : 1; }
+static int variant_rank(const scale *s, int v, int r) { return is_mpi(s->o.variants[v]) ? s->o.ranks[r] : 1; }
+
+static int points_total(const scale *s) {
+    int n = 0;
+    for (int v = 0; v < s->o.nv; v++) n += s->o.nt * variant_nranks(s, v);
+    return s->o.reps * n;
+}
+
+// ----------------------------------------------------------------------------
 // options
 
 static void usage(FILE *f) {
@@ -168,6 +186,14 @@ static void usage(FILE *f) {
           "  --events LIST    counter events, {a,b} = one group (default: the counters module's list)\n"
           "  --pin P          passed to train_model as --pin P: none | cores | scatter | CPU list\n"
           "                   (default: no --pin, train_model's own default)\n"
+          "  --ranks LIST     MPI rank counts of the mpi variant (build/mpi/train_model under\n"
+          "                   mpirun, --threads per rank); alone it sweeps the mpi variant only.\n"
+          "                   mpirun maps T threads per rank (--map-by slot:PE=T --bind-to core,\n"
+          "                   or hwthread); past the usable CPUs it runs --oversubscribe\n"
+          "                   --bind-to none and the point is labelled oversubscribed. As root,\n"
+          "                   Open MPI needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1\n"
+          "  --mpirun-args A  more mpirun arguments, split at spaces (e.g. '--mca btl tcp,self',\n"
+          "                   '--hostfile H'); with a --map-by or --bind-to of its own, scale adds none\n"
           "  --noise-max C    warn when other processes kept more than C CPUs busy during a run\n"
           "                   (default 0.1)\n"
           "  --bin-dir DIR    where <variant>/train_model is (default build)\n"
@@ -243,14 +269,22 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     for (int i = 0; i < s->argc; i++) { fputs(i ? "," : "", f); json_put_str(f, s->argv[i]); }
     fprintf(f, "],\"options\":{\"threads\":[");
     for (int t = 0; t < s->o.nt; t++) fprintf(f, "%s%d", t ? "," : "", s->o.threads[t]);
-    fputs("],\"variants\":[", f);
+    fputs("],\"ranks\":", f);
+    if (s->o.raw[OPT_RANKS]) {
+        for (int r = 0; r < s->o.nr; r++) fprintf(f, "%s%d", r ? "," : "[", s->o.ranks[r]);
+        fputs("]", f);
+    } else {
+        fputs("null", f);
+    }
+    fputs(",\"variants\":[", f);
     for (int v = 0; v < s->o.nv; v++) { fputs(v ? "," : "", f); json_put_str(f, s->o.variants[v]); }
     fputs("]", f);
     json_kv_num(f, "reps", s->o.reps);
     json_kv_str(f, "config", s->o.raw[OPT_CONFIG]);
     json_kv_num(f, "steps", s->o.steps);
     for (int k = OPT_SCALING; k <= OPT_BIN_DIR; k++)
-        if (k == OPT_TIMEOUT) json_kv_num(f, OPT_NAMES[k], s->o.timeout);
+        if (k == OPT_RANKS) continue;   /* above, as a list */
+        else if (k == OPT_TIMEOUT) json_kv_num(f, OPT_NAMES[k], s->o.timeout);
         else if (k == OPT_NOISE_MAX) json_kv_num(f, OPT_NAMES[k], s->o.noise_max);
         else json_kv_str(f, OPT_NAMES[k], s->o.raw[k]);
     fputs("},\"host\":", f);
@@ -268,7 +302,7 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     int ok = 0;
     for (int i = 0; i < s->nruns; i++) ok += s->runs[i].ok;
     fprintf(f, ",\"points_total\":%d,\"runs_recorded\":%d,\"runs_ok\":%d,\"runs_failed\":%d",
-            s->o.reps * s->o.nt * s->o.nv, s->nruns, ok, s->nruns - ok);
+            points_total(s), s->nruns, ok, s->nruns - ok);
     fputs(",\"analysis\":{\"memory\":", f);
     stats_write_memory_json(f, mem, nv);
     fputs(",\"noise\":", f);
@@ -283,8 +317,10 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
 /* Waits for pid: until it exits (0), the timeout passes (1: SIGKILL sent), or
  * SIGINT/SIGTERM arrives (2: SIGTERM sent, SIGKILL after 2 s). SIGCHLD, SIGINT
  * and SIGTERM are blocked while waiting and taken with sigtimedwait, so the
- * exit is seen at once; the child is always reaped, with its rusage. */
-static int wait_child(pid_t pid, double t0, double timeout, int *st, struct rusage *ru) {
+ * exit is seen at once; the child is always reaped, with its rusage. With
+ * term_first (mpirun, which cannot pass a SIGKILL on to its ranks) a timeout
+ * sends SIGTERM first, and SIGKILL only 5 s later. */
+static int wait_child(pid_t pid, double t0, double timeout, int term_first, int *st, struct rusage *ru) {
     sigset_t set, old;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -305,8 +341,9 @@ static int wait_child(pid_t pid, double t0, double timeout, int *st, struct rusa
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGINT || sig == SIGTERM) g_signal = sig;
     }
-    if (!reaped) kill(pid, outcome == 2 ? SIGTERM : SIGKILL);
-    while (!reaped && outcome == 2) {
+    if (!reaped) kill(pid, outcome == 2 || term_first ? SIGTERM : SIGKILL);
+    if (!reaped && outcome == 1 && term_first) deadline = now_s() + 5.0;
+    while (!reaped && (outcome == 2 || term_first)) {
         if (wait4(pid, st, WNOHANG, ru) == pid) { reaped = 1; break; }
         double left = deadline - now_s();
         if (left <= 0) { kill(pid, SIGKILL); break; }
@@ -370,17 +407,65 @@ static void record_host(const scale *s, stats_record *r, stats_host *h, noise_ru
     r->host = h;
 }
 
+#define MPIRUN_WORDS 48      /* --mpirun-args words at most */
+
+/* 1 when --mpirun-args maps or binds itself */
+static int mpirun_args_bind(const scale *s) {
+    const char *m = s->o.raw[OPT_MPIRUN_ARGS];
+    return m && (strstr(m, "--map-by") || strstr(m, "--bind-to") || strstr(m, "-map-by") ||
+                 strstr(m, "-bind-to"));
+}
+
+/* mpirun and its options for `ranks` ranks of `threads` threads into argv
+ * (words points into pe and words, which the caller keeps); returns the
+ * count. T threads per rank get T cores (--map-by slot:PE=T --bind-to
+ * core), or T hardware threads when the workers pass the cores; past the
+ * usable CPUs the point is oversubscribed: --oversubscribe --bind-to none. */
+static int mpirun_prefix(const scale *s, int ranks, int threads, char **argv, char *rb, char *pe,
+                         size_t n, char *words) {
+    int a = 0, w = ranks * threads;
+    argv[a++] = "mpirun";
+    argv[a++] = "-np";
+    snprintf(rb, 16, "%d", ranks);
+    argv[a++] = rb;
+    if (!mpirun_args_bind(s)) {
+        snprintf(pe, n, "slot:PE=%d", threads);
+        if (w > s->topo.usable_cpus) {
+            argv[a++] = "--oversubscribe";
+            argv[a++] = "--map-by";
+            argv[a++] = "slot";
+            argv[a++] = "--bind-to";
+            argv[a++] = "none";
+        } else {
+            if (w > s->topo.affinity_cores) argv[a++] = "--use-hwthread-cpus";
+            argv[a++] = "--map-by";
+            argv[a++] = pe;
+            argv[a++] = "--bind-to";
+            argv[a++] = w > s->topo.affinity_cores ? "hwthread" : "core";
+        }
+    }
+    for (char *tok = words ? strtok(words, " ") : NULL; tok && a < MPIRUN_WORDS + 12; tok = strtok(NULL, " "))
+        argv[a++] = tok;
+    return a;
+}
+
 /* Runs one point and appends its record to runs.jsonl (one write, then
  * fsync). Returns 0 when recorded, 1 when interrupted (nothing recorded). */
-static int sweep_run(scale *s, const char *variant, int threads, int rep, int point) {
+static int sweep_run(scale *s, const char *variant, int threads, int ranks, int rep, int point) {
     char bin[PATH_MAX], report[PATH_MAX + 64], logp[PATH_MAX + 64], tb[16], kb[16], err[256] = "";
+    char rb[16], pe[32], tag[48];
+    int mpi = is_mpi(variant);
+    /* the temp files of the point; an mpi point's name carries its ranks */
+    if (mpi) snprintf(tag, sizeof tag, "%s-%dx%d-%d", variant, ranks, threads, rep);
+    else snprintf(tag, sizeof tag, "%s-%d-%d", variant, threads, rep);
     snprintf(bin, sizeof bin, "%s/%s/train_model", s->o.raw[OPT_BIN_DIR], variant);
-    snprintf(report, sizeof report, "%s/.report-%s-%d-%d.json", s->out, variant, threads, rep);
-    snprintf(logp, sizeof logp, "%s/.child-%s-%d-%d.log", s->out, variant, threads, rep);
+    snprintf(report, sizeof report, "%s/.report-%s.json", s->out, tag);
+    snprintf(logp, sizeof logp, "%s/.child-%s.log", s->out, tag);
     snprintf(tb, sizeof tb, "%d", threads);
     snprintf(kb, sizeof kb, "%d", s->o.steps);
-    char *argv[20];
-    int a = 0;
+    char *argv[MPIRUN_WORDS + 40];
+    char *words = mpi && s->o.raw[OPT_MPIRUN_ARGS] ? strdup(s->o.raw[OPT_MPIRUN_ARGS]) : NULL;
+    int a = mpi ? mpirun_prefix(s, ranks, threads, argv, rb, pe, sizeof pe, words) : 0;
     argv[a++] = bin;
     if (s->o.raw[OPT_DATA]) argv[a++] = s->o.raw[OPT_DATA];
     char *rest[] = { "--config", s->o.raw[OPT_CONFIG], "--threads", tb, "--steps", kb,
@@ -401,7 +486,7 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     noise_sample(&n0, NULL, NULL);
     double t0 = now_s();
     pid_t pid = counters_spawn(s->cnt, argv, logfd, logfd, err, sizeof err);
-    if (pid > 0) outcome = wait_child(pid, t0, s->o.timeout, &st, &ru);
+    if (pid > 0) outcome = wait_child(pid, t0, s->o.timeout, mpi, &st, &ru);
     double wall = now_s() - t0;
     noise_sample(&n1, NULL, NULL);
     close(logfd);
@@ -410,6 +495,7 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     if (outcome == 2 || (g_signal && !(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0))) {
         unlink(report);
         unlink(logp);
+        free(words);
         return 1;
     }
     if (pid > 0) counters_read(s->cnt);
@@ -421,8 +507,12 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     if (pid <= 0) snprintf(reason, sizeof reason, "%s", err);
     else if (outcome == 1) {
         status = "timeout";
-        sig = "SIGKILL";
-        snprintf(reason, sizeof reason, "killed after %g s (--timeout)", s->o.timeout);
+        sig = mpi ? "SIGTERM" : "SIGKILL";
+        if (mpi)
+            snprintf(reason, sizeof reason, "stopped after %g s (--timeout): SIGTERM to mpirun, which ends "
+                     "its ranks (SIGKILL 5 s later if it had not exited)", s->o.timeout);
+        else
+            snprintf(reason, sizeof reason, "killed after %g s (--timeout)", s->o.timeout);
     } else if (WIFSIGNALED(st)) {
         sig = signal_name(WTERMSIG(st), sbuf, sizeof sbuf);
         snprintf(reason, sizeof reason, "killed by %s", sig);
@@ -444,7 +534,7 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     size_t len = 0;
     FILE *f = open_memstream(&line, &len);
     stats_record r = { variant, threads, rep, point, status, exit_code, sig, *reason ? reason : NULL,
-                       start, wall, &ru, s->cpus, argv, s->cnt, rj, tail, NULL };
+                       start, wall, &ru, s->cpus, argv, s->cnt, rj, tail, NULL, ranks };
     noise_run nr;
     stats_host host;
     record_host(s, &r, &host, &nr, &n0, &n1);
@@ -466,21 +556,26 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     runs_add(s, rec);
     json_free(rec);
     free(line);
+    free(words);
+    char rk[32] = "";
+    if (mpi) snprintf(rk, sizeof rk, "%d ranks x ", ranks);
     if (strcmp(status, "ok") != 0)
-        fprintf(stderr, "%sscale: %s %d threads rep %d: %s (%s)\n", isatty(2) ? "\r\033[K" : "",
-                variant, threads, rep, status, reason);
+        fprintf(stderr, "%sscale: %s %s%d threads rep %d: %s (%s)\n", isatty(2) ? "\r\033[K" : "",
+                variant, rk, threads, rep, status, reason);
     return 0;
 }
 
 // ----------------------------------------------------------------------------
 // the sweep
 
-static int grid_index(const scale *s, const char *variant, int threads, int rep) {
-    int v = 0, t = 0;
+static int grid_index(const scale *s, const char *variant, int threads, int ranks, int rep) {
+    int v = 0, t = 0, r = 0;
     while (v < s->o.nv && strcmp(s->o.variants[v], variant) != 0) v++;
     while (t < s->o.nt && s->o.threads[t] != threads) t++;
-    if (v == s->o.nv || t == s->o.nt || rep < 0 || rep >= s->o.reps) return -1;
-    return (rep * s->o.nv + v) * s->o.nt + t;
+    if (v == s->o.nv) return -1;
+    while (r < variant_nranks(s, v) && variant_rank(s, v, r) != ranks) r++;
+    if (t == s->o.nt || r == variant_nranks(s, v) || rep < 0 || rep >= s->o.reps) return -1;
+    return ((rep * s->o.nv + v) * s->o.nt + t) * s->o.nr + r;
 }
 
 static void fmt_secs(char *buf, size_t n, double x) {
@@ -491,12 +586,13 @@ static void fmt_secs(char *buf, size_t n, double x) {
 
 /* Runs every point not yet recorded, in interleaved order: repetition r
  * rotates the thread list by r and runs the variants forwards (r even) or
- * backwards (r odd), ABBA. Returns 0, or the signal that interrupted it. */
+ * backwards (r odd), ABBA; the mpi variant's rank counts rotate by r too.
+ * Returns 0, or the signal that interrupted it. */
 static int sweep(scale *s) {
-    int total = s->o.reps * s->o.nv * s->o.nt, todo = total, done_now = 0;
+    int total = s->o.reps * s->o.nv * s->o.nt * s->o.nr, todo = points_total(s), done_now = 0;
     char *done = calloc((size_t)total, 1);
     for (int i = 0; i < s->nruns; i++) {
-        int g = grid_index(s, s->runs[i].variant, s->runs[i].threads, s->runs[i].rep);
+        int g = grid_index(s, s->runs[i].variant, s->runs[i].threads, s->runs[i].ranks, s->runs[i].rep);
         if (g >= 0 && !done[g]) { done[g] = 1; todo--; }
     }
     int tty = isatty(2), point = 0, sig = 0;
@@ -504,20 +600,24 @@ static int sweep(scale *s) {
     for (int rep = 0; rep < s->o.reps && !sig; rep++) {
         for (int j = 0; j < s->o.nt && !sig; j++) {
             int t = (j + rep) % s->o.nt;
-            for (int k = 0; k < s->o.nv && !sig; k++, point++) {
-                int v = rep % 2 ? s->o.nv - 1 - k : k;
-                if (done[(rep * s->o.nv + v) * s->o.nt + t]) continue;
-                if (g_signal) { sig = g_signal; break; }
-                if (tty) {
-                    char el[16], eta[16];
-                    double e = now_s() - t_start;
-                    fmt_secs(el, sizeof el, e);
-                    fmt_secs(eta, sizeof eta, done_now ? e / done_now * (todo - done_now) : NAN);
-                    fprintf(stderr, "\r[%d/%d] %s %d threads rep %d  elapsed %s  ETA %s\033[K",
-                            done_now + 1, todo, s->o.variants[v], s->o.threads[t], rep, el, eta);
+            for (int k = 0; k < s->o.nv && !sig; k++) {
+                int v = rep % 2 ? s->o.nv - 1 - k : k, nr = variant_nranks(s, v);
+                for (int q = 0; q < nr && !sig; q++, point++) {
+                    int r = (q + rep) % nr, ranks = variant_rank(s, v, r);
+                    if (done[((rep * s->o.nv + v) * s->o.nt + t) * s->o.nr + r]) continue;
+                    if (g_signal) { sig = g_signal; break; }
+                    if (tty) {
+                        char el[16], eta[16], rk[32] = "";
+                        double e = now_s() - t_start;
+                        fmt_secs(el, sizeof el, e);
+                        fmt_secs(eta, sizeof eta, done_now ? e / done_now * (todo - done_now) : NAN);
+                        if (is_mpi(s->o.variants[v])) snprintf(rk, sizeof rk, "%d ranks x ", ranks);
+                        fprintf(stderr, "\r[%d/%d] %s %s%d threads rep %d  elapsed %s  ETA %s\033[K",
+                                done_now + 1, todo, s->o.variants[v], rk, s->o.threads[t], rep, el, eta);
+                    }
+                    if (sweep_run(s, s->o.variants[v], s->o.threads[t], ranks, rep, point)) sig = g_signal;
+                    done_now++;
                 }
-                if (sweep_run(s, s->o.variants[v], s->o.threads[t], rep, point)) sig = g_signal;
-                done_now++;
             }
         }
     }
@@ -553,46 +653,79 @@ static void resume_add(void *ctx, const json *rec) { runs_add(ctx, rec); }
 /* Writes summary.csv, memory.csv and meta.json and prints the table.
  * Returns 0, or -1 when a file could not be written. */
 static int finish(scale *s, const char *status) {
-    int nv = s->o.nv, nt = s->o.nt, bad = 0;
-    stats_point *pts = calloc((size_t)(nv * nt), sizeof *pts);
-    stats_memory mem[NVARIANTS];
-    if (!pts) die(1, "out of memory");
-    stats_summarize(s->runs, s->nruns, s->o.variants, nv, s->o.threads, nt, s->topo.usable_cpus, pts);
-    stats_mark_points(pts, nv * nt, s->runs, s->nruns, s->topo.affinity_cores, s->topo.usable_cpus,
+    int nv = s->o.nv, nt = s->o.nt, bad = 0, np = 0, nm = 0;
+    /* points variant-major, then by rank count, then by threads: each
+     * (variant, ranks) group's nt points side by side for its memory fit */
+    stats_point *pts = calloc((size_t)(nv * nt * s->o.nr), sizeof *pts);
+    stats_memory *mem = calloc((size_t)(nv * s->o.nr), sizeof *mem);
+    if (!pts || !mem) die(1, "out of memory");
+    for (int v = 0; v < nv; v++)
+        for (int r = 0; r < variant_nranks(s, v); r++)
+            for (int t = 0; t < nt; t++, np++) {
+                snprintf(pts[np].variant, sizeof pts[np].variant, "%s", s->o.variants[v]);
+                pts[np].threads = s->o.threads[t];
+                pts[np].ranks = variant_rank(s, v, r);
+            }
+    stats_summarize_points(s->runs, s->nruns, pts, np, s->topo.usable_cpus);
+    stats_mark_points(pts, np, s->runs, s->nruns, s->topo.affinity_cores, s->topo.usable_cpus,
                       s->o.noise_max);
-    for (int v = 0; v < nv; v++) stats_memory_fit(&pts[v * nt], nt, &mem[v]);
+    for (int g = 0; g < np; g += nt) stats_memory_fit(&pts[g], nt, &mem[nm++]);
 
     char *warn = NULL;
     size_t wn;
     FILE *w = open_memstream(&warn, &wn);
-    stats_warnings(pts, nv * nt, stderr, w);
+    stats_warnings(pts, np, stderr, w);
     fclose(w);
 
     atomic_file a;
     FILE *f = atomic_open(&a, s->out, "summary.csv");
-    if (f) stats_write_summary_csv(f, pts, nv * nt);   /* errors: ferror, seen by the commit */
+    if (f) stats_write_summary_csv(f, pts, np);   /* errors: ferror, seen by the commit */
     if (!f || atomic_commit(&a, s->out) != 0) {
         fprintf(stderr, "scale: cannot write %s/summary.csv: %s\n", s->out, strerror(errno));
         bad = -1;
     }
     f = atomic_open(&a, s->out, "memory.csv");
-    if (f) stats_write_memory_csv(f, mem, nv);
+    if (f) stats_write_memory_csv(f, mem, nm);
     if (!f || atomic_commit(&a, s->out) != 0) {
         fprintf(stderr, "scale: cannot write %s/memory.csv: %s\n", s->out, strerror(errno));
         bad = -1;
     }
     char end[32];
     utc_time(end, sizeof end, "%Y-%m-%dT%H:%M:%SZ");
-    if (meta_write(s, status, end, mem, nv, warn) != 0) {
+    if (meta_write(s, status, end, mem, nm, warn) != 0) {
         fprintf(stderr, "scale: cannot write %s/meta.json: %s\n", s->out, strerror(errno));
         bad = -1;
     }
-    stats_print_table(stdout, pts, nv * nt, mem, nv, s->topo.usable_cpus);
+    stats_print_table(stdout, pts, np, mem, nm, s->topo.usable_cpus);
     printf("results in %s (%s)\n", s->out, status);
     fflush(stdout);
     free(warn);
     free(pts);
+    free(mem);
     return bad;
+}
+
+/* Before an mpi sweep: mpirun must run, as root only with Open MPI's two
+ * variables set, and --mpirun-args must fit. */
+static void check_mpirun(const scale *s) {
+    const char *m = s->o.raw[OPT_MPIRUN_ARGS];
+    int words = 0;
+    for (const char *c = m; c && *c; c++) words += *c != ' ' && (c == m || c[-1] == ' ');
+    if (words > MPIRUN_WORDS) die(2, "--mpirun-args: %d words, more than %d", words, MPIRUN_WORDS);
+    if (geteuid() == 0 && !(getenv("OMPI_ALLOW_RUN_AS_ROOT") && getenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM")))
+        die(1, "the mpi variant runs under mpirun, and Open MPI refuses to run as root unless "
+            "OMPI_ALLOW_RUN_AS_ROOT=1 and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 are in the environment "
+            "(set both to allow it, as CI does; bench/RESULTS.md)");
+    char *argv[] = { "mpirun", "--version", NULL };
+    char err[256];
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    pid_t pid = counters_spawn(NULL, argv, devnull, devnull, err, sizeof err);
+    int st = 0;
+    if (pid > 0) while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    if (devnull >= 0) close(devnull);
+    if (pid <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        die(1, "the mpi variant needs mpirun: %s (install openmpi-bin: scripts/deps.sh)",
+            pid <= 0 ? err : "mpirun --version failed");
 }
 
 /* The topology (meta.json host.topology) and the usable CPUs every point is
@@ -648,6 +781,9 @@ int main(int argc, char **argv) {
         if (stat(bin, &st) != 0) die(1, "train_model binary %s: %s (build it, or pass --bin-dir)", bin, strerror(errno));
         if (!S_ISREG(st.st_mode) || access(bin, X_OK) != 0) die(1, "train_model binary %s is not an executable file", bin);
     }
+    int any_mpi = 0;
+    for (int v = 0; v < s.o.nv; v++) any_mpi |= is_mpi(s.o.variants[v]);
+    if (any_mpi) check_mpirun(&s);
     struct stat st;
     if (s.o.raw[OPT_DATA] && stat(s.o.raw[OPT_DATA], &st) != 0)
         die(1, "--data %s: %s", s.o.raw[OPT_DATA], strerror(errno));
@@ -682,7 +818,7 @@ int main(int argc, char **argv) {
     if (meta_write(&s, "running", NULL, NULL, 0, NULL) != 0)
         die(1, "cannot write %s/meta.json: %s", s.out, strerror(errno));
     int sig = sweep(&s);
-    int total = s.o.reps * s.o.nv * s.o.nt, failed = 0;
+    int total = points_total(&s), failed = 0;
     for (int i = 0; i < s.nruns; i++) failed += !s.runs[i].ok;
     int bad = finish(&s, sig ? "interrupted" : s.nruns < total ? "incomplete" : "complete");
     close(s.runs_fd);

@@ -14,12 +14,13 @@
 #include "json.h"
 
 #define MAX_ENTRIES 4096     /* thread list entries */
-#define NVARIANTS 2          /* lockfree, locked */
+#define NVARIANTS 3          /* lockfree, locked, mpi */
+#define MAX_RANKS 1024       /* train_model's limit (core/comm.h RANKS_MAX) */
 
 /* Options; the first OPT_COMPARED ones define the sweep and must match on --resume. */
 enum { OPT_THREADS, OPT_VARIANTS, OPT_REPS, OPT_CONFIG, OPT_STEPS, OPT_SCALING, OPT_DATA,
-       OPT_EVENTS, OPT_PIN, OPT_COMPARED, OPT_TIMEOUT = OPT_COMPARED, OPT_NOISE_MAX, OPT_BIN_DIR,
-       OPT_OUT, OPT_RESUME, NOPTS };
+       OPT_EVENTS, OPT_PIN, OPT_RANKS, OPT_COMPARED, OPT_TIMEOUT = OPT_COMPARED, OPT_NOISE_MAX,
+       OPT_MPIRUN_ARGS, OPT_BIN_DIR, OPT_OUT, OPT_RESUME, NOPTS };
 
 /* Option names without "--", also the keys of meta.json's "options". */
 extern const char *const OPT_NAMES[NOPTS];
@@ -28,6 +29,7 @@ typedef struct {
     char *raw[NOPTS];          /* option text (malloc'ed), NULL = not set */
     int given[NOPTS];          /* set on the command line */
     int threads[MAX_ENTRIES], nt;
+    int ranks[MAX_ENTRIES], nr;  /* --ranks (the mpi variant's); {1} when not given */
     const char *variants[NVARIANTS];
     int nv, reps, steps;
     double timeout;
@@ -39,8 +41,10 @@ typedef struct {
  * caller prints usage), or -1 with a usage error in err (scale exits 2). */
 int scale_opts_parse(scale_opts *o, int argc, char **argv, char *err, size_t errlen);
 
-/* Converts the raw option text into threads, variants, reps, steps,
- * timeout and noise_max, and checks --pin's form. Returns 0, or -1 with a usage error in err (scale exits 2). */
+/* Converts the raw option text into threads, ranks, variants, reps, steps,
+ * timeout and noise_max, and checks --pin's form. --ranks without --variants
+ * sweeps the mpi variant; --ranks with variants that leave out mpi is an
+ * error; ranks x threads may not pass 1024 workers. Returns 0, or -1 with a usage error in err (scale exits 2). */
 int scale_opts_validate(scale_opts *o, char *err, size_t errlen);
 
 /* Takes the options of the run folder dir from its parsed meta.json: options
