@@ -24,6 +24,8 @@ typedef struct {
     double wall_s;             /* training steps only */
     float val_loss;
     int scaling_strong;
+    double timed_cpu_user_s;   /* process CPU time over the timed steps (after warm-up) */
+    double timed_cpu_sys_s;
 } run_info;
 
 /* Write atomically. -1 with err naming the file on failure. */
