@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# bench.sh - make bench: the default scaling sweep (build/scale), then the
-# analysis (report and plots) of the folder it wrote. Arguments go to
-# build/scale (make bench BENCH_ARGS="--threads 1,2 --reps 5").
+# bench.sh - make bench: the default scaling sweep (build/scale) with 5 reps
+# (the fewest at which the report's locked-against-lock-free comparison can
+# reach p < 0.05 with a rep to spare: 3 never can, 4 only when every pair is
+# ordered), this machine's ceilings (build/micro/ceilings) for the
+# projection, then the analysis (report and plots) of the folder it wrote.
+# Arguments go to build/scale (make bench BENCH_ARGS="--threads 1,2 --reps 7").
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=""
+out="" reps=0
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
     case ${args[i]} in
         --out|--resume) out=${args[i + 1]:-} ;;
+        --reps) reps=1 ;;
     esac
 done
+[[ $reps -eq 1 || " ${args[*]} " == *" --resume "* ]] || args+=(--reps 5)
 if [[ -z $out ]]; then
     out="results/$(date -u +%Y%m%dT%H%M%SZ)-$(hostname -s 2>/dev/null || hostname)"
     args+=(--out "$out")
@@ -22,6 +27,10 @@ build/scale "${args[@]}" || rc=$?
 if [[ $rc -ne 0 && $rc -ne 1 ]]; then
     echo "make bench: build/scale exited $rc; what completed is in $out" >&2
     exit "$rc"
+fi
+if [[ -x build/micro/ceilings && -d $out ]]; then
+    build/micro/ceilings --seconds 0.5 --out "$out/ceilings.json" >/dev/null ||
+        echo "make bench: build/micro/ceilings failed: the projection goes without ceilings" >&2
 fi
 if [[ -f scripts/analyze.py && -f $out/summary.csv ]]; then
     /usr/bin/python3 scripts/analyze.py "$out"
