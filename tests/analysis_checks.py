@@ -249,5 +249,27 @@ res = analysis.analyze(runs.run_from_records(analysis_synth.meta(TH, 3, 64, conf
 check(f"config bench: the verdict is not about the claim ({res['verdict']['class']})",
       res["verdict"]["class"] == "not the claim's config")
 
+# --- 10. the package has no import cycle
+import re  # noqa: E402
+pkg = os.path.join(REPO, "scripts", "cllm_analysis")
+deps = {}
+for fn in os.listdir(pkg):
+    if fn.endswith(".py") and fn != "__init__.py":
+        src = open(os.path.join(pkg, fn)).read()
+        mods = set(re.findall(r"^from \.(\w+) import", src, re.M))
+        for line in re.findall(r"^from \. import (.+)$", src, re.M):
+            mods |= {m.strip() for m in line.split(",")}
+        deps[fn[:-3]] = mods
+seen = set()
+def visit(m, stack=()):
+    if m in stack:
+        return False
+    if m in seen:
+        return True
+    ok = all(visit(d, stack + (m,)) for d in deps.get(m, ()))
+    seen.add(m)
+    return ok
+check(f"no import cycle among {len(deps)} modules ({sorted(deps)})", all(visit(m) for m in deps))
+
 print(f"{passed} passed, {failed} failed")
 sys.exit(1 if failed else 0)

@@ -88,7 +88,7 @@ def plot_speedup(run, res, d):
                 if b is not None:
                     cols += [b[0], b[1]]
                     plots.insert(1, f"'curves.dat' using 1:{c + 1}:{c + 2} with filledcurves fc rgb '{color}' "
-                                    f"fs transparent solid 0.15 noborder title 'step model 95% band, {label}'")
+                                    f"fs transparent solid 0.15 noborder title 'step model, pointwise profile band (nominal 95%), {label}'")
         plots.append(f"'speedup_{v}.dat' using 1:($5==0?$2:1/0):3:4 with yerrorbars pt 7 ps 1.4 lw 1.5 lc rgb '{color}' "
                      f"title '{label}: whole step (median, min-max)'")
         if any(r.get("par_speedup") for r in rows):
