@@ -19,7 +19,10 @@ Estimators:
         The interval of the speedup at a target N (63) is the profile
         likelihood interval (F(1, dof) calibration) of
         psi = (N-1) sigma + N (N-1) kappa, which the bounds do not break:
-        its 95% coverage is checked by simulation (tests/test_coverage.py).
+        its 95% coverage is checked by simulation (tests/analysis_checks.py).
+        scipy has no profile-likelihood interval for least_squares: the
+        profile (a vectorised grid over the sigma/kappa split, refined) is
+        written here.
   nls   (fit_nls_throughput) R usl's estimator (usl 2.0+, usl.R): nonlinear
         least squares on throughput itself, X = gamma N / D(N), gamma >= 0,
         0 <= alpha, beta <= 1, standard errors from the Jacobian as R usl
