@@ -5,6 +5,9 @@
 # ordered), this machine's ceilings (build/micro/ceilings) for the
 # projection, then the analysis (report and plots) of the folder it wrote.
 # Arguments go to build/scale (make bench BENCH_ARGS="--threads 1,2 --reps 7").
+# On a machine with fewer than 63 CPUs the report also projects onto a target
+# of 64 cores and 200 GB/s (BENCH_PROJECT="cores=N,dram-gbs=X" picks another,
+# BENCH_PROJECT= none).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="" reps=0
@@ -32,8 +35,12 @@ if [[ -x build/micro/ceilings && -d $out ]]; then
     build/micro/ceilings --seconds 0.5 --out "$out/ceilings.json" >/dev/null ||
         echo "make bench: build/micro/ceilings failed: the projection goes without ceilings" >&2
 fi
+project=()
+if [[ -n ${BENCH_PROJECT-cores=64,dram-gbs=200} ]] && ((cpus < 63)); then
+    project=(--project "${BENCH_PROJECT-cores=64,dram-gbs=200}")
+fi
 if [[ -f scripts/analyze.py && -f $out/summary.csv ]]; then
-    /usr/bin/python3 scripts/analyze.py "$out"
+    /usr/bin/python3 scripts/analyze.py "$out" "${project[@]}"
 fi
 [[ $rc -eq 0 ]] || echo "make bench: some runs failed (see $out/runs.jsonl)" >&2
 exit "$rc"
