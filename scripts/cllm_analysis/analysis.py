@@ -24,7 +24,7 @@ import subprocess
 import numpy as np
 
 from . import compare, models, project, stats, verdict
-from .runs import LLC_NAMES, PHASES, tps, variant_points
+from .runs import LLC_NAMES, tps, variant_points
 from .util import med, num
 
 NOTE_PER_THREAD_KIB = 6277           # the original note's per-thread table (config seed): "6.1 MB"

@@ -130,7 +130,7 @@ def projection_section(res):
     if pr.get("reason"):
         return L + [f"Not made: {pr['reason']}.", ""]
     c = pr.get("ceilings")
-    L.append(f"- Ceilings: " + (f"DRAM triad {c['bw1']:.1f} GB/s at 1 thread, {c['bw_all']:.1f} GB/s at {c['n_all']}; "
+    L.append("- Ceilings: " + (f"DRAM triad {c['bw1']:.1f} GB/s at 1 thread, {c['bw_all']:.1f} GB/s at {c['n_all']}; "
                                 f"FMA {c['peak1']:.0f} / {c['peak_all']:.0f} GFLOP/s (measured {c.get('time_utc')}, "
                                 f"load {c.get('loadavg')})." if c else
                                 "none (no ceilings.json in the results folder and no --ceilings): no bandwidth or FMA "
