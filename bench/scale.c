@@ -287,7 +287,7 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
         else if (k == OPT_TIMEOUT) json_kv_num(f, OPT_NAMES[k], s->o.timeout);
         else if (k == OPT_NOISE_MAX) json_kv_num(f, OPT_NAMES[k], s->o.noise_max);
         else json_kv_str(f, OPT_NAMES[k], s->o.raw[k]);
-    fputs("},\"host\":", f);
+    fputs("},\"child_env\":{\"OPENBLAS_NUM_THREADS\":\"1\"},\"host\":", f);
     meta_host(f, s);
     fputs(",\"harness\":{\"cc\":", f);
     json_put_str(f, CLLM_CC);
@@ -468,8 +468,11 @@ static int sweep_run(scale *s, const char *variant, int threads, int ranks, int 
     int a = mpi ? mpirun_prefix(s, ranks, threads, argv, rb, pe, sizeof pe, words) : 0;
     argv[a++] = bin;
     if (s->o.raw[OPT_DATA]) argv[a++] = s->o.raw[OPT_DATA];
+    /* --eval-batches 0: no validation pass after training, so the process
+     * does the same work outside the timed steps at every thread count */
     char *rest[] = { "--config", s->o.raw[OPT_CONFIG], "--threads", tb, "--steps", kb,
-                     "--scaling", s->o.raw[OPT_SCALING], "--quiet", "--report", report };
+                     "--scaling", s->o.raw[OPT_SCALING], "--eval-batches", "0", "--quiet",
+                     "--report", report };
     for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) argv[a++] = rest[i];
     if (s->o.raw[OPT_PIN]) { argv[a++] = "--pin"; argv[a++] = s->o.raw[OPT_PIN]; }
     argv[a] = NULL;
@@ -670,6 +673,11 @@ static int finish(scale *s, const char *status) {
     stats_mark_points(pts, np, s->runs, s->nruns, s->topo.affinity_cores, s->topo.usable_cpus,
                       s->o.noise_max);
     for (int g = 0; g < np; g += nt) stats_memory_fit(&pts[g], nt, &mem[nm++]);
+    /* strong scaling: each worker's context holds B/N sequences, so the
+     * slope of peak RSS over N is no per-thread size (the analysis compares
+     * analytic total and peak RSS point by point instead) */
+    if (strcmp(s->o.raw[OPT_SCALING], "strong") == 0)
+        for (int m = 0; m < nm; m++) mem[m].measured = mem[m].intercept = NAN;
 
     char *warn = NULL;
     size_t wn;
@@ -754,6 +762,10 @@ int main(int argc, char **argv) {
     fclose(m);
     utc_time(s.start_time, sizeof s.start_time, "%Y-%m-%dT%H:%M:%SZ");
     memcpy(s.first_start, s.start_time, sizeof s.first_start);
+    /* the child's OpenBLAS starts no thread pool of its own (train_model
+     * runs BLAS single-threaded in each worker), so train_model does not
+     * re-exec itself to set this: the same process at every thread count */
+    if (setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0) die(1, "setenv OPENBLAS_NUM_THREADS: %s", strerror(errno));
     cpu_set_t cs;
     s.cpus = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     read_topology(&s);

@@ -25,6 +25,8 @@ typedef struct {
     float val_loss;            /* read only when val_batches > 0 */
     int val_batches;           /* validation batches run; 0 = none: val_loss is null */
     int scaling_strong;
+    double timed_cpu_user_s;   /* process CPU time over the timed steps (after warm-up) */
+    double timed_cpu_sys_s;
     comm_t *comm;              /* the job's ranks (comm.h); NULL or no MPI: "mpi" is null */
 } run_info;
 

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ckpt.h"
@@ -373,6 +374,11 @@ int main(int argc, char **argv) {
     long done = 0;
     int failed = 0, stop = 0;
     double t_start = time_wall();
+    /* CPU time of the timed steps (the report's tokens_per_s region: after
+     * the warm-up step when there is more than one), whole process */
+    struct rusage ru_start, ru_warm, ru_end;
+    getrusage(RUSAGE_SELF, &ru_start);
+    ru_warm = ru_start;
     /* a stop signal ends the run after the same step on every rank */
     for (long s = 0; s < steps && !(stop = nranks > 1 ? comm_max_int(g_comm, stop_signal) : stop_signal); s++) {
         double t0 = time_wall();
@@ -382,6 +388,7 @@ int main(int argc, char **argv) {
         step_ms[s] = ms;
         done = s + 1;
         if (3e-3 * ms > grace_s) grace_s = (sig_atomic_t)MIN(3e-3 * ms + 1, 86400.0);
+        if (s == 0) getrusage(RUSAGE_SELF, &ru_warm);
         if (!isfinite(loss)) {     /* the same loss on every rank: all stop here */
             if (lead) fprintf(stderr, "train_model: the loss became %s at step %ld: stopping (try a lower --lr)\n",
                     isnan(loss) ? "NaN" : "infinite", first + s + 1);
@@ -394,6 +401,20 @@ int main(int argc, char **argv) {
                     ms, (double)Bglobal * cfg.T / (ms * 1e-3));
     }
     double wall = time_wall() - t_start;
+    getrusage(RUSAGE_SELF, &ru_end);
+    const struct rusage *ru0 = done > 1 ? &ru_warm : &ru_start;
+#define TV_S(tv) ((double)(tv).tv_sec + (double)(tv).tv_usec * 1e-6)
+    double timed_user = TV_S(ru_end.ru_utime) - TV_S(ru0->ru_utime);
+    double timed_sys = TV_S(ru_end.ru_stime) - TV_S(ru0->ru_stime);
+#undef TV_S
+    if (nranks > 1) {          /* the job's CPU time: every rank's process */
+        double mine[2] = { timed_user, timed_sys }, *all = xmalloc(2 * sizeof(double) * nranks);
+        if (!all) die("cannot allocate the CPU times of %d ranks", nranks);
+        comm_allgather_f64(g_comm, mine, all, 2);
+        timed_user = timed_sys = 0;
+        for (int r = 0; r < nranks; r++) { timed_user += all[2 * r]; timed_sys += all[2 * r + 1]; }
+        free(all);
+    }
     float val = NAN;
     int val_batches = 0;
     if (!failed && !stop && eval_batches > 0) {
@@ -437,7 +458,7 @@ int main(int argc, char **argv) {
             strcat(cmd, argv[i]);
         }
         run_info ri = { data_path ? data_path : "synthetic", tokname, cmd, losses, step_ms,
-                        done, first, wall, val, val_batches, opt.strong, g_comm };
+                        done, first, wall, val, val_batches, opt.strong, timed_user, timed_sys, g_comm };
         if (report_write(report, t, &ri, err, sizeof err) != 0) {
             fprintf(stderr, "train_model: %s\n", err);
             rc = 1;
