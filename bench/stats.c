@@ -512,10 +512,14 @@ int stats_write_summary_csv(FILE *f, const stats_point *pts, int n) {
           "wall_max_s,wall_stddev_s,wall_cv,tokens_per_s_median,tokens_per_s_min,"
           "tokens_per_s_max,speedup,speedup_min,speedup_max,efficiency,cpu_util,karp_flatt,"
           "user_s_median,sys_s_median,peak_rss_kib_median,mem_per_thread_analytic_bytes", f);
-    for (int ph = 0; ph < STATS_PHASES; ph++) fprintf(f, ",phase_%s_s", STATS_PHASE_NAMES[ph]);
+    /* the phases before the comm ones where they always were; the columns
+     * added later (comm phases, ranks, workers) at the end */
+    for (int ph = 0; ph < STATS_PHASES_FIRST; ph++) fprintf(f, ",phase_%s_s", STATS_PHASE_NAMES[ph]);
     fputs(",task_clock_s,ipc,llc_misses_per_token", f);
     fputs(",smt_shared,usable_cpus,outside_cpus_median,outside_cpus_max,reps_noisy,reps_noise_undetermined,"
-          "eff_ghz,cycles_per_ref_cycle,eff_ghz_ref,ranks,workers\n", f);
+          "eff_ghz,cycles_per_ref_cycle,eff_ghz_ref", f);
+    for (int ph = STATS_PHASES_FIRST; ph < STATS_PHASES; ph++) fprintf(f, ",phase_%s_s", STATS_PHASE_NAMES[ph]);
+    fputs(",ranks,workers\n", f);
     for (int i = 0; i < n; i++) {
         const stats_point *p = &pts[i];
         fprintf(f, "%s,%d,%d,%d,%d", p->variant, p->threads, p->oversubscribed,
@@ -530,7 +534,7 @@ int stats_write_summary_csv(FILE *f, const stats_point *pts, int n) {
             fputc(',', f);
             put_val(f, vals[k], "%.9g");
         }
-        for (int ph = 0; ph < STATS_PHASES; ph++) { fputc(',', f); put_val(f, p->phase_s[ph], "%.9g"); }
+        for (int ph = 0; ph < STATS_PHASES_FIRST; ph++) { fputc(',', f); put_val(f, p->phase_s[ph], "%.9g"); }
         fputc(',', f); put_val(f, p->task_clock_s, "%.9g");
         fputc(',', f); put_val(f, p->ipc, "%.6g");
         fputc(',', f); put_val(f, p->llc_per_token, "%.6g");
@@ -540,6 +544,7 @@ int stats_write_summary_csv(FILE *f, const stats_point *pts, int n) {
         fprintf(f, ",%d,%d", p->reps_noisy, p->reps_noise_undetermined);
         const double clk[] = { p->eff_ghz, p->cycles_per_ref, p->eff_ghz_ref };
         for (int k = 0; k < 3; k++) { fputc(',', f); put_val(f, clk[k], "%.4g"); }
+        for (int ph = STATS_PHASES_FIRST; ph < STATS_PHASES; ph++) { fputc(',', f); put_val(f, p->phase_s[ph], "%.9g"); }
         int ranks = p->ranks > 1 ? p->ranks : 1;
         fprintf(f, ",%d,%d\n", ranks, ranks * p->threads);
     }

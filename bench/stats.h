@@ -17,6 +17,7 @@
 #include "noise.h"
 
 #define STATS_PHASES 8
+#define STATS_PHASES_FIRST 6   /* the phases before comm: summary.csv's columns in place */
 /* forward, backward, lock_wait, barrier_wait, reduce, optimizer, comm, comm_sum */
 extern const char *const STATS_PHASE_NAMES[STATS_PHASES];
 
