@@ -108,7 +108,8 @@ asan-build:
 	$(MAKE) WERROR=1 BUILD=build/asan CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all" all
 tsan-build:
 	$(MAKE) WERROR=1 BUILD=build/tsan CFLAGS="$(SAN_FLAGS) -fsanitize=thread" \
-	    build/tsan/lockfree/train_model build/tsan/locked/train_model build/tsan/tests/test_threads
+	    build/tsan/lockfree/train_model build/tsan/locked/train_model build/tsan/tests/test_threads \
+	    $(if $(MPI_LIBS),build/tsan/mpi/train_model)
 sanitize: asan-build tsan-build
 	scripts/run-tests.sh --sanitizers
 

@@ -12,12 +12,12 @@
 #     runs.jsonl and summary.csv, binds T cores per rank, and runs and labels
 #     the points past the usable CPUs as oversubscribed;
 #   - scale's usage errors for --ranks, and the root check.
-# Sets OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 (CI runs as root).
+# tests/mpi_env.sh sets OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 (CI runs as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 MPI=$BUILD/mpi/train_model SCALE=$BUILD/scale
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+. tests/mpi_env.sh    # Open MPI as root (CI), and under ASan
 RUN=(mpirun --oversubscribe --bind-to none)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
