@@ -1,6 +1,8 @@
 """runs.py - loading a results folder of build/scale (bench/RESULTS.md) into
 plain data: the sweep's options and machine, and per (variant, threads)
-point the successful reps with what the analysis needs of each.
+point the successful reps with what the analysis needs of each. Points of
+more than one MPI rank (the mpi variant's --ranks grid) are left out of
+those points: ranks.py reads them.
 
 load_folder(path) reads the files and refuses a folder build/scale did not
 write (meta.json missing, or its "tool" is not "scale", or no runs.jsonl);
@@ -95,6 +97,8 @@ def run_from_records(meta, records, memory_rows=None, name="run", path=".", hype
     variants = list(opts.get("variants") or dict.fromkeys(r["variant"] for r in records))
     pts = {}
     for r in records:
+        if int(r.get("ranks") or 1) > 1:
+            continue                  # the ranks x threads grid: ranks.py
         key = (r["variant"], int(r["threads"]))
         p = pts.setdefault(key, {"variant": key[0], "threads": key[1], "failed": 0, "reps": [],
                                  "over": (key[1] > cpus) if cpus else bool(r.get("oversubscribed"))})
