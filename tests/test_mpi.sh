@@ -13,22 +13,13 @@
 #   - the report carries ranks, workers, the library and the comm phases;
 #   - TCP (--mca btl tcp,self) gives the bits of shared memory (vader).
 # Open MPI refuses root unless OMPI_ALLOW_RUN_AS_ROOT=1 and
-# OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 are set: tests/mpi_env.sh sets both (CI
+# OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 are set: tests/mpi_common.sh sets both (CI
 # runs as root). Failures (a killed rank, bad flags, the harness) are tests/test_mpi_fail.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 MPI=$BUILD/mpi/train_model LF=$BUILD/lockfree/train_model
-. tests/mpi_env.sh    # Open MPI as root (CI), and under ASan
-# 2 CPUs: 4 ranks need --oversubscribe (oversubscription, labelled as such);
-# unbound, so that 2 threads of a rank do not share one core
-RUN=(mpirun --oversubscribe --bind-to none)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+. tests/mpi_common.sh    # Open MPI as root (CI) and under ASan; RUN, tmp, check
 # the per-step loss of two reports within a relative tolerance
 close() { /usr/bin/python3 - "$@" <<'PY'
 import json, sys

@@ -12,19 +12,12 @@
 #     runs.jsonl and summary.csv, binds T cores per rank, and runs and labels
 #     the points past the usable CPUs as oversubscribed;
 #   - scale's usage errors for --ranks, and the root check.
-# tests/mpi_env.sh sets OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 (CI runs as root).
+# tests/mpi_common.sh sets OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 (CI runs as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 MPI=$BUILD/mpi/train_model SCALE=$BUILD/scale
-. tests/mpi_env.sh    # Open MPI as root (CI), and under ASan
-RUN=(mpirun --oversubscribe --bind-to none)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+. tests/mpi_common.sh    # Open MPI as root (CI) and under ASan; RUN, tmp, check
 field() { /usr/bin/python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline()); print(r[sys.argv[2]])' "$@"; }
 if [[ ! -x $MPI || ! -x $SCALE ]] || ! command -v mpirun >/dev/null; then
     echo "FAIL: $MPI, $SCALE or mpirun missing (make all; scripts/deps.sh)"; echo "test_mpi_fail: 0 passed, 1 failed"; exit 1
