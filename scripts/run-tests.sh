@@ -10,7 +10,7 @@
 #   scripts/run-tests.sh --all         both of the above, one closing line
 #   scripts/run-tests.sh --only test_cli.sh,test_model   just those tests
 #
-# A test's time limit is 120 s, or N from a "test-timeout: N" line in its
+# A test's time limit is 300 s, or N from a "test-timeout: N" line in its
 # source, 3x on the sanitizer builds; TEST_TIMEOUT=S overrides them all. Past
 # it, the test's whole session gets SIGTERM, then SIGKILL after TEST_GRACE
 # seconds (10), and the test fails as TIMEOUT. "SKIP: reason" lines a test

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-DEFAULT_LIMIT = 120
+DEFAULT_LIMIT = 300
 SANITIZER_FACTOR = 3
 SUMMARY_RE = re.compile(r"^(?:[A-Za-z0-9_./-]+: )?(\d+) passed, (\d+) failed(?:, (\d+) skipped)?")
 SKIP_RE = re.compile(r"^(?:SKIP|skipped): (.*)")

@@ -250,7 +250,7 @@ if [[ $BUILD == build && -x build/scale ]]; then
         grep -qE "^ci-compare: (FAIL|INCONCLUSIVE|SKIP)" "$T/gate2.out"
     check "ci-compare.sh: exit 1 exactly on FAIL (rc $rc)" test "$rc" -eq "$(grep -q '^ci-compare: FAIL' "$T/gate2.out" && echo 1 || echo 0)"
 else
-    echo "ci gate skipped: BUILD=$BUILD is not the plain build (timings under sanitizers prove nothing)"
+    echo "SKIP: the ci gate: BUILD=$BUILD is not the plain build (timings under sanitizers prove nothing)"
 fi
 
 echo "$pass passed, $fail failed"
