@@ -64,18 +64,13 @@ import math
 import struct
 import sys
 
-try:
-    import numpy as np
-    import torch
-except ImportError as e:  # pragma: no cover - depends on the machine
-    print(f"optim_ref.py: cannot import {e.name} ({e}); run scripts/deps.sh "
-          f"(Debian: python3-torch python3-numpy) and use /usr/bin/python3", file=sys.stderr)
-    print("0 passed, 1 failed")
-    sys.exit(2)
+# torch_ref (the forward/backward reference) says what to install and exits
+# 2 when torch or numpy is missing
+from torch_ref import PARAM_NAMES, param_shapes   # the checkpoint's tensor order and shapes
+import numpy as np
+import torch
 
 U = 2.0 ** -24
-PARAM_NAMES = ["wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
-               "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb"]
 DECAY_SET = {"wte", "wpe", "qkvw", "attprojw", "fcw", "fcprojw"}
 
 
@@ -83,15 +78,6 @@ def die(msg):
     print(f"optim_ref.py: {msg}", file=sys.stderr)
     print("0 passed, 1 failed")
     sys.exit(2)
-
-
-def tensor_sizes(V, C, L, F_, T):
-    """Element counts in the order of core/model.h."""
-    per = {"wte": V * C, "wpe": T * C, "ln1w": L * C, "ln1b": L * C, "qkvw": L * 3 * C * C,
-           "qkvb": L * 3 * C, "attprojw": L * C * C, "attprojb": L * C, "ln2w": L * C,
-           "ln2b": L * C, "fcw": L * F_ * C, "fcb": L * F_, "fcprojw": L * C * F_,
-           "fcprojb": L * C, "lnfw": C, "lnfb": C}
-    return [per[n] for n in PARAM_NAMES]
 
 
 def read_dump(path):
@@ -103,7 +89,8 @@ def read_dump(path):
     np_, steps = struct.unpack_from("<2q", raw, 40)
     hyper = struct.unpack_from("<7f", raw, 56)
     warmup, lr_steps = struct.unpack_from("<2q", raw, 84)
-    sizes = tensor_sizes(V, C, L, F_, T)
+    shapes = param_shapes(dict(V=V, C=C, L=L, F=F_, T=T))
+    sizes = [math.prod(shapes[n]) for n in PARAM_NAMES]
     if sum(sizes) != np_:
         die(f"{path}: {np_} parameters, the config needs {sum(sizes)}")
     off = 100
