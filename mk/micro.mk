@@ -31,9 +31,9 @@ $(BUILD)/micro/micro: $(MICRO_SRC) $(MICRO_HDR) $(BUILD)/lockfree/libcllm.a $(CO
 
 # the ceilings are C, measured at -O2 whatever CFLAGS says (the FMA kernel is
 # intrinsics; the triad is bandwidth-bound)
-$(BUILD)/micro/ceilings: bench/micro/ceilings.c mk/micro.mk
+$(BUILD)/micro/ceilings: bench/micro/ceilings.c bench/topo.c bench/topo.h bench/json.c mk/micro.mk
 	@mkdir -p $(@D)
-	$(CC) $(WARN) -O2 -g $(MICRO_SAN) -D_GNU_SOURCE $< -lpthread -o $@
+	$(CC) $(WARN) -O2 -g $(MICRO_SAN) -D_GNU_SOURCE -Ibench $< bench/topo.c bench/json.c -lhwloc -lpthread -lm -o $@
 
 .PHONY: micro roofline
 micro: deps all

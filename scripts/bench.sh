@@ -1,9 +1,23 @@
 #!/usr/bin/env bash
 # bench.sh - make bench: the default scaling sweep (build/scale), then the
-# analysis (report and plots) of the folder it wrote. Arguments go to
-# build/scale (make bench BENCH_ARGS="--threads 1,2 --reps 5").
+# analysis (report and plots) of the folder it wrote.
+#
+#   scripts/bench.sh [build/scale options]     (make bench BENCH_ARGS="--threads 1,2 --reps 5")
+#
+# Every option goes to build/scale (`build/scale --help` lists them); without
+# --out or --resume the folder is results/<UTC time>-<host>/. Exit codes are
+# build/scale's: 0 every run ok, 1 a run failed or a runtime error, 2 a usage
+# error (nothing run), 130/143 interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for x in "$@"; do
+    if [[ $x == -h || $x == --help ]]; then
+        sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
+        if [[ -x build/scale ]]; then echo; build/scale --help; else echo "(build/scale: run make all first)"; fi
+        exit 0
+    fi
+done
+[[ -x build/scale ]] || { echo "make bench: build/scale is missing: run make all" >&2; exit 1; }
 out=""
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
@@ -19,6 +33,10 @@ cpus=$(nproc)
 echo "make bench: sweep into $out ($cpus CPUs online; thread counts above $cpus are oversubscribed)" >&2
 rc=0
 build/scale "${args[@]}" || rc=$?
+if [[ $rc -eq 2 ]]; then
+    echo "make bench: usage error, nothing was run (build/scale --help lists the options)" >&2
+    exit 2
+fi
 if [[ $rc -ne 0 && $rc -ne 1 ]]; then
     echo "make bench: build/scale exited $rc; what completed is in $out" >&2
     exit "$rc"

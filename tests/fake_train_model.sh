@@ -37,7 +37,7 @@ while (($#)); do
         --quiet) quiet=1 ;;
         --no-timing|--memory-table) ;;
         --config|--threads|--steps|--scaling|--report|--epochs|--V|--C|--L|--NH|--F|--seq|\
-        --batch|--lr|--warmup|--wd|--clip|--seed|--tokenizer|--save|--resume)
+        --batch|--lr|--warmup|--wd|--clip|--seed|--tokenizer|--save|--resume|--pin)
             (($# >= 2)) || die_usage "$1 needs a value"
             case $1 in
                 --config) config=$2 ;;
