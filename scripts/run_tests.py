@@ -15,8 +15,8 @@ A test that exits 0 without a summary line fails ("no summary line"); one
 that exits non-zero with no failed check counts one failure.
 
 Time limits: DEFAULT_LIMIT seconds, or the number in a "test-timeout: N"
-line of the test's source (tests/NAME.sh, tests/NAME.c or bench/NAME.c,
-scripts/NAME.sh; first 40 lines), times SANITIZER_FACTOR on the sanitizer
+line of the test's source (tests/NAME.sh or scripts/NAME.sh for a script,
+tests/NAME.c or bench/NAME.c for a binary; first 40 lines), times SANITIZER_FACTOR on the sanitizer
 builds; TEST_TIMEOUT=S overrides every limit. A test past its limit gets
 SIGTERM, then SIGKILL after TEST_GRACE seconds (default 10), sent to every
 process of its session (it runs under setsid), and counts as failed:
@@ -95,8 +95,8 @@ def time_limit(name, sanitized):
     if os.environ.get("TEST_TIMEOUT"):
         return float(os.environ["TEST_TIMEOUT"])
     limit = DEFAULT_LIMIT
-    stem = name[:-3] if name.endswith(".sh") else name
-    for src in (f"tests/{stem}.sh", f"tests/{stem}.c", f"bench/{stem}.c", f"scripts/{stem}.sh"):
+    srcs = (f"tests/{name}", f"scripts/{name}") if name.endswith(".sh") else (f"tests/{name}.c", f"bench/{name}.c")
+    for src in srcs:
         try:
             with open(os.path.join(ROOT, src)) as f:
                 head = "".join(f.readline() for _ in range(40))
