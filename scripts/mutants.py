@@ -36,9 +36,6 @@ from collections import namedtuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Mutant = namedtuple("Mutant", "name what edits tests")
-# pending: the fix of that defect (issue 10, "Defects") is not on this branch;
-# the text is how the fix is expected to read: retarget it when the fix lands
-PENDING = "written against the expected fix of issue 10's defect {}: retarget to the real code"
 
 MUTANTS = [
     # ---- issue 10, "Passed the whole suite"
@@ -86,41 +83,43 @@ MUTANTS = [
     Mutant("ckpt-no-payload-checksum", "a skipped payload-checksum check in ckpt_load",
            [("core/ckpt.c", "if (ps != get64(h, H_PAYLOADSUM)) {", "if (0 && ps != get64(h, H_PAYLOADSUM)) {")],
            ["test_model", "test_cli.sh"]),
-    # ---- issue 10, "Defects" 1-8, fixed on the core branch
-    Mutant("resume-ignores-seed", "defect 1: --resume ignores the checkpoint's seed; " + PENDING.format(1),
-           [("core/train_model.c", "opt.seed = ck.seed;", "(void)ck.seed;")],
-           ["test_cli.sh"]),
-    Mutant("int-element-count", "defect 2: GELU's element count an int (B*T*F past 2^31 skips it); " + PENDING.format(2),
+    # ---- issue 10, "Defects" 1-8: the text is the fix on the core branch
+    # (i10-core); until that branch is merged these report "did not apply"
+    Mutant("resume-ignores-seed", "defect 1: --resume ignores the checkpoint's seed",
+           [("core/train_model.c", '    OVERRIDE(CLI_SEED, "--seed", seed, "%llu", unsigned long long);\n', "")],
+           ["test_resume.sh", "test_ckpt"]),
+    Mutant("int-element-count", "defect 2: GELU's element count an int (B*T*F past 2^31 skips it)",
            [("core/ops.h", "void gelu_forward(float *out, const float *inp, size_t N);",
              "void gelu_forward(float *out, const float *inp, int N);"),
-            ("core/ops.c", "void gelu_forward(float *out, const float *inp, size_t N) {",
-             "void gelu_forward(float *out, const float *inp, int N) {")],
-           ["test_ops", "test_model", "test_cli.sh"]),
-    Mutant("pool-create-hang", "defect 3: pool_create rewrites bar.n under the started workers; " + PENDING.format(3)
-           + " (the mutant restores today's failure path)",
-           [("core/pool.c", "/* release the started workers: they wait at the start gate */",
-             "/* release the i-1 started workers: they wait at the barrier for nth arrivals */\n"
-             "            p->bar.n = i;")],
-           ["test_threads", "test_faults.sh"]),
-    Mutant("data-double-free", "defect 4: the cleanup after a failed allocation frees moved pointers twice; "
-           + PENDING.format(4),
-           [("core/data.c", "tk->words[i] = NULL;   /* moved into the pool */", "/* moved into the pool */")],
-           ["test_faults.sh"]),
-    Mutant("lr-default-horizon", "defect 5: with lr_steps = 0 every step is the cosine horizon's last; "
-           + PENDING.format(5),
-           [("core/trainer.c", "long horizon = o->lr_steps > 0 ? o->lr_steps : o->steps;",
-             "long horizon = o->lr_steps > 0 ? o->lr_steps : step + 1;")],
-           ["test_model", "test_optim.sh"]),
-    Mutant("symlink-loop", "defect 6: a symlink loop in a corpus folder is descended until ELOOP; " + PENDING.format(6),
-           [("core/data.c", "if (dir_seen(seen, &st)) {", "if (0 && dir_seen(seen, &st)) {")],
-           ["test_cli.sh", "test_model"]),
-    Mutant("val-nan", "defect 7: --eval-batches 0 prints 'val nan'; " + PENDING.format(7),
-           [("core/train_model.c", "if (eval_batches > 0) printf(\", val %.4f\", val);",
-             "printf(\", val %.4f\", val);")],
-           ["test_cli.sh"]),
-    Mutant("blas-thread-limit", "defect 8: more workers than OpenBLAS's MAX_THREADS accepted; " + PENDING.format(8),
-           [("core/trainer.c", "if (nth > blas_max) {", "if (0 && nth > blas_max) {")],
-           ["test_threads", "test_cli.sh"]),
+            ("core/ops.c", "HOT void gelu_forward(float *out, const float *inp, size_t N) {",
+             "HOT void gelu_forward(float *out, const float *inp, int N) {")],
+           ["test_bigcount"]),
+    Mutant("pool-create-hang", "defect 3: pool_create hangs when a thread cannot be created "
+           "(the started workers are never released)",
+           [("core/pool.c", "            atomic_store_explicit(&p->start, -1, memory_order_release);\n"
+             "            futex_wake_all(&p->start);\n            for (int k = 1; k < i; k++)",
+             "            for (int k = 1; k < i; k++)")],
+           ["test_faultinject"]),
+    Mutant("tokenizer-double-free", "defect 4: after the vocabulary compaction, a failed allocation "
+           "frees moved words twice",
+           [("core/data.c", "        wc[k] = wc[i];\n        if (k != i) wc[i].w = NULL;\n",
+             "        wc[k] = wc[i];\n")],
+           ["test_faultinject"]),
+    Mutant("lr-default-horizon", "defect 5: the library's default schedule (lr_steps = 0) is not "
+           "the documented one",
+           [("core/trainer.c", "    if (o->lr_steps <= 0) return o->lr;\n", "")],
+           ["test_schedule"]),
+    Mutant("symlink-loop", "defect 6: a symlink loop in a corpus folder is descended until the "
+           "depth limit",
+           [("core/data.c", "    if (seen) { w->t->skipped_dirs++; return 0; }", "    (void)seen;")],
+           ["test_limits.sh"]),
+    Mutant("val-nan", "defect 7: --eval-batches 0 prints 'val nan'",
+           [("core/train_model.c", '        if (val_batches > 0) snprintf(valtxt, sizeof valtxt, ", val %.4f", val);',
+             '        (void)val_batches;\n        snprintf(valtxt, sizeof valtxt, ", val %.4f", val);')],
+           ["test_limits.sh"]),
+    Mutant("blas-thread-limit", "defect 8: more workers than OpenBLAS's MAX_THREADS accepted",
+           [("core/trainer.c", "    if (blas_max > 0 && nth > blas_max) {", "    if (0 && blas_max > 0 && nth > blas_max) {")],
+           ["test_limits.sh"]),
 ]
 
 
