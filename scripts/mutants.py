@@ -82,7 +82,7 @@ MUTANTS = [
     # ---- issue 10, "Missed by the fuzzers"
     Mutant("ckpt-no-payload-checksum", "a skipped payload-checksum check in ckpt_load",
            [("core/ckpt.c", "if (ps != get64(h, H_PAYLOADSUM)) {", "if (0 && ps != get64(h, H_PAYLOADSUM)) {")],
-           ["test_model", "test_cli.sh"]),
+           ["test_model", "test_cli.sh", "test_ckpt"]),
     # ---- issue 10, "Defects" 1-8: the text is the fix on the core branch
     # (i10-core); until that branch is merged these report "did not apply"
     Mutant("resume-ignores-seed", "defect 1: --resume ignores the checkpoint's seed",
@@ -91,8 +91,8 @@ MUTANTS = [
     Mutant("int-element-count", "defect 2: GELU's element count an int (B*T*F past 2^31 skips it)",
            [("core/ops.h", "void gelu_forward(float *out, const float *inp, size_t N);",
              "void gelu_forward(float *out, const float *inp, int N);"),
-            ("core/ops.c", "HOT void gelu_forward(float *out, const float *inp, size_t N) {",
-             "HOT void gelu_forward(float *out, const float *inp, int N) {")],
+            ("core/ops.c", "HOT void gelu_forward(float *out, const float *inp, size_t N) {\n    for (size_t i = 0; i < N; i++) {",
+             "HOT void gelu_forward(float *out, const float *inp, int N) {\n    for (int i = 0; i < N; i++) {")],
            ["test_bigcount"]),
     Mutant("pool-create-hang", "defect 3: pool_create hangs when a thread cannot be created "
            "(the started workers are never released)",
