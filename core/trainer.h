@@ -152,6 +152,10 @@ int trainer_ranks(const trainer_t *t);
 int trainer_workers(const trainer_t *t);   /* ranks x threads */
 /* bytes this rank sends and receives per step (payload, self excluded) */
 void trainer_comm_bytes(const trainer_t *t, double *sent, double *received);
+/* the combined gradient of the last step (before clipping), nparams floats:
+ * what the optimizer read; for tests (tests/optim_dump.c). With several
+ * ranks only this rank's range (trainer_shard) holds the combined sum. */
+const float *trainer_grads(const trainer_t *t);
 float trainer_last_grad_norm(const trainer_t *t);
 float trainer_last_lr(const trainer_t *t);
 int trainer_threads(const trainer_t *t);
