@@ -1,6 +1,6 @@
 # mpi_common.sh - what the MPI variant's tests share (sourced by
 # tests/test_mpi.sh and tests/test_mpi_fail.sh; not a test itself): the
-# environment, mpirun's command for 2 CPUs, a temp folder and the counters.
+# environment, mpirun's command for 2 CPUs, a temp folder and tests/check.sh.
 #
 # Open MPI refuses to run as root unless both variables below are set; CI
 # runs as root, so the tests set them (a user running as root sets them too,
@@ -19,7 +19,4 @@ export OMPI_MCA_mca_base_component_disable_dlclose=1 PMIX_MCA_mca_base_component
 RUN=(mpirun --oversubscribe --bind-to none)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+. tests/check.sh    # ok, bad, check, check_finish

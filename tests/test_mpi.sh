@@ -15,6 +15,7 @@
 # Open MPI refuses root unless OMPI_ALLOW_RUN_AS_ROOT=1 and
 # OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 are set: tests/mpi_common.sh sets both (CI
 # runs as root). Failures (a killed rank, bad flags, the harness) are tests/test_mpi_fail.sh.
+# test-timeout: 150
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -32,8 +33,8 @@ sys.exit(0 if len(a) == len(b) == 20 and worst <= tol else 1)
 PY
 }
 if [[ ! -x $MPI ]] || ! command -v mpirun >/dev/null; then
-    echo "FAIL: $MPI or mpirun missing (make all; scripts/deps.sh installs openmpi-bin libopenmpi-dev)"
-    echo "test_mpi: 0 passed, 1 failed"; exit 1
+    bad "$MPI or mpirun missing (make all; scripts/deps.sh installs openmpi-bin libopenmpi-dev)"
+    check_finish test_mpi; exit 1
 fi
 
 # --- one source, three variants: only the MPI one links MPI
@@ -115,5 +116,4 @@ check "--mca btl vader,self ran over shared memory" grep -q "initializing btl co
 check "TCP gives the bits of shared memory" cmp -s "$tmp/tcp.ck" "$tmp/vader.ck"
 check "and of one process of 2 threads" cmp -s "$tmp/tcp.ck" "$tmp/lf2.ck"
 
-echo "test_mpi: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+check_finish test_mpi

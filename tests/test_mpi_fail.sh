@@ -13,6 +13,7 @@
 #     the points past the usable CPUs as oversubscribed;
 #   - scale's usage errors for --ranks, and the root check.
 # tests/mpi_common.sh sets OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 (CI runs as root).
+# test-timeout: 150
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -20,7 +21,7 @@ MPI=$BUILD/mpi/train_model SCALE=$BUILD/scale
 . tests/mpi_common.sh    # Open MPI as root (CI) and under ASan; RUN, tmp, check
 field() { /usr/bin/python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline()); print(r[sys.argv[2]])' "$@"; }
 if [[ ! -x $MPI || ! -x $SCALE ]] || ! command -v mpirun >/dev/null; then
-    echo "FAIL: $MPI, $SCALE or mpirun missing (make all; scripts/deps.sh)"; echo "test_mpi_fail: 0 passed, 1 failed"; exit 1
+    bad "$MPI, $SCALE or mpirun missing (make all; scripts/deps.sh)"; check_finish test_mpi_fail; exit 1
 fi
 S=(--config tiny --reps 1)
 
@@ -97,5 +98,4 @@ if [[ $(id -u) -eq 0 ]]; then
         bash -c "[[ $rc -eq 1 ]] && grep -q OMPI_ALLOW_RUN_AS_ROOT_CONFIRM '$tmp/root.log'"
 fi
 
-echo "test_mpi_fail: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+check_finish test_mpi_fail
