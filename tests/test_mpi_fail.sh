@@ -6,6 +6,8 @@
 #     before stays byte for byte, with no temp file left;
 #   - a rank stuck in a step (CLLM_TEST_HANG_STEP) is ended by scale's
 #     --timeout (SIGTERM to mpirun), leaving no process behind;
+#   - a stop signal to one rank stops every rank after the same step, and
+#     rank 0's checkpoint resumes there;
 #   - a bad flag on one rank (mpirun's MPMD form) exits 2 naming the rank and
 #     the flag; ranks given different command lines exit 2 too;
 #   - scale --ranks 1,2,4 --threads 1,2 records ranks and workers in
@@ -46,6 +48,18 @@ rc=0; CLLM_TEST_HANG_STEP=2 "$SCALE" "${S[@]}" --ranks 2 --threads 1 --steps 50 
     >/dev/null 2>&1 || rc=$?
 check "a stuck rank: scale records a timeout (exit $rc)" test "$(field "$tmp/hang/runs.jsonl" status)" = timeout
 if pgrep -f "train_model.*$tmp/hang/" >/dev/null; then bad "a process of the stuck job is left"; else ok; fi
+
+# --- a stop signal to one rank: every rank stops after the same step, rank 0 saves
+"${RUN[@]}" -np 2 "$MPI" --steps 100000000 --save "$tmp/stop.ck" >/dev/null 2>"$tmp/stop.log" &
+mp=$!
+for _ in $(seq 600); do grep -q "^step " "$tmp/stop.log" && break; sleep 0.1; done   # a step is done
+kill -TERM "$(pgrep -P $mp -f train_model | tail -n 1)" 2>/dev/null || true
+rc=0; wait $mp || rc=$?
+check "SIGTERM to one rank: the job exits 143 (got $rc)" test $rc -eq 143
+n=$(sed -n 's/.*stopped by signal 15 after \([0-9]*\) steps (checkpoint written).*/\1/p' "$tmp/stop.log")
+check "rank 0 says where it stopped and that it saved: '$n' steps" test -n "$n"
+"$MPI" --resume "$tmp/stop.ck" --steps 1 --quiet --eval-batches 0 --report "$tmp/stop.json" >/dev/null 2>&1 || true
+check "the checkpoint resumes at step $n" bash -c "grep -q '\"first_step\":$n,' '$tmp/stop.json'"
 
 # --- bad flags on one rank: exit 2, naming the rank and the flag
 rc=0; "${RUN[@]}" -np 1 "$MPI" --steps 3 --quiet : -np 1 "$MPI" --steps 3 --quiet --bogus \
