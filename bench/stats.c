@@ -400,7 +400,8 @@ void stats_summarize_points(const stats_run *runs, int nruns, stats_point *pts, 
         /* the successful runs of this point */
         int k = 0;
         for (int i = 0; i < nruns; i++) {
-            if (strcmp(runs[i].variant, variant) != 0 || runs[i].threads != threads || runs[i].ranks != ranks)
+            if (strcmp(runs[i].variant, variant) != 0 || runs[i].threads != threads ||
+                (runs[i].ranks > 1 ? runs[i].ranks : 1) != ranks)
                 continue;
             if (runs[i].ok) ok[k++] = &runs[i];
             else p->reps_failed++;
@@ -472,7 +473,7 @@ void stats_mark_points(stats_point *pts, int n, const stats_run *runs, int nruns
         p->reps_noisy = p->reps_noise_undetermined = 0;
         for (int j = 0; j < nruns; j++) {
             const stats_run *r = &runs[j];
-            if (!r->ok || r->threads != p->threads || r->ranks != (p->ranks > 1 ? p->ranks : 1) ||
+            if (!r->ok || r->threads != p->threads || (r->ranks > 1 ? r->ranks : 1) != (p->ranks > 1 ? p->ranks : 1) ||
                 strcmp(r->variant, p->variant) != 0)
                 continue;
             x[k++] = r->outside_cpus;

@@ -25,7 +25,7 @@ extern const char *const STATS_PHASE_NAMES[STATS_PHASES];
 typedef struct {
     char variant[16];
     int threads, rep;
-    int ranks;                    /* MPI ranks (record "ranks"; 1 when absent): threads per rank */
+    int ranks;                    /* MPI ranks (record "ranks"; 1 when absent; 0 reads as 1) */
     int ok;                       /* status "ok" (exited 0 with a readable report) */
     double wall_s, user_s, sys_s; /* spawn..wait4, rusage of the child */
     double peak_rss_kib;          /* ru_maxrss */

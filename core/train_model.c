@@ -415,6 +415,8 @@ int main(int argc, char **argv) {
         for (int r = 0; r < nranks; r++) { timed_user += all[2 * r]; timed_sys += all[2 * r + 1]; }
         free(all);
     }
+    /* a signal during the last step too: the loop checks only before a step */
+    stop = nranks > 1 ? comm_max_int(g_comm, stop_signal) : stop_signal;
     float val = NAN;
     int val_batches = 0;
     if (!failed && !stop && eval_batches > 0) {
@@ -472,6 +474,7 @@ int main(int argc, char **argv) {
                build_variant(), done, ranks_txt, threads, threads == 1 ? "" : "s", losses[0],
                losses[done - 1], valtxt, wall, tps);
     }
+    if (!stop) stop = stop_signal;   /* one that came during the validation or the writes */
     if (stop && !failed) {
         if (lead)
             fprintf(stderr, "train_model: stopped by signal %d after %ld steps%s\n", stop,
