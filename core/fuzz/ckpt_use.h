@@ -55,7 +55,7 @@ static void ckpt_use(const ckpt_t *ck) {
 
     /* the memory table of the loaded config at one thread */
     memtable_t mt;
-    trainer_memtable(&ck->cfg, 1, 0, &mt, err, sizeof err);
+    trainer_memtable(&ck->cfg, 1, 0, RECOMPUTE_NONE, &mt, err, sizeof err);
 }
 
 /* ckpt_load on the n bytes of d as a file; a loaded checkpoint goes through
