@@ -2,7 +2,8 @@
  * ops.cc - Google Benchmark kernels for the layers of core/ops.h at the shapes
  * of the configs seed, S and M: the five matmuls of a step (qkv C->3C,
  * attproj C->C, fc C->F, fcproj F->C over N = B*T rows, the tied classifier
- * C->V), attention, LayerNorm, GELU and cross-entropy, forward and backward.
+ * C->V), attention, LayerNorm, GELU and cross-entropy, forward and backward,
+ * and AdamW over the config's parameters.
  *
  * Each benchmark calls the core's function on buffers allocated and filled
  * once, outside the timed loop, and reports its analytic FLOPs and minimal
@@ -220,6 +221,24 @@ void register_pointwise(const std::string &cn, const config_t &c) {
     });
 }
 
+/* AdamW over every parameter of the config (adamw_update, one call per
+ * tensor in the trainer; one call over all of them here): 17 FLOPs a
+ * parameter (as scripts/roofline.py counts them); reads grad, reads and writes p, m, v */
+void register_adamw(const std::string &cn, const config_t &c) {
+    size_t counts[P_COUNT];
+    const size_t np = param_counts(&c, counts);
+    reg("adamw/" + cn, shape("P=%zu", np), [=](benchmark::State &st) {
+        Buf p(np), m(np), v(np), g(np);
+        p.normal(14, 0.02f); m.fill(0); v.fill(0); g.normal(15, 1e-3f);
+        adamw_step s = { 1e-4f, 0.9f, 0.95f, 1.0f / (1.0f - 0.9f), 1.0f / (1.0f - 0.95f), 1e-8f, 0.1f, 1.0f };
+        for (auto _ : st) {
+            adamw_update(p.get(), m.get(), v.get(), g.get(), np, &s);
+            benchmark::ClobberMemory();
+        }
+        set_work(st, 17.0 * np, 4.0 * 7.0 * np, footprint({ &p, &m, &v, &g }));
+    });
+}
+
 }  // namespace
 
 void register_ops() {
@@ -228,6 +247,7 @@ void register_ops() {
         register_matmuls(cn, c);
         register_attention(cn, c);
         register_pointwise(cn, c);
+        register_adamw(cn, c);
     }
 }
 
