@@ -16,7 +16,6 @@
  * implementation: the test then checks that two runs of it give the same bits.
  */
 #include <cblas.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,20 +77,12 @@ typedef struct {
     float ad_p[GN], ad_m[GN], ad_v[GN], ad_g[GN];
 } inputs;
 
-static uint64_t splitmix64(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static void fill(float *x, size_t n, uint64_t *s, float lo, float hi) {
-    for (size_t i = 0; i < n; i++)
-        x[i] = lo + (hi - lo) * (float)((double)(splitmix64(s) >> 40) * 0x1.0p-24);
+static void fill(float *x, size_t n, rng_t *r, float lo, float hi) {
+    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * rng_uniform(r);
 }
 
 static void make_inputs(inputs *in) {
-    uint64_t s = 0xc10e5ull;
+    rng_t s = { 0xc10e5ull };
     fill(in->ln_x, LN * LC, &s, -3, 5);
     fill(in->ln_w, LC, &s, 0.5f, 1.5f);
     fill(in->ln_b, LC, &s, -0.5f, 0.5f);
@@ -103,7 +94,7 @@ static void make_inputs(inputs *in) {
     fill(in->gelu_x, GN, &s, -12, 12);   /* past the saturation at |x| = 10 */
     fill(in->gelu_dout, GN, &s, -1, 1);
     fill(in->ce_logits, CN * CV, &s, -8, 8);
-    for (int n = 0; n < CN; n++) in->ce_tgt[n] = (int)(splitmix64(&s) % CV);
+    for (int n = 0; n < CN; n++) in->ce_tgt[n] = (int)(rng_next(&s) % CV);
     fill(in->ad_p, GN, &s, -1, 1);
     fill(in->ad_m, GN, &s, -0.1f, 0.1f);
     fill(in->ad_v, GN, &s, 0, 0.01f);
