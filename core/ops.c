@@ -3,11 +3,11 @@
  * every worker thread on its own buffers; matmuls go through CBLAS.
  * Backward comments quote the forward line they invert.
  *
- * Reductions (sums, maxima) run in LANES partial results combined in a
- * fixed pairwise order: the compiler vectorises them, and since every lane
- * does the same IEEE operations in the same order whatever the vector width,
- * each target_clones clone (util.h HOT) gives the same bits
- * (tests/test_clones.c checks it).
+ * Reductions (sums, maxima) run in LANES partial results (one vector value)
+ * combined in a fixed pairwise order, then the tail: since every lane does
+ * the same IEEE operations in the same order whatever the vector width, each
+ * target_clones clone (util.h HOT) gives the same bits (tests/test_clones.c
+ * checks it).
  */
 #include "ops.h"
 #include "util.h"
@@ -57,38 +57,80 @@ static inline float exp_approx(float x) {
     return y * scale;
 }
 
-/* p[0] after adding p[l + w] into p[l] for w = LANES/2, ..., 1 */
-static inline float lanes_sum(float p[LANES]) {
+/* LANES floats as one value (GCC/clang vector extension): the compiler
+ * keeps it in one AVX-512 register, two AVX2 ones or four SSE ones, and each
+ * lane does the same IEEE operations whatever the width. Partial sums live
+ * in such a value, in registers; an array of lanes indexed by a variable
+ * (for the tail) had kept them in memory and made these loops 3-4x slower. */
+typedef float vfloat __attribute__((vector_size(LANES * sizeof(float))));
+typedef int32_t vint __attribute__((vector_size(LANES * sizeof(int32_t))));
+/* the helpers below are always inlined into their caller's clone, so no
+ * vector crosses a call: gcc's note that returning one without AVX-512
+ * changes the ABI does not apply */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+#define VINLINE static inline __attribute__((always_inline))
+
+VINLINE vfloat vload(const float *p) {
+    vfloat v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* a > b ? a : b in each lane (NaN in a never wins, as in the scalar form) */
+VINLINE vfloat vmax(vfloat a, vfloat b) {
+    vint m = a > b;
+    return (vfloat)((m & (vint)a) | (~m & (vint)b));
+}
+
+/* the lanes added pairwise: lane l += lane l + w for w = LANES/2, ..., 1 */
+VINLINE float vsum(vfloat v) {
+    float p[LANES];
+    memcpy(p, &v, sizeof p);
     for (int w = LANES / 2; w > 0; w /= 2)
         for (int l = 0; l < w; l++) p[l] += p[l + w];
     return p[0];
 }
 
-static inline float lanes_max(float p[LANES]) {
+VINLINE float vmaxall(vfloat v) {
+    float p[LANES];
+    memcpy(p, &v, sizeof p);
     for (int w = LANES / 2; w > 0; w /= 2)
         for (int l = 0; l < w; l++) p[l] = p[l + w] > p[l] ? p[l + w] : p[l];
     return p[0];
 }
 
-/* sum of x[0..n): lane l adds x[l], x[l + LANES], ...; the tail goes to lanes 0.. */
-static inline float sum_lanes(const float *x, size_t n) {
-    float p[LANES] = { 0 };
+/* sum of x[0..n): lane l adds x[l], x[l + LANES], ...; the lanes pairwise;
+ * then the tail past the last whole group, in order */
+VINLINE float sum_lanes(const float *x, size_t n) {
+    vfloat p = { 0 };
     size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int l = 0; l < LANES; l++) p[l] += x[i + l];
-    for (int l = 0; i < n; i++, l++) p[l] += x[i];
-    return lanes_sum(p);
+    for (; i + LANES <= n; i += LANES) p += vload(x + i);
+    float s = vsum(p);
+    for (; i < n; i++) s += x[i];
+    return s;
+}
+
+/* sum of a[i] * b[i] over [0, n), in the same order */
+VINLINE float dot_lanes(const float *a, const float *b, size_t n) {
+    vfloat p = { 0 };
+    size_t i = 0;
+    for (; i + LANES <= n; i += LANES) p += vload(a + i) * vload(b + i);
+    float s = vsum(p);
+    for (; i < n; i++) s += a[i] * b[i];
+    return s;
 }
 
 /* max of x[0..n), n >= 1 */
-static inline float max_lanes(const float *x, size_t n) {
-    float p[LANES];
-    for (int l = 0; l < LANES; l++) p[l] = x[0];
+VINLINE float max_lanes(const float *x, size_t n) {
+    vfloat p = { 0 };
+    p += x[0];
     size_t i = 0;
-    for (; i + LANES <= n; i += LANES)
-        for (int l = 0; l < LANES; l++) p[l] = x[i + l] > p[l] ? x[i + l] : p[l];
-    for (int l = 0; i < n; i++, l++) p[l] = x[i] > p[l] ? x[i] : p[l];
-    return lanes_max(p);
+    for (; i + LANES <= n; i += LANES) p = vmax(vload(x + i), p);
+    float mx = vmaxall(p);
+    for (; i < n; i++) mx = x[i] > mx ? x[i] : mx;
+    return mx;
 }
 
 /* ---------------------------------------------------------------- encoder */
@@ -135,12 +177,12 @@ HOT void layernorm_forward(float *out, float *mean, float *rstd, const float *in
     for (size_t n = 0; n < N; n++) {
         const float *x = inp + n * C;
         float m = sum_lanes(x, C) / (float)C;
-        float p[LANES] = { 0 };
+        vfloat p = { 0 };
         size_t i = 0;
-        for (; i + LANES <= C; i += LANES)
-            for (int l = 0; l < LANES; l++) { float d = x[i + l] - m; p[l] += d * d; }
-        for (int l = 0; i < C; i++, l++) { float d = x[i] - m; p[l] += d * d; }
-        float v = lanes_sum(p) / (float)C;
+        for (; i + LANES <= C; i += LANES) { vfloat d = vload(x + i) - m; p += d * d; }
+        float v = vsum(p);
+        for (; i < C; i++) { float d = x[i] - m; v += d * d; }
+        v /= (float)C;
         float s = 1.0f / sqrtf(v + eps);
         layernorm_row(out + n * C, x, w, b, m, s, C);
         if (res_out) {
@@ -182,23 +224,22 @@ HOT void layernorm_backward(float *dinp, float *dw, float *db, const float *dout
         float *dx = dinp + n * C;
         float m = mean[n], s = rstd[n];
         /* two reductions: the means of dnorm and of dnorm * norm */
-        float pa[LANES] = { 0 }, pb[LANES] = { 0 };
+        vfloat pa = { 0 }, pb = { 0 };
         size_t i = 0;
-        for (; i + LANES <= C; i += LANES)
-            for (int l = 0; l < LANES; l++) {
-                float norm = (x[i + l] - m) * s;
-                float dnorm = w[i + l] * d[i + l];
-                pa[l] += dnorm;
-                pb[l] += dnorm * norm;
-            }
-        for (int l = 0; i < C; i++, l++) {
+        for (; i + LANES <= C; i += LANES) {
+            vfloat norm = (vload(x + i) - m) * s;
+            vfloat dnorm = vload(w + i) * vload(d + i);
+            pa += dnorm;
+            pb += dnorm * norm;
+        }
+        float ta = vsum(pa), tb = vsum(pb);
+        for (; i < C; i++) {
             float norm = (x[i] - m) * s;
             float dnorm = w[i] * d[i];
-            pa[l] += dnorm;
-            pb[l] += dnorm * norm;
+            ta += dnorm;
+            tb += dnorm * norm;
         }
-        layernorm_backward_row(dx, dw, db, d, x, w, m, s, lanes_sum(pa) / (float)C,
-                               lanes_sum(pb) / (float)C, C);
+        layernorm_backward_row(dx, dw, db, d, x, w, m, s, ta / (float)C, tb / (float)C, C);
     }
 }
 
@@ -273,16 +314,10 @@ HOT void attention_forward(float *out, float *stats, float *scratch, const float
                     size_t t = q0 + r, n = t + 1;     /* row t sees keys 0..t */
                     float *row = a + r * kn;
                     float mx = max_lanes(row, n);
-                    float p[LANES] = { 0 };
+                    for (size_t j = 0; j < n; j++) row[j] = exp_approx(row[j] - mx);
+                    float inv = 1.0f / sum_lanes(row, n);
                     size_t j = 0;
-                    for (; j + LANES <= n; j += LANES)
-                        for (int l = 0; l < LANES; l++) {
-                            row[j + l] = exp_approx(row[j + l] - mx);
-                            p[l] += row[j + l];
-                        }
-                    for (int l = 0; j < n; j++, l++) { row[j] = exp_approx(row[j] - mx); p[l] += row[j]; }
-                    float inv = 1.0f / lanes_sum(p);
-                    for (j = 0; j < n; j++) row[j] *= inv;
+                    for (; j < n; j++) row[j] *= inv;
                     for (; j < kn; j++) row[j] = 0.0f;
                     st[2 * t] = mx;
                     st[2 * t + 1] = inv;
@@ -326,19 +361,10 @@ HOT void attention_backward(float *dqkv, float *scratch, const float *dout, cons
                     float *arow = a + r * kn, *drow = da + r * kn;
                     float mx = st[2 * t], inv = st[2 * t + 1];
                     /* a = softmax(s) over j <= t  ->  ds = a * (da - sum(a * da)) */
-                    float p[LANES] = { 0 };
+                    for (size_t j = 0; j < n; j++) arow[j] = exp_approx(arow[j] - mx) * inv;
+                    float dot = dot_lanes(arow, drow, n);
                     size_t j = 0;
-                    for (; j + LANES <= n; j += LANES)
-                        for (int l = 0; l < LANES; l++) {
-                            arow[j + l] = exp_approx(arow[j + l] - mx) * inv;
-                            p[l] += arow[j + l] * drow[j + l];
-                        }
-                    for (int l = 0; j < n; j++, l++) {
-                        arow[j] = exp_approx(arow[j] - mx) * inv;
-                        p[l] += arow[j] * drow[j];
-                    }
-                    float dot = lanes_sum(p);
-                    for (j = 0; j < n; j++) drow[j] = arow[j] * (drow[j] - dot);
+                    for (; j < n; j++) drow[j] = arow[j] * (drow[j] - dot);
                     for (; j < kn; j++) arow[j] = drow[j] = 0.0f;
                 }
                 /* s = scale * q k^T  ->  dq = scale ds k,  dk = scale ds^T q;  dv = a^T dout */
@@ -409,8 +435,9 @@ HOT double crossentropy_forward(float *logits, float *scale, float *losses, cons
         size_t i = 0;
         for (; i + 8 <= V; i += 8)
             for (int l = 0; l < 8; l++) part[l] += p[i + l];
-        for (int l = 0; i < V; i++, l++) part[l] += p[i];
-        double sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7]));
+        double tail = 0.0;
+        for (; i < V; i++) tail += p[i];
+        double sum = ((part[0] + part[1]) + (part[2] + part[3])) + ((part[4] + part[5]) + (part[6] + part[7])) + tail;
         scale[n] = (float)(1.0 / sum);
         /* -log softmax[target] from the logit: no log of a rounded probability */
         losses[n] = (float)(log(sum) - (double)(lt - mx));
