@@ -64,10 +64,10 @@ static inline float exp_approx(float x) {
  * (for the tail) had kept them in memory and made these loops 3-4x slower. */
 typedef float vfloat __attribute__((vector_size(LANES * sizeof(float))));
 typedef int32_t vint __attribute__((vector_size(LANES * sizeof(int32_t))));
-/* the helpers below are always inlined into their caller's clone, so no
- * vector crosses a call: gcc's note that returning one without AVX-512
- * changes the ABI does not apply */
-#if defined(__GNUC__) && !defined(__clang__)
+/* the helpers below are always inlined into their caller (its clone), so
+ * no vector crosses a call: the compilers' note that passing one without
+ * AVX-512 changes the ABI does not apply (gcc and clang both know -Wpsabi) */
+#if defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 #define VINLINE static inline __attribute__((always_inline))
