@@ -65,7 +65,8 @@ void params_init(float *base, const config_t *c, unsigned long long seed) {
 /* The classifier's logits buffer holds cls_rows positions by V. More rows
  * per GEMM make the three GEMMs larger (the dwte one has K = rows) and cut
  * the read-modify-writes of the whole dwte (V x C) to one per block: on
- * config G (V = 50257), 512 rows instead of 128 took 14% off the step. So:
+ * config G (V = 50257), 512 rows instead of 128 took 7-14% off the step's
+ * CPU time (two runs on a shared machine). So:
  * CLS_ROWS positions (at least one sequence, at most the batch); all of the
  * batch when that fits in CLS_SMALL_BYTES (small vocabularies); and one
  * sequence with --recompute layers, where memory comes first. */
@@ -222,7 +223,8 @@ void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx
     const size_t T = c->T, C = c->C, L = c->L, NH = c->NH, F = c->F;
     const size_t BT = (size_t)B * T;
 
-    /* lnf = layernorm(res3[L-1]); d(lnf) is in dbtc (model_forward) */
+    /* lnf = layernorm(res3[L-1]); d(lnf) is in dbtc (model_forward). dres is
+     * an activation gradient that layernorm_backward adds into: zeroed once */
     memset(x->dres, 0, sizeof(float) * BT * C);
     layernorm_backward(x->dres, g->t[P_LNFW], g->t[P_LNFB], x->dbtc, x->res3 + (L - 1) * x->Bmax * T * C,
                        p->t[P_LNFW], x->lnf_mean, x->lnf_rstd, BT, C);

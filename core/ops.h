@@ -8,7 +8,12 @@
  * gradient (dw, db) is written by exactly one backward call per step, so
  * backward functions OVERWRITE it unless the comment says it accumulates or
  * takes an `accumulate` flag: no caller has to zero a gradient buffer first.
- * dinp is overwritten or accumulated as each comment says. Matmuls are CBLAS
+ * Weight gradients are overwritten by the sgemm itself (beta = 0); the
+ * gradients that are sums over rows in plain loops (LayerNorm's dw, db, a
+ * matmul's dbias, the encoder's dwpe: C to T*C floats) are zeroed inside
+ * their op; dwte accumulates (the classifier's beta = 0 GEMM writes it
+ * first, then the encoder's scatter adds). dinp is overwritten or
+ * accumulated as each comment says. Matmuls are CBLAS
  * sgemm calls, single-threaded in the calling thread.
  */
 #ifndef CLLM_OPS_H
@@ -56,11 +61,11 @@ void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                      const float *inp, const float *w, size_t N, size_t C, size_t OC,
                      int accumulate);
 
-/* Causal self-attention, blocked: each block of ATT_QB query rows meets only
- * the keys up to its last row (the masked half of T x T is skipped, up to the
- * diagonal blocks), its scores live in a (ATT_QB, T) scratch, and nothing of
- * size T x T is kept: backward recomputes the scores and the softmax from the
- * saved row statistics.
+/* Causal self-attention, blocked: each block of QB query rows (64, ops.c
+ * ATT_QB) meets only the keys up to its last row (the masked half of T x T is
+ * skipped, up to the diagonal blocks), its scores live in a (QB, T) scratch,
+ * and nothing of size T x T is kept: backward recomputes the scores and the
+ * softmax (the same bits) from the saved row statistics.
  *
  * out (B,T,C) = causal softmax(Q K^T / sqrt(HS)) V per head; qkv (B,T,3C)
  * holds Q, K, V side by side; stats (B,NH,T,2) gets each row's max score and
