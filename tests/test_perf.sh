@@ -144,11 +144,21 @@ check "unknown variant: exit 2 (rc $rc)" [ $rc -eq 2 ]
 # Three interleaved pairs: build/scale runs the point once (runs.jsonl:
 # user_s + sys_s from wait4), then perf-stat.sh --run takes the point from
 # that folder's meta.json and runs it once under perf stat. The medians of
-# the three CPU times agree within 5%.
+# the three CPU times agree within 5%; each run takes at least 1 s of CPU,
+# so the steps of config S are calibrated for about 2 s here.
+calib_steps() {
+    local t0=$EPOCHREALTIME
+    "$BUILD"/lockfree/train_model --config S --steps 8 --quiet --eval-batches 0 >/dev/null
+    local t1=$EPOCHREALTIME
+    local ms=$(( (10#${t1/./} - 10#${t0/./}) / 1000 ))
+    local n=$(( 8 * 2000 / (ms > 0 ? ms : 1) ))
+    echo $(( n < 16 ? 16 : n > 5000 ? 5000 : n ))
+}
+X_STEPS=$(calib_steps)
 crosscheck() {
     local d=$T/x$1 i
     for i in 1 2 3; do
-        "$BUILD"/scale --bin-dir "$BUILD" --threads 1 --variants lockfree --reps 1 --config S --steps 16 --out "$d/$i" \
+        "$BUILD"/scale --bin-dir "$BUILD" --threads 1 --variants lockfree --reps 1 --config S --steps "$X_STEPS" --out "$d/$i" \
             >/dev/null 2>"$T/x.err" || { echo "scale failed: $(tail -n 3 "$T/x.err")"; return 1; }
         "$S" --run "$d/$i" --reps 1 --events task-clock >/dev/null 2>"$T/x.err" \
             || { echo "perf-stat.sh failed: $(tail -n 3 "$T/x.err")"; return 1; }
