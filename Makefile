@@ -85,7 +85,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/lockfree/libcllm.a $(CORE_HDR) tests/check.
 	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -Icore $< $(BUILD)/lockfree/libcllm.a $(LIBS) -o $@
 
 $(BUILD)/scale: $(BENCH_SRC) $(BENCH_HDR) $(BUILD)/lockfree/libcllm.a
-	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench $(BENCH_SRC) -lpfm -lm -o $@
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench $(BENCH_SRC) -lpfm -lhwloc -lm -o $@
 
 $(BUILD)/tests/test_counters: bench/test_counters.c bench/counters.c bench/counters.h tests/check.h
 	@mkdir -p $(@D)

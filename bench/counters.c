@@ -6,7 +6,10 @@
  * and execs. Names are encoded by libpfm4; the generic perf names are also
  * known from a built-in table in case libpfm4 does not resolve them.
  * "a|b" in a list means: the first of a, b that opens (e.g. LLC-load-misses
- * is missing on some CPUs where cache-misses works).
+ * is missing on some CPUs where cache-misses works). "{a,b}" is a group:
+ * the first member that opens is the leader (disabled, enable_on_exec), the
+ * others are opened with its fd as group_fd, and the leader is read once
+ * with PERF_FORMAT_GROUP | PERF_FORMAT_ID (values matched back by id).
  *
  * Contract (see counters.h): an event that did not open, did not read, or
  * never ran is unsupported with a reason, never a count of 0.
@@ -19,14 +22,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <perfmon/pfmlib_perf_event.h>
 
+/* cycles, instructions and ref-cycles are divided by each other (IPC, the
+ * effective clock): one group, so the ratios come from the same windows */
 const char *COUNTERS_DEFAULT_EVENTS =
     "task-clock,context-switches,cpu-migrations,page-faults,"
-    "cycles,instructions,LLC-load-misses|cache-misses,branch-misses,"
+    "{cycles,instructions,ref-cycles},LLC-load-misses|cache-misses,branch-misses,"
     "stalled-cycles-frontend,stalled-cycles-backend";
 
 struct counters {
@@ -34,6 +40,8 @@ struct counters {
     counter_value v[COUNTERS_MAX];
     int fd[COUNTERS_MAX];          /* -1: not open */
     int force_err[COUNTERS_MAX];   /* 0, or the errno open must fail with */
+    int leader[COUNTERS_MAX];      /* grouped and open: index of its group's leader; else -1 */
+    uint64_t id[COUNTERS_MAX];     /* grouped and open: PERF_EVENT_IOC_ID */
     pid_t pid;                     /* last spawned child, 0 = none */
 };
 
@@ -120,30 +128,41 @@ static int counters_encode(const char *name, struct perf_event_attr *a,
 
 /* Open one event name on pid. Returns the fd, or -1 with why filled. On
  * EACCES/EPERM with the kernel counted (perf_event_paranoid for a non-root
- * user) it retries for user space only and sets *user_only. */
-static int counters_open_one(const char *name, pid_t pid, int force_err,
-                             int *user_only, char *why, size_t n) {
+ * user) it retries for user space only and sets *user_only. grouped: 0 on
+ * its own; 1 with group_fd -1: a group's leader; 1 with group_fd >= 0: a
+ * member, switched on and off with its leader. */
+static int counters_open_one(const char *name, pid_t pid, int force_err, int grouped,
+                             int group_fd, int *user_only, char *why, size_t n) {
     struct perf_event_attr a;
     unsigned long flags;
     if (counters_encode(name, &a, &flags, why, n) != 0) return -1;
-    a.disabled = 1;
-    a.enable_on_exec = 1;
+    a.disabled = group_fd < 0;
+    a.enable_on_exec = group_fd < 0;
     a.inherit = 1;
     a.read_format = PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING;
+    if (grouped) a.read_format |= PERF_FORMAT_GROUP | PERF_FORMAT_ID;
     if (force_err) {
         snprintf(why, n, "perf_event_open: %s (forced)", strerror(force_err));
         return -1;
     }
     flags |= PERF_FLAG_FD_CLOEXEC;
-    int fd = perf_event_open(&a, pid, -1, -1, flags);
+    int fd = perf_event_open(&a, pid, -1, group_fd, flags);
     if (fd < 0 && (errno == EACCES || errno == EPERM) && !a.exclude_kernel) {
         a.exclude_kernel = 1;
         a.exclude_hv = 1;
-        fd = perf_event_open(&a, pid, -1, -1, flags);
+        fd = perf_event_open(&a, pid, -1, group_fd, flags);
         if (fd >= 0) *user_only = 1;
     }
     if (fd < 0) snprintf(why, n, "perf_event_open: %s", strerror(errno));
     return fd;
+}
+
+/* The leader of entry i's group: the first earlier member that opened, or
+ * -1 when there is none (entry i then leads it). */
+static int counters_group_leader(const counters *c, int i) {
+    for (int j = 0; j < i; j++)
+        if (c->v[j].group == c->v[i].group && c->fd[j] >= 0) return j;
+    return -1;
 }
 
 /* Open entry i on pid, trying each '|' alternative in turn. On failure the
@@ -153,14 +172,25 @@ static void counters_open_entry(counters *c, int i, pid_t pid) {
     char list[sizeof(v->name)], why[128];
     memcpy(list, v->name, sizeof(list));
     v->reason[0] = '\0';
+    int lead = v->group ? counters_group_leader(c, i) : -1;
     char *save = NULL;
     for (char *alt = strtok_r(list, "|", &save); alt; alt = strtok_r(NULL, "|", &save)) {
-        int fd = counters_open_one(alt, pid, c->force_err[i], &v->user_only,
+        int fd = counters_open_one(alt, pid, c->force_err[i], v->group != 0,
+                                   lead >= 0 ? c->fd[lead] : -1, &v->user_only,
                                    why, sizeof(why));
+        if (fd >= 0 && v->group && ioctl(fd, PERF_EVENT_IOC_ID, &c->id[i]) != 0) {
+            snprintf(why, sizeof(why), "ioctl PERF_EVENT_IOC_ID: %s", strerror(errno));
+            close(fd);
+            fd = -1;
+        }
         if (fd >= 0) {
             c->fd[i] = fd;
             snprintf(v->opened, sizeof(v->opened), "%s", alt);
             snprintf(v->reason, sizeof(v->reason), "not read yet");
+            if (v->group) {
+                c->leader[i] = lead >= 0 ? lead : i;
+                memcpy(v->leader, c->v[c->leader[i]].opened, sizeof(v->leader));
+            }
             return;
         }
         size_t len = strlen(v->reason);
@@ -176,9 +206,10 @@ static void counters_open_entry(counters *c, int i, pid_t pid) {
 // create / free
 
 static void counters_close(counters *c) {
-    for (int i = 0; i < c->n; i++) {
+    for (int i = c->n - 1; i >= 0; i--) {   /* members before their leader */
         if (c->fd[i] >= 0) close(c->fd[i]);
         c->fd[i] = -1;
+        c->leader[i] = -1;
     }
 }
 
@@ -191,23 +222,44 @@ static void counters_reset(counter_value *v, const char *reason) {
     v->running_frac = 0.0;
     v->user_only = 0;
     v->opened[0] = '\0';
+    v->leader[0] = '\0';
 }
 
 /* Contract: NULL with err filled on an empty name, a name longer than 63
- * characters, more than COUNTERS_MAX names, or out of memory. Spaces around
- * names are dropped. */
+ * characters, more than COUNTERS_MAX names, a '{' inside a group, a '}'
+ * outside one, a group left open, or out of memory. Spaces around names and
+ * braces are dropped. */
 counters *counters_create(const char *events, char *err, size_t errlen) {
     if (!events) events = COUNTERS_DEFAULT_EVENTS;
     counters *c = calloc(1, sizeof(*c));
     if (!c) { snprintf(err, errlen, "counters: out of memory"); return NULL; }
     const char *p = events;
+    int groups = 0, in_group = 0;
     for (int k = 0;; k++) {
         const char *end = strchr(p, ',');
         if (!end) end = p + strlen(p);
         while (p < end && *p == ' ') p++;
         const char *e = end;
         while (e > p && e[-1] == ' ') e--;
+        int opens = p < e && *p == '{', closes = e > p + opens && e[-1] == '}';
+        if (opens && in_group) {
+            snprintf(err, errlen, "counters: '{' inside a group at position %d in \"%s\" (groups do not nest)",
+                     k + 1, events);
+            goto err;
+        }
+        if (closes && !in_group && !opens) {
+            snprintf(err, errlen, "counters: '}' without a '{' at position %d in \"%s\"", k + 1, events);
+            goto err;
+        }
+        if (opens) { in_group = 1; groups++; p++; }
+        if (closes) e--;
+        while (p < e && *p == ' ') p++;
+        while (e > p && e[-1] == ' ') e--;
         size_t len = (size_t)(e - p);
+        if (len && (memchr(p, '{', len) || memchr(p, '}', len))) {
+            snprintf(err, errlen, "counters: stray brace in \"%.*s\" at position %d", (int)len, p, k + 1);
+            goto err;
+        }
         if (len == 0) {
             snprintf(err, errlen, "counters: empty event name at position %d in \"%s\"",
                      k + 1, events);
@@ -226,9 +278,16 @@ counters *counters_create(const char *events, char *err, size_t errlen) {
         memcpy(v->name, p, len);
         v->name[len] = '\0';
         counters_reset(v, "not spawned");
+        v->group = in_group ? groups : 0;
+        c->leader[c->n] = -1;
         c->fd[c->n++] = -1;
+        if (closes) in_group = 0;
         if (*end == '\0') break;
         p = end + 1;
+    }
+    if (in_group) {
+        snprintf(err, errlen, "counters: group %d in \"%s\" is not closed with '}'", groups, events);
+        goto err;
     }
     return c;
 err:
@@ -325,25 +384,64 @@ pid_t counters_spawn(counters *c, char *const argv[], int stdout_fd,
     return -1;
 }
 
+/* Reads group leader i once: {nr, time_enabled, time_running, {value, id}
+ * x nr}. Each open member gets its value (found by id) and the group's times
+ * in v->raw / time_*; returns 0, or -1 with every member's reason set. */
+static int counters_read_group(counters *c, int i) {
+    uint64_t buf[3 + 2 * COUNTERS_MAX];
+    ssize_t r = counters_read_full(c->fd[i], buf, sizeof(buf));
+    uint64_t nr = r >= (ssize_t)(3 * sizeof(uint64_t)) ? buf[0] : 0;
+    int bad = r < 0 || nr == 0 || nr > COUNTERS_MAX || (size_t)r < (3 + 2 * nr) * sizeof(uint64_t);
+    char lead[sizeof(c->v[i].opened)];   /* a copy: the messages below may go to c->v[i] itself */
+    memcpy(lead, c->v[i].opened, sizeof(lead));
+    for (int k = i; k < c->n; k++) {
+        if (c->fd[k] < 0 || c->leader[k] != i) continue;
+        counter_value *v = &c->v[k];
+        v->supported = 0;
+        if (bad) {
+            snprintf(v->reason, sizeof(v->reason), "read of group led by %s: %s", lead,
+                     r < 0 ? strerror(errno) : "short read");
+            continue;
+        }
+        uint64_t j = 0;
+        while (j < nr && buf[3 + 2 * j + 1] != c->id[k]) j++;
+        if (j == nr) {
+            snprintf(v->reason, sizeof(v->reason), "not in the read of group led by %s", lead);
+            continue;
+        }
+        v->raw = buf[3 + 2 * j];
+        v->time_enabled = buf[1];
+        v->time_running = buf[2];
+        v->reason[0] = '\0';
+    }
+    return bad ? -1 : 0;
+}
+
 /* Contract: returns the number of supported events, or -1 when no child was
  * spawned. Each open event is read once more (reading twice is harmless). */
 int counters_read(counters *c) {
     if (!c || c->pid <= 0) return -1;
     int nsup = 0;
+    for (int i = 0; i < c->n; i++)   /* groups first: one read per leader */
+        if (c->fd[i] >= 0 && c->leader[i] == i) counters_read_group(c, i);
     for (int i = 0; i < c->n; i++) {
         counter_value *v = &c->v[i];
         if (c->fd[i] < 0) continue;   /* reason set at open */
-        uint64_t buf[3];              /* value, time_enabled, time_running */
-        ssize_t r = counters_read_full(c->fd[i], buf, sizeof(buf));
-        v->supported = 0;
-        if (r != (ssize_t)sizeof(buf)) {
-            snprintf(v->reason, sizeof(v->reason), "read: %s",
-                     r < 0 ? strerror(errno) : "short read");
-            continue;
+        if (c->leader[i] >= 0) {      /* read with its group above */
+            if (v->reason[0]) continue;
+        } else {
+            uint64_t buf[3];          /* value, time_enabled, time_running */
+            ssize_t r = counters_read_full(c->fd[i], buf, sizeof(buf));
+            v->supported = 0;
+            if (r != (ssize_t)sizeof(buf)) {
+                snprintf(v->reason, sizeof(v->reason), "read: %s",
+                         r < 0 ? strerror(errno) : "short read");
+                continue;
+            }
+            v->raw = buf[0];
+            v->time_enabled = buf[1];
+            v->time_running = buf[2];
         }
-        v->raw = buf[0];
-        v->time_enabled = buf[1];
-        v->time_running = buf[2];
         if (v->time_enabled == 0) {
             snprintf(v->reason, sizeof(v->reason), "never enabled (did the child exec?)");
             continue;

@@ -7,6 +7,13 @@
  * enable_on_exec, inherit (so every thread of the child counts), with
  * TOTAL_TIME_ENABLED/RUNNING read back so multiplexed counts are scaled.
  *
+ * Groups: "{a,b,c}" in a list opens a, b and c as one perf_event group (the
+ * first that opens leads it; the others follow it on and off the PMU) and
+ * reads them together with PERF_FORMAT_GROUP, so every member is counted over
+ * the same windows and their ratios (instructions / cycles, cycles /
+ * ref-cycles) are exact even when the group is multiplexed. A member that
+ * cannot be opened is unsupported; the rest of the group still counts.
+ *
  * Contract: an event that cannot be opened is never reported as 0. It is
  * marked unsupported, with the errno text, and its value is meaningless.
  */
@@ -30,6 +37,8 @@ typedef struct {
     double running_frac;    /* time_running / time_enabled (1.0 = never multiplexed) */
     int user_only;          /* 1: kernel not allowed (perf_event_paranoid), user space counted */
     char opened[64];        /* the name that opened: for "a|b", a or b */
+    int group;              /* 0: counted on its own; k: member of the k-th "{...}" group */
+    char leader[64];        /* grouped and opened: the opened name of the group's leader */
 } counter_value;
 
 typedef struct counters counters;
@@ -38,9 +47,11 @@ typedef struct counters counters;
 extern const char *COUNTERS_DEFAULT_EVENTS;
 
 /* Parse a comma-separated list (NULL = default). "a|b" is one event: the
- * first of a, b that opens (LLC-load-misses|cache-misses). Returns NULL and fills err on
- * a malformed list (empty name, more than COUNTERS_MAX events). Unknown event
- * names are not an error here: they become unsupported at open time. */
+ * first of a, b that opens (LLC-load-misses|cache-misses); "{a,b}" is a
+ * group (see above; not nested). Returns NULL and fills err on a malformed
+ * list (empty name, more than COUNTERS_MAX events, a brace that does not
+ * open or close a group). Unknown event names are not an error here: they
+ * become unsupported at open time. */
 counters *counters_create(const char *events, char *err, size_t errlen);
 void counters_free(counters *c);   /* tolerates NULL; closes open fds */
 
@@ -60,7 +71,8 @@ pid_t counters_spawn(counters *c, char *const argv[], int stdout_fd,
 /* Read every supported event of the last spawned child. Call after the child
  * has exited (wait4) - inherited counts are only complete then. Returns the
  * number of supported events, -1 when no child was spawned. An event that
- * never ran (time_running 0) becomes unsupported. */
+ * never ran (time_running 0) becomes unsupported. The members of a group
+ * share one time_enabled / time_running (the group's). */
 int counters_read(counters *c);
 
 int counters_count(const counters *c);

@@ -27,8 +27,10 @@
 
 #include "counters.h"
 #include "json.h"
+#include "noise.h"
 #include "scale_opts.h"
 #include "stats.h"
+#include "topo.h"
 
 #ifndef CLLM_CC
 #define CLLM_CC "unknown"
@@ -50,6 +52,7 @@ typedef struct {
     char *command;             /* argv joined by spaces */
     char out[PATH_MAX];
     int cpus;                  /* CPUs in the affinity mask */
+    topo topo;                 /* the machine, usable CPUs (affinity + cgroup quota) */
     counters *cnt;
     stats_run *runs;           /* recorded runs, resumed ones first */
     int nruns, caprun;
@@ -102,17 +105,6 @@ static const char *signal_name(int sig, char *buf, size_t n) {
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (names[i].sig == sig) return names[i].name;
     snprintf(buf, n, "SIG%d", sig);
-    return buf;
-}
-
-/* Reads a small sysfs/proc file into buf, trailing newline cut; NULL if unreadable. */
-static const char *read_line_file(const char *path, char *buf, size_t n) {
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    char *r = fgets(buf, (int)n, f);
-    fclose(f);
-    if (!r) return NULL;
-    buf[strcspn(buf, "\n")] = '\0';
     return buf;
 }
 
@@ -173,7 +165,11 @@ static void usage(FILE *f) {
           "  --out DIR        run folder (default results/<UTC time>-<hostname>)\n"
           "  --timeout S      kill a run after S seconds (default 600)\n"
           "  --resume DIR     finish the sweep in DIR; options must match the stored ones\n"
-          "  --events LIST    counter events (default: the counters module's list)\n"
+          "  --events LIST    counter events, {a,b} = one group (default: the counters module's list)\n"
+          "  --pin P          passed to train_model as --pin P: none | cores | scatter | CPU list\n"
+          "                   (default: no --pin, train_model's own default)\n"
+          "  --noise-max C    warn when other processes kept more than C CPUs busy during a run\n"
+          "                   (default 0.1)\n"
           "  --bin-dir DIR    where <variant>/train_model is (default build)\n"
           "  --help           this text\n"
           "Exit: 0 all runs ok, 1 runtime error or some run failed, 2 usage error,\n"
@@ -183,61 +179,51 @@ static void usage(FILE *f) {
 // ----------------------------------------------------------------------------
 // meta.json
 
-static void meta_caches(FILE *f) {
-    fputs("[", f);
-    for (int i = 0; i < 16; i++) {
-        static const char *const keys[] = { "type", "size", "shared_cpu_list" };
-        char path[128], level[32], val[128];
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
-        if (!read_line_file(path, level, sizeof level)) break;
-        fprintf(f, "%s{\"level\":%d", i ? "," : "", atoi(level));
-        for (int k = 0; k < 3; k++) {
-            snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/%s", i, keys[k]);
-            json_kv_str(f, keys[k], read_line_file(path, val, sizeof val));
-        }
-        fputs("}", f);
-    }
-    fputs("]", f);
-}
-
+/* The host: identity and kernel here, the machine from the topology module. */
 static void meta_host(FILE *f, const scale *s) {
-    char host[256] = "unknown", model[256] = "", line[512], buf[256];
+    char host[256] = "unknown";
     gethostname(host, sizeof host - 1);
-    FILE *ci = fopen("/proc/cpuinfo", "r");
-    while (ci && fgets(line, sizeof line, ci)) {
-        char *c = strchr(line, ':');
-        if (!c || (strncmp(line, "model name", 10) && strncmp(line, "Model", 5) && strncmp(line, "Hardware", 8)))
-            continue;
-        snprintf(model, sizeof model, "%s", c + 1 + (c[1] == ' '));
-        model[strcspn(model, "\n")] = '\0';
-        break;
-    }
-    if (ci) fclose(ci);
     struct utsname u;
     uname(&u);
+    const topo *t = &s->topo;
     fputs("{\"hostname\":", f);
     json_put_str(f, host);
-    json_kv_str(f, "cpu_model", *model ? model : NULL);
+    json_kv_str(f, "cpu_model", *t->cpu_model ? t->cpu_model : NULL);
     json_kv_num(f, "online_cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
     json_kv_num(f, "affinity_cpus", s->cpus);
-    fputs(",\"caches\":", f);
-    meta_caches(f);
-    static const char *const files[] = { "scaling_governor", "scaling_driver", "scaling_cur_freq",
-                                         "cpuinfo_min_freq", "cpuinfo_max_freq" };
-    for (int i = 0; i < 5; i++) {
-        char path[128], key[64];
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cpufreq/%s", files[i]);
-        snprintf(key, sizeof key, "%s%s", files[i], i >= 2 ? "_khz" : "");
-        const char *v = read_line_file(path, buf, sizeof buf);
-        if (i >= 2) json_kv_num(f, key, v ? strtod(v, NULL) : NAN);
-        else json_kv_str(f, key, v);
-    }
+    json_kv_num(f, "usable_cpus", t->usable_cpus);
+    json_kv_num(f, "cores", t->affinity_cores);
     fputs(",\"kernel\":{\"sysname\":", f);
     json_put_str(f, u.sysname);
     json_kv_str(f, "release", u.release);
     json_kv_str(f, "version", u.version);
     json_kv_str(f, "machine", u.machine);
-    fputs("}}", f);
+    fputs("},\"topology\":", f);
+    topo_write_json(f, t);
+    fputs("}", f);
+}
+
+/* analysis.noise: the outside load over the recorded runs. */
+static void meta_noise(FILE *f, const scale *s) {
+    double *x = malloc(sizeof(double) * (size_t)(s->nruns > 0 ? s->nruns : 1));
+    if (!x) die(1, "out of memory");
+    int k = 0, noisy = 0, undetermined = 0;
+    for (int i = 0; i < s->nruns; i++) {
+        if (isfinite(s->runs[i].outside_cpus)) x[k++] = s->runs[i].outside_cpus;
+        noisy += s->runs[i].noisy == 1;
+        undetermined += s->runs[i].noisy < 0;
+    }
+    double mx = NAN;
+    for (int i = 0; i < k; i++) if (!(mx >= x[i])) mx = x[i];
+    fputs("{\"noise_max_cpus\":", f);
+    json_put_num(f, s->o.noise_max);
+    json_kv_num(f, "runs_measured", k);
+    json_kv_num(f, "runs_noisy", noisy);
+    json_kv_num(f, "runs_undetermined", undetermined);
+    json_kv_num(f, "outside_cpus_median", stats_median(x, k));
+    json_kv_num(f, "outside_cpus_max", mx);
+    fputs("}", f);
+    free(x);
 }
 
 /* Writes meta.json atomically; status is running, complete, incomplete or interrupted. */
@@ -265,8 +251,9 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     json_kv_num(f, "steps", s->o.steps);
     for (int k = OPT_SCALING; k <= OPT_BIN_DIR; k++)
         if (k == OPT_TIMEOUT) json_kv_num(f, OPT_NAMES[k], s->o.timeout);
+        else if (k == OPT_NOISE_MAX) json_kv_num(f, OPT_NAMES[k], s->o.noise_max);
         else json_kv_str(f, OPT_NAMES[k], s->o.raw[k]);
-    fputs("},\"host\":", f);
+    fputs("},\"child_env\":{\"OPENBLAS_NUM_THREADS\":\"1\"},\"host\":", f);
     meta_host(f, s);
     fputs(",\"harness\":{\"cc\":", f);
     json_put_str(f, CLLM_CC);
@@ -284,6 +271,8 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
             s->o.reps * s->o.nt * s->o.nv, s->nruns, ok, s->nruns - ok);
     fputs(",\"analysis\":{\"memory\":", f);
     stats_write_memory_json(f, mem, nv);
+    fputs(",\"noise\":", f);
+    meta_noise(f, s);
     fprintf(f, ",\"warnings\":[%s]}}\n", warnings ? warnings : "");
     return atomic_commit(&a, s->out);
 }
@@ -364,6 +353,23 @@ static void runs_add(scale *s, const json *rec) {
     }
 }
 
+/* The record's placement, outside load and clock fields, in h (from n0, n1:
+ * the snapshots around the run; nr receives the outside load). */
+static void record_host(const scale *s, stats_record *r, stats_host *h, noise_run *nr,
+                        const noise_snap *n0, const noise_snap *n1) {
+    const struct rusage *ru = r->ru;
+    double child = (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec)
+                 + 1e-6 * (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec);
+    noise_measure(n0, n1, r->wall_s, child, s->topo.online_cpus, nr);
+    h->usable_cpus = s->topo.usable_cpus;
+    h->cores = s->topo.affinity_cores;
+    h->noise = nr;
+    h->noisy = noise_verdict(nr, s->o.noise_max);
+    h->nominal_mhz = s->topo.cpufreq.base_mhz;
+    h->pin = s->o.raw[OPT_PIN];
+    r->host = h;
+}
+
 /* Runs one point and appends its record to runs.jsonl (one write, then
  * fsync). Returns 0 when recorded, 1 when interrupted (nothing recorded). */
 static int sweep_run(scale *s, const char *variant, int threads, int rep, int point) {
@@ -377,9 +383,13 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     int a = 0;
     argv[a++] = bin;
     if (s->o.raw[OPT_DATA]) argv[a++] = s->o.raw[OPT_DATA];
+    /* --eval-batches 0: no validation pass after training, so the process
+     * does the same work outside the timed steps at every thread count */
     char *rest[] = { "--config", s->o.raw[OPT_CONFIG], "--threads", tb, "--steps", kb,
-                     "--scaling", s->o.raw[OPT_SCALING], "--quiet", "--report", report };
+                     "--scaling", s->o.raw[OPT_SCALING], "--eval-batches", "0", "--quiet",
+                     "--report", report };
     for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) argv[a++] = rest[i];
+    if (s->o.raw[OPT_PIN]) { argv[a++] = "--pin"; argv[a++] = s->o.raw[OPT_PIN]; }
     argv[a] = NULL;
     unlink(report);
     int logfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -390,10 +400,13 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     int st = 0, outcome = 0;
+    noise_snap n0, n1;
+    noise_sample(&n0, NULL, NULL);
     double t0 = now_s();
     pid_t pid = counters_spawn(s->cnt, argv, logfd, logfd, err, sizeof err);
     if (pid > 0) outcome = wait_child(pid, t0, s->o.timeout, &st, &ru);
     double wall = now_s() - t0;
+    noise_sample(&n1, NULL, NULL);
     close(logfd);
     /* interrupted: not recorded, unless the child had already finished cleanly
      * (a terminal's Ctrl-C reaches the child too: its death is no result) */
@@ -434,7 +447,10 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     size_t len = 0;
     FILE *f = open_memstream(&line, &len);
     stats_record r = { variant, threads, rep, point, status, exit_code, sig, *reason ? reason : NULL,
-                       start, wall, &ru, s->cpus, argv, s->cnt, rj, tail };
+                       start, wall, &ru, s->cpus, argv, s->cnt, rj, tail, NULL };
+    noise_run nr;
+    stats_host host;
+    record_host(s, &r, &host, &nr, &n0, &n1);
     stats_write_record(f, &r);
     fclose(f);
     free(tail);
@@ -544,8 +560,15 @@ static int finish(scale *s, const char *status) {
     stats_point *pts = calloc((size_t)(nv * nt), sizeof *pts);
     stats_memory mem[NVARIANTS];
     if (!pts) die(1, "out of memory");
-    stats_summarize(s->runs, s->nruns, s->o.variants, nv, s->o.threads, nt, s->cpus, pts);
+    stats_summarize(s->runs, s->nruns, s->o.variants, nv, s->o.threads, nt, s->topo.usable_cpus, pts);
+    stats_mark_points(pts, nv * nt, s->runs, s->nruns, s->topo.affinity_cores, s->topo.usable_cpus,
+                      s->o.noise_max);
     for (int v = 0; v < nv; v++) stats_memory_fit(&pts[v * nt], nt, &mem[v]);
+    /* strong scaling: each worker's context holds B/N sequences, so the
+     * slope of peak RSS over N is no per-thread size (the analysis compares
+     * analytic total and peak RSS point by point instead) */
+    if (strcmp(s->o.raw[OPT_SCALING], "strong") == 0)
+        for (int v = 0; v < nv; v++) mem[v].measured = mem[v].intercept = NAN;
 
     char *warn = NULL;
     size_t wn;
@@ -572,12 +595,24 @@ static int finish(scale *s, const char *status) {
         fprintf(stderr, "scale: cannot write %s/meta.json: %s\n", s->out, strerror(errno));
         bad = -1;
     }
-    stats_print_table(stdout, pts, nv * nt, mem, nv, s->cpus);
+    stats_print_table(stdout, pts, nv * nt, mem, nv, s->topo.usable_cpus);
     printf("results in %s (%s)\n", s->out, status);
     fflush(stdout);
     free(warn);
     free(pts);
     return bad;
+}
+
+/* The topology (meta.json host.topology) and the usable CPUs every point is
+ * judged against; says so when a cgroup quota lowers them. */
+static void read_topology(scale *s) {
+    char err[256];
+    if (topo_read(&s->topo, err, sizeof err) != 0) die(1, "cannot read the topology: %s", err);
+    const topo_cgroup *g = &s->topo.cgroup;
+    if (g->error[0]) fprintf(stderr, "scale: warning: cgroup CPU quota unreadable: %s\n", g->error);
+    if (s->topo.usable_cpus < s->cpus)
+        fprintf(stderr, "scale: %d usable CPUs: the cgroup quota (%.2f CPUs at %s) is below the %d "
+                "of the affinity mask\n", s->topo.usable_cpus, g->quota_cpus, g->limit_at, s->cpus);
 }
 
 int main(int argc, char **argv) {
@@ -594,8 +629,13 @@ int main(int argc, char **argv) {
     fclose(m);
     utc_time(s.start_time, sizeof s.start_time, "%Y-%m-%dT%H:%M:%SZ");
     memcpy(s.first_start, s.start_time, sizeof s.first_start);
+    /* the child's OpenBLAS starts no thread pool of its own (train_model
+     * runs BLAS single-threaded in each worker), so train_model does not
+     * re-exec itself to set this: the same process at every thread count */
+    if (setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0) die(1, "setenv OPENBLAS_NUM_THREADS: %s", strerror(errno));
     cpu_set_t cs;
     s.cpus = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    read_topology(&s);
 
     if (s.o.given[OPT_RESUME]) {
         resume_options(&s, s.o.raw[OPT_RESUME]);
@@ -659,6 +699,7 @@ int main(int argc, char **argv) {
     int bad = finish(&s, sig ? "interrupted" : s.nruns < total ? "incomplete" : "complete");
     close(s.runs_fd);
     counters_free(s.cnt);
+    topo_free(&s.topo);
     if (sig) {
         fprintf(stderr, "scale: interrupted by %s after %d of %d runs; finish with: scale --resume %s\n",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", s.nruns, total, s.out);

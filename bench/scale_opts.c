@@ -5,6 +5,7 @@
  * return codes, never output or exit: scale.c decides the exit code, and the
  * fuzzer (bench/fuzz/fuzz_scale_opts.c) runs this code in-process.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -22,9 +23,10 @@ static const char *const VARIANTS[NVARIANTS] = { "lockfree", "locked" };
 static const char *const CONFIGS[NCONFIGS] = { "tiny", "seed", "seed-cli", "S", "G", "M", "bench" };
 
 const char *const OPT_NAMES[NOPTS] = { "threads", "variants", "reps", "config", "steps",
-    "scaling", "data", "events", "timeout", "bin-dir", "out", "resume" };
+    "scaling", "data", "events", "pin", "timeout", "noise-max", "bin-dir", "out", "resume" };
+/* pin NULL: no --pin for train_model (its default, none) */
 static const char *const OPT_DEFAULTS[NOPTS] = { "1,2,4,8,16,32,63", "lockfree,locked", "3",
-    "seed", "24", "weak", NULL, NULL, "600", "build", NULL, NULL };
+    "seed", "24", "weak", NULL, NULL, NULL, "600", "0.1", "build", NULL, NULL };
 
 /* Writes the message into err and returns rc. */
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) {
@@ -111,6 +113,37 @@ static int opts_parse_variants(scale_opts *o, const char *list, char *err, size_
     return 0;
 }
 
+/* --pin none | cores | scatter | LIST (CPU numbers and ranges: 0,2,4-7),
+ * passed on to train_model; NULL (not given) is fine. */
+static int opts_check_pin(const char *pin, char *err, size_t errlen) {
+    if (!pin || !strcmp(pin, "none") || !strcmp(pin, "cores") || !strcmp(pin, "scatter")) return 0;
+    const char *s = pin;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long a = strtol(s, &end, 10), b = a;
+        int ok = end != s && isdigit((unsigned char)*s) && !errno && a <= 1 << 20;
+        if (ok && *end == '-') {
+            s = end + 1;
+            b = strtol(s, &end, 10);
+            ok = end != s && isdigit((unsigned char)*s) && !errno && b >= a && b <= 1 << 20;
+        }
+        if (!ok || (*end != ',' && *end != '\0'))
+            return fail(err, errlen, -1, "--pin: '%.200s' is not none, cores, scatter or a CPU list like 0,2,4-7", pin);
+        if (!*end) return 0;
+        s = end + 1;
+    }
+}
+
+static int opts_parse_noise_max(scale_opts *o, char *err, size_t errlen) {
+    char *end;
+    const char *t = o->raw[OPT_NOISE_MAX] ? o->raw[OPT_NOISE_MAX] : "0.1";
+    o->noise_max = strtod(t, &end);
+    if (end == t || *end || !(o->noise_max >= 0) || !isfinite(o->noise_max))
+        return fail(err, errlen, -1, "--noise-max: '%.200s' is not a number of CPUs >= 0", t);
+    return 0;
+}
+
 int scale_opts_validate(scale_opts *o, char *err, size_t errlen) {
     static const int needed[] = { OPT_THREADS, OPT_VARIANTS, OPT_REPS, OPT_CONFIG, OPT_STEPS,
                                   OPT_SCALING, OPT_TIMEOUT, OPT_BIN_DIR };
@@ -136,6 +169,8 @@ int scale_opts_validate(scale_opts *o, char *err, size_t errlen) {
     if (end == o->raw[OPT_TIMEOUT] || *end || !(o->timeout > 0) || !isfinite(o->timeout))
         return fail(err, errlen, -1, "--timeout: '%s' is not a positive number of seconds", o->raw[OPT_TIMEOUT]);
     if (o->raw[OPT_DATA] && !*o->raw[OPT_DATA]) return fail(err, errlen, -1, "--data: empty path");
+    if (opts_check_pin(o->raw[OPT_PIN], err, errlen) != 0) return -1;
+    if (opts_parse_noise_max(o, err, errlen) != 0) return -1;
     if (!*o->raw[OPT_BIN_DIR]) return fail(err, errlen, -1, "--bin-dir: empty path");
     if (o->given[OPT_OUT] && o->given[OPT_RESUME])
         return fail(err, errlen, -1, "--out and --resume cannot be used together (--resume writes into its folder)");
@@ -155,6 +190,7 @@ static void opts_canon(const scale_opts *o, int k, char *buf, size_t n) {
     } else if (k == OPT_REPS) snprintf(buf, n, "%d", o->reps);
     else if (k == OPT_STEPS) snprintf(buf, n, "%d", o->steps);
     else if (k == OPT_TIMEOUT) snprintf(buf, n, "%g", o->timeout);
+    else if (k == OPT_NOISE_MAX) snprintf(buf, n, "%g", o->noise_max);
     else snprintf(buf, n, "%s", o->raw[k] ? o->raw[k] : "");
 }
 

@@ -18,8 +18,8 @@
 
 /* Options; the first OPT_COMPARED ones define the sweep and must match on --resume. */
 enum { OPT_THREADS, OPT_VARIANTS, OPT_REPS, OPT_CONFIG, OPT_STEPS, OPT_SCALING, OPT_DATA,
-       OPT_EVENTS, OPT_COMPARED, OPT_TIMEOUT = OPT_COMPARED, OPT_BIN_DIR, OPT_OUT,
-       OPT_RESUME, NOPTS };
+       OPT_EVENTS, OPT_PIN, OPT_COMPARED, OPT_TIMEOUT = OPT_COMPARED, OPT_NOISE_MAX, OPT_BIN_DIR,
+       OPT_OUT, OPT_RESUME, NOPTS };
 
 /* Option names without "--", also the keys of meta.json's "options". */
 extern const char *const OPT_NAMES[NOPTS];
@@ -31,6 +31,7 @@ typedef struct {
     const char *variants[NVARIANTS];
     int nv, reps, steps;
     double timeout;
+    double noise_max;          /* --noise-max: outside load (CPUs) above which a run is noisy */
 } scale_opts;
 
 /* Reads argv[1..argc-1] into o->raw / o->given (o zeroed or freed before)
@@ -38,8 +39,8 @@ typedef struct {
  * caller prints usage), or -1 with a usage error in err (scale exits 2). */
 int scale_opts_parse(scale_opts *o, int argc, char **argv, char *err, size_t errlen);
 
-/* Converts the raw option text into threads, variants, reps, steps and
- * timeout. Returns 0, or -1 with a usage error in err (scale exits 2). */
+/* Converts the raw option text into threads, variants, reps, steps,
+ * timeout and noise_max, and checks --pin's form. Returns 0, or -1 with a usage error in err (scale exits 2). */
 int scale_opts_validate(scale_opts *o, char *err, size_t errlen);
 
 /* Takes the options of the run folder dir from its parsed meta.json: options

@@ -122,26 +122,46 @@ static void phases_from_report(const json *report, double out[STATS_PHASES]) {
     }
 }
 
+/* 1 when name is one of the '|' alternatives of a listed event name
+ * ("LLC-load-misses|cache-misses" lists "cache-misses"). */
+static int lists_name(const char *list, const char *name) {
+    size_t k = strlen(name);
+    for (const char *s = list; s && *s;) {
+        size_t w = strcspn(s, "|");
+        if (w == k && strncmp(s, name, k) == 0) return 1;
+        s += w + (s[w] == '|');
+    }
+    return 0;
+}
+
 /* The scaled value of a counter whose listed name contains one of the
- * alternatives ("LLC-load-misses|cache-misses" matches "cache-misses");
- * NAN when absent or unsupported (null). */
+ * alternatives; NAN when absent or unsupported (null). */
 static double counter_value_of(const json *cnt, const char *const *names) {
     if (!cnt || cnt->type != JSON_OBJ) return NAN;
     for (const char *const *nm = names; *nm; nm++) {
-        size_t k = strlen(*nm);
         for (const json *c = cnt->child; c; c = c->next) {
-            const char *s = c->key;
-            while (s && *s) {
-                size_t w = strcspn(s, "|");
-                if (w == k && strncmp(s, *nm, k) == 0) {
-                    double v = json_num(json_get(c, "value"), NAN);
-                    if (isfinite(v)) return v;
-                }
-                s += w + (s[w] == '|');
-            }
+            if (!lists_name(c->key, *nm)) continue;
+            double v = json_num(json_get(c, "value"), NAN);
+            if (isfinite(v)) return v;
         }
     }
     return NAN;
+}
+
+/* The same on the live counters of a finished run. */
+static double counter_live(const counters *cnt, const char *name) {
+    for (int i = 0; i < counters_count(cnt); i++) {
+        const counter_value *v = counters_get(cnt, i);
+        if (v->supported && lists_name(v->name, name)) return v->value;
+    }
+    return NAN;
+}
+
+void stats_eff_freq(double cycles, double ref_cycles, double task_clock_ns, double nominal_mhz,
+                    double out[3]) {
+    out[0] = cycles > 0 && task_clock_ns > 0 ? cycles / task_clock_ns : NAN;
+    out[1] = cycles > 0 && ref_cycles > 0 ? cycles / ref_cycles : NAN;
+    out[2] = nominal_mhz > 0 ? out[1] * nominal_mhz / 1000.0 : NAN;
 }
 
 static void put_counters(FILE *f, const counters *c) {
@@ -153,6 +173,10 @@ static void put_counters(FILE *f, const counters *c) {
         fputs(i ? "," : "", f);
         json_put_str(f, v->name);
         fprintf(f, ":{\"value\":%s", val);
+        if (sup && v->group) {
+            fprintf(f, ",\"group\":%d,\"group_leader\":", v->group);
+            json_put_str(f, v->leader);
+        }
         if (sup) {
             fprintf(f, ",\"raw\":%llu,\"time_enabled_ns\":%llu,\"time_running_ns\":%llu,"
                     "\"running_frac\":", (unsigned long long)v->raw,
@@ -161,12 +185,47 @@ static void put_counters(FILE *f, const counters *c) {
             fprintf(f, ",\"user_only\":%s,\"opened\":", v->user_only ? "true" : "false");
             json_put_str(f, v->opened);
         } else {
+            if (v->group) fprintf(f, ",\"group\":%d", v->group);   /* listed in a group, did not open */
             fputs(",\"reason\":", f);
             json_put_str(f, v->reason);
         }
         fputc('}', f);
     }
     fputc('}', f);
+}
+
+/* The record's placement, noise and clock fields (bench/RESULTS.md). */
+static void stats_write_host_fields(FILE *f, const stats_record *r) {
+    static const stats_host none = { 0, 0, NULL, -1, NAN, NULL };
+    const stats_host *h = r->host ? r->host : &none;
+    int usable = h->usable_cpus > 0 ? h->usable_cpus : r->cpus;
+    int over = r->threads > usable;
+    fprintf(f, ",\"oversubscribed\":%s,\"smt_shared\":%s", over ? "true" : "false",
+            !over && h->cores > 0 && r->threads > h->cores ? "true" : "false");
+    json_kv_num(f, "affinity_cpus", r->cpus);
+    json_kv_num(f, "usable_cpus", usable);
+    json_kv_num(f, "cores", h->cores > 0 ? h->cores : NAN);
+    json_kv_str(f, "pin", h->pin);
+    const noise_run *n = h->noise;
+    json_kv_num(f, "outside_busy_s", n ? n->outside_busy_s : NAN);
+    json_kv_num(f, "outside_cpus", n ? n->outside_cpus : NAN);
+    json_kv_num(f, "outside_share", n ? n->outside_share : NAN);
+    json_kv_num(f, "steal_cpus", n ? n->steal_cpus : NAN);
+    json_kv_num(f, "outside_resolution_s", n ? n->resolution_s : NAN);
+    const double *ld[2] = { n ? n->load_start : NULL, n ? n->load_end : NULL };
+    for (int k = 0; k < 2; k++) {
+        fprintf(f, ",\"loadavg_%s\":", k ? "end" : "start");
+        if (!ld[k] || !isfinite(ld[k][0])) { fputs("null", f); continue; }
+        fprintf(f, "[%.2f,%.2f,%.2f]", ld[k][0], ld[k][1], ld[k][2]);
+    }
+    fprintf(f, ",\"noisy\":%s", h->noisy > 0 ? "true" : h->noisy == 0 ? "false" : "null");
+    double e[3];
+    stats_eff_freq(counter_live(r->cnt, "cycles"), counter_live(r->cnt, "ref-cycles"),
+                   counter_live(r->cnt, "task-clock"), h->nominal_mhz, e);
+    json_kv_num(f, "nominal_mhz", h->nominal_mhz);
+    json_kv_num(f, "eff_ghz", e[0]);
+    json_kv_num(f, "cycles_per_ref_cycle", e[1]);
+    json_kv_num(f, "eff_ghz_ref", e[2]);
 }
 
 void stats_write_record(FILE *f, const stats_record *r) {
@@ -185,8 +244,7 @@ void stats_write_record(FILE *f, const stats_record *r) {
     json_kv_num(f, "peak_rss_kib", (double)ru->ru_maxrss);
     json_kv_num(f, "voluntary_ctx_switches", (double)ru->ru_nvcsw);
     json_kv_num(f, "involuntary_ctx_switches", (double)ru->ru_nivcsw);
-    fprintf(f, ",\"oversubscribed\":%s", r->threads > r->cpus ? "true" : "false");
-    json_kv_num(f, "affinity_cpus", r->cpus);
+    stats_write_host_fields(f, r);
     fputs(",\"command\":[", f);
     for (int i = 0; r->argv[i]; i++) {
         if (i) fputc(',', f);
@@ -237,6 +295,16 @@ int stats_run_from_json(const json *rec, stats_run *r, char *err, size_t errlen)
     double c = counter_value_of(cnt, cyc), i = counter_value_of(cnt, ins);
     r->ipc = c > 0 ? i / c : NAN;
     r->llc_per_token = r->tokens > 0 ? counter_value_of(cnt, llc) / r->tokens : NAN;
+    static const char *const refc[] = { "ref-cycles", NULL };
+    double e[3];
+    stats_eff_freq(c, counter_value_of(cnt, refc), counter_value_of(cnt, task),
+                   json_num(json_get(rec, "nominal_mhz"), NAN), e);
+    r->eff_ghz = e[0];
+    r->cycles_per_ref = e[1];
+    r->eff_ghz_ref = e[2];
+    r->outside_cpus = json_num(json_get(rec, "outside_cpus"), NAN);
+    const json *noisy = json_get(rec, "noisy");
+    r->noisy = noisy && noisy->type == JSON_BOOL ? (int)noisy->num : -1;
     return 0;
 }
 
@@ -333,6 +401,8 @@ void stats_summarize(const stats_run *runs, int nruns, const char *const *varian
             p->tps_min = stats_min(tps, k);
             p->tps_max = stats_max(tps, k);
             p->tps_median = stats_median(tps, k);
+            double tmean = stats_mean(tps, k);
+            p->tps_cv = tmean > 0 ? stats_stddev(tps, k) / tmean : NAN;
             p->cpu_util = stats_median(util, k);
 #define MEDIAN_OF(field, expr) do {                                  \
                 for (int i = 0; i < k; i++) a[i] = (expr);              \
@@ -345,6 +415,9 @@ void stats_summarize(const stats_run *runs, int nruns, const char *const *varian
             MEDIAN_OF(task_clock_s, ok[i]->task_clock_s);
             MEDIAN_OF(ipc, ok[i]->ipc);
             MEDIAN_OF(llc_per_token, ok[i]->llc_per_token);
+            MEDIAN_OF(eff_ghz, ok[i]->eff_ghz);
+            MEDIAN_OF(cycles_per_ref, ok[i]->cycles_per_ref);
+            MEDIAN_OF(eff_ghz_ref, ok[i]->eff_ghz_ref);
             for (int ph = 0; ph < STATS_PHASES; ph++) MEDIAN_OF(phase_s[ph], ok[i]->phase_s[ph]);
 #undef MEDIAN_OF
         }
@@ -363,6 +436,31 @@ void stats_summarize(const stats_run *runs, int nruns, const char *const *varian
     }
     free(ok);
     free(buf);
+}
+
+void stats_mark_points(stats_point *pts, int n, const stats_run *runs, int nruns, int cores,
+                       int usable, double noise_max) {
+    double *x = malloc(sizeof(double) * (size_t)(nruns > 0 ? nruns : 1));
+    if (!x) { fprintf(stderr, "scale: out of memory\n"); exit(1); }
+    for (int i = 0; i < n; i++) {
+        stats_point *p = &pts[i];
+        p->cores = cores;
+        p->usable = usable;
+        p->noise_max = noise_max;
+        p->smt_shared = !p->oversubscribed && cores > 0 && p->threads > cores;
+        int k = 0;
+        p->reps_noisy = p->reps_noise_undetermined = 0;
+        for (int j = 0; j < nruns; j++) {
+            const stats_run *r = &runs[j];
+            if (!r->ok || r->threads != p->threads || strcmp(r->variant, p->variant) != 0) continue;
+            x[k++] = r->outside_cpus;
+            p->reps_noisy += r->noisy == 1;
+            p->reps_noise_undetermined += r->noisy < 0;
+        }
+        p->outside_cpus_max = stats_max(x, k);
+        p->outside_cpus_median = stats_median(x, k);
+    }
+    free(x);
 }
 
 void stats_memory_fit(const stats_point *pts, int nt, stats_memory *m) {
@@ -392,7 +490,9 @@ int stats_write_summary_csv(FILE *f, const stats_point *pts, int n) {
           "tokens_per_s_max,speedup,speedup_min,speedup_max,efficiency,cpu_util,karp_flatt,"
           "user_s_median,sys_s_median,peak_rss_kib_median,mem_per_thread_analytic_bytes", f);
     for (int ph = 0; ph < STATS_PHASES; ph++) fprintf(f, ",phase_%s_s", STATS_PHASE_NAMES[ph]);
-    fputs(",task_clock_s,ipc,llc_misses_per_token\n", f);
+    fputs(",task_clock_s,ipc,llc_misses_per_token", f);
+    fputs(",smt_shared,usable_cpus,outside_cpus_median,outside_cpus_max,reps_noisy,reps_noise_undetermined,"
+          "eff_ghz,cycles_per_ref_cycle,eff_ghz_ref\n", f);
     for (int i = 0; i < n; i++) {
         const stats_point *p = &pts[i];
         fprintf(f, "%s,%d,%d,%d,%d", p->variant, p->threads, p->oversubscribed,
@@ -411,6 +511,12 @@ int stats_write_summary_csv(FILE *f, const stats_point *pts, int n) {
         fputc(',', f); put_val(f, p->task_clock_s, "%.9g");
         fputc(',', f); put_val(f, p->ipc, "%.6g");
         fputc(',', f); put_val(f, p->llc_per_token, "%.6g");
+        fprintf(f, ",%d,%d", p->smt_shared, p->usable);
+        const double more[] = { p->outside_cpus_median, p->outside_cpus_max };
+        for (int k = 0; k < 2; k++) { fputc(',', f); put_val(f, more[k], "%.4g"); }
+        fprintf(f, ",%d,%d", p->reps_noisy, p->reps_noise_undetermined);
+        const double clk[] = { p->eff_ghz, p->cycles_per_ref, p->eff_ghz_ref };
+        for (int k = 0; k < 3; k++) { fputc(',', f); put_val(f, clk[k], "%.4g"); }
         fputc('\n', f);
     }
     return ferror(f) ? -1 : 0;
@@ -437,14 +543,20 @@ void stats_warnings(const stats_point *pts, int n, FILE *err, FILE *json_list) {
     int first = 1;
     for (int i = 0; i < n; i++) {
         const stats_point *p = &pts[i];
-        char msg[200] = "";
+        char msg[400] = "";
         size_t k = 0;
-        if (p->wall_cv > 0.05)
-            k += (size_t)snprintf(msg, sizeof msg, "%s %d threads: wall time cv %.1f%% > 5%%",
-                                  p->variant, p->threads, 100 * p->wall_cv);
+        /* tokens/s, the metric the speedups use (the wall time also counts
+         * process start and model init) */
+        if (p->tps_cv > 0.05)
+            k += (size_t)snprintf(msg, sizeof msg, "%s %d threads: tokens/s cv %.1f%% > 5%%",
+                                  p->variant, p->threads, 100 * p->tps_cv);
         if (p->reps_failed)
-            snprintf(msg + k, sizeof msg - k, "%s%s %d threads: %d of %d reps failed", k ? "; " : "",
-                     p->variant, p->threads, p->reps_failed, p->reps_ok + p->reps_failed);
+            k += (size_t)snprintf(msg + k, sizeof msg - k, "%s%s %d threads: %d of %d reps failed", k ? "; " : "",
+                                  p->variant, p->threads, p->reps_failed, p->reps_ok + p->reps_failed);
+        if (p->reps_noisy && k < sizeof msg)
+            snprintf(msg + k, sizeof msg - k, "%s%s %d threads: other processes kept more than %g CPUs busy "
+                     "in %d of %d reps (up to %.2f CPUs)", k ? "; " : "", p->variant, p->threads,
+                     p->noise_max, p->reps_noisy, p->reps_ok, p->outside_cpus_max);
         if (!*msg) continue;
         fprintf(err, "scale: warning: %s\n", msg);
         if (!first) fputc(',', json_list);
@@ -477,9 +589,9 @@ static void put_cell(FILE *f, double v, int width, const char *fmt) {
 
 void stats_print_table(FILE *f, const stats_point *pts, int n, const stats_memory *m,
                        int nv, int cpus) {
-    fprintf(f, "%-9s %7s %5s %9s %6s %12s %7s %6s %6s %7s %9s\n", "variant", "threads",
-            "reps", "wall_med", "cv%", "tokens/s", "speedup", "eff", "cpu", "serial",
-            "rss_MiB");
+    fprintf(f, "%-9s %7s %5s %9s %6s %12s %5s %7s %6s %6s %7s %9s %7s\n", "variant", "threads",
+            "reps", "wall_med", "cv%", "tokens/s", "GHz", "speedup", "eff", "cpu", "serial",
+            "rss_MiB", "outside");
     for (int i = 0; i < n; i++) {
         const stats_point *p = &pts[i];
         char reps[24];
@@ -488,12 +600,16 @@ void stats_print_table(FILE *f, const stats_point *pts, int n, const stats_memor
         put_cell(f, p->wall_median, 9, "%.3fs");
         put_cell(f, p->wall_cv * 100, 6, "%.1f");
         put_cell(f, p->tps_median, 12, "%.1f");
+        put_cell(f, p->eff_ghz, 5, "%.2f");
         put_cell(f, p->speedup, 7, "%.2f");
         put_cell(f, p->efficiency, 6, "%.2f");
         put_cell(f, p->cpu_util, 6, "%.2f");
         put_cell(f, p->karp_flatt, 7, "%.3f");
         put_cell(f, p->rss_median_kib / 1024, 9, "%.1f");
-        if (p->oversubscribed) fprintf(f, "  oversubscribed (%d threads > %d CPUs)", p->threads, cpus);
+        put_cell(f, p->outside_cpus_median, 7, "%.2f");
+        if (p->oversubscribed) fprintf(f, "  oversubscribed (%d threads > %d usable CPUs)", p->threads, cpus);
+        else if (p->smt_shared) fprintf(f, "  SMT siblings shared (%d threads > %d cores)", p->threads, p->cores);
+        if (p->reps_noisy) fprintf(f, "  noisy (%d rep%s)", p->reps_noisy, p->reps_noisy > 1 ? "s" : "");
         fputc('\n', f);
     }
     fprintf(f, "\nper-thread memory   %14s %14s %14s\n", "analytic_B", "measured_B", "difference_B");
@@ -506,5 +622,6 @@ void stats_print_table(FILE *f, const stats_point *pts, int n, const stats_memor
         fputc('\n', f);
     }
     fputs("speedup = tokens/s over the 1-thread median of the same variant; "
-          "serial = Karp-Flatt fraction\n", f);
+          "serial = Karp-Flatt fraction;\nGHz = cycles / task-clock (NA without hardware counters); "
+          "outside = CPUs kept busy by other processes during a run (median)\n", f);
 }

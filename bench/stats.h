@@ -14,6 +14,7 @@
 
 #include "counters.h"
 #include "json.h"
+#include "noise.h"
 
 #define STATS_PHASES 6
 /* forward, backward, lock_wait, barrier_wait, reduce, optimizer */
@@ -32,22 +33,34 @@ typedef struct {
     double task_clock_s;          /* counter task-clock */
     double ipc;                   /* instructions / cycles */
     double llc_per_token;         /* LLC load misses / report tokens */
+    double outside_cpus;          /* record outside_cpus: load from other processes */
+    int noisy;                    /* record noisy: 1 true, 0 false, -1 null */
+    double eff_ghz, cycles_per_ref, eff_ghz_ref;   /* stats_eff_freq of the record's counters */
 } stats_run;
 
 /* One (variant, threads) point; medians are over the successful reps. */
 typedef struct {
     char variant[16];
     int threads;
-    int oversubscribed;           /* threads > CPUs in the affinity mask */
+    int oversubscribed;           /* threads > usable CPUs (affinity mask and cgroup quota) */
     int reps_ok, reps_failed;     /* failed counts timeouts too */
     double wall_median, wall_min, wall_max, wall_stddev, wall_cv;
     double tps_median, tps_min, tps_max;
+    double tps_cv;                /* stddev / mean of tokens/s: the variability warning */
     double speedup, speedup_min, speedup_max;  /* tokens/s over the 1-thread median */
     double efficiency, cpu_util, karp_flatt;
     double user_median, sys_median, rss_median_kib;
     double mem_analytic;          /* bytes per thread, from the report */
     double phase_s[STATS_PHASES];
     double task_clock_s, ipc, llc_per_token;
+    double eff_ghz, cycles_per_ref, eff_ghz_ref;   /* medians */
+    /* set by stats_mark_points */
+    int smt_shared;               /* cores < threads <= usable: workers share SMT siblings */
+    int cores, usable;            /* what the point was judged against */
+    int reps_noisy;               /* successful reps whose outside load exceeded noise_max */
+    int reps_noise_undetermined;  /* successful reps too short (or unmeasured) to tell */
+    double noise_max;             /* CPUs */
+    double outside_cpus_median, outside_cpus_max;
 } stats_point;
 
 /* Per-thread memory of one variant, analytic against measured. */
@@ -70,6 +83,15 @@ int stats_linfit(const double *x, const double *y, int n, double *a, double *b);
 /* Karp-Flatt serial fraction of speedup s on n threads (NAN for n <= 1). */
 double stats_karp_flatt(double s, int n);
 
+/* Where a run ran and what else ran meanwhile (bench/RESULTS.md, runs.jsonl). */
+typedef struct {
+    int usable_cpus, cores;       /* usable CPUs (affinity + quota), cores in the affinity mask */
+    const noise_run *noise;       /* outside load over the run; NULL: not measured */
+    int noisy;                    /* noise_verdict against --noise-max: 1, 0, -1 undetermined */
+    double nominal_mhz;           /* the clock ref-cycles tick at (cpufreq base_frequency); NAN unknown */
+    const char *pin;              /* --pin given to the child; NULL when none was */
+} stats_host;
+
 /* A finished run, as runs.jsonl records it. */
 typedef struct {
     const char *variant;
@@ -86,7 +108,15 @@ typedef struct {
     const counters *cnt;          /* events of the child */
     const json *report;           /* the child's report, NULL when none */
     const char *stderr_tail;      /* end of the child's output when not ok, else NULL */
+    const stats_host *host;       /* NULL: usable = cpus, nothing else known */
 } stats_record;
+
+/* The effective clock from counts of one run (NAN where one is missing):
+ * out[0] = cycles / task-clock ns, GHz (perf stat's figure: the clock while
+ * the threads ran); out[1] = cycles / ref-cycles (from one group, the same
+ * windows); out[2] = out[1] x nominal_mhz / 1000, GHz. */
+void stats_eff_freq(double cycles, double ref_cycles, double task_clock_ns, double nominal_mhz,
+                    double out[3]);
 
 /* Writes r as one runs.jsonl line, newline included. */
 void stats_write_record(FILE *f, const stats_record *r);
@@ -105,9 +135,14 @@ int stats_read_runs(const char *path, void (*add)(void *ctx, const json *rec), v
                     char *err, size_t errlen);
 
 /* Summaries of every (variant, threads) pair, variant-major: out has nv*nt
- * entries. cpus = CPUs in the affinity mask. */
+ * entries. cpus = usable CPUs: a point above them is oversubscribed. */
 void stats_summarize(const stats_run *runs, int nruns, const char *const *variants,
                      int nv, const int *threads, int nt, int cpus, stats_point *out);
+/* After stats_summarize (given the usable CPUs): marks the points sharing
+ * SMT siblings (cores < threads <= usable) and fills the outside-load
+ * figures of each point from its successful runs. */
+void stats_mark_points(stats_point *pts, int n, const stats_run *runs, int nruns, int cores,
+                       int usable, double noise_max);
 /* Memory fit of the nt points of one variant (pts points at them). */
 void stats_memory_fit(const stats_point *pts, int nt, stats_memory *m);
 
@@ -116,8 +151,9 @@ int stats_write_summary_csv(FILE *f, const stats_point *pts, int n);
 int stats_write_memory_csv(FILE *f, const stats_memory *m, int nv);
 /* The same as a JSON array of objects (meta.json analysis.memory). */
 void stats_write_memory_json(FILE *f, const stats_memory *m, int nv);
-/* Warnings (wall cv > 5 %, failed reps): one line each on err, and the same
- * texts as a comma-separated list of JSON strings on json_list. */
+/* Warnings (wall cv > 5 %, failed reps, outside load over noise_max): one
+ * line each on err, and the same texts as a comma-separated list of JSON
+ * strings on json_list. */
 void stats_warnings(const stats_point *pts, int n, FILE *err, FILE *json_list);
 void stats_print_table(FILE *f, const stats_point *pts, int n, const stats_memory *m,
                        int nv, int cpus);

@@ -1,8 +1,10 @@
 /*
  * ops.h - the layers of the model, forward and backward, on plain float
  * buffers. Shapes use B (sequences), T (positions), C (channels), NH heads,
- * HS = C/NH, F (MLP width), V (vocabulary), OC (output channels). Element
- * counts and offsets are size_t.
+ * HS = C/NH, F (MLP width), V (vocabulary), OC (output channels). Every
+ * count and offset is size_t (B*T*F passes 2^31 for configs the trainer
+ * accepts); a matrix dimension handed to CBLAS must fit its int, which a
+ * CHECK enforces (the trainer refuses configs whose B*T rows do not fit).
  *
  * Contracts: forward functions overwrite their outputs. Each parameter
  * gradient (dw, db) is written by exactly one backward call per step, so

@@ -63,13 +63,21 @@ $(FUZZ_BUILD)/obj/bench/%.o: bench/%.c $(BENCH_HDR) mk/fuzz.mk
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(WARN) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(FUZZ_DEFS) -Ibench -c $< -o $@
 
+# Both object sets go through an archive, an explicit rule: objects named
+# only in a pattern rule's prerequisites would be intermediate files, which
+# make deletes after the build, so every later build recompiled them.
 $(FUZZ_BUILD)/libcore.a: $(FUZZ_CORE_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/libbench.a: $(FUZZ_BENCH_OBJ)
+	rm -f $@
 	ar rcs $@ $^
 
 $(FUZZ_BUILD)/fuzz_%: core/fuzz/fuzz_%.c $(wildcard core/fuzz/*.h) $(FUZZ_BUILD)/libcore.a $(CORE_HDR)
 	$(FUZZ_CC) $(WARN) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(BLAS_CFLAGS) $(FUZZ_DEFS) -Icore -Icore/fuzz \
 	    $< $(FUZZ_BUILD)/libcore.a $(LIBS) -o $@
 
-$(FUZZ_BUILD)/fuzz_%: bench/fuzz/fuzz_%.c core/fuzz/fuzz_util.h $(FUZZ_BENCH_OBJ) $(BENCH_HDR)
+$(FUZZ_BUILD)/fuzz_%: bench/fuzz/fuzz_%.c core/fuzz/fuzz_util.h $(FUZZ_BUILD)/libbench.a $(BENCH_HDR)
 	$(FUZZ_CC) $(WARN) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(FUZZ_DEFS) -Ibench -Icore/fuzz \
-	    $< $(FUZZ_BENCH_OBJ) -lpfm -lm -o $@
+	    $< $(FUZZ_BUILD)/libbench.a -lpfm -lm -o $@

@@ -1,16 +1,37 @@
 #!/usr/bin/env bash
-# bench.sh - make bench: the default scaling sweep (build/scale), then the
-# analysis (report and plots) of the folder it wrote. Arguments go to
-# build/scale (make bench BENCH_ARGS="--threads 1,2 --reps 5").
+# bench.sh - make bench: the default scaling sweep (build/scale) with 5 reps
+# (the fewest at which the report's locked-against-lock-free comparison can
+# reach p < 0.05 with a rep to spare: 3 never can, 4 only when every pair is
+# ordered), this machine's ceilings (build/micro/ceilings) for the
+# projection, then the analysis (report and plots) of the folder it wrote.
+#
+#   scripts/bench.sh [build/scale options]     (make bench BENCH_ARGS="--threads 1,2 --reps 7")
+#
+# Every option goes to build/scale (`build/scale --help` lists them); without
+# --out or --resume the folder is results/<UTC time>-<host>/. On a machine
+# with fewer than 63 CPUs the report also projects onto a target of 64 cores
+# and 200 GB/s (BENCH_PROJECT="cores=N,dram-gbs=X" picks another,
+# BENCH_PROJECT= none). Exit codes are build/scale's: 0 every run ok, 1 a run
+# failed or a runtime error, 2 a usage error (nothing run), 130/143 interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-out=""
+for x in "$@"; do
+    if [[ $x == -h || $x == --help ]]; then
+        sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'
+        if [[ -x build/scale ]]; then echo; build/scale --help; else echo "(build/scale: run make all first)"; fi
+        exit 0
+    fi
+done
+[[ -x build/scale ]] || { echo "make bench: build/scale is missing: run make all" >&2; exit 1; }
+out="" reps=0
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
     case ${args[i]} in
         --out|--resume) out=${args[i + 1]:-} ;;
+        --reps) reps=1 ;;
     esac
 done
+[[ $reps -eq 1 || " ${args[*]} " == *" --resume "* ]] || args+=(--reps 5)
 if [[ -z $out ]]; then
     out="results/$(date -u +%Y%m%dT%H%M%SZ)-$(hostname -s 2>/dev/null || hostname)"
     args+=(--out "$out")
@@ -19,12 +40,24 @@ cpus=$(nproc)
 echo "make bench: sweep into $out ($cpus CPUs online; thread counts above $cpus are oversubscribed)" >&2
 rc=0
 build/scale "${args[@]}" || rc=$?
+if [[ $rc -eq 2 ]]; then
+    echo "make bench: usage error, nothing was run (build/scale --help lists the options)" >&2
+    exit 2
+fi
 if [[ $rc -ne 0 && $rc -ne 1 ]]; then
     echo "make bench: build/scale exited $rc; what completed is in $out" >&2
     exit "$rc"
 fi
+if [[ -x build/micro/ceilings && -d $out ]]; then
+    build/micro/ceilings --seconds 0.5 --out "$out/ceilings.json" >/dev/null ||
+        echo "make bench: build/micro/ceilings failed: the projection goes without ceilings" >&2
+fi
+project=()
+if [[ -n ${BENCH_PROJECT-cores=64,dram-gbs=200} ]] && ((cpus < 63)); then
+    project=(--project "${BENCH_PROJECT-cores=64,dram-gbs=200}")
+fi
 if [[ -f scripts/analyze.py && -f $out/summary.csv ]]; then
-    /usr/bin/python3 scripts/analyze.py "$out"
+    /usr/bin/python3 scripts/analyze.py "$out" "${project[@]}"
 fi
 [[ $rc -eq 0 ]] || echo "make bench: some runs failed (see $out/runs.jsonl)" >&2
 exit "$rc"

@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # deps.sh - install the Debian packages cllm needs, if any are missing.
 # As root it runs apt-get; otherwise it prints the exact command and stops.
+#
+#   scripts/deps.sh        (make deps; make test and make bench call it)
+#
+# Exit codes: 0 everything installed (or just installed), 1 packages missing
+# and not root (the apt-get line is printed) or apt-get failed, 2 usage.
 set -euo pipefail
+case ${1:-} in
+    '') ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "deps.sh: unknown option '$1' (it takes none; see scripts/deps.sh --help)" >&2; exit 2 ;;
+esac
 
 pkgs=(
     make gcc clang libc6-dev            # build (gcc and clang, both with -Werror in make test)
     libopenblas-dev                     # CBLAS sgemm (pthread variant: see README, "BLAS")
     libpfm4-dev                         # bench/counters: event names -> perf_event_open
+    libhwloc-dev                        # bench/topo: packages, NUMA nodes, cores, SMT, caches (hwloc)
     libbenchmark-dev g++                # bench/micro: Google Benchmark kernels
     linux-perf hyperfine                # make perf, make hyperfine
     gnuplot-nox                         # plots
     valgrind libclang-rt-14-dev         # memcheck test; libFuzzer and sanitizer runtimes for clang
     python3 python3-numpy python3-torch # reference tests against PyTorch, analysis
+    python3-scipy                       # analysis: least_squares, t and F quantiles, Mann-Whitney, bootstrap
 )
 
 missing=()

@@ -17,8 +17,17 @@
 # input in $FUZZ_BUILD/artifacts/TARGET/ and fails the run; once the bug is
 # fixed, the input goes into the committed corpus, where every later run
 # replays it.
+#
+# Exit codes: 0 every target ran clean, 1 a target crashed, leaked or hung,
+# 2 usage (unknown option, a target that is not built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for x in "$@"; do
+    case $x in
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "fuzz.sh: unknown option '$x' (the arguments are target names; see scripts/fuzz.sh --help)" >&2; exit 2 ;;
+    esac
+done
 FUZZ_BUILD=${FUZZ_BUILD:-build/fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_JOBS=${FUZZ_JOBS:-1}

@@ -4,8 +4,11 @@
 #
 #   scripts/peers.sh [--configs S,G,M] [--threads 1,2] [--reps 3]
 #                    [--steps S=20:3,G=5:1,M=3:1] [--policies PASSIVE,ACTIVE]
-#                    [--peak GFLOPS|measure] [--bin-dir build] [--python /usr/bin/python3]
-#                    [--timeout 900] [--out DIR]
+#                    [--ceilings FILE | --peak GFLOPS] [--bin-dir build]
+#                    [--python /usr/bin/python3] [--timeout 900] [--out DIR]
+#   scripts/peers.sh --rebuild DIR [--ceilings FILE | --peak GFLOPS]
+#       rewrite DIR's peers.csv, peers.md, meta.json and plot from its runs.jsonl
+#       and meta.json (the options, machine and load of the runs), running nothing
 #
 # For every config x thread count N x repetition it runs, interleaved (the
 # order reverses on odd repetitions so slow drift falls on neither side):
@@ -23,10 +26,18 @@
 # worker); torch trains B sequences per step on N intra-op threads. The two
 # are compared on tokens/s, not ms/step.
 #
-# --peak: fp32 peak GFLOP/s of one core, for the fraction-of-peak column.
-# Default 117, the issue's figure for this 2-core AMD EPYC Zen 4 VM (2 x
-# 256-bit FMA pipes = 32 fp32 FLOP/cycle at ~3.66 GHz); `measure` times an
-# AVX2 FMA loop on one core here (best of 5). The source is written beside it.
+# The fraction-of-peak column divides by the fp32 FMA peak of the machine the
+# runs ran on, at the same thread count, measured: by default by
+# <bin-dir>/micro/ceilings (the widest FMA kernel the CPU has, best of its
+# trials over 2 s; built by make all) at each thread count just before the
+# runs, kept as the run folder's ceilings.json. --ceilings FILE takes the
+# peaks from a ceilings.json of that machine instead (make micro writes one);
+# a thread count missing there is the 1-thread peak x threads, said so.
+# --peak GFLOPS gives a per-core figure x threads, labelled as given, not
+# measured. With --rebuild the default is DIR/ceilings.json, else a
+# measurement now, on this machine, labelled with when and where it was made.
+# A multi-thread peak under 0.75 x threads x the 1-thread one (other load held
+# a CPU) is flagged in the notes.
 #
 # Writes results/<UTC YYYYmmddTHHMMSSZ>-<host>-peers/ (or --out DIR):
 #   runs.jsonl  one line per run: config, threads, impl, variant, rep, order, status,
@@ -38,11 +49,13 @@
 #                 config,threads,impl,variant,reps_ok,reps,tokens_per_step,
 #                 tokens_per_s_median,tokens_per_s_min,tokens_per_s_max,ms_per_step_median,
 #                 flops_per_step,gflops_per_s (flops_per_step x tokens/s / tokens_per_step),
-#                 peak_gflops (per-core peak x threads),peak_fraction,cpu_util_median
+#                 peak_gflops (the measured FMA peak at that thread count),peak_fraction,cpu_util_median
 #                 ((user+sys)/wall of the whole process), ratio_cllm_over_torch (cllm rows:
 #                 tokens/s / torch's best policy's), chosen (1: cllm rows and torch's best policy)
 #   peers.md    the table, the machine, its load while the runs ran, the notes
-#   meta.json   options, peak and its source, host, torch version, cllm build
+#   meta.json   options, peak per thread count and its source, host (CPU model, vendor,
+#               family, model number), torch version, cllm build
+#   ceilings.json  build/micro/ceilings' measurement, when it was made for this run
 # and plots/<same name>/peers.png, peers.svg (tokens/s against threads, one
 # panel per config) with peers.dat and peers.gp to redraw them.
 # Exit codes: 0 every run ok, 1 a run failed or a runtime error, 2 usage, 130 interrupted.
@@ -55,8 +68,8 @@ done
 [[ -x $PY ]] || { echo "peers.sh: $PY is missing: sudo apt-get install python3" >&2; exit 1; }
 
 exec "$PY" - "$@" <<'PYEOF'
-import argparse, csv, datetime, json, os, shutil, signal, socket, statistics, subprocess, sys
-import tempfile, time
+import argparse, datetime, json, os, shutil, signal, socket, statistics, subprocess, sys
+import time
 
 me = 'peers.sh'
 def die(msg, code=1):
@@ -73,12 +86,32 @@ ap.add_argument('--threads', default='1,2')
 ap.add_argument('--reps', type=int, default=3)
 ap.add_argument('--steps', default='S=20:3,G=5:1,M=3:1')
 ap.add_argument('--policies', default='PASSIVE,ACTIVE')
-ap.add_argument('--peak', default='117')
+ap.add_argument('--peak', default='')
+ap.add_argument('--ceilings', default='')
+ap.add_argument('--rebuild', default='')
 ap.add_argument('--bin-dir', default='build')
 ap.add_argument('--python', default='/usr/bin/python3')
 ap.add_argument('--timeout', type=float, default=900)
 ap.add_argument('--out', default='')
 a = ap.parse_args(sys.argv[1:])
+rebuild = a.rebuild
+if rebuild:
+    # the runs' own options come from DIR/meta.json: refuse others
+    own = {'--configs', '--threads', '--reps', '--steps', '--policies', '--python', '--timeout', '--out'}
+    bad = [x.split('=')[0] for x in sys.argv[1:] if x.split('=')[0] in own]
+    if bad:
+        die(f"--rebuild takes the runs' options from {rebuild}/meta.json; {', '.join(bad)} cannot be given with it", 2)
+    try:
+        old_meta = json.load(open(os.path.join(rebuild, 'meta.json')))
+        old_recs = [json.loads(x) for x in open(os.path.join(rebuild, 'runs.jsonl')) if x.strip()]
+        o = old_meta['options']
+        a.configs, a.threads, a.reps = ','.join(o['configs']), ','.join(map(str, o['threads'])), o['reps']
+        a.policies = ','.join(o['policies'])
+        a.steps = ','.join(f"{c}={v['timed']}:{v['warmup']}" for c, v in o['steps'].items())
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        die(f'--rebuild {rebuild}: cannot read the runs from its meta.json and runs.jsonl: {e}')
+if a.peak and a.ceilings:
+    die('--peak and --ceilings exclude each other', 2)
 
 CONFIGS = ['tiny', 'seed', 'S', 'G', 'M', 'bench']          # the ones torch_gpt.py knows
 configs = [c for c in a.configs.split(',') if c]
@@ -109,109 +142,124 @@ if a.timeout <= 0:
     die('--timeout must be positive', 2)
 
 # --- what it needs ---------------------------------------------------------------
-for v in ('lockfree', 'locked'):
-    b = os.path.join(a.bin_dir, v, 'train_model')
-    if not os.access(b, os.X_OK):
-        die(f'{b} is missing: run make all')
 peer = 'bench/peers/torch_gpt.py'
-if not os.path.exists(peer):
-    die(f'{peer} is missing')
-r = subprocess.run([a.python, '-c', 'import torch; print(torch.__version__)'], capture_output=True, text=True)
-if r.returncode != 0:
-    die(f'{a.python} cannot import torch: sudo apt-get install python3-torch (or --python PATH)')
-torch_version = r.stdout.strip()
+if not rebuild:
+    for v in ('lockfree', 'locked'):
+        b = os.path.join(a.bin_dir, v, 'train_model')
+        if not os.access(b, os.X_OK):
+            die(f'{b} is missing: run make all')
+    if not os.path.exists(peer):
+        die(f'{peer} is missing')
+    r = subprocess.run([a.python, '-c', 'import torch; print(torch.__version__)'], capture_output=True, text=True)
+    if r.returncode != 0:
+        die(f'{a.python} cannot import torch: sudo apt-get install python3-torch (or --python PATH)')
+    torch_version = r.stdout.strip()
 gnuplot = shutil.which('gnuplot')
 if not gnuplot:
     die('gnuplot not found: sudo apt-get install gnuplot-nox')
+peak_given = None
+if a.peak:
+    try:
+        peak_given = float(a.peak)
+        assert peak_given > 0
+    except (ValueError, AssertionError):
+        die(f"--peak '{a.peak}': a positive number of GFLOP/s per core", 2)
+ceil_bin = os.path.join(a.bin_dir, 'micro', 'ceilings')
+if not a.peak and not a.ceilings and not os.access(ceil_bin, os.X_OK) and not (
+        rebuild and os.path.exists(os.path.join(rebuild, 'ceilings.json'))):
+    die(f'{ceil_bin} is missing (it measures the FMA peak): run make all, or give --ceilings FILE')
 
 def cpuinfo():
-    model = mhz = None
+    """This machine, from <bin-dir>/topo (bench/topo.c: hwloc's CPUModel, CPUVendor,
+    family and model numbers, and /proc/cpuinfo's "cpu MHz"); None where it has none."""
+    h = {'hostname': socket.gethostname(), 'cpu_model': None, 'cpu_mhz': None, 'cpu_vendor': None,
+         'cpu_family': None, 'cpu_model_number': None, 'online_cpus': os.cpu_count(),
+         'affinity_cpus': len(os.sched_getaffinity(0))}
     try:
-        for line in open('/proc/cpuinfo'):
-            if line.startswith('model name') and model is None:
-                model = line.split(':', 1)[1].strip()
-            if line.startswith('cpu MHz') and mhz is None:
-                mhz = float(line.split(':', 1)[1])
-    except OSError:
-        pass
-    return model, mhz
+        r = subprocess.run([os.path.join(a.bin_dir, 'topo')], capture_output=True, text=True, check=True)
+        t = json.loads(r.stdout)
+    except (OSError, subprocess.CalledProcessError, ValueError) as e:
+        print(f'{me}: warning: no CPU model: {a.bin_dir}/topo: {e}', file=sys.stderr)
+        return h
+    h.update({'cpu_model': t.get('cpu_model'), 'cpu_mhz': t.get('cpuinfo_mhz'),
+              'cpu_vendor': t.get('cpu_vendor'), 'cpu_family': t.get('cpu_family'),
+              'cpu_model_number': t.get('cpu_model_number'), 'usable_cpus': t.get('usable_cpus')})
+    return h
 
-FMA_C = r'''
-#include <immintrin.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-/* fp32 FMA throughput of one core: 12 independent chains of 8-wide FMAs, each
- * in its own register (2 pipes x 4 cycles latency need 8 in flight). */
-#define F(r) r = _mm256_fmadd_ps(r, x, y)
-int main(int argc, char **argv) {
-    long n = argc > 1 ? atol(argv[1]) : 20000000;
-    __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
-    __m256 a0 = _mm256_set1_ps(0), a1 = _mm256_set1_ps(1), a2 = _mm256_set1_ps(2), a3 = _mm256_set1_ps(3),
-           a4 = _mm256_set1_ps(4), a5 = _mm256_set1_ps(5), a6 = _mm256_set1_ps(6), a7 = _mm256_set1_ps(7),
-           a8 = _mm256_set1_ps(8), a9 = _mm256_set1_ps(9), a10 = _mm256_set1_ps(10), a11 = _mm256_set1_ps(11);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (long i = 0; i < n; i++) {
-        F(a0); F(a1); F(a2); F(a3); F(a4); F(a5); F(a6); F(a7); F(a8); F(a9); F(a10); F(a11);
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                             _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-    s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-    float v[8];
-    _mm256_storeu_ps(v, s);
-    double dt = (t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec);
-    printf("%.3f %g\n", n * 12.0 * 8 * 2 / dt / 1e9, v[0] + v[7]);
-    return 0;
-}
-'''
+def cpu_name(h):
+    ident = ', '.join(f'{k} {h[v]}' for k, v in (('family', 'cpu_family'), ('model', 'cpu_model_number'))
+                      if h.get(v) is not None)
+    return f"{h.get('cpu_model') or 'unknown CPU'}" + (f" ({h.get('cpu_vendor')}, {ident})" if ident else '')
 
-def measure_peak():
-    cc = shutil.which(os.environ.get('CC', 'cc')) or shutil.which('gcc')
-    if not cc:
-        die('--peak measure needs a C compiler (cc)')
-    with tempfile.TemporaryDirectory() as d:
-        src, exe = os.path.join(d, 'fma.c'), os.path.join(d, 'fma')
-        open(src, 'w').write(FMA_C)
-        r = subprocess.run([cc, '-O2', '-mavx2', '-mfma', src, '-o', exe], capture_output=True, text=True)
-        if r.returncode != 0:
-            die(f'--peak measure: cannot build the FMA loop: {r.stderr.strip()[:300]}')
-        best = 0.0
-        for _ in range(5):                  # ~0.2 s each; the best, as other load only lowers it
-            r = subprocess.run([exe, '150000000'], capture_output=True, text=True)
-            if r.returncode != 0:
-                die('--peak measure: the FMA loop failed (no AVX2/FMA on this CPU?); give --peak GFLOPS')
-            best = max(best, float(r.stdout.split()[0]))
-    return best
-
-model, mhz = cpuinfo()
-if a.peak == 'measure':
-    peak = measure_peak()
-    peak_src = (f'measured here: AVX2 FMA loop (12 chains x 8 fp32 lanes), one core, best of 5: '
-                f'{peak:.1f} GFLOP/s')
-else:
+def peaks_from(path, when):
+    """GFLOP/s per thread count from a ceilings.json, and a sentence saying where it came from."""
     try:
-        peak = float(a.peak)
-        assert peak > 0
-    except (ValueError, AssertionError):
-        die(f"--peak '{a.peak}': a positive number of GFLOP/s per core, or measure", 2)
-    peak_src = ("the issue's figure for this 2-core AMD EPYC Zen 4 VM: 117 GFLOP/s per core "
-                '(2 x 256-bit FMA pipes = 32 fp32 FLOP/cycle at ~3.66 GHz); not measured here'
-                if a.peak == '117' else f'given with --peak: {peak:g} GFLOP/s per core')
+        c = json.load(open(path))
+        rows = {int(r['threads']): float(r['best_gflops']) for r in c['fma']}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        die(f'{path}: not a ceilings.json of build/micro/ceilings: {e}')
+    if not all(t in rows for t in threads) and 1 not in rows:
+        die(f'{path}: no FMA peak at 1 thread or at each of {threads}')
+    peaks = {t: rows[t] if t in rows else rows[1] * t for t in threads}
+    scaled = [t for t in threads if t not in rows]
+    trials = sorted({int(r.get('trials', 0)) for r in c['fma']})
+    src = (f"build/micro/ceilings' {c.get('isa')} FMA kernel, best of {'/'.join(map(str, trials))} trials, "
+           f"measured {c.get('time_utc')} on `{c.get('hostname')}`: {cpu_name(c)}, "
+           f"1-minute load {c.get('loadavg', ['?'])[0]}, {when} (`{path}`)")
+    if scaled:
+        src += f"; at {', '.join(map(str, scaled))} threads: the 1-thread peak x threads"
+    ncpu_c = int(c.get('affinity_cpus') or c.get('online_cpus') or 1)
+    low = [t for t in threads if t > 1 and t in rows and 1 in rows and rows[t] < 0.75 * min(t, ncpu_c) * rows[1]]
+    if low:         # best of trials, and still short of N cores' worth: other load held a CPU
+        src += (f"; WARNING: at {', '.join(map(str, low))} threads the measured peak is under 0.75 x "
+                "min(threads, CPUs) x the 1-thread peak, so other load likely held a CPU while it was measured "
+                "and the % of peak there reads high")
+    if rebuild:     # measured apart from the runs: say how far the two machines are known to match
+        keys = [k for k in ('cpu_model', 'cpu_vendor', 'cpu_family', 'cpu_model_number') if host.get(k) is not None]
+        same = all(host.get(k) == c.get(k) for k in keys)
+        src += (f"; not during the runs ({old_meta.get('start_time')} to {old_meta.get('end_time')}), whose "
+                f"meta.json records {', '.join(f'{k} {host[k]!r}' for k in keys) or 'no CPU'}, "
+                + ('which this measurement matches' if same and keys else 'which this measurement does NOT match'))
+    return peaks, src
 
 # --- the folders -------------------------------------------------------------------
-utc = datetime.datetime.now(datetime.timezone.utc)
-name = f"{utc.strftime('%Y%m%dT%H%M%SZ')}-{socket.gethostname()}-peers"
-out = a.out or os.path.join('results', name)
+now = datetime.datetime.now(datetime.timezone.utc)
+if rebuild:
+    out = rebuild
+    utc = datetime.datetime.strptime(old_meta['start_time'], '%Y-%m-%dT%H:%M:%SZ').replace(tzinfo=datetime.timezone.utc)
+    host, torch_version = old_meta.get('host') or {}, old_meta.get('torch', '?')
+else:
+    utc = now
+    out = a.out or os.path.join('results', f"{utc.strftime('%Y%m%dT%H%M%SZ')}-{socket.gethostname()}-peers")
+    host = cpuinfo()
+    if os.path.exists(os.path.join(out, 'runs.jsonl')):
+        die(f'{out} already holds a runs.jsonl: choose another folder')
 plots = os.path.join('plots', os.path.basename(os.path.normpath(out)))
-if os.path.exists(os.path.join(out, 'runs.jsonl')):
-    die(f'{out} already holds a runs.jsonl: choose another folder')
-for d in (out, plots, os.path.join(out, 'logs')):
+for d in (out, plots) + (() if rebuild else (os.path.join(out, 'logs'),)):
     try:
         os.makedirs(d, exist_ok=True)
     except OSError as e:
         die(f'cannot create {d}: {e.strerror}')
+model, mhz = host.get('cpu_model'), host.get('cpu_mhz')
+
+# --- the peak the fraction-of-peak column divides by ----------------------------------
+if peak_given is not None:
+    peaks = {t: peak_given * t for t in threads}
+    peak_src = f'given with --peak: {peak_given:g} GFLOP/s per core x threads; not measured'
+elif a.ceilings:
+    peaks, peak_src = peaks_from(a.ceilings, 'given with --ceilings')
+elif rebuild and os.path.exists(os.path.join(out, 'ceilings.json')):
+    peaks, peak_src = peaks_from(os.path.join(out, 'ceilings.json'), 'the ceilings.json of this run folder')
+else:
+    cpath = os.path.join(out, 'ceilings.json')
+    cmd = [ceil_bin, '--threads', ','.join(map(str, threads)), '--seconds', '2', '--out', cpath + '.tmp']
+    print(f'{me}: measuring the FMA peak: {" ".join(cmd)}', file=sys.stderr)
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        die(f'{ceil_bin} failed (exit {r.returncode}): {r.stderr.strip()[-300:]}')
+    os.replace(cpath + '.tmp', cpath)
+    peaks, peak_src = peaks_from(cpath, 'after the runs, on this machine, not during them' if rebuild
+                                 else 'on this machine just before the runs')
 
 # --- the runs ------------------------------------------------------------------------
 kinds = []                                  # (impl, variant), cllm and torch alternating
@@ -315,30 +363,34 @@ def run_one(c, t, impl, v, rep, order):
     child = None
     return rec
 
-uptime_before = open('/proc/loadavg').read().split()[:3]
-recs, interrupted = [], False
-t_start = time.monotonic()
-try:
-    with open(os.path.join(out, 'runs.jsonl'), 'a') as jf:
-        for i, (c, t, impl, v, rep) in enumerate(plan):
-            r = run_one(c, t, impl, v, rep, i)
-            recs.append(r)
-            jf.write(json.dumps(r) + '\n'); jf.flush(); os.fsync(jf.fileno())
-            el = time.monotonic() - t_start
-            # MFU: model FLOP/s over the FMA peak of the cores used (the Peak note)
-            what = (f"{r['tokens_per_s']:.0f} tokens/s, MFU "
-                    f"{r['flops_per_step'] * r['tokens_per_s'] / r['tokens_per_step'] / 1e9 / (peak * t):.1%}, "
-                    f"cpu {r['cpu_util']:.2f}") if r['status'] == 'ok' else r['reason']
-            print(f'[{i + 1}/{len(plan)}] {c} {t} threads {impl} {v} rep {rep}: {what} '
-                  f'(load {r["load1"]:.2f}, {el:.0f} s)', file=sys.stderr)
-except KeyboardInterrupt:
-    if child and child.poll() is None:
-        child.kill()
-    interrupted = True
-    print(f'{me}: interrupted; writing what completed', file=sys.stderr)
-uptime_after = open('/proc/loadavg').read().split()[:3]
-if not os.listdir(os.path.join(out, 'logs')):   # logs are kept for failed runs only
-    os.rmdir(os.path.join(out, 'logs'))
+if rebuild:
+    recs, interrupted = old_recs, old_meta.get('status') == 'interrupted'
+    uptime_before, uptime_after = old_meta['load']['before'], old_meta['load']['after']
+else:
+    uptime_before = open('/proc/loadavg').read().split()[:3]
+    recs, interrupted = [], False
+    t_start = time.monotonic()
+    try:
+        with open(os.path.join(out, 'runs.jsonl'), 'a') as jf:
+            for i, (c, t, impl, v, rep) in enumerate(plan):
+                r = run_one(c, t, impl, v, rep, i)
+                recs.append(r)
+                jf.write(json.dumps(r) + '\n'); jf.flush(); os.fsync(jf.fileno())
+                el = time.monotonic() - t_start
+                # MFU: model FLOP/s over the FMA peak at that thread count (the Peak note)
+                what = (f"{r['tokens_per_s']:.0f} tokens/s, MFU "
+                        f"{r['flops_per_step'] * r['tokens_per_s'] / r['tokens_per_step'] / 1e9 / peaks[t]:.1%}, "
+                        f"cpu {r['cpu_util']:.2f}") if r['status'] == 'ok' else r['reason']
+                print(f'[{i + 1}/{len(plan)}] {c} {t} threads {impl} {v} rep {rep}: {what} '
+                      f'(load {r["load1"]:.2f}, {el:.0f} s)', file=sys.stderr)
+    except KeyboardInterrupt:
+        if child and child.poll() is None:
+            child.kill()
+        interrupted = True
+        print(f'{me}: interrupted; writing what completed', file=sys.stderr)
+    uptime_after = open('/proc/loadavg').read().split()[:3]
+    if not os.listdir(os.path.join(out, 'logs')):   # logs are kept for failed runs only
+        os.rmdir(os.path.join(out, 'logs'))
 
 # --- the table ------------------------------------------------------------------------------
 def med(xs):
@@ -360,7 +412,7 @@ for c in configs:
                    'ms_per_step_median': med([r['ms_per_step_median'] for r in ok]),
                    'flops_per_step': ok[0]['flops_per_step'] if ok else None,
                    'cpu_util_median': med([r['cpu_util'] for r in ok]),
-                   'peak_gflops': peak * t}
+                   'peak_gflops': peaks[t]}
             if ok:
                 row['gflops_per_s'] = row['flops_per_step'] * row['tokens_per_s_median'] / row['tokens_per_step'] / 1e9
                 row['peak_fraction'] = row['gflops_per_s'] / row['peak_gflops']
@@ -392,13 +444,14 @@ write_atomic(os.path.join(out, 'peers.csv'), '\n'.join(lines) + '\n')
 
 loads = [r['load1'] for r in recs]
 build = next((r['result'].get('build') for r in recs if r['impl'] == 'cllm' and r['result']), None) or {}
-ncpu = len(os.sched_getaffinity(0))
+ncpu = host.get('affinity_cpus')
+peak_list = ', '.join(f'{t} thread' + ('s' if t > 1 else '') + f': {peaks[t]:.1f} GFLOP/s' for t in threads)
 def f0(x): return '—' if x is None else f'{x:,.0f}'
 def f1(x): return '—' if x is None else f'{x:.1f}'
 def f2(x): return '—' if x is None else f'{x:.2f}'
 md = [f'# cllm against PyTorch: {", ".join(configs)} at {", ".join(map(str, threads))} threads', '',
       f'Run `{os.path.basename(os.path.normpath(out))}`, {utc.strftime("%Y-%m-%d %H:%M UTC")}, host '
-      f'`{socket.gethostname()}`: {model or "unknown CPU"}, {ncpu} CPUs'
+      f'`{host.get("hostname")}`: {cpu_name(host)}, {ncpu} CPUs'
       f'{f", /proc/cpuinfo says {mhz:.0f} MHz" if mhz else ""}; torch {torch_version}; '
       f'cllm `{build.get("git", "?")}` ({build.get("compiler", "?")}, {build.get("cflags", "?")}, '
       f'{build.get("blas", "?")}).', '',
@@ -442,9 +495,11 @@ md += ['', 'Notes', '',
        '- **FLOPs/step**: model FLOPs, 6·(sequences·T)·(L·(4C²+2CF) + VC) + 12·L·(sequences·T)·T·C '
        '(matmuls and attention forward+backward; no LayerNorm, softmax, GELU or AdamW), the same formula in '
        'cllm\'s report and torch_gpt.py. GFLOP/s = FLOPs/step × tokens/s ÷ tokens/step.',
-       f'- **Peak**: {peak:g} GFLOP/s per core × threads; source: {peak_src}.'
-       + (f' /proc/cpuinfo reports {mhz:.0f} MHz, which at 32 FLOP/cycle would be {32 * mhz / 1e3:.0f} GFLOP/s '
-          'per core: a VM\'s reported clock need not be the one it runs at.' if mhz else ''),
+       f'- **Peak** (the % of peak column): the fp32 FMA peak at the same thread count, '
+       f'{peak_list}; '
+       f'source: {peak_src}.'
+       + (f' /proc/cpuinfo reports {mhz:.0f} MHz: the 1-thread peak is {peaks[1] / mhz * 1e3:.0f} FLOP per '
+          'reported cycle (a VM\'s reported clock need not be the one it runs at).' if mhz and 1 in peaks else ''),
        '- **torch threads**: torch.set_num_threads(N) with OMP_NUM_THREADS=N and OPENBLAS_NUM_THREADS=N: '
        'Debian\'s torch calls the pthread OpenBLAS, which would otherwise start threads of its own and use '
        'both CPUs at "1 thread". Both OMP_WAIT_POLICY values were run; the table keeps the better, the other '
@@ -453,18 +508,21 @@ md += ['', 'Notes', '',
        f'`{plots}/peers.png` / `.svg`.']
 write_atomic(os.path.join(out, 'peers.md'), '\n'.join(md) + '\n')
 
-meta = {'tool': 'peers', 'format': 1, 'start_time': utc.strftime('%Y-%m-%dT%H:%M:%SZ'),
-        'end_time': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
-        'status': 'interrupted' if interrupted else 'complete', 'argv': sys.argv[1:],
-        'options': {'configs': configs, 'threads': threads, 'reps': a.reps,
-                    'steps': {c: {'timed': steps.get(c, (10, 1))[0], 'warmup': steps.get(c, (10, 1))[1]} for c in configs},
-                    'policies': policies, 'bin-dir': a.bin_dir, 'python': a.python, 'timeout': a.timeout},
-        'peak_gflops_per_core': peak, 'peak_source': peak_src, 'torch': torch_version, 'cllm_build': build,
-        'host': {'hostname': socket.gethostname(), 'cpu_model': model, 'cpu_mhz': mhz,
-                 'online_cpus': os.cpu_count(), 'affinity_cpus': ncpu},
-        'load': {'before': uptime_before, 'after': uptime_after, 'per_run_min': min(loads) if loads else None,
-                 'per_run_median': med(loads), 'per_run_max': max(loads) if loads else None},
-        'runs': len(recs), 'runs_ok': sum(r['status'] == 'ok' for r in recs)}
+if rebuild:     # the runs' record as it was, with the peak replaced and the rebuild noted
+    meta = {k: v for k, v in old_meta.items() if k not in ('peak_gflops_per_core', 'peak_source')}
+    meta.update(format=2, rebuilt={'time': now.strftime('%Y-%m-%dT%H:%M:%SZ'), 'argv': sys.argv[1:]})
+else:
+    meta = {'tool': 'peers', 'format': 2, 'start_time': utc.strftime('%Y-%m-%dT%H:%M:%SZ'),
+            'end_time': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
+            'status': 'interrupted' if interrupted else 'complete', 'argv': sys.argv[1:],
+            'options': {'configs': configs, 'threads': threads, 'reps': a.reps,
+                        'steps': {c: {'timed': steps.get(c, (10, 1))[0], 'warmup': steps.get(c, (10, 1))[1]} for c in configs},
+                        'policies': policies, 'bin-dir': a.bin_dir, 'python': a.python, 'timeout': a.timeout},
+            'torch': torch_version, 'cllm_build': build, 'host': host,
+            'load': {'before': uptime_before, 'after': uptime_after, 'per_run_min': min(loads) if loads else None,
+                     'per_run_median': med(loads), 'per_run_max': max(loads) if loads else None},
+            'runs': len(recs), 'runs_ok': sum(r['status'] == 'ok' for r in recs)}
+meta.update(peak_gflops={str(t): peaks[t] for t in threads}, peak_source=peak_src)
 write_atomic(os.path.join(out, 'meta.json'), json.dumps(meta, indent=1) + '\n')
 
 # --- the plot ---------------------------------------------------------------------------------

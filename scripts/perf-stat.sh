@@ -35,7 +35,8 @@
 #                            when the PMU multiplexed); kept for every status perf reported
 #     metric_value,metric_unit   perf's derived metric (CPUs utilized, /sec, ...), NA if none
 #     perf_event             the event name perf printed
-#   meta.json           options, command, host, perf version, perf_event_paranoid,
+#   meta.json           options, command, host (CPU model name, vendor, family and
+#                       model number), perf version, perf_event_paranoid,
 #                       invalid events with perf's reason, per-point exit status
 #
 # Hardware events (cycles, instructions, ...) print <not supported> in most VMs
@@ -321,16 +322,16 @@ done
     "$invalid_json" "$points_json" "${run_dir:-}" "${opt[threads]}" "${opt[variants]}" \
     "${opt[config]}" "${opt[steps]}" "${opt[scaling]}" "${opt[data]}" "${opt[reps]}" \
     "${opt[events]}" "${opt[bin-dir]}" <<'PYEOF'
-import json, os, platform, socket, sys
+import json, os, platform, socket, subprocess, sys
 (path, start, end, pv, paranoid, invalid, points, run_dir, threads, variants, config, steps,
  scaling, data, reps, events, bindir) = sys.argv[1:18]
-model = None
+# the machine from <bin-dir>/topo (bench/topo.c, the same JSON as scale's meta.json host.topology)
 try:
-    for line in open('/proc/cpuinfo'):
-        if line.startswith('model name'):
-            model = line.split(':', 1)[1].strip(); break
-except OSError:
-    pass
+    topo = json.loads(subprocess.run([os.path.join(bindir, 'topo')], capture_output=True, text=True,
+                                     check=True).stdout)
+except (OSError, subprocess.CalledProcessError, ValueError) as e:
+    print(f'perf-stat.sh: warning: no topology: {bindir}/topo: {e}', file=sys.stderr)
+    topo = None
 meta = {
     'tool': 'perf-stat', 'format': 1, 'start_time': start, 'end_time': end,
     'harness_run': run_dir or None,
@@ -339,8 +340,12 @@ meta = {
                 'reps': int(reps), 'events': events.split(','), 'bin-dir': bindir},
     'perf_version': pv, 'perf_event_paranoid': paranoid, 'uid': os.getuid(),
     'invalid_events': json.loads(invalid),
-    'host': {'hostname': socket.gethostname(), 'cpu_model': model, 'online_cpus': os.cpu_count(),
-             'affinity_cpus': len(os.sched_getaffinity(0)), 'kernel': platform.release()},
+    'host': {'hostname': socket.gethostname(), 'cpu_model': topo and topo['cpu_model'],
+             'cpu_vendor': topo and topo['cpu_vendor'], 'cpu_family': topo and topo['cpu_family'],
+             'cpu_model_number': topo and topo['cpu_model_number'],
+             'online_cpus': os.cpu_count(), 'affinity_cpus': len(os.sched_getaffinity(0)),
+             'usable_cpus': topo and topo['usable_cpus'], 'kernel': platform.release(),
+             'topology': topo},
     'points': json.loads(points),
 }
 tmp = path + '.tmp'

@@ -17,9 +17,16 @@
 #                     sanitizer: its report fails the run)
 #
 # Writes results/soak-<UTC time>/ (rss.tsv: seconds, VmRSS KiB; report.json;
-# summary.txt) and ends with "soak: N passed, N failed".
+# summary.txt) and ends with "soak: N passed, N failed". It takes no
+# arguments (the environment above sets it up). Exit codes: 0 every check
+# passed, 1 a check failed, 2 usage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+case ${1:-} in
+    '') ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "soak.sh: unknown option '$1' (it takes none: SOAK_SECONDS etc. go in the environment; see scripts/soak.sh --help)" >&2; exit 2 ;;
+esac
 BUILD=${BUILD:-build}
 SECS=${SOAK_SECONDS:-600}
 NTH=${SOAK_THREADS:-63}

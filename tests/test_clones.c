@@ -78,7 +78,7 @@ typedef struct {
 } inputs;
 
 static void fill(float *x, size_t n, rng_t *r, float lo, float hi) {
-    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * rng_uniform(r);
+    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (float)((double)(rng_next(r) >> 40) * 0x1.0p-24);
 }
 
 static void make_inputs(inputs *in) {

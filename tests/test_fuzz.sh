@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test_fuzz.sh - the libFuzzer targets in `make test`: builds them through
-# `make fuzz-build` (clang, ASan + UBSan, -Werror), replays every committed
+# `make fuzz-build` (clang, ASan + UBSan, -Werror; a second build does
+# nothing and a changed target recompiles no object), replays every committed
 # corpus input (seeds and past crashes) and fuzzes each target for a few
 # seconds, two at a time, so a regression in a loader or parser is caught.
 #
@@ -44,6 +45,19 @@ if ! make -s WERROR=1 FUZZ_BUILD="$FUZZ_BUILD" fuzz-build >"$tmp/build.log" 2>&1
 fi
 pass=$((pass + 1))
 targets=$(make -s FUZZ_BUILD="$FUZZ_BUILD" fuzz-list)
+
+# a second build does nothing, and a changed target recompiles only itself:
+# no object may be an intermediate file that make deleted after the build
+if make -q WERROR=1 FUZZ_BUILD="$FUZZ_BUILD" fuzz-build; then pass=$((pass + 1)); else
+    fail=$((fail + 1)); echo "FAIL: make fuzz-build right after make fuzz-build is not up to date"
+fi
+for src in core/fuzz/fuzz_cli.c bench/fuzz/fuzz_json.c; do
+    [[ -f $src ]] || continue
+    n=$(make -n -W "$src" WERROR=1 FUZZ_BUILD="$FUZZ_BUILD" fuzz-build | grep -c -- ' -c ' || true)
+    if [[ $n -eq 0 ]]; then pass=$((pass + 1)); else
+        fail=$((fail + 1)); echo "FAIL: a changed $src recompiles $n object files (they were deleted as intermediates?)"
+    fi
+done
 
 rc=0
 # shellcheck disable=SC2086

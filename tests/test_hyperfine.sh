@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test_hyperfine.sh - tests of scripts/hyperfine.sh (make hyperfine):
 #   - hyperfine's mean wall time agrees within 10% with build/scale's median
-#     wall time, per point: lock-free and locked at 1 thread, config bench,
-#     200 steps (~0.4 s a run, of which process start-up and init are ~5%). On a
+#     wall time, per point: lock-free and locked at 1 thread, config bench, at
+#     least 200 steps: as many as make one run hold >= 0.5 s of CPU here,
+#     calibrated first (tests/calibrate.sh), so process start-up and init
+#     stay a small part of the time on any machine. On a
 #     2-core machine that others share, 2-thread wall times swing by a third
 #     with their load, so the points are 1-thread ones. The two tools are
 #     interleaved run by run: five pairs of (build/scale --reps 1, then
@@ -35,7 +37,7 @@ done
 [[ -x $BUILD/scale ]] || { bad "$BUILD/scale not built: run make all"; finish; }
 command -v hyperfine >/dev/null || { bad "hyperfine not installed: sudo apt-get install hyperfine"; finish; }
 
-POINT=(--threads 1 --variants "lockfree,locked" --config bench --steps 200)
+. tests/calibrate.sh
 
 # --- 1. the files, on a tiny grid -------------------------------------------------------
 rc=0
@@ -58,6 +60,14 @@ rc=0
 check "refuses a folder that holds a hyperfine.json (rc $rc)" [ $rc -eq 1 ]
 
 # --- 2. agreement with the harness, interleaved run by run ---------------------------
+# the steps: calibrated to >= 0.5 s of CPU a run (never below 200)
+if cal=$(calibrate_steps "$BUILD/scale" "$BUILD" bench 200 0.5 "$T"); then
+    read -r steps cal_cpu <<<"$cal"
+    echo "agreement: config bench, 1 thread, $steps steps (calibrated: $cal_cpu s of CPU a run)"
+else
+    bad "hyperfine agreement: $cal"; finish
+fi
+POINT=(--threads 1 --variants "lockfree,locked" --config bench --steps "$steps")
 # attempt N: five (harness, hyperfine) pairs in $T/aN/1..5, then the comparison
 attempt() {
     local d=$T/a$1 i

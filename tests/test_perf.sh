@@ -10,8 +10,9 @@
 #   - perf missing from PATH, and perf refusing for perf_event_paranoid: a
 #     message that says what to install or set, exit 1;
 #   - the cross-check: perf's task-clock for a point agrees within 5% with
-#     build/scale's user+sys (rusage) for the same point (1 thread, >= 1 s of
-#     CPU per run; CPU time, not wall time, so other load matters little;
+#     build/scale's user+sys (rusage) for the same point (1 thread; the steps
+#     calibrated here until a run holds >= 1.5 s of CPU, so no machine speed
+#     is assumed; CPU time, not wall time, so other load matters little;
 #     three interleaved pairs, medians compared; one retry).
 # Run from anywhere after `make all`; ends with "N passed, N failed" and
 # exits non-zero on any failure.
@@ -20,6 +21,7 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
 S=scripts/perf-stat.sh
+. tests/calibrate.sh
 pass=0 fail=0
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -90,6 +92,15 @@ else
 fi
 check "invalid event's reason in meta.json" "$PY" -c "import json,sys; m=json.load(open('$T/sw/meta.json')); sys.exit(not m['invalid_events'].get('no-such-event'))"
 check "invalid event named on stderr" grep -q "no-such-event" "$T/sw.err"
+check "meta.json names the CPU as /proc/cpuinfo does (vendor, family, model)" "$PY" -c "
+import json, sys
+h = json.load(open('$T/sw/meta.json'))['host']
+c = {}
+for line in open('/proc/cpuinfo'):
+    k, _, v = line.partition(':')
+    c.setdefault(k.strip(), v.strip())
+sys.exit(not (h['cpu_vendor'] == c.get('vendor_id') and str(h['cpu_family']) == c.get('cpu family', 'None')
+              and str(h['cpu_model_number']) == c.get('model', 'None') and h['cpu_model'] == c.get('model name')))"
 
 # --- 3. a failing train_model ------------------------------------------------------------
 mkdir -p "$T/bin/lockfree"
@@ -141,31 +152,27 @@ rc=0
 check "unknown variant: exit 2 (rc $rc)" [ $rc -eq 2 ]
 
 # --- 5. task-clock against the harness's user+sys for the same point ----------------
-# Three interleaved pairs: build/scale runs the point once (runs.jsonl:
-# user_s + sys_s from wait4), then perf-stat.sh --run takes the point from
-# that folder's meta.json and runs it once under perf stat. The medians of
-# the three CPU times agree within 5%; each run takes at least 1 s of CPU,
-# so the steps of config S are calibrated for about 2 s here.
-calib_steps() {
-    local t0=$EPOCHREALTIME
-    "$BUILD"/lockfree/train_model --config S --steps 8 --quiet --eval-batches 0 >/dev/null
-    local t1=$EPOCHREALTIME
-    local ms=$(( (10#${t1/./} - 10#${t0/./}) / 1000 ))
-    local n=$(( 8 * 2000 / (ms > 0 ? ms : 1) ))
-    echo $(( n < 16 ? 16 : n > 5000 ? 5000 : n ))
-}
-X_STEPS=$(calib_steps)
-crosscheck() {
+# Both clocks count the same CPU time; what differs is a fixed few ms (perf
+# counts from the exec, rusage from the fork), so each run must hold enough
+# CPU time that a fixed offset is well under 5%: at least MIN_CPU s. The work
+# is sized by calibration, not assumed (tests/calibrate.sh): config S at 1
+# thread, 16 steps, and more steps until one run's user+sys (wait4, so not
+# other processes' load) reaches TARGET_CPU s. Then three interleaved pairs with those steps:
+# build/scale runs the point once (runs.jsonl: user_s + sys_s), then
+# perf-stat.sh --run takes the point from that folder's meta.json and runs
+# it once under perf stat. The medians of the three CPU times agree within 5%.
+MIN_CPU=1.0 TARGET_CPU=1.5
+crosscheck() {   # crosscheck ATTEMPT STEPS
     local d=$T/x$1 i
     for i in 1 2 3; do
-        "$BUILD"/scale --bin-dir "$BUILD" --threads 1 --variants lockfree --reps 1 --config S --steps "$X_STEPS" --out "$d/$i" \
+        "$BUILD"/scale --bin-dir "$BUILD" --threads 1 --variants lockfree --reps 1 --config S --steps "$2" --out "$d/$i" \
             >/dev/null 2>"$T/x.err" || { echo "scale failed: $(tail -n 3 "$T/x.err")"; return 1; }
         "$S" --run "$d/$i" --reps 1 --events task-clock >/dev/null 2>"$T/x.err" \
             || { echo "perf-stat.sh failed: $(tail -n 3 "$T/x.err")"; return 1; }
     done
-    "$PY" - "$d" <<'EOF'
+    "$PY" - "$d" "$MIN_CPU" <<'EOF'
 import csv, json, statistics, sys
-d = sys.argv[1]
+d, floor = sys.argv[1], float(sys.argv[2])
 cpu, tc = [], []
 for i in '123':
     cpu += [r['user_s'] + r['sys_s'] for r in map(json.loads, open(f'{d}/{i}/runs.jsonl')) if r['status'] == 'ok']
@@ -175,15 +182,22 @@ for i in '123':
 h, p = statistics.median(cpu), statistics.median(tc)
 dev = abs(p / h - 1)
 print(f'harness user+sys median {h:.3f} s {[round(x, 3) for x in cpu]}, '
-      f'perf task-clock median {p:.3f} s {[round(x, 3) for x in tc]}, {100 * dev:.1f}% apart')
-sys.exit(0 if h >= 1.0 and len(cpu) == 3 and dev <= 0.05 else 1)
+      f'perf task-clock median {p:.3f} s {[round(x, 3) for x in tc]}, {100 * dev:.1f}% apart'
+      + ('' if h >= floor else f'; under the {floor:g} s the calibration aimed past'))
+sys.exit(0 if h >= floor and len(cpu) == 3 and dev <= 0.05 else 1)
 EOF
 }
-if msg=$(crosscheck 1); then
-    ok; echo "cross-check: $msg"
-elif msg2=$(crosscheck 2); then
-    ok; echo "cross-check: first try: $msg; retry: $msg2"
+if ! cal=$(calibrate_steps "$BUILD/scale" "$BUILD" S 16 "$TARGET_CPU" "$T"); then
+    bad "task-clock vs harness user+sys: $cal"
 else
-    bad "task-clock vs harness user+sys: $msg; retry: $msg2"
+    read -r steps cal_cpu <<<"$cal"
+    echo "cross-check: config S, 1 thread, $steps steps (calibrated: $cal_cpu s of CPU a run)"
+    if msg=$(crosscheck 1 "$steps"); then
+        ok; echo "cross-check: $msg"
+    elif msg2=$(crosscheck 2 "$steps"); then
+        ok; echo "cross-check: first try: $msg; retry: $msg2"
+    else
+        bad "task-clock vs harness user+sys: $msg; retry: $msg2"
+    fi
 fi
 finish

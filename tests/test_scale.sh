@@ -41,7 +41,8 @@ for v in lockfree locked; do
 done
 export FAKE_SLEEP=0.02
 FAST=(--bin-dir "$T/bin" --config tiny --steps 3)
-CPUS=$(nproc)
+# the CPUs scale judges oversubscription against: affinity mask and cgroup quota
+CPUS=$("$BUILD/topo" | python3 -c 'import json, sys; print(json.load(sys.stdin)["usable_cpus"])')
 OVER=$((CPUS + 1 > 3 ? CPUS + 1 : 3))   # a thread count above the CPUs, not 1 or 2
 
 # validate DIR LINES THREADS REPS: every file well-formed, with every field
@@ -55,7 +56,10 @@ recs = [json.loads(l) for l in open(os.path.join(d, 'runs.jsonl'))]
 if len(recs) != want_lines: err(f'runs.jsonl has {len(recs)} lines, want {want_lines}')
 need = ['variant', 'threads', 'rep', 'point', 'status', 'exit_code', 'signal', 'reason', 'start_time',
         'wall_s', 'user_s', 'sys_s', 'peak_rss_kib', 'voluntary_ctx_switches',
-        'involuntary_ctx_switches', 'oversubscribed', 'command', 'counters', 'report', 'stderr_tail']
+        'involuntary_ctx_switches', 'oversubscribed', 'smt_shared', 'usable_cpus', 'cores', 'pin',
+        'outside_busy_s', 'outside_cpus', 'outside_share', 'steal_cpus', 'loadavg_start', 'loadavg_end',
+        'outside_resolution_s', 'noisy', 'nominal_mhz', 'eff_ghz', 'cycles_per_ref_cycle', 'eff_ghz_ref', 'command', 'counters',
+        'report', 'stderr_tail']
 keys = set()
 for r in recs:
     for k in need:
@@ -74,7 +78,8 @@ cols = ('variant,threads,oversubscribed,reps_ok,reps_failed,wall_median_s,wall_m
         'speedup_min,speedup_max,efficiency,cpu_util,karp_flatt,user_s_median,sys_s_median,'
         'peak_rss_kib_median,mem_per_thread_analytic_bytes,phase_forward_s,phase_backward_s,'
         'phase_lock_wait_s,phase_barrier_wait_s,phase_reduce_s,phase_optimizer_s,task_clock_s,ipc,'
-        'llc_misses_per_token').split(',')
+        'llc_misses_per_token,smt_shared,usable_cpus,outside_cpus_median,outside_cpus_max,reps_noisy,'
+        'reps_noise_undetermined,eff_ghz,cycles_per_ref_cycle,eff_ghz_ref').split(',')
 rows = list(csv.reader(open(os.path.join(d, 'summary.csv'))))
 if rows[0] != cols: err('summary.csv header: ' + ','.join(rows[0]))
 if len(rows) - 1 != len(variants) * len(threads): err(f'summary.csv has {len(rows) - 1} rows')
@@ -92,7 +97,7 @@ m = json.load(open(os.path.join(d, 'meta.json')))
 for k in ['tool', 'status', 'start_time', 'end_time', 'command', 'argv', 'options', 'host', 'harness',
           'train_model_build', 'blas', 'points_total', 'runs_recorded', 'analysis']:
     if k not in m: err('meta.json lacks ' + k)
-for k in ['hostname', 'cpu_model', 'online_cpus', 'affinity_cpus', 'caches', 'kernel', 'scaling_governor']:
+for k in ['hostname', 'cpu_model', 'online_cpus', 'affinity_cpus', 'usable_cpus', 'cores', 'kernel', 'topology']:
     if k not in m['host']: err('meta.json host lacks ' + k)
 for k in ['cc', 'cflags', 'git', 'libpfm_version']:
     if k not in m['harness']: err('meta.json harness lacks ' + k)
@@ -140,7 +145,7 @@ check "karp_flatt NA at 1 thread" is_true "$D" "row('lockfree', 1)['karp_flatt']
 check "phases summed over threads" is_true "$D" \
     "abs(float(row('lockfree', 2)['phase_forward_s']) - 2 * sorted(r['report']['phases']['wall_s'][0][0] for r in recs if r['variant'] == 'lockfree' and r['threads'] == 2)[0]) < 1e-6"
 check "oversubscribed flag" is_true "$D" "row('lockfree', $OVER)['oversubscribed'] == '1' and row('lockfree', 2)['oversubscribed'] == ('1' if 2 > $CPUS else '0')"
-check "table labels oversubscription" grep -qF "oversubscribed ($OVER threads > $CPUS CPUs)" "$T/stdout"
+check "table labels oversubscription" grep -qF "oversubscribed ($OVER threads > $CPUS usable CPUs)" "$T/stdout"
 check "memory.csv analytic bytes" is_true "$D" "mem[0]['analytic_bytes_per_thread'] == '393216'"
 check "memory.csv measured slope" is_true "$D" "mem[1]['measured_bytes_per_thread'] != 'NA' and mem[1]['fit_points'] == '3'"
 check "table shows per-thread memory" grep -q "per-thread memory" "$T/stdout"

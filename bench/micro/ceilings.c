@@ -18,6 +18,7 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -27,6 +28,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "json.h"
+#include "topo.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -108,7 +112,7 @@ typedef struct {
     long long llc_bytes;    /* one instance */
     int llc_level, llc_instances;
     long long l2_bytes;
-    const char *source;
+    const char *source, *l2_source;
 } caches_t;
 
 /* The highest data/unified cache level of cpu0, and how many distinct
@@ -116,7 +120,7 @@ typedef struct {
 static void caches_read(caches_t *c, int ncpu) {
     char path[256], buf[256];
     c->llc_bytes = 0; c->llc_level = 0; c->llc_instances = 1; c->l2_bytes = 0;
-    c->source = "sysfs";
+    c->source = c->l2_source = "sysfs";
     int llc_index = -1;
     for (int i = 0; i < 16; i++) {
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
@@ -150,7 +154,11 @@ static void caches_read(caches_t *c, int ncpu) {
         c->llc_bytes = s > 0 ? s : 32LL << 20;
         c->source = s > 0 ? "sysconf" : "default 32 MiB (not found)";
     }
-    if (c->l2_bytes <= 0) c->l2_bytes = 512 << 10;
+    if (c->l2_bytes <= 0) {
+        long s = sysconf(_SC_LEVEL2_CACHE_SIZE);
+        c->l2_bytes = s > 0 ? s : 512 << 10;
+        c->l2_source = s > 0 ? "sysconf" : "default 512 KiB (not found)";
+    }
 }
 
 /* ---------------------------------------------------------------- FMA kernels */
@@ -419,6 +427,12 @@ int main(int argc, char **argv) {
 
     caches_t ca;
     caches_read(&ca, ncpu);
+    /* model, clock and topology from the topology module (bench/topo.h),
+     * read before any thread is pinned */
+    topo machine;
+    char terr[256];
+    int have_topo = topo_read(&machine, terr, sizeof terr) == 0;
+    if (!have_topo) fprintf(stderr, "ceilings: warning: no topology: %s\n", terr);
     size_t array_bytes = array_mb > 0 ? (size_t)(array_mb * 1048576.0)
                                       : (size_t)(4 * ca.llc_bytes * ca.llc_instances);
     if (array_bytes < (size_t)(16 << 20) && array_mb <= 0) array_bytes = 16 << 20;
@@ -461,9 +475,12 @@ int main(int argc, char **argv) {
         run_job(s);
         fma[k] = rates(s, isa->flops_per_iter * (double)fma_iters * s->nth);
 
-        /* one DRAM pass moves 3 * array_bytes: as many passes as fit the time */
-        s->job = JOB_DRAM;
-        s->trials = (int)(seconds / 4 / ((double)array_bytes * 3 / 10e9));
+        /* one DRAM pass moves 3 * array_bytes: one pass timed here (no
+         * bandwidth assumed), then as many passes as fit a quarter of the time */
+        s->job = JOB_DRAM; s->trials = 1;
+        run_job(s);
+        double pass = s->t1[0] - s->t0[0];
+        s->trials = pass > 0 ? (int)(seconds / 4 / pass) : MAXTRIALS;
         s->trials = s->trials < 3 ? 3 : s->trials > MAXTRIALS ? MAXTRIALS : s->trials;
         run_job(s);
         dram[k] = rates(s, 24.0 * (double)s->n);
@@ -493,20 +510,11 @@ int main(int argc, char **argv) {
 
     FILE *f = stdout;
     if (out_path && !(f = fopen(out_path, "w"))) die(1, "cannot write --out '%s'", out_path);
-    char host[256] = "unknown", model[256] = "unknown", line[512];
+    char host[256] = "unknown", model[256] = "unknown";
     gethostname(host, sizeof host - 1);
-    FILE *ci = fopen("/proc/cpuinfo", "r");
-    double mhz = 0;
-    while (ci && fgets(line, sizeof line, ci)) {
-        char *colon = strchr(line, ':');
-        if (!colon) continue;
-        if (strncmp(line, "model name", 10) == 0 && strcmp(model, "unknown") == 0) {
-            snprintf(model, sizeof model, "%s", colon + 2);
-            model[strcspn(model, "\n")] = 0;
-        }
-        if (strncmp(line, "cpu MHz", 7) == 0 && mhz == 0) mhz = atof(colon + 1);
-    }
-    if (ci) fclose(ci);
+    char vendor[64] = "unknown";
+    if (have_topo && machine.cpu_model[0]) snprintf(model, sizeof model, "%s", machine.cpu_model);
+    if (have_topo && machine.cpu_vendor[0]) snprintf(vendor, sizeof vendor, "%s", machine.cpu_vendor);
     double load[3] = { 0, 0, 0 };
     if (getloadavg(load, 3) < 0) load[0] = load[1] = load[2] = -1;
     char when[32];
@@ -515,17 +523,31 @@ int main(int argc, char **argv) {
     gmtime_r(&tnow, &tm);
     strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
     for (char *p = model; *p; p++) if (*p == '"' || *p == '\\') *p = ' ';
+    for (char *p = vendor; *p; p++) if (*p == '"' || *p == '\\') *p = ' ';
     for (char *p = host; *p; p++) if (*p == '"' || *p == '\\') *p = '_';
 
     fprintf(f, "{\n  \"tool\": \"ceilings\",\n  \"time_utc\": \"%s\",\n  \"hostname\": \"%s\",\n", when, host);
-    fprintf(f, "  \"cpu_model\": \"%s\",\n  \"cpu_mhz\": %.0f,\n  \"online_cpus\": %d,\n  \"affinity_cpus\": %d,\n",
-            model, mhz, ncpu, ncpus_aff);
+    fprintf(f, "  \"cpu_model\": \"%s\",\n  \"cpu_mhz\": ", model);
+    json_put_num(f, have_topo ? machine.cpuinfo_mhz : NAN);   /* null when /proc/cpuinfo has none */
+    fprintf(f, ",\n  \"online_cpus\": %d,\n  \"affinity_cpus\": %d,\n", ncpu, ncpus_aff);
+    /* the CPU's identity, not only its name (-1: unknown) */
+    fprintf(f, "  \"cpu_vendor\": \"%s\",\n  \"cpu_family\": %d,\n  \"cpu_model_number\": %d,\n"
+            "  \"cpu_stepping\": %d,\n", vendor,
+            have_topo ? machine.cpu_family : -1, have_topo ? machine.cpu_model_number : -1,
+            have_topo ? machine.cpu_stepping : -1);
+    if (have_topo) {
+        fprintf(f, "  \"usable_cpus\": %d,\n  \"topology\": ", machine.usable_cpus);
+        topo_write_json(f, &machine);
+        fputs(",\n", f);
+        topo_free(&machine);
+    }
     fprintf(f, "  \"loadavg\": [%.2f, %.2f, %.2f],\n", load[0], load[1], load[2]);
     fprintf(f, "  \"isa\": \"%s\",\n  \"vector_bits\": %d,\n  \"flops_per_fma_round\": %.0f,\n",
             isa->name, isa->vector_bits, isa->flops_per_iter);
     fprintf(f, "  \"llc\": {\"level\": %d, \"bytes\": %lld, \"instances\": %d, \"source\": \"%s\"},\n",
             ca.llc_level, ca.llc_bytes, ca.llc_instances, ca.source);
-    fprintf(f, "  \"l2_bytes\": %lld,\n  \"triad_array_bytes\": %zu,\n", ca.l2_bytes, s->n * sizeof(double));
+    fprintf(f, "  \"l2_bytes\": %lld,\n  \"l2_source\": \"%s\",\n  \"triad_array_bytes\": %zu,\n",
+            ca.l2_bytes, ca.l2_source, s->n * sizeof(double));
     fprintf(f, "  \"seconds\": %g,\n", seconds);
     fprintf(f, "  \"fma\": [\n");
     for (int k = 0; k < nt; k++) json_result(f, nthreads[k], fma[k], 1e-9, "gflops", 0, k == nt - 1);
