@@ -377,7 +377,10 @@ else:
                 recs.append(r)
                 jf.write(json.dumps(r) + '\n'); jf.flush(); os.fsync(jf.fileno())
                 el = time.monotonic() - t_start
-                what = f"{r['tokens_per_s']:.0f} tokens/s, cpu {r['cpu_util']:.2f}" if r['status'] == 'ok' else r['reason']
+                # MFU: model FLOP/s over the FMA peak at that thread count (the Peak note)
+                what = (f"{r['tokens_per_s']:.0f} tokens/s, MFU "
+                        f"{r['flops_per_step'] * r['tokens_per_s'] / r['tokens_per_step'] / 1e9 / peaks[t]:.1%}, "
+                        f"cpu {r['cpu_util']:.2f}") if r['status'] == 'ok' else r['reason']
                 print(f'[{i + 1}/{len(plan)}] {c} {t} threads {impl} {v} rep {rep}: {what} '
                       f'(load {r["load1"]:.2f}, {el:.0f} s)', file=sys.stderr)
     except KeyboardInterrupt:
@@ -459,7 +462,7 @@ md = [f'# cllm against PyTorch: {", ".join(configs)} at {", ".join(map(str, thre
       f'{a.reps} repetitions of each row, interleaved; tokens/s and ms/step are medians over them '
       '(range of tokens/s in brackets).' + (' **Interrupted: incomplete.**' if interrupted else ''), '',
       '| config | threads | impl | setting | seqs/step | tokens/s (min–max) | ms/step | cllm/torch | '
-      'GFLOP/step | GFLOP/s | % of peak | CPU util |',
+      'GFLOP/step | GFLOP/s | MFU (% of peak) | CPU util |',
       '|---|---:|---|---|---:|---|---:|---:|---:|---:|---:|---:|']
 order = {(c, t): i for i, (c, t) in enumerate((c, t) for c in configs for t in threads)}
 for r in sorted(rows, key=lambda r: (order[(r['config'], r['threads'])], r['impl'] == 'torch')):
