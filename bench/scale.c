@@ -1,9 +1,11 @@
 /*
- * scale.c - the scaling benchmark harness. Runs <bin-dir>/<variant>/train_model
- * for every (repetition, thread count, variant) point, each as a child with
- * event counters attached (counters_spawn), times it, and writes runs.jsonl,
- * summary.csv, memory.csv and meta.json into the run folder. Every file and
- * column is documented in bench/RESULTS.md.
+ * scale.c - the scaling benchmark harness. Runs every (repetition, thread
+ * count, variant) point as a child with event counters attached
+ * (counters_spawn): <bin-dir>/<variant>/train_model for the --variants, or
+ * the command a --command template (template.h) expands into. It times each
+ * run and writes runs.jsonl, summary.csv, memory.csv, runs.csv and meta.json
+ * into the run folder, and hyperfine's JSON on --export-hyperfine. Every
+ * file and column is documented in bench/RESULTS.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,10 +28,12 @@
 #include <perfmon/pfmlib.h>
 
 #include "counters.h"
+#include "export.h"
 #include "json.h"
 #include "noise.h"
 #include "scale_opts.h"
 #include "stats.h"
+#include "template.h"
 #include "topo.h"
 
 #ifndef CLLM_CC
@@ -44,6 +48,8 @@
 
 #define TAIL_BYTES 2000      /* stderr kept from a failed child */
 
+extern char **environ;
+
 /* The sweep in progress. */
 typedef struct {
     scale_opts o;
@@ -54,6 +60,7 @@ typedef struct {
     int cpus;                  /* CPUs in the affinity mask */
     topo topo;                 /* the machine, usable CPUs (affinity + cgroup quota) */
     counters *cnt;
+    stats_metric metric;       /* what the speedups divide: --metric / --work, --unit */
     stats_run *runs;           /* recorded runs, resumed ones first */
     int nruns, caprun;
     char *build_json;          /* report.build of the first report, compact JSON */
@@ -153,10 +160,21 @@ static int atomic_commit(atomic_file *a, const char *dir) {
 
 static void usage(FILE *f) {
     fputs("usage: scale [options]\n"
-          "Runs <bin-dir>/<variant>/train_model over thread counts, variants and repetitions\n"
-          "and writes runs.jsonl, summary.csv, memory.csv and meta.json (bench/RESULTS.md).\n"
+          "Runs <bin-dir>/<variant>/train_model, or the programs of --command templates, over\n"
+          "thread counts, variants and repetitions and writes runs.jsonl, summary.csv,\n"
+          "memory.csv, runs.csv and meta.json (bench/RESULTS.md).\n"
           "  --threads LIST   thread counts, 1..1024 each (default 1,2,4,8,16,32,63)\n"
-          "  --variants LIST  lockfree, locked (default lockfree,locked)\n"
+          "  --variants LIST  train_model's variants: lockfree, locked (default lockfree,locked;\n"
+          "                   none when --command is given, unless listed here)\n"
+          "  --command NAME='TEMPLATE'  one more variant, NAME, running TEMPLATE (repeatable):\n"
+          "                   split into words like a shell's (quotes, backslash), run without\n"
+          "                   one; {threads} {rep} {report} {out} are replaced, {{ }} are braces;\n"
+          "                   leading NAME=VALUE words go into its environment\n"
+          "  --metric KEY     the number of the report at dotted path KEY is the metric\n"
+          "                   (a rate: higher is faster; default tokens_per_s)\n"
+          "  --work N         instead: N units per thread (weak) or in total (strong) / wall time\n"
+          "  --unit LABEL     the metric's unit in every table (default tokens/s; units/s with\n"
+          "                   --work; KEY with --metric)\n"
           "  --reps N         repetitions of every point (default 3)\n"
           "  --config NAME    tiny | seed | seed-cli | S | G | M | bench (default seed)\n"
           "  --steps K        training steps per run (default 24)\n"
@@ -164,16 +182,18 @@ static void usage(FILE *f) {
           "  --data PATH      training text file or folder (default: train_model's synthetic corpus)\n"
           "  --out DIR        run folder (default results/<UTC time>-<hostname>)\n"
           "  --timeout S      kill a run after S seconds (default 600)\n"
-          "  --resume DIR     finish the sweep in DIR; options must match the stored ones\n"
+          "  --resume DIR     finish the sweep in DIR; options and templates must match the stored ones\n"
           "  --events LIST    counter events, {a,b} = one group (default: the counters module's list)\n"
           "  --pin P          passed to train_model as --pin P: none | cores | scatter | CPU list\n"
           "                   (default: no --pin, train_model's own default)\n"
           "  --noise-max C    warn when other processes kept more than C CPUs busy during a run\n"
           "                   (default 0.1)\n"
           "  --bin-dir DIR    where <variant>/train_model is (default build)\n"
+          "  --export-hyperfine FILE  also write hyperfine's JSON export (--export-json) to FILE\n"
+          "  --dry-run        print every point's command (JSON lines) and run nothing\n"
           "  --help           this text\n"
-          "Exit: 0 all runs ok, 1 runtime error or some run failed, 2 usage error,\n"
-          "130/143 interrupted by SIGINT/SIGTERM (completed runs are kept).\n", f);
+          "Exit: 0 all runs ok, 1 runtime error or some run failed, 2 usage error (a bad\n"
+          "template too), 130/143 interrupted by SIGINT/SIGTERM (completed runs are kept).\n", f);
 }
 
 // ----------------------------------------------------------------------------
@@ -244,16 +264,37 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     fprintf(f, "],\"options\":{\"threads\":[");
     for (int t = 0; t < s->o.nt; t++) fprintf(f, "%s%d", t ? "," : "", s->o.threads[t]);
     fputs("],\"variants\":[", f);
-    for (int v = 0; v < s->o.nv; v++) { fputs(v ? "," : "", f); json_put_str(f, s->o.variants[v]); }
+    for (int v = 0; v < s->o.nbuiltin; v++) { fputs(v ? "," : "", f); json_put_str(f, s->o.variants[v]); }
     fputs("]", f);
+    if (s->o.ncmd) {           /* only then: a sweep without them records what it always did */
+        fputs(",\"commands\":[", f);
+        for (int c = 0; c < s->o.ncmd; c++) {
+            fputs(c ? ",{\"name\":" : "{\"name\":", f);
+            json_put_str(f, s->o.cmds[c].name);
+            json_kv_str(f, "template", s->o.cmds[c].text);
+            fputc('}', f);
+        }
+        fputc(']', f);
+    }
     json_kv_num(f, "reps", s->o.reps);
     json_kv_str(f, "config", s->o.raw[OPT_CONFIG]);
     json_kv_num(f, "steps", s->o.steps);
     for (int k = OPT_SCALING; k <= OPT_BIN_DIR; k++)
-        if (k == OPT_TIMEOUT) json_kv_num(f, OPT_NAMES[k], s->o.timeout);
+        if ((k == OPT_METRIC || k == OPT_WORK || k == OPT_UNIT) && !s->o.raw[k]) continue;
+        else if (k == OPT_WORK) json_kv_num(f, OPT_NAMES[k], s->o.work);
+        else if (k == OPT_TIMEOUT) json_kv_num(f, OPT_NAMES[k], s->o.timeout);
         else if (k == OPT_NOISE_MAX) json_kv_num(f, OPT_NAMES[k], s->o.noise_max);
         else json_kv_str(f, OPT_NAMES[k], s->o.raw[k]);
-    fputs("},\"host\":", f);
+    fputs("}", f);
+    if (!s->o.metric_default) {   /* what summary.csv's metric columns and every table hold */
+        fputs(",\"metric\":{\"key\":", f);
+        json_put_str(f, s->metric.key);
+        json_kv_num(f, "work", s->metric.work);
+        json_kv_str(f, "unit", s->metric.unit);
+        json_kv_str(f, "columns", s->metric.is_default ? "tokens_per_s" : "metric");
+        fputc('}', f);
+    }
+    fputs(",\"host\":", f);
     meta_host(f, s);
     fputs(",\"harness\":{\"cc\":", f);
     json_put_str(f, CLLM_CC);
@@ -342,7 +383,8 @@ static void runs_add(scale *s, const json *rec) {
         s->runs = realloc(s->runs, sizeof *s->runs * (size_t)s->caprun);
         if (!s->runs) die(1, "out of memory");
     }
-    if (stats_run_from_json(rec, &s->runs[s->nruns], err, sizeof err) != 0) die(1, "runs.jsonl: %s", err);
+    if (stats_run_from_json(rec, &s->metric, &s->runs[s->nruns], err, sizeof err) != 0)
+        die(1, "runs.jsonl: %s", err);
     s->nruns++;
     const json *b = json_path(rec, "report.build");
     if (b && !s->build_json) {
@@ -370,24 +412,98 @@ static void record_host(const scale *s, stats_record *r, stats_host *h, noise_ru
     r->host = h;
 }
 
-/* Runs one point and appends its record to runs.jsonl (one write, then
- * fsync). Returns 0 when recorded, 1 when interrupted (nothing recorded). */
-static int sweep_run(scale *s, const char *variant, int threads, int rep, int point) {
-    char bin[PATH_MAX], report[PATH_MAX + 64], logp[PATH_MAX + 64], tb[16], kb[16], err[256] = "";
-    snprintf(bin, sizeof bin, "%s/%s/train_model", s->o.raw[OPT_BIN_DIR], variant);
-    snprintf(report, sizeof report, "%s/.report-%s-%d-%d.json", s->out, variant, threads, rep);
-    snprintf(logp, sizeof logp, "%s/.child-%s-%d-%d.log", s->out, variant, threads, rep);
-    snprintf(tb, sizeof tb, "%d", threads);
-    snprintf(kb, sizeof kb, "%d", s->o.steps);
-    char *argv[20];
+/* The command of one point: train_model's for a --variants variant, the
+ * expanded template for a --command one. */
+typedef struct {
+    char report[PATH_MAX + 64], bin[PATH_MAX], tb[16], kb[16], rb[16];
+    char *fixed[24];           /* train_model's argv */
+    char **argv, **envv;       /* what runs; envv NULL for train_model (no "env" field) */
+    int expanded;              /* argv and envv are template_expand's */
+} point_cmd;
+
+static void point_command(const scale *s, int v, int threads, int rep, point_cmd *pc) {
+    const char *variant = s->o.variants[v];
+    const template *t = s->o.tmpl[v];
+    snprintf(pc->report, sizeof pc->report, "%s/.report-%s-%d-%d.json", s->out, variant, threads, rep);
+    snprintf(pc->tb, sizeof pc->tb, "%d", threads);
+    snprintf(pc->rb, sizeof pc->rb, "%d", rep);
+    pc->expanded = t != NULL;
+    if (t) {
+        const char *val[TPL_NPLACEHOLDERS] = { pc->tb, pc->rb, pc->report, s->out };
+        template_expand(t, val, &pc->envv, &pc->argv);
+        return;
+    }
+    snprintf(pc->bin, sizeof pc->bin, "%s/%s/train_model", s->o.raw[OPT_BIN_DIR], variant);
+    snprintf(pc->kb, sizeof pc->kb, "%d", s->o.steps);
+    char **argv = pc->fixed;
     int a = 0;
-    argv[a++] = bin;
+    argv[a++] = pc->bin;
     if (s->o.raw[OPT_DATA]) argv[a++] = s->o.raw[OPT_DATA];
-    char *rest[] = { "--config", s->o.raw[OPT_CONFIG], "--threads", tb, "--steps", kb,
-                     "--scaling", s->o.raw[OPT_SCALING], "--quiet", "--report", report };
+    char *rest[] = { "--config", s->o.raw[OPT_CONFIG], "--threads", pc->tb, "--steps", pc->kb,
+                     "--scaling", s->o.raw[OPT_SCALING], "--quiet", "--report", pc->report };
     for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) argv[a++] = rest[i];
     if (s->o.raw[OPT_PIN]) { argv[a++] = "--pin"; argv[a++] = s->o.raw[OPT_PIN]; }
     argv[a] = NULL;
+    pc->argv = argv;
+    pc->envv = NULL;
+}
+
+static void point_command_free(point_cmd *pc) {
+    if (!pc->expanded) return;
+    template_free_words(pc->argv);
+    template_free_words(pc->envv);
+}
+
+/* Spawns argv with the counters attached and, when envv holds settings,
+ * environ with them in (swapped around the fork: this process runs one
+ * thread, and the child's execvp searches the PATH of its environment). */
+static pid_t spawn_point(scale *s, const point_cmd *pc, int logfd, char *err, size_t errlen) {
+    if (!pc->envv || !pc->envv[0]) return counters_spawn(s->cnt, pc->argv, logfd, logfd, err, errlen);
+    char **env = template_child_env(pc->envv), **saved = environ;
+    environ = env;
+    pid_t pid = counters_spawn(s->cnt, pc->argv, logfd, logfd, err, errlen);
+    environ = saved;
+    free(env);
+    return pid;
+}
+
+/* Whether an exited-0 run gave its metric: the report read into *rj (NULL
+ * when there is none) and reason filled when not. */
+static void check_report(const scale *s, const template *t, const char *report, double wall, int threads,
+                         json **rj, char *reason, size_t n) {
+    char perr[256];
+    const char *key = s->metric.key;
+    *rj = NULL;
+    if (!t) {   /* train_model always writes one */
+        if (!(*rj = json_parse_file(report, perr, sizeof perr))) {
+            snprintf(reason, n, "report unreadable: %s", perr);
+            return;
+        }
+    } else if (t->uses[TPL_REPORT]) {
+        if (access(report, F_OK) != 0) {
+            if (key) snprintf(reason, n, "wrote no report at %s ({report}), so no %s (--metric)", report, key);
+            return;    /* --work: a report is optional */
+        }
+        if (!(*rj = json_parse_file(report, perr, sizeof perr))) {
+            snprintf(reason, n, "report %s ({report}) is not JSON: %s", report, perr);
+            return;
+        }
+    }
+    if (isfinite(stats_metric_of(&s->metric, *rj, wall, threads))) return;
+    if (key && !strcmp(key, "tokens_per_s") && !t) snprintf(reason, n, "report has no numeric tokens_per_s");
+    else if (key) snprintf(reason, n, "report has no positive number at '%s' (--metric)", key);
+    else snprintf(reason, n, "no positive wall time for --work");
+}
+
+/* Runs one point and appends its record to runs.jsonl (one write, then
+ * fsync). Returns 0 when recorded, 1 when interrupted (nothing recorded). */
+static int sweep_run(scale *s, int v, int threads, int rep, int point) {
+    const char *variant = s->o.variants[v];
+    char logp[PATH_MAX + 64], err[256] = "";
+    point_cmd pc;
+    point_command(s, v, threads, rep, &pc);
+    const char *report = pc.report;
+    snprintf(logp, sizeof logp, "%s/.child-%s-%d-%d.log", s->out, variant, threads, rep);
     unlink(report);
     int logfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (logfd < 0) die(1, "cannot create %s: %s", logp, strerror(errno));
@@ -400,7 +516,7 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     noise_snap n0, n1;
     noise_sample(&n0, NULL, NULL);
     double t0 = now_s();
-    pid_t pid = counters_spawn(s->cnt, argv, logfd, logfd, err, sizeof err);
+    pid_t pid = spawn_point(s, &pc, logfd, err, sizeof err);
     if (pid > 0) outcome = wait_child(pid, t0, s->o.timeout, &st, &ru);
     double wall = now_s() - t0;
     noise_sample(&n1, NULL, NULL);
@@ -410,12 +526,13 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     if (outcome == 2 || (g_signal && !(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0))) {
         unlink(report);
         unlink(logp);
+        point_command_free(&pc);
         return 1;
     }
     if (pid > 0) counters_read(s->cnt);
 
     const char *status = "failed", *sig = NULL;
-    char reason[512] = "", sbuf[16];
+    char reason[PATH_MAX + 512] = "", sbuf[16];
     int exit_code = -1;
     json *rj = NULL;
     if (pid <= 0) snprintf(reason, sizeof reason, "%s", err);
@@ -429,12 +546,8 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     } else if ((exit_code = WEXITSTATUS(st)) != 0) {
         snprintf(reason, sizeof reason, "exit code %d", exit_code);
     } else {
-        char perr[256];
-        rj = json_parse_file(report, perr, sizeof perr);
-        if (!rj) snprintf(reason, sizeof reason, "report unreadable: %s", perr);
-        else if (!isfinite(json_num(json_get(rj, "tokens_per_s"), NAN)))
-            snprintf(reason, sizeof reason, "report has no numeric tokens_per_s");
-        else status = "ok";
+        check_report(s, s->o.tmpl[v], report, wall, threads, &rj, reason, sizeof reason);
+        if (!*reason) status = "ok";
     }
     char *tail = strcmp(status, "ok") != 0 ? file_tail(logp) : NULL;
     unlink(report);
@@ -444,7 +557,7 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     size_t len = 0;
     FILE *f = open_memstream(&line, &len);
     stats_record r = { variant, threads, rep, point, status, exit_code, sig, *reason ? reason : NULL,
-                       start, wall, &ru, s->cpus, argv, s->cnt, rj, tail, NULL };
+                       start, wall, &ru, s->cpus, pc.argv, pc.envv, s->cnt, rj, tail, NULL };
     noise_run nr;
     stats_host host;
     record_host(s, &r, &host, &nr, &n0, &n1);
@@ -452,6 +565,7 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     fclose(f);
     free(tail);
     json_free(rj);
+    point_command_free(&pc);
 
     for (size_t off = 0; off < len;) {
         ssize_t w = write(s->runs_fd, line + off, len - off);
@@ -489,9 +603,19 @@ static void fmt_secs(char *buf, size_t n, double x) {
     else snprintf(buf, n, "%dm%02ds", (int)x / 60, (int)x % 60);
 }
 
-/* Runs every point not yet recorded, in interleaved order: repetition r
- * rotates the thread list by r and runs the variants forwards (r even) or
- * backwards (r odd), ABBA. Returns 0, or the signal that interrupted it. */
+/* The point-th run of the interleaved order: repetition r rotates the
+ * thread list by r and runs the variants forwards (r even) or backwards
+ * (r odd), ABBA. Gives its repetition, thread index and variant index. */
+static void sweep_order(const scale *s, int point, int *rep, int *t, int *v) {
+    int nv = s->o.nv, nt = s->o.nt;
+    *rep = point / (nv * nt);
+    int j = point / nv % nt, k = point % nv;
+    *t = (j + *rep) % nt;
+    *v = *rep % 2 ? nv - 1 - k : k;
+}
+
+/* Runs every point not yet recorded, in the interleaved order. Returns 0,
+ * or the signal that interrupted it. */
 static int sweep(scale *s) {
     int total = s->o.reps * s->o.nv * s->o.nt, todo = total, done_now = 0;
     char *done = calloc((size_t)total, 1);
@@ -499,27 +623,23 @@ static int sweep(scale *s) {
         int g = grid_index(s, s->runs[i].variant, s->runs[i].threads, s->runs[i].rep);
         if (g >= 0 && !done[g]) { done[g] = 1; todo--; }
     }
-    int tty = isatty(2), point = 0, sig = 0;
+    int tty = isatty(2), sig = 0;
     double t_start = now_s();
-    for (int rep = 0; rep < s->o.reps && !sig; rep++) {
-        for (int j = 0; j < s->o.nt && !sig; j++) {
-            int t = (j + rep) % s->o.nt;
-            for (int k = 0; k < s->o.nv && !sig; k++, point++) {
-                int v = rep % 2 ? s->o.nv - 1 - k : k;
-                if (done[(rep * s->o.nv + v) * s->o.nt + t]) continue;
-                if (g_signal) { sig = g_signal; break; }
-                if (tty) {
-                    char el[16], eta[16];
-                    double e = now_s() - t_start;
-                    fmt_secs(el, sizeof el, e);
-                    fmt_secs(eta, sizeof eta, done_now ? e / done_now * (todo - done_now) : NAN);
-                    fprintf(stderr, "\r[%d/%d] %s %d threads rep %d  elapsed %s  ETA %s\033[K",
-                            done_now + 1, todo, s->o.variants[v], s->o.threads[t], rep, el, eta);
-                }
-                if (sweep_run(s, s->o.variants[v], s->o.threads[t], rep, point)) sig = g_signal;
-                done_now++;
-            }
+    for (int point = 0; point < total && !sig; point++) {
+        int rep, t, v;
+        sweep_order(s, point, &rep, &t, &v);
+        if (done[(rep * s->o.nv + v) * s->o.nt + t]) continue;
+        if (g_signal) { sig = g_signal; break; }
+        if (tty) {
+            char el[16], eta[16];
+            double e = now_s() - t_start;
+            fmt_secs(el, sizeof el, e);
+            fmt_secs(eta, sizeof eta, done_now ? e / done_now * (todo - done_now) : NAN);
+            fprintf(stderr, "\r[%d/%d] %s %d threads rep %d  elapsed %s  ETA %s\033[K",
+                    done_now + 1, todo, s->o.variants[v], s->o.threads[t], rep, el, eta);
         }
+        if (sweep_run(s, v, s->o.threads[t], rep, point)) sig = g_signal;
+        done_now++;
     }
     if (!sig) sig = g_signal;
     if (tty && todo) fputc('\n', stderr);
@@ -550,12 +670,43 @@ static void resume_add(void *ctx, const json *rec) { runs_add(ctx, rec); }
 // ----------------------------------------------------------------------------
 // results
 
+/* runs.csv into the run folder and, with --export-hyperfine FILE, hyperfine's
+ * JSON into FILE, both atomically. Returns 0, or -1 (said on stderr). */
+static int write_exports(scale *s) {
+    char runs[PATH_MAX + 16], err[PATH_MAX + 256] = "";
+    snprintf(runs, sizeof runs, "%s/runs.jsonl", s->out);
+    atomic_file a;
+    int bad = 0;
+    FILE *f = atomic_open(&a, s->out, "runs.csv");
+    int r = f ? export_runs_csv(f, runs, s->cnt, &s->metric, err, sizeof err) : -1;
+    if (f && r != 0) { fclose(f); unlink(a.tmp); }
+    if (!f || r != 0 || atomic_commit(&a, s->out) != 0) {
+        fprintf(stderr, "scale: cannot write %s/runs.csv: %s\n", s->out, *err ? err : strerror(errno));
+        bad = -1;
+    }
+    const char *hf = s->o.raw[OPT_EXPORT_HYPERFINE];
+    if (!hf) return bad;
+    char dir[PATH_MAX], name[PATH_MAX];
+    const char *slash = strrchr(hf, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == hf ? 1 : slash - hf) : 1, slash ? hf : ".");
+    snprintf(name, sizeof name, "%s", slash ? slash + 1 : hf);
+    *err = '\0';
+    f = *name ? atomic_open(&a, dir, name) : NULL;
+    r = f ? export_hyperfine(f, runs, s->o.variants, s->o.nv, s->o.threads, s->o.nt, err, sizeof err) : -1;
+    if (f && r != 0) { fclose(f); unlink(a.tmp); }
+    if (!f || r != 0 || atomic_commit(&a, dir) != 0) {
+        fprintf(stderr, "scale: cannot write --export-hyperfine %s: %s\n", hf, *err ? err : strerror(errno));
+        bad = -1;
+    }
+    return bad;
+}
+
 /* Writes summary.csv, memory.csv and meta.json and prints the table.
  * Returns 0, or -1 when a file could not be written. */
 static int finish(scale *s, const char *status) {
     int nv = s->o.nv, nt = s->o.nt, bad = 0;
     stats_point *pts = calloc((size_t)(nv * nt), sizeof *pts);
-    stats_memory mem[NVARIANTS];
+    stats_memory mem[MAX_VARIANTS];
     if (!pts) die(1, "out of memory");
     stats_summarize(s->runs, s->nruns, s->o.variants, nv, s->o.threads, nt, s->topo.usable_cpus, pts);
     stats_mark_points(pts, nv * nt, s->runs, s->nruns, s->topo.affinity_cores, s->topo.usable_cpus,
@@ -570,7 +721,7 @@ static int finish(scale *s, const char *status) {
 
     atomic_file a;
     FILE *f = atomic_open(&a, s->out, "summary.csv");
-    if (f) stats_write_summary_csv(f, pts, nv * nt);   /* errors: ferror, seen by the commit */
+    if (f) stats_write_summary_csv(f, pts, nv * nt, &s->metric);   /* errors: ferror, seen by the commit */
     if (!f || atomic_commit(&a, s->out) != 0) {
         fprintf(stderr, "scale: cannot write %s/summary.csv: %s\n", s->out, strerror(errno));
         bad = -1;
@@ -581,13 +732,14 @@ static int finish(scale *s, const char *status) {
         fprintf(stderr, "scale: cannot write %s/memory.csv: %s\n", s->out, strerror(errno));
         bad = -1;
     }
+    if (write_exports(s) != 0) bad = -1;
     char end[32];
     utc_time(end, sizeof end, "%Y-%m-%dT%H:%M:%SZ");
     if (meta_write(s, status, end, mem, nv, warn) != 0) {
         fprintf(stderr, "scale: cannot write %s/meta.json: %s\n", s->out, strerror(errno));
         bad = -1;
     }
-    stats_print_table(stdout, pts, nv * nt, mem, nv, s->topo.usable_cpus);
+    stats_print_table(stdout, pts, nv * nt, mem, nv, s->topo.usable_cpus, &s->metric);
     printf("results in %s (%s)\n", s->out, status);
     fflush(stdout);
     free(warn);
@@ -605,6 +757,64 @@ static void read_topology(scale *s) {
     if (s->topo.usable_cpus < s->cpus)
         fprintf(stderr, "scale: %d usable CPUs: the cgroup quota (%.2f CPUs at %s) is below the %d "
                 "of the affinity mask\n", s->topo.usable_cpus, g->quota_cpus, g->limit_at, s->cpus);
+}
+
+/* Every variant's program exists: train_model (exit 1 when missing, as
+ * always), a template's program (exit 2: a bad template, naming it). */
+static void check_programs(scale *s) {
+    for (int v = 0; v < s->o.nv; v++) {
+        point_cmd pc;
+        struct stat st;
+        char path[PATH_MAX], err[PATH_MAX + 400];
+        point_command(s, v, s->o.threads[0], 0, &pc);
+        if (!s->o.tmpl[v]) {
+            if (stat(pc.bin, &st) != 0)
+                die(1, "train_model binary %s: %s (build it, or pass --bin-dir)", pc.bin, strerror(errno));
+            if (!S_ISREG(st.st_mode) || access(pc.bin, X_OK) != 0)
+                die(1, "train_model binary %s is not an executable file", pc.bin);
+            continue;
+        }
+        const char *env_path = getenv("PATH");
+        for (char **e = pc.envv; *e; e++)
+            if (!strncmp(*e, "PATH=", 5)) env_path = *e + 5;
+        if (template_find_program(pc.argv[0], env_path, path, sizeof path, err, sizeof err) != 0)
+            die(2, "--command %s: %s", s->o.variants[v], err);
+        point_command_free(&pc);
+    }
+}
+
+/* --dry-run: every point's command in the sweep's order, one JSON line
+ * each ({point, variant, threads, rep, command, env}); nothing runs and
+ * nothing is written. */
+static void dry_run(scale *s) {
+    int total = s->o.reps * s->o.nv * s->o.nt;
+    for (int point = 0; point < total; point++) {
+        int rep, t, v;
+        point_cmd pc;
+        sweep_order(s, point, &rep, &t, &v);
+        point_command(s, v, s->o.threads[t], rep, &pc);
+        printf("{\"point\":%d,\"variant\":", point);
+        json_put_str(stdout, s->o.variants[v]);
+        printf(",\"threads\":%d,\"rep\":%d,\"command\":[", s->o.threads[t], rep);
+        for (int i = 0; pc.argv[i]; i++) { fputs(i ? "," : "", stdout); json_put_str(stdout, pc.argv[i]); }
+        fputs("],\"env\":{", stdout);
+        for (int i = 0; pc.envv && pc.envv[i]; i++) {
+            size_t k = strcspn(pc.envv[i], "=");
+            printf("%s\"%.*s\":", i ? "," : "", (int)k, pc.envv[i]);
+            json_put_str(stdout, pc.envv[i] + k + 1);
+        }
+        fputs("},\"shell\":", stdout);
+        char *line = NULL;
+        size_t len;
+        FILE *m = open_memstream(&line, &len);
+        template_put_shell(m, pc.envv, pc.argv);
+        fclose(m);
+        json_put_str(stdout, line);
+        fputs("}\n", stdout);
+        free(line);
+        point_command_free(&pc);
+    }
+    fflush(stdout);
 }
 
 int main(int argc, char **argv) {
@@ -640,14 +850,11 @@ int main(int argc, char **argv) {
         snprintf(s.out, sizeof s.out, "results/%s-%s", t, host);
     }
 
+    s.metric = (stats_metric){ s.o.metric_key, s.o.work, strcmp(s.o.raw[OPT_SCALING], "strong") == 0, s.o.unit,
+                               s.o.metric_key && !strcmp(s.o.metric_key, "tokens_per_s") && !strcmp(s.o.unit, "tokens/s") };
     /* check everything before the first run */
-    for (int v = 0; v < s.o.nv; v++) {
-        char bin[PATH_MAX];
-        struct stat st;
-        snprintf(bin, sizeof bin, "%s/%s/train_model", s.o.raw[OPT_BIN_DIR], s.o.variants[v]);
-        if (stat(bin, &st) != 0) die(1, "train_model binary %s: %s (build it, or pass --bin-dir)", bin, strerror(errno));
-        if (!S_ISREG(st.st_mode) || access(bin, X_OK) != 0) die(1, "train_model binary %s is not an executable file", bin);
-    }
+    check_programs(&s);
+    if (s.o.dry_run) { dry_run(&s); exit(0); }
     struct stat st;
     if (s.o.raw[OPT_DATA] && stat(s.o.raw[OPT_DATA], &st) != 0)
         die(1, "--data %s: %s", s.o.raw[OPT_DATA], strerror(errno));
