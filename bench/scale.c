@@ -822,7 +822,8 @@ int main(int argc, char **argv) {
     static char oerr[65536];   /* messages quote option values */
     int r = scale_opts_parse(&s.o, argc, argv, oerr, sizeof oerr);
     if (r == 1) { usage(stdout); exit(0); }
-    if (r != 0 || scale_opts_validate(&s.o, oerr, sizeof oerr) != 0) die(2, "%s", oerr);
+    /* --resume validates after taking the stored options (scale_opts_resume) */
+    if (r != 0 || (!s.o.given[OPT_RESUME] && scale_opts_validate(&s.o, oerr, sizeof oerr) != 0)) die(2, "%s", oerr);
     s.argc = argc;
     s.argv = argv;
     size_t cn;
