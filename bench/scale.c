@@ -659,7 +659,10 @@ static void resume_options(scale *s, const char *dir) {
     json *meta = json_parse_file(path, err, sizeof err);
     if (!meta) die(1, "--resume %s: cannot read %s: %s", dir, path, err);
     int r = scale_opts_resume(&s->o, meta, dir, err, sizeof err);
-    if (r != 0) die(r == -1 ? 1 : 2, "%s", err);
+    if (r != 0) {
+        json_free(meta);
+        die(r == -1 ? 1 : 2, "%s", err);
+    }
     const char *first = json_str(json_get(meta, "first_start_time"), json_str(json_get(meta, "start_time"), NULL));
     if (first) snprintf(s->first_start, sizeof s->first_start, "%s", first);
     json_free(meta);
