@@ -48,6 +48,7 @@ typedef struct {
     int reps_ok, reps_failed;     /* failed counts timeouts too */
     double wall_median, wall_min, wall_max, wall_stddev, wall_cv;
     double tps_median, tps_min, tps_max;       /* the metric (tokens/s by default) */
+    double tps_cv;                /* stddev / mean of the metric: the variability warning */
     double speedup, speedup_min, speedup_max;  /* metric over the 1-thread median */
     double efficiency, cpu_util, karp_flatt;
     double user_median, sys_median, rss_median_kib;
@@ -176,7 +177,7 @@ void stats_write_memory_json(FILE *f, const stats_memory *m, int nv);
 /* Warnings (wall cv > 5 %, failed reps, outside load over noise_max): one
  * line each on err, and the same texts as a comma-separated list of JSON
  * strings on json_list. */
-void stats_warnings(const stats_point *pts, int n, FILE *err, FILE *json_list);
+void stats_warnings(const stats_point *pts, int n, const stats_metric *m, FILE *err, FILE *json_list);
 void stats_print_table(FILE *f, const stats_point *pts, int n, const stats_memory *m,
                        int nv, int cpus, const stats_metric *metric);
 

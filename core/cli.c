@@ -89,23 +89,23 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
                 if (parse_long(a, v, 1, over_max[k], &l, err, errlen)) return -1;
                 o->over[k] = (int)l;
             }
-#define LONG(name, lo, hi, dst) \
-    else if (strcmp(a, name) == 0) { if (parse_long(a, v, lo, hi, &l, err, errlen)) return -1; dst = l; }
-#define DBL(name, lo, hi, dst) \
-    else if (strcmp(a, name) == 0) { if (parse_double(a, v, lo, hi, &d, err, errlen)) return -1; dst = d; }
+#define LONG(name, lo, hi, dst, bit) \
+    else if (strcmp(a, name) == 0) { if (parse_long(a, v, lo, hi, &l, err, errlen)) return -1; dst = l; o->given |= bit; }
+#define DBL(name, lo, hi, dst, bit) \
+    else if (strcmp(a, name) == 0) { if (parse_double(a, v, lo, hi, &d, err, errlen)) return -1; dst = d; o->given |= bit; }
 #define STR(name, dst) \
     else if (strcmp(a, name) == 0) { if (!v) goto missing; dst = v; }
-            LONG("--threads", 1, THREADS_MAX, o->threads)
-            LONG("--steps", 1, 1L << 40, o->steps)
-            DBL("--epochs", 1e-6, 1e6, o->epochs)
-            DBL("--lr", 0, 1e6, o->opt.lr)
-            DBL("--min-lr-frac", 0, 1, o->opt.min_lr_frac)
-            LONG("--warmup", 0, 1L << 30, o->opt.warmup)
-            LONG("--lr-steps", 1, 1L << 40, o->opt.lr_steps)
-            DBL("--wd", 0, 10, o->opt.wd)
-            DBL("--clip", 0, 1e6, o->opt.clip)
-            LONG("--seed", 0, 1L << 62, o->opt.seed)
-            LONG("--eval-batches", 0, 1 << 20, o->eval_batches)
+            LONG("--threads", 1, THREADS_MAX, o->threads, 0)
+            LONG("--steps", 1, 1L << 40, o->steps, 0)
+            DBL("--epochs", 1e-6, 1e6, o->epochs, 0)
+            DBL("--lr", 0, 1e6, o->opt.lr, CLI_LR)
+            DBL("--min-lr-frac", 0, 1, o->opt.min_lr_frac, CLI_MIN_LR_FRAC)
+            LONG("--warmup", 0, 1L << 30, o->opt.warmup, CLI_WARMUP)
+            LONG("--lr-steps", 1, 1L << 40, o->opt.lr_steps, CLI_LR_STEPS)
+            DBL("--wd", 0, 10, o->opt.wd, CLI_WD)
+            DBL("--clip", 0, 1e6, o->opt.clip, CLI_CLIP)
+            LONG("--seed", 0, 1L << 62, o->opt.seed, CLI_SEED)
+            LONG("--eval-batches", 0, 1 << 20, o->eval_batches, 0)
             STR("--save", o->save)
             STR("--resume", o->resume)
             STR("--report", o->report)
@@ -115,6 +115,7 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
             else if (strcmp(a, "--scaling") == 0) {
                 if (parse_choice(a, v, "weak", "strong", &s, err, errlen)) return -1;
                 o->opt.strong = strcmp(s, "strong") == 0;
+                o->given |= CLI_SCALING;
             } else if (strcmp(a, "--tokenizer") == 0) {
                 if (parse_choice(a, v, "bytes", "words", &o->tokname, err, errlen)) return -1;
             } else if (a[0] == '-' && a[1]) {

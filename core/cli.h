@@ -14,6 +14,13 @@
 extern "C" {
 #endif
 
+/* the training options a flag was given for (cli_opts.given): on --resume
+ * these override the checkpoint's */
+enum {
+    CLI_LR = 1 << 0, CLI_MIN_LR_FRAC = 1 << 1, CLI_WARMUP = 1 << 2, CLI_LR_STEPS = 1 << 3,
+    CLI_WD = 1 << 4, CLI_CLIP = 1 << 5, CLI_SEED = 1 << 6, CLI_SCALING = 1 << 7,
+};
+
 typedef struct {
     const char *data_path, *config_name, *save, *resume, *report, *tokname;
     int over[7];                 /* V C L NH F T B overrides, -1 = not given */
@@ -21,6 +28,7 @@ typedef struct {
     long steps;                  /* -1 = not given */
     double epochs;               /* -1 = not given */
     train_opts opt;
+    unsigned given;              /* CLI_* bits */
 } cli_opts;
 
 /* Parse argv (strings are referenced, not copied). Returns 0, or -1 with err

@@ -15,12 +15,14 @@
 
 /* ---------------------------------------------------------------- loading */
 
-static int append(text_t *t, size_t *cap, const char *buf, size_t n) {
+/* append n bytes to t (NUL-terminated); -1 when the buffer cannot grow,
+ * with *want the bytes asked for */
+static int append(text_t *t, size_t *cap, const char *buf, size_t n, size_t *want) {
     if (t->len + n + 1 > *cap) {
         size_t nc = *cap ? *cap : 1 << 16;
         while (nc < t->len + n + 1) nc *= 2;
-        char *p = realloc(t->text, nc);
-        if (!p) return -1;
+        char *p = xrealloc(t->text, nc);
+        if (!p) { *want = nc; return -1; }
         t->text = p;
         *cap = nc;
     }
@@ -33,7 +35,7 @@ static int append(text_t *t, size_t *cap, const char *buf, size_t n) {
 static int load_file(text_t *t, size_t *cap, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) { snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno)); return -1; }
-    size_t start = t->len;
+    size_t start = t->len, want = 0;
     char buf[1 << 16];
     size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
@@ -44,17 +46,17 @@ static int load_file(text_t *t, size_t *cap, const char *path, char *err, size_t
             fclose(f);
             return 0;
         }
-        if (append(t, cap, buf, n) != 0) {
+        if (append(t, cap, buf, n, &want) != 0) {
             fclose(f);
-            snprintf(err, errlen, "cannot allocate memory for %s", path);
+            snprintf(err, errlen, "cannot allocate %zu bytes for the text of %s", want, path);
             return -1;
         }
     }
     int bad = ferror(f);
     fclose(f);
     if (bad) { snprintf(err, errlen, "cannot read %s: read error", path); return -1; }
-    if (t->len > start && t->text[t->len - 1] != '\n' && append(t, cap, "\n", 1) != 0) {
-        snprintf(err, errlen, "cannot allocate memory for %s", path);
+    if (t->len > start && t->text[t->len - 1] != '\n' && append(t, cap, "\n", 1, &want) != 0) {
+        snprintf(err, errlen, "cannot allocate %zu bytes for the text of %s", want, path);
         return -1;
     }
     t->files++;
@@ -65,40 +67,75 @@ static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int load_path(text_t *t, size_t *cap, const char *path, int depth, char *err, size_t errlen) {
+/* One walk of text_load: the text so far and every directory entered, by
+ * (device, inode), so that each is read once whatever links lead to it (as
+ * `find -L` does). A corpus has few directories: a linear search is enough. */
+typedef struct { dev_t dev; ino_t ino; } dir_id;
+typedef struct {
+    text_t *t;
+    size_t cap;              /* bytes allocated for t->text */
+    dir_id *seen;
+    size_t nseen, seencap;
+} walk_t;
+
+/* 1 when the directory was entered before; 0 after remembering it; -1 when
+ * the list cannot grow */
+static int walk_seen(walk_t *w, const struct stat *st) {
+    for (size_t i = 0; i < w->nseen; i++)
+        if (w->seen[i].dev == st->st_dev && w->seen[i].ino == st->st_ino) return 1;
+    if (w->nseen == w->seencap) {
+        size_t nc = w->seencap ? 2 * w->seencap : 16;
+        dir_id *p = xrealloc(w->seen, nc * sizeof *p);
+        if (!p) return -1;
+        w->seen = p;
+        w->seencap = nc;
+    }
+    w->seen[w->nseen++] = (dir_id){ st->st_dev, st->st_ino };
+    return 0;
+}
+
+static int load_path(walk_t *w, const char *path, int depth, char *err, size_t errlen) {
     struct stat st;
     if (stat(path, &st) != 0) {
         snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
         return -1;
     }
-    if (S_ISREG(st.st_mode)) return load_file(t, cap, path, err, errlen);
+    if (S_ISREG(st.st_mode)) return load_file(w->t, &w->cap, path, err, errlen);
     if (!S_ISDIR(st.st_mode)) return 0;      /* sockets, fifos: not data */
+    int seen = walk_seen(w, &st);
+    if (seen < 0) {
+        snprintf(err, errlen, "cannot allocate %zu bytes for the directory list of %s",
+                 2 * w->seencap * sizeof(dir_id), path);
+        return -1;
+    }
+    if (seen) { w->t->skipped_dirs++; return 0; }
     if (depth > 64) { snprintf(err, errlen, "%s: directories nested too deep", path); return -1; }
     DIR *d = opendir(path);
     if (!d) { snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno)); return -1; }
     char **names = NULL;
-    size_t n = 0, ncap = 0;
+    size_t n = 0, ncap = 0, want = 0;
     struct dirent *e;
     int rc = 0;
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.') continue;   /* ., .. and hidden files */
         if (n == ncap) {
-            ncap = ncap ? 2 * ncap : 64;
-            char **nn = realloc(names, ncap * sizeof *names);
-            if (!nn) { rc = -1; break; }
+            size_t nc = ncap ? 2 * ncap : 64;
+            char **nn = xrealloc(names, nc * sizeof *names);
+            if (!nn) { rc = -1; want = nc * sizeof *names; break; }
             names = nn;
+            ncap = nc;
         }
         size_t len = strlen(path) + strlen(e->d_name) + 2;
-        names[n] = malloc(len);
-        if (!names[n]) { rc = -1; break; }
+        names[n] = xmalloc(len);
+        if (!names[n]) { rc = -1; want = len; break; }
         snprintf(names[n], len, "%s/%s", path, e->d_name);
         n++;
     }
     closedir(d);
-    if (rc != 0) snprintf(err, errlen, "cannot allocate memory listing %s", path);
+    if (rc != 0) snprintf(err, errlen, "cannot allocate %zu bytes listing %s", want, path);
     if (rc == 0 && n > 1) qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
-        if (rc == 0) rc = load_path(t, cap, names[i], depth + 1, err, errlen);
+        if (rc == 0) rc = load_path(w, names[i], depth + 1, err, errlen);
         free(names[i]);
     }
     free(names);
@@ -107,8 +144,10 @@ static int load_path(text_t *t, size_t *cap, const char *path, int depth, char *
 
 int text_load(text_t *t, const char *path, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
-    size_t cap = 0;
-    if (load_path(t, &cap, path, 0, err, errlen) != 0) { text_free(t); return -1; }
+    walk_t w = { t, 0, NULL, 0, 0 };
+    int rc = load_path(&w, path, 0, err, errlen);
+    free(w.seen);
+    if (rc != 0) { text_free(t); return -1; }
     size_t nonspace = 0;
     for (size_t i = 0; i < t->len && !nonspace; i++) nonspace = !isspace((unsigned char)t->text[i]);
     if (!nonspace) {
@@ -140,7 +179,7 @@ int text_synthetic(text_t *t, unsigned long long seed, size_t bytes) {
     static const char *place[] = { "in the garden", "near the house", "by the river", "under the tree" };
     memset(t, 0, sizeof *t);
     size_t cap = bytes + 256;
-    t->text = malloc(cap);
+    t->text = xmalloc(cap);
     if (!t->text) return -1;
     rng_t r = { seed * 0x2545f4914f6cdd1dULL + 7 };
     char line[256];
@@ -215,8 +254,11 @@ static int cmp_wcount(const void *a, const void *b) {
 static int tokenizer_index(tokenizer_t *tk, char *err, size_t errlen) {
     tk->cap = 16;
     while (tk->cap < (size_t)tk->V * 2) tk->cap *= 2;
-    tk->table = malloc(tk->cap * sizeof *tk->table);
-    if (!tk->table) { snprintf(err, errlen, "cannot allocate the tokenizer table"); return -1; }
+    tk->table = xmalloc(tk->cap * sizeof *tk->table);
+    if (!tk->table) {
+        snprintf(err, errlen, "cannot allocate %zu bytes for the tokenizer table", tk->cap * sizeof *tk->table);
+        return -1;
+    }
     for (size_t i = 0; i < tk->cap; i++) tk->table[i] = -1;
     for (int id = TOK_SPECIAL; id < tk->V; id++) {
         size_t s = table_slot(tk->table, tk->cap, tk->words, tk->words[id], strlen(tk->words[id]));
@@ -238,7 +280,7 @@ int tokenizer_build(tokenizer_t *tk, int kind, const char *text, size_t len, int
     if (vmax <= TOK_SPECIAL) { snprintf(err, errlen, "the words tokenizer needs V > %d", TOK_SPECIAL); return -1; }
     /* count distinct words: a growing hash table of (word, count) */
     size_t cap = 1 << 12, n = 0;
-    wcount *wc = calloc(cap, sizeof *wc);
+    wcount *wc = xcalloc(cap, sizeof *wc);
     if (!wc) goto oom;
     size_t pos = 0;
     char w[64];
@@ -246,7 +288,7 @@ int tokenizer_build(tokenizer_t *tk, int kind, const char *text, size_t len, int
     size_t wl;
     while ((wl = next_word(text, len, &pos, w, &nl)) > 0) {
         if (2 * (n + 1) > cap) {
-            wcount *nw = calloc(cap * 2, sizeof *nw);
+            wcount *nw = xcalloc(cap * 2, sizeof *nw);
             if (!nw) goto oom;
             for (size_t i = 0; i < cap; i++) {
                 if (!wc[i].w) continue;
@@ -261,15 +303,22 @@ int tokenizer_build(tokenizer_t *tk, int kind, const char *text, size_t len, int
         size_t j = fnv1a(w, wl) & (cap - 1);
         while (wc[j].w && strcmp(wc[j].w, w) != 0) j = (j + 1) & (cap - 1);
         if (!wc[j].w) {
-            wc[j].w = strdup(w);
+            wc[j].w = xstrdup(w);
             if (!wc[j].w) goto oom;
             n++;
         }
         wc[j].count++;
     }
     /* compact, rank by count (ties by bytes), keep the first vmax - specials */
+    /* each moved entry leaves its old slot empty, so the cleanup below
+     * (oom) frees every word exactly once */
     size_t k = 0;
-    for (size_t i = 0; i < cap; i++) if (wc[i].w) wc[k++] = wc[i];
+    for (size_t i = 0; i < cap; i++) {
+        if (!wc[i].w) continue;
+        wc[k] = wc[i];
+        if (k != i) wc[i].w = NULL;
+        k++;
+    }
     qsort(wc, k, sizeof *wc, cmp_wcount);
     size_t keep = MIN(k, (size_t)(vmax - TOK_SPECIAL));
     static const char *special[TOK_SPECIAL] = { "<pad>", "<unk>", "<bos>", "<eos>" };
@@ -277,8 +326,8 @@ int tokenizer_build(tokenizer_t *tk, int kind, const char *text, size_t len, int
     for (int i = 0; i < TOK_SPECIAL; i++) pool += strlen(special[i]) + 1;
     for (size_t i = 0; i < keep; i++) pool += strlen(wc[i].w) + 1;
     tk->V = (int)(TOK_SPECIAL + keep);
-    tk->words = calloc(tk->V, sizeof *tk->words);
-    tk->pool = malloc(pool);
+    tk->words = xcalloc(tk->V, sizeof *tk->words);
+    tk->pool = xmalloc(pool);
     if (!tk->words || !tk->pool) goto oom;
     tk->pool_len = pool;
     char *p = tk->pool;
@@ -309,9 +358,13 @@ int tokenizer_from_words(tokenizer_t *tk, const char *buf, size_t len, int n,
         snprintf(err, errlen, "bad word list (%d words, %zu bytes)", n, len);
         return -1;
     }
-    tk->pool = malloc(len);
-    tk->words = calloc(n, sizeof *tk->words);
-    if (!tk->pool || !tk->words) { tokenizer_free(tk); snprintf(err, errlen, "cannot allocate the tokenizer"); return -1; }
+    tk->pool = xmalloc(len);
+    tk->words = xcalloc(n, sizeof *tk->words);
+    if (!tk->pool || !tk->words) {
+        tokenizer_free(tk);
+        snprintf(err, errlen, "cannot allocate %zu bytes for the tokenizer", len + (size_t)n * sizeof *tk->words);
+        return -1;
+    }
     memcpy(tk->pool, buf, len);
     tk->pool_len = len;
     size_t off = 0;
@@ -328,7 +381,7 @@ int tokenizer_from_words(tokenizer_t *tk, const char *buf, size_t len, int n,
 
 int *tokenizer_encode(const tokenizer_t *tk, const char *text, size_t len, size_t *n) {
     size_t cap = len + 16;   /* bytes: one id a byte; words: a word and an EOS need >= 2 bytes */
-    int *out = malloc(cap * sizeof *out);
+    int *out = xmalloc(cap * sizeof *out);
     if (!out) return NULL;
     size_t k = 0;
     if (tk->kind == TOK_BYTES) {

@@ -18,11 +18,15 @@ typedef struct {
     size_t len;
     int files;          /* files read */
     int skipped_nul;    /* files skipped because they hold NUL bytes */
+    int skipped_dirs;   /* links to a directory the walk had read already
+                           (a symlink loop such as /usr/bin/X11 -> .) */
 } text_t;
 
-/* Read path (a regular file, or a directory walked recursively, files in
- * name order). Returns 0, or -1 with err naming the path and the reason:
- * missing, unreadable, or no text at all. */
+/* Read path (a regular file, or a directory walked recursively, following
+ * symlinks, files in name order). Each directory, identified by device and
+ * inode, is read once: a link to one already read is skipped and counted in
+ * skipped_dirs. Returns 0, or -1 with err naming the path and the reason:
+ * missing, unreadable, out of memory, or no text at all. */
 int text_load(text_t *t, const char *path, char *err, size_t errlen);
 /* The built-in corpus: about `bytes` of deterministic sentences from a small
  * grammar (structure a model can learn), seeded. */

@@ -121,7 +121,7 @@ void ctx_carve(const config_t *c, int Bmax, ctx_t *x, char *base) {
 double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
                      const params_t *g, float dloss) {
     const int T = c->T, C = c->C, L = c->L, NH = c->NH, F = c->F, V = c->V;
-    const int BT = B * T;
+    const size_t BT = (size_t)B * T;     /* rows; BT * F passes 2^31 for accepted configs */
     const size_t Bmax = x->Bmax;
     const size_t sBTC = Bmax * T * C, sBT = Bmax * T;
     CHECK(B <= x->Bmax, "forward over %d sequences, context holds %d", B, x->Bmax);
@@ -170,7 +170,7 @@ double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
 
 void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B) {
     const int T = c->T, C = c->C, L = c->L, NH = c->NH, F = c->F;
-    const int BT = B * T;
+    const size_t BT = (size_t)B * T;     /* rows; BT * F passes 2^31 for accepted configs */
     const size_t Bmax = x->Bmax;
     const size_t sBTC = Bmax * T * C, sBT = Bmax * T;
 
@@ -193,7 +193,7 @@ void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx
         matmul_backward(x->dfch, g->t[P_FCPROJW] + (size_t)l * C * F, g->t[P_FCPROJB] + l * C,
                         x->dres, x->gelu, p->t[P_FCPROJW] + (size_t)l * C * F, BT, F, C);
         gelu_backward(x->dfch, fch, x->dfch, BT * F);
-        /* fch = ln2 @ fcw^T + b, ln2 = layernorm(res2): recompute ln2 (same mean/rstd) */
+        /* fch = ln2 @ fcw^T + b, ln2 = layernorm(res2): recompute ln2 (its mean/rstd come out the same) */
         layernorm_forward(x->ln, ln2m, ln2r, res2, p->t[P_LN2W] + l * C, p->t[P_LN2B] + l * C, BT, C);
         matmul_backward(x->dbtc, g->t[P_FCW] + (size_t)l * F * C, g->t[P_FCB] + l * F,
                         x->dfch, x->ln, p->t[P_FCW] + (size_t)l * F * C, BT, C, F);

@@ -40,8 +40,10 @@ void params_init(float *base, const config_t *c, unsigned long long seed);
 /* One worker's training context: every activation of forward that backward
  * needs, and the backward scratch, for up to Bmax sequences. Per-layer
  * buffers are (L, ...). What is cheap to recompute is not stored per layer:
- * LayerNorm outputs (from the residual and the saved mean/rstd) and the GELU
- * output (from fch) are recomputed in backward into one-layer scratch, and
+ * LayerNorm outputs (by running layernorm_forward again on the saved
+ * residual, which recomputes the mean and rstd too and rewrites the same
+ * values) and the GELU output (from fch) are recomputed in backward into
+ * one-layer scratch, and
  * the classifier runs one sequence at a time with its backward fused in, so
  * logits need (T,V), not (B,T,V). */
 typedef struct {

@@ -7,6 +7,7 @@
 #include "util.h"
 
 #include <cblas.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -57,7 +58,7 @@ void encoder_forward(float *out, const int *inp, const float *wte, const float *
     for (int b = 0; b < B; b++) {
         for (int t = 0; t < T; t++) {
             float *o = out + ((size_t)b * T + t) * C;
-            const float *te = wte + (size_t)inp[b * T + t] * C;
+            const float *te = wte + (size_t)inp[(size_t)b * T + t] * C;
             const float *pe = wpe + (size_t)t * C;
             for (int i = 0; i < C; i++) o[i] = te[i] + pe[i];
         }
@@ -69,7 +70,7 @@ void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *in
     for (int b = 0; b < B; b++) {
         for (int t = 0; t < T; t++) {
             const float *d = dout + ((size_t)b * T + t) * C;
-            float *dte = dwte + (size_t)inp[b * T + t] * C;
+            float *dte = dwte + (size_t)inp[(size_t)b * T + t] * C;
             float *dpe = dwpe + (size_t)t * C;
             for (int i = 0; i < C; i++) {
                 dte[i] += d[i];   /* o[i] = te[i] + pe[i] */
@@ -82,9 +83,9 @@ void encoder_backward(float *dwte, float *dwpe, const float *dout, const int *in
 /* ---------------------------------------------------------------- layernorm */
 
 HOT void layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
-                       const float *w, const float *b, int N, int C) {
+                       const float *w, const float *b, size_t N, int C) {
     const float eps = 1e-5f;
-    for (int n = 0; n < N; n++) {
+    for (size_t n = 0; n < N; n++) {
         const float *x = inp + (size_t)n * C;
         float m = 0.0f;
         for (int i = 0; i < C; i++) m += x[i];
@@ -102,8 +103,8 @@ HOT void layernorm_forward(float *out, float *mean, float *rstd, const float *in
 
 HOT void layernorm_backward(float *dinp, float *dw, float *db, const float *dout,
                         const float *inp, const float *w, const float *mean,
-                        const float *rstd, int N, int C) {
-    for (int n = 0; n < N; n++) {
+                        const float *rstd, size_t N, int C) {
+    for (size_t n = 0; n < N; n++) {
         const float *d = dout + (size_t)n * C;
         const float *x = inp + (size_t)n * C;
         float *dx = dinp + (size_t)n * C;
@@ -131,31 +132,33 @@ HOT void layernorm_backward(float *dinp, float *dw, float *db, const float *dout
 /* ---------------------------------------------------------------- matmul */
 
 void matmul_forward(float *out, const float *inp, const float *w, const float *bias,
-                    int N, int C, int OC, int accumulate) {
+                    size_t N, int C, int OC, int accumulate) {
+    CHECK(N <= INT_MAX, "matmul over %zu rows: more than a CBLAS int", N);
     if (bias) {
         if (accumulate) {
-            for (int n = 0; n < N; n++)
-                for (int o = 0; o < OC; o++) out[(size_t)n * OC + o] += bias[o];
+            for (size_t n = 0; n < N; n++)
+                for (int o = 0; o < OC; o++) out[n * OC + o] += bias[o];
         } else {
-            for (int n = 0; n < N; n++) memcpy(out + (size_t)n * OC, bias, sizeof(float) * OC);
+            for (size_t n = 0; n < N; n++) memcpy(out + n * OC, bias, sizeof(float) * OC);
         }
     }
     float beta = (bias || accumulate) ? 1.0f : 0.0f;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)N, OC, C,
                 1.0f, inp, C, w, C, beta, out, OC);
 }
 
 void matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
-                     const float *inp, const float *w, int N, int C, int OC) {
+                     const float *inp, const float *w, size_t N, int C, int OC) {
+    CHECK(N <= INT_MAX, "matmul over %zu rows: more than a CBLAS int", N);
     /* out = inp @ w^T + bias */
     if (dinp)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC,
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)N, C, OC,
                     1.0f, dout, OC, w, C, 0.0f, dinp, C);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N,
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, (int)N,
                 1.0f, dout, OC, inp, C, 1.0f, dw, C);
     if (dbias) {
-        for (int n = 0; n < N; n++) {
-            const float *d = dout + (size_t)n * OC;
+        for (size_t n = 0; n < N; n++) {
+            const float *d = dout + n * OC;
             for (int o = 0; o < OC; o++) dbias[o] += d[o];
         }
     }
@@ -231,15 +234,15 @@ HOT void attention_backward(float *dqkv, float *dtt, const float *dout, const fl
 
 #define GELU_K 0.7978845608028654f   /* sqrt(2/pi) */
 
-HOT void gelu_forward(float *out, const float *inp, int N) {
-    for (int i = 0; i < N; i++) {
+HOT void gelu_forward(float *out, const float *inp, size_t N) {
+    for (size_t i = 0; i < N; i++) {
         float x = inp[i];
         out[i] = 0.5f * x * (1.0f + tanh_approx(GELU_K * (x + 0.044715f * x * x * x)));
     }
 }
 
-HOT void gelu_backward(float *dinp, const float *inp, const float *dout, int N) {
-    for (int i = 0; i < N; i++) {
+HOT void gelu_backward(float *dinp, const float *inp, const float *dout, size_t N) {
+    for (size_t i = 0; i < N; i++) {
         float x = inp[i];
         float u = GELU_K * (x + 0.044715f * x * x * x);
         float th = tanh_approx(u);
@@ -255,10 +258,10 @@ HOT void gelu_backward(float *dinp, const float *inp, const float *dout, int N) 
 
 /* ---------------------------------------------------------------- loss */
 
-HOT double crossentropy_forward(float *probs, float *losses, const int *targets, int N, int V) {
+HOT double crossentropy_forward(float *probs, float *losses, const int *targets, size_t N, int V) {
     double total = 0.0;
-    for (int n = 0; n < N; n++) {
-        float *p = probs + (size_t)n * V;
+    for (size_t n = 0; n < N; n++) {
+        float *p = probs + n * V;
         float lane[8];                      /* max in 8 lanes: vectorisable */
         for (int l = 0; l < 8; l++) lane[l] = p[0];
         int i = 0;
@@ -284,9 +287,9 @@ HOT double crossentropy_forward(float *probs, float *losses, const int *targets,
     return total;
 }
 
-HOT void crossentropy_backward(float *probs, const int *targets, float dloss, int N, int V) {
-    for (int n = 0; n < N; n++) {
-        float *p = probs + (size_t)n * V;
+HOT void crossentropy_backward(float *probs, const int *targets, float dloss, size_t N, int V) {
+    for (size_t n = 0; n < N; n++) {
+        float *p = probs + n * V;
         for (int i = 0; i < V; i++) p[i] *= dloss;   /* loss = -log softmax(logits)[target] */
         p[targets[n]] -= dloss;
     }

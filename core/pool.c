@@ -26,7 +26,8 @@ typedef struct {
 struct pool {
     int nth;
     pthread_t *threads;
-    barrier_t bar;
+    barrier_t bar;                /* bar.n is nth for the pool's whole life */
+    atomic_int start;             /* 0 while pool_create runs, 1 ready, -1 failed */
     pool_fn fn;
     void *arg;
     int quit;
@@ -73,6 +74,12 @@ static void *worker_main(void *v) {
     pool_t *p = wa->p;
     int ith = wa->ith;
     free(wa);
+    /* wait until every worker exists: a pool whose creation failed is left
+     * here, before any barrier, so no barrier ever counts a missing thread */
+    int st;
+    while ((st = atomic_load_explicit(&p->start, memory_order_acquire)) == 0)
+        futex_wait(&p->start, 0);
+    if (st < 0) return NULL;
     for (;;) {
         barrier_wait(&p->bar);          /* start of a job */
         if (p->quit) break;
@@ -82,34 +89,56 @@ static void *worker_main(void *v) {
     return NULL;
 }
 
+/* test hook: CLLM_FAIL_THREAD_AT=i makes the creation of worker thread i fail */
+static int fail_thread_at(void) {
+    const char *s = getenv("CLLM_FAIL_THREAD_AT");
+    return s && *s ? atoi(s) : -1;
+}
+
 pool_t *pool_create(int nth, char *err, size_t errlen) {
-    pool_t *p = calloc(1, sizeof *p);
-    if (!p) { snprintf(err, errlen, "cannot allocate the thread pool"); return NULL; }
+    pool_t *p = xcalloc(1, sizeof *p);
+    if (!p) { snprintf(err, errlen, "cannot allocate %zu bytes for the thread pool", sizeof *p); return NULL; }
     p->nth = nth;
     p->bar.n = nth;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     p->bar.spin = nth <= cpus ? 4000 : 0;     /* oversubscribed: sleep at once */
     atomic_init(&p->bar.count, 0);
     atomic_init(&p->bar.gen, 0);
-    p->threads = calloc(nth, sizeof *p->threads);
-    if (!p->threads) { free(p); snprintf(err, errlen, "cannot allocate the thread pool"); return NULL; }
+    atomic_init(&p->start, 0);
+    p->threads = xcalloc(nth, sizeof *p->threads);
+    if (!p->threads) {
+        free(p);
+        snprintf(err, errlen, "cannot allocate %zu bytes for the thread pool", nth * sizeof(pthread_t));
+        return NULL;
+    }
+    int fail_at = fail_thread_at();
     for (int i = 1; i < nth; i++) {
-        worker_arg *wa = malloc(sizeof *wa);
-        if (wa) { wa->p = p; wa->ith = i; }
-        int rc = wa ? pthread_create(&p->threads[i], NULL, worker_main, wa) : ENOMEM;
+        worker_arg *wa = xmalloc(sizeof *wa);
+        int rc = ENOMEM;
+        if (wa) {
+            wa->p = p;
+            wa->ith = i;
+            rc = i == fail_at ? EAGAIN : pthread_create(&p->threads[i], NULL, worker_main, wa);
+        }
         if (rc != 0) {
+            if (!wa)
+                snprintf(err, errlen, "cannot allocate %zu bytes to start worker thread %d of %d",
+                         sizeof *wa, i, nth);
+            else
+                snprintf(err, errlen, "cannot create worker thread %d of %d: %s%s", i, nth, strerror(rc),
+                         i == fail_at ? " (injected: CLLM_FAIL_THREAD_AT)" : "");
             free(wa);
-            snprintf(err, errlen, "cannot create worker thread %d of %d: %s", i, nth, strerror(rc));
-            /* release the i-1 started workers: they wait at the barrier for nth arrivals */
-            p->bar.n = i;
-            p->quit = 1;
-            barrier_wait(&p->bar);
+            /* the i - 1 started workers wait at the start gate: send them home */
+            atomic_store_explicit(&p->start, -1, memory_order_release);
+            futex_wake_all(&p->start);
             for (int k = 1; k < i; k++) pthread_join(p->threads[k], NULL);
             free(p->threads);
             free(p);
             return NULL;
         }
     }
+    atomic_store_explicit(&p->start, 1, memory_order_release);
+    futex_wake_all(&p->start);
     return p;
 }
 

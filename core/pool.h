@@ -21,7 +21,9 @@ typedef struct pool pool_t;
 typedef void (*pool_fn)(void *arg, int ith, int nth);
 
 /* NULL with err filled when a thread cannot be created (the threads already
- * created are joined). */
+ * created are joined: they wait at a start gate until every worker exists).
+ * Test hook: CLLM_FAIL_THREAD_AT=i in the environment makes the creation of
+ * worker thread i (1..nth-1) fail. */
 pool_t *pool_create(int nth, char *err, size_t errlen);
 void pool_free(pool_t *p);                 /* tolerates NULL; joins workers */
 void pool_run(pool_t *p, pool_fn fn, void *arg);

@@ -66,6 +66,7 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_int(&j, "B", c->B);
     json_obj_close(&j);
     json_str(&j, "tokenizer", ri->tokenizer);
+    json_uint(&j, "seed", trainer_opts(t)->seed);
     json_str(&j, "data", ri->data);
     json_int(&j, "params", (long long)trainer_nparams(t));
     long long tps = (long long)trainer_global_batch(t) * c->T;
@@ -74,17 +75,30 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_int(&j, "tokens_per_step", tps);
     json_int(&j, "tokens", tps * ri->nsteps);
     json_num(&j, "wall_s", ri->wall_s);
-    /* the first step pays the first touch of every buffer (page faults): with
-     * more than one step it is warm-up, left out of the throughput */
+    /* The first step of a run is warm-up, left out of the throughput when
+     * there is more than one. It does not pay the first touch of our buffers
+     * (mem_alloc zeroes them in trainer_create: ~11000 minor page faults for
+     * config S there); it pays what is still cold: OpenBLAS's buffers, mapped
+     * at a thread's first sgemm call, and the workers' stacks (~130 page
+     * faults in step 1 of config S, none in step 2), cold caches, TLB and
+     * branch predictors. */
     long warm = ri->nsteps > 1 ? 1 : 0;
     double timed_ms = 0;
     for (long i = warm; i < ri->nsteps; i++) timed_ms += ri->step_ms[i];
     json_int(&j, "warmup_steps", warm);
     json_num(&j, "timed_wall_s", timed_ms * 1e-3);
+    json_num(&j, "timed_cpu_user_s", ri->timed_cpu_user_s);
+    json_num(&j, "timed_cpu_sys_s", ri->timed_cpu_sys_s);
     json_num(&j, "tokens_per_s", timed_ms > 0 ? tps * (ri->nsteps - warm) / (timed_ms * 1e-3) : 0.0);
-    double *ms = malloc(sizeof(double) * (ri->nsteps > 0 ? ri->nsteps : 1));
+    double *ms = xmalloc(sizeof(double) * (ri->nsteps > 0 ? ri->nsteps : 1));
+    if (!ms) {
+        afile_abort(&a);
+        snprintf(err, errlen, "cannot allocate %zu bytes for the report of %s",
+                 sizeof(double) * (ri->nsteps > 0 ? ri->nsteps : 1), path);
+        return -1;
+    }
     json_obj_open(&j, "ms_per_step");
-    if (ms && ri->nsteps > 0) {
+    if (ri->nsteps > 0) {
         memcpy(ms, ri->step_ms, sizeof(double) * ri->nsteps);
         qsort(ms, ri->nsteps, sizeof(double), cmp_double);
         long n = ri->nsteps;
@@ -97,18 +111,21 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_arr_open(&j, "loss");
     for (long i = 0; i < ri->nsteps; i++) json_num(&j, NULL, ri->losses[i]);
     json_arr_close(&j);
-    json_num(&j, "val_loss", ri->val_loss);
+    json_int(&j, "val_batches", ri->val_batches);
+    if (ri->val_batches > 0) json_num(&j, "val_loss", ri->val_loss);
+    else json_null(&j, "val_loss");
     json_num(&j, "flops_per_step", config_flops(c, trainer_global_batch(t)));
     json_int(&j, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
     json_int(&j, "affinity_cpus", affinity_cpus());
 
     /* phases: wall_s[phase][thread], cpu_s[phase][thread] */
-    double (*wall)[PH_COUNT] = malloc(sizeof(double[PH_COUNT]) * nth);
-    double (*cpu)[PH_COUNT] = malloc(sizeof(double[PH_COUNT]) * nth);
+    double (*wall)[PH_COUNT] = xmalloc(sizeof(double[PH_COUNT]) * nth);
+    double (*cpu)[PH_COUNT] = xmalloc(sizeof(double[PH_COUNT]) * nth);
     if (!wall || !cpu) {
         free(wall); free(cpu);
         afile_abort(&a);
-        snprintf(err, errlen, "cannot allocate the report of %s", path);
+        snprintf(err, errlen, "cannot allocate %zu bytes for the report of %s",
+                 2 * sizeof(double[PH_COUNT]) * nth, path);
         return -1;
     }
     for (int i = 0; i < nth; i++) trainer_phase_times(t, i, wall[i], cpu[i]);

@@ -22,8 +22,11 @@ typedef struct {
     long nsteps;
     long first_step;           /* absolute index of losses[0] */
     double wall_s;             /* training steps only */
-    float val_loss;
+    float val_loss;            /* read only when val_batches > 0 */
+    int val_batches;           /* validation batches run; 0 = none: val_loss is null */
     int scaling_strong;
+    double timed_cpu_user_s;   /* process CPU time over the timed steps (after warm-up) */
+    double timed_cpu_sys_s;
 } run_info;
 
 /* Write atomically. -1 with err naming the file on failure. */

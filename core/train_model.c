@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ckpt.h"
@@ -23,7 +24,11 @@
 #include "trainer.h"
 #include "util.h"
 
+#define STOP_GRACE_DEFAULT_S 5
+
 static void usage(FILE *f) {
+    char blas_max[32] = "no limit known";
+    if (blas_threads_max() > 0) snprintf(blas_max, sizeof blas_max, "%d", blas_threads_max());
     fprintf(f,
 "usage: train_model [DATA] [options]          (variant: %s)\n"
 "  DATA                 a text file or a directory read recursively;\n"
@@ -33,7 +38,7 @@ static void usage(FILE *f) {
 "  --seq T              sequence length\n"
 "  --batch B            sequences per worker per step (weak scaling) or the\n"
 "                       global batch (strong scaling)\n"
-"  --threads N          worker threads, 1..%d (default 1)\n"
+"  --threads N          worker threads, 1..%d (default 1; this OpenBLAS: at most %s)\n"
 "  --scaling weak|strong   (default weak: every worker takes B sequences)\n"
 "  --steps S            steps to run (default 20)   --epochs E  passes over the training split\n"
 "  --lr X (1e-3)  --min-lr-frac X (0.1)  --warmup N (10)  --lr-steps N (cosine horizon,\n"
@@ -42,14 +47,19 @@ static void usage(FILE *f) {
 "  --tokenizer bytes|words   (default bytes)\n"
 "  --eval-batches N     validation batches after training (default 2, 0 = none)\n"
 "  --save FILE          checkpoint at the end (and on SIGINT/SIGTERM)\n"
-"  --resume FILE        continue from a checkpoint (config and vocabulary come from it)\n"
+"  --resume FILE        continue from a checkpoint: config, vocabulary, seed and training\n"
+"                       options (lr, warmup, cosine horizon, wd, clip, scaling) come from it;\n"
+"                       a flag given for one of them overrides it (and says so)\n"
 "  --report FILE        JSON report (fields: core/REPORT.md)\n"
 "  --memory-table       print the memory table for the config and thread count, then exit\n"
 "  --quiet              no per-step progress lines\n"
 "  --no-timing          do not read the per-phase clocks\n"
 "  --help\n"
-"exit codes: 0 ok, 1 runtime failure, 2 usage error\n",
-            build_variant(), THREADS_MAX);
+"signals: SIGINT/SIGTERM stop after the step in flight and save; if that step does not\n"
+"  finish within the grace period (CLLM_STOP_GRACE_S seconds, default %d, at least 3x the\n"
+"  longest step so far), exit 1 without saving; a second signal exits at once (128+signal)\n"
+"exit codes: 0 ok, 1 runtime failure, 2 usage error, 128+N stopped by signal N\n",
+            build_variant(), THREADS_MAX, blas_max, STOP_GRACE_DEFAULT_S);
 }
 
 static void die_usage(const char *fmt, ...) {
@@ -72,8 +82,88 @@ static void die(const char *fmt, ...) {
     exit(1);
 }
 
-static volatile sig_atomic_t stop_signal;
-static void on_signal(int sig) { stop_signal = sig; }
+/* ---- stop signals. The first SIGINT/SIGTERM asks the loop to stop after
+ * the step in flight (then the checkpoint and report are written), and arms
+ * an alarm: a step that does not end within the grace period is stuck, and
+ * the process exits 1 without saving. A second signal exits at once. Either
+ * way the temp file of a write in progress is removed. Once the steps and
+ * the validation are done (`finishing`), a first signal arms no alarm: the
+ * writes are let finish. */
+static volatile sig_atomic_t stop_signal, finishing;
+static volatile sig_atomic_t grace_s = STOP_GRACE_DEFAULT_S;
+
+static void say(const char *s) {         /* async-signal-safe */
+    size_t n = 0;
+    while (s[n]) n++;
+    ssize_t w = write(2, s, n);
+    (void)w;
+}
+
+static void on_signal(int sig) {
+    if (stop_signal) {
+        afile_unlink_pending();
+        say("train_model: a second stop signal: exiting at once, nothing saved\n");
+        _exit(128 + sig);
+    }
+    stop_signal = sig;
+    if (!finishing) {
+        say("train_model: stop signal: stopping after the step in flight (a second signal exits at once)\n");
+        alarm((unsigned)grace_s);
+    }
+}
+
+static void on_alarm(int sig) {
+    (void)sig;
+    afile_unlink_pending();
+    say("train_model: the step in flight did not finish within the grace period after the stop "
+        "signal (CLLM_STOP_GRACE_S): exiting, nothing saved\n");
+    _exit(1);
+}
+
+/* the grace period of a stop signal: CLLM_STOP_GRACE_S (seconds, default
+ * STOP_GRACE_DEFAULT_S), and at least 3x the longest step so far */
+static int grace_base(void) {
+    const char *s = getenv("CLLM_STOP_GRACE_S");
+    long v = s && *s ? atol(s) : STOP_GRACE_DEFAULT_S;
+    return v >= 1 && v <= 86400 ? (int)v : STOP_GRACE_DEFAULT_S;
+}
+
+/* --resume: take the checkpoint's training options, except those given as
+ * flags; one line names each flag that changes the checkpoint's value. A
+ * version 1 checkpoint holds the seed only (core/CHECKPOINT.md). */
+static void resume_opts(train_opts *opt, unsigned given, const ckpt_t *ck, const char *path) {
+    char msg[1024] = "";
+    size_t k = 0;
+#define OVERRIDE(bit, flag, field, fmt, cast)                                          \
+    do {                                                                               \
+        if (!(given & (bit))) opt->field = ck->opt.field;                              \
+        else if (opt->field != ck->opt.field && k < sizeof msg)                        \
+            k += (size_t)snprintf(msg + k, sizeof msg - k, "%s " flag " " fmt " (checkpoint: " fmt ")", \
+                                  k ? "," : "", (cast)opt->field, (cast)ck->opt.field); \
+    } while (0)
+    OVERRIDE(CLI_SEED, "--seed", seed, "%llu", unsigned long long);
+    if (ck->has_opts) {
+        OVERRIDE(CLI_LR, "--lr", lr, "%g", double);
+        OVERRIDE(CLI_MIN_LR_FRAC, "--min-lr-frac", min_lr_frac, "%g", double);
+        OVERRIDE(CLI_WARMUP, "--warmup", warmup, "%d", int);
+        OVERRIDE(CLI_LR_STEPS, "--lr-steps", lr_steps, "%ld", long);
+        OVERRIDE(CLI_WD, "--wd", wd, "%g", double);
+        OVERRIDE(CLI_CLIP, "--clip", clip, "%g", double);
+        if (!(given & CLI_SCALING)) opt->strong = ck->opt.strong;
+        else if (opt->strong != ck->opt.strong && k < sizeof msg)
+            k += (size_t)snprintf(msg + k, sizeof msg - k, "%s --scaling %s (checkpoint: %s)", k ? "," : "",
+                                  opt->strong ? "strong" : "weak", ck->opt.strong ? "strong" : "weak");
+        opt->beta1 = ck->opt.beta1;
+        opt->beta2 = ck->opt.beta2;
+        opt->eps = ck->opt.eps;
+    }
+#undef OVERRIDE
+    if (k) fprintf(stderr, "train_model: --resume %s: flags override the checkpoint's options:%s\n", path, msg);
+    if (!ck->has_opts)
+        fprintf(stderr, "train_model: --resume %s: a version 1 checkpoint holds the seed but no other "
+                "training option: lr, warmup, cosine horizon, wd, clip and scaling come from the "
+                "flags and their defaults\n", path);
+}
 
 /* check early that a file can be written where asked, so a long run does not
  * end in an error */
@@ -121,8 +211,11 @@ int main(int argc, char **argv) {
     }
     int *field[7] = { &cfg.V, &cfg.C, &cfg.L, &cfg.NH, &cfg.F, &cfg.T, &cfg.B };
     for (int k = 0; k < 7; k++) if (over[k] > 0) *field[k] = over[k];
+    int resume_has_opts = 0;
     if (resume) {
         if (ckpt_load(resume, &ck, err, sizeof err) != 0) die("%s", err);
+        resume_opts(&opt, co.given, &ck, resume);
+        resume_has_opts = ck.has_opts;
         int *ckf[7] = { &ck.cfg.V, &ck.cfg.C, &ck.cfg.L, &ck.cfg.NH, &ck.cfg.F, &ck.cfg.T, &ck.cfg.B };
         for (int k = 0; k < 7; k++)
             if ((config_given || over[k] > 0) && *field[k] != *ckf[k])
@@ -150,8 +243,11 @@ int main(int argc, char **argv) {
         if (text.skipped_nul)
             fprintf(stderr, "train_model: skipped %d file(s) holding NUL bytes under %s\n",
                     text.skipped_nul, data_path);
+        if (text.skipped_dirs)
+            fprintf(stderr, "train_model: skipped %d link(s) to a directory already read under %s "
+                    "(symlink loops): each directory is read once\n", text.skipped_dirs, data_path);
     } else if (text_synthetic(&text, 42, 1 << 19) != 0) {
-        die("cannot allocate the synthetic corpus");
+        die("cannot allocate %d bytes for the synthetic corpus", (1 << 19) + 256);
     }
     tokenizer_t tk;
     int tkind = strcmp(tokname, "words") == 0 ? TOK_WORDS : TOK_BYTES;
@@ -164,7 +260,7 @@ int main(int argc, char **argv) {
     }
     size_t ntok;
     int *tok = tokenizer_encode(&tk, text.text, text.len, &ntok);
-    if (!tok) die("cannot allocate the token array (%zu bytes of text)", text.len);
+    if (!tok) die("cannot allocate %zu bytes for the token array", (text.len + 16) * sizeof(int));
     text_free(&text);
     corpus_t corpus;
     if (corpus_split(&corpus, tok, ntok, cfg.T, err, sizeof err) != 0)
@@ -179,7 +275,9 @@ int main(int argc, char **argv) {
     }
     if (steps < 0) steps = 20;
     long first = resume ? ck.step : 0;
-    if (opt.lr_steps == 0) opt.lr_steps = first + steps;
+    /* the cosine horizon: --lr-steps, else a version 2 checkpoint's, else
+     * the last step of this run */
+    if (!(co.given & CLI_LR_STEPS) && !resume_has_opts) opt.lr_steps = first + steps;
     trainer_t *t = trainer_create(&cfg, &opt, threads, &corpus, err, sizeof err);
     if (!t) die("%s", err);
     if (resume) {
@@ -191,15 +289,21 @@ int main(int argc, char **argv) {
         ckpt_free(&ck);
     }
 
-    float *losses = malloc(sizeof(float) * steps);
-    double *step_ms = malloc(sizeof(double) * steps);
-    if (!losses || !step_ms) die("cannot allocate the loss history of %ld steps", steps);
+    float *losses = xmalloc(sizeof(float) * steps);
+    double *step_ms = xmalloc(sizeof(double) * steps);
+    if (!losses || !step_ms)
+        die("cannot allocate %zu bytes for the loss history of %ld steps",
+            (sizeof(float) + sizeof(double)) * (size_t)steps, steps);
 
+    int grace0 = grace_base();
+    grace_s = grace0;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sa.sa_handler = on_alarm;
+    sigaction(SIGALRM, &sa, NULL);
 
     if (!quiet)
         fprintf(stderr, "train_model (%s): config %s, %zu params, %d thread%s, %s scaling, "
@@ -209,6 +313,11 @@ int main(int argc, char **argv) {
     long done = 0;
     int failed = 0;
     double t_start = time_wall();
+    /* CPU time of the timed steps (the report's tokens_per_s region: after
+     * the warm-up step when there is more than one), whole process */
+    struct rusage ru_start, ru_warm, ru_end;
+    getrusage(RUSAGE_SELF, &ru_start);
+    ru_warm = ru_start;
     for (long s = 0; s < steps && !stop_signal; s++) {
         double t0 = time_wall();
         float loss = trainer_step(t);
@@ -216,6 +325,8 @@ int main(int argc, char **argv) {
         losses[s] = loss;
         step_ms[s] = ms;
         done = s + 1;
+        if (3e-3 * ms > grace_s) grace_s = (sig_atomic_t)MIN(3e-3 * ms + 1, 86400.0);
+        if (s == 0) getrusage(RUSAGE_SELF, &ru_warm);
         if (!isfinite(loss)) {
             fprintf(stderr, "train_model: the loss became %s at step %ld: stopping (try a lower --lr)\n",
                     isnan(loss) ? "NaN" : "infinite", first + s + 1);
@@ -228,13 +339,26 @@ int main(int argc, char **argv) {
                     ms, (double)Bglobal * cfg.T / (ms * 1e-3));
     }
     double wall = time_wall() - t_start;
+    getrusage(RUSAGE_SELF, &ru_end);
+    const struct rusage *ru0 = done > 1 ? &ru_warm : &ru_start;
+#define TV_S(tv) ((double)(tv).tv_sec + (double)(tv).tv_usec * 1e-6)
+    double timed_user = TV_S(ru_end.ru_utime) - TV_S(ru0->ru_utime);
+    double timed_sys = TV_S(ru_end.ru_stime) - TV_S(ru0->ru_stime);
+#undef TV_S
     float val = NAN;
-    if (!failed && !stop_signal && eval_batches > 0) val = trainer_eval(t, eval_batches);
+    int val_batches = 0;
+    if (!failed && !stop_signal && eval_batches > 0) {
+        val = trainer_eval(t, eval_batches);
+        val_batches = eval_batches;
+    }
+    /* the work that could hang is done: a stop signal now lets the writes finish */
+    finishing = 1;
+    alarm(0);
 
     int rc = failed ? 1 : 0;
     if (save && !failed) {
         size_t np = trainer_nparams(t);
-        if (ckpt_save(save, &cfg, &tk, trainer_steps_done(t), opt.seed, trainer_params(t),
+        if (ckpt_save(save, &cfg, &tk, trainer_steps_done(t), &opt, trainer_params(t),
                       trainer_adam_m(t), trainer_adam_v(t), np, err, sizeof err) != 0) {
             fprintf(stderr, "train_model: %s\n", err);
             rc = 1;
@@ -248,7 +372,7 @@ int main(int argc, char **argv) {
             strcat(cmd, argv[i]);
         }
         run_info ri = { data_path ? data_path : "synthetic", tokname, cmd, losses, step_ms,
-                        done, first, wall, val, opt.strong };
+                        done, first, wall, val, val_batches, opt.strong, timed_user, timed_sys };
         if (report_write(report, t, &ri, err, sizeof err) != 0) {
             fprintf(stderr, "train_model: %s\n", err);
             rc = 1;
@@ -256,9 +380,11 @@ int main(int argc, char **argv) {
     }
     if (done > 0) {
         double tps = (double)Bglobal * cfg.T * done / wall;
-        printf("%s: %ld steps, %d thread%s, loss %.4f -> %.4f, val %.4f, %.3f s, %.0f tokens/s\n",
+        char valtxt[32] = "";            /* no figure when no validation ran */
+        if (val_batches > 0) snprintf(valtxt, sizeof valtxt, ", val %.4f", val);
+        printf("%s: %ld steps, %d thread%s, loss %.4f -> %.4f%s, %.3f s, %.0f tokens/s\n",
                build_variant(), done, threads, threads == 1 ? "" : "s", losses[0], losses[done - 1],
-               val, wall, tps);
+               valtxt, wall, tps);
     }
     if (stop_signal && !failed) {
         fprintf(stderr, "train_model: stopped by signal %d after %ld steps%s\n", (int)stop_signal,

@@ -4,6 +4,7 @@
  */
 #include "trainer.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -51,7 +52,7 @@ struct trainer {
     pthread_mutex_t model_lock;    /* used by the locked variant only */
     const corpus_t *data;
     long step;                     /* steps done = Adam's t before this step */
-    int eval;                      /* job selector: 0 train step, 1 eval forward */
+    long hang_step;                /* test hook (CLLM_TEST_HANG_STEP): -1 off */
     long eval_batch;
     float lr_now, grad_norm;
 };
@@ -82,6 +83,12 @@ int trainer_memtable(const config_t *c, int nth, int strong, memtable_t *mt,
         return -1;
     }
     mt->Bmax = strong ? (c->B + nth - 1) / nth : c->B;
+    if ((long long)mt->Bmax * c->T > INT_MAX) {
+        snprintf(err, errlen, "a worker's %d sequences of %d tokens are %lld rows, more than the %d "
+                 "rows a BLAS call takes (int): lower --batch or --seq", mt->Bmax, c->T,
+                 (long long)mt->Bmax * c->T, INT_MAX);
+        return -1;
+    }
     size_t ctx_bytes;
     int n = ctx_layout(c, mt->Bmax, NULL, mt->per_thread, &ctx_bytes);
     if (n < 0) { snprintf(err, errlen, "config sizes overflow the per-thread buffers"); return -1; }
@@ -111,6 +118,20 @@ overflow:
 
 /* ---------------------------------------------------------------- create */
 
+const char *trainer_memory_limit(double *bytes) {
+    const char *s = getenv("CLLM_MEMORY_LIMIT_MIB");
+    if (s && *s) {
+        char *end;
+        double mib = strtod(s, &end);
+        if (*end == 0 && mib > 0) {
+            *bytes = mib * 1048576.0;
+            return "the limit CLLM_MEMORY_LIMIT_MIB";
+        }
+    }
+    *bytes = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    return "the machine's memory";
+}
+
 trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
                           const corpus_t *data, char *err, size_t errlen) {
     if (config_validate(c, err, errlen) != 0) return NULL;
@@ -120,10 +141,19 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
     }
     memtable_t mt;
     if (trainer_memtable(c, nth, o->strong, &mt, err, errlen) != 0) return NULL;
-    double phys = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    if (phys > 0 && (double)mt.total > phys) {
-        snprintf(err, errlen, "the footprint of config %s at %d threads is %.1f MiB, more than the "
-                 "machine's %.1f MiB of memory", c->name, nth, mt.total / 1048576.0, phys / 1048576.0);
+    double limit;
+    const char *limit_what = trainer_memory_limit(&limit);
+    if (limit > 0 && (double)mt.total > limit) {
+        snprintf(err, errlen, "the footprint of config %s at %d threads is %.1f MiB, more than %s "
+                 "of %.1f MiB", c->name, nth, mt.total / 1048576.0, limit_what, limit / 1048576.0);
+        return NULL;
+    }
+    int blas_max = blas_threads_max();
+    if (blas_max > 0 && nth > blas_max) {
+        snprintf(err, errlen, "thread count %d is more than the %d threads this OpenBLAS was built for "
+                 "(MAX_THREADS=%d in openblas_get_config()): every worker calls sgemm at once, and "
+                 "beyond that its buffer table overflows (rebuild OpenBLAS with a larger NUM_THREADS "
+                 "for more workers)", nth, blas_max, blas_max);
         return NULL;
     }
     /* Under an address-space limit (ulimit -v), OpenBLAS retries a failed
@@ -142,14 +172,16 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
             return NULL;
         }
     }
-    trainer_t *t = calloc(1, sizeof *t);
-    if (!t) { snprintf(err, errlen, "cannot allocate the trainer"); return NULL; }
+    trainer_t *t = xcalloc(1, sizeof *t);
+    if (!t) { snprintf(err, errlen, "cannot allocate %zu bytes for the trainer", sizeof *t); return NULL; }
     t->cfg = *c;
     t->opt = *o;
     t->nth = nth;
     t->data = data;
     t->Bmax = mt.Bmax;
     t->Bglobal = o->strong ? c->B : c->B * nth;
+    const char *hang = getenv("CLLM_TEST_HANG_STEP");
+    t->hang_step = hang && *hang ? atol(hang) : -1;
     t->nparams = param_counts(c, t->pcount);
     size_t pad_p = (t->nparams * sizeof(float) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
 
@@ -166,10 +198,10 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
     params_init(t->params, c, o->seed);
 
     t->w = mem_alloc(sizeof(worker_t) * nth);
-    t->wmem = calloc(nth, sizeof *t->wmem);
-    t->ctx = calloc(nth, sizeof *t->ctx);
-    t->grad = calloc(nth, sizeof *t->grad);
-    t->g = calloc(nth, sizeof *t->g);
+    t->wmem = xcalloc(nth, sizeof *t->wmem);
+    t->ctx = xcalloc(nth, sizeof *t->ctx);
+    t->grad = xcalloc(nth, sizeof *t->grad);
+    t->g = xcalloc(nth, sizeof *t->g);
     if (!t->w || !t->wmem || !t->ctx || !t->grad || !t->g) {
         snprintf(err, errlen, "cannot allocate %zu bytes for the worker tables of %d threads",
                  (sizeof(worker_t) + sizeof(char *) + sizeof(ctx_t) + sizeof(float *) + sizeof(params_t)) * nth, nth);
@@ -200,9 +232,9 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
         w->k0 = MIN((size_t)i * dr, t->nparams);
         w->k1 = MIN(w->k0 + dr, t->nparams);
     }
-    pthread_mutex_init(&t->model_lock, NULL);
     t->pool = pool_create(nth, err, errlen);
     if (!t->pool) goto fail;
+    pthread_mutex_init(&t->model_lock, NULL);
     return t;
 fail:
     trainer_free(t);
@@ -211,7 +243,7 @@ fail:
 
 void trainer_free(trainer_t *t) {
     if (!t) return;
-    if (t->pool) {
+    if (t->pool) {                 /* the lock exists exactly when the pool does */
         pool_free(t->pool);
         pthread_mutex_destroy(&t->model_lock);
     }
@@ -306,6 +338,10 @@ static void step_job(void *arg, int ith, int nth) {
     pthread_mutex_lock(&t->model_lock);
     s = phase_end(t, w, PH_LOCK_WAIT, s);
 #endif
+    /* test hook: the last worker never finishes this step (a stuck step for
+     * train_model's stop-signal grace period; tests/test_signals.sh) */
+    if (t->step == t->hang_step && ith == nth - 1)
+        for (;;) pause();
     fill_batch(t, w, x, 0, t->step);
     memset(t->grad[ith], 0, t->nparams * sizeof(float));
     /* the forward phase includes the classifier's fused backward (model.h) */
@@ -336,19 +372,17 @@ static void step_job(void *arg, int ith, int nth) {
     phase_end(t, w, PH_OPTIM, s);
 }
 
-static float lr_at(const trainer_t *t, long step) {
-    const train_opts *o = &t->opt;
+float trainer_lr_at(const train_opts *o, long step) {
     if (step < o->warmup) return o->lr * (float)(step + 1) / (float)o->warmup;
-    long horizon = o->lr_steps > 0 ? o->lr_steps : step + 1;
-    if (step >= horizon) return o->lr * o->min_lr_frac;
-    double frac = (double)(step - o->warmup) / (double)MAX(1, horizon - o->warmup);
+    if (o->lr_steps <= 0) return o->lr;
+    if (step >= o->lr_steps) return o->lr * o->min_lr_frac;
+    double frac = (double)(step - o->warmup) / (double)(o->lr_steps - o->warmup);
     double coeff = 0.5 * (1.0 + cos(M_PI * frac));
     return (float)(o->lr * (o->min_lr_frac + (1.0 - o->min_lr_frac) * coeff));
 }
 
 float trainer_step(trainer_t *t) {
-    t->lr_now = lr_at(t, t->step);
-    t->eval = 0;
+    t->lr_now = trainer_lr_at(&t->opt, t->step);
     pool_run(t->pool, step_job, t);
     double loss = 0.0;
     for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
@@ -388,12 +422,12 @@ size_t trainer_nparams(const trainer_t *t) { return t->nparams; }
 float *trainer_params(trainer_t *t) { return t->params; }
 float *trainer_adam_m(trainer_t *t) { return t->m; }
 float *trainer_adam_v(trainer_t *t) { return t->v; }
-const float *trainer_grads(const trainer_t *t) { return t->grad[0]; }
 float trainer_last_grad_norm(const trainer_t *t) { return t->grad_norm; }
 float trainer_last_lr(const trainer_t *t) { return t->lr_now; }
 int trainer_threads(const trainer_t *t) { return t->nth; }
 int trainer_global_batch(const trainer_t *t) { return t->Bglobal; }
 const config_t *trainer_config(const trainer_t *t) { return &t->cfg; }
+const train_opts *trainer_opts(const trainer_t *t) { return &t->opt; }
 
 void trainer_phase_times(const trainer_t *t, int ith, double wall[PH_COUNT], double cpu[PH_COUNT]) {
     for (int p = 0; p < PH_COUNT; p++) {

@@ -37,13 +37,32 @@ extern "C" {
 typedef struct {
     float lr, min_lr_frac, wd, beta1, beta2, eps, clip;
     int warmup;            /* linear warmup steps */
-    long lr_steps;         /* cosine horizon: lr reaches lr*min_lr_frac there */
+    long lr_steps;         /* cosine horizon; 0 = none (see trainer_lr_at) */
     unsigned long long seed;
     int strong;            /* 1: B is the global batch, split over workers */
     int timing;            /* 1: read the phase clocks */
 } train_opts;
 
+/* The library defaults: lr 1e-3, min_lr_frac 0.1, wd 0.1, betas 0.9 and
+ * 0.95, eps 1e-8, clip 1.0, warmup 10, lr_steps 0, seed 1337, weak scaling,
+ * timing on. */
 void train_opts_default(train_opts *o);
+
+/* The learning rate of step `step` (0-based: the step that runs when
+ * `step` steps are done), with W = warmup, H = lr_steps, m = min_lr_frac:
+ *
+ *   step < W            lr * (step + 1) / W               linear warmup
+ *   H <= 0              lr                                no decay
+ *   step >= H           lr * m                            past the horizon
+ *   otherwise           lr * (m + (1 - m) * (1 + cos(pi * (step - W) / (H - W))) / 2)
+ *
+ * in that order, so with W >= H the warmup runs its course and then lr * m
+ * holds. H = 0 (the default) is a cosine whose horizon is at infinity: the
+ * library does not know how many steps a caller will run. train_model sets H
+ * to the last step of its run unless --lr-steps says otherwise (its --help),
+ * and a checkpoint keeps the H of the run that saved it. The cosine is
+ * evaluated in double and rounded to float once. */
+float trainer_lr_at(const train_opts *o, long step);
 
 enum { PH_FORWARD, PH_BACKWARD, PH_LOCK_WAIT, PH_BARRIER, PH_REDUCE, PH_OPTIM, PH_COUNT };
 extern const char *const phase_names[PH_COUNT];
@@ -52,11 +71,23 @@ typedef struct trainer trainer_t;
 
 /* Allocate everything (shared state, every worker's context and gradients)
  * and start the pool. NULL with err saying what failed: an invalid config or
- * thread count, a footprint larger than the machine's memory, an allocation
- * that failed (which buffer, how many bytes), a thread that could not start. */
+ * thread count, a footprint larger than the memory limit
+ * (trainer_memory_limit), more threads than the BLAS supports
+ * (blas_threads_max, util.h), an allocation that failed (which buffer, how
+ * many bytes), a thread that could not start.
+ *
+ * Test hook: CLLM_TEST_HANG_STEP=S in the environment makes the last worker
+ * block forever in step S (0-based), a stuck step for the stop-signal tests. */
 trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
                           const corpus_t *data, char *err, size_t errlen);
 void trainer_free(trainer_t *t);   /* tolerates NULL */
+
+/* The memory the footprint is checked against, in bytes: the machine's
+ * physical memory, or CLLM_MEMORY_LIMIT_MIB (MiB) from the environment when
+ * it is set to a positive number, which may be more than the machine has (a
+ * test of configs whose sizes pass 2^31 elements) or less. Returns what the
+ * limit is, for messages. */
+const char *trainer_memory_limit(double *bytes);
 
 /* One training step; returns its mean loss (NaN/Inf are returned as they are:
  * the caller stops). */
@@ -71,12 +102,12 @@ size_t trainer_nparams(const trainer_t *t);
 float *trainer_params(trainer_t *t);     /* nparams floats */
 float *trainer_adam_m(trainer_t *t);
 float *trainer_adam_v(trainer_t *t);
-const float *trainer_grads(const trainer_t *t);   /* reduced gradient of the last step */
 float trainer_last_grad_norm(const trainer_t *t);
 float trainer_last_lr(const trainer_t *t);
 int trainer_threads(const trainer_t *t);
 int trainer_global_batch(const trainer_t *t);
 const config_t *trainer_config(const trainer_t *t);
+const train_opts *trainer_opts(const trainer_t *t);
 /* accumulated phase times of worker ith, seconds */
 void trainer_phase_times(const trainer_t *t, int ith, double wall[PH_COUNT], double cpu[PH_COUNT]);
 

@@ -32,10 +32,6 @@ uint64_t rng_next(rng_t *r) {
     return z ^ (z >> 31);
 }
 
-float rng_uniform(rng_t *r) {
-    return (float)((rng_next(r) >> 40) * (1.0 / 16777216.0));
-}
-
 float rng_normal(rng_t *r) {
     double u1 = ((rng_next(r) >> 11) + 1.0) * (1.0 / 9007199254740993.0);
     double u2 = (rng_next(r) >> 11) * (1.0 / 9007199254740992.0);
@@ -66,25 +62,53 @@ double time_thread_cpu(void) {
 
 /* ---------------------------------------------------------------- memory */
 
-static long alloc_budget = -2;   /* -2: not read yet, -1: unlimited */
+/* allocations left before injected failures start: -2 not read from the
+ * environment yet, -1 unlimited */
+static _Atomic long alloc_budget = -2;
 static _Atomic size_t alloc_total;
 
 size_t mem_allocated(void) { return alloc_total; }
 
-void *mem_alloc(size_t bytes) {
-    if (alloc_budget == -2) {
+void mem_fail_after(long n) { alloc_budget = n < 0 ? -1 : n; }
+
+/* 1 when this allocation is to fail (fault injection) */
+static int alloc_fails(void) {
+    long b = alloc_budget;
+    if (b == -2) {
         const char *s = getenv("CLLM_FAIL_ALLOC_AFTER");
-        alloc_budget = s ? atol(s) : -1;
+        long v = s ? atol(s) : -1;
+        long expect = -2;
+        atomic_compare_exchange_strong(&alloc_budget, &expect, v < 0 ? -1 : v);
     }
-    if (alloc_budget == 0) return NULL;
-    if (alloc_budget > 0) alloc_budget--;
+    for (;;) {
+        b = alloc_budget;
+        if (b < 0) return 0;
+        if (b == 0) return 1;
+        if (atomic_compare_exchange_weak(&alloc_budget, &b, b - 1)) return 0;
+    }
+}
+
+void *mem_alloc(size_t bytes) {
+    if (alloc_fails()) return NULL;
     size_t n = (bytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    if (n < bytes) return NULL;            /* the rounding overflowed */
     if (n == 0) n = CACHE_LINE;
     void *p = NULL;
     if (posix_memalign(&p, CACHE_LINE, n) != 0) return NULL;
     memset(p, 0, n);
     alloc_total += n;
     return p;
+}
+
+void *xmalloc(size_t bytes) { return alloc_fails() ? NULL : malloc(bytes ? bytes : 1); }
+void *xcalloc(size_t n, size_t size) { return alloc_fails() ? NULL : calloc(n ? n : 1, size ? size : 1); }
+void *xrealloc(void *p, size_t bytes) { return alloc_fails() ? NULL : realloc(p, bytes ? bytes : 1); }
+
+char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *d = xmalloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
 }
 
 void mem_free(void *p) { free(p); }
@@ -103,6 +127,15 @@ int size_add(size_t a, size_t b, size_t *out) {
 
 /* ---------------------------------------------------------------- files */
 
+/* the temp file of the atomic write in progress (one at a time), for
+ * afile_unlink_pending */
+static const char *volatile afile_pending;
+
+void afile_unlink_pending(void) {
+    const char *p = afile_pending;
+    if (p) unlink(p);
+}
+
 int afile_open(afile *a, const char *path, char *err, size_t errlen) {
     memset(a, 0, sizeof *a);
     if (strlen(path) >= sizeof a->path) {
@@ -111,8 +144,10 @@ int afile_open(afile *a, const char *path, char *err, size_t errlen) {
     }
     strcpy(a->path, path);
     snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
+    afile_pending = a->tmp;
     a->f = fopen(a->tmp, "wb");
     if (!a->f) {
+        afile_pending = NULL;
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
@@ -129,13 +164,16 @@ int afile_commit(afile *a, char *err, size_t errlen) {
     if (bad) {
         snprintf(err, errlen, "cannot write %s: %s", a->path, strerror(e ? e : EIO));
         unlink(a->tmp);
+        afile_pending = NULL;
         return -1;
     }
     if (rename(a->tmp, a->path) != 0) {
         snprintf(err, errlen, "cannot rename %s to %s: %s", a->tmp, a->path, strerror(errno));
         unlink(a->tmp);
+        afile_pending = NULL;
         return -1;
     }
+    afile_pending = NULL;
     return 0;
 }
 
@@ -143,6 +181,7 @@ void afile_abort(afile *a) {
     if (a->f) fclose(a->f);
     a->f = NULL;
     unlink(a->tmp);
+    afile_pending = NULL;
 }
 
 /* ---------------------------------------------------------------- json */
@@ -212,12 +251,29 @@ void json_int(json_w *j, const char *key, long long v) {
     fprintf(j->f, "%lld", v);
 }
 
+void json_uint(json_w *j, const char *key, unsigned long long v) {
+    json_key(j, key);
+    fprintf(j->f, "%llu", v);
+}
+
+void json_null(json_w *j, const char *key) {
+    json_key(j, key);
+    fputs("null", j->f);
+}
+
 /* ---------------------------------------------------------------- build */
 
 const char *build_compiler(void) { return CLLM_CC; }
 const char *build_cflags(void) { return CLLM_CFLAGS; }
 const char *build_git(void) { return CLLM_GIT; }
 const char *build_variant(void) { return CLLM_LOCKED ? "locked" : "lockfree"; }
+
+int blas_threads_max(void) {
+    const char *p = strstr(openblas_get_config(), "MAX_THREADS=");
+    if (!p) return 0;
+    long n = strtol(p + strlen("MAX_THREADS="), NULL, 10);
+    return n > 0 && n < (1L << 20) ? (int)n : 0;
+}
 
 const char *build_blas(void) {
     static char buf[256];

@@ -46,7 +46,6 @@ extern "C" {
 /* splitmix64: explicit state, never rand(). */
 typedef struct { uint64_t s; } rng_t;
 uint64_t rng_next(rng_t *r);
-float rng_uniform(rng_t *r);           /* [0, 1) */
 float rng_normal(rng_t *r);            /* N(0, 1), Box-Muller */
 uint64_t rng_hash(uint64_t a, uint64_t b, uint64_t c);  /* stateless mix */
 
@@ -58,8 +57,19 @@ void *mem_alloc(size_t bytes);
 void mem_free(void *p);
 /* Bytes handed out by mem_alloc so far (padded sizes), for the memory-table test. */
 size_t mem_allocated(void);
-/* Fault injection for tests: when the environment variable
- * CLLM_FAIL_ALLOC_AFTER=N is set, the (N+1)-th mem_alloc fails. */
+/* Every other allocation in core/ goes through these: malloc, calloc,
+ * realloc and strdup, each NULL on failure (the caller reports what it was
+ * for and how many bytes), freed with free(). */
+void *xmalloc(size_t bytes);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t bytes);
+char *xstrdup(const char *s);
+/* Fault injection for tests: with CLLM_FAIL_ALLOC_AFTER=N in the
+ * environment, the first N allocations (mem_alloc and the x* functions
+ * together, in the order they are called) succeed and every later one
+ * fails. mem_fail_after(N) sets the same budget from a test (-1: never
+ * fail); it overrides the environment. */
+void mem_fail_after(long n);
 
 /* Checked size arithmetic: returns 0 on overflow. */
 int size_mul(size_t a, size_t b, size_t *out);
@@ -76,6 +86,9 @@ typedef struct {
 int afile_open(afile *a, const char *path, char *err, size_t errlen);
 int afile_commit(afile *a, char *err, size_t errlen);   /* closes; 0 ok */
 void afile_abort(afile *a);
+/* Remove the temp file of the atomic write in progress, if any: for a
+ * signal handler that is about to _exit (async-signal-safe: one unlink). */
+void afile_unlink_pending(void);
 
 /* JSON writer: tracks commas; strings escaped. */
 typedef struct {
@@ -91,6 +104,8 @@ void json_arr_close(json_w *j);
 void json_str(json_w *j, const char *key, const char *v);
 void json_num(json_w *j, const char *key, double v);  /* non-finite -> null */
 void json_int(json_w *j, const char *key, long long v);
+void json_uint(json_w *j, const char *key, unsigned long long v);
+void json_null(json_w *j, const char *key);
 
 /* Build facts, from the Makefile. */
 const char *build_compiler(void);
@@ -98,6 +113,14 @@ const char *build_cflags(void);
 const char *build_git(void);
 const char *build_blas(void);
 const char *build_variant(void);
+
+/* The most threads that may call the BLAS at once: MAX_THREADS=N from
+ * openblas_get_config(), 0 when it does not say. OpenBLAS built without
+ * thread-local buffers (as Debian's 0.3.21 is) gives each running sgemm call
+ * a slot of a table sized from that number at build time (2N slots, then a
+ * one-time warning and 512 more); past the table, its buffer allocation
+ * returns NULL and sgemm crashes. The trainer refuses more workers than N. */
+int blas_threads_max(void);
 
 #ifdef __cplusplus
 }

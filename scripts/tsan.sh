@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tsan.sh - ThreadSanitizer over both variants: test_threads (pool, bitwise
 # runs at 1..8 and 63 threads) and train_model at 2 and 4 threads through
-# warmup, clipping, evaluation and a checkpoint. Any report fails the run.
+# warmup, clipping, evaluation and a checkpoint, and a pool whose thread 1
+# or 3 of 4 cannot be created. Any report fails the run.
 #
 #   scripts/tsan.sh        (after make tsan-build; BUILD=DIR picks the build, default build/tsan)
 #
@@ -19,15 +20,18 @@ export TSAN_OPTIONS="halt_on_error=1 exitcode=66 suppressions=$PWD/tests/tsan.su
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0; fail=0
-run() {
-    local rc=0
+# run_rc WANT ARGS...: the command must exit WANT with no ThreadSanitizer report
+run_rc() {
+    local want=$1 rc=0
+    shift
     "$@" >"$tmp/log" 2>&1 || rc=$?
-    if [[ $rc -eq 0 ]] && ! grep -q "WARNING: ThreadSanitizer" "$tmp/log"; then
+    if [[ $rc -eq $want ]] && ! grep -q "WARNING: ThreadSanitizer" "$tmp/log"; then
         pass=$((pass + 1))
     else
-        fail=$((fail + 1)); echo "FAIL (rc=$rc): $*"; grep -A30 "WARNING: ThreadSanitizer" "$tmp/log" | head -60 || tail -20 "$tmp/log"
+        fail=$((fail + 1)); echo "FAIL (rc=$rc, want $want): $*"; grep -A30 "WARNING: ThreadSanitizer" "$tmp/log" | head -60 || tail -20 "$tmp/log"
     fi
 }
+run() { run_rc 0 "$@"; }
 run "$BUILD/tests/test_threads"
 for v in lockfree locked; do
     for n in 2 4; do
@@ -35,6 +39,9 @@ for v in lockfree locked; do
             --save "$tmp/$v$n.ck" --report "$tmp/$v$n.json"
     done
     run "$BUILD/$v/train_model" --threads 4 --scaling strong --batch 6 --steps 4 --quiet
+    # a worker thread that cannot be created, with workers already started
+    # (pool_create must release them without racing on the barrier)
+    for i in 1 3; do run_rc 1 env CLLM_FAIL_THREAD_AT=$i "$BUILD/$v/train_model" --threads 4 --steps 1 --quiet; done
 done
 echo "tsan: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

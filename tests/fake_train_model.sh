@@ -31,7 +31,7 @@ while (($#)); do
         --quiet) quiet=1 ;;
         --no-timing|--memory-table) ;;
         --config|--threads|--steps|--scaling|--report|--epochs|--V|--C|--L|--NH|--F|--seq|\
-        --batch|--lr|--warmup|--wd|--clip|--seed|--tokenizer|--save|--resume|--pin)
+        --batch|--lr|--warmup|--wd|--clip|--seed|--tokenizer|--save|--resume|--pin|--eval-batches)
             (($# >= 2)) || die_usage "$1 needs a value"
             case $1 in
                 --config) config=$2 ;;
@@ -97,6 +97,7 @@ BEGIN {
     printf "\"config\":{\"name\":\"%s\",\"V\":%d,\"C\":%d,\"L\":%d,\"NH\":4,\"F\":%d,\"T\":%d,\"B\":%d},", config, V, C, L, 4 * C, T, B
     printf "\"tokenizer\":\"bytes\",\"seed\":%d,\"data\":\"%s\",\"params\":%d,", seed, data, 12 * L * C * C + V * C
     printf "\"steps\":%d,\"tokens_per_step\":%d,\"tokens\":%d,\"wall_s\":%.6g,\"tokens_per_s\":%.6g,", steps, tps_step, tokens, wall, rate
+    printf "\"timed_wall_s\":%.6g,\"timed_cpu_user_s\":%.6g,\"timed_cpu_sys_s\":%.6g,", wall, wall * threads * 0.95, wall * 0.01
     printf "\"ms_per_step\":{\"median\":%.6g,\"min\":%.6g,\"max\":%.6g},", ms, ms * 0.95, ms * 1.1
     printf "\"loss\":%s,\"val_loss\":%.6g,\"flops_per_step\":%d,", arr(steps, 5.5, -0.01), 5.5 - 0.01 * steps, 6 * gb * T * (12 * L * C * C + V * C)
     printf "\"online_cpus\":2,\"affinity_cpus\":2,\"phases\":{\"names\":[\"forward\",\"backward\",\"lock_wait\",\"barrier_wait\",\"reduce\",\"optimizer\"],"

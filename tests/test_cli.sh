@@ -111,9 +111,9 @@ head -c 1000 "$tmp/lf1.ck" > "$tmp/trunc.ck"
 expect 1 "truncated"                 -- "$LF" --resume "$tmp/trunc.ck"
 printf 'PK\3\4 this is a zip file, not a checkpoint' > "$tmp/foreign.ck"
 expect 1 "bad magic"                 -- "$LF" --resume "$tmp/foreign.ck"
-expect 1 "cannot allocate [0-9]+ bytes for the shared" -- env CLLM_FAIL_ALLOC_AFTER=0 "$LF" --steps 1
-expect 1 "cannot allocate [0-9]+ bytes for the worker table" -- env CLLM_FAIL_ALLOC_AFTER=1 "$LF" --steps 1
-expect 1 "cannot allocate [0-9]+ bytes for the training context and gradients of worker 1" -- env CLLM_FAIL_ALLOC_AFTER=3 "$LF" --steps 1 --threads 2
+expect 1 "cannot allocate [0-9]+ bytes for the shared" -- env CLLM_FAIL_ALLOC_AFTER=3 "$LF" --steps 1
+expect 1 "cannot allocate [0-9]+ bytes for the worker table" -- env CLLM_FAIL_ALLOC_AFTER=4 "$LF" --steps 1
+expect 1 "cannot allocate [0-9]+ bytes for the training context and gradients of worker 1" -- env CLLM_FAIL_ALLOC_AFTER=10 "$LF" --steps 1 --threads 2
 expect 1 "the loss became NaN"       -- "$LF" --lr 1e5 --clip 0 --steps 200 --warmup 0
 ls "$tmp"/nodir 2>/dev/null && bad "a file was left in an unwritable place" || ok
 if ls "$tmp"/*.tmp.* >/dev/null 2>&1; then bad "temporary files left behind"; else ok; fi

@@ -217,7 +217,7 @@ static void test_checkpoint(void) {
     trainer_t *a = trainer_create(&c, &o, 2, &corpus, err, sizeof err);
     for (int s = 0; s < 10; s++) trainer_step(a);
     size_t np = trainer_nparams(a);
-    EXPECT(ckpt_save(path, &c, &tk, trainer_steps_done(a), o.seed, trainer_params(a),
+    EXPECT(ckpt_save(path, &c, &tk, trainer_steps_done(a), &o, trainer_params(a),
                      trainer_adam_m(a), trainer_adam_v(a), np, err, sizeof err) == 0, "save: %s", err);
     float next_a = trainer_step(a);
 
@@ -254,7 +254,7 @@ static void test_checkpoint(void) {
     EXPECT(ckpt_load("/nonexistent/ck.bin", &ck2, err, sizeof err) != 0 && strstr(err, "/nonexistent/ck.bin"),
            "missing file: %s", err);
     /* a failed save leaves the old file intact and no temp file */
-    EXPECT(ckpt_save("/nonexistent-dir/ck.bin", &c, &tk, 1, 1, ck2.params, ck2.m, ck2.v, 0, err, sizeof err) != 0 &&
+    EXPECT(ckpt_save("/nonexistent-dir/ck.bin", &c, &tk, 1, &o, ck2.params, ck2.m, ck2.v, 0, err, sizeof err) != 0 &&
            strstr(err, "/nonexistent-dir/ck.bin"), "unwritable save: %s", err);
     unlink(bad);
     unlink(path);

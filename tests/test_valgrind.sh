@@ -56,7 +56,7 @@ for v in lockfree locked; do
     bin=$BUILD/$v/train_model
     vg 0 "$v: train, save, report" "$bin" --threads 2 --steps 3 --quiet --save "$T/$v.ck" --report "$T/$v.json"
     vg 0 "$v: resume" "$bin" --threads 2 --steps 2 --quiet --eval-batches 1 --resume "$T/$v.ck"
-    CLLM_FAIL_ALLOC_AFTER=3 vg 1 "$v: allocation failure at worker 1" "$bin" --threads 2 --steps 1 --quiet
+    CLLM_FAIL_ALLOC_AFTER=10 vg 1 "$v: allocation failure at worker 1" "$bin" --threads 2 --steps 1 --quiet
 done
 vg 0 "words tokenizer on a folder, strong scaling" "$BUILD/lockfree/train_model" "$T/data" --tokenizer words \
     --V 40 --seq 8 --threads 2 --scaling strong --batch 4 --steps 2 --quiet --save "$T/w.ck"

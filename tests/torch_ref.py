@@ -58,8 +58,7 @@ except ImportError as e:  # pragma: no cover - depends on the machine
 # ---------------------------------------------------------------- checkpoint
 
 CKPT_MAGIC = b"CLLMCKPT"
-CKPT_VERSION = 1
-CKPT_HEADER_BYTES = 128
+CKPT_HEADER_BYTES = {1: 128, 2: 256}   # version -> header size (core/CHECKPOINT.md)
 FNV_INIT, FNV_PRIME, MASK64 = 0xcbf29ce484222325, 0x100000001b3, (1 << 64) - 1
 
 PARAM_NAMES = ["wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
@@ -106,13 +105,13 @@ def split_params(flat, cfg):
 def read_ckpt(path):
     with open(path, "rb") as f:
         raw = f.read()
-    hb = CKPT_HEADER_BYTES
-    if len(raw) < hb + 8 or raw[:8] != CKPT_MAGIC:
+    if len(raw) < 16 or raw[:8] != CKPT_MAGIC:
         die(f"{path}: not a cllm checkpoint")
     version, hdrbytes = struct.unpack_from("<II", raw, 8)
-    if version != CKPT_VERSION or hdrbytes != hb:
-        die(f"{path}: version {version} header {hdrbytes}, this script reads version "
-            f"{CKPT_VERSION} header {hb}")
+    hb = CKPT_HEADER_BYTES.get(version)
+    if hb is None or hdrbytes != hb or len(raw) < hb + 8:
+        die(f"{path}: version {version} header {hdrbytes}, this script reads versions "
+            + ", ".join(f"{v} (header {b})" for v, b in CKPT_HEADER_BYTES.items()))
     (hsum,) = struct.unpack_from("<Q", raw, hb)
     if fnv_words(FNV_INIT, raw[:hb]) != hsum:
         die(f"{path}: header checksum mismatch")

@@ -64,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     stats_memory mem[2];
     stats_summarize(s.runs, s.n, variants, 2, threads, 4, 2, pts);
     for (int v = 0; v < 2; v++) stats_memory_fit(&pts[v * 4], 4, &mem[v]);
-    stats_warnings(pts, 8, devnull, devnull);
+    stats_warnings(pts, 8, NULL, devnull, devnull);
     stats_write_summary_csv(devnull, pts, 8, NULL);
     stats_write_memory_csv(devnull, mem, 2);
     stats_write_memory_json(devnull, mem, 2);

@@ -1,8 +1,8 @@
 /*
  * ckpt_use.h - what train_model does with a checkpoint that ckpt_load
  * accepted (core/train_model.c, --resume), as checks for the checkpoint
- * fuzz targets: a loaded checkpoint must be safe to train from; and the
- * load-and-check step both checkpoint targets share.
+ * fuzz targets: a loaded checkpoint must be what its bytes say and safe to
+ * train from; and the load-and-check step both checkpoint targets share.
  */
 #ifndef CLLM_FUZZ_CKPT_USE_H
 #define CLLM_FUZZ_CKPT_USE_H
@@ -58,18 +58,65 @@ static void ckpt_use(const ckpt_t *ck) {
     trainer_memtable(&ck->cfg, 1, 0, &mt, err, sizeof err);
 }
 
-/* ckpt_load on the n bytes of d as a file; a loaded checkpoint goes through
- * ckpt_use, a refused one must name the file */
+static uint64_t use_get64(const uint8_t *d, size_t off) { uint64_t v; memcpy(&v, d + off, 8); return v; }
+
+/* The oracle for an accepted checkpoint, from its bytes alone
+ * (CHECKPOINT.md), independent of the loader: both checksums hold, the size
+ * adds up, and what the loader returned is what the bytes say. A loader that
+ * skips a check is caught here on the first input that check should have
+ * refused. */
+static void ckpt_verify_bytes(const uint8_t *d, size_t n, const ckpt_t *ck) {
+    FUZZ_CHECK(n >= 16 && memcmp(d, CKPT_MAGIC, 8) == 0, "accepted without the magic");
+    uint32_t version;
+    memcpy(&version, d + 8, 4);
+    FUZZ_CHECK((version == 1 || version == 2) && (int)version == ck->version, "accepted version %u", version);
+    size_t hb = version == 1 ? CKPT_HEADER_BYTES_V1 : CKPT_HEADER_BYTES;
+    FUZZ_CHECK(n >= hb + 8, "accepted a short header of %zu bytes", n);
+    FUZZ_CHECK(use_get64(d, hb) == ckpt_hash(CKPT_HASH_INIT, d, hb), "accepted a wrong header checksum");
+    uint64_t vb = use_get64(d, 88), np = use_get64(d, 96);
+    FUZZ_CHECK(vb == ck->vocab_bytes && np == ck->nparams, "sizes differ from the header");
+    FUZZ_CHECK(vb <= n && np <= n / 12 && n == hb + 8 + vb + 12 * np, "accepted %zu bytes for %llu + 12*%llu",
+               n, (unsigned long long)vb, (unsigned long long)np);
+    const uint8_t *pl = d + hb + 8;
+    uint64_t ps = CKPT_HASH_INIT;
+    if (vb) ps = ckpt_hash(ps, pl, vb);
+    for (int k = 0; k < 3; k++) ps = ckpt_hash(ps, pl + vb + (size_t)k * np * 4, np * 4);
+    FUZZ_CHECK(ps == use_get64(d, 120), "accepted a wrong payload checksum");
+    FUZZ_CHECK((uint64_t)ck->step == use_get64(d, 104) && ck->seed == use_get64(d, 112) &&
+               ck->opt.seed == ck->seed, "step or seed differ from the header");
+    FUZZ_CHECK(ck->has_opts == (version == 2), "has_opts %d for version %u", ck->has_opts, version);
+    if (version == 2) {
+        const float *o[] = { &ck->opt.lr, &ck->opt.min_lr_frac, &ck->opt.wd, &ck->opt.beta1,
+                             &ck->opt.beta2, &ck->opt.eps, &ck->opt.clip };
+        for (int k = 0; k < 7; k++)
+            FUZZ_CHECK(memcmp(o[k], d + 128 + 4 * k, 4) == 0, "training option %d differs from the header", k);
+        FUZZ_CHECK(ck->opt.lr >= 0 && ck->opt.beta1 < 1 && ck->opt.beta2 < 1 && ck->opt.eps > 0 &&
+                   ck->opt.min_lr_frac <= 1, "accepted training options out of range");
+    }
+    FUZZ_CHECK(memcmp(ck->params, pl + vb, np * 4) == 0 && memcmp(ck->m, pl + vb + np * 4, np * 4) == 0 &&
+               memcmp(ck->v, pl + vb + np * 8, np * 4) == 0, "arrays differ from the file");
+    if (vb) FUZZ_CHECK(memcmp(ck->vocab, pl, vb) == 0, "vocabulary differs from the file");
+}
+
+/* ckpt_load on the n bytes of d as a file; a loaded checkpoint is checked
+ * against its bytes and goes through ckpt_use, a refused one must name the
+ * file in a message written by this call */
 static void ckpt_load_and_use(const uint8_t *d, size_t n) {
     char path[64], err[1024];
     int fd = fuzz_file(d, n, path, sizeof path);
     if (fd < 0) return;
     ckpt_t ck;
-    err[0] = 0;
+    snprintf(err, sizeof err, "STALE %s", path);     /* a message must be this call's */
     int rc = ckpt_load(path, &ck, err, sizeof err);
     if (fuzz_verbose()) fprintf(stderr, "ckpt_load: %s\n", rc == 0 ? "loaded" : err + strlen(path) + 12);
-    if (rc == 0) ckpt_use(&ck);
-    else FUZZ_CHECK(strstr(err, path) != NULL, "the error does not name the file: '%s'", err);
+    if (rc == 0) {
+        FUZZ_CHECK(err[0] == 0, "success left a message: '%s'", err);
+        ckpt_verify_bytes(d, n, &ck);
+        ckpt_use(&ck);
+    } else {
+        FUZZ_CHECK(strstr(err, path) != NULL, "the error does not name the file: '%s'", err);
+        FUZZ_CHECK(strncmp(err, "STALE", 5) != 0, "the error is not this call's: '%s'", err);
+    }
     ckpt_free(&ck);
     close(fd);
 }

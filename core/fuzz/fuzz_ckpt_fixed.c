@@ -5,14 +5,19 @@
  * checks. A custom mutator sets header fields to edge values, resizes the
  * payload to what the header promises, and writes word lists.
  *
- * Layout (core/ckpt.c, format version 1): 128-byte header, its checksum at
- * 128, then vocabulary bytes, params, Adam m, Adam v. Byte 84 of the header
- * is unused by the format; here it steers the fix-up:
+ * Layout (core/ckpt.c, CHECKPOINT.md): version 1 has a 128-byte header,
+ * version 2 a 256-byte one (the training options at 128..172); the header
+ * checksum follows the header, then vocabulary bytes, params, Adam m, Adam
+ * v. Byte 84 of the header is unused by both versions; here it steers the
+ * fix-up:
  *   bit 0 set: keep the header checksum as it is (reach the mismatch error)
- *   bit 1 set: keep the payload checksum as it is
+ *   bit 1 set: keep the payload checksum as it is (reach that mismatch: a
+ *              loader that skipped the check is caught by ckpt_use.h's
+ *              independent verification of what it accepted)
  * If the format changes, update the offsets below with it.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,23 +32,30 @@ size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 enum {
     H_VERSION = 8, H_HDRBYTES = 12, H_V = 16, H_TOKKIND = 44, H_TOKWORDS = 48, H_NAME = 52,
     H_CONTROL = 84, H_VOCABBYTES = 88, H_NPARAMS = 96, H_STEP = 104, H_SEED = 112,
-    H_PAYLOADSUM = 120, H_SUM = 128, H_END = 136,
+    H_PAYLOADSUM = 120,
+    /* version 2 training options */
+    H_LR = 128, H_WARMUP = 156, H_LRSTEPS = 160, H_SCALING = 168,
+    H_END_V1 = 136,           /* smallest header + checksum */
 };
-
 
 static uint32_t get32(const uint8_t *h, int off) { uint32_t v; memcpy(&v, h + off, 4); return v; }
 static uint64_t get64(const uint8_t *h, int off) { uint64_t v; memcpy(&v, h + off, 8); return v; }
 static void put32(uint8_t *h, int off, uint32_t v) { memcpy(h + off, &v, 4); }
 static void put64(uint8_t *h, int off, uint64_t v) { memcpy(h + off, &v, 8); }
 
+/* where the header checksum is (= the header size) for b's version field */
+static size_t sum_at(const uint8_t *b) { return get32(b, H_VERSION) == 1 ? 128 : 256; }
+
 /* Recompute the checksums the way ckpt_save does, unless byte 84 says not to. */
 static void fix_sums(uint8_t *b, size_t n) {
-    if (n < H_END) return;
+    if (n < H_END_V1) return;
+    size_t hs = sum_at(b), end = hs + 8;
+    if (n < end) return;
     uint8_t ctl = b[H_CONTROL];
     if (!(ctl & 2)) {
         uint64_t vb = get64(b, H_VOCABBYTES), np = get64(b, H_NPARAMS);
         uint64_t ps = CKPT_HASH_INIT;
-        size_t off = H_END, left = n - H_END;
+        size_t off = end, left = n - end;
         /* the loader hashes vocab, params, m, v separately; when the sizes
          * do not add up the loader stops before the payload sum anyway */
         if (vb <= left && np <= (left - vb) / 12 && vb + 12 * np == left) {
@@ -55,7 +67,7 @@ static void fix_sums(uint8_t *b, size_t n) {
         }
         put64(b, H_PAYLOADSUM, ps);
     }
-    if (!(ctl & 1)) put64(b, H_SUM, ckpt_hash(CKPT_HASH_INIT, b, H_PAYLOADSUM + 8));
+    if (!(ctl & 1)) put64(b, (int)hs, ckpt_hash(CKPT_HASH_INIT, b, hs));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
@@ -79,8 +91,9 @@ static uint64_t rnd(uint64_t *s) {
 }
 
 /* Resize the payload to what the header promises: nparams from the config
- * (when it is valid), then 136 + vocab + 12 * nparams bytes. */
+ * (when it is valid), then header + 8 + vocab + 12 * nparams bytes. */
 static size_t fit_payload(uint8_t *b, size_t n, size_t max, uint64_t *s) {
+    const size_t H_END = sum_at(b) + 8;
     config_t c;
     memset(&c, 0, sizeof c);
     int *f[7] = { &c.V, &c.C, &c.L, &c.NH, &c.F, &c.T, &c.B };
@@ -104,6 +117,8 @@ static size_t fit_payload(uint8_t *b, size_t n, size_t max, uint64_t *s) {
 /* A words vocabulary: the specials and k short words (sometimes a repeat or
  * an empty one), put in after the header. */
 static size_t make_vocab(uint8_t *b, size_t n, size_t max, uint64_t *s) {
+    const size_t H_END = sum_at(b) + 8;
+    if (n < H_END) return n;
     char voc[2048];
     size_t len = 0;
     static const char *const sp[] = { "<pad>", "<unk>", "<bos>", "<eos>" };
@@ -134,9 +149,29 @@ static size_t make_vocab(uint8_t *b, size_t n, size_t max, uint64_t *s) {
     return fit_payload(b, H_END + len + rest, max, s);
 }
 
+/* a version 2 training option set to an edge value: NaN, infinities,
+ * negatives, zero, the ends of the accepted ranges and just past them */
+static void mutate_option(uint8_t *b, uint64_t *s) {
+    static const float vf[] = { 0.0f, -0.0f, 1.0f, -1.0f, 1e-8f, 0.9999999f, 1.0000001f, 10.0f,
+                                10.000001f, 1e6f, 1.0000001e6f, 1e30f, 1e-45f };
+    uint64_t r = rnd(s) % 12;
+    if (r < 7) {                               /* lr min_lr_frac wd beta1 beta2 eps clip */
+        float v = rnd(s) % 4 == 0 ? (rnd(s) % 2 ? NAN : (rnd(s) % 2 ? INFINITY : -INFINITY))
+                                  : vf[rnd(s) % (sizeof vf / sizeof vf[0])];
+        memcpy(b + H_LR + 4 * r, &v, 4);
+    } else if (r < 9) {
+        static const uint32_t vw[] = { 0, 1, 10, 1u << 30, (1u << 30) + 1, 0xffffffffu };
+        put32(b, r == 7 ? H_WARMUP : H_SCALING, r == 8 ? (uint32_t)(rnd(s) % 4) : vw[rnd(s) % 6]);
+    } else {
+        static const uint64_t vl[] = { 0, 1, 9, 10, 1ull << 40, (1ull << 40) + 1, ~0ull };
+        put64(b, H_LRSTEPS, vl[rnd(s) % 7]);
+    }
+}
+
 size_t LLVMFuzzerCustomMutator(uint8_t *b, size_t n, size_t max, unsigned seed) {
     uint64_t s = seed;
-    if (n < H_END || max < H_END) return LLVMFuzzerMutate(b, n, max);
+    if (n < H_END_V1 || max < H_END_V1 || n < sum_at(b) + 8) return LLVMFuzzerMutate(b, n, max);
+    const size_t H_END = sum_at(b) + 8;
     static const int off32[] = { H_VERSION, H_HDRBYTES, H_V, H_V + 4, H_V + 8, H_V + 12, H_V + 16,
                                  H_V + 20, H_V + 24, H_TOKKIND, H_TOKWORDS };
     static const int off64[] = { H_VOCABBYTES, H_NPARAMS, H_STEP, H_SEED };
@@ -170,6 +205,7 @@ size_t LLVMFuzzerCustomMutator(uint8_t *b, size_t n, size_t max, unsigned seed) 
     case 8:
         b[H_CONTROL] = (uint8_t)(rnd(&s) % 8 == 0 ? rnd(&s) % 4 : 0);
         if (rnd(&s) % 4 == 0) b[H_NAME + rnd(&s) % 32] = (uint8_t)rnd(&s);
+        if (get32(b, H_VERSION) == 2 && rnd(&s) % 2) mutate_option(b, &s);
         return n;
     default: {
         /* mutate the payload only, keeping the header and the size */

@@ -2,8 +2,8 @@
  * fuzz_text.c - the corpus loader text_load on a file or on a directory tree
  * built from the input: files with any bytes (NUL bytes make a file be
  * skipped), empty files, hidden files, nested folders and symlinks to "."
- * (a loop). Then the words tokenizer over what was loaded, as train_model
- * does next.
+ * (a loop, which the loader skips: each directory is read once). Then the
+ * words tokenizer over what was loaded, as train_model does next.
  *
  * Input: byte 0 bit 0 clear: the rest is one file. Set: the rest is a list
  * of entries, each [kind byte][length byte][length bytes of content]:
@@ -37,6 +37,8 @@ static void check_loaded(const text_t *t) {
     FUZZ_CHECK(t->text[t->len] == 0, "not NUL-terminated");
     FUZZ_CHECK(t->text[t->len - 1] == '\n', "does not end with a newline");
     FUZZ_CHECK(t->files > 0, "text but no file counted");
+    FUZZ_CHECK(t->skipped_dirs >= 0 && t->skipped_dirs <= 64, "%d skipped directory links from at most 64 entries",
+               t->skipped_dirs);
     tokenizer_t tk;
     char err[256];
     if (tokenizer_build(&tk, TOK_WORDS, t->text, t->len, 64, err, sizeof err) == 0) {
