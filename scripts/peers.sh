@@ -4,7 +4,7 @@
 #
 #   scripts/peers.sh [--configs S,G,M] [--threads 1,2] [--reps 3]
 #                    [--steps S=20:3,G=5:1,M=3:1] [--policies PASSIVE,ACTIVE]
-#                    [--ceilings FILE] [--bin-dir build] [--python /usr/bin/python3]
+#                    [--ceilings FILE | --peak-seconds 2] [--bin-dir build] [--python /usr/bin/python3]
 #                    [--timeout 900] [--out DIR]
 #   scripts/peers.sh --rebuild DIR [--ceilings FILE]    the report again, running nothing
 #
@@ -25,8 +25,9 @@
 #
 # The peak the MFU (fraction of the fp32 FMA peak) divides by is measured on
 # this machine by <bin-dir>/micro/ceilings at every thread count just before
-# the sweeps, kept as DIR/ceilings.json (--ceilings FILE: a ceilings.json of
-# this machine instead); never a constant. The report, scripts/peers-report
+# the sweeps (--peak-seconds per kernel and thread count, default 2), kept as
+# DIR/ceilings.json (--ceilings FILE: a ceilings.json of this machine
+# instead); never a constant. The report, scripts/peers-report
 # (the analysis package's statistics, the same as every sweep's), writes
 # DIR/peers.md and DIR/peers.csv: per config and thread count every variant's
 # tokens/s with its interval, MFU, cllm/torch against torch's better wait
@@ -38,17 +39,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 die() { echo "peers.sh: $1" >&2; exit "${2:-1}"; }
 configs=S,G,M threads=1,2 reps=3 steps='S=20:3,G=5:1,M=3:1' policies=PASSIVE,ACTIVE
-ceilings='' bin=build python=/usr/bin/python3 timeout=900 out='' rebuild=''
+ceilings='' bin=build python=/usr/bin/python3 timeout=900 out='' rebuild='' peak_s=2
 while (($#)); do
     case $1 in
         -h|--help) sed -n '2,/^set -euo/p' "$0" | sed -e '/^set -euo/d' -e 's/^# \{0,1\}//'; exit 0 ;;
-        --configs|--threads|--reps|--steps|--policies|--ceilings|--bin-dir|--python|--timeout|--out|--rebuild)
+        --configs|--threads|--reps|--steps|--policies|--ceilings|--bin-dir|--python|--timeout|--out|--rebuild|--peak-seconds)
             (($# >= 2)) || die "$1 needs a value" 2
             v=$2
             case $1 in
                 --configs) configs=$v ;; --threads) threads=$v ;; --reps) reps=$v ;; --steps) steps=$v ;;
                 --policies) policies=$v ;; --ceilings) ceilings=$v ;; --bin-dir) bin=$v ;;
                 --python) python=$v ;; --timeout) timeout=$v ;; --out) out=$v ;; --rebuild) rebuild=$v ;;
+                --peak-seconds) peak_s=$v ;;
             esac
             shift 2 ;;
         *) die "unknown option '$1' (scripts/peers.sh --help)" 2 ;;
@@ -88,9 +90,9 @@ if [[ -n $ceilings ]]; then
     [[ -f $ceilings ]] || die "--ceilings $ceilings: no such file"
 else
     [[ -x $bin/micro/ceilings ]] || die "$bin/micro/ceilings is missing (it measures the FMA peak): run make all, or give --ceilings FILE"
-    echo "peers.sh: measuring the FMA peak: $bin/micro/ceilings --threads $threads --seconds 2" >&2
-    "$bin/micro/ceilings" --threads "$threads" --seconds 2 --out "$out/ceilings.json" >/dev/null ||
-        die "$bin/micro/ceilings failed"
+    echo "peers.sh: measuring the FMA peak: $bin/micro/ceilings --threads $threads --seconds $peak_s" >&2
+    "$bin/micro/ceilings" --threads "$threads" --seconds "$peak_s" --out "$out/ceilings.json" >/dev/null ||
+        die "$bin/micro/ceilings --seconds $peak_s failed"
 fi
 
 # --- one sweep per config ------------------------------------------------------------------
