@@ -32,6 +32,7 @@
 #include "json.h"
 #include "noise.h"
 #include "scale_opts.h"
+#include "scale_point.h"
 #include "stats.h"
 #include "template.h"
 #include "topo.h"
@@ -48,7 +49,6 @@
 
 #define TAIL_BYTES 2000      /* stderr kept from a failed child */
 
-extern char **environ;
 
 /* The sweep in progress. */
 typedef struct {
@@ -412,99 +412,13 @@ static void record_host(const scale *s, stats_record *r, stats_host *h, noise_ru
     r->host = h;
 }
 
-/* The command of one point: train_model's for a --variants variant, the
- * expanded template for a --command one. */
-typedef struct {
-    char report[PATH_MAX + 64], bin[PATH_MAX], tb[16], kb[16], rb[16];
-    char *fixed[24];           /* train_model's argv */
-    char **argv, **envv;       /* what runs; envv NULL for train_model (no "env" field) */
-    int expanded;              /* argv and envv are template_expand's */
-} point_cmd;
-
-static void point_command(const scale *s, int v, int threads, int rep, point_cmd *pc) {
-    const char *variant = s->o.variants[v];
-    const template *t = s->o.tmpl[v];
-    snprintf(pc->report, sizeof pc->report, "%s/.report-%s-%d-%d.json", s->out, variant, threads, rep);
-    snprintf(pc->tb, sizeof pc->tb, "%d", threads);
-    snprintf(pc->rb, sizeof pc->rb, "%d", rep);
-    pc->expanded = t != NULL;
-    if (t) {
-        const char *val[TPL_NPLACEHOLDERS] = { pc->tb, pc->rb, pc->report, s->out };
-        template_expand(t, val, &pc->envv, &pc->argv);
-        return;
-    }
-    snprintf(pc->bin, sizeof pc->bin, "%s/%s/train_model", s->o.raw[OPT_BIN_DIR], variant);
-    snprintf(pc->kb, sizeof pc->kb, "%d", s->o.steps);
-    char **argv = pc->fixed;
-    int a = 0;
-    argv[a++] = pc->bin;
-    if (s->o.raw[OPT_DATA]) argv[a++] = s->o.raw[OPT_DATA];
-    /* --eval-batches 0: no validation pass after training, so the process
-     * does the same work outside the timed steps at every thread count */
-    char *rest[] = { "--config", s->o.raw[OPT_CONFIG], "--threads", pc->tb, "--steps", pc->kb,
-                     "--scaling", s->o.raw[OPT_SCALING], "--eval-batches", "0", "--quiet",
-                     "--report", pc->report };
-    for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) argv[a++] = rest[i];
-    if (s->o.raw[OPT_PIN]) { argv[a++] = "--pin"; argv[a++] = s->o.raw[OPT_PIN]; }
-    argv[a] = NULL;
-    pc->argv = argv;
-    pc->envv = NULL;
-}
-
-static void point_command_free(point_cmd *pc) {
-    if (!pc->expanded) return;
-    template_free_words(pc->argv);
-    template_free_words(pc->envv);
-}
-
-/* Spawns argv with the counters attached and, when envv holds settings,
- * environ with them in (swapped around the fork: this process runs one
- * thread, and the child's execvp searches the PATH of its environment). */
-static pid_t spawn_point(scale *s, const point_cmd *pc, int logfd, char *err, size_t errlen) {
-    if (!pc->envv || !pc->envv[0]) return counters_spawn(s->cnt, pc->argv, logfd, logfd, err, errlen);
-    char **env = template_child_env(pc->envv), **saved = environ;
-    environ = env;
-    pid_t pid = counters_spawn(s->cnt, pc->argv, logfd, logfd, err, errlen);
-    environ = saved;
-    free(env);
-    return pid;
-}
-
-/* Whether an exited-0 run gave its metric: the report read into *rj (NULL
- * when there is none) and reason filled when not. */
-static void check_report(const scale *s, const template *t, const char *report, double wall, int threads,
-                         json **rj, char *reason, size_t n) {
-    char perr[256];
-    const char *key = s->metric.key;
-    *rj = NULL;
-    if (!t) {   /* train_model always writes one */
-        if (!(*rj = json_parse_file(report, perr, sizeof perr))) {
-            snprintf(reason, n, "report unreadable: %s", perr);
-            return;
-        }
-    } else if (t->uses[TPL_REPORT]) {
-        if (access(report, F_OK) != 0) {
-            if (key) snprintf(reason, n, "wrote no report at %s ({report}), so no %s (--metric)", report, key);
-            return;    /* --work: a report is optional */
-        }
-        if (!(*rj = json_parse_file(report, perr, sizeof perr))) {
-            snprintf(reason, n, "report %s ({report}) is not JSON: %s", report, perr);
-            return;
-        }
-    }
-    if (isfinite(stats_metric_of(&s->metric, *rj, wall, threads))) return;
-    if (key && !strcmp(key, "tokens_per_s") && !t) snprintf(reason, n, "report has no numeric tokens_per_s");
-    else if (key) snprintf(reason, n, "report has no positive number at '%s' (--metric)", key);
-    else snprintf(reason, n, "no positive wall time for --work");
-}
-
 /* Runs one point and appends its record to runs.jsonl (one write, then
  * fsync). Returns 0 when recorded, 1 when interrupted (nothing recorded). */
 static int sweep_run(scale *s, int v, int threads, int rep, int point) {
     const char *variant = s->o.variants[v];
     char logp[PATH_MAX + 64], err[256] = "";
     point_cmd pc;
-    point_command(s, v, threads, rep, &pc);
+    point_command(&s->o, s->out, v, threads, rep, &pc);
     const char *report = pc.report;
     snprintf(logp, sizeof logp, "%s/.child-%s-%d-%d.log", s->out, variant, threads, rep);
     unlink(report);
@@ -519,7 +433,7 @@ static int sweep_run(scale *s, int v, int threads, int rep, int point) {
     noise_snap n0, n1;
     noise_sample(&n0, NULL, NULL);
     double t0 = now_s();
-    pid_t pid = spawn_point(s, &pc, logfd, err, sizeof err);
+    pid_t pid = point_spawn(s->cnt, &pc, logfd, err, sizeof err);
     if (pid > 0) outcome = wait_child(pid, t0, s->o.timeout, &st, &ru);
     double wall = now_s() - t0;
     noise_sample(&n1, NULL, NULL);
@@ -549,7 +463,7 @@ static int sweep_run(scale *s, int v, int threads, int rep, int point) {
     } else if ((exit_code = WEXITSTATUS(st)) != 0) {
         snprintf(reason, sizeof reason, "exit code %d", exit_code);
     } else {
-        check_report(s, s->o.tmpl[v], report, wall, threads, &rj, reason, sizeof reason);
+        point_check_report(&s->metric, s->o.tmpl[v], report, wall, threads, &rj, reason, sizeof reason);
         if (!*reason) status = "ok";
     }
     char *tail = strcmp(status, "ok") != 0 ? file_tail(logp) : NULL;
@@ -606,17 +520,6 @@ static void fmt_secs(char *buf, size_t n, double x) {
     else snprintf(buf, n, "%dm%02ds", (int)x / 60, (int)x % 60);
 }
 
-/* The point-th run of the interleaved order: repetition r rotates the
- * thread list by r and runs the variants forwards (r even) or backwards
- * (r odd), ABBA. Gives its repetition, thread index and variant index. */
-static void sweep_order(const scale *s, int point, int *rep, int *t, int *v) {
-    int nv = s->o.nv, nt = s->o.nt;
-    *rep = point / (nv * nt);
-    int j = point / nv % nt, k = point % nv;
-    *t = (j + *rep) % nt;
-    *v = *rep % 2 ? nv - 1 - k : k;
-}
-
 /* Runs every point not yet recorded, in the interleaved order. Returns 0,
  * or the signal that interrupted it. */
 static int sweep(scale *s) {
@@ -630,7 +533,7 @@ static int sweep(scale *s) {
     double t_start = now_s();
     for (int point = 0; point < total && !sig; point++) {
         int rep, t, v;
-        sweep_order(s, point, &rep, &t, &v);
+        point_order(&s->o, point, &rep, &t, &v);
         if (done[(rep * s->o.nv + v) * s->o.nt + t]) continue;
         if (g_signal) { sig = g_signal; break; }
         if (tty) {
@@ -770,64 +673,6 @@ static void read_topology(scale *s) {
                 "of the affinity mask\n", s->topo.usable_cpus, g->quota_cpus, g->limit_at, s->cpus);
 }
 
-/* Every variant's program exists: train_model (exit 1 when missing, as
- * always), a template's program (exit 2: a bad template, naming it). */
-static void check_programs(scale *s) {
-    for (int v = 0; v < s->o.nv; v++) {
-        point_cmd pc;
-        struct stat st;
-        char path[PATH_MAX], err[PATH_MAX + 400];
-        point_command(s, v, s->o.threads[0], 0, &pc);
-        if (!s->o.tmpl[v]) {
-            if (stat(pc.bin, &st) != 0)
-                die(1, "train_model binary %s: %s (build it, or pass --bin-dir)", pc.bin, strerror(errno));
-            if (!S_ISREG(st.st_mode) || access(pc.bin, X_OK) != 0)
-                die(1, "train_model binary %s is not an executable file", pc.bin);
-            continue;
-        }
-        const char *env_path = getenv("PATH");
-        for (char **e = pc.envv; *e; e++)
-            if (!strncmp(*e, "PATH=", 5)) env_path = *e + 5;
-        if (template_find_program(pc.argv[0], env_path, path, sizeof path, err, sizeof err) != 0)
-            die(2, "--command %s: %s", s->o.variants[v], err);
-        point_command_free(&pc);
-    }
-}
-
-/* --dry-run: every point's command in the sweep's order, one JSON line
- * each ({point, variant, threads, rep, command, env}); nothing runs and
- * nothing is written. */
-static void dry_run(scale *s) {
-    int total = s->o.reps * s->o.nv * s->o.nt;
-    for (int point = 0; point < total; point++) {
-        int rep, t, v;
-        point_cmd pc;
-        sweep_order(s, point, &rep, &t, &v);
-        point_command(s, v, s->o.threads[t], rep, &pc);
-        printf("{\"point\":%d,\"variant\":", point);
-        json_put_str(stdout, s->o.variants[v]);
-        printf(",\"threads\":%d,\"rep\":%d,\"command\":[", s->o.threads[t], rep);
-        for (int i = 0; pc.argv[i]; i++) { fputs(i ? "," : "", stdout); json_put_str(stdout, pc.argv[i]); }
-        fputs("],\"env\":{", stdout);
-        for (int i = 0; pc.envv && pc.envv[i]; i++) {
-            size_t k = strcspn(pc.envv[i], "=");
-            printf("%s\"%.*s\":", i ? "," : "", (int)k, pc.envv[i]);
-            json_put_str(stdout, pc.envv[i] + k + 1);
-        }
-        fputs("},\"shell\":", stdout);
-        char *line = NULL;
-        size_t len;
-        FILE *m = open_memstream(&line, &len);
-        template_put_shell(m, pc.envv, pc.argv);
-        fclose(m);
-        json_put_str(stdout, line);
-        fputs("}\n", stdout);
-        free(line);
-        point_command_free(&pc);
-    }
-    fflush(stdout);
-}
-
 int main(int argc, char **argv) {
     static scale s;
     static char oerr[65536];   /* messages quote option values */
@@ -869,8 +714,10 @@ int main(int argc, char **argv) {
     s.metric = (stats_metric){ s.o.metric_key, s.o.work, strcmp(s.o.raw[OPT_SCALING], "strong") == 0, s.o.unit,
                                s.o.metric_key && !strcmp(s.o.metric_key, "tokens_per_s") && !strcmp(s.o.unit, "tokens/s") };
     /* check everything before the first run */
-    check_programs(&s);
-    if (s.o.dry_run) { dry_run(&s); exit(0); }
+    char perr[PATH_MAX + 512];
+    int prc = point_check_programs(&s.o, s.out, perr, sizeof perr);
+    if (prc) die(prc, "%s", perr);
+    if (s.o.dry_run) { point_dry_run(stdout, &s.o, s.out); exit(0); }
     struct stat st;
     if (s.o.raw[OPT_DATA] && stat(s.o.raw[OPT_DATA], &st) != 0)
         die(1, "--data %s: %s", s.o.raw[OPT_DATA], strerror(errno));
