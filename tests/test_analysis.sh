@@ -254,7 +254,7 @@ if [[ $BUILD == build && -x build/scale ]]; then
     check "ci-compare.sh refuses a rep count that cannot reach alpha (rc $rc)" \
         test "$rc" -eq 2 -a -n "$(grep 'cannot reach' "$T/gate3.out")"
 else
-    echo "ci gate skipped: BUILD=$BUILD is not the plain build (timings under sanitizers prove nothing)"
+    echo "SKIP: the ci gate: BUILD=$BUILD is not the plain build (timings under sanitizers prove nothing)"
 fi
 
 echo "$pass passed, $fail failed"

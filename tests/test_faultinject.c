@@ -12,6 +12,8 @@
  *                 and of a trainer: an error naming thread i, no hang (an
  *                 alarm ends the test if a failing create does not return),
  *                 no leak
+ *
+ * test-timeout: 120 (under ASan x3: the 2828 allocation points take about 30 s there)
  */
 #include <cblas.h>
 #include <math.h>
