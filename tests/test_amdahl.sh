@@ -28,12 +28,9 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 SCALE=$BUILD/scale AMDAHL=$BUILD/peers/amdahl
 PY=/usr/bin/python3
-pass=0 fail=0
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+source tests/check.sh
 
 for b in "$SCALE" "$AMDAHL" "$BUILD/topo"; do
     [[ -x $b ]] || { echo "$b is missing: run make all"; echo "0 passed, 1 failed"; exit 1; }
@@ -139,5 +136,4 @@ med = {n: statistics.median(240 / r['wall_s'] for r in recs if r['threads'] == n
 assert abs(float(rows[2]['speedup']) - med[2] / med[1]) < 1e-6, (rows[2]['speedup'], med)
 EOF
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+check_finish test_amdahl

@@ -16,12 +16,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
-pass=0 fail=0
 T=$(mktemp -d)
 trap 'rm -rf "$T" "plots/$(basename "$T")-peers"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+source tests/check.sh
 # expect RC TEXT ARGS...: peers.sh exits RC and its stderr holds TEXT
 expect() {
     local want=$1 text=$2; shift 2
@@ -120,5 +117,4 @@ scripts/peers.sh --rebuild "$D" >"$T/out" 2>"$T/err" || rc=$?
 check "--rebuild rewrites the report and runs nothing (rc $rc)" test "$rc" -eq 0 -a -s "$D/peers.md"
 check "--rebuild leaves runs.jsonl as it was" cmp -s "$T/runs.before" "$D/tiny/runs.jsonl"
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+check_finish test_peers

@@ -13,13 +13,10 @@ cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 SCALE=$BUILD/scale
 PY=/usr/bin/python3
-pass=0 fail=0
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+source tests/check.sh
 run() { rc=0; "$SCALE" "$@" >"$T/stdout" 2>"$T/stderr" || rc=$?; }
 # expect_fail CODE TEXT ARGS...: scale exits CODE and stderr holds TEXT
 expect_fail() {
@@ -267,5 +264,4 @@ run --resume "$D"
 check "--resume without --command takes the stored templates (rc $rc)" is_true "$D" \
     "len(recs) == 8 and sorted(set(r['variant'] for r in recs)) == ['a', 'b'] and len(rows) == 4"
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+check_finish test_scale_command
