@@ -1,11 +1,13 @@
 /*
- * scale.c - the scaling benchmark harness. Runs <bin-dir>/<variant>/train_model
- * for every (repetition, thread count, variant) point, each as a child with
- * event counters attached (counters_spawn), times it, and writes runs.jsonl,
- * summary.csv, memory.csv and meta.json into the run folder. Every file and
- * column is documented in bench/RESULTS.md. The mpi variant's points also
- * have a rank count (--ranks): the child is mpirun, which starts the ranks;
- * its rusage and counters (inherited) cover them all.
+ * scale.c - the scaling benchmark harness. Runs every (repetition, thread
+ * count, variant) point as a child with event counters attached
+ * (counters_spawn): <bin-dir>/<variant>/train_model for the --variants, or
+ * the command a --command template (template.h) expands into. It times each
+ * run and writes runs.jsonl, summary.csv, memory.csv, runs.csv and meta.json
+ * into the run folder, and hyperfine's JSON on --export-hyperfine. Every
+ * file and column is documented in bench/RESULTS.md. The mpi variant's points
+ * also have a rank count (--ranks): the child is mpirun, which starts the
+ * ranks; its rusage and counters (inherited) cover them all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,10 +30,13 @@
 #include <perfmon/pfmlib.h>
 
 #include "counters.h"
+#include "export.h"
 #include "json.h"
 #include "noise.h"
 #include "scale_opts.h"
+#include "scale_point.h"
 #include "stats.h"
+#include "template.h"
 #include "topo.h"
 
 #ifndef CLLM_CC
@@ -46,6 +51,7 @@
 
 #define TAIL_BYTES 2000      /* stderr kept from a failed child */
 
+
 /* The sweep in progress. */
 typedef struct {
     scale_opts o;
@@ -56,6 +62,7 @@ typedef struct {
     int cpus;                  /* CPUs in the affinity mask */
     topo topo;                 /* the machine, usable CPUs (affinity + cgroup quota) */
     counters *cnt;
+    stats_metric metric;       /* what the speedups divide: --metric / --work, --unit */
     stats_run *runs;           /* recorded runs, resumed ones first */
     int nruns, caprun;
     char *build_json;          /* report.build of the first report, compact JSON */
@@ -151,30 +158,25 @@ static int atomic_commit(atomic_file *a, const char *dir) {
 }
 
 // ----------------------------------------------------------------------------
-// the grid: (rep, variant, threads, ranks); only the mpi variant has rank
-// counts other than 1
-
-static int is_mpi(const char *variant) { return strcmp(variant, "mpi") == 0; }
-
-/* the rank counts variant v runs at, and the r-th of them */
-static int variant_nranks(const scale *s, int v) { return is_mpi(s->o.variants[v]) ? s->o.nr : 1; }
-static int variant_rank(const scale *s, int v, int r) { return is_mpi(s->o.variants[v]) ? s->o.ranks[r] : 1; }
-
-static int points_total(const scale *s) {
-    int n = 0;
-    for (int v = 0; v < s->o.nv; v++) n += s->o.nt * variant_nranks(s, v);
-    return s->o.reps * n;
-}
-
-// ----------------------------------------------------------------------------
 // options
 
 static void usage(FILE *f) {
     fputs("usage: scale [options]\n"
-          "Runs <bin-dir>/<variant>/train_model over thread counts, variants and repetitions\n"
-          "and writes runs.jsonl, summary.csv, memory.csv and meta.json (bench/RESULTS.md).\n"
+          "Runs <bin-dir>/<variant>/train_model, or the programs of --command templates, over\n"
+          "thread counts, variants and repetitions and writes runs.jsonl, summary.csv,\n"
+          "memory.csv, runs.csv and meta.json (bench/RESULTS.md).\n"
           "  --threads LIST   thread counts, 1..1024 each (default 1,2,4,8,16,32,63)\n"
-          "  --variants LIST  lockfree, locked (default lockfree,locked)\n"
+          "  --variants LIST  train_model's variants: lockfree, locked (default lockfree,locked;\n"
+          "                   none when --command is given, unless listed here)\n"
+          "  --command NAME='TEMPLATE'  one more variant, NAME, running TEMPLATE (repeatable):\n"
+          "                   split into words like a shell's (quotes, backslash), run without\n"
+          "                   one; {threads} {rep} {report} {out} are replaced, {{ }} are braces;\n"
+          "                   leading NAME=VALUE words go into its environment\n"
+          "  --metric KEY     the number of the report at dotted path KEY is the metric\n"
+          "                   (a rate: higher is faster; default tokens_per_s)\n"
+          "  --work N         instead: N units per thread (weak) or in total (strong) / wall time\n"
+          "  --unit LABEL     the metric's unit in every table (default tokens/s; units/s with\n"
+          "                   --work; KEY with --metric)\n"
           "  --reps N         repetitions of every point (default 3)\n"
           "  --config NAME    tiny | seed | seed-cli | S | G | M | bench (default seed)\n"
           "  --steps K        training steps per run (default 24)\n"
@@ -182,10 +184,13 @@ static void usage(FILE *f) {
           "  --data PATH      training text file or folder (default: train_model's synthetic corpus)\n"
           "  --out DIR        run folder (default results/<UTC time>-<hostname>)\n"
           "  --timeout S      kill a run after S seconds (default 600)\n"
-          "  --resume DIR     finish the sweep in DIR; options must match the stored ones\n"
+          "  --resume DIR     finish the sweep in DIR; options and templates must match the stored ones\n"
           "  --events LIST    counter events, {a,b} = one group (default: the counters module's list)\n"
           "  --pin P          passed to train_model as --pin P: none | cores | scatter | CPU list\n"
           "                   (default: no --pin, train_model's own default)\n"
+          "  --noise-max C    warn when other processes kept more than C CPUs busy during a run\n"
+          "                   (default 0.1)\n"
+          "  --bin-dir DIR    where <variant>/train_model is (default build)\n"
           "  --ranks LIST     MPI rank counts of the mpi variant (build/mpi/train_model under\n"
           "                   mpirun, --threads per rank); alone it sweeps the mpi variant only.\n"
           "                   mpirun maps T threads per rank (--map-by slot:PE=T --bind-to core,\n"
@@ -194,12 +199,11 @@ static void usage(FILE *f) {
           "                   Open MPI needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1\n"
           "  --mpirun-args A  more mpirun arguments, split at spaces (e.g. '--mca btl tcp,self',\n"
           "                   '--hostfile H'); with a --map-by or --bind-to of its own, scale adds none\n"
-          "  --noise-max C    warn when other processes kept more than C CPUs busy during a run\n"
-          "                   (default 0.1)\n"
-          "  --bin-dir DIR    where <variant>/train_model is (default build)\n"
+          "  --export-hyperfine FILE  also write hyperfine's JSON export (--export-json) to FILE\n"
+          "  --dry-run        print every point's command (JSON lines) and run nothing\n"
           "  --help           this text\n"
-          "Exit: 0 all runs ok, 1 runtime error or some run failed, 2 usage error,\n"
-          "130/143 interrupted by SIGINT/SIGTERM (completed runs are kept).\n", f);
+          "Exit: 0 all runs ok, 1 runtime error or some run failed, 2 usage error (a bad\n"
+          "template too), 130/143 interrupted by SIGINT/SIGTERM (completed runs are kept).\n", f);
 }
 
 // ----------------------------------------------------------------------------
@@ -269,25 +273,46 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     for (int i = 0; i < s->argc; i++) { fputs(i ? "," : "", f); json_put_str(f, s->argv[i]); }
     fprintf(f, "],\"options\":{\"threads\":[");
     for (int t = 0; t < s->o.nt; t++) fprintf(f, "%s%d", t ? "," : "", s->o.threads[t]);
-    fputs("],\"ranks\":", f);
-    if (s->o.raw[OPT_RANKS]) {
+    fputs("]", f);
+    if (s->o.raw[OPT_RANKS]) {   /* only then, like mpirun-args: a sweep without writes what it did */
+        fputs(",\"ranks\":", f);
         for (int r = 0; r < s->o.nr; r++) fprintf(f, "%s%d", r ? "," : "[", s->o.ranks[r]);
         fputs("]", f);
-    } else {
-        fputs("null", f);
     }
     fputs(",\"variants\":[", f);
-    for (int v = 0; v < s->o.nv; v++) { fputs(v ? "," : "", f); json_put_str(f, s->o.variants[v]); }
+    for (int v = 0; v < s->o.nbuiltin; v++) { fputs(v ? "," : "", f); json_put_str(f, s->o.variants[v]); }
     fputs("]", f);
+    if (s->o.ncmd) {           /* only then: a sweep without them records what it always did */
+        fputs(",\"commands\":[", f);
+        for (int c = 0; c < s->o.ncmd; c++) {
+            fputs(c ? ",{\"name\":" : "{\"name\":", f);
+            json_put_str(f, s->o.cmds[c].name);
+            json_kv_str(f, "template", s->o.cmds[c].text);
+            fputc('}', f);
+        }
+        fputc(']', f);
+    }
     json_kv_num(f, "reps", s->o.reps);
     json_kv_str(f, "config", s->o.raw[OPT_CONFIG]);
     json_kv_num(f, "steps", s->o.steps);
     for (int k = OPT_SCALING; k <= OPT_BIN_DIR; k++)
-        if (k == OPT_RANKS) continue;   /* above, as a list */
+        if (((k == OPT_METRIC || k == OPT_WORK || k == OPT_UNIT || k == OPT_MPIRUN_ARGS) && !s->o.raw[k]) ||
+            k == OPT_RANKS)
+            continue;               /* ranks: above, as a list */
+        else if (k == OPT_WORK) json_kv_num(f, OPT_NAMES[k], s->o.work);
         else if (k == OPT_TIMEOUT) json_kv_num(f, OPT_NAMES[k], s->o.timeout);
         else if (k == OPT_NOISE_MAX) json_kv_num(f, OPT_NAMES[k], s->o.noise_max);
         else json_kv_str(f, OPT_NAMES[k], s->o.raw[k]);
-    fputs("},\"child_env\":{\"OPENBLAS_NUM_THREADS\":\"1\"},\"host\":", f);
+    fputs("},\"child_env\":{\"OPENBLAS_NUM_THREADS\":\"1\"}", f);
+    if (!s->o.metric_default) {   /* what summary.csv's metric columns and every table hold */
+        fputs(",\"metric\":{\"key\":", f);
+        json_put_str(f, s->metric.key);
+        json_kv_num(f, "work", s->metric.work);
+        json_kv_str(f, "unit", s->metric.unit);
+        json_kv_str(f, "columns", s->metric.is_default ? "tokens_per_s" : "metric");
+        fputc('}', f);
+    }
+    fputs(",\"host\":", f);
     meta_host(f, s);
     fputs(",\"harness\":{\"cc\":", f);
     json_put_str(f, CLLM_CC);
@@ -302,7 +327,7 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     int ok = 0;
     for (int i = 0; i < s->nruns; i++) ok += s->runs[i].ok;
     fprintf(f, ",\"points_total\":%d,\"runs_recorded\":%d,\"runs_ok\":%d,\"runs_failed\":%d",
-            points_total(s), s->nruns, ok, s->nruns - ok);
+            point_total(&s->o), s->nruns, ok, s->nruns - ok);
     fputs(",\"analysis\":{\"memory\":", f);
     stats_write_memory_json(f, mem, nv);
     fputs(",\"noise\":", f);
@@ -379,7 +404,8 @@ static void runs_add(scale *s, const json *rec) {
         s->runs = realloc(s->runs, sizeof *s->runs * (size_t)s->caprun);
         if (!s->runs) die(1, "out of memory");
     }
-    if (stats_run_from_json(rec, &s->runs[s->nruns], err, sizeof err) != 0) die(1, "runs.jsonl: %s", err);
+    if (stats_run_from_json(rec, &s->metric, &s->runs[s->nruns], err, sizeof err) != 0)
+        die(1, "runs.jsonl: %s", err);
     s->nruns++;
     const json *b = json_path(rec, "report.build");
     if (b && !s->build_json) {
@@ -407,75 +433,18 @@ static void record_host(const scale *s, stats_record *r, stats_host *h, noise_ru
     r->host = h;
 }
 
-#define MPIRUN_WORDS 48      /* --mpirun-args words at most */
-
-/* 1 when --mpirun-args maps or binds itself */
-static int mpirun_args_bind(const scale *s) {
-    const char *m = s->o.raw[OPT_MPIRUN_ARGS];
-    return m && (strstr(m, "--map-by") || strstr(m, "--bind-to") || strstr(m, "-map-by") ||
-                 strstr(m, "-bind-to"));
-}
-
-/* mpirun and its options for `ranks` ranks of `threads` threads into argv
- * (words points into pe and words, which the caller keeps); returns the
- * count. T threads per rank get T cores (--map-by slot:PE=T --bind-to
- * core), or T hardware threads when the workers pass the cores; past the
- * usable CPUs the point is oversubscribed: --oversubscribe --bind-to none. */
-static int mpirun_prefix(const scale *s, int ranks, int threads, char **argv, char *rb, char *pe,
-                         size_t n, char *words) {
-    int a = 0, w = ranks * threads;
-    argv[a++] = "mpirun";
-    argv[a++] = "-np";
-    snprintf(rb, 16, "%d", ranks);
-    argv[a++] = rb;
-    if (!mpirun_args_bind(s)) {
-        snprintf(pe, n, "slot:PE=%d", threads);
-        if (w > s->topo.usable_cpus) {
-            argv[a++] = "--oversubscribe";
-            argv[a++] = "--map-by";
-            argv[a++] = "slot";
-            argv[a++] = "--bind-to";
-            argv[a++] = "none";
-        } else {
-            if (w > s->topo.affinity_cores) argv[a++] = "--use-hwthread-cpus";
-            argv[a++] = "--map-by";
-            argv[a++] = pe;
-            argv[a++] = "--bind-to";
-            argv[a++] = w > s->topo.affinity_cores ? "hwthread" : "core";
-        }
-    }
-    for (char *tok = words ? strtok(words, " ") : NULL; tok && a < MPIRUN_WORDS + 12; tok = strtok(NULL, " "))
-        argv[a++] = tok;
-    return a;
-}
-
 /* Runs one point and appends its record to runs.jsonl (one write, then
  * fsync). Returns 0 when recorded, 1 when interrupted (nothing recorded). */
-static int sweep_run(scale *s, const char *variant, int threads, int ranks, int rep, int point) {
-    char bin[PATH_MAX], report[PATH_MAX + 64], logp[PATH_MAX + 64], tb[16], kb[16], err[256] = "";
-    char rb[16], pe[32], tag[48];
-    int mpi = is_mpi(variant);
-    /* the temp files of the point; an mpi point's name carries its ranks */
-    if (mpi) snprintf(tag, sizeof tag, "%s-%dx%d-%d", variant, ranks, threads, rep);
-    else snprintf(tag, sizeof tag, "%s-%d-%d", variant, threads, rep);
-    snprintf(bin, sizeof bin, "%s/%s/train_model", s->o.raw[OPT_BIN_DIR], variant);
-    snprintf(report, sizeof report, "%s/.report-%s.json", s->out, tag);
-    snprintf(logp, sizeof logp, "%s/.child-%s.log", s->out, tag);
-    snprintf(tb, sizeof tb, "%d", threads);
-    snprintf(kb, sizeof kb, "%d", s->o.steps);
-    char *argv[MPIRUN_WORDS + 40];
-    char *words = mpi && s->o.raw[OPT_MPIRUN_ARGS] ? strdup(s->o.raw[OPT_MPIRUN_ARGS]) : NULL;
-    int a = mpi ? mpirun_prefix(s, ranks, threads, argv, rb, pe, sizeof pe, words) : 0;
-    argv[a++] = bin;
-    if (s->o.raw[OPT_DATA]) argv[a++] = s->o.raw[OPT_DATA];
-    /* --eval-batches 0: no validation pass after training, so the process
-     * does the same work outside the timed steps at every thread count */
-    char *rest[] = { "--config", s->o.raw[OPT_CONFIG], "--threads", tb, "--steps", kb,
-                     "--scaling", s->o.raw[OPT_SCALING], "--eval-batches", "0", "--quiet",
-                     "--report", report };
-    for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) argv[a++] = rest[i];
-    if (s->o.raw[OPT_PIN]) { argv[a++] = "--pin"; argv[a++] = s->o.raw[OPT_PIN]; }
-    argv[a] = NULL;
+static int sweep_run(scale *s, int v, int threads, int ranks, int rep, int point) {
+    const char *variant = s->o.variants[v];
+    char logp[PATH_MAX + 64], err[256] = "";
+    int mpi = point_is_mpi(&s->o, v);
+    point_cmd pc;
+    point_command(&s->o, s->out, v, threads, ranks, rep, &pc);
+    const char *report = pc.report;
+    /* an mpi point's temp files carry its ranks */
+    if (mpi) snprintf(logp, sizeof logp, "%s/.child-%s-%dx%d-%d.log", s->out, variant, ranks, threads, rep);
+    else snprintf(logp, sizeof logp, "%s/.child-%s-%d-%d.log", s->out, variant, threads, rep);
     unlink(report);
     int logfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (logfd < 0) die(1, "cannot create %s: %s", logp, strerror(errno));
@@ -488,7 +457,7 @@ static int sweep_run(scale *s, const char *variant, int threads, int ranks, int 
     noise_snap n0, n1;
     noise_sample(&n0, NULL, NULL);
     double t0 = now_s();
-    pid_t pid = counters_spawn(s->cnt, argv, logfd, logfd, err, sizeof err);
+    pid_t pid = point_spawn(s->cnt, &pc, logfd, err, sizeof err);
     if (pid > 0) outcome = wait_child(pid, t0, s->o.timeout, mpi, &st, &ru);
     double wall = now_s() - t0;
     noise_sample(&n1, NULL, NULL);
@@ -498,13 +467,13 @@ static int sweep_run(scale *s, const char *variant, int threads, int ranks, int 
     if (outcome == 2 || (g_signal && !(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0))) {
         unlink(report);
         unlink(logp);
-        free(words);
+        point_command_free(&pc);
         return 1;
     }
     if (pid > 0) counters_read(s->cnt);
 
     const char *status = "failed", *sig = NULL;
-    char reason[512] = "", sbuf[16];
+    char reason[PATH_MAX + 512] = "", sbuf[16];
     int exit_code = -1;
     json *rj = NULL;
     if (pid <= 0) snprintf(reason, sizeof reason, "%s", err);
@@ -522,12 +491,8 @@ static int sweep_run(scale *s, const char *variant, int threads, int ranks, int 
     } else if ((exit_code = WEXITSTATUS(st)) != 0) {
         snprintf(reason, sizeof reason, "exit code %d", exit_code);
     } else {
-        char perr[256];
-        rj = json_parse_file(report, perr, sizeof perr);
-        if (!rj) snprintf(reason, sizeof reason, "report unreadable: %s", perr);
-        else if (!isfinite(json_num(json_get(rj, "tokens_per_s"), NAN)))
-            snprintf(reason, sizeof reason, "report has no numeric tokens_per_s");
-        else status = "ok";
+        point_check_report(&s->metric, s->o.tmpl[v], report, wall, threads, &rj, reason, sizeof reason);
+        if (!*reason) status = "ok";
     }
     char *tail = strcmp(status, "ok") != 0 ? file_tail(logp) : NULL;
     unlink(report);
@@ -537,7 +502,7 @@ static int sweep_run(scale *s, const char *variant, int threads, int ranks, int 
     size_t len = 0;
     FILE *f = open_memstream(&line, &len);
     stats_record r = { variant, threads, rep, point, status, exit_code, sig, *reason ? reason : NULL,
-                       start, wall, &ru, s->cpus, argv, s->cnt, rj, tail, NULL, ranks };
+                       start, wall, &ru, s->cpus, pc.argv, pc.envv, s->cnt, rj, tail, NULL, ranks };
     noise_run nr;
     stats_host host;
     record_host(s, &r, &host, &nr, &n0, &n1);
@@ -545,6 +510,7 @@ static int sweep_run(scale *s, const char *variant, int threads, int ranks, int 
     fclose(f);
     free(tail);
     json_free(rj);
+    point_command_free(&pc);
 
     for (size_t off = 0; off < len;) {
         ssize_t w = write(s->runs_fd, line + off, len - off);
@@ -559,7 +525,6 @@ static int sweep_run(scale *s, const char *variant, int threads, int ranks, int 
     runs_add(s, rec);
     json_free(rec);
     free(line);
-    free(words);
     char rk[32] = "";
     if (mpi) snprintf(rk, sizeof rk, "%d ranks x ", ranks);
     if (strcmp(status, "ok") != 0)
@@ -571,13 +536,14 @@ static int sweep_run(scale *s, const char *variant, int threads, int ranks, int 
 // ----------------------------------------------------------------------------
 // the sweep
 
+/* the index of a point in the grid (rep, variant, threads, rank index) */
 static int grid_index(const scale *s, const char *variant, int threads, int ranks, int rep) {
     int v = 0, t = 0, r = 0;
     while (v < s->o.nv && strcmp(s->o.variants[v], variant) != 0) v++;
     while (t < s->o.nt && s->o.threads[t] != threads) t++;
     if (v == s->o.nv) return -1;
-    while (r < variant_nranks(s, v) && variant_rank(s, v, r) != ranks) r++;
-    if (t == s->o.nt || r == variant_nranks(s, v) || rep < 0 || rep >= s->o.reps) return -1;
+    while (r < point_nranks(&s->o, v) && point_rank(&s->o, v, r) != ranks) r++;
+    if (t == s->o.nt || r == point_nranks(&s->o, v) || rep < 0 || rep >= s->o.reps) return -1;
     return ((rep * s->o.nv + v) * s->o.nt + t) * s->o.nr + r;
 }
 
@@ -587,42 +553,35 @@ static void fmt_secs(char *buf, size_t n, double x) {
     else snprintf(buf, n, "%dm%02ds", (int)x / 60, (int)x % 60);
 }
 
-/* Runs every point not yet recorded, in interleaved order: repetition r
- * rotates the thread list by r and runs the variants forwards (r even) or
- * backwards (r odd), ABBA; the mpi variant's rank counts rotate by r too.
- * Returns 0, or the signal that interrupted it. */
+/* Runs every point not yet recorded, in the interleaved order. Returns 0,
+ * or the signal that interrupted it. */
 static int sweep(scale *s) {
-    int total = s->o.reps * s->o.nv * s->o.nt * s->o.nr, todo = points_total(s), done_now = 0;
-    char *done = calloc((size_t)total, 1);
+    int total = point_total(&s->o), todo = total, done_now = 0;
+    char *done = calloc((size_t)(s->o.reps * s->o.nv * s->o.nt * s->o.nr), 1);
     for (int i = 0; i < s->nruns; i++) {
-        int g = grid_index(s, s->runs[i].variant, s->runs[i].threads, s->runs[i].ranks, s->runs[i].rep);
+        int g = grid_index(s, s->runs[i].variant, s->runs[i].threads, s->runs[i].ranks > 1 ? s->runs[i].ranks : 1,
+                           s->runs[i].rep);
         if (g >= 0 && !done[g]) { done[g] = 1; todo--; }
     }
-    int tty = isatty(2), point = 0, sig = 0;
+    int tty = isatty(2), sig = 0;
     double t_start = now_s();
-    for (int rep = 0; rep < s->o.reps && !sig; rep++) {
-        for (int j = 0; j < s->o.nt && !sig; j++) {
-            int t = (j + rep) % s->o.nt;
-            for (int k = 0; k < s->o.nv && !sig; k++) {
-                int v = rep % 2 ? s->o.nv - 1 - k : k, nr = variant_nranks(s, v);
-                for (int q = 0; q < nr && !sig; q++, point++) {
-                    int r = (q + rep) % nr, ranks = variant_rank(s, v, r);
-                    if (done[((rep * s->o.nv + v) * s->o.nt + t) * s->o.nr + r]) continue;
-                    if (g_signal) { sig = g_signal; break; }
-                    if (tty) {
-                        char el[16], eta[16], rk[32] = "";
-                        double e = now_s() - t_start;
-                        fmt_secs(el, sizeof el, e);
-                        fmt_secs(eta, sizeof eta, done_now ? e / done_now * (todo - done_now) : NAN);
-                        if (is_mpi(s->o.variants[v])) snprintf(rk, sizeof rk, "%d ranks x ", ranks);
-                        fprintf(stderr, "\r[%d/%d] %s %s%d threads rep %d  elapsed %s  ETA %s\033[K",
-                                done_now + 1, todo, s->o.variants[v], rk, s->o.threads[t], rep, el, eta);
-                    }
-                    if (sweep_run(s, s->o.variants[v], s->o.threads[t], ranks, rep, point)) sig = g_signal;
-                    done_now++;
-                }
-            }
+    for (int point = 0; point < total && !sig; point++) {
+        int rep, t, v, r;
+        point_order(&s->o, point, &rep, &t, &v, &r);
+        int ranks = point_rank(&s->o, v, r);
+        if (done[((rep * s->o.nv + v) * s->o.nt + t) * s->o.nr + r]) continue;
+        if (g_signal) { sig = g_signal; break; }
+        if (tty) {
+            char el[16], eta[16], rk[32] = "";
+            double e = now_s() - t_start;
+            fmt_secs(el, sizeof el, e);
+            fmt_secs(eta, sizeof eta, done_now ? e / done_now * (todo - done_now) : NAN);
+            if (point_is_mpi(&s->o, v)) snprintf(rk, sizeof rk, "%d ranks x ", ranks);
+            fprintf(stderr, "\r[%d/%d] %s %s%d threads rep %d  elapsed %s  ETA %s\033[K",
+                    done_now + 1, todo, s->o.variants[v], rk, s->o.threads[t], rep, el, eta);
         }
+        if (sweep_run(s, v, s->o.threads[t], ranks, rep, point)) sig = g_signal;
+        done_now++;
     }
     if (!sig) sig = g_signal;
     if (tty && todo) fputc('\n', stderr);
@@ -642,7 +601,10 @@ static void resume_options(scale *s, const char *dir) {
     json *meta = json_parse_file(path, err, sizeof err);
     if (!meta) die(1, "--resume %s: cannot read %s: %s", dir, path, err);
     int r = scale_opts_resume(&s->o, meta, dir, err, sizeof err);
-    if (r != 0) die(r == -1 ? 1 : 2, "%s", err);
+    if (r != 0) {
+        json_free(meta);
+        die(r == -1 ? 1 : 2, "%s", err);
+    }
     const char *first = json_str(json_get(meta, "first_start_time"), json_str(json_get(meta, "start_time"), NULL));
     if (first) snprintf(s->first_start, sizeof s->first_start, "%s", first);
     json_free(meta);
@@ -652,6 +614,37 @@ static void resume_add(void *ctx, const json *rec) { runs_add(ctx, rec); }
 
 // ----------------------------------------------------------------------------
 // results
+
+/* runs.csv into the run folder and, with --export-hyperfine FILE, hyperfine's
+ * JSON into FILE, both atomically. Returns 0, or -1 (said on stderr). */
+static int write_exports(scale *s) {
+    char runs[PATH_MAX + 16], err[PATH_MAX + 256] = "";
+    snprintf(runs, sizeof runs, "%s/runs.jsonl", s->out);
+    atomic_file a;
+    int bad = 0;
+    FILE *f = atomic_open(&a, s->out, "runs.csv");
+    int r = f ? export_runs_csv(f, runs, s->cnt, &s->metric, err, sizeof err) : -1;
+    if (f && r != 0) { fclose(f); unlink(a.tmp); }
+    if (!f || r != 0 || atomic_commit(&a, s->out) != 0) {
+        fprintf(stderr, "scale: cannot write %s/runs.csv: %s\n", s->out, *err ? err : strerror(errno));
+        bad = -1;
+    }
+    const char *hf = s->o.raw[OPT_EXPORT_HYPERFINE];
+    if (!hf) return bad;
+    char dir[PATH_MAX], name[PATH_MAX];
+    const char *slash = strrchr(hf, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == hf ? 1 : slash - hf) : 1, slash ? hf : ".");
+    snprintf(name, sizeof name, "%s", slash ? slash + 1 : hf);
+    *err = '\0';
+    f = *name ? atomic_open(&a, dir, name) : NULL;
+    r = f ? export_hyperfine(f, runs, s->o.variants, s->o.nv, s->o.threads, s->o.nt, err, sizeof err) : -1;
+    if (f && r != 0) { fclose(f); unlink(a.tmp); }
+    if (!f || r != 0 || atomic_commit(&a, dir) != 0) {
+        fprintf(stderr, "scale: cannot write --export-hyperfine %s: %s\n", hf, *err ? err : strerror(errno));
+        bad = -1;
+    }
+    return bad;
+}
 
 /* Writes summary.csv, memory.csv and meta.json and prints the table.
  * Returns 0, or -1 when a file could not be written. */
@@ -663,11 +656,11 @@ static int finish(scale *s, const char *status) {
     stats_memory *mem = calloc((size_t)(nv * s->o.nr), sizeof *mem);
     if (!pts || !mem) die(1, "out of memory");
     for (int v = 0; v < nv; v++)
-        for (int r = 0; r < variant_nranks(s, v); r++)
+        for (int r = 0; r < point_nranks(&s->o, v); r++)
             for (int t = 0; t < nt; t++, np++) {
                 snprintf(pts[np].variant, sizeof pts[np].variant, "%s", s->o.variants[v]);
                 pts[np].threads = s->o.threads[t];
-                pts[np].ranks = variant_rank(s, v, r);
+                pts[np].ranks = point_rank(&s->o, v, r);
             }
     stats_summarize_points(s->runs, s->nruns, pts, np, s->topo.usable_cpus);
     stats_mark_points(pts, np, s->runs, s->nruns, s->topo.affinity_cores, s->topo.usable_cpus,
@@ -682,12 +675,12 @@ static int finish(scale *s, const char *status) {
     char *warn = NULL;
     size_t wn;
     FILE *w = open_memstream(&warn, &wn);
-    stats_warnings(pts, np, stderr, w);
+    stats_warnings(pts, np, &s->metric, stderr, w);
     fclose(w);
 
     atomic_file a;
     FILE *f = atomic_open(&a, s->out, "summary.csv");
-    if (f) stats_write_summary_csv(f, pts, np);   /* errors: ferror, seen by the commit */
+    if (f) stats_write_summary_csv(f, pts, np, &s->metric);   /* errors: ferror, seen by the commit */
     if (!f || atomic_commit(&a, s->out) != 0) {
         fprintf(stderr, "scale: cannot write %s/summary.csv: %s\n", s->out, strerror(errno));
         bad = -1;
@@ -698,13 +691,14 @@ static int finish(scale *s, const char *status) {
         fprintf(stderr, "scale: cannot write %s/memory.csv: %s\n", s->out, strerror(errno));
         bad = -1;
     }
+    if (write_exports(s) != 0) bad = -1;
     char end[32];
     utc_time(end, sizeof end, "%Y-%m-%dT%H:%M:%SZ");
     if (meta_write(s, status, end, mem, nm, warn) != 0) {
         fprintf(stderr, "scale: cannot write %s/meta.json: %s\n", s->out, strerror(errno));
         bad = -1;
     }
-    stats_print_table(stdout, pts, np, mem, nm, s->topo.usable_cpus);
+    stats_print_table(stdout, pts, np, mem, nm, s->topo.usable_cpus, &s->metric);
     printf("results in %s (%s)\n", s->out, status);
     fflush(stdout);
     free(warn);
@@ -719,7 +713,7 @@ static void check_mpirun(const scale *s) {
     const char *m = s->o.raw[OPT_MPIRUN_ARGS];
     int words = 0;
     for (const char *c = m; c && *c; c++) words += *c != ' ' && (c == m || c[-1] == ' ');
-    if (words > MPIRUN_WORDS) die(2, "--mpirun-args: %d words, more than %d", words, MPIRUN_WORDS);
+    if (words > POINT_MPIRUN_WORDS) die(2, "--mpirun-args: %d words, more than %d", words, POINT_MPIRUN_WORDS);
     if (geteuid() == 0 && !(getenv("OMPI_ALLOW_RUN_AS_ROOT") && getenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM")))
         die(1, "the mpi variant runs under mpirun, and Open MPI refuses to run as root unless "
             "OMPI_ALLOW_RUN_AS_ROOT=1 and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 are in the environment "
@@ -753,7 +747,8 @@ int main(int argc, char **argv) {
     static char oerr[65536];   /* messages quote option values */
     int r = scale_opts_parse(&s.o, argc, argv, oerr, sizeof oerr);
     if (r == 1) { usage(stdout); exit(0); }
-    if (r != 0 || scale_opts_validate(&s.o, oerr, sizeof oerr) != 0) die(2, "%s", oerr);
+    /* --resume validates after taking the stored options (scale_opts_resume) */
+    if (r != 0 || (!s.o.given[OPT_RESUME] && scale_opts_validate(&s.o, oerr, sizeof oerr) != 0)) die(2, "%s", oerr);
     s.argc = argc;
     s.argv = argv;
     size_t cn;
@@ -785,17 +780,19 @@ int main(int argc, char **argv) {
         snprintf(s.out, sizeof s.out, "results/%s-%s", t, host);
     }
 
+    s.metric = (stats_metric){ s.o.metric_key, s.o.work, strcmp(s.o.raw[OPT_SCALING], "strong") == 0, s.o.unit,
+                               s.o.metric_key && !strcmp(s.o.metric_key, "tokens_per_s") && !strcmp(s.o.unit, "tokens/s") };
     /* check everything before the first run */
-    for (int v = 0; v < s.o.nv; v++) {
-        char bin[PATH_MAX];
-        struct stat st;
-        snprintf(bin, sizeof bin, "%s/%s/train_model", s.o.raw[OPT_BIN_DIR], s.o.variants[v]);
-        if (stat(bin, &st) != 0) die(1, "train_model binary %s: %s (build it, or pass --bin-dir)", bin, strerror(errno));
-        if (!S_ISREG(st.st_mode) || access(bin, X_OK) != 0) die(1, "train_model binary %s is not an executable file", bin);
-    }
+    char perr[PATH_MAX + 512];
+    /* the machine the mpi variant's mapping is chosen for */
+    s.o.cores = s.topo.affinity_cores;
+    s.o.usable_cpus = s.topo.usable_cpus;
     int any_mpi = 0;
-    for (int v = 0; v < s.o.nv; v++) any_mpi |= is_mpi(s.o.variants[v]);
-    if (any_mpi) check_mpirun(&s);
+    for (int v = 0; v < s.o.nv; v++) any_mpi |= point_is_mpi(&s.o, v);
+    if (any_mpi && !s.o.dry_run) check_mpirun(&s);
+    int prc = point_check_programs(&s.o, s.out, perr, sizeof perr);
+    if (prc) die(prc, "%s", perr);
+    if (s.o.dry_run) { point_dry_run(stdout, &s.o, s.out); exit(0); }
     struct stat st;
     if (s.o.raw[OPT_DATA] && stat(s.o.raw[OPT_DATA], &st) != 0)
         die(1, "--data %s: %s", s.o.raw[OPT_DATA], strerror(errno));
@@ -830,7 +827,7 @@ int main(int argc, char **argv) {
     if (meta_write(&s, "running", NULL, NULL, 0, NULL) != 0)
         die(1, "cannot write %s/meta.json: %s", s.out, strerror(errno));
     int sig = sweep(&s);
-    int total = points_total(&s), failed = 0;
+    int total = point_total(&s.o), failed = 0;
     for (int i = 0; i < s.nruns; i++) failed += !s.runs[i].ok;
     int bad = finish(&s, sig ? "interrupted" : s.nruns < total ? "incomplete" : "complete");
     close(s.runs_fd);

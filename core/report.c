@@ -23,8 +23,9 @@ static int affinity_cpus(void) {
     return CPU_COUNT(&set);
 }
 
-static void json_memtable(json_w *j, const memtable_t *m, int nth) {
+static void json_memtable(json_w *j, const memtable_t *m, int nth, int recompute) {
     json_obj_open(j, "memory");
+    json_str(j, "recompute", recompute == RECOMPUTE_LAYERS ? "layers" : "none");
     json_arr_open(j, "per_thread");
     for (int i = 0; i < m->n_per_thread; i++) {
         json_obj_open(j, NULL);
@@ -65,6 +66,7 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_int(&j, "ranks", nranks);
     json_int(&j, "workers", nw);
     json_str(&j, "scaling", ri->scaling_strong ? "strong" : "weak");
+    json_str(&j, "recompute", ri->recompute == RECOMPUTE_LAYERS ? "layers" : "none");
     json_obj_open(&j, "config");
     json_str(&j, "name", c->name);
     json_int(&j, "V", c->V); json_int(&j, "C", c->C); json_int(&j, "L", c->L);
@@ -169,8 +171,9 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_arr_close(&j);
     memtable_t mt;
     char merr[256];
-    if (trainer_memtable_rank(c, nth, ri->scaling_strong, trainer_rank(t), nranks, &mt, merr, sizeof merr) == 0)
-        json_memtable(&j, &mt, nth);
+    if (trainer_memtable_rank(c, nth, ri->scaling_strong, ri->recompute, trainer_rank(t), nranks, &mt, merr,
+                              sizeof merr) == 0)
+        json_memtable(&j, &mt, nth, ri->recompute);
     if (ri->comm && comm_library(ri->comm)) {
         double sent, recv;
         trainer_comm_bytes(t, &sent, &recv);
@@ -214,10 +217,11 @@ static const struct {
     { "Layer outputs", 384, "res3", "same: L*B*T*C" },
     { "FF hidden", 1536, "fch", "pre-GELU only, L*B*T*F; the GELU output is recomputed in backward" },
     { "Final hidden", 64, "lnf", "same: B*T*C" },
-    { "Logits", 197, "probs", "T*V, one sequence at a time, reused for probabilities and dlogits" },
-    { "Attention cache", 2688, "qkv+att", "Q,K,V (L*B*T*3C) and the softmax (L*B*NH*T*T)" },
-    { "Backward temp", 192, "ln+gelu+dres+dbtc+dqkv+dfch+dtt",
-      "one layer's scratch: LayerNorm/GELU recompute and gradients of B*T*C, B*T*3C, B*T*F" },
+    { "Logits", 197, "logits+ce_scale", "a block of positions (at least T) by V, reused for the softmax and dlogits" },
+    { "Attention cache", 2688, "qkv+att_stats",
+      "Q,K,V (L*B*T*3C) and each softmax row's max and 1/sum (L*B*NH*T*2): no T*T matrix is kept" },
+    { "Backward temp", 192, "ln+gelu+dres+dbtc+dqkv+att_scratch",
+      "one layer's scratch: LayerNorm/GELU recompute, gradients of B*T*C, B*T*3C, B*T*F, one block of scores" },
 };
 
 static size_t item_bytes(const memtable_t *m, const char *names) {
@@ -230,28 +234,36 @@ static size_t item_bytes(const memtable_t *m, const char *names) {
     return total;
 }
 
-int report_memtable(FILE *f, const config_t *c, int nth, int strong, char *err, size_t errlen) {
-    return report_memtable_ranks(f, c, nth, strong, 1, err, errlen);
+int report_memtable(FILE *f, const config_t *c, int nth, int strong, int recompute,
+                    char *err, size_t errlen) {
+    return report_memtable_ranks(f, c, nth, strong, recompute, 1, err, errlen);
 }
 
-int report_memtable_ranks(FILE *f, const config_t *c, int nth, int strong, int nranks,
+int report_memtable_ranks(FILE *f, const config_t *c, int nth, int strong, int recompute, int nranks,
                           char *err, size_t errlen) {
-    memtable_t m;
-    if (trainer_memtable_rank(c, nth, strong, 0, nranks, &m, err, errlen) != 0) return -1;
+    memtable_t both[2], m;
+    for (int r = 0; r < 2; r++)
+        if (trainer_memtable_rank(c, nth, strong, r, 0, nranks, &both[r], err, errlen) != 0) return -1;
+    m = both[recompute == RECOMPUTE_LAYERS];
     char ranks[96] = "";
     if (nranks > 1)
         snprintf(ranks, sizeof ranks, "rank 0 of %d ranks (%d workers in all), ", nranks, nranks * nth);
     fprintf(f, "memory table: config %s (V=%d C=%d L=%d NH=%d F=%d T=%d B=%d), %s%d thread%s, "
-            "%s scaling, %d sequence%s per worker context\n",
+            "%s scaling, %d sequence%s per worker context, --recompute %s\n",
             c->name, c->V, c->C, c->L, c->NH, c->F, c->T, c->B, ranks, nth, nth == 1 ? "" : "s",
-            strong ? "strong" : "weak", m.Bmax, m.Bmax == 1 ? "" : "s");
-    fprintf(f, "\nper-thread buffers (training context + gradient buffer):\n");
+            strong ? "strong" : "weak", m.Bmax, m.Bmax == 1 ? "" : "s",
+            recompute == RECOMPUTE_LAYERS ? "layers" : "none");
+    fprintf(f, "\nper-thread buffers (training context + gradient buffer), in both layouts; "
+            "this run's is marked *:\n");
+    fprintf(f, "  %-14s %27s   %27s\n", "", "--recompute none", "--recompute layers");
     for (int i = 0; i < m.n_per_thread; i++)
-        fprintf(f, "  %-14s %14zu bytes %12.1f KiB\n", m.per_thread[i].name, m.per_thread[i].bytes,
-                m.per_thread[i].bytes / 1024.0);
-    fprintf(f, "  %-14s %14zu bytes %12.1f KiB  (%.2f MiB, each buffer padded to %d bytes)\n",
-            "per-thread", m.per_thread_total, m.per_thread_total / 1024.0,
-            m.per_thread_total / 1048576.0, CACHE_LINE);
+        fprintf(f, "  %-14s %14zu bytes %8.1f KiB   %14zu bytes %8.1f KiB\n", m.per_thread[i].name,
+                both[0].per_thread[i].bytes, both[0].per_thread[i].bytes / 1024.0,
+                both[1].per_thread[i].bytes, both[1].per_thread[i].bytes / 1024.0);
+    fprintf(f, "  %-14s %14zu bytes %8.2f MiB%s %14zu bytes %8.2f MiB%s  (each buffer padded to %d bytes)\n",
+            "per-thread", both[0].per_thread_total, both[0].per_thread_total / 1048576.0,
+            recompute == RECOMPUTE_LAYERS ? " " : "*", both[1].per_thread_total,
+            both[1].per_thread_total / 1048576.0, recompute == RECOMPUTE_LAYERS ? "*" : " ", CACHE_LINE);
     if (nranks > 1)
         fprintf(f, "\nshared state of this rank (Adam's moments: its shard of %zu of the %zu parameters, "
                 "ZeRO-1; comm_recv: every rank's sums of that shard):\n", m.shard, m.shared[0].bytes / sizeof(float));
@@ -261,25 +273,28 @@ int report_memtable_ranks(FILE *f, const config_t *c, int nth, int strong, int n
         fprintf(f, "  %-14s %14zu bytes %12.1f KiB\n", m.shared[i].name, m.shared[i].bytes,
                 m.shared[i].bytes / 1024.0);
     fprintf(f, "  %-14s %14zu bytes %12.1f KiB\n", "shared", m.shared_total, m.shared_total / 1024.0);
-    fprintf(f, "\ntotal at %d thread%s: %zu bytes (%.2f MiB)\n", nth, nth == 1 ? "" : "s",
-            m.total, m.total / 1048576.0);
+    fprintf(f, "\ntotal at %d thread%s: %zu bytes (%.2f MiB); with --recompute %s it would be %zu bytes (%.2f MiB)\n",
+            nth, nth == 1 ? "" : "s", m.total, m.total / 1048576.0,
+            recompute == RECOMPUTE_LAYERS ? "none" : "layers", both[!recompute].total,
+            both[!recompute].total / 1048576.0);
     if (nranks > 1) {
         fprintf(f, "\nper rank (%d threads each):\n  %-6s %14s %14s %14s\n", nth, "rank", "adam m+v bytes",
                 "comm_recv", "total bytes");
         for (int r = 0; r < nranks; r++) {
             memtable_t mr;
-            if (trainer_memtable_rank(c, nth, strong, r, nranks, &mr, err, errlen) != 0) return -1;
+            if (trainer_memtable_rank(c, nth, strong, recompute, r, nranks, &mr, err, errlen) != 0) return -1;
             fprintf(f, "  %-6d %14zu %14zu %14zu  (%.2f MiB)\n", r, mr.shared[1].bytes + mr.shared[2].bytes,
                     mr.shared[3].bytes, mr.total, mr.total / 1048576.0);
         }
         memtable_t one;
-        if (trainer_memtable(c, nth * nranks, strong, &one, err, errlen) == 0)
+        if (trainer_memtable(c, nth * nranks, strong, recompute, &one, err, errlen) == 0)
             fprintf(f, "  (one process of %d threads: adam m+v %zu bytes, total %zu bytes = %.2f MiB)\n",
                     nth * nranks, one.shared[1].bytes + one.shared[2].bytes, one.total, one.total / 1048576.0);
     }
     if (strcmp(c->name, "seed") == 0) {
         double note_total = 0, ours_total = 0;
-        fprintf(f, "\nthe original note's per-thread table (config seed) beside ours:\n");
+        m = both[0];
+        fprintf(f, "\nthe original note's per-thread table (config seed) beside ours (--recompute none):\n");
         fprintf(f, "  %-18s %9s  %-24s %10s  %s\n", "note", "note KB", "ours", "ours KB", "difference");
         for (size_t i = 0; i < sizeof note_rows / sizeof note_rows[0]; i++) {
             double kb = item_bytes(&m, note_rows[i].ours) / 1024.0;

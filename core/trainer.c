@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "comm.h"
+#include "ops.h"
 #include "pool.h"
 
 #ifndef CLLM_LOCKED
@@ -105,6 +106,7 @@ void train_opts_default(train_opts *o) {
     o->seed = 1337;
     o->strong = 0;
     o->timing = 1;
+    o->recompute = RECOMPUTE_NONE;
 }
 
 /* ---------------------------------------------------------------- memory table */
@@ -126,12 +128,12 @@ static void rank_range(size_t np, int nth, int R, int r, size_t *off, size_t *cn
     *cnt = e - *off;
 }
 
-int trainer_memtable(const config_t *c, int nth, int strong, memtable_t *mt,
+int trainer_memtable(const config_t *c, int nth, int strong, int recompute, memtable_t *mt,
                      char *err, size_t errlen) {
-    return trainer_memtable_rank(c, nth, strong, 0, 1, mt, err, errlen);
+    return trainer_memtable_rank(c, nth, strong, recompute, 0, 1, mt, err, errlen);
 }
 
-int trainer_memtable_rank(const config_t *c, int nth, int strong, int rank, int nranks,
+int trainer_memtable_rank(const config_t *c, int nth, int strong, int recompute, int rank, int nranks,
                           memtable_t *mt, char *err, size_t errlen) {
     memset(mt, 0, sizeof *mt);
     int nw = nth * nranks;
@@ -155,7 +157,7 @@ int trainer_memtable_rank(const config_t *c, int nth, int strong, int rank, int 
         return -1;
     }
     size_t ctx_bytes;
-    int n = ctx_layout(c, mt->Bmax, NULL, mt->per_thread, &ctx_bytes);
+    int n = ctx_layout(c, mt->Bmax, recompute, NULL, mt->per_thread, &ctx_bytes);
     if (n < 0) { snprintf(err, errlen, "config sizes overflow the per-thread buffers"); return -1; }
     size_t counts[P_COUNT];
     size_t np = param_counts(c, counts), pbytes;
@@ -218,6 +220,10 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
 trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth, comm_t *comm,
                                 const corpus_t *data, char *err, size_t errlen) {
     if (config_validate(c, err, errlen) != 0) return NULL;
+    if (o->recompute != RECOMPUTE_NONE && o->recompute != RECOMPUTE_LAYERS) {
+        snprintf(err, errlen, "recompute mode %d is not none (0) or layers (1)", o->recompute);
+        return NULL;
+    }
     if (hold_ms < 0) hold_ms = getenv("CLLM_TEST_HOLD_MS") ? atoi(getenv("CLLM_TEST_HOLD_MS")) : 0;
     if (nth < 1 || nth > THREADS_MAX) {
         snprintf(err, errlen, "thread count %d is out of range 1..%d", nth, THREADS_MAX);
@@ -234,7 +240,7 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
         return NULL;
     }
     memtable_t mt;
-    if (trainer_memtable_rank(c, nth, o->strong, rank, nranks, &mt, err, errlen) != 0) return NULL;
+    if (trainer_memtable_rank(c, nth, o->strong, o->recompute, rank, nranks, &mt, err, errlen) != 0) return NULL;
     if (nranks > 1) {
         size_t counts[P_COUNT], np = param_counts(c, counts);
         if (np > INT_MAX || mt.shard * (size_t)nranks > INT_MAX) {
@@ -354,7 +360,7 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
                      "gradients of worker %d", mt.per_thread_total - sizeof(worker_t), i);
             goto fail;
         }
-        ctx_carve(c, t->Bmax, &t->ctx[i], t->wmem[i]);
+        ctx_carve(c, t->Bmax, o->recompute, &t->ctx[i], t->wmem[i]);
         t->grad[i] = (float *)(t->wmem[i] + ctx_bytes);
         params_point(&t->g[i], t->grad[i], c);
         /* data and parameter slice by the global worker index: what is
@@ -426,28 +432,22 @@ static void fill_batch(trainer_t *t, worker_t *w, ctx_t *x, int val, long step) 
 }
 
 /* AdamW over params[k0, k1), tensor by tensor (weight decay is per tensor);
- * the moments are this rank's shard, which starts at parameter moff */
-HOT static void adamw_slice(trainer_t *t, size_t k0, size_t k1, float scale) {
+ * the bias corrections' reciprocals are computed once per step; the moments
+ * are this rank's shard, which starts at parameter moff */
+static void adamw_slice(trainer_t *t, size_t k0, size_t k1, float scale) {
     const train_opts *o = &t->opt;
     long step = t->step + 1;
-    float b1c = 1.0f - powf(o->beta1, (float)step);
-    float b2c = 1.0f - powf(o->beta2, (float)step);
-    float lr = t->lr_now;
+    adamw_step s = { .lr = t->lr_now, .beta1 = o->beta1, .beta2 = o->beta2,
+                     .rb1 = 1.0f / (1.0f - powf(o->beta1, (float)step)),
+                     .rb2 = 1.0f / (1.0f - powf(o->beta2, (float)step)),
+                     .eps = o->eps, .gscale = scale };
     size_t base = 0;
     for (int i = 0; i < P_COUNT; i++) {
         size_t a = MAX(k0, base), b = MIN(k1, base + t->pcount[i]);
         base += t->pcount[i];
         if (a >= b) continue;
-        float wd = param_decays(i) ? o->wd : 0.0f;
-        const float *grad = t->grad[0] + a;
-        float *p = t->params + a, *ms = t->m + (a - t->moff), *vs = t->v + (a - t->moff);
-        for (size_t k = 0; k < b - a; k++) {
-            float gk = grad[k] * scale;
-            float m = ms[k] = o->beta1 * ms[k] + (1.0f - o->beta1) * gk;
-            float v = vs[k] = o->beta2 * vs[k] + (1.0f - o->beta2) * gk * gk;
-            float mh = m / b1c, vh = v / b2c;
-            p[k] -= lr * (mh / (sqrtf(vh) + o->eps) + wd * p[k]);
-        }
+        s.wd = param_decays(i) ? o->wd : 0.0f;
+        adamw_update(t->params + a, t->m + (a - t->moff), t->v + (a - t->moff), t->grad[0] + a, b - a, &s);
     }
 }
 
@@ -539,7 +539,8 @@ static void step_job(void *arg, int ith, int nth) {
     if (t->step == t->hang_step && ith == nth - 1)
         for (;;) pause();
     fill_batch(t, w, x, 0, t->step);
-    memset(t->grad[ith], 0, t->nparams * sizeof(float));
+    /* no zeroing of the gradient buffer: forward+backward overwrite every
+     * gradient with its first write (model.h, ops.h) */
     /* the forward phase includes the classifier's fused backward (model.h) */
     w->loss = model_forward(&t->cfg, &t->p, x, w->rows, &t->g[ith], dloss);
     s = phase_end(t, w, PH_FORWARD, s);

@@ -6,6 +6,7 @@
  * writes during forward/backward. One step:
  *
  *   every worker:  sample its sequences, forward, backward into its own grads
+ *                  (every gradient is overwritten by its first write: no zeroing pass)
  *   barrier
  *   worker i:      sum its slice of the parameter vector over all N gradient
  *                  buffers (fixed order 0..N-1), partial squared norm
@@ -49,6 +50,7 @@ typedef struct {
     unsigned long long seed;
     int strong;            /* 1: B is the global batch, split over workers */
     int timing;            /* 1: read the phase clocks */
+    int recompute;         /* RECOMPUTE_NONE or RECOMPUTE_LAYERS (model.h) */
 } train_opts;
 
 /* The library defaults: lr 1e-3, min_lr_frac 0.1, wd 0.1, betas 0.9 and
@@ -186,13 +188,14 @@ typedef struct {
     size_t shard;                /* parameters whose moments this rank holds */
 } memtable_t;
 
-/* -1 with err when sizes overflow or the split is impossible (strong scaling
- * with fewer sequences than workers). */
-int trainer_memtable(const config_t *c, int nth, int strong, memtable_t *m,
+/* The table of the layout for recompute mode `recompute` (model.h). -1 with
+ * err when sizes overflow or the split is impossible (strong scaling with
+ * fewer sequences than workers). */
+int trainer_memtable(const config_t *c, int nth, int strong, int recompute, memtable_t *m,
                      char *err, size_t errlen);
 /* The table of rank `rank` of nranks, nth threads each (trainer_memtable is
  * rank 0 of 1). */
-int trainer_memtable_rank(const config_t *c, int nth, int strong, int rank, int nranks,
+int trainer_memtable_rank(const config_t *c, int nth, int strong, int recompute, int rank, int nranks,
                           memtable_t *m, char *err, size_t errlen);
 
 #ifdef __cplusplus

@@ -72,7 +72,7 @@ def points(run):
         p = pts.setdefault((r["variant"], R, T), {
             "variant": r["variant"], "ranks": R, "threads": T, "workers": R * T, "failed": 0, "reps": [],
             "over": (R * T > cpus) if cpus else bool(r.get("oversubscribed"))})
-        q = rep_of(r)
+        q = rep_of(r, run.get("metric"))
         if q is None:
             p["failed"] += 1
             continue
