@@ -26,7 +26,7 @@ DEFS     = -D_GNU_SOURCE -DCLLM_CC='"$(shell $(CC) --version | head -n1)"' \
            -DCLLM_CFLAGS='"$(CFLAGS)"' -DCLLM_GIT='"$(GIT_REV)"'
 
 CORE_SRC := core/util.c core/cli.c core/config.c core/ops.c core/model.c core/pool.c \
-            core/trainer.c core/data.c core/ckpt.c core/report.c
+            core/trainer.c core/data.c core/ckpt.c core/report.c core/comm_single.c
 CORE_HDR := $(wildcard core/*.h)
 
 LOCKFREE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/lockfree/obj/%.o)
@@ -108,7 +108,8 @@ asan-build:
 	$(MAKE) WERROR=1 BUILD=build/asan CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all" all
 tsan-build:
 	$(MAKE) WERROR=1 BUILD=build/tsan CFLAGS="$(SAN_FLAGS) -fsanitize=thread" \
-	    build/tsan/lockfree/train_model build/tsan/locked/train_model build/tsan/tests/test_threads
+	    build/tsan/lockfree/train_model build/tsan/locked/train_model build/tsan/tests/test_threads \
+	    $(if $(MPI_LIBS),build/tsan/mpi/train_model)
 sanitize: asan-build tsan-build
 	scripts/run-tests.sh --sanitizers
 

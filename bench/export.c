@@ -52,7 +52,7 @@ static const char *const CSV_FIELDS[] = {
     "wall_s", "user_s", "sys_s", "peak_rss_kib", "voluntary_ctx_switches", "involuntary_ctx_switches",
     "oversubscribed", "smt_shared", "affinity_cpus", "usable_cpus", "cores", "pin", "outside_busy_s",
     "outside_cpus", "outside_share", "steal_cpus", "outside_resolution_s", "noisy", "nominal_mhz",
-    "eff_ghz", "cycles_per_ref_cycle", "eff_ghz_ref",
+    "eff_ghz", "cycles_per_ref_cycle", "eff_ghz_ref", "ranks", "workers",
 };
 #define NCSV_FIELDS (sizeof CSV_FIELDS / sizeof CSV_FIELDS[0])
 static const char *const CSV_COUNTER_FIELDS[] = { "value", "raw", "time_enabled_ns", "time_running_ns", "running_frac" };
@@ -146,7 +146,7 @@ int export_runs_csv(FILE *f, const char *runs_path, const counters *cnt, const s
 
 typedef struct {
     char variant[STATS_NAME_MAX];
-    int threads;
+    int threads, ranks;
     double wall, user, sys;
     double exit_code;          /* NAN: none (a signal ended it, or it never started) */
     char *command;             /* shell line of the run */
@@ -166,6 +166,8 @@ static void hf_add(void *ctx, const json *rec) {
     hf_run *r = &l->r[l->n++];
     snprintf(r->variant, sizeof r->variant, "%s", variant);
     r->threads = (int)json_num(json_get(rec, "threads"), 0);
+    r->ranks = (int)json_num(json_get(rec, "ranks"), 1);
+    if (r->ranks < 1) r->ranks = 1;
     r->wall = json_num(json_get(rec, "wall_s"), NAN);
     r->user = json_num(json_get(rec, "user_s"), NAN);
     r->sys = json_num(json_get(rec, "sys_s"), NAN);
@@ -186,12 +188,23 @@ int export_hyperfine(FILE *f, const char *runs_path, const char *const *variants
     if (!x) { fputs("scale: out of memory\n", stderr); exit(1); }
     fputs("{\"results\":[", f);
     int first = 1;
+    /* one result per (variant, threads) and, for the mpi variant, per rank
+     * count, smallest first */
     for (int v = 0; v < nv; v++)
-        for (int t = 0; t < nt; t++) {
+        for (int t = 0; t < nt; t++)
+        for (int rk = 0;;) {
+            int next = 0;
+            for (int i = 0; i < l.n; i++)
+                if (l.r[i].threads == threads[t] && !strcmp(l.r[i].variant, variants[v]) && l.r[i].ranks > rk &&
+                    (!next || l.r[i].ranks < next))
+                    next = l.r[i].ranks;
+            if (!next) break;
+            rk = next;
             int k = 0, cmd = -1;
             double us = 0, ss = 0;
             for (int i = 0; i < l.n; i++) {
-                if (l.r[i].threads != threads[t] || strcmp(l.r[i].variant, variants[v]) != 0) continue;
+                if (l.r[i].threads != threads[t] || l.r[i].ranks != rk || strcmp(l.r[i].variant, variants[v]) != 0)
+                    continue;
                 if (cmd < 0) cmd = i;
                 x[k++] = l.r[i].wall;
                 us += l.r[i].user;
@@ -220,12 +233,14 @@ int export_hyperfine(FILE *f, const char *runs_path, const char *const *variants
             fputs("],\"exit_codes\":[", f);
             int j = 0;
             for (int i = 0; i < l.n; i++) {
-                if (l.r[i].threads != threads[t] || strcmp(l.r[i].variant, variants[v]) != 0) continue;
+                if (l.r[i].threads != threads[t] || l.r[i].ranks != rk || strcmp(l.r[i].variant, variants[v]) != 0)
+                    continue;
                 if (j++) fputc(',', f);
                 hf_num(f, l.r[i].exit_code);
             }
             fprintf(f, "],\"parameters\":{\"threads\":\"%d\",\"variant\":", threads[t]);
             json_put_str(f, variants[v]);
+            if (rk > 1) fprintf(f, ",\"ranks\":\"%d\"", rk);
             fputs("}}", f);
         }
     fputs("\n]}\n", f);

@@ -5,7 +5,9 @@
  * the command a --command template (template.h) expands into. It times each
  * run and writes runs.jsonl, summary.csv, memory.csv, runs.csv and meta.json
  * into the run folder, and hyperfine's JSON on --export-hyperfine. Every
- * file and column is documented in bench/RESULTS.md.
+ * file and column is documented in bench/RESULTS.md. The mpi variant's points
+ * also have a rank count (--ranks): the child is mpirun, which starts the
+ * ranks; its rusage and counters (inherited) cover them all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -189,6 +191,14 @@ static void usage(FILE *f) {
           "  --noise-max C    warn when other processes kept more than C CPUs busy during a run\n"
           "                   (default 0.1)\n"
           "  --bin-dir DIR    where <variant>/train_model is (default build)\n"
+          "  --ranks LIST     MPI rank counts of the mpi variant (build/mpi/train_model under\n"
+          "                   mpirun, --threads per rank); alone it sweeps the mpi variant only.\n"
+          "                   mpirun maps T threads per rank (--map-by slot:PE=T --bind-to core,\n"
+          "                   or hwthread); past the usable CPUs it runs --oversubscribe\n"
+          "                   --bind-to none and the point is labelled oversubscribed. As root,\n"
+          "                   Open MPI needs OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1\n"
+          "  --mpirun-args A  more mpirun arguments, split at spaces (e.g. '--mca btl tcp,self',\n"
+          "                   '--hostfile H'); with a --map-by or --bind-to of its own, scale adds none\n"
           "  --export-hyperfine FILE  also write hyperfine's JSON export (--export-json) to FILE\n"
           "  --dry-run        print every point's command (JSON lines) and run nothing\n"
           "  --help           this text\n"
@@ -263,7 +273,13 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     for (int i = 0; i < s->argc; i++) { fputs(i ? "," : "", f); json_put_str(f, s->argv[i]); }
     fprintf(f, "],\"options\":{\"threads\":[");
     for (int t = 0; t < s->o.nt; t++) fprintf(f, "%s%d", t ? "," : "", s->o.threads[t]);
-    fputs("],\"variants\":[", f);
+    fputs("]", f);
+    if (s->o.raw[OPT_RANKS]) {   /* only then, like mpirun-args: a sweep without writes what it did */
+        fputs(",\"ranks\":", f);
+        for (int r = 0; r < s->o.nr; r++) fprintf(f, "%s%d", r ? "," : "[", s->o.ranks[r]);
+        fputs("]", f);
+    }
+    fputs(",\"variants\":[", f);
     for (int v = 0; v < s->o.nbuiltin; v++) { fputs(v ? "," : "", f); json_put_str(f, s->o.variants[v]); }
     fputs("]", f);
     if (s->o.ncmd) {           /* only then: a sweep without them records what it always did */
@@ -280,7 +296,9 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     json_kv_str(f, "config", s->o.raw[OPT_CONFIG]);
     json_kv_num(f, "steps", s->o.steps);
     for (int k = OPT_SCALING; k <= OPT_BIN_DIR; k++)
-        if ((k == OPT_METRIC || k == OPT_WORK || k == OPT_UNIT) && !s->o.raw[k]) continue;
+        if (((k == OPT_METRIC || k == OPT_WORK || k == OPT_UNIT || k == OPT_MPIRUN_ARGS) && !s->o.raw[k]) ||
+            k == OPT_RANKS)
+            continue;               /* ranks: above, as a list */
         else if (k == OPT_WORK) json_kv_num(f, OPT_NAMES[k], s->o.work);
         else if (k == OPT_TIMEOUT) json_kv_num(f, OPT_NAMES[k], s->o.timeout);
         else if (k == OPT_NOISE_MAX) json_kv_num(f, OPT_NAMES[k], s->o.noise_max);
@@ -309,7 +327,7 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     int ok = 0;
     for (int i = 0; i < s->nruns; i++) ok += s->runs[i].ok;
     fprintf(f, ",\"points_total\":%d,\"runs_recorded\":%d,\"runs_ok\":%d,\"runs_failed\":%d",
-            s->o.reps * s->o.nt * s->o.nv, s->nruns, ok, s->nruns - ok);
+            point_total(&s->o), s->nruns, ok, s->nruns - ok);
     fputs(",\"analysis\":{\"memory\":", f);
     stats_write_memory_json(f, mem, nv);
     fputs(",\"noise\":", f);
@@ -324,8 +342,10 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
 /* Waits for pid: until it exits (0), the timeout passes (1: SIGKILL sent), or
  * SIGINT/SIGTERM arrives (2: SIGTERM sent, SIGKILL after 2 s). SIGCHLD, SIGINT
  * and SIGTERM are blocked while waiting and taken with sigtimedwait, so the
- * exit is seen at once; the child is always reaped, with its rusage. */
-static int wait_child(pid_t pid, double t0, double timeout, int *st, struct rusage *ru) {
+ * exit is seen at once; the child is always reaped, with its rusage. With
+ * term_first (mpirun, which cannot pass a SIGKILL on to its ranks) a timeout
+ * sends SIGTERM first, and SIGKILL only 5 s later. */
+static int wait_child(pid_t pid, double t0, double timeout, int term_first, int *st, struct rusage *ru) {
     sigset_t set, old;
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -346,8 +366,9 @@ static int wait_child(pid_t pid, double t0, double timeout, int *st, struct rusa
         int sig = sigtimedwait(&set, NULL, &ts);
         if (sig == SIGINT || sig == SIGTERM) g_signal = sig;
     }
-    if (!reaped) kill(pid, outcome == 2 ? SIGTERM : SIGKILL);
-    while (!reaped && outcome == 2) {
+    if (!reaped) kill(pid, outcome == 2 || term_first ? SIGTERM : SIGKILL);
+    if (!reaped && outcome == 1 && term_first) deadline = now_s() + 5.0;
+    while (!reaped && (outcome == 2 || term_first)) {
         if (wait4(pid, st, WNOHANG, ru) == pid) { reaped = 1; break; }
         double left = deadline - now_s();
         if (left <= 0) { kill(pid, SIGKILL); break; }
@@ -414,13 +435,16 @@ static void record_host(const scale *s, stats_record *r, stats_host *h, noise_ru
 
 /* Runs one point and appends its record to runs.jsonl (one write, then
  * fsync). Returns 0 when recorded, 1 when interrupted (nothing recorded). */
-static int sweep_run(scale *s, int v, int threads, int rep, int point) {
+static int sweep_run(scale *s, int v, int threads, int ranks, int rep, int point) {
     const char *variant = s->o.variants[v];
     char logp[PATH_MAX + 64], err[256] = "";
+    int mpi = point_is_mpi(&s->o, v);
     point_cmd pc;
-    point_command(&s->o, s->out, v, threads, rep, &pc);
+    point_command(&s->o, s->out, v, threads, ranks, rep, &pc);
     const char *report = pc.report;
-    snprintf(logp, sizeof logp, "%s/.child-%s-%d-%d.log", s->out, variant, threads, rep);
+    /* an mpi point's temp files carry its ranks */
+    if (mpi) snprintf(logp, sizeof logp, "%s/.child-%s-%dx%d-%d.log", s->out, variant, ranks, threads, rep);
+    else snprintf(logp, sizeof logp, "%s/.child-%s-%d-%d.log", s->out, variant, threads, rep);
     unlink(report);
     int logfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (logfd < 0) die(1, "cannot create %s: %s", logp, strerror(errno));
@@ -434,7 +458,7 @@ static int sweep_run(scale *s, int v, int threads, int rep, int point) {
     noise_sample(&n0, NULL, NULL);
     double t0 = now_s();
     pid_t pid = point_spawn(s->cnt, &pc, logfd, err, sizeof err);
-    if (pid > 0) outcome = wait_child(pid, t0, s->o.timeout, &st, &ru);
+    if (pid > 0) outcome = wait_child(pid, t0, s->o.timeout, mpi, &st, &ru);
     double wall = now_s() - t0;
     noise_sample(&n1, NULL, NULL);
     close(logfd);
@@ -455,8 +479,12 @@ static int sweep_run(scale *s, int v, int threads, int rep, int point) {
     if (pid <= 0) snprintf(reason, sizeof reason, "%s", err);
     else if (outcome == 1) {
         status = "timeout";
-        sig = "SIGKILL";
-        snprintf(reason, sizeof reason, "killed after %g s (--timeout)", s->o.timeout);
+        sig = mpi ? "SIGTERM" : "SIGKILL";
+        if (mpi)
+            snprintf(reason, sizeof reason, "stopped after %g s (--timeout): SIGTERM to mpirun, which ends "
+                     "its ranks (SIGKILL 5 s later if it had not exited)", s->o.timeout);
+        else
+            snprintf(reason, sizeof reason, "killed after %g s (--timeout)", s->o.timeout);
     } else if (WIFSIGNALED(st)) {
         sig = signal_name(WTERMSIG(st), sbuf, sizeof sbuf);
         snprintf(reason, sizeof reason, "killed by %s", sig);
@@ -474,7 +502,7 @@ static int sweep_run(scale *s, int v, int threads, int rep, int point) {
     size_t len = 0;
     FILE *f = open_memstream(&line, &len);
     stats_record r = { variant, threads, rep, point, status, exit_code, sig, *reason ? reason : NULL,
-                       start, wall, &ru, s->cpus, pc.argv, pc.envv, s->cnt, rj, tail, NULL };
+                       start, wall, &ru, s->cpus, pc.argv, pc.envv, s->cnt, rj, tail, NULL, ranks };
     noise_run nr;
     stats_host host;
     record_host(s, &r, &host, &nr, &n0, &n1);
@@ -497,21 +525,26 @@ static int sweep_run(scale *s, int v, int threads, int rep, int point) {
     runs_add(s, rec);
     json_free(rec);
     free(line);
+    char rk[32] = "";
+    if (mpi) snprintf(rk, sizeof rk, "%d ranks x ", ranks);
     if (strcmp(status, "ok") != 0)
-        fprintf(stderr, "%sscale: %s %d threads rep %d: %s (%s)\n", isatty(2) ? "\r\033[K" : "",
-                variant, threads, rep, status, reason);
+        fprintf(stderr, "%sscale: %s %s%d threads rep %d: %s (%s)\n", isatty(2) ? "\r\033[K" : "",
+                variant, rk, threads, rep, status, reason);
     return 0;
 }
 
 // ----------------------------------------------------------------------------
 // the sweep
 
-static int grid_index(const scale *s, const char *variant, int threads, int rep) {
-    int v = 0, t = 0;
+/* the index of a point in the grid (rep, variant, threads, rank index) */
+static int grid_index(const scale *s, const char *variant, int threads, int ranks, int rep) {
+    int v = 0, t = 0, r = 0;
     while (v < s->o.nv && strcmp(s->o.variants[v], variant) != 0) v++;
     while (t < s->o.nt && s->o.threads[t] != threads) t++;
-    if (v == s->o.nv || t == s->o.nt || rep < 0 || rep >= s->o.reps) return -1;
-    return (rep * s->o.nv + v) * s->o.nt + t;
+    if (v == s->o.nv) return -1;
+    while (r < point_nranks(&s->o, v) && point_rank(&s->o, v, r) != ranks) r++;
+    if (t == s->o.nt || r == point_nranks(&s->o, v) || rep < 0 || rep >= s->o.reps) return -1;
+    return ((rep * s->o.nv + v) * s->o.nt + t) * s->o.nr + r;
 }
 
 static void fmt_secs(char *buf, size_t n, double x) {
@@ -523,28 +556,31 @@ static void fmt_secs(char *buf, size_t n, double x) {
 /* Runs every point not yet recorded, in the interleaved order. Returns 0,
  * or the signal that interrupted it. */
 static int sweep(scale *s) {
-    int total = s->o.reps * s->o.nv * s->o.nt, todo = total, done_now = 0;
-    char *done = calloc((size_t)total, 1);
+    int total = point_total(&s->o), todo = total, done_now = 0;
+    char *done = calloc((size_t)(s->o.reps * s->o.nv * s->o.nt * s->o.nr), 1);
     for (int i = 0; i < s->nruns; i++) {
-        int g = grid_index(s, s->runs[i].variant, s->runs[i].threads, s->runs[i].rep);
+        int g = grid_index(s, s->runs[i].variant, s->runs[i].threads, s->runs[i].ranks > 1 ? s->runs[i].ranks : 1,
+                           s->runs[i].rep);
         if (g >= 0 && !done[g]) { done[g] = 1; todo--; }
     }
     int tty = isatty(2), sig = 0;
     double t_start = now_s();
     for (int point = 0; point < total && !sig; point++) {
-        int rep, t, v;
-        point_order(&s->o, point, &rep, &t, &v);
-        if (done[(rep * s->o.nv + v) * s->o.nt + t]) continue;
+        int rep, t, v, r;
+        point_order(&s->o, point, &rep, &t, &v, &r);
+        int ranks = point_rank(&s->o, v, r);
+        if (done[((rep * s->o.nv + v) * s->o.nt + t) * s->o.nr + r]) continue;
         if (g_signal) { sig = g_signal; break; }
         if (tty) {
-            char el[16], eta[16];
+            char el[16], eta[16], rk[32] = "";
             double e = now_s() - t_start;
             fmt_secs(el, sizeof el, e);
             fmt_secs(eta, sizeof eta, done_now ? e / done_now * (todo - done_now) : NAN);
-            fprintf(stderr, "\r[%d/%d] %s %d threads rep %d  elapsed %s  ETA %s\033[K",
-                    done_now + 1, todo, s->o.variants[v], s->o.threads[t], rep, el, eta);
+            if (point_is_mpi(&s->o, v)) snprintf(rk, sizeof rk, "%d ranks x ", ranks);
+            fprintf(stderr, "\r[%d/%d] %s %s%d threads rep %d  elapsed %s  ETA %s\033[K",
+                    done_now + 1, todo, s->o.variants[v], rk, s->o.threads[t], rep, el, eta);
         }
-        if (sweep_run(s, v, s->o.threads[t], rep, point)) sig = g_signal;
+        if (sweep_run(s, v, s->o.threads[t], ranks, rep, point)) sig = g_signal;
         done_now++;
     }
     if (!sig) sig = g_signal;
@@ -613,35 +649,44 @@ static int write_exports(scale *s) {
 /* Writes summary.csv, memory.csv and meta.json and prints the table.
  * Returns 0, or -1 when a file could not be written. */
 static int finish(scale *s, const char *status) {
-    int nv = s->o.nv, nt = s->o.nt, bad = 0;
-    stats_point *pts = calloc((size_t)(nv * nt), sizeof *pts);
-    stats_memory mem[MAX_VARIANTS];
-    if (!pts) die(1, "out of memory");
-    stats_summarize(s->runs, s->nruns, s->o.variants, nv, s->o.threads, nt, s->topo.usable_cpus, pts);
-    stats_mark_points(pts, nv * nt, s->runs, s->nruns, s->topo.affinity_cores, s->topo.usable_cpus,
+    int nv = s->o.nv, nt = s->o.nt, bad = 0, np = 0, nm = 0;
+    /* points variant-major, then by rank count, then by threads: each
+     * (variant, ranks) group's nt points side by side for its memory fit */
+    stats_point *pts = calloc((size_t)(nv * nt * s->o.nr), sizeof *pts);
+    stats_memory *mem = calloc((size_t)(nv * s->o.nr), sizeof *mem);
+    if (!pts || !mem) die(1, "out of memory");
+    for (int v = 0; v < nv; v++)
+        for (int r = 0; r < point_nranks(&s->o, v); r++)
+            for (int t = 0; t < nt; t++, np++) {
+                snprintf(pts[np].variant, sizeof pts[np].variant, "%s", s->o.variants[v]);
+                pts[np].threads = s->o.threads[t];
+                pts[np].ranks = point_rank(&s->o, v, r);
+            }
+    stats_summarize_points(s->runs, s->nruns, pts, np, s->topo.usable_cpus);
+    stats_mark_points(pts, np, s->runs, s->nruns, s->topo.affinity_cores, s->topo.usable_cpus,
                       s->o.noise_max);
-    for (int v = 0; v < nv; v++) stats_memory_fit(&pts[v * nt], nt, &mem[v]);
+    for (int g = 0; g < np; g += nt) stats_memory_fit(&pts[g], nt, &mem[nm++]);
     /* strong scaling: each worker's context holds B/N sequences, so the
      * slope of peak RSS over N is no per-thread size (the analysis compares
      * analytic total and peak RSS point by point instead) */
     if (strcmp(s->o.raw[OPT_SCALING], "strong") == 0)
-        for (int v = 0; v < nv; v++) mem[v].measured = mem[v].intercept = NAN;
+        for (int m = 0; m < nm; m++) mem[m].measured = mem[m].intercept = NAN;
 
     char *warn = NULL;
     size_t wn;
     FILE *w = open_memstream(&warn, &wn);
-    stats_warnings(pts, nv * nt, &s->metric, stderr, w);
+    stats_warnings(pts, np, &s->metric, stderr, w);
     fclose(w);
 
     atomic_file a;
     FILE *f = atomic_open(&a, s->out, "summary.csv");
-    if (f) stats_write_summary_csv(f, pts, nv * nt, &s->metric);   /* errors: ferror, seen by the commit */
+    if (f) stats_write_summary_csv(f, pts, np, &s->metric);   /* errors: ferror, seen by the commit */
     if (!f || atomic_commit(&a, s->out) != 0) {
         fprintf(stderr, "scale: cannot write %s/summary.csv: %s\n", s->out, strerror(errno));
         bad = -1;
     }
     f = atomic_open(&a, s->out, "memory.csv");
-    if (f) stats_write_memory_csv(f, mem, nv);
+    if (f) stats_write_memory_csv(f, mem, nm);
     if (!f || atomic_commit(&a, s->out) != 0) {
         fprintf(stderr, "scale: cannot write %s/memory.csv: %s\n", s->out, strerror(errno));
         bad = -1;
@@ -649,16 +694,40 @@ static int finish(scale *s, const char *status) {
     if (write_exports(s) != 0) bad = -1;
     char end[32];
     utc_time(end, sizeof end, "%Y-%m-%dT%H:%M:%SZ");
-    if (meta_write(s, status, end, mem, nv, warn) != 0) {
+    if (meta_write(s, status, end, mem, nm, warn) != 0) {
         fprintf(stderr, "scale: cannot write %s/meta.json: %s\n", s->out, strerror(errno));
         bad = -1;
     }
-    stats_print_table(stdout, pts, nv * nt, mem, nv, s->topo.usable_cpus, &s->metric);
+    stats_print_table(stdout, pts, np, mem, nm, s->topo.usable_cpus, &s->metric);
     printf("results in %s (%s)\n", s->out, status);
     fflush(stdout);
     free(warn);
     free(pts);
+    free(mem);
     return bad;
+}
+
+/* Before an mpi sweep: mpirun must run, as root only with Open MPI's two
+ * variables set, and --mpirun-args must fit. */
+static void check_mpirun(const scale *s) {
+    const char *m = s->o.raw[OPT_MPIRUN_ARGS];
+    int words = 0;
+    for (const char *c = m; c && *c; c++) words += *c != ' ' && (c == m || c[-1] == ' ');
+    if (words > POINT_MPIRUN_WORDS) die(2, "--mpirun-args: %d words, more than %d", words, POINT_MPIRUN_WORDS);
+    if (geteuid() == 0 && !(getenv("OMPI_ALLOW_RUN_AS_ROOT") && getenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM")))
+        die(1, "the mpi variant runs under mpirun, and Open MPI refuses to run as root unless "
+            "OMPI_ALLOW_RUN_AS_ROOT=1 and OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 are in the environment "
+            "(set both to allow it, as CI does; bench/RESULTS.md)");
+    char *argv[] = { "mpirun", "--version", NULL };
+    char err[256];
+    int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    pid_t pid = counters_spawn(NULL, argv, devnull, devnull, err, sizeof err);
+    int st = 0;
+    if (pid > 0) while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+    if (devnull >= 0) close(devnull);
+    if (pid <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        die(1, "the mpi variant needs mpirun: %s (install openmpi-bin: scripts/deps.sh)",
+            pid <= 0 ? err : "mpirun --version failed");
 }
 
 /* The topology (meta.json host.topology) and the usable CPUs every point is
@@ -715,6 +784,12 @@ int main(int argc, char **argv) {
                                s.o.metric_key && !strcmp(s.o.metric_key, "tokens_per_s") && !strcmp(s.o.unit, "tokens/s") };
     /* check everything before the first run */
     char perr[PATH_MAX + 512];
+    /* the machine the mpi variant's mapping is chosen for */
+    s.o.cores = s.topo.affinity_cores;
+    s.o.usable_cpus = s.topo.usable_cpus;
+    int any_mpi = 0;
+    for (int v = 0; v < s.o.nv; v++) any_mpi |= point_is_mpi(&s.o, v);
+    if (any_mpi && !s.o.dry_run) check_mpirun(&s);
     int prc = point_check_programs(&s.o, s.out, perr, sizeof perr);
     if (prc) die(prc, "%s", perr);
     if (s.o.dry_run) { point_dry_run(stdout, &s.o, s.out); exit(0); }
@@ -752,7 +827,7 @@ int main(int argc, char **argv) {
     if (meta_write(&s, "running", NULL, NULL, 0, NULL) != 0)
         die(1, "cannot write %s/meta.json: %s", s.out, strerror(errno));
     int sig = sweep(&s);
-    int total = s.o.reps * s.o.nv * s.o.nt, failed = 0;
+    int total = point_total(&s.o), failed = 0;
     for (int i = 0; i < s.nruns; i++) failed += !s.runs[i].ok;
     int bad = finish(&s, sig ? "interrupted" : s.nruns < total ? "incomplete" : "complete");
     close(s.runs_fd);

@@ -19,16 +19,18 @@
 #define MAX_THREADS 1024     /* train_model's limit */
 #define NCONFIGS 7
 
-static const char *const VARIANTS[NVARIANTS] = { "lockfree", "locked" };
+static const char *const VARIANTS[NVARIANTS] = { "lockfree", "locked", "mpi" };
 static const char *const CONFIGS[NCONFIGS] = { "tiny", "seed", "seed-cli", "S", "G", "M", "bench" };
 
 const char *const OPT_NAMES[NOPTS] = { "threads", "variants", "reps", "config", "steps",
-    "scaling", "data", "events", "pin", "metric", "work", "unit", "timeout", "noise-max",
-    "bin-dir", "out", "resume", "export-hyperfine" };
+    "scaling", "data", "events", "pin", "metric", "work", "unit", "ranks", "timeout", "noise-max",
+    "mpirun-args", "bin-dir", "out", "resume", "export-hyperfine" };
 /* pin NULL: no --pin for train_model (its default, none); metric, work,
- * unit NULL: the report's tokens_per_s in tokens/s */
+ * unit NULL: the report's tokens_per_s in tokens/s; ranks NULL: no MPI
+ * sweep (one process per point) */
 static const char *const OPT_DEFAULTS[NOPTS] = { "1,2,4,8,16,32,63", "lockfree,locked", "3",
-    "seed", "24", "weak", NULL, NULL, NULL, NULL, NULL, NULL, "600", "0.1", "build", NULL, NULL, NULL };
+    "seed", "24", "weak", NULL, NULL, NULL, NULL, NULL, NULL, NULL, "600", "0.1", NULL, "build", NULL,
+    NULL, NULL };
 
 /* Writes the message into err and returns rc. */
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) {
@@ -80,31 +82,57 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
     return v < lo || v > hi ? -2 : 0;
 }
 
-static int opts_parse_threads(scale_opts *o, const char *list, char *err, size_t errlen) {
-    if (!*list) return fail(err, errlen, -1, "--threads: empty list");
+/* A list of distinct counts 1..max (--threads, --ranks) into out[*n]. */
+static int opts_parse_counts(const char *flag, const char *what, long max, const char *list, int *out,
+                             int *nout, char *err, size_t errlen) {
+    if (!*list) return fail(err, errlen, -1, "--%s: empty list", flag);
     int entries = 1;
     for (const char *c = list; *c; c++) entries += *c == ',';
     if (entries > MAX_ENTRIES)
-        return fail(err, errlen, -1, "--threads: %d entries, more than %d entries", entries, MAX_ENTRIES);
-    o->nt = 0;
+        return fail(err, errlen, -1, "--%s: %d entries, more than %d entries", flag, entries, MAX_ENTRIES);
+    *nout = 0;
     const char *s = list;
     for (int entry = 1;; entry++) {
         size_t n = strcspn(s, ",");
         char item[32];
-        if (n == 0) return fail(err, errlen, -1, "--threads '%s': entry %d is empty", list, entry);
+        if (n == 0) return fail(err, errlen, -1, "--%s '%s': entry %d is empty", flag, list, entry);
         snprintf(item, sizeof item, "%.*s", (int)(n < 31 ? n : 31), s);
         long v;
         int r = parse_int(item, LONG_MIN, LONG_MAX, &v);
-        if (r == -1 || n >= 31) return fail(err, errlen, -1, "--threads: '%s' is not a number", item);
-        if (v < 1) return fail(err, errlen, -1, "--threads: %ld is not a positive thread count", v);
-        if (v > MAX_THREADS)
-            return fail(err, errlen, -1, "--threads: %ld exceeds train_model's limit of %d threads", v, MAX_THREADS);
-        for (int t = 0; t < o->nt; t++)
-            if (o->threads[t] == v) return fail(err, errlen, -1, "--threads: %ld is listed twice", v);
-        o->threads[o->nt++] = (int)v;
+        if (r == -1 || n >= 31) return fail(err, errlen, -1, "--%s: '%s' is not a number", flag, item);
+        if (v < 1) return fail(err, errlen, -1, "--%s: %ld is not a positive %s count", flag, v, what);
+        if (v > max)
+            return fail(err, errlen, -1, "--%s: %ld exceeds train_model's limit of %ld %ss", flag, v, max, what);
+        for (int t = 0; t < *nout; t++)
+            if (out[t] == v) return fail(err, errlen, -1, "--%s: %ld is listed twice", flag, v);
+        out[(*nout)++] = (int)v;
         if (!s[n]) break;
         s += n + 1;
     }
+    return 0;
+}
+
+static int opts_parse_threads(scale_opts *o, const char *list, char *err, size_t errlen) {
+    return opts_parse_counts("threads", "thread", MAX_THREADS, list, o->threads, &o->nt, err, errlen);
+}
+
+/* --ranks: the mpi variant's rank counts; checked against the variants
+ * and the thread counts (at most MAX_THREADS workers in all) */
+static int opts_parse_ranks(scale_opts *o, char *err, size_t errlen) {
+    o->nr = 1;
+    o->ranks[0] = 1;
+    if (!o->raw[OPT_RANKS]) return 0;
+    if (opts_parse_counts("ranks", "rank", MAX_RANKS, o->raw[OPT_RANKS], o->ranks, &o->nr, err, errlen) != 0)
+        return -1;
+    int mpi = 0;
+    for (int v = 0; v < o->nv; v++) mpi |= strcmp(o->variants[v], "mpi") == 0;
+    if (!mpi)
+        return fail(err, errlen, -1, "--ranks sweeps the mpi variant, which --variants leaves out (add mpi)");
+    for (int r = 0; r < o->nr; r++)
+        for (int t = 0; t < o->nt; t++)
+            if ((long)o->ranks[r] * o->threads[t] > MAX_THREADS)
+                return fail(err, errlen, -1, "--ranks %d x --threads %d are %ld workers, more than train_model's "
+                            "%d", o->ranks[r], o->threads[t], (long)o->ranks[r] * o->threads[t], MAX_THREADS);
     return 0;
 }
 
@@ -116,7 +144,7 @@ static int opts_parse_variants(scale_opts *o, const char *list, char *err, size_
         int k = 0;
         while (k < NVARIANTS && !(strlen(VARIANTS[k]) == n && strncmp(s, VARIANTS[k], n) == 0)) k++;
         if (k == NVARIANTS)
-            return fail(err, errlen, -1, "--variants: unknown variant '%.*s' (lockfree, locked)", (int)n, s);
+            return fail(err, errlen, -1, "--variants: unknown variant '%.*s' (lockfree, locked, mpi)", (int)n, s);
         for (int v = 0; v < o->nv; v++)
             if (o->variants[v] == VARIANTS[k]) return fail(err, errlen, -1, "--variants: %s is listed twice", VARIANTS[k]);
         o->tmpl[o->nv] = NULL;
@@ -225,8 +253,14 @@ static int opts_validate(scale_opts *o, int cross, char *err, size_t errlen) {
         if (!o->raw[needed[i]]) return fail(err, errlen, -1, "--%s: no value", OPT_NAMES[needed[i]]);
     long v;
     if (opts_parse_threads(o, o->raw[OPT_THREADS], err, errlen) != 0) return -1;
+    /* --ranks alone sweeps the mpi variant */
+    if (o->raw[OPT_RANKS] && !o->given[OPT_VARIANTS] && strcmp(o->raw[OPT_VARIANTS], "lockfree,locked") == 0) {
+        free(o->raw[OPT_VARIANTS]);
+        o->raw[OPT_VARIANTS] = strdup("mpi");
+    }
     if (opts_parse_variants(o, o->raw[OPT_VARIANTS], err, errlen) != 0) return -1;
     if (opts_parse_commands(o, err, errlen) != 0) return -1;
+    if (opts_parse_ranks(o, err, errlen) != 0) return -1;
     if (parse_int(o->raw[OPT_REPS], 1, 1000, &v) != 0)
         return fail(err, errlen, -1, "--reps: '%s' is not 1..1000", o->raw[OPT_REPS]);
     o->reps = (int)v;
@@ -264,6 +298,9 @@ static void opts_canon(const scale_opts *o, int k, char *buf, size_t n) {
     if (k == OPT_THREADS) {
         for (int t = 0; t < o->nt && used < n; t++)
             used += (size_t)snprintf(buf + used, n - used, "%s%d", t ? "," : "", o->threads[t]);
+    } else if (k == OPT_RANKS && o->raw[OPT_RANKS]) {
+        for (int r = 0; r < o->nr && used < n; r++)
+            used += (size_t)snprintf(buf + used, n - used, "%s%d", r ? "," : "", o->ranks[r]);
     } else if (k == OPT_VARIANTS) {
         for (int v = 0; v < o->nbuiltin && used < n; v++)
             used += (size_t)snprintf(buf + used, n - used, "%s%s", v ? "," : "", o->variants[v]);

@@ -15,15 +15,16 @@
 #include "template.h"
 
 #define MAX_ENTRIES 4096     /* thread list entries */
-#define NVARIANTS 2          /* train_model's: lockfree, locked */
+#define NVARIANTS 3          /* train_model's: lockfree, locked, mpi */
+#define MAX_RANKS 1024       /* train_model's limit (core/comm.h RANKS_MAX) */
 #define MAX_COMMANDS 16      /* --command NAME=TEMPLATE */
 #define MAX_VARIANTS (NVARIANTS + MAX_COMMANDS)
 
 /* Options; the first OPT_COMPARED ones define the sweep and must match on
  * --resume (so do the --command templates, kept apart in cmd_raw). */
 enum { OPT_THREADS, OPT_VARIANTS, OPT_REPS, OPT_CONFIG, OPT_STEPS, OPT_SCALING, OPT_DATA,
-       OPT_EVENTS, OPT_PIN, OPT_METRIC, OPT_WORK, OPT_UNIT, OPT_COMPARED,
-       OPT_TIMEOUT = OPT_COMPARED, OPT_NOISE_MAX, OPT_BIN_DIR, OPT_OUT, OPT_RESUME,
+       OPT_EVENTS, OPT_PIN, OPT_METRIC, OPT_WORK, OPT_UNIT, OPT_RANKS, OPT_COMPARED,
+       OPT_TIMEOUT = OPT_COMPARED, OPT_NOISE_MAX, OPT_MPIRUN_ARGS, OPT_BIN_DIR, OPT_OUT, OPT_RESUME,
        OPT_EXPORT_HYPERFINE, NOPTS };
 
 /* Option names without "--", also the keys of meta.json's "options". */
@@ -33,6 +34,7 @@ typedef struct {
     char *raw[NOPTS];          /* option text (malloc'ed), NULL = not set */
     int given[NOPTS];          /* set on the command line */
     int threads[MAX_ENTRIES], nt;
+    int ranks[MAX_ENTRIES], nr;  /* --ranks (the mpi variant's); {1} when not given */
     /* the variants of the sweep: the --variants ones (train_model's command
      * line, tmpl NULL) first, then one per --command in the order given */
     const char *variants[MAX_VARIANTS];
@@ -42,6 +44,7 @@ typedef struct {
     int ncmd, cmd_given;
     template cmds[MAX_COMMANDS];   /* parsed by scale_opts_validate */
     int dry_run;                   /* --dry-run: print every point's command, run nothing */
+    int cores, usable_cpus;        /* the machine the mpi variant's mapping is for (scale.c sets them) */
     double timeout;
     double noise_max;          /* --noise-max: outside load (CPUs) above which a run is noisy */
     /* the metric the speedups use: the report's number at metric_key (a
@@ -57,9 +60,11 @@ typedef struct {
  * caller prints usage), or -1 with a usage error in err (scale exits 2). */
 int scale_opts_parse(scale_opts *o, int argc, char **argv, char *err, size_t errlen);
 
-/* Converts the raw option text into threads, variants (parsing every
+/* Converts the raw option text into threads, ranks, variants (parsing every
  * --command template), reps, steps, timeout, noise_max and the metric, and
- * checks --pin's form and that every template can give the metric.
+ * checks --pin's form and that every template can give the metric. --ranks
+ * without --variants sweeps the mpi variant; --ranks with variants that
+ * leave out mpi is an error; ranks x threads may not pass 1024 workers.
  * Returns 0, or -1 with a usage error in err (scale exits 2). */
 int scale_opts_validate(scale_opts *o, char *err, size_t errlen);
 

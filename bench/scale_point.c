@@ -17,18 +17,79 @@
 
 extern char **environ;
 
-void point_order(const scale_opts *o, int point, int *rep, int *t, int *v) {
-    int nv = o->nv, nt = o->nt;
-    *rep = point / (nv * nt);
-    int j = point / nv % nt, k = point % nv;
-    *t = (j + *rep) % nt;
-    *v = *rep % 2 ? nv - 1 - k : k;
+int point_is_mpi(const scale_opts *o, int v) { return !o->tmpl[v] && strcmp(o->variants[v], "mpi") == 0; }
+int point_nranks(const scale_opts *o, int v) { return point_is_mpi(o, v) ? o->nr : 1; }
+int point_rank(const scale_opts *o, int v, int r) { return point_is_mpi(o, v) ? o->ranks[r] : 1; }
+
+/* the runs at one thread count of one repetition */
+static int point_per_threads(const scale_opts *o) {
+    int n = 0;
+    for (int v = 0; v < o->nv; v++) n += point_nranks(o, v);
+    return n;
 }
 
-void point_command(const scale_opts *o, const char *out, int v, int threads, int rep, point_cmd *pc) {
+int point_total(const scale_opts *o) { return o->reps * o->nt * point_per_threads(o); }
+
+void point_order(const scale_opts *o, int point, int *rep, int *t, int *v, int *r) {
+    int nv = o->nv, nt = o->nt, per = point_per_threads(o);
+    *rep = point / (per * nt);
+    int j = point / per % nt, q = point % per;
+    *t = (j + *rep) % nt;
+    for (int k = 0;; k++) {
+        *v = *rep % 2 ? nv - 1 - k : k;
+        int nr = point_nranks(o, *v);
+        if (q < nr) { *r = (q + *rep) % nr; return; }
+        q -= nr;
+    }
+}
+
+/* 1 when --mpirun-args maps or binds itself */
+static int mpirun_args_bind(const scale_opts *o) {
+    const char *m = o->raw[OPT_MPIRUN_ARGS];
+    return m && (strstr(m, "-map-by") || strstr(m, "-bind-to"));
+}
+
+/* mpirun and its options for `ranks` ranks of `threads` threads into argv;
+ * returns the count */
+static int mpirun_prefix(const scale_opts *o, int ranks, int threads, point_cmd *pc, char **argv) {
+    int a = 0, w = ranks * threads;
+    argv[a++] = "mpirun";
+    argv[a++] = "-np";
+    snprintf(pc->nb, sizeof pc->nb, "%d", ranks);
+    argv[a++] = pc->nb;
+    if (!mpirun_args_bind(o)) {
+        snprintf(pc->pe, sizeof pc->pe, "slot:PE=%d", threads);
+        if (o->usable_cpus > 0 && w > o->usable_cpus) {
+            argv[a++] = "--oversubscribe";
+            argv[a++] = "--map-by";
+            argv[a++] = "slot";
+            argv[a++] = "--bind-to";
+            argv[a++] = "none";
+        } else {
+            int smt = o->cores > 0 && w > o->cores;
+            if (smt) argv[a++] = "--use-hwthread-cpus";
+            argv[a++] = "--map-by";
+            argv[a++] = pc->pe;
+            argv[a++] = "--bind-to";
+            argv[a++] = smt ? "hwthread" : "core";
+        }
+    }
+    pc->words = o->raw[OPT_MPIRUN_ARGS] ? strdup(o->raw[OPT_MPIRUN_ARGS]) : NULL;
+    char *save = NULL;
+    for (char *tok = pc->words ? strtok_r(pc->words, " ", &save) : NULL; tok && a < 12 + POINT_MPIRUN_WORDS;
+         tok = strtok_r(NULL, " ", &save))
+        argv[a++] = tok;
+    return a;
+}
+
+void point_command(const scale_opts *o, const char *out, int v, int threads, int ranks, int rep, point_cmd *pc) {
     const char *variant = o->variants[v];
     const template *t = o->tmpl[v];
-    snprintf(pc->report, sizeof pc->report, "%s/.report-%s-%d-%d.json", out, variant, threads, rep);
+    int mpi = point_is_mpi(o, v);
+    pc->words = NULL;
+    /* an mpi point's report name carries its ranks */
+    if (mpi) snprintf(pc->report, sizeof pc->report, "%s/.report-%s-%dx%d-%d.json", out, variant, ranks, threads, rep);
+    else snprintf(pc->report, sizeof pc->report, "%s/.report-%s-%d-%d.json", out, variant, threads, rep);
     snprintf(pc->tb, sizeof pc->tb, "%d", threads);
     snprintf(pc->rb, sizeof pc->rb, "%d", rep);
     pc->expanded = t != NULL;
@@ -40,7 +101,7 @@ void point_command(const scale_opts *o, const char *out, int v, int threads, int
     snprintf(pc->bin, sizeof pc->bin, "%s/%s/train_model", o->raw[OPT_BIN_DIR], variant);
     snprintf(pc->kb, sizeof pc->kb, "%d", o->steps);
     char **argv = pc->fixed;
-    int a = 0;
+    int a = mpi ? mpirun_prefix(o, ranks, threads, pc, argv) : 0;
     argv[a++] = pc->bin;
     if (o->raw[OPT_DATA]) argv[a++] = o->raw[OPT_DATA];
     /* --eval-batches 0: no validation pass after training, so the process
@@ -56,6 +117,8 @@ void point_command(const scale_opts *o, const char *out, int v, int threads, int
 }
 
 void point_command_free(point_cmd *pc) {
+    free(pc->words);
+    pc->words = NULL;
     if (!pc->expanded) return;
     template_free_words(pc->argv);
     template_free_words(pc->envv);
@@ -104,8 +167,9 @@ int point_check_programs(const scale_opts *o, const char *out, char *err, size_t
         point_cmd pc;
         struct stat st;
         char path[PATH_MAX], why[PATH_MAX + 400];
-        point_command(o, out, v, o->threads[0], 0, &pc);
+        point_command(o, out, v, o->threads[0], point_rank(o, v, 0), 0, &pc);
         if (!o->tmpl[v]) {
+            point_command_free(&pc);   /* the mpirun words; pc.bin stays */
             if (stat(pc.bin, &st) != 0) {
                 snprintf(err, errlen, "train_model binary %s: %s (build it, or pass --bin-dir)", pc.bin, strerror(errno));
                 return 1;
@@ -130,15 +194,16 @@ int point_check_programs(const scale_opts *o, const char *out, char *err, size_t
 }
 
 void point_dry_run(FILE *f, const scale_opts *o, const char *out) {
-    int total = o->reps * o->nv * o->nt;
+    int total = point_total(o);
     for (int point = 0; point < total; point++) {
-        int rep, t, v;
+        int rep, t, v, r;
         point_cmd pc;
-        point_order(o, point, &rep, &t, &v);
-        point_command(o, out, v, o->threads[t], rep, &pc);
+        point_order(o, point, &rep, &t, &v, &r);
+        point_command(o, out, v, o->threads[t], point_rank(o, v, r), rep, &pc);
         fprintf(f, "{\"point\":%d,\"variant\":", point);
         json_put_str(f, o->variants[v]);
-        fprintf(f, ",\"threads\":%d,\"rep\":%d,\"command\":[", o->threads[t], rep);
+        fprintf(f, ",\"threads\":%d,\"ranks\":%d,\"rep\":%d,\"command\":[", o->threads[t],
+                point_rank(o, v, r), rep);
         for (int i = 0; pc.argv[i]; i++) { fputs(i ? "," : "", f); json_put_str(f, pc.argv[i]); }
         fputs("],\"env\":{", f);
         for (int i = 0; pc.envv && pc.envv[i]; i++) {

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 const char *const STATS_PHASE_NAMES[STATS_PHASES] = {
-    "forward", "backward", "lock_wait", "barrier_wait", "reduce", "optimizer",
+    "forward", "backward", "lock_wait", "barrier_wait", "reduce", "optimizer", "comm", "comm_sum",
 };
 
 // ----------------------------------------------------------------------------
@@ -211,9 +211,10 @@ static void stats_write_host_fields(FILE *f, const stats_record *r) {
     static const stats_host none = { 0, 0, NULL, -1, NAN, NULL };
     const stats_host *h = r->host ? r->host : &none;
     int usable = h->usable_cpus > 0 ? h->usable_cpus : r->cpus;
-    int over = r->threads > usable;
+    int workers = r->threads * (r->ranks > 1 ? r->ranks : 1);
+    int over = workers > usable;
     fprintf(f, ",\"oversubscribed\":%s,\"smt_shared\":%s", over ? "true" : "false",
-            !over && h->cores > 0 && r->threads > h->cores ? "true" : "false");
+            !over && h->cores > 0 && workers > h->cores ? "true" : "false");
     json_kv_num(f, "affinity_cpus", r->cpus);
     json_kv_num(f, "usable_cpus", usable);
     json_kv_num(f, "cores", h->cores > 0 ? h->cores : NAN);
@@ -244,7 +245,9 @@ void stats_write_record(FILE *f, const stats_record *r) {
     const struct rusage *ru = r->ru;
     fputs("{\"variant\":", f);
     json_put_str(f, r->variant);
-    fprintf(f, ",\"threads\":%d,\"rep\":%d,\"point\":%d", r->threads, r->rep, r->point);
+    int ranks = r->ranks > 1 ? r->ranks : 1;
+    fprintf(f, ",\"threads\":%d,\"ranks\":%d,\"workers\":%d,\"rep\":%d,\"point\":%d", r->threads,
+            ranks, ranks * r->threads, r->rep, r->point);
     json_kv_str(f, "status", r->status);
     json_kv_num(f, "exit_code", r->exit_code >= 0 ? r->exit_code : NAN);
     json_kv_str(f, "signal", r->signal);
@@ -299,8 +302,14 @@ int stats_run_from_json(const json *rec, const stats_metric *m, stats_run *r, ch
         snprintf(err, errlen, "record with threads %g or rep %g out of range", threads, rep);
         return -1;
     }
+    double ranks = json_num(json_get(rec, "ranks"), 1);
+    if (!(ranks >= 1 && ranks <= 4096)) {
+        snprintf(err, errlen, "record with ranks %g out of range", ranks);
+        return -1;
+    }
     snprintf(r->variant, sizeof r->variant, "%s", variant);
     r->threads = (int)threads;
+    r->ranks = (int)ranks;
     r->rep = (int)rep;
     r->ok = strcmp(status, "ok") == 0;
     r->wall_s = json_num(json_get(rec, "wall_s"), NAN);
@@ -386,80 +395,91 @@ int stats_read_runs(const char *path, void (*add)(void *ctx, const json *rec), v
 // ----------------------------------------------------------------------------
 // points
 
-static double tps_median_of(const stats_point *pts, int nt, int threads) {
-    for (int t = 0; t < nt; t++)
-        if (pts[t].threads == threads) return pts[t].tps_median;
-    return NAN;
-}
-
 void stats_summarize(const stats_run *runs, int nruns, const char *const *variants,
                      int nv, const int *threads, int nt, int cpus, stats_point *out) {
-    double *buf = malloc(sizeof(double) * (size_t)(nruns > 0 ? nruns : 1) * 4);
-    const stats_run **ok = malloc(sizeof(*ok) * (size_t)(nruns > 0 ? nruns : 1));
-    if (!buf || !ok) { fprintf(stderr, "scale: out of memory\n"); exit(1); }
-    double *wall = buf, *tps = buf + nruns, *util = buf + 2 * nruns, *a = buf + 3 * nruns;
-    for (int v = 0; v < nv; v++) {
+    for (int v = 0; v < nv; v++)
         for (int t = 0; t < nt; t++) {
             stats_point *p = &out[v * nt + t];
             memset(p, 0, sizeof *p);
             snprintf(p->variant, sizeof p->variant, "%s", variants[v]);
             p->threads = threads[t];
-            p->oversubscribed = cpus > 0 && threads[t] > cpus;
-            /* the successful runs of this point */
-            int k = 0;
-            for (int i = 0; i < nruns; i++) {
-                if (strcmp(runs[i].variant, variants[v]) != 0 || runs[i].threads != threads[t])
-                    continue;
-                if (runs[i].ok) ok[k++] = &runs[i];
-                else p->reps_failed++;
-            }
-            p->reps_ok = k;
-            for (int i = 0; i < k; i++) {
-                wall[i] = ok[i]->wall_s;
-                tps[i] = ok[i]->metric;
-                util[i] = ok[i]->wall_s > 0 ? (ok[i]->user_s + ok[i]->sys_s) / ok[i]->wall_s : NAN;
-            }
-            p->wall_min = stats_min(wall, k);
-            p->wall_max = stats_max(wall, k);
-            p->wall_stddev = stats_stddev(wall, k);
-            double mean = stats_mean(wall, k);
-            p->wall_cv = mean > 0 ? p->wall_stddev / mean : NAN;
-            p->wall_median = stats_median(wall, k);
-            p->tps_min = stats_min(tps, k);
-            p->tps_max = stats_max(tps, k);
-            p->tps_median = stats_median(tps, k);
-            double tmean = stats_mean(tps, k);
-            p->tps_cv = tmean > 0 ? stats_stddev(tps, k) / tmean : NAN;
-            p->cpu_util = stats_median(util, k);
+            p->ranks = 1;
+        }
+    stats_summarize_points(runs, nruns, out, nv * nt, cpus);
+}
+
+void stats_summarize_points(const stats_run *runs, int nruns, stats_point *pts, int n, int cpus) {
+    double *buf = malloc(sizeof(double) * (size_t)(nruns > 0 ? nruns : 1) * 4);
+    const stats_run **ok = malloc(sizeof(*ok) * (size_t)(nruns > 0 ? nruns : 1));
+    if (!buf || !ok) { fprintf(stderr, "scale: out of memory\n"); exit(1); }
+    double *wall = buf, *tps = buf + nruns, *util = buf + 2 * nruns, *a = buf + 3 * nruns;
+    for (int j = 0; j < n; j++) {
+        stats_point *p = &pts[j];
+        char variant[sizeof p->variant];
+        int threads = p->threads, ranks = p->ranks > 1 ? p->ranks : 1;
+        memcpy(variant, p->variant, sizeof variant);
+        memset(p, 0, sizeof *p);
+        memcpy(p->variant, variant, sizeof variant);
+        p->threads = threads;
+        p->ranks = ranks;
+        p->workers = ranks * threads;
+        p->oversubscribed = cpus > 0 && p->workers > cpus;
+        /* the successful runs of this point */
+        int k = 0;
+        for (int i = 0; i < nruns; i++) {
+            if (strcmp(runs[i].variant, variant) != 0 || runs[i].threads != threads ||
+                (runs[i].ranks > 1 ? runs[i].ranks : 1) != ranks)
+                continue;
+            if (runs[i].ok) ok[k++] = &runs[i];
+            else p->reps_failed++;
+        }
+        p->reps_ok = k;
+        for (int i = 0; i < k; i++) {
+            wall[i] = ok[i]->wall_s;
+            tps[i] = ok[i]->metric;
+            util[i] = ok[i]->wall_s > 0 ? (ok[i]->user_s + ok[i]->sys_s) / ok[i]->wall_s : NAN;
+        }
+        p->wall_min = stats_min(wall, k);
+        p->wall_max = stats_max(wall, k);
+        p->wall_stddev = stats_stddev(wall, k);
+        double mean = stats_mean(wall, k);
+        p->wall_cv = mean > 0 ? p->wall_stddev / mean : NAN;
+        p->wall_median = stats_median(wall, k);
+        p->tps_min = stats_min(tps, k);
+        p->tps_max = stats_max(tps, k);
+        p->tps_median = stats_median(tps, k);
+        double tmean = stats_mean(tps, k);
+        p->tps_cv = tmean > 0 ? stats_stddev(tps, k) / tmean : NAN;
+        p->cpu_util = stats_median(util, k);
 #define MEDIAN_OF(field, expr) do {                                  \
-                for (int i = 0; i < k; i++) a[i] = (expr);              \
-                p->field = stats_median(a, k);                          \
-            } while (0)
-            MEDIAN_OF(user_median, ok[i]->user_s);
-            MEDIAN_OF(sys_median, ok[i]->sys_s);
-            MEDIAN_OF(rss_median_kib, ok[i]->peak_rss_kib);
-            MEDIAN_OF(mem_analytic, ok[i]->mem_per_thread);
-            MEDIAN_OF(task_clock_s, ok[i]->task_clock_s);
-            MEDIAN_OF(ipc, ok[i]->ipc);
-            MEDIAN_OF(llc_per_token, ok[i]->llc_per_token);
-            MEDIAN_OF(eff_ghz, ok[i]->eff_ghz);
-            MEDIAN_OF(cycles_per_ref, ok[i]->cycles_per_ref);
-            MEDIAN_OF(eff_ghz_ref, ok[i]->eff_ghz_ref);
-            for (int ph = 0; ph < STATS_PHASES; ph++) MEDIAN_OF(phase_s[ph], ok[i]->phase_s[ph]);
+            for (int i = 0; i < k; i++) a[i] = (expr);              \
+            p->field = stats_median(a, k);                          \
+        } while (0)
+        MEDIAN_OF(user_median, ok[i]->user_s);
+        MEDIAN_OF(sys_median, ok[i]->sys_s);
+        MEDIAN_OF(rss_median_kib, ok[i]->peak_rss_kib);
+        MEDIAN_OF(mem_analytic, ok[i]->mem_per_thread);
+        MEDIAN_OF(task_clock_s, ok[i]->task_clock_s);
+        MEDIAN_OF(ipc, ok[i]->ipc);
+        MEDIAN_OF(llc_per_token, ok[i]->llc_per_token);
+        MEDIAN_OF(eff_ghz, ok[i]->eff_ghz);
+        MEDIAN_OF(cycles_per_ref, ok[i]->cycles_per_ref);
+        MEDIAN_OF(eff_ghz_ref, ok[i]->eff_ghz_ref);
+        for (int ph = 0; ph < STATS_PHASES; ph++) MEDIAN_OF(phase_s[ph], ok[i]->phase_s[ph]);
 #undef MEDIAN_OF
-        }
-        /* speedups need the 1-thread median of the same variant */
-        stats_point *vp = &out[v * nt];
-        double base = tps_median_of(vp, nt, 1);
-        for (int t = 0; t < nt; t++) {
-            stats_point *p = &vp[t];
-            int good = base > 0;
-            p->speedup = good ? p->tps_median / base : NAN;
-            p->speedup_min = good ? p->tps_min / base : NAN;
-            p->speedup_max = good ? p->tps_max / base : NAN;
-            p->efficiency = p->speedup / p->threads;
-            p->karp_flatt = stats_karp_flatt(p->speedup, p->threads);
-        }
+    }
+    /* speedups need the 1-worker median of the same variant */
+    for (int j = 0; j < n; j++) {
+        stats_point *p = &pts[j];
+        double base = NAN;
+        for (int i = 0; i < n; i++)
+            if (pts[i].workers == 1 && strcmp(pts[i].variant, p->variant) == 0) base = pts[i].tps_median;
+        int good = base > 0;
+        p->speedup = good ? p->tps_median / base : NAN;
+        p->speedup_min = good ? p->tps_min / base : NAN;
+        p->speedup_max = good ? p->tps_max / base : NAN;
+        p->efficiency = p->speedup / p->workers;
+        p->karp_flatt = stats_karp_flatt(p->speedup, p->workers);
     }
     free(ok);
     free(buf);
@@ -474,12 +494,15 @@ void stats_mark_points(stats_point *pts, int n, const stats_run *runs, int nruns
         p->cores = cores;
         p->usable = usable;
         p->noise_max = noise_max;
-        p->smt_shared = !p->oversubscribed && cores > 0 && p->threads > cores;
+        int workers = p->workers > 0 ? p->workers : p->threads;
+        p->smt_shared = !p->oversubscribed && cores > 0 && workers > cores;
         int k = 0;
         p->reps_noisy = p->reps_noise_undetermined = 0;
         for (int j = 0; j < nruns; j++) {
             const stats_run *r = &runs[j];
-            if (!r->ok || r->threads != p->threads || strcmp(r->variant, p->variant) != 0) continue;
+            if (!r->ok || r->threads != p->threads || (r->ranks > 1 ? r->ranks : 1) != (p->ranks > 1 ? p->ranks : 1) ||
+                strcmp(r->variant, p->variant) != 0)
+                continue;
             x[k++] = r->outside_cpus;
             p->reps_noisy += r->noisy == 1;
             p->reps_noise_undetermined += r->noisy < 0;
@@ -494,6 +517,7 @@ void stats_memory_fit(const stats_point *pts, int nt, stats_memory *m) {
     double x[nt > 0 ? nt : 1], y[nt > 0 ? nt : 1], an[nt > 0 ? nt : 1];
     memset(m, 0, sizeof *m);
     snprintf(m->variant, sizeof m->variant, "%s", nt > 0 ? pts[0].variant : "");
+    m->ranks = nt > 0 && pts[0].ranks > 1 ? pts[0].ranks : 1;
     for (int t = 0; t < nt; t++) {
         x[t] = pts[t].reps_ok > 0 ? pts[t].threads : NAN;
         y[t] = pts[t].rss_median_kib * 1024.0;
@@ -518,11 +542,15 @@ int stats_write_summary_csv(FILE *f, const stats_point *pts, int n, const stats_
             "wall_max_s,wall_stddev_s,wall_cv,%s_median,%s_min,%s_max,speedup,speedup_min,"
             "speedup_max,efficiency,cpu_util,karp_flatt,user_s_median,sys_s_median,"
             "peak_rss_kib_median,mem_per_thread_analytic_bytes", mc, mc, mc);
-    for (int ph = 0; ph < STATS_PHASES; ph++) fprintf(f, ",phase_%s_s", STATS_PHASE_NAMES[ph]);
+    /* the phases before the comm ones where they always were; the columns
+     * added later (comm phases, ranks, workers) after the others */
+    for (int ph = 0; ph < STATS_PHASES_FIRST; ph++) fprintf(f, ",phase_%s_s", STATS_PHASE_NAMES[ph]);
     fputs(",task_clock_s,ipc,llc_misses_per_token", f);
     fputs(",smt_shared,usable_cpus,outside_cpus_median,outside_cpus_max,reps_noisy,reps_noise_undetermined,"
           "eff_ghz,cycles_per_ref_cycle,eff_ghz_ref", f);
-    fputs(m->is_default ? "\n" : ",metric_unit\n", f);
+    fputs(m->is_default ? "" : ",metric_unit", f);
+    for (int ph = STATS_PHASES_FIRST; ph < STATS_PHASES; ph++) fprintf(f, ",phase_%s_s", STATS_PHASE_NAMES[ph]);
+    fputs(",ranks,workers\n", f);
     for (int i = 0; i < n; i++) {
         const stats_point *p = &pts[i];
         fprintf(f, "%s,%d,%d,%d,%d", p->variant, p->threads, p->oversubscribed,
@@ -537,7 +565,7 @@ int stats_write_summary_csv(FILE *f, const stats_point *pts, int n, const stats_
             fputc(',', f);
             put_val(f, vals[k], "%.9g");
         }
-        for (int ph = 0; ph < STATS_PHASES; ph++) { fputc(',', f); put_val(f, p->phase_s[ph], "%.9g"); }
+        for (int ph = 0; ph < STATS_PHASES_FIRST; ph++) { fputc(',', f); put_val(f, p->phase_s[ph], "%.9g"); }
         fputc(',', f); put_val(f, p->task_clock_s, "%.9g");
         fputc(',', f); put_val(f, p->ipc, "%.6g");
         fputc(',', f); put_val(f, p->llc_per_token, "%.6g");
@@ -548,14 +576,16 @@ int stats_write_summary_csv(FILE *f, const stats_point *pts, int n, const stats_
         const double clk[] = { p->eff_ghz, p->cycles_per_ref, p->eff_ghz_ref };
         for (int k = 0; k < 3; k++) { fputc(',', f); put_val(f, clk[k], "%.4g"); }
         if (!m->is_default) fprintf(f, ",%s", m->unit);   /* checked: no comma, quote or newline */
-        fputc('\n', f);
+        for (int ph = STATS_PHASES_FIRST; ph < STATS_PHASES; ph++) { fputc(',', f); put_val(f, p->phase_s[ph], "%.9g"); }
+        int ranks = p->ranks > 1 ? p->ranks : 1;
+        fprintf(f, ",%d,%d\n", ranks, ranks * p->threads);
     }
     return ferror(f) ? -1 : 0;
 }
 
 int stats_write_memory_csv(FILE *f, const stats_memory *m, int nv) {
     fputs("variant,analytic_bytes_per_thread,measured_bytes_per_thread,difference_bytes,"
-          "measured_intercept_bytes,fit_points\n", f);
+          "measured_intercept_bytes,fit_points,ranks\n", f);
     for (int v = 0; v < nv; v++) {
         fprintf(f, "%s,", m[v].variant);
         put_val(f, m[v].analytic, "%.0f");
@@ -565,9 +595,16 @@ int stats_write_memory_csv(FILE *f, const stats_memory *m, int nv) {
         put_val(f, m[v].measured - m[v].analytic, "%.0f");
         fputc(',', f);
         put_val(f, m[v].intercept, "%.0f");
-        fprintf(f, ",%d\n", m[v].points);
+        fprintf(f, ",%d,%d\n", m[v].points, m[v].ranks > 1 ? m[v].ranks : 1);
     }
     return ferror(f) ? -1 : 0;
+}
+
+/* "lockfree 2 threads", or "mpi 2 ranks x 1 threads" */
+static const char *point_label(const stats_point *p, char *buf, size_t n) {
+    if (p->ranks > 1) snprintf(buf, n, "%s %d ranks x %d threads", p->variant, p->ranks, p->threads);
+    else snprintf(buf, n, "%s %d threads", p->variant, p->threads);
+    return buf;
 }
 
 void stats_warnings(const stats_point *pts, int n, const stats_metric *m, FILE *err, FILE *json_list) {
@@ -575,19 +612,19 @@ void stats_warnings(const stats_point *pts, int n, const stats_metric *m, FILE *
     int first = 1;
     for (int i = 0; i < n; i++) {
         const stats_point *p = &pts[i];
-        char msg[400] = "";
+        char msg[480] = "", lb[64];
         size_t k = 0;
+        point_label(p, lb, sizeof lb);
         /* tokens/s, the metric the speedups use (the wall time also counts
          * process start and model init) */
         if (p->tps_cv > 0.05)
-            k += (size_t)snprintf(msg, sizeof msg, "%s %d threads: %s cv %.1f%% > 5%%",
-                                  p->variant, p->threads, m->unit, 100 * p->tps_cv);
+            k += (size_t)snprintf(msg, sizeof msg, "%s: %s cv %.1f%% > 5%%", lb, m->unit, 100 * p->tps_cv);
         if (p->reps_failed)
-            k += (size_t)snprintf(msg + k, sizeof msg - k, "%s%s %d threads: %d of %d reps failed", k ? "; " : "",
-                                  p->variant, p->threads, p->reps_failed, p->reps_ok + p->reps_failed);
+            k += (size_t)snprintf(msg + k, sizeof msg - k, "%s%s: %d of %d reps failed", k ? "; " : "",
+                                  lb, p->reps_failed, p->reps_ok + p->reps_failed);
         if (p->reps_noisy && k < sizeof msg)
-            snprintf(msg + k, sizeof msg - k, "%s%s %d threads: other processes kept more than %g CPUs busy "
-                     "in %d of %d reps (up to %.2f CPUs)", k ? "; " : "", p->variant, p->threads,
+            snprintf(msg + k, sizeof msg - k, "%s%s: other processes kept more than %g CPUs busy "
+                     "in %d of %d reps (up to %.2f CPUs)", k ? "; " : "", lb,
                      p->noise_max, p->reps_noisy, p->reps_ok, p->outside_cpus_max);
         if (!*msg) continue;
         fprintf(err, "scale: warning: %s\n", msg);
@@ -607,6 +644,7 @@ void stats_write_memory_json(FILE *f, const stats_memory *m, int nv) {
         json_kv_num(f, "difference_bytes", m[v].measured - m[v].analytic);
         json_kv_num(f, "measured_intercept_bytes", m[v].intercept);
         json_kv_num(f, "fit_points", m[v].points);
+        json_kv_num(f, "ranks", m[v].ranks > 1 ? m[v].ranks : 1);
         fputc('}', f);
     }
     fputc(']', f);
@@ -622,16 +660,20 @@ static void put_cell(FILE *f, double v, int width, const char *fmt) {
 void stats_print_table(FILE *f, const stats_point *pts, int n, const stats_memory *m,
                        int nv, int cpus, const stats_metric *metric) {
     if (!metric) metric = &STATS_METRIC_DEFAULT;
+    int mranks = 0;
+    for (int i = 0; i < n; i++) mranks |= pts[i].ranks > 1;
     int vw = 9, uw = (int)strlen(metric->unit) > 12 ? (int)strlen(metric->unit) : 12;
     for (int i = 0; i < n; i++) if ((int)strlen(pts[i].variant) > vw) vw = (int)strlen(pts[i].variant);
-    fprintf(f, "%-*s %7s %5s %9s %6s %*s %5s %7s %6s %6s %7s %9s %7s\n", vw, "variant", "threads",
-            "reps", "wall_med", "cv%", uw, metric->unit, "GHz", "speedup", "eff", "cpu", "serial",
+    fprintf(f, "%-*s%s %7s %5s %9s %6s %*s %5s %7s %6s %6s %7s %9s %7s\n", vw, "variant", mranks ? "   ranks" : "",
+            "threads", "reps", "wall_med", "cv%", uw, metric->unit, "GHz", "speedup", "eff", "cpu", "serial",
             "rss_MiB", "outside");
     for (int i = 0; i < n; i++) {
         const stats_point *p = &pts[i];
         char reps[24];
         snprintf(reps, sizeof reps, "%d/%d", p->reps_ok, p->reps_ok + p->reps_failed);
-        fprintf(f, "%-*s %7d %5s", vw, p->variant, p->threads, reps);
+        fprintf(f, "%-*s", vw, p->variant);
+        if (mranks) fprintf(f, " %7d", p->ranks > 1 ? p->ranks : 1);
+        fprintf(f, " %7d %5s", p->threads, reps);
         put_cell(f, p->wall_median, 9, "%.3fs");
         put_cell(f, p->wall_cv * 100, 6, "%.1f");
         put_cell(f, p->tps_median, uw, metric->is_default ? "%.1f" : "%.6g");
@@ -642,23 +684,33 @@ void stats_print_table(FILE *f, const stats_point *pts, int n, const stats_memor
         put_cell(f, p->karp_flatt, 7, "%.3f");
         put_cell(f, p->rss_median_kib / 1024, 9, "%.1f");
         put_cell(f, p->outside_cpus_median, 7, "%.2f");
-        if (p->oversubscribed) fprintf(f, "  oversubscribed (%d threads > %d usable CPUs)", p->threads, cpus);
-        else if (p->smt_shared) fprintf(f, "  SMT siblings shared (%d threads > %d cores)", p->threads, p->cores);
+        int w = p->workers > 0 ? p->workers : p->threads;
+        const char *unit = mranks ? "workers" : "threads";
+        if (p->oversubscribed) fprintf(f, "  oversubscribed (%d %s > %d usable CPUs)", w, unit, cpus);
+        else if (p->smt_shared) fprintf(f, "  SMT siblings shared (%d %s > %d cores)", w, unit, p->cores);
         if (p->reps_noisy) fprintf(f, "  noisy (%d rep%s)", p->reps_noisy, p->reps_noisy > 1 ? "s" : "");
         fputc('\n', f);
     }
     int mw = vw > 19 ? vw : 19;
     fprintf(f, "\n%-*s %14s %14s %14s\n", mw, "per-thread memory", "analytic_B", "measured_B", "difference_B");
     for (int v = 0; v < nv; v++) {
-        fprintf(f, "%-*s", mw, m[v].variant);
+        char name[STATS_NAME_MAX + 24];
+        if (m[v].ranks > 1) snprintf(name, sizeof name, "%s %d ranks", m[v].variant, m[v].ranks);
+        else snprintf(name, sizeof name, "%s", m[v].variant);
+        fprintf(f, "%-*s", mw, name);
         put_cell(f, m[v].analytic, 14, "%.0f");
         put_cell(f, m[v].measured, 14, "%.0f");
         put_cell(f, m[v].measured - m[v].analytic, 14, "%.0f");
         if (m[v].points < 2) fputs("  (measured needs 2+ thread counts)", f);
         fputc('\n', f);
     }
-    fprintf(f, "speedup = %s over the 1-thread median of the same variant; "
-            "serial = Karp-Flatt fraction;\n", metric->unit);
+    if (mranks)
+        fprintf(f, "workers = ranks x threads; speedup = %s over the 1-worker (1 rank x 1 thread) median of "
+                "the same variant;\nmemory per thread: the fit over threads at each rank count, of the largest "
+                "process's RSS (one rank);\nserial = Karp-Flatt fraction over workers;\n", metric->unit);
+    else
+        fprintf(f, "speedup = %s over the 1-thread median of the same variant; "
+                "serial = Karp-Flatt fraction;\n", metric->unit);
     fputs("GHz = cycles / task-clock (NA without hardware counters); "
           "outside = CPUs kept busy by other processes during a run (median)\n", f);
 }

@@ -17,14 +17,16 @@
 #include "noise.h"
 
 #define STATS_NAME_MAX 32   /* variant names (template.h's TEMPLATE_NAME_MAX) */
-#define STATS_PHASES 6
-/* forward, backward, lock_wait, barrier_wait, reduce, optimizer */
+#define STATS_PHASES 8
+#define STATS_PHASES_FIRST 6   /* the phases before comm: summary.csv's columns in place */
+/* forward, backward, lock_wait, barrier_wait, reduce, optimizer, comm, comm_sum */
 extern const char *const STATS_PHASE_NAMES[STATS_PHASES];
 
 /* One run, as far as the statistics need it. */
 typedef struct {
     char variant[STATS_NAME_MAX];
     int threads, rep;
+    int ranks;                    /* MPI ranks (record "ranks"; 1 when absent; 0 reads as 1) */
     int ok;                       /* status "ok" (exited 0 with a readable report) */
     double wall_s, user_s, sys_s; /* spawn..wait4, rusage of the child */
     double peak_rss_kib;          /* ru_maxrss */
@@ -40,16 +42,17 @@ typedef struct {
     double eff_ghz, cycles_per_ref, eff_ghz_ref;   /* stats_eff_freq of the record's counters */
 } stats_run;
 
-/* One (variant, threads) point; medians are over the successful reps. */
+/* One (variant, threads, ranks) point; medians are over the successful reps. */
 typedef struct {
     char variant[STATS_NAME_MAX];
-    int threads;
-    int oversubscribed;           /* threads > usable CPUs (affinity mask and cgroup quota) */
+    int threads;                  /* per rank */
+    int ranks, workers;           /* MPI ranks (1: one process), workers = ranks x threads */
+    int oversubscribed;           /* workers > usable CPUs (affinity mask and cgroup quota) */
     int reps_ok, reps_failed;     /* failed counts timeouts too */
     double wall_median, wall_min, wall_max, wall_stddev, wall_cv;
     double tps_median, tps_min, tps_max;       /* the metric (tokens/s by default) */
     double tps_cv;                /* stddev / mean of the metric: the variability warning */
-    double speedup, speedup_min, speedup_max;  /* metric over the 1-thread median */
+    double speedup, speedup_min, speedup_max;  /* metric over the 1-worker median */
     double efficiency, cpu_util, karp_flatt;
     double user_median, sys_median, rss_median_kib;
     double mem_analytic;          /* bytes per thread, from the report */
@@ -65,9 +68,10 @@ typedef struct {
     double outside_cpus_median, outside_cpus_max;
 } stats_point;
 
-/* Per-thread memory of one variant, analytic against measured. */
+/* Per-thread memory of one variant (at one rank count), analytic against measured. */
 typedef struct {
     char variant[STATS_NAME_MAX];
+    int ranks;
     double analytic;              /* median of report memory.per_thread_total */
     double measured;              /* least-squares slope of peak RSS (bytes) over threads */
     double intercept;             /* of the same fit, bytes */
@@ -129,6 +133,7 @@ typedef struct {
     const json *report;           /* the child's report, NULL when none */
     const char *stderr_tail;      /* end of the child's output when not ok, else NULL */
     const stats_host *host;       /* NULL: usable = cpus, nothing else known */
+    int ranks;                    /* MPI ranks of threads each (mpirun); 0 or 1: one process */
 } stats_record;
 
 /* The effective clock from counts of one run (NAN where one is missing):
@@ -159,12 +164,16 @@ int stats_read_runs(const char *path, void (*add)(void *ctx, const json *rec), v
  * entries. cpus = usable CPUs: a point above them is oversubscribed. */
 void stats_summarize(const stats_run *runs, int nruns, const char *const *variants,
                      int nv, const int *threads, int nt, int cpus, stats_point *out);
+/* The same over the n points of pts whose variant, threads and ranks are
+ * set (the rest is filled in); speedups are over the 1-worker point of the
+ * same variant. */
+void stats_summarize_points(const stats_run *runs, int nruns, stats_point *pts, int n, int cpus);
 /* After stats_summarize (given the usable CPUs): marks the points sharing
  * SMT siblings (cores < threads <= usable) and fills the outside-load
  * figures of each point from its successful runs. */
 void stats_mark_points(stats_point *pts, int n, const stats_run *runs, int nruns, int cores,
                        int usable, double noise_max);
-/* Memory fit of the nt points of one variant (pts points at them). */
+/* Memory fit of the nt points of one variant at one rank count (pts points at them). */
 void stats_memory_fit(const stats_point *pts, int nt, stats_memory *m);
 
 /* Writers; return 0, or -1 when the stream reports an error. summary.csv

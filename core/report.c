@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "comm.h"
 #include "util.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -45,12 +46,15 @@ static void json_memtable(json_w *j, const memtable_t *m, int nth, int recompute
     json_int(j, "shared_total", (long long)m->shared_total);
     json_int(j, "threads", nth);
     json_int(j, "total_at_threads", (long long)m->total);
+    json_int(j, "rank", m->rank);
+    json_int(j, "ranks", m->nranks);
+    json_int(j, "adam_shard_params", (long long)m->shard);
     json_obj_close(j);
 }
 
 int report_write(const char *path, const trainer_t *t, const run_info *ri, char *err, size_t errlen) {
     const config_t *c = trainer_config(t);
-    int nth = trainer_threads(t);
+    int nth = trainer_threads(t), nw = trainer_workers(t), nranks = trainer_ranks(t);
     afile a;
     if (afile_open(&a, path, err, errlen) != 0) return -1;
     json_w j;
@@ -59,6 +63,8 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_str(&j, "tool", "train_model");
     json_str(&j, "variant", build_variant());
     json_int(&j, "threads", nth);
+    json_int(&j, "ranks", nranks);
+    json_int(&j, "workers", nw);
     json_str(&j, "scaling", ri->scaling_strong ? "strong" : "weak");
     json_str(&j, "recompute", ri->recompute == RECOMPUTE_LAYERS ? "layers" : "none");
     json_obj_open(&j, "config");
@@ -120,17 +126,18 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_int(&j, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
     json_int(&j, "affinity_cpus", affinity_cpus());
 
-    /* phases: wall_s[phase][thread], cpu_s[phase][thread] */
-    double (*wall)[PH_COUNT] = xmalloc(sizeof(double[PH_COUNT]) * nth);
-    double (*cpu)[PH_COUNT] = xmalloc(sizeof(double[PH_COUNT]) * nth);
+    /* phases: wall_s[phase][worker], cpu_s[phase][worker], over every
+     * rank's workers in global order (rank-major) */
+    double (*wall)[PH_COUNT] = xmalloc(sizeof(double[PH_COUNT]) * nw);
+    double (*cpu)[PH_COUNT] = xmalloc(sizeof(double[PH_COUNT]) * nw);
     if (!wall || !cpu) {
         free(wall); free(cpu);
         afile_abort(&a);
         snprintf(err, errlen, "cannot allocate %zu bytes for the report of %s",
-                 2 * sizeof(double[PH_COUNT]) * nth, path);
+                 2 * sizeof(double[PH_COUNT]) * nw, path);
         return -1;
     }
-    for (int i = 0; i < nth; i++) trainer_phase_times(t, i, wall[i], cpu[i]);
+    for (int i = 0; i < nw; i++) trainer_phase_times(t, i, wall[i], cpu[i]);
     json_obj_open(&j, "phases");
     json_arr_open(&j, "names");
     for (int p = 0; p < PH_COUNT; p++) json_str(&j, NULL, phase_names[p]);
@@ -140,7 +147,7 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
         json_arr_open(&j, kind[k]);
         for (int p = 0; p < PH_COUNT; p++) {
             json_arr_open(&j, NULL);
-            for (int i = 0; i < nth; i++) json_num(&j, NULL, k == 0 ? wall[i][p] : cpu[i][p]);
+            for (int i = 0; i < nw; i++) json_num(&j, NULL, k == 0 ? wall[i][p] : cpu[i][p]);
             json_arr_close(&j);
         }
         json_arr_close(&j);
@@ -149,8 +156,8 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_obj_open(&j, "imbalance");
     for (int p = 0; p < PH_COUNT; p++) {
         double mx = 0, sum = 0;
-        for (int i = 0; i < nth; i++) { sum += wall[i][p]; mx = MAX(mx, wall[i][p]); }
-        json_num(&j, phase_names[p], sum > 0 ? mx / (sum / nth) : 1.0);
+        for (int i = 0; i < nw; i++) { sum += wall[i][p]; mx = MAX(mx, wall[i][p]); }
+        json_num(&j, phase_names[p], sum > 0 ? mx / (sum / nw) : 1.0);
     }
     json_obj_close(&j);
     free(wall);
@@ -159,10 +166,28 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     json_int(&j, "peak_rss_kib", ru.ru_maxrss);
+    json_arr_open(&j, "ranks_peak_rss_kib");
+    for (int r = 0; r < nranks; r++) json_int(&j, NULL, trainer_rank_rss(t, r));
+    json_arr_close(&j);
     memtable_t mt;
     char merr[256];
-    if (trainer_memtable(c, nth, ri->scaling_strong, ri->recompute, &mt, merr, sizeof merr) == 0)
+    if (trainer_memtable_rank(c, nth, ri->scaling_strong, ri->recompute, trainer_rank(t), nranks, &mt, merr,
+                              sizeof merr) == 0)
         json_memtable(&j, &mt, nth, ri->recompute);
+    if (ri->comm && comm_library(ri->comm)) {
+        double sent, recv;
+        trainer_comm_bytes(t, &sent, &recv);
+        json_obj_open(&j, "mpi");
+        json_str(&j, "library", comm_library(ri->comm));
+        json_str(&j, "thread_level", comm_thread_level(ri->comm));
+        json_int(&j, "ranks", nranks);
+        json_int(&j, "threads_per_rank", nth);
+        json_num(&j, "bytes_sent_per_step", sent);
+        json_num(&j, "bytes_received_per_step", recv);
+        json_obj_close(&j);
+    } else {
+        json_null(&j, "mpi");
+    }
     json_obj_open(&j, "build");
     json_str(&j, "compiler", build_compiler());
     json_str(&j, "cflags", build_cflags());
@@ -211,13 +236,21 @@ static size_t item_bytes(const memtable_t *m, const char *names) {
 
 int report_memtable(FILE *f, const config_t *c, int nth, int strong, int recompute,
                     char *err, size_t errlen) {
+    return report_memtable_ranks(f, c, nth, strong, recompute, 1, err, errlen);
+}
+
+int report_memtable_ranks(FILE *f, const config_t *c, int nth, int strong, int recompute, int nranks,
+                          char *err, size_t errlen) {
     memtable_t both[2], m;
     for (int r = 0; r < 2; r++)
-        if (trainer_memtable(c, nth, strong, r, &both[r], err, errlen) != 0) return -1;
+        if (trainer_memtable_rank(c, nth, strong, r, 0, nranks, &both[r], err, errlen) != 0) return -1;
     m = both[recompute == RECOMPUTE_LAYERS];
-    fprintf(f, "memory table: config %s (V=%d C=%d L=%d NH=%d F=%d T=%d B=%d), %d thread%s, "
+    char ranks[96] = "";
+    if (nranks > 1)
+        snprintf(ranks, sizeof ranks, "rank 0 of %d ranks (%d workers in all), ", nranks, nranks * nth);
+    fprintf(f, "memory table: config %s (V=%d C=%d L=%d NH=%d F=%d T=%d B=%d), %s%d thread%s, "
             "%s scaling, %d sequence%s per worker context, --recompute %s\n",
-            c->name, c->V, c->C, c->L, c->NH, c->F, c->T, c->B, nth, nth == 1 ? "" : "s",
+            c->name, c->V, c->C, c->L, c->NH, c->F, c->T, c->B, ranks, nth, nth == 1 ? "" : "s",
             strong ? "strong" : "weak", m.Bmax, m.Bmax == 1 ? "" : "s",
             recompute == RECOMPUTE_LAYERS ? "layers" : "none");
     fprintf(f, "\nper-thread buffers (training context + gradient buffer), in both layouts; "
@@ -231,7 +264,11 @@ int report_memtable(FILE *f, const config_t *c, int nth, int strong, int recompu
             "per-thread", both[0].per_thread_total, both[0].per_thread_total / 1048576.0,
             recompute == RECOMPUTE_LAYERS ? " " : "*", both[1].per_thread_total,
             both[1].per_thread_total / 1048576.0, recompute == RECOMPUTE_LAYERS ? "*" : " ", CACHE_LINE);
-    fprintf(f, "\nshared state:\n");
+    if (nranks > 1)
+        fprintf(f, "\nshared state of this rank (Adam's moments: its shard of %zu of the %zu parameters, "
+                "ZeRO-1; comm_recv: every rank's sums of that shard):\n", m.shard, m.shared[0].bytes / sizeof(float));
+    else
+        fprintf(f, "\nshared state:\n");
     for (int i = 0; i < m.n_shared; i++)
         fprintf(f, "  %-14s %14zu bytes %12.1f KiB\n", m.shared[i].name, m.shared[i].bytes,
                 m.shared[i].bytes / 1024.0);
@@ -240,6 +277,20 @@ int report_memtable(FILE *f, const config_t *c, int nth, int strong, int recompu
             nth, nth == 1 ? "" : "s", m.total, m.total / 1048576.0,
             recompute == RECOMPUTE_LAYERS ? "none" : "layers", both[!recompute].total,
             both[!recompute].total / 1048576.0);
+    if (nranks > 1) {
+        fprintf(f, "\nper rank (%d threads each):\n  %-6s %14s %14s %14s\n", nth, "rank", "adam m+v bytes",
+                "comm_recv", "total bytes");
+        for (int r = 0; r < nranks; r++) {
+            memtable_t mr;
+            if (trainer_memtable_rank(c, nth, strong, recompute, r, nranks, &mr, err, errlen) != 0) return -1;
+            fprintf(f, "  %-6d %14zu %14zu %14zu  (%.2f MiB)\n", r, mr.shared[1].bytes + mr.shared[2].bytes,
+                    mr.shared[3].bytes, mr.total, mr.total / 1048576.0);
+        }
+        memtable_t one;
+        if (trainer_memtable(c, nth * nranks, strong, recompute, &one, err, errlen) == 0)
+            fprintf(f, "  (one process of %d threads: adam m+v %zu bytes, total %zu bytes = %.2f MiB)\n",
+                    nth * nranks, one.shared[1].bytes + one.shared[2].bytes, one.total, one.total / 1048576.0);
+    }
     if (strcmp(c->name, "seed") == 0) {
         double note_total = 0, ours_total = 0;
         m = both[0];

@@ -28,6 +28,7 @@ typedef struct {
     double timed_cpu_user_s;   /* process CPU time over the timed steps (after warm-up) */
     double timed_cpu_sys_s;
     int recompute;             /* RECOMPUTE_NONE / RECOMPUTE_LAYERS (model.h) */
+    comm_t *comm;              /* the job's ranks (comm.h); NULL or no MPI: "mpi" is null */
 } run_info;
 
 /* Write atomically. -1 with err naming the file on failure. */
@@ -39,6 +40,10 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
  * -1 with err (overflow, impossible split). */
 int report_memtable(FILE *f, const config_t *c, int nth, int strong, int recompute,
                     char *err, size_t errlen);
+/* The same for rank 0 of nranks (nth threads each), with every rank's
+ * sharded optimizer state and total. */
+int report_memtable_ranks(FILE *f, const config_t *c, int nth, int strong, int recompute, int nranks,
+                          char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -3,6 +3,10 @@
  * train it with N worker threads, print progress, save a checkpoint and
  * write the JSON report (core/REPORT.md).
  *
+ * Under mpirun (the MPI variant, build/mpi/train_model) every rank runs this
+ * with the same command line and N threads of its own; rank 0 prints, saves
+ * and reports. A failure on any rank ends every rank (comm_abort).
+ *
  * Exit codes: 0 success, 1 runtime failure, 2 usage error.
  */
 #include <cblas.h>
@@ -18,6 +22,7 @@
 
 #include "ckpt.h"
 #include "cli.h"
+#include "comm.h"
 #include "config.h"
 #include "data.h"
 #include "report.h"
@@ -65,24 +70,33 @@ static void usage(FILE *f) {
             build_variant(), THREADS_MAX, blas_max, STOP_GRACE_DEFAULT_S);
 }
 
+/* the job's ranks (one without MPI); a failure on one rank ends them all */
+static comm_t *g_comm;
+
+/* "train_model: ", or "train_model (rank R of N): " under MPI */
+static void say_prefix(void) {
+    if (comm_size(g_comm) > 1) fprintf(stderr, "train_model (rank %d of %d): ", comm_rank(g_comm), comm_size(g_comm));
+    else fprintf(stderr, "train_model: ");
+}
+
 static void die_usage(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "train_model: ");
+    say_prefix();
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n(train_model --help lists the options)\n");
     va_end(ap);
-    exit(2);
+    comm_abort(g_comm, 2);
 }
 
 static void die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "train_model: ");
+    say_prefix();
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
-    exit(1);
+    comm_abort(g_comm, 1);
 }
 
 /* ---- stop signals. The first SIGINT/SIGTERM asks the loop to stop after
@@ -177,6 +191,34 @@ static void probe_writable(const char *what, const char *path) {
     afile_abort(&a);
 }
 
+/* Under MPI every rank must train the same thing: the same command line
+ * (argv[1..]), the same tokens and, on --resume, the same checkpoint. Rank
+ * 0's hashes go to every rank; a rank that differs says what differs and
+ * the job ends: exit 2 for the command line, 1 for the data. */
+static void ranks_agree(int argc, char **argv, const int *tok, size_t ntok, const ckpt_t *ck) {
+    uint64_t h[3] = { CKPT_HASH_INIT, CKPT_HASH_INIT, CKPT_HASH_INIT }, h0[3];
+    for (int i = 1; i < argc; i++) h[0] = ckpt_hash(h[0], argv[i], strlen(argv[i]) + 1);
+    h[1] = ckpt_hash(h[1], tok, ntok * sizeof *tok);
+    if (ck) {
+        h[2] = ckpt_hash(h[2], ck->params, ck->nparams * sizeof(float));
+        h[2] = ckpt_hash(h[2], ck->m, ck->nparams * sizeof(float));
+        h[2] = ckpt_hash(h[2], ck->v, ck->nparams * sizeof(float));
+    }
+    memcpy(h0, h, sizeof h);
+    comm_bcast(g_comm, h0, sizeof h0);
+    static const char *const what[3] = { "its command line", "its training tokens (the data or the tokenizer)",
+                                         "the checkpoint it resumes from" };
+    int bad = 0;
+    for (int k = 0; k < 3; k++) {
+        if (h[k] == h0[k]) continue;
+        say_prefix();
+        fprintf(stderr, "%s differs from rank 0's: every rank must train the same thing\n", what[k]);
+        if (!bad) bad = k == 0 ? 2 : 1;
+    }
+    int any = comm_max_int(g_comm, bad);
+    if (any) comm_abort(g_comm, any);
+}
+
 int main(int argc, char **argv) {
     /* OpenBLAS starts its own thread pool when it loads, before main, and
      * those threads spin for a while: CPU time that is not training. With
@@ -188,11 +230,20 @@ int main(int argc, char **argv) {
         execv("/proc/self/exe", argv);
     openblas_set_num_threads(1);   /* one BLAS thread inside each worker */
 
-    cli_opts co;
     char err[1024];
+    /* MPI (the MPI variant) starts before anything can fail, so that a
+     * failure on one rank ends them all instead of leaving them waiting */
+    g_comm = comm_init(&argc, &argv, err, sizeof err);
+    if (!g_comm) { fprintf(stderr, "train_model: %s\n", err); return 1; }
+    const int nranks = comm_size(g_comm), lead = comm_rank(g_comm) == 0;
+    cli_opts co;
     int prc = cli_parse(&co, argc, argv, err, sizeof err);
     if (prc < 0) die_usage("%s", err);
-    if (co.help) { usage(stdout); return 0; }
+    if (co.help) {
+        if (lead) usage(stdout);
+        comm_finalize(g_comm);
+        return 0;
+    }
     const char *data_path = co.data_path, *config_name = co.config_name, *save = co.save;
     const char *resume = co.resume, *report = co.report, *tokname = co.tokname;
     int *over = co.over;
@@ -230,24 +281,32 @@ int main(int argc, char **argv) {
     if (config_validate(&cfg, err, sizeof err) != 0) die_usage("%s", err);
 
     if (memtable) {
-        if (report_memtable(stdout, &cfg, threads, opt.strong, opt.recompute, err, sizeof err) != 0)
+        if (lead && report_memtable_ranks(stdout, &cfg, threads, opt.strong, opt.recompute, nranks, err,
+                                          sizeof err) != 0)
             die_usage("%s", err);
+        comm_finalize(g_comm);
         return 0;
     }
-    if (opt.strong && cfg.B < threads)
+    if (opt.strong && cfg.B < threads * nranks) {
+        if (nranks > 1)
+            die_usage("--scaling strong: the global batch of %d sequences is smaller than the %d workers "
+                      "(%d ranks x --threads %d); raise --batch to at least %d", cfg.B, threads * nranks,
+                      nranks, threads, threads * nranks);
         die_usage("--scaling strong: the global batch of %d sequences is smaller than --threads %d; "
                   "raise --batch to at least %d", cfg.B, threads, threads);
-    if (report) probe_writable("--report", report);
-    if (save) probe_writable("--save", save);
+    }
+    /* rank 0 writes the report and the checkpoint */
+    if (report && lead) probe_writable("--report", report);
+    if (save && lead) probe_writable("--save", save);
 
     /* ---- data and tokenizer */
     text_t text;
     if (data_path) {
         if (text_load(&text, data_path, err, sizeof err) != 0) die("%s", err);
-        if (text.skipped_nul)
+        if (text.skipped_nul && lead)
             fprintf(stderr, "train_model: skipped %d file(s) holding NUL bytes under %s\n",
                     text.skipped_nul, data_path);
-        if (text.skipped_dirs)
+        if (text.skipped_dirs && lead)
             fprintf(stderr, "train_model: skipped %d link(s) to a directory already read under %s "
                     "(symlink loops): each directory is read once\n", text.skipped_dirs, data_path);
     } else if (text_synthetic(&text, 42, 1 << 19) != 0) {
@@ -271,7 +330,7 @@ int main(int argc, char **argv) {
         die("%s%s", err, data_path ? "" : " (synthetic corpus)");
 
     /* ---- trainer */
-    int Bglobal = opt.strong ? cfg.B : cfg.B * threads;
+    int Bglobal = opt.strong ? cfg.B : cfg.B * threads * nranks;
     if (epochs > 0) {
         double per_step = (double)Bglobal * cfg.T;
         steps = (long)ceil(epochs * corpus.ntrain / per_step);
@@ -282,13 +341,13 @@ int main(int argc, char **argv) {
     /* the cosine horizon: --lr-steps, else a version 2 checkpoint's, else
      * the last step of this run */
     if (!(co.given & CLI_LR_STEPS) && !resume_has_opts) opt.lr_steps = first + steps;
-    trainer_t *t = trainer_create(&cfg, &opt, threads, &corpus, err, sizeof err);
+    if (nranks > 1) ranks_agree(argc, argv, tok, ntok, resume ? &ck : NULL);
+    trainer_t *t = trainer_create_ranks(&cfg, &opt, threads, g_comm, &corpus, err, sizeof err);
     if (!t) die("%s", err);
     if (resume) {
-        size_t np = trainer_nparams(t);
-        memcpy(trainer_params(t), ck.params, np * sizeof(float));
-        memcpy(trainer_adam_m(t), ck.m, np * sizeof(float));
-        memcpy(trainer_adam_v(t), ck.v, np * sizeof(float));
+        /* every rank read the same file; each keeps its shard of the moments */
+        memcpy(trainer_params(t), ck.params, trainer_nparams(t) * sizeof(float));
+        trainer_set_moments(t, ck.m, ck.v);
         trainer_set_steps_done(t, ck.step);
         ckpt_free(&ck);
     }
@@ -309,20 +368,23 @@ int main(int argc, char **argv) {
     sa.sa_handler = on_alarm;
     sigaction(SIGALRM, &sa, NULL);
 
-    if (!quiet)
-        fprintf(stderr, "train_model (%s): config %s, %zu params, %d thread%s, %s scaling, "
+    char ranks_txt[64] = "";
+    if (nranks > 1) snprintf(ranks_txt, sizeof ranks_txt, "%d ranks x ", nranks);
+    if (!quiet && lead)
+        fprintf(stderr, "train_model (%s): config %s, %zu params, %s%d thread%s, %s scaling, "
                 "global batch %d x %d tokens, %zu training tokens\n", build_variant(), cfg.name,
-                trainer_nparams(t), threads, threads == 1 ? "" : "s", opt.strong ? "strong" : "weak",
-                Bglobal, cfg.T, corpus.ntrain);
+                trainer_nparams(t), ranks_txt, threads, threads == 1 ? "" : "s",
+                opt.strong ? "strong" : "weak", Bglobal, cfg.T, corpus.ntrain);
     long done = 0;
-    int failed = 0;
+    int failed = 0, stop = 0;
     double t_start = time_wall();
     /* CPU time of the timed steps (the report's tokens_per_s region: after
      * the warm-up step when there is more than one), whole process */
     struct rusage ru_start, ru_warm, ru_end;
     getrusage(RUSAGE_SELF, &ru_start);
     ru_warm = ru_start;
-    for (long s = 0; s < steps && !stop_signal; s++) {
+    /* a stop signal ends the run after the same step on every rank */
+    for (long s = 0; s < steps && !(stop = nranks > 1 ? comm_max_int(g_comm, stop_signal) : stop_signal); s++) {
         double t0 = time_wall();
         float loss = trainer_step(t);
         double ms = (time_wall() - t0) * 1e3;
@@ -331,13 +393,13 @@ int main(int argc, char **argv) {
         done = s + 1;
         if (3e-3 * ms > grace_s) grace_s = (sig_atomic_t)MIN(3e-3 * ms + 1, 86400.0);
         if (s == 0) getrusage(RUSAGE_SELF, &ru_warm);
-        if (!isfinite(loss)) {
-            fprintf(stderr, "train_model: the loss became %s at step %ld: stopping (try a lower --lr)\n",
+        if (!isfinite(loss)) {     /* the same loss on every rank: all stop here */
+            if (lead) fprintf(stderr, "train_model: the loss became %s at step %ld: stopping (try a lower --lr)\n",
                     isnan(loss) ? "NaN" : "infinite", first + s + 1);
             failed = 1;
             break;
         }
-        if (!quiet)
+        if (!quiet && lead)
             fprintf(stderr, "step %5ld/%ld  loss %.4f  lr %.2e  norm %.3f  %8.2f ms/step  %9.0f tok/s\n",
                     first + s + 1, first + steps, loss, trainer_last_lr(t), trainer_last_grad_norm(t),
                     ms, (double)Bglobal * cfg.T / (ms * 1e-3));
@@ -349,9 +411,19 @@ int main(int argc, char **argv) {
     double timed_user = TV_S(ru_end.ru_utime) - TV_S(ru0->ru_utime);
     double timed_sys = TV_S(ru_end.ru_stime) - TV_S(ru0->ru_stime);
 #undef TV_S
+    if (nranks > 1) {          /* the job's CPU time: every rank's process */
+        double mine[2] = { timed_user, timed_sys }, *all = xmalloc(2 * sizeof(double) * nranks);
+        if (!all) die("cannot allocate the CPU times of %d ranks", nranks);
+        comm_allgather_f64(g_comm, mine, all, 2);
+        timed_user = timed_sys = 0;
+        for (int r = 0; r < nranks; r++) { timed_user += all[2 * r]; timed_sys += all[2 * r + 1]; }
+        free(all);
+    }
+    /* a signal during the last step too: the loop checks only before a step */
+    stop = nranks > 1 ? comm_max_int(g_comm, stop_signal) : stop_signal;
     float val = NAN;
     int val_batches = 0;
-    if (!failed && !stop_signal && eval_batches > 0) {
+    if (!failed && !stop && eval_batches > 0) {
         val = trainer_eval(t, eval_batches);
         val_batches = eval_batches;
     }
@@ -362,13 +434,29 @@ int main(int argc, char **argv) {
     int rc = failed ? 1 : 0;
     if (save && !failed) {
         size_t np = trainer_nparams(t);
-        if (ckpt_save(save, &cfg, &tk, trainer_steps_done(t), &opt, trainer_params(t),
-                      trainer_adam_m(t), trainer_adam_v(t), np, err, sizeof err) != 0) {
+        float *m = trainer_adam_m(t), *v = trainer_adam_v(t), *m_all = NULL, *v_all = NULL;
+        if (nranks > 1) {          /* rank 0 writes one file with every rank's moments */
+            if (lead) {
+                m_all = xmalloc(np * sizeof(float));
+                v_all = xmalloc(np * sizeof(float));
+                if (!m_all || !v_all)
+                    die("--save %s: cannot allocate %zu bytes to gather the Adam moments of %d ranks",
+                        save, 2 * np * sizeof(float), nranks);
+            }
+            trainer_gather_moments(t, m_all, v_all);
+            m = m_all;
+            v = v_all;
+        }
+        if (lead && ckpt_save(save, &cfg, &tk, trainer_steps_done(t), &opt, trainer_params(t),
+                              m, v, np, err, sizeof err) != 0) {
             fprintf(stderr, "train_model: %s\n", err);
             rc = 1;
         }
+        free(m_all);
+        free(v_all);
     }
-    if (report) {
+    if (report) trainer_gather_stats(t);    /* every rank's phases, for rank 0's report */
+    if (report && lead) {
         char cmd[4096] = "";
         for (int i = 0; i < argc; i++) {
             if (strlen(cmd) + strlen(argv[i]) + 2 >= sizeof cmd) break;
@@ -377,29 +465,32 @@ int main(int argc, char **argv) {
         }
         run_info ri = { data_path ? data_path : "synthetic", tokname, cmd, losses, step_ms,
                         done, first, wall, val, val_batches, opt.strong, timed_user, timed_sys,
-                        opt.recompute };
+                        opt.recompute, g_comm };
         if (report_write(report, t, &ri, err, sizeof err) != 0) {
             fprintf(stderr, "train_model: %s\n", err);
             rc = 1;
         }
     }
-    if (done > 0) {
+    if (done > 0 && lead) {
         double tps = (double)Bglobal * cfg.T * done / wall;
         char valtxt[32] = "";            /* no figure when no validation ran */
         if (val_batches > 0) snprintf(valtxt, sizeof valtxt, ", val %.4f", val);
-        printf("%s: %ld steps, %d thread%s, loss %.4f -> %.4f%s, %.3f s, %.0f tokens/s\n",
-               build_variant(), done, threads, threads == 1 ? "" : "s", losses[0], losses[done - 1],
-               valtxt, wall, tps);
+        printf("%s: %ld steps, %s%d thread%s, loss %.4f -> %.4f%s, %.3f s, %.0f tokens/s\n",
+               build_variant(), done, ranks_txt, threads, threads == 1 ? "" : "s", losses[0],
+               losses[done - 1], valtxt, wall, tps);
     }
-    if (stop_signal && !failed) {
-        fprintf(stderr, "train_model: stopped by signal %d after %ld steps%s\n", (int)stop_signal,
-                done, save && rc == 0 ? " (checkpoint written)" : "");
-        if (rc == 0) rc = 128 + stop_signal;   /* a failed write stays exit 1 */
+    if (!stop) stop = stop_signal;   /* one that came during the validation or the writes */
+    if (stop && !failed) {
+        if (lead)
+            fprintf(stderr, "train_model: stopped by signal %d after %ld steps%s\n", stop,
+                    done, save && rc == 0 ? " (checkpoint written)" : "");
+        if (rc == 0) rc = 128 + stop;   /* a failed write stays exit 1 */
     }
     trainer_free(t);
     tokenizer_free(&tk);
     free(tok);
     free(losses);
     free(step_ms);
+    comm_finalize(g_comm);
     return rc;
 }

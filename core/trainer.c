@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "comm.h"
 #include "ops.h"
 #include "pool.h"
 
@@ -23,7 +25,7 @@
 #endif
 
 const char *const phase_names[PH_COUNT] = {
-    "forward", "backward", "lock_wait", "barrier_wait", "reduce", "optimizer",
+    "forward", "backward", "lock_wait", "barrier_wait", "reduce", "optimizer", "comm", "comm_sum",
 };
 
 /* per-worker state written by that worker only; padded so no two workers
@@ -34,7 +36,7 @@ typedef struct {
     double loss;           /* sum of this step's position losses */
     double sqnorm;         /* squared norm of this worker's gradient slice */
     int row0, rows;        /* global sequence indices [row0, row0 + rows) */
-    size_t k0, k1;         /* parameter slice [k0, k1) */
+    size_t k0, k1;         /* parameter slice [k0, k1) (of global worker rank * nth + ith) */
 } worker_t;
 
 struct trainer {
@@ -58,6 +60,20 @@ struct trainer {
     long hang_step;                /* test hook (CLLM_TEST_HANG_STEP): -1 off */
     long eval_batch;
     float lr_now, grad_norm;
+    /* ranks (comm.h). This process is rank `rank` of `nranks`; its workers
+     * are the global workers rank * nth .. rank * nth + nth - 1 of
+     * nworkers, and the parameter slices are those of one process of
+     * nworkers workers. With one rank nothing below is used but moff = 0. */
+    comm_t *comm;
+    int rank, nranks, nworkers;
+    size_t moff;                   /* adam m and v hold params [moff, moff + rank_cnt[rank]) */
+    size_t *rank_off, *rank_cnt;   /* the range each rank owns: its workers' slices */
+    size_t rank_one[2];            /* rank_off, rank_cnt of one rank */
+    float *xbuf;                   /* comm_exchange's receive buffer, nranks x rank_cnt[rank] */
+    double *wstat, *wstat_all;     /* per step (loss, sqnorm) of this rank's workers / of all */
+    double *phase_mine, *phase_all;   /* trainer_gather_stats: [nth or nworkers][2][PH_COUNT] */
+    long *rss_all;                 /* trainer_gather_stats: peak RSS of each rank, KiB */
+    long kill_rank, kill_step;     /* test hook (CLLM_TEST_KILL_RANK): -1 off */
 };
 
 /* ---- test-only hook (tests/test_cli.sh), off unless CLLM_TEST_HOLD_MS is set:
@@ -95,15 +111,45 @@ void train_opts_default(train_opts *o) {
 
 /* ---------------------------------------------------------------- memory table */
 
+/* the parameter slice [k0, k1) of worker g of n: whole cache lines (16
+ * floats) each, the last ones short or empty */
+static void worker_slice(size_t np, int n, int g, size_t *k0, size_t *k1) {
+    size_t dr = (np + n - 1) / n;
+    dr = (dr + 15) / 16 * 16;
+    *k0 = MIN((size_t)g * dr, np);
+    *k1 = MIN(*k0 + dr, np);
+}
+
+/* the range rank r of R owns: the slices of its nth workers */
+static void rank_range(size_t np, int nth, int R, int r, size_t *off, size_t *cnt) {
+    size_t a, b, e;
+    worker_slice(np, nth * R, r * nth, off, &b);
+    worker_slice(np, nth * R, r * nth + nth - 1, &a, &e);
+    *cnt = e - *off;
+}
+
 int trainer_memtable(const config_t *c, int nth, int strong, int recompute, memtable_t *mt,
                      char *err, size_t errlen) {
+    return trainer_memtable_rank(c, nth, strong, recompute, 0, 1, mt, err, errlen);
+}
+
+int trainer_memtable_rank(const config_t *c, int nth, int strong, int recompute, int rank, int nranks,
+                          memtable_t *mt, char *err, size_t errlen) {
     memset(mt, 0, sizeof *mt);
-    if (strong && c->B < nth) {
-        snprintf(err, errlen, "strong scaling splits the global batch of %d sequences over %d "
-                 "threads: the batch must be at least the thread count", c->B, nth);
+    int nw = nth * nranks;
+    if (strong && c->B < nw) {
+        if (nranks > 1)
+            snprintf(err, errlen, "strong scaling splits the global batch of %d sequences over %d "
+                     "workers (%d ranks x %d threads): the batch must be at least the worker count",
+                     c->B, nw, nranks, nth);
+        else
+            snprintf(err, errlen, "strong scaling splits the global batch of %d sequences over %d "
+                     "threads: the batch must be at least the thread count", c->B, nth);
         return -1;
     }
-    mt->Bmax = strong ? (c->B + nth - 1) / nth : c->B;
+    mt->Bmax = strong ? (c->B + nw - 1) / nw : c->B;
+    mt->rank = rank;
+    mt->nranks = nranks;
     if ((long long)mt->Bmax * c->T > INT_MAX) {
         snprintf(err, errlen, "a worker's %d sequences of %d tokens are %lld rows, more than the %d "
                  "rows a BLAS call takes (int): lower --batch or --seq", mt->Bmax, c->T,
@@ -123,11 +169,24 @@ int trainer_memtable(const config_t *c, int nth, int strong, int recompute, memt
     if (!size_add(ctx_bytes, pad_p, &mt->per_thread_total)) goto overflow;
     /* worker_t lives in the trainer's array of workers, padded to a line */
     mt->per_thread_total += sizeof(worker_t);
+    /* Adam's moments are sharded over the ranks (ZeRO-1): this rank's range;
+     * with several ranks, the receive buffer of the exchange too */
+    size_t off, cnt;
+    rank_range(np, nth, nranks, rank, &off, &cnt);
+    mt->shard = cnt;
+    size_t sbytes = cnt * sizeof(float), pad_s = (sbytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
     mt->shared[0] = (mem_item){ "params", pbytes, NULL };
-    mt->shared[1] = (mem_item){ "adam_m", pbytes, NULL };
-    mt->shared[2] = (mem_item){ "adam_v", pbytes, NULL };
+    mt->shared[1] = (mem_item){ "adam_m", sbytes, NULL };
+    mt->shared[2] = (mem_item){ "adam_v", sbytes, NULL };
     mt->n_shared = 3;
-    if (!size_mul(pad_p, 3, &mt->shared_total)) goto overflow;
+    if (!size_mul(pad_p, 3, &mt->shared_total)) goto overflow;   /* pad_s <= pad_p */
+    mt->shared_total = pad_p + 2 * pad_s;
+    if (nranks > 1) {
+        size_t xbytes;
+        if (!size_mul(sbytes, (size_t)nranks, &xbytes)) goto overflow;
+        mt->shared[mt->n_shared++] = (mem_item){ "comm_recv", xbytes, NULL };
+        mt->shared_total += (xbytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    }
     size_t all;
     if (!size_mul(mt->per_thread_total, (size_t)nth, &all) || !size_add(all, mt->shared_total, &mt->total))
         goto overflow;
@@ -155,6 +214,11 @@ const char *trainer_memory_limit(double *bytes) {
 
 trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
                           const corpus_t *data, char *err, size_t errlen) {
+    return trainer_create_ranks(c, o, nth, NULL, data, err, errlen);
+}
+
+trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth, comm_t *comm,
+                                const corpus_t *data, char *err, size_t errlen) {
     if (config_validate(c, err, errlen) != 0) return NULL;
     if (o->recompute != RECOMPUTE_NONE && o->recompute != RECOMPUTE_LAYERS) {
         snprintf(err, errlen, "recompute mode %d is not none (0) or layers (1)", o->recompute);
@@ -165,8 +229,26 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
         snprintf(err, errlen, "thread count %d is out of range 1..%d", nth, THREADS_MAX);
         return NULL;
     }
+    int rank = comm_rank(comm), nranks = comm_size(comm);
+    if (nranks < 1 || nranks > RANKS_MAX || rank < 0 || rank >= nranks) {
+        snprintf(err, errlen, "rank %d of %d is out of range (1..%d ranks)", rank, nranks, RANKS_MAX);
+        return NULL;
+    }
+    if ((long long)nth * nranks > WORKERS_MAX) {
+        snprintf(err, errlen, "%d ranks x %d threads are %lld workers, more than %d", nranks, nth,
+                 (long long)nth * nranks, WORKERS_MAX);
+        return NULL;
+    }
     memtable_t mt;
-    if (trainer_memtable(c, nth, o->strong, o->recompute, &mt, err, errlen) != 0) return NULL;
+    if (trainer_memtable_rank(c, nth, o->strong, o->recompute, rank, nranks, &mt, err, errlen) != 0) return NULL;
+    if (nranks > 1) {
+        size_t counts[P_COUNT], np = param_counts(c, counts);
+        if (np > INT_MAX || mt.shard * (size_t)nranks > INT_MAX) {
+            snprintf(err, errlen, "config %s has %zu parameters: across %d ranks a count or offset "
+                     "passes the %d elements an MPI count (int) holds", c->name, np, nranks, INT_MAX);
+            return NULL;
+        }
+    }
     double limit;
     const char *limit_what = trainer_memory_limit(&limit);
     if (limit > 0 && (double)mt.total > limit) {
@@ -205,11 +287,21 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
     t->nth = nth;
     t->data = data;
     t->Bmax = mt.Bmax;
-    t->Bglobal = o->strong ? c->B : c->B * nth;
+    t->comm = comm;
+    t->rank = rank;
+    t->nranks = nranks;
+    t->nworkers = nth * nranks;
+    const int nw = t->nworkers;
+    t->Bglobal = o->strong ? c->B : c->B * nw;
     const char *hang = getenv("CLLM_TEST_HANG_STEP");
     t->hang_step = hang && *hang ? atol(hang) : -1;
+    const char *kill = getenv("CLLM_TEST_KILL_RANK");
+    t->kill_rank = t->kill_step = -1;
+    if (kill && *kill && sscanf(kill, "%ld:%ld", &t->kill_rank, &t->kill_step) != 2)
+        t->kill_rank = t->kill_step = -1;
     t->nparams = param_counts(c, t->pcount);
     size_t pad_p = (t->nparams * sizeof(float) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    size_t pad_s = (mt.shard * sizeof(float) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
 
     t->shared = mem_alloc(mt.shared_total);
     if (!t->shared) {
@@ -219,9 +311,36 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
     }
     t->params = t->shared;
     t->m = (float *)((char *)t->shared + pad_p);
-    t->v = (float *)((char *)t->shared + 2 * pad_p);
+    t->v = (float *)((char *)t->shared + pad_p + pad_s);
+    if (nranks > 1) t->xbuf = (float *)((char *)t->shared + pad_p + 2 * pad_s);
     params_point(&t->p, t->params, c);
     params_init(t->params, c, o->seed);
+
+    /* one rank: the table lives in the trainer (no allocation: the same
+     * allocations as before ranks existed, which the fault-injection
+     * tests count) */
+    t->rank_off = nranks == 1 ? t->rank_one : xcalloc(2 * (size_t)nranks, sizeof(size_t));
+    if (!t->rank_off) {
+        snprintf(err, errlen, "cannot allocate %zu bytes for the table of %d ranks",
+                 2 * nranks * sizeof(size_t), nranks);
+        goto fail;
+    }
+    t->rank_cnt = t->rank_off + nranks;
+    for (int r = 0; r < nranks; r++) rank_range(t->nparams, nth, nranks, r, &t->rank_off[r], &t->rank_cnt[r]);
+    t->moff = t->rank_off[rank];
+    if (nranks > 1) {
+        size_t nd = 2 * (size_t)nth + 2 * (size_t)nw + 2 * PH_COUNT * (size_t)(nth + nw);
+        t->wstat = xcalloc(nd, sizeof(double));
+        t->rss_all = xcalloc((size_t)nranks, sizeof(long));
+        if (!t->wstat || !t->rss_all) {
+            snprintf(err, errlen, "cannot allocate %zu bytes for the per-worker tables of %d ranks",
+                     nd * sizeof(double) + nranks * sizeof(long), nranks);
+            goto fail;
+        }
+        t->wstat_all = t->wstat + 2 * nth;
+        t->phase_mine = t->wstat_all + 2 * nw;
+        t->phase_all = t->phase_mine + 2 * PH_COUNT * nth;
+    }
 
     t->w = mem_alloc(sizeof(worker_t) * nth);
     t->wmem = xcalloc(nth, sizeof *t->wmem);
@@ -244,19 +363,18 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
         ctx_carve(c, t->Bmax, o->recompute, &t->ctx[i], t->wmem[i]);
         t->grad[i] = (float *)(t->wmem[i] + ctx_bytes);
         params_point(&t->g[i], t->grad[i], c);
+        /* data and parameter slice by the global worker index: what is
+         * trained does not depend on the split into ranks and threads */
         worker_t *w = &t->w[i];
+        int g = rank * nth + i;
         if (o->strong) {
-            w->row0 = (int)((long)i * c->B / nth);
-            w->rows = (int)((long)(i + 1) * c->B / nth) - w->row0;
+            w->row0 = (int)((long)g * c->B / nw);
+            w->rows = (int)((long)(g + 1) * c->B / nw) - w->row0;
         } else {
-            w->row0 = i * c->B;
+            w->row0 = g * c->B;
             w->rows = c->B;
         }
-        /* parameter slices in whole cache lines (16 floats) */
-        size_t dr = (t->nparams + nth - 1) / nth;
-        dr = (dr + 15) / 16 * 16;
-        w->k0 = MIN((size_t)i * dr, t->nparams);
-        w->k1 = MIN(w->k0 + dr, t->nparams);
+        worker_slice(t->nparams, nw, g, &w->k0, &w->k1);
     }
     t->pool = pool_create(nth, err, errlen);
     if (!t->pool) goto fail;
@@ -281,6 +399,9 @@ void trainer_free(trainer_t *t) {
     free(t->ctx);
     free(t->grad);
     free(t->g);
+    if (t->rank_off != t->rank_one) free(t->rank_off);
+    free(t->wstat);
+    free(t->rss_all);
     mem_free(t->w);
     mem_free(t->shared);
     free(t);
@@ -311,7 +432,8 @@ static void fill_batch(trainer_t *t, worker_t *w, ctx_t *x, int val, long step) 
 }
 
 /* AdamW over params[k0, k1), tensor by tensor (weight decay is per tensor);
- * the bias corrections' reciprocals are computed once per step */
+ * the bias corrections' reciprocals are computed once per step; the moments
+ * are this rank's shard, which starts at parameter moff */
 static void adamw_slice(trainer_t *t, size_t k0, size_t k1, float scale) {
     const train_opts *o = &t->opt;
     long step = t->step + 1;
@@ -325,30 +447,80 @@ static void adamw_slice(trainer_t *t, size_t k0, size_t k1, float scale) {
         base += t->pcount[i];
         if (a >= b) continue;
         s.wd = param_decays(i) ? o->wd : 0.0f;
-        adamw_update(t->params + a, t->m + a, t->v + a, t->grad[0] + a, b - a, &s);
+        adamw_update(t->params + a, t->m + (a - t->moff), t->v + (a - t->moff), t->grad[0] + a, b - a, &s);
     }
 }
 
-/* grad[0][k] = grad[0][k] + grad[1][k] + ... + grad[n-1][k] over [k0, k1), in
- * that order, a block of 256 at a time so each buffer is streamed once;
- * returns the squared norm of the result (double accumulation) */
-HOT static double reduce_slice(float *const *grad, int n, size_t k0, size_t k1) {
+/* dst[k] = src[0][k] + src[1][k] + ... + src[n-1][k] for k in [0, len), in
+ * that order (dst may be src[0]), a block of 256 at a time so each buffer is
+ * streamed once; returns the squared norm of the result (double
+ * accumulation, lanes counted from dst[0]) */
+HOT static double reduce_slice(float *dst, const float *const *src, int n, size_t len) {
     /* 8 partial sums in a fixed order: one serial chain of double adds would
      * cost its 4-cycle latency per element */
     double sq[8] = { 0 };
-    float *g0 = grad[0];
-    for (size_t b = k0; b < k1; b += 256) {
-        size_t e = MIN(b + 256, k1);
+    for (size_t b = 0; b < len; b += 256) {
+        size_t e = MIN(b + 256, len);
+        if (src[0] != dst)
+            for (size_t k = b; k < e; k++) dst[k] = src[0][k];
         for (int j = 1; j < n; j++) {
-            const float *gj = grad[j];
-            for (size_t k = b; k < e; k++) g0[k] += gj[k];
+            const float *gj = src[j];
+            for (size_t k = b; k < e; k++) dst[k] += gj[k];
         }
         size_t k = b;
         for (; k + 8 <= e; k += 8)
-            for (int l = 0; l < 8; l++) sq[l] += (double)g0[k + l] * g0[k + l];
-        for (; k < e; k++) sq[0] += (double)g0[k] * g0[k];
+            for (int l = 0; l < 8; l++) sq[l] += (double)dst[k + l] * dst[k + l];
+        for (; k < e; k++) sq[0] += (double)dst[k] * dst[k];
     }
     return ((sq[0] + sq[1]) + (sq[2] + sq[3])) + ((sq[4] + sq[5]) + (sq[6] + sq[7]));
+}
+
+/* ---- the combine across ranks (nranks > 1; trainer_create_ranks in
+ * trainer.h). Worker 0 alone calls MPI (MPI_THREAD_FUNNELED), between the
+ * pool's barriers. */
+
+/* This rank's sums of the slices worker ith of every rank owns, the
+ * exchange, then worker ith's slice as the ranks' sums added in rank order
+ * 0..R-1 into grad[0]; returns its squared norm. */
+static double ranks_combine(trainer_t *t, worker_t *w, int ith, stamp *s) {
+    const int T = t->nth, R = t->nranks;
+    const float *src[THREADS_MAX > RANKS_MAX ? THREADS_MAX : RANKS_MAX];
+    if (T > 1)
+        for (int d = 0; d < R; d++) {
+            size_t k0, k1;
+            worker_slice(t->nparams, t->nworkers, d * T + ith, &k0, &k1);
+            for (int j = 0; j < T; j++) src[j] = t->grad[j] + k0;
+            reduce_slice(t->grad[0] + k0, src, T, k1 - k0);
+        }
+    *s = phase_end(t, w, PH_REDUCE, *s);
+    pool_barrier(t->pool);
+    *s = phase_end(t, w, PH_BARRIER, *s);
+    if (ith == 0) {
+        comm_exchange(t->comm, t->grad[0], t->rank_off, t->rank_cnt, t->xbuf);
+        *s = phase_end(t, w, PH_COMM, *s);
+    }
+    pool_barrier(t->pool);
+    *s = phase_end(t, w, PH_BARRIER, *s);
+    size_t cnt = t->rank_cnt[t->rank], rel = w->k0 - t->moff;
+    for (int r = 0; r < R; r++) src[r] = t->xbuf + (size_t)r * cnt + rel;
+    double sq = reduce_slice(t->grad[0] + w->k0, src, R, w->k1 - w->k0);
+    *s = phase_end(t, w, PH_COMM_SUM, *s);
+    return sq;
+}
+
+/* After the barrier that ends the combine: worker 0 gathers every worker's
+ * (loss, squared norm) into wstat_all (global worker order), then all meet. */
+static void ranks_gather_stat(trainer_t *t, worker_t *w, int ith, stamp *s) {
+    if (ith == 0) {
+        for (int j = 0; j < t->nth; j++) {
+            t->wstat[2 * j] = t->w[j].loss;
+            t->wstat[2 * j + 1] = t->w[j].sqnorm;
+        }
+        comm_allgather_f64(t->comm, t->wstat, t->wstat_all, 2 * t->nth);
+        *s = phase_end(t, w, PH_COMM, *s);
+    }
+    pool_barrier(t->pool);
+    *s = phase_end(t, w, PH_BARRIER, *s);
 }
 
 static void step_job(void *arg, int ith, int nth) {
@@ -382,15 +554,28 @@ static void step_job(void *arg, int ith, int nth) {
     pool_barrier(t->pool);
     s = phase_end(t, w, PH_BARRIER, s);
 
-    /* combine: my slice, summed over every worker's buffer in order 0..N-1 */
-    w->sqnorm = reduce_slice(t->grad, nth, w->k0, w->k1);
-    s = phase_end(t, w, PH_REDUCE, s);
+    if (t->nranks > 1) {
+        /* ---- MPI insertion point 1 of 3: the combine across ranks */
+        w->sqnorm = ranks_combine(t, w, ith, &s);
+    } else {
+        /* combine: my slice, summed over every worker's buffer in order 0..N-1 */
+        const float *src[THREADS_MAX];
+        for (int j = 0; j < nth; j++) src[j] = t->grad[j] + w->k0;
+        w->sqnorm = reduce_slice(t->grad[0] + w->k0, src, nth, w->k1 - w->k0);
+        s = phase_end(t, w, PH_REDUCE, s);
+    }
 
     pool_barrier(t->pool);
     s = phase_end(t, w, PH_BARRIER, s);
 
     double total = 0.0;
-    for (int j = 0; j < nth; j++) total += t->w[j].sqnorm;
+    if (t->nranks > 1) {
+        /* ---- MPI insertion point 2 of 3: every worker's partial, in global order */
+        ranks_gather_stat(t, w, ith, &s);
+        for (int g = 0; g < t->nworkers; g++) total += t->wstat_all[2 * g + 1];
+    } else {
+        for (int j = 0; j < nth; j++) total += t->w[j].sqnorm;
+    }
     float norm = (float)sqrt(total);
     float scale = (t->opt.clip > 0 && norm > t->opt.clip) ? t->opt.clip / norm : 1.0f;
     if (ith == 0) t->grad_norm = norm;
@@ -408,10 +593,20 @@ float trainer_lr_at(const train_opts *o, long step) {
 }
 
 float trainer_step(trainer_t *t) {
+    if (t->step == t->kill_step && t->rank == t->kill_rank) raise(SIGKILL);   /* test hook */
     t->lr_now = trainer_lr_at(&t->opt, t->step);
     pool_run(t->pool, step_job, t);
     double loss = 0.0;
-    for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
+    if (t->nranks > 1) {
+        /* ---- MPI insertion point 3 of 3: the updated slices from every rank
+         * (worker 0 is this thread; the job's end ordered every AdamW before) */
+        stamp s = stamp_now(t);
+        comm_allgather(t->comm, t->params, t->rank_off, t->rank_cnt);
+        phase_end(t, &t->w[0], PH_COMM, s);
+        for (int g = 0; g < t->nworkers; g++) loss += t->wstat_all[2 * g];
+    } else {
+        for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
+    }
     t->step++;
     return (float)(loss / ((double)t->Bglobal * t->cfg.T));
 }
@@ -435,7 +630,13 @@ float trainer_eval(trainer_t *t, int batches) {
     for (int b = 0; b < batches; b++) {
         t->eval_batch = b;
         pool_run(t->pool, eval_job, t);
-        for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
+        if (t->nranks > 1) {
+            for (int j = 0; j < t->nth; j++) t->wstat[j] = t->w[j].loss;
+            comm_allgather_f64(t->comm, t->wstat, t->wstat_all, t->nth);
+            for (int g = 0; g < t->nworkers; g++) loss += t->wstat_all[g];
+        } else {
+            for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
+        }
     }
     return (float)(loss / ((double)batches * t->Bglobal * t->cfg.T));
 }
@@ -455,10 +656,70 @@ int trainer_threads(const trainer_t *t) { return t->nth; }
 int trainer_global_batch(const trainer_t *t) { return t->Bglobal; }
 const config_t *trainer_config(const trainer_t *t) { return &t->cfg; }
 const train_opts *trainer_opts(const trainer_t *t) { return &t->opt; }
+int trainer_rank(const trainer_t *t) { return t->rank; }
+int trainer_ranks(const trainer_t *t) { return t->nranks; }
+int trainer_workers(const trainer_t *t) { return t->nworkers; }
 
-void trainer_phase_times(const trainer_t *t, int ith, double wall[PH_COUNT], double cpu[PH_COUNT]) {
+void trainer_shard(const trainer_t *t, size_t *k0, size_t *k1) {
+    *k0 = t->moff;
+    *k1 = t->moff + t->rank_cnt[t->rank];
+}
+
+void trainer_set_moments(trainer_t *t, const float *m, const float *v) {
+    size_t n = t->rank_cnt[t->rank];
+    memcpy(t->m, m + t->moff, n * sizeof(float));
+    memcpy(t->v, v + t->moff, n * sizeof(float));
+}
+
+void trainer_gather_moments(trainer_t *t, float *m, float *v) {
+    comm_gather(t->comm, t->m, m, t->rank_off, t->rank_cnt);
+    comm_gather(t->comm, t->v, v, t->rank_off, t->rank_cnt);
+}
+
+void trainer_comm_bytes(const trainer_t *t, double *sent, double *received) {
+    /* the exchange sends every other rank its range and receives this
+     * rank's range from each; the allgather the reverse; the per-step
+     * statistics add 2 doubles per worker */
+    double other = 0, mine = (double)t->rank_cnt[t->rank] * (t->nranks - 1);
+    for (int r = 0; r < t->nranks; r++)
+        if (r != t->rank) other += (double)t->rank_cnt[r];
+    double stat = 16.0 * t->nth * (t->nranks - 1);
+    *sent = t->nranks > 1 ? 4.0 * (other + mine) + stat : 0.0;
+    *received = *sent > 0 ? 4.0 * (mine + other) + 16.0 * (t->nworkers - t->nth) : 0.0;
+}
+
+void trainer_phase_times(const trainer_t *t, int g, double wall[PH_COUNT], double cpu[PH_COUNT]) {
+    int local = g - t->rank * t->nth;
     for (int p = 0; p < PH_COUNT; p++) {
-        wall[p] = t->w[ith].wall[p];
-        cpu[p] = t->w[ith].cpu[p];
+        if (local >= 0 && local < t->nth) {
+            wall[p] = t->w[local].wall[p];
+            cpu[p] = t->w[local].cpu[p];
+        } else {
+            wall[p] = t->phase_all[(size_t)g * 2 * PH_COUNT + p];
+            cpu[p] = t->phase_all[(size_t)g * 2 * PH_COUNT + PH_COUNT + p];
+        }
     }
+}
+
+static long self_rss_kib(void) {
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}
+
+void trainer_gather_stats(trainer_t *t) {
+    if (t->nranks == 1) return;
+    for (int j = 0; j < t->nth; j++)
+        for (int p = 0; p < PH_COUNT; p++) {
+            t->phase_mine[(size_t)j * 2 * PH_COUNT + p] = t->w[j].wall[p];
+            t->phase_mine[(size_t)j * 2 * PH_COUNT + PH_COUNT + p] = t->w[j].cpu[p];
+        }
+    comm_allgather_f64(t->comm, t->phase_mine, t->phase_all, t->nth * 2 * PH_COUNT);
+    double rss = (double)self_rss_kib();     /* wstat_all is free between steps */
+    comm_allgather_f64(t->comm, &rss, t->wstat_all, 1);
+    for (int r = 0; r < t->nranks; r++) t->rss_all[r] = (long)t->wstat_all[r];
+}
+
+long trainer_rank_rss(const trainer_t *t, int r) {
+    if (t->nranks == 1 || !t->rss_all) return self_rss_kib();
+    return t->rss_all[r];
 }

@@ -19,6 +19,11 @@
  * bitwise identical run to run for a given N and seed. Built with
  * CLLM_LOCKED=1, a model lock is held around each worker's forward+backward;
  * nothing else differs, so both variants give the same bits.
+ *
+ * Across processes (the MPI variant, CLLM_MPI=1; trainer_create_ranks), each
+ * rank runs this pool and the combine gains an exchange between ranks
+ * (comm.h), done by worker 0 between the pool's barriers at three marked
+ * insertion points in trainer.c; with one rank the step is the one above.
  */
 #ifndef CLLM_TRAINER_H
 #define CLLM_TRAINER_H
@@ -34,6 +39,9 @@ extern "C" {
 #endif
 
 #define THREADS_MAX 1024
+/* workers of a job over all ranks (ranks x threads): the same bound, so
+ * global batch and sequence indices stay in the ranges of one process */
+#define WORKERS_MAX 1024
 
 typedef struct {
     float lr, min_lr_frac, wd, beta1, beta2, eps, clip;
@@ -66,10 +74,15 @@ void train_opts_default(train_opts *o);
  * evaluated in double and rounded to float once. */
 float trainer_lr_at(const train_opts *o, long step);
 
-enum { PH_FORWARD, PH_BACKWARD, PH_LOCK_WAIT, PH_BARRIER, PH_REDUCE, PH_OPTIM, PH_COUNT };
+/* comm: worker 0's wall time inside MPI calls (waiting for the slowest rank
+ * included); comm_sum: adding the ranks' sums of a slice, in rank order.
+ * Both stay 0 with one rank. */
+enum { PH_FORWARD, PH_BACKWARD, PH_LOCK_WAIT, PH_BARRIER, PH_REDUCE, PH_OPTIM, PH_COMM, PH_COMM_SUM,
+       PH_COUNT };
 extern const char *const phase_names[PH_COUNT];
 
 typedef struct trainer trainer_t;
+typedef struct comm comm_t;          /* comm.h */
 
 /* Allocate everything (shared state, every worker's context and gradients)
  * and start the pool. NULL with err saying what failed: an invalid config or
@@ -82,6 +95,29 @@ typedef struct trainer trainer_t;
  * block forever in step S (0-based), a stuck step for the stop-signal tests. */
 trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
                           const corpus_t *data, char *err, size_t errlen);
+/* The same as one rank of a job over comm's ranks (NULL: one process):
+ * nth threads here, comm_size(comm) x nth workers in all; collective (every
+ * rank calls it). The step then also:
+ *
+ *   worker i:      sums, over this rank's nth buffers (order 0..nth-1), the
+ *                  slice that worker i of every rank owns
+ *   barrier; worker 0: comm_exchange (each rank's sums of its slices to it)
+ *   barrier; worker i: its slice = the ranks' sums added in rank order,
+ *                  partial squared norm
+ *   barrier; worker 0: allgather every worker's loss and partial
+ *   barrier; every worker: the norm from all partials in global worker
+ *                  order; clip; AdamW on its slice (the moments of this
+ *                  rank's slices only: ZeRO-1)
+ *   after the job, worker 0: allgather of the updated parameter slices
+ *
+ * The slices, the sampling and the norm are those of one process of
+ * ranks x nth workers. The gradient's sum tree is that process's when
+ * nth == 1 (bitwise the same results), else it adds rank sums. Additional
+ * error: more than WORKERS_MAX workers, a config whose counts pass an int.
+ * Test hook: CLLM_TEST_KILL_RANK=R:S makes rank R kill itself (SIGKILL) at
+ * the start of step S. */
+trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth, comm_t *comm,
+                                const corpus_t *data, char *err, size_t errlen);
 void trainer_free(trainer_t *t);   /* tolerates NULL */
 
 /* The memory the footprint is checked against, in bytes: the machine's
@@ -102,10 +138,25 @@ long trainer_steps_done(const trainer_t *t);
 void trainer_set_steps_done(trainer_t *t, long step);
 size_t trainer_nparams(const trainer_t *t);
 float *trainer_params(trainer_t *t);     /* nparams floats */
+/* Adam's moments of the parameters [k0, k1) this rank holds (trainer_shard;
+ * all of them with one rank) */
 float *trainer_adam_m(trainer_t *t);
 float *trainer_adam_v(trainer_t *t);
+void trainer_shard(const trainer_t *t, size_t *k0, size_t *k1);
+/* Set the moments from arrays of all nparams (a checkpoint's): this rank's
+ * shard is copied. */
+void trainer_set_moments(trainer_t *t, const float *m, const float *v);
+/* Collective: every rank's moments into m and v (nparams each), on rank 0
+ * only (m, v are not read elsewhere and may be NULL there). */
+void trainer_gather_moments(trainer_t *t, float *m, float *v);
+int trainer_rank(const trainer_t *t);
+int trainer_ranks(const trainer_t *t);
+int trainer_workers(const trainer_t *t);   /* ranks x threads */
+/* bytes this rank sends and receives per step (payload, self excluded) */
+void trainer_comm_bytes(const trainer_t *t, double *sent, double *received);
 /* the combined gradient of the last step (before clipping), nparams floats:
- * what the optimizer read; for tests (tests/optim_dump.c) */
+ * what the optimizer read; for tests (tests/optim_dump.c). With several
+ * ranks only this rank's range (trainer_shard) holds the combined sum. */
 const float *trainer_grads(const trainer_t *t);
 float trainer_last_grad_norm(const trainer_t *t);
 float trainer_last_lr(const trainer_t *t);
@@ -113,19 +164,28 @@ int trainer_threads(const trainer_t *t);
 int trainer_global_batch(const trainer_t *t);
 const config_t *trainer_config(const trainer_t *t);
 const train_opts *trainer_opts(const trainer_t *t);
-/* accumulated phase times of worker ith, seconds */
-void trainer_phase_times(const trainer_t *t, int ith, double wall[PH_COUNT], double cpu[PH_COUNT]);
+/* accumulated phase times of global worker g (0..trainer_workers-1),
+ * seconds; other ranks' workers as of the last trainer_gather_stats */
+void trainer_phase_times(const trainer_t *t, int g, double wall[PH_COUNT], double cpu[PH_COUNT]);
+/* Collective: every worker's phase times and every rank's peak RSS to every
+ * rank (nothing to do with one rank). */
+void trainer_gather_stats(trainer_t *t);
+/* peak RSS of rank r in KiB (getrusage at the last trainer_gather_stats;
+ * this process's now when there is one rank) */
+long trainer_rank_rss(const trainer_t *t, int r);
 
 /* ---- memory table: the same sizes the allocator uses ---- */
 typedef struct {
     mem_item per_thread[CTX_ITEMS + 2];
     int n_per_thread;
     size_t per_thread_total;     /* one worker's allocation, padded */
-    mem_item shared[3];
+    mem_item shared[4];          /* params, adam_m, adam_v (this rank's shard), comm_recv (ranks > 1) */
     int n_shared;
     size_t shared_total;
-    size_t total;                /* shared + nth * per_thread */
+    size_t total;                /* shared + nth * per_thread: one rank's */
     int Bmax;                    /* sequences per worker context */
+    int rank, nranks;
+    size_t shard;                /* parameters whose moments this rank holds */
 } memtable_t;
 
 /* The table of the layout for recompute mode `recompute` (model.h). -1 with
@@ -133,6 +193,10 @@ typedef struct {
  * fewer sequences than workers). */
 int trainer_memtable(const config_t *c, int nth, int strong, int recompute, memtable_t *m,
                      char *err, size_t errlen);
+/* The table of rank `rank` of nranks, nth threads each (trainer_memtable is
+ * rank 0 of 1). */
+int trainer_memtable_rank(const config_t *c, int nth, int strong, int recompute, int rank, int nranks,
+                          memtable_t *m, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

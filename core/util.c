@@ -266,7 +266,10 @@ void json_null(json_w *j, const char *key) {
 const char *build_compiler(void) { return CLLM_CC; }
 const char *build_cflags(void) { return CLLM_CFLAGS; }
 const char *build_git(void) { return CLLM_GIT; }
-const char *build_variant(void) { return CLLM_LOCKED ? "locked" : "lockfree"; }
+#ifndef CLLM_MPI
+#define CLLM_MPI 0
+#endif
+const char *build_variant(void) { return CLLM_MPI ? "mpi" : CLLM_LOCKED ? "locked" : "lockfree"; }
 
 int blas_threads_max(void) {
     const char *p = strstr(openblas_get_config(), "MAX_THREADS=");

@@ -18,6 +18,7 @@ pkgs=(
     libopenblas-dev                     # CBLAS sgemm (pthread variant: see README, "BLAS")
     libpfm4-dev                         # bench/counters: event names -> perf_event_open
     libhwloc-dev                        # bench/topo: packages, NUMA nodes, cores, SMT, caches (hwloc)
+    openmpi-bin libopenmpi-dev          # the MPI variant (build/mpi, mk/mpi.mk): mpirun, mpicc's flags
     libbenchmark-dev g++                # bench/micro: Google Benchmark kernels
     linux-perf hyperfine                # make perf, make hyperfine
     gnuplot-nox                         # plots

@@ -124,6 +124,17 @@ MUTANTS = [
     Mutant("blas-thread-limit", "defect 8: more workers than OpenBLAS's MAX_THREADS accepted",
            [("core/trainer.c", "    if (blas_max > 0 && nth > blas_max) {", "    if (0 && blas_max > 0 && nth > blas_max) {")],
            ["test_limits.sh"]),
+    # ---- issue 13, the MPI variant
+    Mutant("mpi-rank-order", "the ranks' sums of a slice added in reverse rank order",
+           [("core/trainer.c", "    for (int r = 0; r < R; r++) src[r] = t->xbuf + (size_t)r * cnt + rel;",
+             "    for (int r = 0; r < R; r++) src[r] = t->xbuf + (size_t)(R - 1 - r) * cnt + rel;")],
+           ["test_mpi.sh"]),
+    Mutant("mpi-moments-not-gathered", "rank 0 saves its own shard of the moments, not every rank's",
+           [("core/trainer.c", "    comm_gather(t->comm, t->m, m, t->rank_off, t->rank_cnt);\n"
+             "    comm_gather(t->comm, t->v, v, t->rank_off, t->rank_cnt);",
+             "    if (t->rank == 0) { memcpy(m, t->m, t->rank_cnt[0] * sizeof(float)); "
+             "memcpy(v, t->v, t->rank_cnt[0] * sizeof(float)); }")],
+           ["test_mpi.sh"]),
 ]
 
 

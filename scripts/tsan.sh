@@ -2,7 +2,14 @@
 # tsan.sh - ThreadSanitizer over both variants: test_threads (pool, bitwise
 # runs at 1..8 and 63 threads) and train_model at 2 and 4 threads through
 # warmup, clipping, evaluation and a checkpoint, and a pool whose thread 1
-# or 3 of 4 cannot be created. Any report fails the run.
+# or 3 of 4 cannot be created. Any report fails the run. Then the MPI
+# variant (when built: build/tsan/mpi/train_model) under mpirun: 2 ranks x 2
+# threads over shared memory alone, with no suppression; 4 ranks x 2 threads
+# (oversubscribed) with Open MPI's default transports, whose TCP transport
+# needs the suppressions of tests/tsan_mpi.supp (a lock-order report inside
+# Open MPI's MPI_Init), and a resume of its checkpoint at 2 ranks. Open MPI
+# itself is not instrumented: what TSan checks is our threads and worker 0's
+# MPI calls between the pool's barriers.
 #
 #   scripts/tsan.sh        (after make tsan-build; BUILD=DIR picks the build, default build/tsan)
 #
@@ -43,5 +50,16 @@ for v in lockfree locked; do
     # (pool_create must release them without racing on the barrier)
     for i in 1 3; do run_rc 1 env CLLM_FAIL_THREAD_AT=$i "$BUILD/$v/train_model" --threads 4 --steps 1 --quiet; done
 done
+if [[ -x $BUILD/mpi/train_model ]]; then
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1   # Open MPI as root (CI)
+    M=(mpirun --oversubscribe --bind-to none)
+    run "${M[@]}" -np 2 --mca pml ob1 --mca btl vader,self "$BUILD/mpi/train_model" --threads 2 --steps 8 \
+        --warmup 3 --clip 0.5 --quiet --save "$tmp/mpi2.ck" --report "$tmp/mpi2.json"
+    mpisupp="halt_on_error=1 exitcode=66 suppressions=$PWD/tests/tsan_mpi.supp"
+    run env TSAN_OPTIONS="$mpisupp" "${M[@]}" -np 4 "$BUILD/mpi/train_model" --threads 2 --steps 4 --quiet \
+        --save "$tmp/mpi4.ck"
+    run env TSAN_OPTIONS="$mpisupp" "${M[@]}" -np 2 "$BUILD/mpi/train_model" --threads 2 --steps 2 --quiet \
+        --resume "$tmp/mpi4.ck" --scaling strong --batch 4
+fi
 echo "tsan: $pass passed, $fail failed"
 [[ $fail -eq 0 ]]

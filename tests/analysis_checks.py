@@ -249,7 +249,34 @@ res = analysis.analyze(runs.run_from_records(analysis_synth.meta(TH, 3, 64, conf
 check(f"config bench: the verdict is not about the claim ({res['verdict']['class']})",
       res["verdict"]["class"] == "not the claim's config")
 
-# --- 10. the package has no import cycle
+# --- 10. ranks x threads (the mpi variant's --ranks grid): fits over workers,
+# a process per worker against a thread per worker, the comm per step
+from cllm_analysis import ranks as mranks  # noqa: E402
+RK, TK = [1, 2, 4, 8], [1, 2, 4]
+recs = analysis_synth.rank_records(RK, TK, 5, 64, seed=10)
+run = runs.run_from_records(dict(analysis_synth.meta(TK, 5, 64, variants=("mpi",)), ), recs)
+check("ranks: runs.py's points are the one-rank ones only",
+      sorted(run["points"]) == [("mpi", t) for t in TK] and mranks.has_ranks(run))
+res = analysis.analyze(run, boot=0)
+g = res["ranks"]
+check(f"ranks: {len(g['rows'])} rows of R x T, workers = R x T",
+      len(g["rows"]) == 12 and all(r["workers"] == r["ranks"] * r["threads"] for r in g["rows"]))
+r41 = next(r for r in g["rows"] if (r["ranks"], r["threads"]) == (4, 1))
+check(f"ranks: comm per step is worker 0's MPI time ({r41['comm_ms']:.4f} ms = 20% of {r41['step_ms']:.4f} ms)",
+      close(r41["comm_ms"], 0.2 * r41["step_ms"], 1e-9) and close(r41["comm_share"], 0.2, 1e-9))
+check("ranks: no comm at one rank", all(r["comm_ms"] == 0 for r in g["rows"] if r["ranks"] == 1))
+fp, ft = g["fits"]["processes"], g["fits"]["threads"]
+check(f"ranks: the process series' sigma {fp.get('sigma', float('nan')):.3f} near the true 0.08, the thread "
+      f"series' {ft.get('sigma', float('nan')):.3f} near 0.02",
+      fp["status"] == "fit" and abs(fp["sigma"] - 0.08) < 0.02 and ft["status"] == "fit" and abs(ft["sigma"] - 0.02) < 0.015)
+cmp4 = next(c for c in g["comparison"] if c["workers"] == 4)
+true4 = analysis_synth.speedup(4, 0.08, 0) / analysis_synth.speedup(4, 0.02, 0)
+check(f"ranks: 4 processes against 4 threads: ratio {cmp4['ratio']:.3f} (true {true4:.3f}), {cmp4['verdict']}",
+      cmp4["ci"][0] <= true4 <= cmp4["ci"][1] and cmp4["verdict"] == "slower")
+check("ranks: the comparison covers N = 2, 4 (8 threads x 1 rank is not in the grid)",
+      [c["workers"] for c in g["comparison"]] == [2, 4])
+
+# --- 11. the package has no import cycle
 import re  # noqa: E402
 pkg = os.path.join(REPO, "scripts", "cllm_analysis")
 deps = {}

@@ -85,6 +85,46 @@ def records(threads, reps=5, cpus=64, sigma=0.03, kappa=2e-4, amort=0.0, locked_
     return recs
 
 
+def rank_records(ranks, threads, reps=5, cpus=64, sigma_threads=0.02, sigma_procs=0.08, comm_share=0.2,
+                 noise=0.02, seed=1, steps=20):
+    """runs.jsonl records of a synthetic ranks x threads sweep of the mpi
+    variant (bench/RESULTS.md, "MPI: ranks x threads"): tokens/s follow the
+    USL over N = R x T workers with sigma_threads when R = 1, sigma_procs
+    otherwise; with R > 1, worker 0 of each rank spends comm_share of every
+    step in MPI calls, the others wait as long at a barrier."""
+    rng = np.random.default_rng(seed)
+    x1, T, B = 2000.0, 64, 1
+    recs = []
+    for rep in range(reps):
+        for R in ranks:
+            for n in threads:
+                N = R * n
+                e = float(np.exp(rng.normal(0, noise)))
+                tps = x1 * speedup(N, sigma_threads if R == 1 else sigma_procs, 0.0) * e
+                tps_step = T * B * N
+                step = tps_step / tps
+                comm = comm_share * step if R > 1 else 0.0
+                per = [0.4 * (step - comm), 0.5 * (step - comm), 0.0, 0.1 * (step - comm), 0.0, 0.0]
+                walls = [[x * steps] * N for x in per]
+                walls.append([comm * steps if (w % n == 0 and R > 1) else 0.0 for w in range(N)])
+                walls.append([0.0] * N)
+                for w in range(N):
+                    if R > 1 and w % n:
+                        walls[3][w] += comm * steps
+                report = {"tool": "train_model", "variant": "mpi", "threads": n, "ranks": R, "workers": N,
+                          "scaling": "weak", "config": {"name": "seed", "T": T, "B": B}, "params": 100000,
+                          "steps": steps, "warmup_steps": 1, "tokens_per_step": tps_step, "tokens": steps * tps_step,
+                          "tokens_per_s": tps, "wall_s": steps * step, "timed_wall_s": (steps - 1) * step,
+                          "phases": {"names": PHASES + ["comm", "comm_sum"], "wall_s": walls, "cpu_s": walls},
+                          "mpi": {"ranks": R, "bytes_sent_per_step": 8e5 * (R - 1) / R if R > 1 else 0.0} if R > 1 else None,
+                          "memory": {"per_thread_total": 1e6, "shared_total": 1e6, "total_at_threads": 1e6 * (n + 1)}}
+                recs.append({"variant": "mpi", "threads": n, "ranks": R, "workers": N, "rep": rep, "point": len(recs),
+                             "status": "ok", "exit_code": 0, "wall_s": steps * step + 0.3, "user_s": N * steps * step,
+                             "sys_s": 0.01, "peak_rss_kib": 8000, "oversubscribed": N > cpus, "affinity_cpus": cpus,
+                             "counters": {}, "report": report})
+    return recs
+
+
 def meta(threads, reps, cpus, config="seed", scaling="weak", steps=20, variants=("lockfree", "locked"), host="synthetic"):
     return {"tool": "scale", "format": 1, "status": "complete", "runs_ok": None, "runs_failed": 0,
             "options": {"threads": list(threads), "variants": list(variants), "reps": reps, "config": config,

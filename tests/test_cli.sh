@@ -92,7 +92,9 @@ assert r["threads"] == 2 and r["steps"] == 6 and len(r["loss"]) == 6
 assert r["tokens"] == r["tokens_per_step"] * 6 == 2 * 4 * 16 * 6
 assert r["warmup_steps"] == 1 and r["timed_wall_s"] <= r["wall_s"]
 assert abs(r["tokens_per_s"] - r["tokens_per_step"] * 5 / r["timed_wall_s"]) < 1e-6 * r["tokens_per_s"]
-assert len(r["phases"]["wall_s"]) == 6 and all(len(p) == 2 for p in r["phases"]["wall_s"])
+assert len(r["phases"]["wall_s"]) == len(r["phases"]["names"]) == 8 and all(len(p) == 2 for p in r["phases"]["wall_s"])
+assert r["phases"]["names"][6:] == ["comm", "comm_sum"] and all(v == 0 for p in r["phases"]["wall_s"][6:] for v in p)
+assert r["ranks"] == 1 and r["workers"] == 2 and r["mpi"] is None
 assert r["memory"]["total_at_threads"] == r["memory"]["shared_total"] + 2 * r["memory"]["per_thread_total"]
 for k in ["compiler", "cflags", "blas", "git", "variant"]:
     assert r["build"][k], k

@@ -78,7 +78,8 @@ cols = ('variant,threads,oversubscribed,reps_ok,reps_failed,wall_median_s,wall_m
         'peak_rss_kib_median,mem_per_thread_analytic_bytes,phase_forward_s,phase_backward_s,'
         'phase_lock_wait_s,phase_barrier_wait_s,phase_reduce_s,phase_optimizer_s,task_clock_s,ipc,'
         'llc_misses_per_token,smt_shared,usable_cpus,outside_cpus_median,outside_cpus_max,reps_noisy,'
-        'reps_noise_undetermined,eff_ghz,cycles_per_ref_cycle,eff_ghz_ref').split(',')
+        'reps_noise_undetermined,eff_ghz,cycles_per_ref_cycle,eff_ghz_ref,phase_comm_s,phase_comm_sum_s,'
+        'ranks,workers').split(',')
 rows = list(csv.reader(open(os.path.join(d, 'summary.csv'))))
 if rows[0] != cols: err('summary.csv header: ' + ','.join(rows[0]))
 if len(rows) - 1 != len(variants) * len(threads): err(f'summary.csv has {len(rows) - 1} rows')
@@ -90,7 +91,7 @@ for row in rows[1:]:
             except ValueError: err('summary.csv cell ' + c)
 mrows = list(csv.reader(open(os.path.join(d, 'memory.csv'))))
 if mrows[0] != ['variant', 'analytic_bytes_per_thread', 'measured_bytes_per_thread', 'difference_bytes',
-                'measured_intercept_bytes', 'fit_points']: err('memory.csv header')
+                'measured_intercept_bytes', 'fit_points', 'ranks']: err('memory.csv header')
 if [r[0] for r in mrows[1:]] != variants: err('memory.csv variants')
 m = json.load(open(os.path.join(d, 'meta.json')))
 for k in ['tool', 'status', 'start_time', 'end_time', 'command', 'argv', 'options', 'host', 'harness',

@@ -23,7 +23,7 @@ import subprocess
 
 import numpy as np
 
-from . import compare, models, project, stats, verdict
+from . import compare, models, project, ranks, stats, verdict
 from .runs import LLC_NAMES, tps, variant_points
 from .util import med, num
 
@@ -264,6 +264,8 @@ def analyze(run, boot=DEFAULT_BOOT, seed=DEFAULT_SEED, train_model=None, ceil=No
     res["counters"] = counters_of(run)
     res["projection"] = projections_of(run, ceil, target, boot, seed)
     res["comparison"] = compare.variants_rows(run)
+    if ranks.has_ranks(run):
+        res["ranks"] = ranks.analysis_of(run, amortised_share(run, "mpi")[0], target_threads)
     res["warnings"] = warnings_of(run, res)
     res["verdict"] = verdict.verdict_of(run, res)
     return res

@@ -219,6 +219,7 @@ def text(run, res, plots_dir, made, plots_note=""):
                                    show_phases=True).rstrip(), "```", ""]
     else:
         L += ["Only one variant in this run: nothing to compare.", ""]
+    L += ranks_section(res)
     L += memory_section(res)
     L += counters_section(run, res)
     if run.get("hyperfine"):
@@ -279,6 +280,55 @@ def where_time_goes(run, res):
             t = np.array(r["phase_us_per_token"])
             L.append(f"- locked, {n} threads{' (oversubscribed)' if r['oversubscribed'] else ''}: lock wait is "
                      f"{t[2] / t.sum():.0%} of all thread time.")
+    return L + [""]
+
+
+def ranks_section(res):
+    """Ranks x threads (the mpi variant's --ranks grid; ranks.py)."""
+    g = res.get("ranks")
+    if not g:
+        return []
+    L = ["## Ranks x threads (MPI)", "",
+         f"The {g['variant']} variant at R ranks x T threads, N = R x T workers. Speedup = tokens/s over the 1 rank x "
+         "1 thread median [95% Welch interval]; per step (all steps, the warm-up included): the step, comm = worker 0 "
+         "of each rank inside MPI calls (waiting for the slowest rank included), comm_sum = adding the rank sums; "
+         "share = (comm + comm_sum) / step; payload = bytes rank 0 sends per step (its gradient sums and updated "
+         "slice, core/REPORT.md), and payload / comm, a lower bound of the rate the transport reached. **over** = "
+         "oversubscribed (N > the CPUs): shown, never fitted.", "",
+         "| ranks | threads | N | reps ok/failed | tokens/s median [min-max] | speedup [95%] | efficiency | step ms | "
+         "comm ms | comm_sum ms | share | payload bytes | payload/comm Gbit/s | |",
+         "|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in g["rows"]:
+        if not r["reps_ok"]:
+            L.append(f"| {r['ranks']} | {r['threads']} | {r['workers']} | 0/{r['reps_failed']} | no successful run "
+                     f"| | | | | | | | | {'**over**' if r['over'] else ''} |")
+            continue
+        L.append(f"| {r['ranks']} | {r['threads']} | {r['workers']} | {r['reps_ok']}/{r['reps_failed']} | "
+                 f"{r['tps_median']:.0f} [{r['tps_min']:.0f}-{r['tps_max']:.0f}] | {fnum(r.get('speedup'), '{:.2f}')} "
+                 f"{fmt_ci(r.get('speedup_ci'), '{:.2f}') if r.get('speedup_ci') else ''} | "
+                 f"{fnum(r.get('efficiency'), '{:.0%}')} | {fnum(r.get('step_ms'), '{:.2f}')} | "
+                 f"{fnum(r.get('comm_ms'), '{:.3f}')} | {fnum(r.get('comm_sum_ms'), '{:.3f}')} | "
+                 f"{fnum(r.get('comm_share'), '{:.1%}')} | {fnum(r.get('bytes_per_step'), '{:.0f}')} | "
+                 f"{fnum(r.get('payload_gbit_s_lower_bound'), '{:.2f}')} | {'**over**' if r['over'] else ''} |")
+    L += ["", f"Fits over N workers (USL with the amortisation term a = {g['amortised_share']:.3g}, log estimator; "
+          "the speedup at the target N with its 95% profile interval):", ""]
+    for f in g["fits"].values():
+        if f.get("status") == "fit":
+            L.append(f"- {f['series']}: sigma {f['sigma']:.3g}, kappa {f['kappa']:.3g}, speedup at "
+                     f"{f['target_threads']} {f['speedup_target']:.3g} {fmt_ci(f.get('speedup_target_ci'), '{:.3g}')}")
+        else:
+            L.append(f"- {f['series']}: {f['status']}: {f.get('reason')}")
+    L += ["", "A process per worker (N ranks x 1 thread) against a thread per worker (1 rank x N threads), tokens/s "
+          "ratio process / thread (> 1: processes faster) with its 95% interval and the comparison's verdict:", ""]
+    if not g["comparison"]:
+        L.append("No worker count has both: nothing to compare.")
+    else:
+        L += ["| N | ratio [95%] | verdict | thread step ms | process step ms | process comm ms | |",
+              "|---:|---|---|---:|---:|---:|---|"]
+        for c in g["comparison"]:
+            L.append(f"| {c['workers']} | {fnum(c.get('ratio'), '{:.3f}')} {fmt_ci(c.get('ci'), '{:.3f}') if c.get('ci') else ''} "
+                     f"| {c['verdict']} | {fnum(c.get('thread_step_ms'), '{:.2f}')} | {fnum(c.get('process_step_ms'), '{:.2f}')} "
+                     f"| {fnum(c.get('process_comm_ms'), '{:.3f}')} | {'**over**' if c['over'] else ''} |")
     return L + [""]
 
 

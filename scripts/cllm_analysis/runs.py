@@ -4,7 +4,9 @@ plain data: the sweep's options and machine, its metric and unit, and per
 each. A rep's "tps" is the sweep's metric: the report's tokens_per_s unless
 the sweep was run with --metric KEY or --work N (meta.json "metric"), as for
 a --command template (another trainer, PyTorch, bench/peers/amdahl); the
-unit it is in goes with the run ("unit") into every table and plot.
+unit it is in goes with the run ("unit") into every table and plot. Points of
+more than one MPI rank (the mpi variant's --ranks grid) are left out of
+those points: ranks.py reads them.
 
 load_folder(path) reads the files and refuses a folder build/scale did not
 write (meta.json missing, or its "tool" is not "scale", or no runs.jsonl);
@@ -136,6 +138,8 @@ def run_from_records(meta, records, memory_rows=None, name="run", path=".", hype
     metric = metric_of(meta)
     pts = {}
     for r in records:
+        if int(r.get("ranks") or 1) > 1:
+            continue                  # the ranks x threads grid: ranks.py
         key = (r["variant"], int(r["threads"]))
         p = pts.setdefault(key, {"variant": key[0], "threads": key[1], "failed": 0, "reps": [],
                                  "over": (key[1] > cpus) if cpus else bool(r.get("oversubscribed"))})
