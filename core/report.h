@@ -25,6 +25,9 @@ typedef struct {
     float val_loss;            /* read only when val_batches > 0 */
     int val_batches;           /* validation batches run; 0 = none: val_loss is null */
     int scaling_strong;
+    const char *pin;           /* --pin as given ("none" when not) */
+    const char *pin_mode;      /* none / cores / scatter / list */
+    int pin_wrapped;           /* cores/scatter had more workers than CPUs */
 } run_info;
 
 /* Write atomically. -1 with err naming the file on failure. */
