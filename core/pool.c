@@ -120,14 +120,23 @@ static void signal_post(signal_t *s) {
     if (atomic_load_explicit(&s->sleepers, memory_order_seq_cst) > 0) futex_wake_all(&s->val);
 }
 
+/* one more barrier done. Only one thread counts each (the last to arrive,
+ * or pool_run's caller at a job's end), and each count happens after the
+ * previous one (the barriers order them), so a plain add is enough: no
+ * locked instruction on the 1-thread path. */
+static inline void count_sync(pool_t *p) {
+    atomic_store_explicit(&p->syncs, atomic_load_explicit(&p->syncs, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
 static void barrier_wait(pool_t *p) {
     barrier_t *b = &p->bar;
-    if (b->n == 1) { atomic_fetch_add_explicit(&p->syncs, 1, memory_order_relaxed); return; }
+    if (b->n == 1) { count_sync(p); return; }
     int gen = atomic_load_explicit(&b->gen.val, memory_order_acquire);
     if (atomic_fetch_add_explicit(&b->count, 1, memory_order_acq_rel) == b->n - 1) {
         /* last to arrive: reset for the next round, then release everyone */
         atomic_store_explicit(&b->count, 0, memory_order_relaxed);
-        atomic_fetch_add_explicit(&p->syncs, 1, memory_order_relaxed);
+        count_sync(p);
         signal_post(&b->gen);
         return;
     }
@@ -237,16 +246,17 @@ void pool_free(pool_t *p) {
 }
 
 void pool_run(pool_t *p, pool_fn fn, void *arg) {
+    if (p->nth == 1) { fn(arg, 0, 1); count_sync(p); return; }
     p->fn = fn;
     p->arg = arg;
     /* every worker arrived at the previous job's end (pool_run waited for
      * it), so `done` can be reset before the start is published */
     atomic_store_explicit(&p->done, 0, memory_order_relaxed);
     int fin = atomic_load_explicit(&p->fin.val, memory_order_relaxed);
-    if (p->nth > 1) signal_post(&p->job);   /* publishes fn/arg (release) and starts the workers */
+    signal_post(&p->job);           /* publishes fn/arg (release) and starts the workers */
     fn(arg, 0, p->nth);
-    if (p->nth > 1) signal_wait(&p->fin, fin, p->spin_ns);   /* every worker done */
-    atomic_fetch_add_explicit(&p->syncs, 1, memory_order_relaxed);
+    signal_wait(&p->fin, fin, p->spin_ns);   /* every worker done */
+    count_sync(p);
 }
 
 void pool_barrier(pool_t *p) { barrier_wait(p); }

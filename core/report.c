@@ -166,11 +166,11 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_num(&j, "wall_s", ri->wall_s);
     /* The first step of a run is warm-up, left out of the throughput when
      * there is more than one. It does not pay the first touch of our buffers
-     * (mem_alloc zeroes them in trainer_create: ~11000 minor page faults for
-     * config S there); it pays what is still cold: OpenBLAS's buffers, mapped
-     * at a thread's first sgemm call, and the workers' stacks (~130 page
-     * faults in step 1 of config S, none in step 2), cold caches, TLB and
-     * branch predictors. */
+     * (each worker zeroes its own in trainer_create: ~11000 minor page faults
+     * for config S there); it pays what is still cold: OpenBLAS's buffers,
+     * mapped at a thread's first sgemm call, and the workers' stacks (~130
+     * page faults in step 1 of config S, none in step 2), cold caches, TLB
+     * and branch predictors. */
     long warm = ri->nsteps > 1 ? 1 : 0;
     double timed_ms = 0;
     for (long i = warm; i < ri->nsteps; i++) timed_ms += ri->step_ms[i];

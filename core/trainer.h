@@ -12,7 +12,10 @@
  *   barrier
  *   every worker:  global norm = sum of partials in fixed order; clip; AdamW
  *                  on its own slice
- *   barrier (end of the job)
+ *   barrier (end of the job, which is also the next job's start: pool.h)
+ *
+ * Three barriers a step (trainer_syncs). The combine is reduce_sum
+ * (reduce.h).
  *
  * No mutex and no floating-point atomics in that step, so results are
  * bitwise identical run to run for a given N and seed. Built with
