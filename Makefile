@@ -80,7 +80,7 @@ $(BUILD)/train_model: $(BUILD)/lockfree/train_model
 
 # tests link the lock-free library; locked against lock-free is compared
 # through the two binaries (tests/test_cli.sh).
-$(BUILD)/tests/%: tests/%.c $(BUILD)/lockfree/libcllm.a $(CORE_HDR) tests/check.h
+$(BUILD)/tests/%: tests/%.c $(BUILD)/lockfree/libcllm.a $(CORE_HDR) tests/check.h tests/corpus.h
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -Icore $< $(BUILD)/lockfree/libcllm.a $(LIBS) -o $@
 

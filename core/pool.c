@@ -52,7 +52,7 @@ typedef struct {
 
 struct pool {
     int nth;
-    long spin_ns;                 /* 0 when oversubscribed: sleep at once */
+    _Atomic long spin_ns;         /* 0 when oversubscribed: sleep at once (pool_spin) */
     pthread_t *threads;
     barrier_t bar;                /* bar.n is nth for the pool's whole life */
     signal_t job;                 /* job generation: advanced by pool_run and pool_free */
@@ -92,8 +92,9 @@ static long long now_ns(void) {
 /* Wait until s->val differs from old; returns the new value (acquire). The
  * clock is read only once 64 spins have not seen the change, so a barrier
  * that releases quickly costs no clock read. */
-static int signal_wait(signal_t *s, int old, long spin_ns) {
+static int signal_wait(signal_t *s, int old, const _Atomic long *spin) {
     int v;
+    long spin_ns = atomic_load_explicit(spin, memory_order_relaxed);
     if (spin_ns > 0) {
         long long deadline = 0;
         for (unsigned i = 1;; i++) {
@@ -140,7 +141,7 @@ static void barrier_wait(pool_t *p) {
         signal_post(&b->gen);
         return;
     }
-    signal_wait(&b->gen, gen, p->spin_ns);
+    signal_wait(&b->gen, gen, &p->spin_ns);
 }
 
 static void *worker_main(void *v) {
@@ -156,7 +157,7 @@ static void *worker_main(void *v) {
     if (st < 0) return NULL;
     int job = 0;
     for (;;) {
-        job = signal_wait(&p->job, job, p->spin_ns);     /* the next job starts */
+        job = signal_wait(&p->job, job, &p->spin_ns);     /* the next job starts */
         if (p->quit) break;
         p->fn(p->arg, ith, p->nth);
         /* arrive at the job's end; the last of the workers tells pool_run */
@@ -188,7 +189,7 @@ pool_t *pool_create(int nth, char *err, size_t errlen) {
     if (!p) { snprintf(err, errlen, "cannot allocate %zu bytes for the thread pool", sizeof *p); return NULL; }
     p->nth = nth;
     p->bar.n = nth;
-    p->spin_ns = nth <= usable_cpus() ? SPIN_NS : 0;   /* oversubscribed: sleep at once */
+    atomic_init(&p->spin_ns, nth <= usable_cpus() ? SPIN_NS : 0);   /* oversubscribed: sleep at once */
     atomic_init(&p->bar.count, 0);
     atomic_init(&p->bar.gen.val, 0);
     atomic_init(&p->bar.gen.sleepers, 0);
@@ -255,12 +256,14 @@ void pool_run(pool_t *p, pool_fn fn, void *arg) {
     int fin = atomic_load_explicit(&p->fin.val, memory_order_relaxed);
     signal_post(&p->job);           /* publishes fn/arg (release) and starts the workers */
     fn(arg, 0, p->nth);
-    signal_wait(&p->fin, fin, p->spin_ns);   /* every worker done */
+    signal_wait(&p->fin, fin, &p->spin_ns);   /* every worker done */
     count_sync(p);
 }
 
 void pool_barrier(pool_t *p) { barrier_wait(p); }
 
 int pool_size(const pool_t *p) { return p->nth; }
+
+void pool_spin(pool_t *p, long ns) { atomic_store_explicit(&p->spin_ns, ns > 0 ? ns : 0, memory_order_relaxed); }
 
 long pool_syncs(const pool_t *p) { return atomic_load_explicit(&p->syncs, memory_order_relaxed); }

@@ -35,6 +35,10 @@ void pool_free(pool_t *p);                 /* tolerates NULL; joins workers */
 void pool_run(pool_t *p, pool_fn fn, void *arg);
 void pool_barrier(pool_t *p);
 int pool_size(const pool_t *p);
+/* How long a waiter spins before it sleeps, ns; 0: sleep at once (for
+ * workers that share CPUs by pinning, whom the affinity count does not
+ * show as oversubscribed). Any thread, any time. */
+void pool_spin(pool_t *p, long ns);
 /* Barriers completed since pool_create: each pool_barrier round (once, not
  * once per worker) and each pool_run's job boundary; at nth == 1 as well. */
 long pool_syncs(const pool_t *p);

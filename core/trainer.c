@@ -355,6 +355,12 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
         if (!t->topo) { snprintf(err, errlen, "pinning: %s", e); goto fail; }
         t->creator = pthread_self();
         t->restore_mask = pthread_getaffinity_np(t->creator, sizeof t->creator_mask, &t->creator_mask) == 0;
+        /* workers pinned two to a CPU must not spin at a barrier: the one
+         * spinning holds the CPU the other needs to arrive */
+        int shared_cpu = 0;
+        for (int i = 0; i < nth && !shared_cpu; i++)
+            for (int k = 0; k < i && !shared_cpu; k++) shared_cpu = o->pin_cpus[i] == o->pin_cpus[k];
+        if (shared_cpu) pool_spin(t->pool, 0);
     }
     pool_run(t->pool, place_job, t);
     for (int i = 0; i < nth; i++)

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "corpus.h"
 #include "config.h"
 #include "data.h"
 #include "model.h"
@@ -43,18 +44,6 @@
 static corpus_t corpus;
 static int *tokens;
 
-static void make_corpus(void) {
-    text_t text;
-    text_synthetic(&text, 42, 1 << 18);
-    tokenizer_t tk;
-    char err[256];
-    tokenizer_build(&tk, TOK_BYTES, text.text, text.len, 256, err, sizeof err);
-    size_t n;
-    tokens = tokenizer_encode(&tk, text.text, text.len, &n);
-    corpus_split(&corpus, tokens, n, 128, err, sizeof err);
-    text_free(&text);
-    tokenizer_free(&tk);
-}
 
 static long my_tid(void) { return (long)syscall(SYS_gettid); }
 
@@ -276,7 +265,7 @@ static void test_binding(void) {
 
 int main(void) {
     openblas_set_num_threads(1);
-    make_corpus();
+    tokens = test_corpus(&corpus, 128);
     test_first_touch();
     test_barrier_count();
     test_binding();
