@@ -442,21 +442,27 @@ int counters_read(counters *c) {
             v->time_enabled = buf[1];
             v->time_running = buf[2];
         }
-        if (v->time_enabled == 0) {
-            snprintf(v->reason, sizeof(v->reason), "never enabled (did the child exec?)");
-            continue;
-        }
-        if (v->time_running == 0) {
-            snprintf(v->reason, sizeof(v->reason), "never scheduled (multiplexing)");
-            continue;
-        }
-        v->running_frac = (double)v->time_running / (double)v->time_enabled;
-        v->value = (double)v->raw / v->running_frac;
-        v->supported = 1;
-        v->reason[0] = '\0';
-        nsup++;
+        nsup += counters_scale(v);
     }
     return nsup;
+}
+
+/* Contract: see counters.h. */
+int counters_scale(counter_value *v) {
+    v->supported = 0;
+    if (v->time_enabled == 0) {
+        snprintf(v->reason, sizeof(v->reason), "never enabled (did the child exec?)");
+        return 0;
+    }
+    if (v->time_running == 0) {
+        snprintf(v->reason, sizeof(v->reason), "never scheduled (multiplexing)");
+        return 0;
+    }
+    v->running_frac = (double)v->time_running / (double)v->time_enabled;
+    v->value = (double)v->raw / v->running_frac;
+    v->supported = 1;
+    v->reason[0] = '\0';
+    return 1;
 }
 
 // ----------------------------------------------------------------------------

@@ -75,6 +75,14 @@ pid_t counters_spawn(counters *c, char *const argv[], int stdout_fd,
  * share one time_enabled / time_running (the group's). */
 int counters_read(counters *c);
 
+/* The scaling counters_read applies to each event read back: from v->raw,
+ * v->time_enabled and v->time_running, value = raw * enabled / running (the
+ * count extrapolated over the time the event was multiplexed out) and
+ * running_frac. Returns 1 with v supported, or 0 with v unsupported and its
+ * reason when the event was never enabled or never ran. Exposed so tests can
+ * feed in multiplexed values, which software events never produce. */
+int counters_scale(counter_value *v);
+
 int counters_count(const counters *c);
 const counter_value *counters_get(const counters *c, int i);
 const counter_value *counters_find(const counters *c, const char *name);

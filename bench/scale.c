@@ -253,7 +253,7 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
         if (k == OPT_TIMEOUT) json_kv_num(f, OPT_NAMES[k], s->o.timeout);
         else if (k == OPT_NOISE_MAX) json_kv_num(f, OPT_NAMES[k], s->o.noise_max);
         else json_kv_str(f, OPT_NAMES[k], s->o.raw[k]);
-    fputs("},\"host\":", f);
+    fputs("},\"child_env\":{\"OPENBLAS_NUM_THREADS\":\"1\"},\"host\":", f);
     meta_host(f, s);
     fputs(",\"harness\":{\"cc\":", f);
     json_put_str(f, CLLM_CC);
@@ -383,8 +383,11 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     int a = 0;
     argv[a++] = bin;
     if (s->o.raw[OPT_DATA]) argv[a++] = s->o.raw[OPT_DATA];
+    /* --eval-batches 0: no validation pass after training, so the process
+     * does the same work outside the timed steps at every thread count */
     char *rest[] = { "--config", s->o.raw[OPT_CONFIG], "--threads", tb, "--steps", kb,
-                     "--scaling", s->o.raw[OPT_SCALING], "--quiet", "--report", report };
+                     "--scaling", s->o.raw[OPT_SCALING], "--eval-batches", "0", "--quiet",
+                     "--report", report };
     for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) argv[a++] = rest[i];
     if (s->o.raw[OPT_PIN]) { argv[a++] = "--pin"; argv[a++] = s->o.raw[OPT_PIN]; }
     argv[a] = NULL;
@@ -561,6 +564,11 @@ static int finish(scale *s, const char *status) {
     stats_mark_points(pts, nv * nt, s->runs, s->nruns, s->topo.affinity_cores, s->topo.usable_cpus,
                       s->o.noise_max);
     for (int v = 0; v < nv; v++) stats_memory_fit(&pts[v * nt], nt, &mem[v]);
+    /* strong scaling: each worker's context holds B/N sequences, so the
+     * slope of peak RSS over N is no per-thread size (the analysis compares
+     * analytic total and peak RSS point by point instead) */
+    if (strcmp(s->o.raw[OPT_SCALING], "strong") == 0)
+        for (int v = 0; v < nv; v++) mem[v].measured = mem[v].intercept = NAN;
 
     char *warn = NULL;
     size_t wn;
@@ -621,6 +629,10 @@ int main(int argc, char **argv) {
     fclose(m);
     utc_time(s.start_time, sizeof s.start_time, "%Y-%m-%dT%H:%M:%SZ");
     memcpy(s.first_start, s.start_time, sizeof s.first_start);
+    /* the child's OpenBLAS starts no thread pool of its own (train_model
+     * runs BLAS single-threaded in each worker), so train_model does not
+     * re-exec itself to set this: the same process at every thread count */
+    if (setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0) die(1, "setenv OPENBLAS_NUM_THREADS: %s", strerror(errno));
     cpu_set_t cs;
     s.cpus = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : (int)sysconf(_SC_NPROCESSORS_ONLN);
     read_topology(&s);

@@ -46,6 +46,7 @@ typedef struct {
     int reps_ok, reps_failed;     /* failed counts timeouts too */
     double wall_median, wall_min, wall_max, wall_stddev, wall_cv;
     double tps_median, tps_min, tps_max;
+    double tps_cv;                /* stddev / mean of tokens/s: the variability warning */
     double speedup, speedup_min, speedup_max;  /* tokens/s over the 1-thread median */
     double efficiency, cpu_util, karp_flatt;
     double user_median, sys_median, rss_median_kib;

@@ -8,7 +8,8 @@
  * (inherit); forced and unknown events are unsupported with a reason and are
  * never formatted as 0; "cycles" is either > 0 or unsupported; exec failure
  * is -1 naming the path with no zombie; malformed lists are refused; no fd
- * is left open.
+ * is left open; multiplexed read-backs (enabled != running, which software
+ * events never produce) are scaled up by enabled/running.
  */
 #include "counters.h"
 #include "check.h"
@@ -279,6 +280,33 @@ static void test_malformed(void) {
     counters_free(c);
 }
 
+/* 7: the scaling of a multiplexed count: value = raw * enabled / running */
+static int scaled(counter_value *v, uint64_t raw, uint64_t enabled, uint64_t running) {
+    memset(v, 0, sizeof *v);
+    v->raw = raw;
+    v->time_enabled = enabled;
+    v->time_running = running;
+    return counters_scale(v);
+}
+
+static void test_scale(void) {
+    counter_value v;
+    /* ran a quarter of the time it was enabled: 1000 counted -> 4000 */
+    EXPECT(scaled(&v, 1000, 4000000, 1000000) == 1 && v.supported, "multiplexed read refused");
+    EXPECT(fabs(v.value - 4000) < 1e-9 && fabs(v.running_frac - 0.25) < 1e-12 && v.raw == 1000,
+           "raw 1000 over running 1e6 / enabled 4e6 ns: value %.6g (want 4000), running_frac %.6g",
+           v.value, v.running_frac);
+    EXPECT(scaled(&v, 777, 3000, 3000) == 1 && v.value == 777 && v.running_frac == 1.0,
+           "never multiplexed: value %.6g, want the raw 777", v.value);
+    EXPECT(scaled(&v, 5, 3000, 0) == 0 && !v.supported && strstr(v.reason, "never scheduled"),
+           "running 0: supported=%d reason '%s'", v.supported, v.reason);
+    EXPECT(scaled(&v, 5, 0, 0) == 0 && !v.supported && strstr(v.reason, "never enabled"),
+           "enabled 0: supported=%d reason '%s'", v.supported, v.reason);
+    char buf[64];
+    EXPECT(counters_format_value(&v, "NA", buf, sizeof buf) == 0 && strcmp(buf, "NA") == 0,
+           "a never-enabled count formats as '%s', not NA", buf);
+}
+
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--burn") == 0) return burn_main(atoi(argv[2]));
     ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
@@ -291,6 +319,7 @@ int main(int argc, char **argv) {
     test_cycles();
     test_exec_fail();
     test_malformed();
+    test_scale();
     EXPECT(count_fds() == fds, "fds %d at start, %d at the end", fds, count_fds());
     return check_finish("test_counters");
 }

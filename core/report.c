@@ -176,6 +176,8 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     for (long i = warm; i < ri->nsteps; i++) timed_ms += ri->step_ms[i];
     json_int(&j, "warmup_steps", warm);
     json_num(&j, "timed_wall_s", timed_ms * 1e-3);
+    json_num(&j, "timed_cpu_user_s", ri->timed_cpu_user_s);
+    json_num(&j, "timed_cpu_sys_s", ri->timed_cpu_sys_s);
     json_num(&j, "tokens_per_s", timed_ms > 0 ? tps * (ri->nsteps - warm) / (timed_ms * 1e-3) : 0.0);
     double *ms = xmalloc(sizeof(double) * (ri->nsteps > 0 ? ri->nsteps : 1));
     if (!ms) {

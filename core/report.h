@@ -25,6 +25,8 @@ typedef struct {
     float val_loss;            /* read only when val_batches > 0 */
     int val_batches;           /* validation batches run; 0 = none: val_loss is null */
     int scaling_strong;
+    double timed_cpu_user_s;   /* process CPU time over the timed steps (after warm-up) */
+    double timed_cpu_sys_s;
     const char *pin;           /* --pin as given ("none" when not) */
     const char *pin_mode;      /* none / cores / scatter / list */
     int pin_wrapped;           /* cores/scatter had more workers than CPUs */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "ckpt.h"
@@ -332,6 +333,11 @@ int main(int argc, char **argv) {
     long done = 0;
     int failed = 0;
     double t_start = time_wall();
+    /* CPU time of the timed steps (the report's tokens_per_s region: after
+     * the warm-up step when there is more than one), whole process */
+    struct rusage ru_start, ru_warm, ru_end;
+    getrusage(RUSAGE_SELF, &ru_start);
+    ru_warm = ru_start;
     for (long s = 0; s < steps && !stop_signal; s++) {
         double t0 = time_wall();
         float loss = trainer_step(t);
@@ -340,6 +346,7 @@ int main(int argc, char **argv) {
         step_ms[s] = ms;
         done = s + 1;
         if (3e-3 * ms > grace_s) grace_s = (sig_atomic_t)MIN(3e-3 * ms + 1, 86400.0);
+        if (s == 0) getrusage(RUSAGE_SELF, &ru_warm);
         if (!isfinite(loss)) {
             fprintf(stderr, "train_model: the loss became %s at step %ld: stopping (try a lower --lr)\n",
                     isnan(loss) ? "NaN" : "infinite", first + s + 1);
@@ -352,6 +359,12 @@ int main(int argc, char **argv) {
                     ms, (double)Bglobal * cfg.T / (ms * 1e-3));
     }
     double wall = time_wall() - t_start;
+    getrusage(RUSAGE_SELF, &ru_end);
+    const struct rusage *ru0 = done > 1 ? &ru_warm : &ru_start;
+#define TV_S(tv) ((double)(tv).tv_sec + (double)(tv).tv_usec * 1e-6)
+    double timed_user = TV_S(ru_end.ru_utime) - TV_S(ru0->ru_utime);
+    double timed_sys = TV_S(ru_end.ru_stime) - TV_S(ru0->ru_stime);
+#undef TV_S
     float val = NAN;
     int val_batches = 0;
     if (!failed && !stop_signal && eval_batches > 0) {
@@ -380,7 +393,7 @@ int main(int argc, char **argv) {
         }
         trainer_sample_cpus(t);      /* each worker's CPU now, for the report */
         run_info ri = { data_path ? data_path : "synthetic", tokname, cmd, losses, step_ms,
-                        done, first, wall, val, val_batches, opt.strong,
+                        done, first, wall, val, val_batches, opt.strong, timed_user, timed_sys,
                         co.pin ? co.pin : "none", pin_mode_name(pin.mode), wrapped };
         if (report_write(report, t, &ri, err, sizeof err) != 0) {
             fprintf(stderr, "train_model: %s\n", err);

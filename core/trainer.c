@@ -9,12 +9,14 @@
 #include <math.h>
 #include <pthread.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pin.h"
@@ -79,6 +81,23 @@ struct trainer {
     long eval_batch;
     float lr_now, grad_norm;
 };
+
+/* ---- test-only hook (tests/test_cli.sh), off unless CLLM_TEST_HOLD_MS is set:
+ * each worker sleeps that many ms inside forward+backward (so inside the
+ * model lock of the locked variant) and counts how many workers are inside
+ * at once; trainer_free prints the most seen. It proves the locked variant
+ * serialises and the lock-free one overlaps without depending on speed. */
+static int hold_ms = -1;
+static atomic_int hold_inside, hold_most;
+static void hold_enter(void) {
+    if (hold_ms <= 0) return;
+    int n = atomic_fetch_add(&hold_inside, 1) + 1, m = atomic_load(&hold_most);
+    while (n > m && !atomic_compare_exchange_weak(&hold_most, &m, n)) {}
+    struct timespec ts = { hold_ms / 1000, (hold_ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0) {}
+    atomic_fetch_sub(&hold_inside, 1);
+}
+/* ---- end of the test-only hook */
 
 void train_opts_default(train_opts *o) {
     o->lr = 1e-3f;
@@ -235,6 +254,7 @@ static void place_job(void *arg, int ith, int nth) {
 trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
                           const corpus_t *data, char *err, size_t errlen) {
     if (config_validate(c, err, errlen) != 0) return NULL;
+    if (hold_ms < 0) hold_ms = getenv("CLLM_TEST_HOLD_MS") ? atoi(getenv("CLLM_TEST_HOLD_MS")) : 0;
     if (nth < 1 || nth > THREADS_MAX) {
         snprintf(err, errlen, "thread count %d is out of range 1..%d", nth, THREADS_MAX);
         return NULL;
@@ -379,6 +399,9 @@ fail:
 
 void trainer_free(trainer_t *t) {
     if (!t) return;
+    if (hold_ms > 0 && t->pool)
+        fprintf(stderr, "CLLM_TEST_HOLD_MS: at most %d workers inside forward+backward at once\n",
+                atomic_load(&hold_most));
     if (t->pool) {                 /* the lock exists exactly when the pool does */
         pool_free(t->pool);
         pthread_mutex_destroy(&t->model_lock);
@@ -492,6 +515,7 @@ static void step_job(void *arg, int ith, int nth) {
     w->loss = model_forward(&t->cfg, &t->p, x, w->rows, &t->g[ith], dloss);
     s = phase_end(t, w, PH_FORWARD, s);
     model_backward(&t->cfg, &t->p, &t->g[ith], x, w->rows);
+    hold_enter();   /* test-only, see the top */
 #if CLLM_LOCKED
     pthread_mutex_unlock(&t->model_lock);
 #endif
@@ -566,6 +590,7 @@ size_t trainer_nparams(const trainer_t *t) { return t->nparams; }
 float *trainer_params(trainer_t *t) { return t->params; }
 float *trainer_adam_m(trainer_t *t) { return t->m; }
 float *trainer_adam_v(trainer_t *t) { return t->v; }
+const float *trainer_grads(const trainer_t *t) { return t->grad[0]; }
 float trainer_last_grad_norm(const trainer_t *t) { return t->grad_norm; }
 float trainer_last_lr(const trainer_t *t) { return t->lr_now; }
 int trainer_threads(const trainer_t *t) { return t->nth; }

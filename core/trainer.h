@@ -126,6 +126,9 @@ size_t trainer_nparams(const trainer_t *t);
 float *trainer_params(trainer_t *t);     /* nparams floats */
 float *trainer_adam_m(trainer_t *t);
 float *trainer_adam_v(trainer_t *t);
+/* the combined gradient of the last step (before clipping), nparams floats:
+ * what the optimizer read; for tests (tests/optim_dump.c) */
+const float *trainer_grads(const trainer_t *t);
 float trainer_last_grad_norm(const trainer_t *t);
 float trainer_last_lr(const trainer_t *t);
 int trainer_threads(const trainer_t *t);

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# bench.sh - make bench: the default scaling sweep (build/scale), then the
-# analysis (report and plots) of the folder it wrote.
+# bench.sh - make bench: the default scaling sweep (build/scale) with 5 reps
+# (the fewest at which the report's locked-against-lock-free comparison can
+# reach p < 0.05 with a rep to spare: 3 never can, 4 only when every pair is
+# ordered), this machine's ceilings (build/micro/ceilings) for the
+# projection, then the analysis (report and plots) of the folder it wrote.
 #
-#   scripts/bench.sh [build/scale options]     (make bench BENCH_ARGS="--threads 1,2 --reps 5")
+#   scripts/bench.sh [build/scale options]     (make bench BENCH_ARGS="--threads 1,2 --reps 7")
 #
 # Every option goes to build/scale (`build/scale --help` lists them); without
-# --out or --resume the folder is results/<UTC time>-<host>/. Exit codes are
-# build/scale's: 0 every run ok, 1 a run failed or a runtime error, 2 a usage
-# error (nothing run), 130/143 interrupted.
+# --out or --resume the folder is results/<UTC time>-<host>/. On a machine
+# with fewer than 63 CPUs the report also projects onto a target of 64 cores
+# and 200 GB/s (BENCH_PROJECT="cores=N,dram-gbs=X" picks another,
+# BENCH_PROJECT= none). Exit codes are build/scale's: 0 every run ok, 1 a run
+# failed or a runtime error, 2 a usage error (nothing run), 130/143 interrupted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for x in "$@"; do
@@ -18,13 +23,15 @@ for x in "$@"; do
     fi
 done
 [[ -x build/scale ]] || { echo "make bench: build/scale is missing: run make all" >&2; exit 1; }
-out=""
+out="" reps=0
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
     case ${args[i]} in
         --out|--resume) out=${args[i + 1]:-} ;;
+        --reps) reps=1 ;;
     esac
 done
+[[ $reps -eq 1 || " ${args[*]} " == *" --resume "* ]] || args+=(--reps 5)
 if [[ -z $out ]]; then
     out="results/$(date -u +%Y%m%dT%H%M%SZ)-$(hostname -s 2>/dev/null || hostname)"
     args+=(--out "$out")
@@ -41,8 +48,16 @@ if [[ $rc -ne 0 && $rc -ne 1 ]]; then
     echo "make bench: build/scale exited $rc; what completed is in $out" >&2
     exit "$rc"
 fi
+if [[ -x build/micro/ceilings && -d $out ]]; then
+    build/micro/ceilings --seconds 0.5 --out "$out/ceilings.json" >/dev/null ||
+        echo "make bench: build/micro/ceilings failed: the projection goes without ceilings" >&2
+fi
+project=()
+if [[ -n ${BENCH_PROJECT-cores=64,dram-gbs=200} ]] && ((cpus < 63)); then
+    project=(--project "${BENCH_PROJECT-cores=64,dram-gbs=200}")
+fi
 if [[ -f scripts/analyze.py && -f $out/summary.csv ]]; then
-    /usr/bin/python3 scripts/analyze.py "$out"
+    /usr/bin/python3 scripts/analyze.py "$out" "${project[@]}"
 fi
 [[ $rc -eq 0 ]] || echo "make bench: some runs failed (see $out/runs.jsonl)" >&2
 exit "$rc"

@@ -23,6 +23,7 @@ pkgs=(
     gnuplot-nox                         # plots
     valgrind libclang-rt-14-dev         # memcheck test; libFuzzer and sanitizer runtimes for clang
     python3 python3-numpy python3-torch # reference tests against PyTorch, analysis
+    python3-scipy                       # analysis: least_squares, t and F quantiles, Mann-Whitney, bootstrap
 )
 
 missing=()

@@ -10,8 +10,9 @@
 #     hyperfine -N --warmup W --runs R -L variant lockfree,locked -L threads 1,2,... \
 #         --export-json hyperfine.json --export-markdown hyperfine.md \
 #         '<bin-dir>/{variant}/train_model [DATA] --config C --threads {threads} --steps K --scaling S
-#          --quiet --report <folder>/.hyperfine-report-{variant}-{threads}.json'
-# which is the harness's child command: the report too, as train_model writes
+#          --eval-batches 0 --quiet --report <folder>/.hyperfine-report-{variant}-{threads}.json'
+# with OPENBLAS_NUM_THREADS=1 in the environment, which is the harness's child
+# command and environment (bench/RESULTS.md): the report too, as train_model writes
 # and fsyncs it before it exits, in both (the report files are removed after).
 # (-N: no shell in between, as the harness spawns train_model directly; the
 # first -L varies fastest, so the variants alternate at each thread count and
@@ -121,9 +122,9 @@ fi
 mkdir -p "$out" || die "cannot create $out"
 [[ -w $out ]] || die "$out is not writable"
 
-cmd="${opt[bin-dir]}/{variant}/train_model${opt[data]:+ ${opt[data]}} --config ${opt[config]} --threads {threads} --steps ${opt[steps]} --scaling ${opt[scaling]} --quiet --report $out/.hyperfine-report-{variant}-{threads}.json"
+cmd="${opt[bin-dir]}/{variant}/train_model${opt[data]:+ ${opt[data]}} --config ${opt[config]} --threads {threads} --steps ${opt[steps]} --scaling ${opt[scaling]} --eval-batches 0 --quiet --report $out/.hyperfine-report-{variant}-{threads}.json"
 rc=0
-"$HYPERFINE" -N --style basic --warmup "${opt[warmup]}" --runs "${opt[runs]}" \
+OPENBLAS_NUM_THREADS=1 "$HYPERFINE" -N --style basic --warmup "${opt[warmup]}" --runs "${opt[runs]}" \
     -L variant "${opt[variants]}" -L threads "${opt[threads]}" \
     --export-json "$out/.hyperfine.json.tmp" --export-markdown "$out/.hyperfine.md.tmp" \
     "$cmd" || rc=$?

@@ -12,6 +12,12 @@
 #   FAKE_MATCH=LIST  where FAKE_FAULT applies: comma list of VARIANT:THREADS,
 #                    VARIANT or :THREADS (default: every run)
 #   FAKE_LOG=FILE    append "VARIANT THREADS" for each run (tests count runs)
+#   FAKE_REPS_DIR=D  repeats differ: the k-th run (k = 0, 1, ...) of each
+#                    (variant, threads) point, counted in D/VARIANT-THREADS,
+#                    reports its throughput times FACTOR[k % 4], FACTOR =
+#                    1.0 1.3 1.1 0.9 (so the median of 2 repeats is 1.15x the
+#                    base, of 3 repeats 1.1x, of 4 repeats 1.05x; speedups
+#                    between points are unchanged). Unset: every repeat equal.
 set -euo pipefail
 
 variant=$(basename "$(dirname "$0")")
@@ -31,7 +37,7 @@ while (($#)); do
         --quiet) quiet=1 ;;
         --no-timing|--memory-table) ;;
         --config|--threads|--steps|--scaling|--report|--epochs|--V|--C|--L|--NH|--F|--seq|\
-        --batch|--lr|--warmup|--wd|--clip|--seed|--tokenizer|--save|--resume|--pin)
+        --batch|--lr|--warmup|--wd|--clip|--seed|--tokenizer|--save|--resume|--pin|--eval-batches)
             (($# >= 2)) || die_usage "$1 needs a value"
             case $1 in
                 --config) config=$2 ;;
@@ -54,6 +60,15 @@ case $scaling in weak|strong) ;; *) die_usage "--scaling must be weak or strong,
 [[ $steps =~ ^[0-9]+$ ]] && ((steps >= 1)) || die_usage "--steps must be a positive integer"
 
 [[ -n ${FAKE_LOG:-} ]] && echo "$variant $threads" >>"$FAKE_LOG"
+factor=1
+if [[ -n ${FAKE_REPS_DIR:-} ]]; then
+    mkdir -p "$FAKE_REPS_DIR"
+    count=$FAKE_REPS_DIR/$variant-$threads
+    k=0; [[ -f $count ]] && k=$(wc -l <"$count")
+    echo run >>"$count"
+    factors=(1.0 1.3 1.1 0.9)
+    factor=${factors[k % 4]}
+fi
 
 fault=${FAKE_FAULT:-}
 if [[ -n $fault && -n ${FAKE_MATCH:-} ]]; then
@@ -82,7 +97,7 @@ esac
 
 # a plausible report: lockfree scales better than locked
 awk -v variant="$variant" -v threads="$threads" -v steps="$steps" -v scaling="$scaling" \
-    -v config="$config" -v data="$data" -v seed="$seed" -v cmd="$cmdline" \
+    -v config="$config" -v data="$data" -v seed="$seed" -v cmd="$cmdline" -v factor="$factor" \
     -v bad="$([[ $fault == badreport ]] && echo 1 || echo 0)" '
 function arr(n, v, step,   s, i) { s = "["; for (i = 0; i < n; i++) s = s (i ? "," : "") sprintf("%.6g", v + i * step); return s "]" }
 BEGIN {
@@ -90,13 +105,14 @@ BEGIN {
     gb = scaling == "weak" ? B * threads : B
     tps_step = gb * T; tokens = steps * tps_step
     eff = variant == "lockfree" ? 0.9 : 0.6
-    rate = 20000 * (threads ^ eff) * (scaling == "weak" ? 1 : 0.9)
+    rate = 20000 * (threads ^ eff) * (scaling == "weak" ? 1 : 0.9) * factor
     wall = tokens / rate; ms = 1000 * wall / steps
     per = 131072 + 4096 * T; shared = 4 * 12 * L * C * C
     printf "{\"tool\":\"train_model\",\"variant\":\"%s\",\"threads\":%d,\"scaling\":\"%s\",", variant, threads, scaling
     printf "\"config\":{\"name\":\"%s\",\"V\":%d,\"C\":%d,\"L\":%d,\"NH\":4,\"F\":%d,\"T\":%d,\"B\":%d},", config, V, C, L, 4 * C, T, B
     printf "\"tokenizer\":\"bytes\",\"seed\":%d,\"data\":\"%s\",\"params\":%d,", seed, data, 12 * L * C * C + V * C
     printf "\"steps\":%d,\"tokens_per_step\":%d,\"tokens\":%d,\"wall_s\":%.6g,\"tokens_per_s\":%.6g,", steps, tps_step, tokens, wall, rate
+    printf "\"timed_wall_s\":%.6g,\"timed_cpu_user_s\":%.6g,\"timed_cpu_sys_s\":%.6g,", wall, wall * threads * 0.95, wall * 0.01
     printf "\"ms_per_step\":{\"median\":%.6g,\"min\":%.6g,\"max\":%.6g},", ms, ms * 0.95, ms * 1.1
     printf "\"loss\":%s,\"val_loss\":%.6g,\"flops_per_step\":%d,", arr(steps, 5.5, -0.01), 5.5 - 0.01 * steps, 6 * gb * T * (12 * L * C * C + V * C)
     printf "\"online_cpus\":2,\"affinity_cpus\":2,\"phases\":{\"names\":[\"forward\",\"backward\",\"lock_wait\",\"barrier_wait\",\"reduce\",\"optimizer\"],"

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # test_cli.sh - train_model as users run it: locked and lock-free give the
 # same bits, checkpoints resume exactly, the report is well-formed, and every
-# bad input gets its exit code and a message naming what was wrong.
+# bad input gets its exit code and a message naming what was wrong; the
+# locked variant serialises forward+backward and the lock-free one does not
+# (seen through the test hook CLLM_TEST_HOLD_MS in core/trainer.c).
+# test-timeout: 120
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source tests/check.sh
 BUILD=${BUILD:-build}
 LF=$BUILD/lockfree/train_model
 LK=$BUILD/locked/train_model
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
 
 # expect CODE PATTERN -- command...: exit code and a stderr line matching PATTERN
 expect() {
@@ -34,10 +35,41 @@ a, b = (json.load(open(p)) for p in sys.argv[1:3])
 assert a["loss"] == b["loss"], (a["loss"], b["loss"])
 assert a["variant"] == "lockfree" and b["variant"] == "locked"
 assert b["phases"]["names"][2] == "lock_wait"
-assert all(v == 0 for v in a["phases"]["wall_s"][2]), "lock-free variant waited on a lock"
 PY
     then ok; else bad "$n threads: reports differ"; fi
 done
+
+# --- the model lock, deterministically: CLLM_TEST_HOLD_MS makes each worker
+# sleep H ms inside forward+backward (inside the lock, in the locked variant)
+# and train_model then prints the most workers seen inside at once. Locked:
+# never 2 at once, so each step lasts at least 2 H (the run at least
+# steps * 2 H, whatever the machine's speed), and some worker waited a whole
+# hold for the lock. Lock-free: the two sleeps overlap (both workers start a
+# step together; missing that in all 6 steps would take a 100 ms stall each
+# time). (The lock-free variant's lock_wait is 0 by construction: it has no
+# lock to time, so nothing is checked on it.)
+H=100 HS=6
+for v in lockfree locked; do
+    env CLLM_TEST_HOLD_MS=$H "$BUILD/$v/train_model" --threads 2 --steps $HS --eval-batches 0 --quiet \
+        --report "$tmp/hold-$v.json" >/dev/null 2>"$tmp/hold-$v.err" || bad "$v with CLLM_TEST_HOLD_MS failed: $(head -c 300 "$tmp/hold-$v.err")"
+done
+most() { sed -n 's/^CLLM_TEST_HOLD_MS: at most \([0-9]*\) workers.*/\1/p' "$tmp/hold-$1.err"; }
+check "locked: one worker at a time inside forward+backward (saw $(most locked))" test "$(most locked)" = 1
+check "lock-free: both workers inside forward+backward at once (saw $(most lockfree))" test "$(most lockfree)" = 2
+hold_py() {   # hold_py VARIANT EXPR: EXPR over the report r, the hold h (s) and steps n;
+              # EXPR "info" prints the figures instead
+    /usr/bin/python3 - "$tmp/hold-$1.json" "$H" "$HS" "$2" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1])); h = float(sys.argv[2]) / 1000; n = int(sys.argv[3])
+wait = sum(r["phases"]["wall_s"][r["phases"]["names"].index("lock_wait")])
+if sys.argv[4] == "info":
+    print(f"wall {r['wall_s']:.3f} s, lock wait {wait:.3f} s, {n} steps, {h:.3f} s holds")
+    sys.exit(0)
+sys.exit(0 if eval(sys.argv[4]) else 1)
+PY
+}
+check "locked: steps serialised, wall >= $HS * 2 * $H ms: $(hold_py locked info)" hold_py locked "r['wall_s'] >= n * 2 * h"
+check "locked: a worker waited a whole hold for the lock: $(hold_py locked info)" hold_py locked "wait >= 0.9 * h"
 
 # --- the report's fields (core/REPORT.md)
 if python3 - "$tmp/lf2.json" <<'PY'
@@ -115,13 +147,27 @@ expect 1 "cannot allocate [0-9]+ bytes for the shared" -- env CLLM_FAIL_ALLOC_AF
 expect 1 "cannot allocate [0-9]+ bytes for the worker table" -- env CLLM_FAIL_ALLOC_AFTER=4 "$LF" --steps 1
 expect 1 "cannot allocate [0-9]+ bytes for the training context and gradients of worker 1" -- env CLLM_FAIL_ALLOC_AFTER=10 "$LF" --steps 1 --threads 2
 expect 1 "the loss became NaN"       -- "$LF" --lr 1e5 --clip 0 --steps 200 --warmup 0
-ls "$tmp"/nodir 2>/dev/null && bad "a file was left in an unwritable place" || ok
 if ls "$tmp"/*.tmp.* >/dev/null 2>&1; then bad "temporary files left behind"; else ok; fi
 
-# --- SIGTERM during training with --save: exits non-zero, checkpoint valid
-"$LF" --config S --steps 100000 --quiet --save "$tmp/sig.ck" >/dev/null 2>"$tmp/sig.err" &
+# --- a save that fails after the start-up probe passed: the write (a file
+# size limit, with SIGXFSZ ignored so write() returns EFBIG) and the rename
+# (onto a folder): exit 1, the error names the file, the old checkpoint is
+# byte-identical and no temporary file is left
+mkdir -p "$tmp/fs/isdir"
+"$LF" --steps 1 --quiet --save "$tmp/fs/c.ck" >/dev/null
+cp "$tmp/fs/c.ck" "$tmp/c.prev"
+expect 1 "cannot write .*fs/c.ck: File too large" -- bash -c 'trap "" XFSZ; ulimit -f 64; exec "$@"' _ "$LF" --steps 2 --quiet --save "$tmp/fs/c.ck"
+expect 1 "cannot rename .*fs/isdir" -- "$LF" --steps 1 --quiet --save "$tmp/fs/isdir"
+check "failed saves: the old checkpoint is byte-identical" cmp -s "$tmp/fs/c.ck" "$tmp/c.prev"
+check "failed saves: nothing else in the folder: $(ls -A "$tmp/fs" | tr '\n' ' ')" \
+    test "$(ls -A "$tmp/fs" | tr '\n' ' ')" = "c.ck isdir "
+check "failed saves: the folder in the way is untouched" test -z "$(ls -A "$tmp/fs/isdir")"
+
+# --- SIGTERM during training with --save: exits non-zero, checkpoint valid;
+# sent once the first step's progress line is out, so the handler is set
+"$LF" --config S --steps 100000 --save "$tmp/sig.ck" >/dev/null 2>"$tmp/sig.err" &
 pid=$!
-sleep 2
+for _ in $(seq 3000); do grep -q '^step' "$tmp/sig.err" && break; sleep 0.01; done
 kill -TERM $pid
 rc=0; wait $pid || rc=$?
 if [[ $rc -eq 143 ]] && grep -q "stopped by signal 15" "$tmp/sig.err"; then ok; else bad "SIGTERM: rc=$rc $(cat "$tmp/sig.err")"; fi
@@ -134,5 +180,4 @@ if grep -q "variant: lockfree" "$tmp/out"; then ok; else bad "--help does not na
 "$LF" --config seed --memory-table > "$tmp/mt.txt"
 grep -q "6277" "$tmp/mt.txt" && grep -q "^  grad " "$tmp/mt.txt" && ok || bad "seed memory table lacks the note's figures"
 
-echo "test_cli: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+check_finish test_cli

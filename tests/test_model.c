@@ -1,15 +1,19 @@
 /*
  * test_model.c - the whole model and its surroundings: a gradient check of
  * every parameter tensor by directional central differences, the loss
- * falling on the built-in corpus, tokenizer round trips, checkpoint round
- * trip and corruption, config validation, and the memory table against
- * what the allocator really hands out.
+ * falling on the built-in corpus, validation batches drawn only from the
+ * validation split, tokenizer round trips, checkpoint round trip,
+ * corruption and failed saves, config validation, and the memory table
+ * against what the allocator really hands out.
  */
 #include <cblas.h>
+#include <dirent.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -117,6 +121,56 @@ static void test_loss_falls(void) {
     free(tok);
 }
 
+/* Training and validation halves that use disjoint token ids: the training
+ * split only ids below 128, the validation split only ids from 128 up. The
+ * sampler must return only the split it is asked for, and the evaluation
+ * must use the validation split: after training, the model puts almost no
+ * probability on ids it never saw as targets, so the validation loss is
+ * above ln 256 (uniform; measured 7.7) while the training loss is far below
+ * it (measured 0.14). Evaluating on training batches would give a loss near
+ * the training loss. */
+static void test_eval_split(void) {
+    config_t c;
+    config_preset(&c, "tiny");
+    size_t n = 20000;
+    int *tok = malloc(n * sizeof *tok);
+    corpus_t corpus;
+    char err[512];
+    EXPECT(corpus_split(&corpus, tok, n, c.T, err, sizeof err) == 0, "split: %s", err);
+    for (size_t k = 0; k < n; k++)
+        tok[k] = k < corpus.ntrain ? (int)(k * 5 % 61) : 128 + (int)(k * 3 % 59);
+    int inp[64], tgt[64];
+    int bad_val = 0, bad_train = 0;
+    for (uint64_t step = 0; step < 50; step++) {
+        for (uint64_t g = 0; g < 8; g++) {
+            corpus_sample(&corpus, 1, 1337, step, g, c.T, inp, tgt);
+            for (int i = 0; i < c.T; i++) bad_val += inp[i] < 128 || tgt[i] < 128;
+            corpus_sample(&corpus, 0, 1337, step, g, c.T, inp, tgt);
+            for (int i = 0; i < c.T; i++) bad_train += inp[i] >= 128 || tgt[i] >= 128;
+        }
+    }
+    EXPECT(bad_val == 0, "%d validation tokens of 6400 came from the training split", bad_val);
+    EXPECT(bad_train == 0, "%d training tokens of 6400 came from the validation split", bad_train);
+
+    train_opts o;
+    train_opts_default(&o);
+    o.lr = 1e-2f;
+    o.lr_steps = 60;
+    trainer_t *t = trainer_create(&c, &o, 2, &corpus, err, sizeof err);
+    EXPECT(t != NULL, "trainer_create: %s", err);
+    if (!t) { free(tok); return; }
+    float loss = 0;
+    for (int s = 0; s < 60; s++) loss = trainer_step(t);
+    float val = trainer_eval(t, 4);
+    printf("disjoint splits: training loss %.4f, validation loss %.4f after 60 steps (ln 256 = %.4f)\n",
+           loss, val, logf(256.0f));
+    EXPECT(loss < 0.8f * logf(256.0f), "training loss %.4f did not fall below 0.8 ln 256", loss);
+    EXPECT(val > logf(256.0f), "validation loss %.4f is not above ln 256 = %.4f: the evaluation "
+           "did not read the validation split", val, logf(256.0f));
+    trainer_free(t);
+    free(tok);
+}
+
 /* ---------------------------------------------------------------- tokenizers */
 
 static void test_tokenizers(void) {
@@ -192,9 +246,41 @@ static int corrupt_and_load(const char *src, const char *dst, long off, int trun
     fclose(f);
     free(buf);
     ckpt_t ck;
+    err[0] = 0;   /* no message of an earlier call can pass for this one's */
     int rc = ckpt_load(dst, &ck, err, errlen);
-    if (rc == 0) ckpt_free(&ck);
+    if (rc == 0) {
+        ckpt_free(&ck);
+        snprintf(err, errlen, "loaded without an error");
+    }
     return rc != 0 && strstr(err, want) != NULL;
+}
+
+static char *read_all(const char *path, long *n) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc(*n > 0 ? *n : 1);
+    if (fread(buf, 1, *n, f) != (size_t)*n) { free(buf); buf = NULL; }
+    fclose(f);
+    return buf;
+}
+
+/* files in path's folder whose name starts with path's name + ".tmp." */
+static int temp_files_of(const char *path) {
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    const char *base = slash ? slash + 1 : path;
+    char prefix[256];
+    snprintf(prefix, sizeof prefix, "%s.tmp.", base);
+    if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
+    DIR *d = opendir(dir);
+    int k = 0;
+    for (struct dirent *e; d && (e = readdir(d));) k += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    if (d) closedir(d);
+    return k;
 }
 
 static void test_checkpoint(void) {
@@ -253,9 +339,31 @@ static void test_checkpoint(void) {
     ckpt_t ck2;
     EXPECT(ckpt_load("/nonexistent/ck.bin", &ck2, err, sizeof err) != 0 && strstr(err, "/nonexistent/ck.bin"),
            "missing file: %s", err);
-    /* a failed save leaves the old file intact and no temp file */
+    /* a save that cannot start names the file */
     EXPECT(ckpt_save("/nonexistent-dir/ck.bin", &c, &tk, 1, &o, ck2.params, ck2.m, ck2.v, 0, err, sizeof err) != 0 &&
            strstr(err, "/nonexistent-dir/ck.bin"), "unwritable save: %s", err);
+    /* a save that fails while writing (a file size limit, SIGXFSZ ignored so
+     * write() returns EFBIG) over an existing checkpoint: the error names the
+     * file, the old file is byte-identical, and no temporary file is left */
+    long n_old, n_new;
+    char *old = read_all(path, &n_old);
+    float *zeros = calloc(np, sizeof(float));
+    struct rlimit fs_was, fs_small = { 4096, 4096 };
+    getrlimit(RLIMIT_FSIZE, &fs_was);
+    fs_small.rlim_max = fs_was.rlim_max;
+    void (*xfsz_was)(int) = signal(SIGXFSZ, SIG_IGN);
+    EXPECT(setrlimit(RLIMIT_FSIZE, &fs_small) == 0, "cannot lower RLIMIT_FSIZE");
+    err[0] = 0;
+    int save_rc = ckpt_save(path, &c, &tk, 99, &o, zeros, zeros, zeros, np, err, sizeof err);
+    setrlimit(RLIMIT_FSIZE, &fs_was);
+    signal(SIGXFSZ, xfsz_was);
+    EXPECT(save_rc != 0 && strstr(err, path) && strstr(err, "File too large"),
+           "save past the file size limit: rc %d, '%s'", save_rc, err);
+    char *now = read_all(path, &n_new);
+    EXPECT(old && now && n_old == n_new && n_old > 4096 && memcmp(old, now, n_old) == 0,
+           "the old checkpoint changed under a failed save (%ld -> %ld bytes)", n_old, n_new);
+    EXPECT(temp_files_of(path) == 0, "a failed save left %d temporary file(s) by %s", temp_files_of(path), path);
+    free(old); free(now); free(zeros);
     unlink(bad);
     unlink(path);
     tokenizer_free(&tk);
@@ -325,12 +433,19 @@ static void test_memtable(void) {
     /* the original note's sizes for the buffers it shares with ours (config seed, B=1) */
     memtable_t mt;
     trainer_memtable(&c, 1, 0, &mt, err, sizeof err);
+    int found_encoded = 0, found_res3 = 0;
     for (int k = 0; k < mt.n_per_thread; k++) {
-        if (strcmp(mt.per_thread[k].name, "encoded") == 0)
+        if (strcmp(mt.per_thread[k].name, "encoded") == 0) {
+            found_encoded = 1;
             EXPECT(mt.per_thread[k].bytes == 64 * 1024, "encoded %zu bytes, note says 64 KB", mt.per_thread[k].bytes);
-        if (strcmp(mt.per_thread[k].name, "res3") == 0)
+        }
+        if (strcmp(mt.per_thread[k].name, "res3") == 0) {
+            found_res3 = 1;
             EXPECT(mt.per_thread[k].bytes == 384 * 1024, "res3 %zu bytes, note says 384 KB", mt.per_thread[k].bytes);
+        }
     }
+    EXPECT(found_encoded && found_res3, "the memory table has no item named %s",
+           found_encoded ? "res3" : "encoded");
     free(tok);
 }
 
@@ -338,6 +453,7 @@ int main(void) {
     openblas_set_num_threads(1);
     test_gradcheck();
     test_loss_falls();
+    test_eval_split();
     test_tokenizers();
     test_checkpoint();
     test_config();

@@ -62,7 +62,7 @@ fi
 
 # --- 2. the README's training examples, as written -------------------------------
 if nm "$BUILD/lockfree/train_model" 2>/dev/null | grep -qE '__asan_init|__tsan_init' || [[ $BUILD == *san* ]]; then
-    echo "README examples skipped: $BUILD is a sanitizer build"
+    echo "SKIP: the README examples: $BUILD is a sanitizer build"
 else
     mapfile -t cmds < <(awk '/^## Training/ { t = 1; next } t && /^```/ { if (b) exit; b = 1; next } t && b' README.md)
     if [[ ${#cmds[@]} -lt 3 ]]; then

@@ -51,7 +51,7 @@ compare() {   # NAME then the torch_dump options after CKPT OUT
         return 0
     fi
     "$PY" tests/torch_ref.py "$tmp/$name.ckpt" "$tmp/$name.dump" >"$log" 2>&1 || rc=$?
-    cat "$log"
+    sed "s/^/  /" "$log"   # indented: the runner sums every unindented summary line
     local line p=0 f=0
     line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n1 || true)
     if [[ $line =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then

@@ -1,0 +1,20 @@
+"""cllm_analysis - the scaling analysis of build/scale results folders.
+
+Modules, each one job, imported only downwards in this list (no cycles):
+
+    util      numbers, formatting, atomic writes, JSON cleaning
+    stats     scipy statistics: t quantiles, Welch interval, Mann-Whitney, bootstrap
+    models    USL / Amdahl / the step model with its amortisation term, the
+              log estimator with profile intervals, R usl's estimator
+    runs      loading a results folder (refusing what build/scale did not write)
+    project   the projection of step time at N from per-phase costs and ceilings
+    analysis  one run's rows, fits, memory, counters, projection and verdict
+    compare   the point-by-point comparison and the gate's verdicts
+    report    REPORT.md
+    plots     gnuplot data and scripts, drawn to PNG and SVG
+    cli       the analyze and compare command lines (scripts/analyze, scripts/compare)
+
+Every function from data to results is pure (no files), so the tests build
+their inputs in memory; only runs.load_folder, report.write, plots.make and
+cli touch files.
+"""

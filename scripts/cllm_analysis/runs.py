@@ -1,0 +1,171 @@
+"""runs.py - loading a results folder of build/scale (bench/RESULTS.md) into
+plain data: the sweep's options and machine, and per (variant, threads)
+point the successful reps with what the analysis needs of each.
+
+load_folder(path) reads the files and refuses a folder build/scale did not
+write (meta.json missing, or its "tool" is not "scale", or no runs.jsonl);
+run_from_records(meta, records, ...) builds the same data from objects in
+memory, so the tests need no files.
+"""
+import csv
+import json
+import os
+import sys
+
+import numpy as np
+
+from .util import num
+
+PHASES = ["forward", "backward", "lock_wait", "barrier_wait", "reduce", "optimizer"]
+LLC_NAMES = ("LLC-load-misses", "LLC-misses", "cache-misses")
+
+
+class NotScaleFolder(ValueError):
+    """The folder is not one build/scale wrote."""
+
+
+def counter(cnt, names):
+    """Scaled value of the first counter whose listed name ("a|b") contains one of names."""
+    for nm in names:
+        for key, c in (cnt or {}).items():
+            if nm in key.split("|") and isinstance(c, dict) and num(c.get("value")) is not None:
+                return float(c["value"])
+    return None
+
+
+def rep_of(r):
+    """What the analysis uses of one successful runs.jsonl record (None when
+    the run failed or its report has no numeric tokens_per_s)."""
+    rep = r.get("report") or {}
+    tps = num(rep.get("tokens_per_s"))
+    if r.get("status") != "ok" or tps is None or tps <= 0:
+        return None
+    n = int(r["threads"])
+    steps = num(rep.get("steps")) or 0
+    warm = num(rep.get("warmup_steps")) or 0
+    tps_step = num(rep.get("tokens_per_step"))
+    tokens = num(rep.get("tokens"))
+    train_wall = num(rep.get("wall_s"))
+    timed_wall = num(rep.get("timed_wall_s"))
+    cu, cs = num(rep.get("timed_cpu_user_s")), num(rep.get("timed_cpu_sys_s"))
+    out = {"tps": tps, "threads": n, "steps": steps, "warmup_steps": warm, "tokens_per_step": tps_step,
+           "tokens": tokens, "train_wall_s": train_wall, "timed_wall_s": timed_wall,
+           "timed_tokens": tps_step * (steps - warm) if tps_step and steps > warm else None,
+           "timed_cpu_s": cu + cs if cu is not None and cs is not None else None,
+           "proc_wall_s": num(r.get("wall_s")), "proc_cpu_s": (num(r.get("user_s")) or 0) + (num(r.get("sys_s")) or 0),
+           "rss_bytes": num(r.get("peak_rss_kib")) * 1024 if num(r.get("peak_rss_kib")) is not None else None,
+           "params": num(rep.get("params")), "config": rep.get("config") or {}, "memory": rep.get("memory") or {},
+           "flops_per_step": num(rep.get("flops_per_step")), "scaling": rep.get("scaling")}
+    # per-step phase times: mean over workers (seconds per step, all steps)
+    ph = rep.get("phases") or {}
+    names = ph.get("names") or PHASES
+    walls = ph.get("wall_s") or []
+    per = {}
+    for i, nm in enumerate(names):
+        if i < len(walls) and walls[i] and steps:
+            per[nm] = float(np.mean(walls[i])) / steps
+    if per and train_wall and steps:
+        step = train_wall / steps
+        per["other"] = max(0.0, step - sum(per.get(p, 0.0) for p in PHASES))
+        per["step"] = step
+        out["phase_step"] = per
+        # thread-seconds per token by phase (sums over workers), "other" last
+        if tokens:
+            row = [float(np.sum(walls[names.index(p)])) / tokens if p in names and names.index(p) < len(walls) else 0.0
+                   for p in PHASES]
+            row.append(max(0.0, n * train_wall / tokens - sum(row)))
+            out["phase_tok"] = row
+    cyc, ins = counter(r.get("counters"), ("cycles",)), counter(r.get("counters"), ("instructions",))
+    out["ipc"] = ins / cyc if cyc and ins is not None else None
+    llc = counter(r.get("counters"), LLC_NAMES)
+    out["llc_per_token"] = llc / tokens if llc is not None and tokens else None
+    return out
+
+
+def run_from_records(meta, records, memory_rows=None, name="run", path=".", hyperfine_rows=None):
+    """The run as plain data from meta.json's object and the runs.jsonl
+    records (dicts). Points: {(variant, threads): {variant, threads, over,
+    failed, reps: [rep_of(...)]}}."""
+    if not isinstance(meta, dict) or meta.get("tool") != "scale":
+        raise NotScaleFolder(f"meta.json says tool {meta.get('tool')!r}, not 'scale'" if isinstance(meta, dict)
+                             else "meta.json is not a JSON object")
+    host = meta.get("host") or {}
+    opts = meta.get("options") or {}
+    cpus = host.get("affinity_cpus") or next((r.get("affinity_cpus") for r in records if r.get("affinity_cpus")), None)
+    variants = list(opts.get("variants") or dict.fromkeys(r["variant"] for r in records))
+    pts = {}
+    for r in records:
+        key = (r["variant"], int(r["threads"]))
+        p = pts.setdefault(key, {"variant": key[0], "threads": key[1], "failed": 0, "reps": [],
+                                 "over": (key[1] > cpus) if cpus else bool(r.get("oversubscribed"))})
+        rep = rep_of(r)
+        if rep is None:
+            p["failed"] += 1
+        else:
+            p["reps"].append(rep)
+    first = next((q for p in pts.values() for q in p["reps"]), None)
+    return {"dir": path, "name": name, "meta": meta, "records": records, "host": host, "options": opts,
+            "cpus": cpus, "variants": variants, "points": pts,
+            "scaling": opts.get("scaling") or (first or {}).get("scaling") or "weak",
+            "config": opts.get("config") or (first["config"].get("name") if first else None),
+            "steps": opts.get("steps"), "memory_csv": {row["variant"]: row for row in (memory_rows or [])},
+            "hyperfine": hyperfine_rows}
+
+
+def read_runs_jsonl(path):
+    """The records of runs.jsonl; a cut-short last line is dropped with a
+    warning (scale drops it too), a bad line before it is an error."""
+    with open(path) as f:
+        lines = f.read().split("\n")
+    recs = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            recs.append(json.loads(line))
+        except ValueError as e:
+            if i >= len(lines) - 2:
+                print(f"analyze: warning: {path}: ignoring a truncated last line {i + 1}", file=sys.stderr)
+            else:
+                raise ValueError(f"{path} line {i + 1} is not valid JSON: {e}")
+    return recs
+
+
+def load_folder(d):
+    """Reads a results folder. Raises NotScaleFolder for a folder build/scale
+    did not write, OSError/ValueError (naming the file) for unreadable files."""
+    mpath, rpath = os.path.join(d, "meta.json"), os.path.join(d, "runs.jsonl")
+    if not os.path.isdir(d):
+        raise OSError(f"{d}: no such folder")
+    if not os.path.exists(mpath):
+        raise NotScaleFolder(f"{d} has no meta.json: not a build/scale results folder")
+    try:
+        with open(mpath) as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{mpath}: {e}")
+    if not isinstance(meta, dict) or meta.get("tool") != "scale":
+        tool = meta.get("tool") if isinstance(meta, dict) else None
+        raise NotScaleFolder(f"{d} was written by {tool!r}, not build/scale (meta.json 'tool'); "
+                             f"the analysis reads only scale's results folders"
+                             + (" (a peers folder has its own report, peers.md)" if tool == "peers" else ""))
+    if not os.path.exists(rpath):
+        raise NotScaleFolder(f"{d} has a scale meta.json but no runs.jsonl")
+    recs = read_runs_jsonl(rpath)
+    mem_rows = None
+    if os.path.exists(os.path.join(d, "memory.csv")):
+        with open(os.path.join(d, "memory.csv")) as f:
+            mem_rows = list(csv.DictReader(f))
+    hf = None
+    if os.path.exists(os.path.join(d, "hyperfine.csv")):      # scripts/hyperfine.sh --run DIR
+        with open(os.path.join(d, "hyperfine.csv")) as f:
+            hf = list(csv.DictReader(f))
+    return run_from_records(meta, recs, mem_rows, os.path.basename(os.path.normpath(d)), d, hf)
+
+
+def variant_points(run, v):
+    return sorted((p for (vv, _), p in run["points"].items() if vv == v), key=lambda p: p["threads"])
+
+
+def tps(p):
+    return np.array([q["tps"] for q in p["reps"]])

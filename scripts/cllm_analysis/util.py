@@ -1,0 +1,80 @@
+"""util.py - small helpers shared by the modules: number parsing, formatting
+of figures and intervals, JSON cleaning and atomic file writes."""
+import json
+import math
+import os
+
+import numpy as np
+
+
+def num(v):
+    """A finite float, or None (for None, text, NaN, infinities)."""
+    try:
+        x = float(v)
+        return x if math.isfinite(x) else None
+    except (TypeError, ValueError):
+        return None
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return float(np.median(xs)) if xs else None
+
+
+def fnum(x, f="{:.3g}", na="NA"):
+    return na if x is None else f.format(x)
+
+
+def fmt_ci(ci, f="{:.3g}"):
+    return f"[{f.format(ci[0])}, {f.format(ci[1])}]" if ci else "n/a"
+
+
+def ranges(ns):
+    """[1, 2, 3, 4, 8, 16] -> '1-4, 8, 16'."""
+    ns = sorted(ns)
+    out, i = [], 0
+    while i < len(ns):
+        j = i
+        while j + 1 < len(ns) and ns[j + 1] == ns[j] + 1:
+            j += 1
+        out.append(f"{ns[i]}-{ns[j]}" if j - i >= 2 else ", ".join(map(str, ns[i:j + 1])))
+        i = j + 1
+    return ", ".join(out)
+
+
+def plural(n, word):
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def json_clean(o):
+    """numpy values to Python ones, NaN and infinities to null: valid JSON."""
+    if isinstance(o, dict):
+        return {str(k): json_clean(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple, np.ndarray)):
+        return [json_clean(v) for v in o]
+    if isinstance(o, (np.bool_, bool)):
+        return bool(o)
+    if isinstance(o, (np.integer, int)):
+        return int(o)
+    if isinstance(o, (np.floating, float)):
+        return float(o) if math.isfinite(o) else None
+    return o
+
+
+def json_text(o):
+    return json.dumps(json_clean(o), indent=1, allow_nan=False) + "\n"
+
+
+def write_atomic(path, text):
+    """A temp file in the same folder, fsync, rename: never a half-written file."""
+    tmp = f"{path}.tmp.{os.getpid()}"
+    try:
+        with open(tmp, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
