@@ -1,9 +1,11 @@
 /*
- * scale.c - the scaling benchmark harness. Runs <bin-dir>/<variant>/train_model
- * for every (repetition, thread count, variant) point, each as a child with
- * event counters attached (counters_spawn), times it, and writes runs.jsonl,
- * summary.csv, memory.csv and meta.json into the run folder. Every file and
- * column is documented in bench/RESULTS.md.
+ * scale.c - the scaling benchmark harness. Runs every (repetition, thread
+ * count, variant) point as a child with event counters attached
+ * (counters_spawn): <bin-dir>/<variant>/train_model for the --variants, or
+ * the command a --command template (template.h) expands into. It times each
+ * run and writes runs.jsonl, summary.csv, memory.csv, runs.csv and meta.json
+ * into the run folder, and hyperfine's JSON on --export-hyperfine. Every
+ * file and column is documented in bench/RESULTS.md.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,10 +28,13 @@
 #include <perfmon/pfmlib.h>
 
 #include "counters.h"
+#include "export.h"
 #include "json.h"
 #include "noise.h"
 #include "scale_opts.h"
+#include "scale_point.h"
 #include "stats.h"
+#include "template.h"
 #include "topo.h"
 
 #ifndef CLLM_CC
@@ -44,6 +49,7 @@
 
 #define TAIL_BYTES 2000      /* stderr kept from a failed child */
 
+
 /* The sweep in progress. */
 typedef struct {
     scale_opts o;
@@ -54,6 +60,7 @@ typedef struct {
     int cpus;                  /* CPUs in the affinity mask */
     topo topo;                 /* the machine, usable CPUs (affinity + cgroup quota) */
     counters *cnt;
+    stats_metric metric;       /* what the speedups divide: --metric / --work, --unit */
     stats_run *runs;           /* recorded runs, resumed ones first */
     int nruns, caprun;
     char *build_json;          /* report.build of the first report, compact JSON */
@@ -153,10 +160,21 @@ static int atomic_commit(atomic_file *a, const char *dir) {
 
 static void usage(FILE *f) {
     fputs("usage: scale [options]\n"
-          "Runs <bin-dir>/<variant>/train_model over thread counts, variants and repetitions\n"
-          "and writes runs.jsonl, summary.csv, memory.csv and meta.json (bench/RESULTS.md).\n"
+          "Runs <bin-dir>/<variant>/train_model, or the programs of --command templates, over\n"
+          "thread counts, variants and repetitions and writes runs.jsonl, summary.csv,\n"
+          "memory.csv, runs.csv and meta.json (bench/RESULTS.md).\n"
           "  --threads LIST   thread counts, 1..1024 each (default 1,2,4,8,16,32,63)\n"
-          "  --variants LIST  lockfree, locked (default lockfree,locked)\n"
+          "  --variants LIST  train_model's variants: lockfree, locked (default lockfree,locked;\n"
+          "                   none when --command is given, unless listed here)\n"
+          "  --command NAME='TEMPLATE'  one more variant, NAME, running TEMPLATE (repeatable):\n"
+          "                   split into words like a shell's (quotes, backslash), run without\n"
+          "                   one; {threads} {rep} {report} {out} are replaced, {{ }} are braces;\n"
+          "                   leading NAME=VALUE words go into its environment\n"
+          "  --metric KEY     the number of the report at dotted path KEY is the metric\n"
+          "                   (a rate: higher is faster; default tokens_per_s)\n"
+          "  --work N         instead: N units per thread (weak) or in total (strong) / wall time\n"
+          "  --unit LABEL     the metric's unit in every table (default tokens/s; units/s with\n"
+          "                   --work; KEY with --metric)\n"
           "  --reps N         repetitions of every point (default 3)\n"
           "  --config NAME    tiny | seed | seed-cli | S | G | M | bench (default seed)\n"
           "  --steps K        training steps per run (default 24)\n"
@@ -164,16 +182,18 @@ static void usage(FILE *f) {
           "  --data PATH      training text file or folder (default: train_model's synthetic corpus)\n"
           "  --out DIR        run folder (default results/<UTC time>-<hostname>)\n"
           "  --timeout S      kill a run after S seconds (default 600)\n"
-          "  --resume DIR     finish the sweep in DIR; options must match the stored ones\n"
+          "  --resume DIR     finish the sweep in DIR; options and templates must match the stored ones\n"
           "  --events LIST    counter events, {a,b} = one group (default: the counters module's list)\n"
           "  --pin P          passed to train_model as --pin P: none | cores | scatter | CPU list\n"
           "                   (default: no --pin, train_model's own default)\n"
           "  --noise-max C    warn when other processes kept more than C CPUs busy during a run\n"
           "                   (default 0.1)\n"
           "  --bin-dir DIR    where <variant>/train_model is (default build)\n"
+          "  --export-hyperfine FILE  also write hyperfine's JSON export (--export-json) to FILE\n"
+          "  --dry-run        print every point's command (JSON lines) and run nothing\n"
           "  --help           this text\n"
-          "Exit: 0 all runs ok, 1 runtime error or some run failed, 2 usage error,\n"
-          "130/143 interrupted by SIGINT/SIGTERM (completed runs are kept).\n", f);
+          "Exit: 0 all runs ok, 1 runtime error or some run failed, 2 usage error (a bad\n"
+          "template too), 130/143 interrupted by SIGINT/SIGTERM (completed runs are kept).\n", f);
 }
 
 // ----------------------------------------------------------------------------
@@ -244,16 +264,37 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     fprintf(f, "],\"options\":{\"threads\":[");
     for (int t = 0; t < s->o.nt; t++) fprintf(f, "%s%d", t ? "," : "", s->o.threads[t]);
     fputs("],\"variants\":[", f);
-    for (int v = 0; v < s->o.nv; v++) { fputs(v ? "," : "", f); json_put_str(f, s->o.variants[v]); }
+    for (int v = 0; v < s->o.nbuiltin; v++) { fputs(v ? "," : "", f); json_put_str(f, s->o.variants[v]); }
     fputs("]", f);
+    if (s->o.ncmd) {           /* only then: a sweep without them records what it always did */
+        fputs(",\"commands\":[", f);
+        for (int c = 0; c < s->o.ncmd; c++) {
+            fputs(c ? ",{\"name\":" : "{\"name\":", f);
+            json_put_str(f, s->o.cmds[c].name);
+            json_kv_str(f, "template", s->o.cmds[c].text);
+            fputc('}', f);
+        }
+        fputc(']', f);
+    }
     json_kv_num(f, "reps", s->o.reps);
     json_kv_str(f, "config", s->o.raw[OPT_CONFIG]);
     json_kv_num(f, "steps", s->o.steps);
     for (int k = OPT_SCALING; k <= OPT_BIN_DIR; k++)
-        if (k == OPT_TIMEOUT) json_kv_num(f, OPT_NAMES[k], s->o.timeout);
+        if ((k == OPT_METRIC || k == OPT_WORK || k == OPT_UNIT) && !s->o.raw[k]) continue;
+        else if (k == OPT_WORK) json_kv_num(f, OPT_NAMES[k], s->o.work);
+        else if (k == OPT_TIMEOUT) json_kv_num(f, OPT_NAMES[k], s->o.timeout);
         else if (k == OPT_NOISE_MAX) json_kv_num(f, OPT_NAMES[k], s->o.noise_max);
         else json_kv_str(f, OPT_NAMES[k], s->o.raw[k]);
-    fputs("},\"child_env\":{\"OPENBLAS_NUM_THREADS\":\"1\"},\"host\":", f);
+    fputs("},\"child_env\":{\"OPENBLAS_NUM_THREADS\":\"1\"}", f);
+    if (!s->o.metric_default) {   /* what summary.csv's metric columns and every table hold */
+        fputs(",\"metric\":{\"key\":", f);
+        json_put_str(f, s->metric.key);
+        json_kv_num(f, "work", s->metric.work);
+        json_kv_str(f, "unit", s->metric.unit);
+        json_kv_str(f, "columns", s->metric.is_default ? "tokens_per_s" : "metric");
+        fputc('}', f);
+    }
+    fputs(",\"host\":", f);
     meta_host(f, s);
     fputs(",\"harness\":{\"cc\":", f);
     json_put_str(f, CLLM_CC);
@@ -342,7 +383,8 @@ static void runs_add(scale *s, const json *rec) {
         s->runs = realloc(s->runs, sizeof *s->runs * (size_t)s->caprun);
         if (!s->runs) die(1, "out of memory");
     }
-    if (stats_run_from_json(rec, &s->runs[s->nruns], err, sizeof err) != 0) die(1, "runs.jsonl: %s", err);
+    if (stats_run_from_json(rec, &s->metric, &s->runs[s->nruns], err, sizeof err) != 0)
+        die(1, "runs.jsonl: %s", err);
     s->nruns++;
     const json *b = json_path(rec, "report.build");
     if (b && !s->build_json) {
@@ -372,25 +414,13 @@ static void record_host(const scale *s, stats_record *r, stats_host *h, noise_ru
 
 /* Runs one point and appends its record to runs.jsonl (one write, then
  * fsync). Returns 0 when recorded, 1 when interrupted (nothing recorded). */
-static int sweep_run(scale *s, const char *variant, int threads, int rep, int point) {
-    char bin[PATH_MAX], report[PATH_MAX + 64], logp[PATH_MAX + 64], tb[16], kb[16], err[256] = "";
-    snprintf(bin, sizeof bin, "%s/%s/train_model", s->o.raw[OPT_BIN_DIR], variant);
-    snprintf(report, sizeof report, "%s/.report-%s-%d-%d.json", s->out, variant, threads, rep);
+static int sweep_run(scale *s, int v, int threads, int rep, int point) {
+    const char *variant = s->o.variants[v];
+    char logp[PATH_MAX + 64], err[256] = "";
+    point_cmd pc;
+    point_command(&s->o, s->out, v, threads, rep, &pc);
+    const char *report = pc.report;
     snprintf(logp, sizeof logp, "%s/.child-%s-%d-%d.log", s->out, variant, threads, rep);
-    snprintf(tb, sizeof tb, "%d", threads);
-    snprintf(kb, sizeof kb, "%d", s->o.steps);
-    char *argv[20];
-    int a = 0;
-    argv[a++] = bin;
-    if (s->o.raw[OPT_DATA]) argv[a++] = s->o.raw[OPT_DATA];
-    /* --eval-batches 0: no validation pass after training, so the process
-     * does the same work outside the timed steps at every thread count */
-    char *rest[] = { "--config", s->o.raw[OPT_CONFIG], "--threads", tb, "--steps", kb,
-                     "--scaling", s->o.raw[OPT_SCALING], "--eval-batches", "0", "--quiet",
-                     "--report", report };
-    for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) argv[a++] = rest[i];
-    if (s->o.raw[OPT_PIN]) { argv[a++] = "--pin"; argv[a++] = s->o.raw[OPT_PIN]; }
-    argv[a] = NULL;
     unlink(report);
     int logfd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (logfd < 0) die(1, "cannot create %s: %s", logp, strerror(errno));
@@ -403,7 +433,7 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     noise_snap n0, n1;
     noise_sample(&n0, NULL, NULL);
     double t0 = now_s();
-    pid_t pid = counters_spawn(s->cnt, argv, logfd, logfd, err, sizeof err);
+    pid_t pid = point_spawn(s->cnt, &pc, logfd, err, sizeof err);
     if (pid > 0) outcome = wait_child(pid, t0, s->o.timeout, &st, &ru);
     double wall = now_s() - t0;
     noise_sample(&n1, NULL, NULL);
@@ -413,12 +443,13 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     if (outcome == 2 || (g_signal && !(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0))) {
         unlink(report);
         unlink(logp);
+        point_command_free(&pc);
         return 1;
     }
     if (pid > 0) counters_read(s->cnt);
 
     const char *status = "failed", *sig = NULL;
-    char reason[512] = "", sbuf[16];
+    char reason[PATH_MAX + 512] = "", sbuf[16];
     int exit_code = -1;
     json *rj = NULL;
     if (pid <= 0) snprintf(reason, sizeof reason, "%s", err);
@@ -432,12 +463,8 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     } else if ((exit_code = WEXITSTATUS(st)) != 0) {
         snprintf(reason, sizeof reason, "exit code %d", exit_code);
     } else {
-        char perr[256];
-        rj = json_parse_file(report, perr, sizeof perr);
-        if (!rj) snprintf(reason, sizeof reason, "report unreadable: %s", perr);
-        else if (!isfinite(json_num(json_get(rj, "tokens_per_s"), NAN)))
-            snprintf(reason, sizeof reason, "report has no numeric tokens_per_s");
-        else status = "ok";
+        point_check_report(&s->metric, s->o.tmpl[v], report, wall, threads, &rj, reason, sizeof reason);
+        if (!*reason) status = "ok";
     }
     char *tail = strcmp(status, "ok") != 0 ? file_tail(logp) : NULL;
     unlink(report);
@@ -447,7 +474,7 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     size_t len = 0;
     FILE *f = open_memstream(&line, &len);
     stats_record r = { variant, threads, rep, point, status, exit_code, sig, *reason ? reason : NULL,
-                       start, wall, &ru, s->cpus, argv, s->cnt, rj, tail, NULL };
+                       start, wall, &ru, s->cpus, pc.argv, pc.envv, s->cnt, rj, tail, NULL };
     noise_run nr;
     stats_host host;
     record_host(s, &r, &host, &nr, &n0, &n1);
@@ -455,6 +482,7 @@ static int sweep_run(scale *s, const char *variant, int threads, int rep, int po
     fclose(f);
     free(tail);
     json_free(rj);
+    point_command_free(&pc);
 
     for (size_t off = 0; off < len;) {
         ssize_t w = write(s->runs_fd, line + off, len - off);
@@ -492,9 +520,8 @@ static void fmt_secs(char *buf, size_t n, double x) {
     else snprintf(buf, n, "%dm%02ds", (int)x / 60, (int)x % 60);
 }
 
-/* Runs every point not yet recorded, in interleaved order: repetition r
- * rotates the thread list by r and runs the variants forwards (r even) or
- * backwards (r odd), ABBA. Returns 0, or the signal that interrupted it. */
+/* Runs every point not yet recorded, in the interleaved order. Returns 0,
+ * or the signal that interrupted it. */
 static int sweep(scale *s) {
     int total = s->o.reps * s->o.nv * s->o.nt, todo = total, done_now = 0;
     char *done = calloc((size_t)total, 1);
@@ -502,27 +529,23 @@ static int sweep(scale *s) {
         int g = grid_index(s, s->runs[i].variant, s->runs[i].threads, s->runs[i].rep);
         if (g >= 0 && !done[g]) { done[g] = 1; todo--; }
     }
-    int tty = isatty(2), point = 0, sig = 0;
+    int tty = isatty(2), sig = 0;
     double t_start = now_s();
-    for (int rep = 0; rep < s->o.reps && !sig; rep++) {
-        for (int j = 0; j < s->o.nt && !sig; j++) {
-            int t = (j + rep) % s->o.nt;
-            for (int k = 0; k < s->o.nv && !sig; k++, point++) {
-                int v = rep % 2 ? s->o.nv - 1 - k : k;
-                if (done[(rep * s->o.nv + v) * s->o.nt + t]) continue;
-                if (g_signal) { sig = g_signal; break; }
-                if (tty) {
-                    char el[16], eta[16];
-                    double e = now_s() - t_start;
-                    fmt_secs(el, sizeof el, e);
-                    fmt_secs(eta, sizeof eta, done_now ? e / done_now * (todo - done_now) : NAN);
-                    fprintf(stderr, "\r[%d/%d] %s %d threads rep %d  elapsed %s  ETA %s\033[K",
-                            done_now + 1, todo, s->o.variants[v], s->o.threads[t], rep, el, eta);
-                }
-                if (sweep_run(s, s->o.variants[v], s->o.threads[t], rep, point)) sig = g_signal;
-                done_now++;
-            }
+    for (int point = 0; point < total && !sig; point++) {
+        int rep, t, v;
+        point_order(&s->o, point, &rep, &t, &v);
+        if (done[(rep * s->o.nv + v) * s->o.nt + t]) continue;
+        if (g_signal) { sig = g_signal; break; }
+        if (tty) {
+            char el[16], eta[16];
+            double e = now_s() - t_start;
+            fmt_secs(el, sizeof el, e);
+            fmt_secs(eta, sizeof eta, done_now ? e / done_now * (todo - done_now) : NAN);
+            fprintf(stderr, "\r[%d/%d] %s %d threads rep %d  elapsed %s  ETA %s\033[K",
+                    done_now + 1, todo, s->o.variants[v], s->o.threads[t], rep, el, eta);
         }
+        if (sweep_run(s, v, s->o.threads[t], rep, point)) sig = g_signal;
+        done_now++;
     }
     if (!sig) sig = g_signal;
     if (tty && todo) fputc('\n', stderr);
@@ -542,7 +565,10 @@ static void resume_options(scale *s, const char *dir) {
     json *meta = json_parse_file(path, err, sizeof err);
     if (!meta) die(1, "--resume %s: cannot read %s: %s", dir, path, err);
     int r = scale_opts_resume(&s->o, meta, dir, err, sizeof err);
-    if (r != 0) die(r == -1 ? 1 : 2, "%s", err);
+    if (r != 0) {
+        json_free(meta);
+        die(r == -1 ? 1 : 2, "%s", err);
+    }
     const char *first = json_str(json_get(meta, "first_start_time"), json_str(json_get(meta, "start_time"), NULL));
     if (first) snprintf(s->first_start, sizeof s->first_start, "%s", first);
     json_free(meta);
@@ -553,12 +579,43 @@ static void resume_add(void *ctx, const json *rec) { runs_add(ctx, rec); }
 // ----------------------------------------------------------------------------
 // results
 
+/* runs.csv into the run folder and, with --export-hyperfine FILE, hyperfine's
+ * JSON into FILE, both atomically. Returns 0, or -1 (said on stderr). */
+static int write_exports(scale *s) {
+    char runs[PATH_MAX + 16], err[PATH_MAX + 256] = "";
+    snprintf(runs, sizeof runs, "%s/runs.jsonl", s->out);
+    atomic_file a;
+    int bad = 0;
+    FILE *f = atomic_open(&a, s->out, "runs.csv");
+    int r = f ? export_runs_csv(f, runs, s->cnt, &s->metric, err, sizeof err) : -1;
+    if (f && r != 0) { fclose(f); unlink(a.tmp); }
+    if (!f || r != 0 || atomic_commit(&a, s->out) != 0) {
+        fprintf(stderr, "scale: cannot write %s/runs.csv: %s\n", s->out, *err ? err : strerror(errno));
+        bad = -1;
+    }
+    const char *hf = s->o.raw[OPT_EXPORT_HYPERFINE];
+    if (!hf) return bad;
+    char dir[PATH_MAX], name[PATH_MAX];
+    const char *slash = strrchr(hf, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == hf ? 1 : slash - hf) : 1, slash ? hf : ".");
+    snprintf(name, sizeof name, "%s", slash ? slash + 1 : hf);
+    *err = '\0';
+    f = *name ? atomic_open(&a, dir, name) : NULL;
+    r = f ? export_hyperfine(f, runs, s->o.variants, s->o.nv, s->o.threads, s->o.nt, err, sizeof err) : -1;
+    if (f && r != 0) { fclose(f); unlink(a.tmp); }
+    if (!f || r != 0 || atomic_commit(&a, dir) != 0) {
+        fprintf(stderr, "scale: cannot write --export-hyperfine %s: %s\n", hf, *err ? err : strerror(errno));
+        bad = -1;
+    }
+    return bad;
+}
+
 /* Writes summary.csv, memory.csv and meta.json and prints the table.
  * Returns 0, or -1 when a file could not be written. */
 static int finish(scale *s, const char *status) {
     int nv = s->o.nv, nt = s->o.nt, bad = 0;
     stats_point *pts = calloc((size_t)(nv * nt), sizeof *pts);
-    stats_memory mem[NVARIANTS];
+    stats_memory mem[MAX_VARIANTS];
     if (!pts) die(1, "out of memory");
     stats_summarize(s->runs, s->nruns, s->o.variants, nv, s->o.threads, nt, s->topo.usable_cpus, pts);
     stats_mark_points(pts, nv * nt, s->runs, s->nruns, s->topo.affinity_cores, s->topo.usable_cpus,
@@ -573,12 +630,12 @@ static int finish(scale *s, const char *status) {
     char *warn = NULL;
     size_t wn;
     FILE *w = open_memstream(&warn, &wn);
-    stats_warnings(pts, nv * nt, stderr, w);
+    stats_warnings(pts, nv * nt, &s->metric, stderr, w);
     fclose(w);
 
     atomic_file a;
     FILE *f = atomic_open(&a, s->out, "summary.csv");
-    if (f) stats_write_summary_csv(f, pts, nv * nt);   /* errors: ferror, seen by the commit */
+    if (f) stats_write_summary_csv(f, pts, nv * nt, &s->metric);   /* errors: ferror, seen by the commit */
     if (!f || atomic_commit(&a, s->out) != 0) {
         fprintf(stderr, "scale: cannot write %s/summary.csv: %s\n", s->out, strerror(errno));
         bad = -1;
@@ -589,13 +646,14 @@ static int finish(scale *s, const char *status) {
         fprintf(stderr, "scale: cannot write %s/memory.csv: %s\n", s->out, strerror(errno));
         bad = -1;
     }
+    if (write_exports(s) != 0) bad = -1;
     char end[32];
     utc_time(end, sizeof end, "%Y-%m-%dT%H:%M:%SZ");
     if (meta_write(s, status, end, mem, nv, warn) != 0) {
         fprintf(stderr, "scale: cannot write %s/meta.json: %s\n", s->out, strerror(errno));
         bad = -1;
     }
-    stats_print_table(stdout, pts, nv * nt, mem, nv, s->topo.usable_cpus);
+    stats_print_table(stdout, pts, nv * nt, mem, nv, s->topo.usable_cpus, &s->metric);
     printf("results in %s (%s)\n", s->out, status);
     fflush(stdout);
     free(warn);
@@ -620,7 +678,8 @@ int main(int argc, char **argv) {
     static char oerr[65536];   /* messages quote option values */
     int r = scale_opts_parse(&s.o, argc, argv, oerr, sizeof oerr);
     if (r == 1) { usage(stdout); exit(0); }
-    if (r != 0 || scale_opts_validate(&s.o, oerr, sizeof oerr) != 0) die(2, "%s", oerr);
+    /* --resume validates after taking the stored options (scale_opts_resume) */
+    if (r != 0 || (!s.o.given[OPT_RESUME] && scale_opts_validate(&s.o, oerr, sizeof oerr) != 0)) die(2, "%s", oerr);
     s.argc = argc;
     s.argv = argv;
     size_t cn;
@@ -652,14 +711,13 @@ int main(int argc, char **argv) {
         snprintf(s.out, sizeof s.out, "results/%s-%s", t, host);
     }
 
+    s.metric = (stats_metric){ s.o.metric_key, s.o.work, strcmp(s.o.raw[OPT_SCALING], "strong") == 0, s.o.unit,
+                               s.o.metric_key && !strcmp(s.o.metric_key, "tokens_per_s") && !strcmp(s.o.unit, "tokens/s") };
     /* check everything before the first run */
-    for (int v = 0; v < s.o.nv; v++) {
-        char bin[PATH_MAX];
-        struct stat st;
-        snprintf(bin, sizeof bin, "%s/%s/train_model", s.o.raw[OPT_BIN_DIR], s.o.variants[v]);
-        if (stat(bin, &st) != 0) die(1, "train_model binary %s: %s (build it, or pass --bin-dir)", bin, strerror(errno));
-        if (!S_ISREG(st.st_mode) || access(bin, X_OK) != 0) die(1, "train_model binary %s is not an executable file", bin);
-    }
+    char perr[PATH_MAX + 512];
+    int prc = point_check_programs(&s.o, s.out, perr, sizeof perr);
+    if (prc) die(prc, "%s", perr);
+    if (s.o.dry_run) { point_dry_run(stdout, &s.o, s.out); exit(0); }
     struct stat st;
     if (s.o.raw[OPT_DATA] && stat(s.o.raw[OPT_DATA], &st) != 0)
         die(1, "--data %s: %s", s.o.raw[OPT_DATA], strerror(errno));

@@ -23,10 +23,12 @@ static const char *const VARIANTS[NVARIANTS] = { "lockfree", "locked" };
 static const char *const CONFIGS[NCONFIGS] = { "tiny", "seed", "seed-cli", "S", "G", "M", "bench" };
 
 const char *const OPT_NAMES[NOPTS] = { "threads", "variants", "reps", "config", "steps",
-    "scaling", "data", "events", "pin", "timeout", "noise-max", "bin-dir", "out", "resume" };
-/* pin NULL: no --pin for train_model (its default, none) */
+    "scaling", "data", "events", "pin", "metric", "work", "unit", "timeout", "noise-max",
+    "bin-dir", "out", "resume", "export-hyperfine" };
+/* pin NULL: no --pin for train_model (its default, none); metric, work,
+ * unit NULL: the report's tokens_per_s in tokens/s */
 static const char *const OPT_DEFAULTS[NOPTS] = { "1,2,4,8,16,32,63", "lockfree,locked", "3",
-    "seed", "24", "weak", NULL, NULL, NULL, "600", "0.1", "build", NULL, NULL };
+    "seed", "24", "weak", NULL, NULL, NULL, NULL, NULL, NULL, "600", "0.1", "build", NULL, NULL, NULL };
 
 /* Writes the message into err and returns rc. */
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) {
@@ -42,8 +44,17 @@ int scale_opts_parse(scale_opts *o, int argc, char **argv, char *err, size_t err
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return 1;
         if (strncmp(a, "--", 2) != 0) return fail(err, errlen, -1, "unexpected argument '%s'", a);
+        if (strcmp(a, "--dry-run") == 0) { o->dry_run = 1; continue; }
         const char *eq = strchr(a, '=');
         size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+        if (len == 7 && strncmp(a + 2, "command", 7) == 0) {   /* repeatable: one variant each */
+            const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!val) return fail(err, errlen, -1, "--command needs NAME='TEMPLATE'");
+            if (o->ncmd == MAX_COMMANDS) return fail(err, errlen, -1, "--command: more than %d templates", MAX_COMMANDS);
+            o->cmd_raw[o->ncmd++] = strdup(val);
+            o->cmd_given = 1;
+            continue;
+        }
         int k = 0;
         while (k < NOPTS && !(strlen(OPT_NAMES[k]) == len && strncmp(a + 2, OPT_NAMES[k], len) == 0)) k++;
         if (k == NOPTS) return fail(err, errlen, -1, "unknown option '%s'", a);
@@ -53,6 +64,8 @@ int scale_opts_parse(scale_opts *o, int argc, char **argv, char *err, size_t err
         o->raw[k] = strdup(val);
         o->given[k] = 1;
     }
+    /* with --command, the train_model variants run only when --variants names them */
+    if (o->cmd_given && !o->given[OPT_VARIANTS]) o->raw[OPT_VARIANTS] = strdup("");
     for (int k = 0; k < NOPTS; k++)
         if (!o->raw[k] && OPT_DEFAULTS[k]) o->raw[k] = strdup(OPT_DEFAULTS[k]);
     return 0;
@@ -98,7 +111,7 @@ static int opts_parse_threads(scale_opts *o, const char *list, char *err, size_t
 static int opts_parse_variants(scale_opts *o, const char *list, char *err, size_t errlen) {
     o->nv = 0;
     const char *s = list;
-    for (;;) {
+    for (; *list;) {
         size_t n = strcspn(s, ",");
         int k = 0;
         while (k < NVARIANTS && !(strlen(VARIANTS[k]) == n && strncmp(s, VARIANTS[k], n) == 0)) k++;
@@ -106,10 +119,69 @@ static int opts_parse_variants(scale_opts *o, const char *list, char *err, size_
             return fail(err, errlen, -1, "--variants: unknown variant '%.*s' (lockfree, locked)", (int)n, s);
         for (int v = 0; v < o->nv; v++)
             if (o->variants[v] == VARIANTS[k]) return fail(err, errlen, -1, "--variants: %s is listed twice", VARIANTS[k]);
+        o->tmpl[o->nv] = NULL;
         o->variants[o->nv++] = VARIANTS[k];
         if (!s[n]) break;
         s += n + 1;
     }
+    o->nbuiltin = o->nv;
+    return 0;
+}
+
+/* Parses every --command NAME=TEMPLATE into o->cmds and appends the
+ * variants after the train_model ones. */
+static int opts_parse_commands(scale_opts *o, char *err, size_t errlen) {
+    char terr[512];
+    for (int c = 0; c < MAX_COMMANDS; c++) template_free(&o->cmds[c]);
+    for (int c = 0; c < o->ncmd; c++) {
+        const char *raw = o->cmd_raw[c], *eq = strchr(raw, '=');
+        char name[TEMPLATE_NAME_MAX + 1];
+        size_t n = eq ? (size_t)(eq - raw) : 0;
+        if (!eq || n == 0)
+            return fail(err, errlen, -1, "--command '%.100s': want NAME='TEMPLATE' (NAME names the variant)", raw);
+        snprintf(name, sizeof name, "%.*s", (int)(n < TEMPLATE_NAME_MAX ? n : TEMPLATE_NAME_MAX), raw);
+        if (template_parse(&o->cmds[c], n < TEMPLATE_NAME_MAX ? name : "", eq + 1, terr, sizeof terr) != 0)
+            return fail(err, errlen, -1, "--command %.*s: %s", (int)(n < 64 ? n : 64), raw, terr);
+        for (int k = 0; k < NVARIANTS; k++)
+            if (strcmp(name, VARIANTS[k]) == 0)
+                return fail(err, errlen, -1, "--command %s: '%s' is a train_model variant of --variants; "
+                            "name the template otherwise", name, name);
+        for (int v = 0; v < o->nv; v++)
+            if (strcmp(o->variants[v], name) == 0)
+                return fail(err, errlen, -1, "--command %s: the name is given twice", name);
+        o->tmpl[o->nv] = &o->cmds[c];
+        o->variants[o->nv++] = o->cmds[c].name;
+    }
+    if (o->nv == 0) return fail(err, errlen, -1, "--variants: no variant to run (give --variants or --command)");
+    return 0;
+}
+
+/* The metric: --metric KEY (a dotted path of numbers in the report), or
+ * --work N; its unit; and that every template can give it. */
+static int opts_parse_metric(scale_opts *o, int cross, char *err, size_t errlen) {
+    const char *key = o->raw[OPT_METRIC], *work = o->raw[OPT_WORK], *unit = o->raw[OPT_UNIT];
+    o->work = NAN;
+    if (key && work) return fail(err, errlen, -1, "--metric and --work exclude each other (one metric per sweep)");
+    if (key) {
+        int ok = *key && *key != '.' && key[strlen(key) - 1] != '.' && !strstr(key, "..");
+        for (const char *c = key; *c && ok; c++) ok = isalnum((unsigned char)*c) || strchr("_.-", *c);
+        if (!ok) return fail(err, errlen, -1, "--metric '%.200s' is not a dotted path of field names (a.b.c)", key);
+    }
+    if (work) {
+        char *end;
+        o->work = strtod(work, &end);
+        if (end == work || *end || !(o->work > 0) || !isfinite(o->work))
+            return fail(err, errlen, -1, "--work: '%.200s' is not a positive number of work units", work);
+    }
+    if (unit && (!*unit || strlen(unit) > 40 || strpbrk(unit, ",\"\n")))
+        return fail(err, errlen, -1, "--unit: '%.200s' is not a label of 1..40 characters without , \" or newline", unit);
+    o->metric_key = work ? NULL : key ? key : "tokens_per_s";
+    o->unit = unit ? unit : work ? "units/s" : strcmp(o->metric_key, "tokens_per_s") == 0 ? "tokens/s" : o->metric_key;
+    o->metric_default = !key && !work && !unit && o->ncmd == 0;
+    for (int v = o->nbuiltin; v < o->nv && cross; v++)
+        if (o->metric_key && !o->tmpl[v]->uses[TPL_REPORT])
+            return fail(err, errlen, -1, "--command %s: the template has no {report}, so the metric '%s' cannot be "
+                        "read from a report: add {report}, or give --work N", o->variants[v], o->metric_key);
     return 0;
 }
 
@@ -144,7 +216,9 @@ static int opts_parse_noise_max(scale_opts *o, char *err, size_t errlen) {
     return 0;
 }
 
-int scale_opts_validate(scale_opts *o, char *err, size_t errlen) {
+/* cross 0: leaves out the check of the templates against the metric (the
+ * given options of a --resume, before the stored ones are in) */
+static int opts_validate(scale_opts *o, int cross, char *err, size_t errlen) {
     static const int needed[] = { OPT_THREADS, OPT_VARIANTS, OPT_REPS, OPT_CONFIG, OPT_STEPS,
                                   OPT_SCALING, OPT_TIMEOUT, OPT_BIN_DIR };
     for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)
@@ -152,6 +226,7 @@ int scale_opts_validate(scale_opts *o, char *err, size_t errlen) {
     long v;
     if (opts_parse_threads(o, o->raw[OPT_THREADS], err, errlen) != 0) return -1;
     if (opts_parse_variants(o, o->raw[OPT_VARIANTS], err, errlen) != 0) return -1;
+    if (opts_parse_commands(o, err, errlen) != 0) return -1;
     if (parse_int(o->raw[OPT_REPS], 1, 1000, &v) != 0)
         return fail(err, errlen, -1, "--reps: '%s' is not 1..1000", o->raw[OPT_REPS]);
     o->reps = (int)v;
@@ -171,11 +246,16 @@ int scale_opts_validate(scale_opts *o, char *err, size_t errlen) {
     if (o->raw[OPT_DATA] && !*o->raw[OPT_DATA]) return fail(err, errlen, -1, "--data: empty path");
     if (opts_check_pin(o->raw[OPT_PIN], err, errlen) != 0) return -1;
     if (opts_parse_noise_max(o, err, errlen) != 0) return -1;
+    if (opts_parse_metric(o, cross, err, errlen) != 0) return -1;
+    if (o->raw[OPT_EXPORT_HYPERFINE] && !*o->raw[OPT_EXPORT_HYPERFINE])
+        return fail(err, errlen, -1, "--export-hyperfine: empty path");
     if (!*o->raw[OPT_BIN_DIR]) return fail(err, errlen, -1, "--bin-dir: empty path");
     if (o->given[OPT_OUT] && o->given[OPT_RESUME])
         return fail(err, errlen, -1, "--out and --resume cannot be used together (--resume writes into its folder)");
     return 0;
 }
+
+int scale_opts_validate(scale_opts *o, char *err, size_t errlen) { return opts_validate(o, 1, err, errlen); }
 
 /* The canonical text of option k, as stored in meta.json and compared on resume. */
 static void opts_canon(const scale_opts *o, int k, char *buf, size_t n) {
@@ -185,12 +265,13 @@ static void opts_canon(const scale_opts *o, int k, char *buf, size_t n) {
         for (int t = 0; t < o->nt && used < n; t++)
             used += (size_t)snprintf(buf + used, n - used, "%s%d", t ? "," : "", o->threads[t]);
     } else if (k == OPT_VARIANTS) {
-        for (int v = 0; v < o->nv && used < n; v++)
+        for (int v = 0; v < o->nbuiltin && used < n; v++)
             used += (size_t)snprintf(buf + used, n - used, "%s%s", v ? "," : "", o->variants[v]);
     } else if (k == OPT_REPS) snprintf(buf, n, "%d", o->reps);
     else if (k == OPT_STEPS) snprintf(buf, n, "%d", o->steps);
     else if (k == OPT_TIMEOUT) snprintf(buf, n, "%g", o->timeout);
     else if (k == OPT_NOISE_MAX) snprintf(buf, n, "%g", o->noise_max);
+    else if (k == OPT_WORK && o->raw[k]) snprintf(buf, n, "%g", o->work);
     else snprintf(buf, n, "%s", o->raw[k] ? o->raw[k] : "");
 }
 
@@ -214,6 +295,45 @@ static char *stored_option(const json *opts, int k) {
     return buf;
 }
 
+/* The stored --command templates (meta.json options.commands, absent in a
+ * sweep without them) against the given ones, or taken when none is given.
+ * Returns 0, -1 (malformed) or -2 (differs). */
+static int resume_commands(scale_opts *o, const json *opts, const char *dir, char *err, size_t errlen) {
+    const json *cmds = json_get(opts, "commands");
+    int n = cmds && cmds->type == JSON_ARR ? cmds->len : 0;
+    if (cmds && cmds->type != JSON_ARR && cmds->type != JSON_NULL)
+        return fail(err, errlen, -1, "--resume %s: meta.json options.commands is not a list", dir);
+    if (n > MAX_COMMANDS) return fail(err, errlen, -1, "--resume %s: meta.json holds %d templates", dir, n);
+    char *stored[MAX_COMMANDS];
+    for (int c = 0; c < n; c++) {
+        const json *e = json_at(cmds, c);
+        const char *name = json_str(json_get(e, "name"), NULL), *text = json_str(json_get(e, "template"), NULL);
+        if (!name || !text) {
+            for (int k = 0; k < c; k++) free(stored[k]);
+            return fail(err, errlen, -1, "--resume %s: meta.json options.commands[%d] lacks name or template", dir, c);
+        }
+        size_t len = strlen(name) + strlen(text) + 2;
+        stored[c] = malloc(len);
+        if (!stored[c]) { fputs("scale: out of memory\n", stderr); exit(1); }
+        snprintf(stored[c], len, "%s=%s", name, text);
+    }
+    int rc = 0;
+    if (o->cmd_given) {
+        for (int k = 0; k < (n > o->ncmd ? n : o->ncmd) && !rc; k++) {
+            const char *st = k < n ? stored[k] : "(none)", *mine = k < o->ncmd ? o->cmd_raw[k] : "(none)";
+            if (strcmp(st, mine) != 0)
+                rc = fail(err, errlen, -2, "--resume %s: --command %d differs from the stored sweep's templates "
+                          "(stored '%.300s', given '%.300s')", dir, k + 1, st, mine);
+        }
+        for (int k = 0; k < n; k++) free(stored[k]);
+        return rc;
+    }
+    for (int k = 0; k < o->ncmd; k++) free(o->cmd_raw[k]);
+    for (int k = 0; k < n; k++) o->cmd_raw[k] = stored[k];
+    o->ncmd = n;
+    return 0;
+}
+
 int scale_opts_resume(scale_opts *o, const json *meta, const char *dir, char *err, size_t errlen) {
     if (!dir) dir = ".";
     char path[PATH_MAX + 16];
@@ -222,7 +342,9 @@ int scale_opts_resume(scale_opts *o, const json *meta, const char *dir, char *er
     if (strcmp(json_str(json_get(meta, "tool"), ""), "scale") != 0 || !opts)
         return fail(err, errlen, -1, "--resume %s: %s is not a scale meta.json", dir, path);
     /* the given options in canonical form (scale has validated them already) */
-    if (scale_opts_validate(o, err, errlen) != 0) return -2;
+    if (opts_validate(o, 0, err, errlen) != 0) return -2;
+    int rc = resume_commands(o, opts, dir, err, errlen);
+    if (rc != 0) return rc;
     for (int k = 0; k <= OPT_BIN_DIR; k++) {
         char *stored = stored_option(opts, k);
         if (o->given[k] && k < OPT_COMPARED) {
@@ -254,4 +376,10 @@ void scale_opts_free(scale_opts *o) {
         free(o->raw[k]);
         o->raw[k] = NULL;
     }
+    for (int c = 0; c < MAX_COMMANDS; c++) {
+        free(o->cmd_raw[c]);
+        o->cmd_raw[c] = NULL;
+        template_free(&o->cmds[c]);
+    }
+    o->ncmd = 0;
 }

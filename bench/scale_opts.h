@@ -12,14 +12,19 @@
 #include <stddef.h>
 
 #include "json.h"
+#include "template.h"
 
 #define MAX_ENTRIES 4096     /* thread list entries */
-#define NVARIANTS 2          /* lockfree, locked */
+#define NVARIANTS 2          /* train_model's: lockfree, locked */
+#define MAX_COMMANDS 16      /* --command NAME=TEMPLATE */
+#define MAX_VARIANTS (NVARIANTS + MAX_COMMANDS)
 
-/* Options; the first OPT_COMPARED ones define the sweep and must match on --resume. */
+/* Options; the first OPT_COMPARED ones define the sweep and must match on
+ * --resume (so do the --command templates, kept apart in cmd_raw). */
 enum { OPT_THREADS, OPT_VARIANTS, OPT_REPS, OPT_CONFIG, OPT_STEPS, OPT_SCALING, OPT_DATA,
-       OPT_EVENTS, OPT_PIN, OPT_COMPARED, OPT_TIMEOUT = OPT_COMPARED, OPT_NOISE_MAX, OPT_BIN_DIR,
-       OPT_OUT, OPT_RESUME, NOPTS };
+       OPT_EVENTS, OPT_PIN, OPT_METRIC, OPT_WORK, OPT_UNIT, OPT_COMPARED,
+       OPT_TIMEOUT = OPT_COMPARED, OPT_NOISE_MAX, OPT_BIN_DIR, OPT_OUT, OPT_RESUME,
+       OPT_EXPORT_HYPERFINE, NOPTS };
 
 /* Option names without "--", also the keys of meta.json's "options". */
 extern const char *const OPT_NAMES[NOPTS];
@@ -28,10 +33,23 @@ typedef struct {
     char *raw[NOPTS];          /* option text (malloc'ed), NULL = not set */
     int given[NOPTS];          /* set on the command line */
     int threads[MAX_ENTRIES], nt;
-    const char *variants[NVARIANTS];
-    int nv, reps, steps;
+    /* the variants of the sweep: the --variants ones (train_model's command
+     * line, tmpl NULL) first, then one per --command in the order given */
+    const char *variants[MAX_VARIANTS];
+    const template *tmpl[MAX_VARIANTS];
+    int nv, nbuiltin, reps, steps;
+    char *cmd_raw[MAX_COMMANDS];   /* --command text NAME=TEMPLATE (malloc'ed) */
+    int ncmd, cmd_given;
+    template cmds[MAX_COMMANDS];   /* parsed by scale_opts_validate */
+    int dry_run;                   /* --dry-run: print every point's command, run nothing */
     double timeout;
     double noise_max;          /* --noise-max: outside load (CPUs) above which a run is noisy */
+    /* the metric the speedups use: the report's number at metric_key (a
+     * dotted path), or work / wall time when work is finite (--work) */
+    const char *metric_key;    /* "tokens_per_s" unless --metric / --work */
+    double work;               /* --work N, NAN when not given */
+    const char *unit;          /* --unit, else the default of the metric */
+    int metric_default;        /* none of --metric, --work, --unit, --command: today's sweep */
 } scale_opts;
 
 /* Reads argv[1..argc-1] into o->raw / o->given (o zeroed or freed before)
@@ -39,13 +57,16 @@ typedef struct {
  * caller prints usage), or -1 with a usage error in err (scale exits 2). */
 int scale_opts_parse(scale_opts *o, int argc, char **argv, char *err, size_t errlen);
 
-/* Converts the raw option text into threads, variants, reps, steps,
- * timeout and noise_max, and checks --pin's form. Returns 0, or -1 with a usage error in err (scale exits 2). */
+/* Converts the raw option text into threads, variants (parsing every
+ * --command template), reps, steps, timeout, noise_max and the metric, and
+ * checks --pin's form and that every template can give the metric.
+ * Returns 0, or -1 with a usage error in err (scale exits 2). */
 int scale_opts_validate(scale_opts *o, char *err, size_t errlen);
 
 /* Takes the options of the run folder dir from its parsed meta.json: options
- * given on the command line must equal the stored ones, the others are taken
- * from it; then validates like scale_opts_validate. Returns 0; -1 when meta
+ * given on the command line must equal the stored ones (--command: the same
+ * names and templates in the same order), the others are taken from it;
+ * then validates like scale_opts_validate. Returns 0; -1 when meta
  * is not a scale meta.json or lacks an option (scale exits 1); -2 when a given
  * option differs from the stored one or a value is invalid (scale exits 2). */
 int scale_opts_resume(scale_opts *o, const json *meta, const char *dir, char *err, size_t errlen);

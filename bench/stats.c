@@ -92,6 +92,18 @@ double stats_karp_flatt(double s, int n) {
 }
 
 // ----------------------------------------------------------------------------
+// the metric
+
+const stats_metric STATS_METRIC_DEFAULT = { "tokens_per_s", NAN, 0, "tokens/s", 1 };
+
+double stats_metric_of(const stats_metric *m, const json *report, double wall_s, int threads) {
+    if (!m) m = &STATS_METRIC_DEFAULT;
+    double v = m->key ? json_num(json_path(report, m->key), NAN)
+                      : wall_s > 0 ? m->work * (m->strong ? 1 : threads) / wall_s : NAN;
+    return v > 0 && isfinite(v) ? v : NAN;
+}
+
+// ----------------------------------------------------------------------------
 // run records
 
 /* Sum of one phase over threads. wall_s is [phase][thread] per REPORT.md;
@@ -250,7 +262,21 @@ void stats_write_record(FILE *f, const stats_record *r) {
         if (i) fputc(',', f);
         json_put_str(f, r->argv[i]);
     }
-    fputs("],\"counters\":", f);
+    fputc(']', f);
+    if (r->env) {
+        fputs(",\"env\":{", f);
+        for (int i = 0; r->env[i]; i++) {
+            size_t k = strcspn(r->env[i], "=");
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)(k < 255 ? k : 255), r->env[i]);
+            if (i) fputc(',', f);
+            json_put_str(f, name);
+            fputc(':', f);
+            json_put_str(f, r->env[i][k] ? r->env[i] + k + 1 : "");
+        }
+        fputc('}', f);
+    }
+    fputs(",\"counters\":", f);
     put_counters(f, r->cnt);
     fputs(",\"report\":", f);
     json_write(f, r->report);
@@ -258,7 +284,7 @@ void stats_write_record(FILE *f, const stats_record *r) {
     fputs("}\n", f);
 }
 
-int stats_run_from_json(const json *rec, stats_run *r, char *err, size_t errlen) {
+int stats_run_from_json(const json *rec, const stats_metric *m, stats_run *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     const char *variant = json_str(json_get(rec, "variant"), NULL);
     const char *status = json_str(json_get(rec, "status"), NULL);
@@ -282,7 +308,8 @@ int stats_run_from_json(const json *rec, stats_run *r, char *err, size_t errlen)
     r->sys_s = json_num(json_get(rec, "sys_s"), NAN);
     r->peak_rss_kib = json_num(json_get(rec, "peak_rss_kib"), NAN);
     const json *report = json_get(rec, "report");
-    r->tokens_per_s = json_num(json_get(report, "tokens_per_s"), NAN);
+    r->metric = m ? stats_metric_of(m, report, r->wall_s, r->threads)
+                  : json_num(json_get(report, "tokens_per_s"), NAN);
     r->tokens = json_num(json_get(report, "tokens"), NAN);
     r->mem_per_thread = json_num(json_path(report, "memory.per_thread_total"), NAN);
     phases_from_report(report, r->phase_s);
@@ -389,7 +416,7 @@ void stats_summarize(const stats_run *runs, int nruns, const char *const *varian
             p->reps_ok = k;
             for (int i = 0; i < k; i++) {
                 wall[i] = ok[i]->wall_s;
-                tps[i] = ok[i]->tokens_per_s;
+                tps[i] = ok[i]->metric;
                 util[i] = ok[i]->wall_s > 0 ? (ok[i]->user_s + ok[i]->sys_s) / ok[i]->wall_s : NAN;
             }
             p->wall_min = stats_min(wall, k);
@@ -484,15 +511,18 @@ static void put_val(FILE *f, double v, const char *fmt) {
     else fputs("NA", f);
 }
 
-int stats_write_summary_csv(FILE *f, const stats_point *pts, int n) {
-    fputs("variant,threads,oversubscribed,reps_ok,reps_failed,wall_median_s,wall_min_s,"
-          "wall_max_s,wall_stddev_s,wall_cv,tokens_per_s_median,tokens_per_s_min,"
-          "tokens_per_s_max,speedup,speedup_min,speedup_max,efficiency,cpu_util,karp_flatt,"
-          "user_s_median,sys_s_median,peak_rss_kib_median,mem_per_thread_analytic_bytes", f);
+int stats_write_summary_csv(FILE *f, const stats_point *pts, int n, const stats_metric *m) {
+    if (!m) m = &STATS_METRIC_DEFAULT;
+    const char *mc = m->is_default ? "tokens_per_s" : "metric";
+    fprintf(f, "variant,threads,oversubscribed,reps_ok,reps_failed,wall_median_s,wall_min_s,"
+            "wall_max_s,wall_stddev_s,wall_cv,%s_median,%s_min,%s_max,speedup,speedup_min,"
+            "speedup_max,efficiency,cpu_util,karp_flatt,user_s_median,sys_s_median,"
+            "peak_rss_kib_median,mem_per_thread_analytic_bytes", mc, mc, mc);
     for (int ph = 0; ph < STATS_PHASES; ph++) fprintf(f, ",phase_%s_s", STATS_PHASE_NAMES[ph]);
     fputs(",task_clock_s,ipc,llc_misses_per_token", f);
     fputs(",smt_shared,usable_cpus,outside_cpus_median,outside_cpus_max,reps_noisy,reps_noise_undetermined,"
-          "eff_ghz,cycles_per_ref_cycle,eff_ghz_ref\n", f);
+          "eff_ghz,cycles_per_ref_cycle,eff_ghz_ref", f);
+    fputs(m->is_default ? "\n" : ",metric_unit\n", f);
     for (int i = 0; i < n; i++) {
         const stats_point *p = &pts[i];
         fprintf(f, "%s,%d,%d,%d,%d", p->variant, p->threads, p->oversubscribed,
@@ -517,6 +547,7 @@ int stats_write_summary_csv(FILE *f, const stats_point *pts, int n) {
         fprintf(f, ",%d,%d", p->reps_noisy, p->reps_noise_undetermined);
         const double clk[] = { p->eff_ghz, p->cycles_per_ref, p->eff_ghz_ref };
         for (int k = 0; k < 3; k++) { fputc(',', f); put_val(f, clk[k], "%.4g"); }
+        if (!m->is_default) fprintf(f, ",%s", m->unit);   /* checked: no comma, quote or newline */
         fputc('\n', f);
     }
     return ferror(f) ? -1 : 0;
@@ -539,7 +570,8 @@ int stats_write_memory_csv(FILE *f, const stats_memory *m, int nv) {
     return ferror(f) ? -1 : 0;
 }
 
-void stats_warnings(const stats_point *pts, int n, FILE *err, FILE *json_list) {
+void stats_warnings(const stats_point *pts, int n, const stats_metric *m, FILE *err, FILE *json_list) {
+    if (!m) m = &STATS_METRIC_DEFAULT;
     int first = 1;
     for (int i = 0; i < n; i++) {
         const stats_point *p = &pts[i];
@@ -548,8 +580,8 @@ void stats_warnings(const stats_point *pts, int n, FILE *err, FILE *json_list) {
         /* tokens/s, the metric the speedups use (the wall time also counts
          * process start and model init) */
         if (p->tps_cv > 0.05)
-            k += (size_t)snprintf(msg, sizeof msg, "%s %d threads: tokens/s cv %.1f%% > 5%%",
-                                  p->variant, p->threads, 100 * p->tps_cv);
+            k += (size_t)snprintf(msg, sizeof msg, "%s %d threads: %s cv %.1f%% > 5%%",
+                                  p->variant, p->threads, m->unit, 100 * p->tps_cv);
         if (p->reps_failed)
             k += (size_t)snprintf(msg + k, sizeof msg - k, "%s%s %d threads: %d of %d reps failed", k ? "; " : "",
                                   p->variant, p->threads, p->reps_failed, p->reps_ok + p->reps_failed);
@@ -588,18 +620,21 @@ static void put_cell(FILE *f, double v, int width, const char *fmt) {
 }
 
 void stats_print_table(FILE *f, const stats_point *pts, int n, const stats_memory *m,
-                       int nv, int cpus) {
-    fprintf(f, "%-9s %7s %5s %9s %6s %12s %5s %7s %6s %6s %7s %9s %7s\n", "variant", "threads",
-            "reps", "wall_med", "cv%", "tokens/s", "GHz", "speedup", "eff", "cpu", "serial",
+                       int nv, int cpus, const stats_metric *metric) {
+    if (!metric) metric = &STATS_METRIC_DEFAULT;
+    int vw = 9, uw = (int)strlen(metric->unit) > 12 ? (int)strlen(metric->unit) : 12;
+    for (int i = 0; i < n; i++) if ((int)strlen(pts[i].variant) > vw) vw = (int)strlen(pts[i].variant);
+    fprintf(f, "%-*s %7s %5s %9s %6s %*s %5s %7s %6s %6s %7s %9s %7s\n", vw, "variant", "threads",
+            "reps", "wall_med", "cv%", uw, metric->unit, "GHz", "speedup", "eff", "cpu", "serial",
             "rss_MiB", "outside");
     for (int i = 0; i < n; i++) {
         const stats_point *p = &pts[i];
         char reps[24];
         snprintf(reps, sizeof reps, "%d/%d", p->reps_ok, p->reps_ok + p->reps_failed);
-        fprintf(f, "%-9s %7d %5s", p->variant, p->threads, reps);
+        fprintf(f, "%-*s %7d %5s", vw, p->variant, p->threads, reps);
         put_cell(f, p->wall_median, 9, "%.3fs");
         put_cell(f, p->wall_cv * 100, 6, "%.1f");
-        put_cell(f, p->tps_median, 12, "%.1f");
+        put_cell(f, p->tps_median, uw, metric->is_default ? "%.1f" : "%.6g");
         put_cell(f, p->eff_ghz, 5, "%.2f");
         put_cell(f, p->speedup, 7, "%.2f");
         put_cell(f, p->efficiency, 6, "%.2f");
@@ -612,16 +647,18 @@ void stats_print_table(FILE *f, const stats_point *pts, int n, const stats_memor
         if (p->reps_noisy) fprintf(f, "  noisy (%d rep%s)", p->reps_noisy, p->reps_noisy > 1 ? "s" : "");
         fputc('\n', f);
     }
-    fprintf(f, "\nper-thread memory   %14s %14s %14s\n", "analytic_B", "measured_B", "difference_B");
+    int mw = vw > 19 ? vw : 19;
+    fprintf(f, "\n%-*s %14s %14s %14s\n", mw, "per-thread memory", "analytic_B", "measured_B", "difference_B");
     for (int v = 0; v < nv; v++) {
-        fprintf(f, "%-19s", m[v].variant);
+        fprintf(f, "%-*s", mw, m[v].variant);
         put_cell(f, m[v].analytic, 14, "%.0f");
         put_cell(f, m[v].measured, 14, "%.0f");
         put_cell(f, m[v].measured - m[v].analytic, 14, "%.0f");
         if (m[v].points < 2) fputs("  (measured needs 2+ thread counts)", f);
         fputc('\n', f);
     }
-    fputs("speedup = tokens/s over the 1-thread median of the same variant; "
-          "serial = Karp-Flatt fraction;\nGHz = cycles / task-clock (NA without hardware counters); "
+    fprintf(f, "speedup = %s over the 1-thread median of the same variant; "
+            "serial = Karp-Flatt fraction;\n", metric->unit);
+    fputs("GHz = cycles / task-clock (NA without hardware counters); "
           "outside = CPUs kept busy by other processes during a run (median)\n", f);
 }

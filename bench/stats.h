@@ -16,18 +16,20 @@
 #include "json.h"
 #include "noise.h"
 
+#define STATS_NAME_MAX 32   /* variant names (template.h's TEMPLATE_NAME_MAX) */
 #define STATS_PHASES 6
 /* forward, backward, lock_wait, barrier_wait, reduce, optimizer */
 extern const char *const STATS_PHASE_NAMES[STATS_PHASES];
 
 /* One run, as far as the statistics need it. */
 typedef struct {
-    char variant[16];
+    char variant[STATS_NAME_MAX];
     int threads, rep;
     int ok;                       /* status "ok" (exited 0 with a readable report) */
     double wall_s, user_s, sys_s; /* spawn..wait4, rusage of the child */
     double peak_rss_kib;          /* ru_maxrss */
-    double tokens_per_s, tokens;  /* from the child's report */
+    double metric;                /* the sweep's metric (stats_metric_of), NAN when missing */
+    double tokens;                /* from the child's report */
     double mem_per_thread;        /* report memory.per_thread_total, bytes */
     double phase_s[STATS_PHASES]; /* report phases.wall_s summed over threads */
     double task_clock_s;          /* counter task-clock */
@@ -40,14 +42,14 @@ typedef struct {
 
 /* One (variant, threads) point; medians are over the successful reps. */
 typedef struct {
-    char variant[16];
+    char variant[STATS_NAME_MAX];
     int threads;
     int oversubscribed;           /* threads > usable CPUs (affinity mask and cgroup quota) */
     int reps_ok, reps_failed;     /* failed counts timeouts too */
     double wall_median, wall_min, wall_max, wall_stddev, wall_cv;
-    double tps_median, tps_min, tps_max;
-    double tps_cv;                /* stddev / mean of tokens/s: the variability warning */
-    double speedup, speedup_min, speedup_max;  /* tokens/s over the 1-thread median */
+    double tps_median, tps_min, tps_max;       /* the metric (tokens/s by default) */
+    double tps_cv;                /* stddev / mean of the metric: the variability warning */
+    double speedup, speedup_min, speedup_max;  /* metric over the 1-thread median */
     double efficiency, cpu_util, karp_flatt;
     double user_median, sys_median, rss_median_kib;
     double mem_analytic;          /* bytes per thread, from the report */
@@ -65,7 +67,7 @@ typedef struct {
 
 /* Per-thread memory of one variant, analytic against measured. */
 typedef struct {
-    char variant[16];
+    char variant[STATS_NAME_MAX];
     double analytic;              /* median of report memory.per_thread_total */
     double measured;              /* least-squares slope of peak RSS (bytes) over threads */
     double intercept;             /* of the same fit, bytes */
@@ -82,6 +84,22 @@ double stats_stddev(const double *x, int n);
 int stats_linfit(const double *x, const double *y, int n, double *a, double *b);
 /* Karp-Flatt serial fraction of speedup s on n threads (NAN for n <= 1). */
 double stats_karp_flatt(double s, int n);
+
+/* The metric the speedups use (build/scale's --metric, --work, --unit). */
+typedef struct {
+    const char *key;              /* a number of the report at this dotted path; NULL: work / wall */
+    double work;                  /* --work N: units per thread (weak) or in total (strong) */
+    int strong;                   /* --scaling strong */
+    const char *unit;             /* the label of every table, e.g. "tokens/s" */
+    int is_default;               /* the report's tokens_per_s as before --metric existed:
+                                     summary.csv keeps its tokens_per_s_* columns */
+} stats_metric;
+/* tokens_per_s of the report, in tokens/s (a NULL metric means this one) */
+extern const stats_metric STATS_METRIC_DEFAULT;
+
+/* The metric of one run: the number at m->key in report, or m->work
+ * (x threads under weak scaling) / wall_s. NAN when missing or not > 0. */
+double stats_metric_of(const stats_metric *m, const json *report, double wall_s, int threads);
 
 /* Where a run ran and what else ran meanwhile (bench/RESULTS.md, runs.jsonl). */
 typedef struct {
@@ -105,6 +123,8 @@ typedef struct {
     const struct rusage *ru;      /* from wait4 */
     int cpus;                     /* CPUs in the harness's affinity mask */
     char *const *argv;            /* the child's command, NULL-terminated */
+    char *const *env;             /* NAME=VALUE set for it (a template's prefix); NULL: none,
+                                     and no "env" field (train_model's variants) */
     const counters *cnt;          /* events of the child */
     const json *report;           /* the child's report, NULL when none */
     const char *stderr_tail;      /* end of the child's output when not ok, else NULL */
@@ -121,9 +141,10 @@ void stats_eff_freq(double cycles, double ref_cycles, double task_clock_ns, doub
 /* Writes r as one runs.jsonl line, newline included. */
 void stats_write_record(FILE *f, const stats_record *r);
 
-/* Fill r from one runs.jsonl record. Returns 0, or -1 with err filled when a
- * field the sweep needs (variant, threads, rep, status) is missing. */
-int stats_run_from_json(const json *rec, stats_run *r, char *err, size_t errlen);
+/* Fill r from one runs.jsonl record, its metric by m (NULL: the default).
+ * Returns 0, or -1 with err filled when a field the sweep needs (variant,
+ * threads, rep, status) is missing. */
+int stats_run_from_json(const json *rec, const stats_metric *m, stats_run *r, char *err, size_t errlen);
 
 /* Reads a runs.jsonl file, calling add(ctx, record) for each line. A last
  * line cut short (no newline, or not JSON: the harness was killed mid-write)
@@ -146,16 +167,18 @@ void stats_mark_points(stats_point *pts, int n, const stats_run *runs, int nruns
 /* Memory fit of the nt points of one variant (pts points at them). */
 void stats_memory_fit(const stats_point *pts, int nt, stats_memory *m);
 
-/* Writers; return 0, or -1 when the stream reports an error. */
-int stats_write_summary_csv(FILE *f, const stats_point *pts, int n);
+/* Writers; return 0, or -1 when the stream reports an error. summary.csv
+ * names the metric's columns tokens_per_s_* under the default metric, else
+ * metric_* with a last column metric_unit. */
+int stats_write_summary_csv(FILE *f, const stats_point *pts, int n, const stats_metric *m);
 int stats_write_memory_csv(FILE *f, const stats_memory *m, int nv);
 /* The same as a JSON array of objects (meta.json analysis.memory). */
 void stats_write_memory_json(FILE *f, const stats_memory *m, int nv);
 /* Warnings (wall cv > 5 %, failed reps, outside load over noise_max): one
  * line each on err, and the same texts as a comma-separated list of JSON
  * strings on json_list. */
-void stats_warnings(const stats_point *pts, int n, FILE *err, FILE *json_list);
+void stats_warnings(const stats_point *pts, int n, const stats_metric *m, FILE *err, FILE *json_list);
 void stats_print_table(FILE *f, const stats_point *pts, int n, const stats_memory *m,
-                       int nv, int cpus);
+                       int nv, int cpus, const stats_metric *metric);
 
 #endif

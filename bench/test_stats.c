@@ -68,8 +68,8 @@ static void test_summarize(void) {
         r->threads = i < 4 ? 1 : 2;
         r->rep = i % 4;
         r->ok = i < 8;
-        r->tokens_per_s = i < 4 ? tps1[i] : i < 8 ? tps2[i - 4] : 1e9;   /* the failed run is left out */
-        r->wall_s = 1000.0 / r->tokens_per_s;
+        r->metric = i < 4 ? tps1[i] : i < 8 ? tps2[i - 4] : 1e9;   /* the failed run is left out */
+        r->wall_s = 1000.0 / r->metric;
         r->user_s = r->wall_s;
         for (int p = 0; p < STATS_PHASES; p++) r->phase_s[p] = NAN;
         r->mem_per_thread = r->peak_rss_kib = r->task_clock_s = r->ipc = r->llc_per_token = NAN;

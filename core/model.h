@@ -37,39 +37,50 @@ void params_point(params_t *p, float *base, const config_t *c);
  * norms 1. Deterministic in seed. */
 void params_init(float *base, const config_t *c, unsigned long long seed);
 
+/* Activation checkpointing: RECOMPUTE_NONE keeps every layer's activations
+ * for backward; RECOMPUTE_LAYERS keeps only each layer's input (the layer
+ * below's output, res3) and recomputes the layer's forward inside backward,
+ * into one layer's worth of buffers. The recomputation repeats the forward's
+ * operations on the same inputs, so both modes give the same bits
+ * (tests/test_model.c checks it). */
+enum { RECOMPUTE_NONE = 0, RECOMPUTE_LAYERS = 1 };
+
 /* One worker's training context: every activation of forward that backward
  * needs, and the backward scratch, for up to Bmax sequences. Per-layer
- * buffers are (L, ...). What is cheap to recompute is not stored per layer:
- * LayerNorm outputs (by running layernorm_forward again on the saved
- * residual, which recomputes the mean and rstd too and rewrites the same
- * values) and the GELU output (from fch) are recomputed in backward into
- * one-layer scratch, and
- * the classifier runs one sequence at a time with its backward fused in, so
- * logits need (T,V), not (B,T,V). */
+ * buffers are (Ls, ...): Ls = L, or 1 with RECOMPUTE_LAYERS. What is cheap
+ * to recompute is not stored per layer: LayerNorm outputs (from the residual
+ * and the saved mean/rstd), the GELU output (from fch), the attention scores
+ * and softmax (from qkv and each row's max and 1/sum). The classifier runs
+ * cls_rows positions at a time with its backward fused in, so logits need
+ * (cls_rows, V), not (B*T, V). */
 typedef struct {
     int Bmax;
+    int recompute;               /* RECOMPUTE_NONE or RECOMPUTE_LAYERS */
+    size_t cls_rows;             /* positions per classifier GEMM */
     int *inp, *tgt;              /* (B,T) tokens and next-token targets */
     float *encoded;              /* (B,T,C) token + position embedding */
-    float *ln1_mean, *ln1_rstd;  /* (L,B,T) */
-    float *qkv;                  /* (L,B,T,3C) */
-    float *att;                  /* (L,B,NH,T,T) softmax, zero above diagonal */
-    float *atty;                 /* (L,B,T,C) attention output before projection */
-    float *res2;                 /* (L,B,T,C) residual after attention */
-    float *ln2_mean, *ln2_rstd;  /* (L,B,T) */
-    float *fch;                  /* (L,B,T,F) MLP hidden before GELU */
+    float *ln1_mean, *ln1_rstd;  /* (Ls,B,T) */
+    float *qkv;                  /* (Ls,B,T,3C) */
+    float *att_stats;            /* (Ls,B,NH,T,2) each softmax row's max score and 1/sum */
+    float *atty;                 /* (Ls,B,T,C) attention output before projection */
+    float *res2;                 /* (Ls,B,T,C) residual after attention */
+    float *ln2_mean, *ln2_rstd;  /* (Ls,B,T) */
+    float *fch;                  /* (Ls,B,T,F) MLP hidden before GELU; backward overwrites
+                                    it with GELU's derivative */
     float *res3;                 /* (L,B,T,C) residual after the MLP = layer output */
     float *lnf, *lnf_mean, *lnf_rstd;   /* (B,T,C), (B,T) x2 */
-    float *probs;                /* (T,V) one sequence: logits -> probs -> dlogits, in place */
+    float *logits;               /* (cls_rows,V): logits -> softmax numerators -> dlogits, in place */
+    float *ce_scale;             /* (cls_rows) 1/sum of each row's numerators */
     float *losses;               /* (B,T) */
     /* one-layer scratch, reused by every layer */
     float *ln;                   /* (B,T,C) a LayerNorm output (forward, recomputed in backward) */
-    float *gelu;                 /* (B,T,F) GELU output (forward, recomputed in backward) */
+    float *gelu;                 /* (B,T,F) GELU output (forward, recomputed in backward), then
+                                    in backward its gradient and that of fch */
     float *dres;                 /* (B,T,C) gradient of the residual stream */
     float *dbtc;                 /* (B,T,C) gradient of a LayerNorm output / attention output;
                                     holds d(lnf) from the fused classifier until backward */
     float *dqkv;                 /* (B,T,3C) */
-    float *dfch;                 /* (B,T,F) */
-    float *dtt;                  /* (T,T) attention score gradient of one head */
+    float *att_scratch;          /* attention_scratch_floats(T): one block of scores */
 } ctx_t;
 
 typedef struct {
@@ -79,24 +90,26 @@ typedef struct {
 } mem_item;
 
 #define CTX_ITEMS 25
-/* Fill items[] with the context's buffers for Bmax sequences (slots point into
- * *x when x is not NULL). Returns the number of items; *total gets the bytes
- * of one allocation holding them all, each padded to a cache line. Returns -1
- * when a size overflows. */
-int ctx_layout(const config_t *c, int Bmax, ctx_t *x, mem_item items[CTX_ITEMS], size_t *total);
+/* Fill items[] with the context's buffers for Bmax sequences in the given
+ * recompute mode (slots point into *x when x is not NULL; x->recompute and
+ * x->cls_rows are set then). Returns the number of items; *total gets the
+ * bytes of one allocation holding them all, each padded to a cache line.
+ * Returns -1 when a size overflows. */
+int ctx_layout(const config_t *c, int Bmax, int recompute, ctx_t *x, mem_item items[CTX_ITEMS],
+               size_t *total);
 /* Point the context's buffers into base (from ctx_layout's total). */
-void ctx_carve(const config_t *c, int Bmax, ctx_t *x, char *base);
+void ctx_carve(const config_t *c, int Bmax, int recompute, ctx_t *x, char *base);
 
 /* Forward over the first B sequences of x (inp, tgt filled). Returns the sum
  * of the B*T position losses. With g (training), the classifier's backward is
- * fused in, one sequence at a time: d(loss)/d(logits) scaled by dloss (e.g.
- * 1/(global tokens) for a mean) goes into g's wte gradient and into x->dbtc
- * as d(lnf). g's buffers must be zeroed by the caller first (gradients
- * accumulate). With g NULL it only evaluates. */
+ * fused in, cls_rows positions at a time: d(loss)/d(logits) scaled by dloss
+ * (e.g. 1/(global tokens) for a mean) goes into g's wte gradient and into
+ * x->dbtc as d(lnf). Every gradient in g is overwritten by forward+backward
+ * (no zeroing needed first). With g NULL it only evaluates. */
 double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
                      const params_t *g, float dloss);
 /* The rest of the backward pass, from d(lnf) in x->dbtc down to the
- * embeddings; call after model_forward with the same g. */
+ * embeddings; call once after model_forward with the same g. */
 void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B);
 
 #ifdef __cplusplus

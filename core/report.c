@@ -111,8 +111,9 @@ static void json_phase_counters(json_w *j, const trainer_t *t) {
     json_obj_close(j);
 }
 
-static void json_memtable(json_w *j, const memtable_t *m, int nth) {
+static void json_memtable(json_w *j, const memtable_t *m, int nth, int recompute) {
     json_obj_open(j, "memory");
+    json_str(j, "recompute", recompute == RECOMPUTE_LAYERS ? "layers" : "none");
     json_arr_open(j, "per_thread");
     for (int i = 0; i < m->n_per_thread; i++) {
         json_obj_open(j, NULL);
@@ -148,6 +149,7 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_str(&j, "variant", build_variant());
     json_int(&j, "threads", nth);
     json_str(&j, "scaling", ri->scaling_strong ? "strong" : "weak");
+    json_str(&j, "recompute", ri->recompute == RECOMPUTE_LAYERS ? "layers" : "none");
     json_obj_open(&j, "config");
     json_str(&j, "name", c->name);
     json_int(&j, "V", c->V); json_int(&j, "C", c->C); json_int(&j, "L", c->L);
@@ -250,8 +252,8 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_int(&j, "peak_rss_kib", ru.ru_maxrss);
     memtable_t mt;
     char merr[256];
-    if (trainer_memtable(c, nth, ri->scaling_strong, &mt, merr, sizeof merr) == 0)
-        json_memtable(&j, &mt, nth);
+    if (trainer_memtable(c, nth, ri->scaling_strong, ri->recompute, &mt, merr, sizeof merr) == 0)
+        json_memtable(&j, &mt, nth, ri->recompute);
     json_obj_open(&j, "build");
     json_str(&j, "compiler", build_compiler());
     json_str(&j, "cflags", build_cflags());
@@ -281,10 +283,11 @@ static const struct {
     { "Layer outputs", 384, "res3", "same: L*B*T*C" },
     { "FF hidden", 1536, "fch", "pre-GELU only, L*B*T*F; the GELU output is recomputed in backward" },
     { "Final hidden", 64, "lnf", "same: B*T*C" },
-    { "Logits", 197, "probs", "T*V, one sequence at a time, reused for probabilities and dlogits" },
-    { "Attention cache", 2688, "qkv+att", "Q,K,V (L*B*T*3C) and the softmax (L*B*NH*T*T)" },
-    { "Backward temp", 192, "ln+gelu+dres+dbtc+dqkv+dfch+dtt",
-      "one layer's scratch: LayerNorm/GELU recompute and gradients of B*T*C, B*T*3C, B*T*F" },
+    { "Logits", 197, "logits+ce_scale", "a block of positions (at least T) by V, reused for the softmax and dlogits" },
+    { "Attention cache", 2688, "qkv+att_stats",
+      "Q,K,V (L*B*T*3C) and each softmax row's max and 1/sum (L*B*NH*T*2): no T*T matrix is kept" },
+    { "Backward temp", 192, "ln+gelu+dres+dbtc+dqkv+att_scratch",
+      "one layer's scratch: LayerNorm/GELU recompute, gradients of B*T*C, B*T*3C, B*T*F, one block of scores" },
 };
 
 static size_t item_bytes(const memtable_t *m, const char *names) {
@@ -297,30 +300,41 @@ static size_t item_bytes(const memtable_t *m, const char *names) {
     return total;
 }
 
-int report_memtable(FILE *f, const config_t *c, int nth, int strong, char *err, size_t errlen) {
-    memtable_t m;
-    if (trainer_memtable(c, nth, strong, &m, err, errlen) != 0) return -1;
+int report_memtable(FILE *f, const config_t *c, int nth, int strong, int recompute,
+                    char *err, size_t errlen) {
+    memtable_t both[2], m;
+    for (int r = 0; r < 2; r++)
+        if (trainer_memtable(c, nth, strong, r, &both[r], err, errlen) != 0) return -1;
+    m = both[recompute == RECOMPUTE_LAYERS];
     fprintf(f, "memory table: config %s (V=%d C=%d L=%d NH=%d F=%d T=%d B=%d), %d thread%s, "
-            "%s scaling, %d sequence%s per worker context\n",
+            "%s scaling, %d sequence%s per worker context, --recompute %s\n",
             c->name, c->V, c->C, c->L, c->NH, c->F, c->T, c->B, nth, nth == 1 ? "" : "s",
-            strong ? "strong" : "weak", m.Bmax, m.Bmax == 1 ? "" : "s");
-    fprintf(f, "\nper-thread buffers (training context + gradient buffer):\n");
+            strong ? "strong" : "weak", m.Bmax, m.Bmax == 1 ? "" : "s",
+            recompute == RECOMPUTE_LAYERS ? "layers" : "none");
+    fprintf(f, "\nper-thread buffers (training context + gradient buffer), in both layouts; "
+            "this run's is marked *:\n");
+    fprintf(f, "  %-14s %27s   %27s\n", "", "--recompute none", "--recompute layers");
     for (int i = 0; i < m.n_per_thread; i++)
-        fprintf(f, "  %-14s %14zu bytes %12.1f KiB\n", m.per_thread[i].name, m.per_thread[i].bytes,
-                m.per_thread[i].bytes / 1024.0);
-    fprintf(f, "  %-14s %14zu bytes %12.1f KiB  (%.2f MiB, each buffer padded to %d bytes)\n",
-            "per-thread", m.per_thread_total, m.per_thread_total / 1024.0,
-            m.per_thread_total / 1048576.0, CACHE_LINE);
+        fprintf(f, "  %-14s %14zu bytes %8.1f KiB   %14zu bytes %8.1f KiB\n", m.per_thread[i].name,
+                both[0].per_thread[i].bytes, both[0].per_thread[i].bytes / 1024.0,
+                both[1].per_thread[i].bytes, both[1].per_thread[i].bytes / 1024.0);
+    fprintf(f, "  %-14s %14zu bytes %8.2f MiB%s %14zu bytes %8.2f MiB%s  (each buffer padded to %d bytes)\n",
+            "per-thread", both[0].per_thread_total, both[0].per_thread_total / 1048576.0,
+            recompute == RECOMPUTE_LAYERS ? " " : "*", both[1].per_thread_total,
+            both[1].per_thread_total / 1048576.0, recompute == RECOMPUTE_LAYERS ? "*" : " ", CACHE_LINE);
     fprintf(f, "\nshared state:\n");
     for (int i = 0; i < m.n_shared; i++)
         fprintf(f, "  %-14s %14zu bytes %12.1f KiB\n", m.shared[i].name, m.shared[i].bytes,
                 m.shared[i].bytes / 1024.0);
     fprintf(f, "  %-14s %14zu bytes %12.1f KiB\n", "shared", m.shared_total, m.shared_total / 1024.0);
-    fprintf(f, "\ntotal at %d thread%s: %zu bytes (%.2f MiB)\n", nth, nth == 1 ? "" : "s",
-            m.total, m.total / 1048576.0);
+    fprintf(f, "\ntotal at %d thread%s: %zu bytes (%.2f MiB); with --recompute %s it would be %zu bytes (%.2f MiB)\n",
+            nth, nth == 1 ? "" : "s", m.total, m.total / 1048576.0,
+            recompute == RECOMPUTE_LAYERS ? "none" : "layers", both[!recompute].total,
+            both[!recompute].total / 1048576.0);
     if (strcmp(c->name, "seed") == 0) {
         double note_total = 0, ours_total = 0;
-        fprintf(f, "\nthe original note's per-thread table (config seed) beside ours:\n");
+        m = both[0];
+        fprintf(f, "\nthe original note's per-thread table (config seed) beside ours (--recompute none):\n");
         fprintf(f, "  %-18s %9s  %-24s %10s  %s\n", "note", "note KB", "ours", "ours KB", "difference");
         for (size_t i = 0; i < sizeof note_rows / sizeof note_rows[0]; i++) {
             double kb = item_bytes(&m, note_rows[i].ours) / 1024.0;

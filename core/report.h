@@ -27,6 +27,7 @@ typedef struct {
     int scaling_strong;
     double timed_cpu_user_s;   /* process CPU time over the timed steps (after warm-up) */
     double timed_cpu_sys_s;
+    int recompute;             /* RECOMPUTE_NONE / RECOMPUTE_LAYERS (model.h) */
     const char *pin;           /* --pin as given ("none" when not) */
     const char *pin_mode;      /* none / cores / scatter / list */
     int pin_wrapped;           /* cores/scatter had more workers than CPUs */
@@ -35,10 +36,12 @@ typedef struct {
 /* Write atomically. -1 with err naming the file on failure. */
 int report_write(const char *path, const trainer_t *t, const run_info *ri, char *err, size_t errlen);
 
-/* The memory table for config c at nth threads. For the `seed` config it
- * also sets the original note's figures beside ours. Returns 0, or -1 with
- * err (overflow, impossible split). */
-int report_memtable(FILE *f, const config_t *c, int nth, int strong, char *err, size_t errlen);
+/* The memory table for config c at nth threads, in both layouts (without
+ * and with --recompute layers; `recompute` marks the run's). For the `seed`
+ * config it also sets the original note's figures beside ours. Returns 0, or
+ * -1 with err (overflow, impossible split). */
+int report_memtable(FILE *f, const config_t *c, int nth, int strong, int recompute,
+                    char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

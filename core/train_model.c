@@ -46,6 +46,9 @@ static void usage(FILE *f) {
 "                       default: the last step of this run)  --wd X (0.1)  --clip X (1.0)\n"
 "  --seed N             initialisation and batch sampling (default 1337)\n"
 "  --tokenizer bytes|words   (default bytes)\n"
+"  --recompute none|layers   activation checkpointing: layers keeps only each\n"
+"                       layer's input and recomputes its forward in backward\n"
+"                       (less memory, same results; default none)\n"
 "  --eval-batches N     validation batches after training (default 2, 0 = none)\n"
 "  --save FILE          checkpoint at the end (and on SIGINT/SIGTERM)\n"
 "  --resume FILE        continue from a checkpoint: config, vocabulary, seed and training\n"
@@ -236,7 +239,8 @@ int main(int argc, char **argv) {
     if (config_validate(&cfg, err, sizeof err) != 0) die_usage("%s", err);
 
     if (memtable) {
-        if (report_memtable(stdout, &cfg, threads, opt.strong, err, sizeof err) != 0) die_usage("%s", err);
+        if (report_memtable(stdout, &cfg, threads, opt.strong, opt.recompute, err, sizeof err) != 0)
+            die_usage("%s", err);
         return 0;
     }
     if (opt.strong && cfg.B < threads)
@@ -394,7 +398,7 @@ int main(int argc, char **argv) {
         trainer_sample_cpus(t);      /* each worker's CPU now, for the report */
         run_info ri = { data_path ? data_path : "synthetic", tokname, cmd, losses, step_ms,
                         done, first, wall, val, val_batches, opt.strong, timed_user, timed_sys,
-                        co.pin ? co.pin : "none", pin_mode_name(pin.mode), wrapped };
+                        opt.recompute, co.pin ? co.pin : "none", pin_mode_name(pin.mode), wrapped };
         if (report_write(report, t, &ri, err, sizeof err) != 0) {
             fprintf(stderr, "train_model: %s\n", err);
             rc = 1;

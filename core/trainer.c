@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "pin.h"
+#include "ops.h"
 #include "pool.h"
 #include "reduce.h"
 
@@ -114,11 +115,12 @@ void train_opts_default(train_opts *o) {
     o->timing = 1;
     o->pin_cpus = NULL;
     memset(&o->events, 0, sizeof o->events);
+    o->recompute = RECOMPUTE_NONE;
 }
 
 /* ---------------------------------------------------------------- memory table */
 
-int trainer_memtable(const config_t *c, int nth, int strong, memtable_t *mt,
+int trainer_memtable(const config_t *c, int nth, int strong, int recompute, memtable_t *mt,
                      char *err, size_t errlen) {
     memset(mt, 0, sizeof *mt);
     if (strong && c->B < nth) {
@@ -134,7 +136,7 @@ int trainer_memtable(const config_t *c, int nth, int strong, memtable_t *mt,
         return -1;
     }
     size_t ctx_bytes;
-    int n = ctx_layout(c, mt->Bmax, NULL, mt->per_thread, &ctx_bytes);
+    int n = ctx_layout(c, mt->Bmax, recompute, NULL, mt->per_thread, &ctx_bytes);
     if (n < 0) { snprintf(err, errlen, "config sizes overflow the per-thread buffers"); return -1; }
     size_t counts[P_COUNT];
     size_t np = param_counts(c, counts), pbytes;
@@ -254,13 +256,17 @@ static void place_job(void *arg, int ith, int nth) {
 trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
                           const corpus_t *data, char *err, size_t errlen) {
     if (config_validate(c, err, errlen) != 0) return NULL;
+    if (o->recompute != RECOMPUTE_NONE && o->recompute != RECOMPUTE_LAYERS) {
+        snprintf(err, errlen, "recompute mode %d is not none (0) or layers (1)", o->recompute);
+        return NULL;
+    }
     if (hold_ms < 0) hold_ms = getenv("CLLM_TEST_HOLD_MS") ? atoi(getenv("CLLM_TEST_HOLD_MS")) : 0;
     if (nth < 1 || nth > THREADS_MAX) {
         snprintf(err, errlen, "thread count %d is out of range 1..%d", nth, THREADS_MAX);
         return NULL;
     }
     memtable_t mt;
-    if (trainer_memtable(c, nth, o->strong, &mt, err, errlen) != 0) return NULL;
+    if (trainer_memtable(c, nth, o->strong, o->recompute, &mt, err, errlen) != 0) return NULL;
     double limit;
     const char *limit_what = trainer_memory_limit(&limit);
     if (limit > 0 && (double)mt.total > limit) {
@@ -362,7 +368,7 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
                      "gradients of worker %d", t->wbytes, i);
             goto fail;
         }
-        ctx_carve(c, t->Bmax, &t->ctx[i], t->wmem[i]);
+        ctx_carve(c, t->Bmax, o->recompute, &t->ctx[i], t->wmem[i]);
         t->grad[i] = (float *)(t->wmem[i] + ctx_bytes);
         params_point(&t->g[i], t->grad[i], c);
     }
@@ -470,27 +476,22 @@ static void fill_batch(trainer_t *t, worker_t *w, ctx_t *x, int val, long step) 
                       x->inp + (size_t)r * T, x->tgt + (size_t)r * T);
 }
 
-/* AdamW over params[k0, k1), tensor by tensor (weight decay is per tensor) */
-HOT static void adamw_slice(trainer_t *t, size_t k0, size_t k1, float scale) {
+/* AdamW over params[k0, k1), tensor by tensor (weight decay is per tensor);
+ * the bias corrections' reciprocals are computed once per step */
+static void adamw_slice(trainer_t *t, size_t k0, size_t k1, float scale) {
     const train_opts *o = &t->opt;
-    const float *grad = t->grad[0];
     long step = t->step + 1;
-    float b1c = 1.0f - powf(o->beta1, (float)step);
-    float b2c = 1.0f - powf(o->beta2, (float)step);
-    float lr = t->lr_now;
+    adamw_step s = { .lr = t->lr_now, .beta1 = o->beta1, .beta2 = o->beta2,
+                     .rb1 = 1.0f / (1.0f - powf(o->beta1, (float)step)),
+                     .rb2 = 1.0f / (1.0f - powf(o->beta2, (float)step)),
+                     .eps = o->eps, .gscale = scale };
     size_t base = 0;
     for (int i = 0; i < P_COUNT; i++) {
         size_t a = MAX(k0, base), b = MIN(k1, base + t->pcount[i]);
         base += t->pcount[i];
         if (a >= b) continue;
-        float wd = param_decays(i) ? o->wd : 0.0f;
-        for (size_t k = a; k < b; k++) {
-            float gk = grad[k] * scale;
-            float m = t->m[k] = o->beta1 * t->m[k] + (1.0f - o->beta1) * gk;
-            float v = t->v[k] = o->beta2 * t->v[k] + (1.0f - o->beta2) * gk * gk;
-            float mh = m / b1c, vh = v / b2c;
-            t->params[k] -= lr * (mh / (sqrtf(vh) + o->eps) + wd * t->params[k]);
-        }
+        s.wd = param_decays(i) ? o->wd : 0.0f;
+        adamw_update(t->params + a, t->m + a, t->v + a, t->grad[0] + a, b - a, &s);
     }
 }
 
@@ -510,7 +511,8 @@ static void step_job(void *arg, int ith, int nth) {
     if (t->step == t->hang_step && ith == nth - 1)
         for (;;) pause();
     fill_batch(t, w, x, 0, t->step);
-    memset(t->grad[ith], 0, t->nparams * sizeof(float));
+    /* no zeroing of the gradient buffer: forward+backward overwrite every
+     * gradient with its first write (model.h, ops.h) */
     /* the forward phase includes the classifier's fused backward (model.h) */
     w->loss = model_forward(&t->cfg, &t->p, x, w->rows, &t->g[ith], dloss);
     s = phase_end(t, w, PH_FORWARD, s);

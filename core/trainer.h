@@ -6,6 +6,7 @@
  * writes during forward/backward. One step:
  *
  *   every worker:  sample its sequences, forward, backward into its own grads
+ *                  (every gradient is overwritten by its first write: no zeroing pass)
  *   barrier
  *   worker i:      sum its slice of the parameter vector over all N gradient
  *                  buffers (fixed order 0..N-1), partial squared norm
@@ -45,6 +46,7 @@ typedef struct {
     unsigned long long seed;
     int strong;            /* 1: B is the global batch, split over workers */
     int timing;            /* 1: read the phase clocks */
+    int recompute;         /* RECOMPUTE_NONE or RECOMPUTE_LAYERS (model.h) */
     /* Where the workers run (pin.h's plan): worker i is bound to OS CPU
      * pin_cpus[i] before it touches its memory; NULL: not bound. Read by
      * trainer_create only (it copies the numbers). */
@@ -189,9 +191,10 @@ typedef struct {
     int Bmax;                    /* sequences per worker context */
 } memtable_t;
 
-/* -1 with err when sizes overflow or the split is impossible (strong scaling
- * with fewer sequences than workers). */
-int trainer_memtable(const config_t *c, int nth, int strong, memtable_t *m,
+/* The table of the layout for recompute mode `recompute` (model.h). -1 with
+ * err when sizes overflow or the split is impossible (strong scaling with
+ * fewer sequences than workers). */
+int trainer_memtable(const config_t *c, int nth, int strong, int recompute, memtable_t *m,
                      char *err, size_t errlen);
 
 #ifdef __cplusplus

@@ -1,7 +1,6 @@
 # mk/perf.mk - measurement with outside tools (included by the Makefile).
 #
 #   make hyperfine [HYPERFINE_ARGS="--run results/<run> ..."]   scripts/hyperfine.sh
-#   make peers     [PEERS_ARGS="--configs S,G --reps 3"]         scripts/peers.sh
 #   make perf      [PERF_ARGS="--run results/<run> ..."]         scripts/perf-stat.sh (rule in the Makefile)
 #
 # Each script's --help lists its options and the files it writes.
@@ -12,6 +11,3 @@ all:
 
 hyperfine: deps all
 	scripts/hyperfine.sh $(HYPERFINE_ARGS)
-
-peers: deps all
-	scripts/peers.sh $(PEERS_ARGS)

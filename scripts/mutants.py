@@ -40,11 +40,11 @@ Mutant = namedtuple("Mutant", "name what edits tests")
 MUTANTS = [
     # ---- issue 10, "Passed the whole suite"
     Mutant("adam-v-bias-beta1", "AdamW's second-moment bias correction computed with beta1",
-           [("core/trainer.c", "float b2c = 1.0f - powf(o->beta2, (float)step);",
-             "float b2c = 1.0f - powf(o->beta1, (float)step);")],
+           [("core/trainer.c", ".rb2 = 1.0f / (1.0f - powf(o->beta2, (float)step)),",
+             ".rb2 = 1.0f / (1.0f - powf(o->beta1, (float)step)),")],
            ["test_optim.sh"]),
     Mutant("decay-every-tensor", "weight decay applied to every tensor",
-           [("core/trainer.c", "float wd = param_decays(i) ? o->wd : 0.0f;", "float wd = o->wd;")],
+           [("core/trainer.c", "s.wd = param_decays(i) ? o->wd : 0.0f;", "s.wd = o->wd;")],
            ["test_optim.sh"]),
     Mutant("decay-set-norm", "the decay set holds a LayerNorm weight",
            [("core/model.c", "return i == P_WTE || i == P_WPE ||", "return i == P_LN2W || i == P_WTE || i == P_WPE ||")],
@@ -89,10 +89,14 @@ MUTANTS = [
            [("core/train_model.c", '    OVERRIDE(CLI_SEED, "--seed", seed, "%llu", unsigned long long);\n', "")],
            ["test_resume.sh", "test_ckpt"]),
     Mutant("int-element-count", "defect 2: GELU's element count an int (B*T*F past 2^31 skips it)",
-           [("core/ops.h", "void gelu_forward(float *out, const float *inp, size_t N);",
-             "void gelu_forward(float *out, const float *inp, int N);"),
-            ("core/ops.c", "HOT void gelu_forward(float *out, const float *inp, size_t N) {\n    for (size_t i = 0; i < N; i++) {",
-             "HOT void gelu_forward(float *out, const float *inp, int N) {\n    for (int i = 0; i < N; i++) {")],
+           [("core/ops.h", "void gelu_forward(float *out, float *dgelu, const float *inp, size_t N);",
+             "void gelu_forward(float *out, float *dgelu, const float *inp, int N);"),
+            ("core/ops.c", "HOT void gelu_forward(float *out, float *dgelu, const float *inp, size_t N) {\n"
+             "    if (!dgelu) {\n        for (size_t i = 0; i < N; i++) {",
+             "HOT void gelu_forward(float *out, float *dgelu, const float *inp, int N) {\n"
+             "    if (!dgelu) {\n        for (int i = 0; i < N; i++) {"),
+            ("core/ops.c", "    for (size_t i = 0; i < N; i++) {\n        float x = inp[i];\n        float th = tanh_approx",
+             "    for (int i = 0; i < N; i++) {\n        float x = inp[i];\n        float th = tanh_approx")],
            ["test_bigcount"]),
     Mutant("pool-create-hang", "defect 3: pool_create hangs when a thread cannot be created "
            "(the started workers are never released)",

@@ -435,8 +435,8 @@ if phases:
     for s in steps:
         w(f"- trainer_step at {s['threads']} thread{'s' if s['threads'] > 1 else ''}: {fmt(s['ms'])} ms/step, {fmt(s['gflops'])} GFLOP/s, "
           f"barrier wait {fmt(s['barrier_ms'])} ms/step (mean over workers)")
-    w("\nAdamW is static in core/trainer.c and timed through the trainer's phase clocks; the gradient "
-      "reduction is also benchmarked alone (reduce/*, below). Reduce FLOPs: (N-1)·P adds + 2P for the "
+    w("\nThe phases are timed by the trainer's phase clocks; AdamW (adamw/*) and the gradient "
+      "reduction (reduce/*, below) are also benchmarked alone. Reduce FLOPs: (N-1)·P adds + 2P for the "
       "squared norm; AdamW: about 17 FLOPs a parameter.")
 else:
     w("No trainer_step benchmarks in micro.json.")

@@ -39,6 +39,13 @@ PY
     then ok; else bad "$n threads: reports differ"; fi
 done
 
+# --- --recompute layers: the same bits as without, in both variants
+"$LF" --threads 2 --steps 6 --quiet --recompute layers --save "$tmp/rc.ck" >/dev/null
+"$LK" --threads 2 --steps 6 --quiet --recompute layers --save "$tmp/rck.ck" >/dev/null
+if cmp -s "$tmp/lf2.ck" "$tmp/rc.ck" && cmp -s "$tmp/rc.ck" "$tmp/rck.ck"; then ok
+else bad "--recompute layers changes the checkpoint"; fi
+"$LF" --config seed-cli --memory-table --recompute layers > "$tmp/mtr.txt"
+grep -q -- "--recompute layers$" "$tmp/mtr.txt" && grep -q "MiB\*" "$tmp/mtr.txt" && ok || bad "memory table of --recompute layers"
 # --- the model lock, deterministically: CLLM_TEST_HOLD_MS makes each worker
 # sleep H ms inside forward+backward (inside the lock, in the locked variant)
 # and train_model then prints the most workers seen inside at once. Locked:
@@ -125,6 +132,7 @@ expect 2 "NH=3 does not divide C=32" -- "$LF" --NH 3
 expect 2 "--steps.*out of range"     -- "$LF" --steps 0
 expect 2 "--lr: 'x' is not a number" -- "$LF" --lr x
 expect 2 "--scaling: 'diagonal'"     -- "$LF" --scaling diagonal
+expect 2 "--recompute: 'all' is not none or layers" -- "$LF" --recompute all
 expect 2 "smaller than --threads 8"  -- "$LF" --scaling strong --batch 4 --threads 8
 expect 2 "exclude each other"        -- "$LF" --steps 3 --epochs 1
 expect 2 "more than one DATA"        -- "$LF" a b

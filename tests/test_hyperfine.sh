@@ -9,8 +9,8 @@
 #     with their load, so the points are 1-thread ones. The two tools are
 #     interleaved run by run: five pairs of (build/scale --reps 1, then
 #     hyperfine.sh --run into that folder, --runs 1 --warmup 0: the harness
-#     run just before is the warm-up); hyperfine's mean over its five runs
-#     against the median of the harness's five. One retry when a point
+#     run just before is the warm-up); the median over the five pairs of
+#     hyperfine's time over the harness's within 10%. One retry when a point
 #     disagrees (the machine may just be busy);
 #   - hyperfine.csv's columns (with and without a harness folder), hyperfine.json
 #     and hyperfine.md written; an existing hyperfine.json is not overwritten;
@@ -91,9 +91,13 @@ for i in '12345':
         h.setdefault((r['variant'], r['threads']), []).append(float(r['wall_median_s']))
 bad, out = 0, []
 for k in sorted(hf):
-    m, med = statistics.mean(hf[k]), statistics.median(h[k])
-    dev = m / med - 1
-    out.append(f'{k[0]}/{k[1]}: hyperfine mean {m:.3f} s, harness median {med:.3f} s ({100 * dev:+.1f}%)')
+    # each hyperfine run beside the harness run just before it: the median of
+    # the five paired ratios, so a load that comes and goes over the minute
+    # the pairs take moves both members of a pair, not one tool's whole set
+    ratios = [a / b for a, b in zip(hf[k], h[k])]
+    dev = statistics.median(ratios) - 1
+    out.append(f'{k[0]}/{k[1]}: hyperfine mean {statistics.mean(hf[k]):.3f} s, harness median '
+               f'{statistics.median(h[k]):.3f} s, median paired ratio {100 * dev:+.1f}%')
     bad += abs(dev) > 0.10 or len(hf[k]) != 5 or len(h[k]) != 5
 print('; '.join(out))
 sys.exit(1 if bad or len(hf) != 2 else 0)

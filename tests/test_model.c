@@ -1,10 +1,12 @@
 /*
  * test_model.c - the whole model and its surroundings: a gradient check of
- * every parameter tensor by directional central differences, the loss
- * falling on the built-in corpus, validation batches drawn only from the
- * validation split, tokenizer round trips, checkpoint round trip,
- * corruption and failed saves, config validation, and the memory table
- * against what the allocator really hands out.
+ * every parameter tensor by directional central differences (on a gradient
+ * buffer prefilled with NaN: every gradient must be overwritten), the same
+ * bits with --recompute layers as without, the loss falling on the built-in
+ * corpus, validation batches drawn only from the validation split, tokenizer
+ * round trips, checkpoint round trip, corruption and failed saves, config
+ * validation, and the memory table against what the allocator really hands
+ * out, in both layouts, with seed-cli's per-worker budgets.
  */
 #include <cblas.h>
 #include <dirent.h>
@@ -44,10 +46,10 @@ static void test_gradcheck(void) {
     for (size_t k = 0; k < np; k++) params[k] += 0.05f * rng_normal(&r);
     size_t bytes;
     mem_item it[CTX_ITEMS];
-    ctx_layout(&c, c.B, NULL, it, &bytes);
+    ctx_layout(&c, c.B, RECOMPUTE_NONE, NULL, it, &bytes);
     char *mem = mem_alloc(bytes);
     ctx_t x;
-    ctx_carve(&c, c.B, &x, mem);
+    ctx_carve(&c, c.B, RECOMPUTE_NONE, &x, mem);
     for (int i = 0; i < c.B * c.T; i++) {
         x.inp[i] = (int)(rng_next(&r) % c.V);
         x.tgt[i] = (int)(rng_next(&r) % c.V);
@@ -55,8 +57,12 @@ static void test_gradcheck(void) {
     params_t p, g;
     params_point(&p, params, &c);
     params_point(&g, grads, &c);
+    for (size_t k = 0; k < np; k++) grads[k] = NAN;   /* no zeroing: all must be overwritten */
     model_forward(&c, &p, &x, c.B, &g, 1.0f / (c.B * c.T));
     model_backward(&c, &p, &g, &x, c.B);
+    size_t nonfinite = 0;
+    for (size_t k = 0; k < np; k++) nonfinite += !isfinite(grads[k]);
+    EXPECT(nonfinite == 0, "%zu of %zu gradients were not written by forward+backward", nonfinite, np);
 
     /* one random direction inside each tensor: (L(p + h d) - L(p - h d)) / 2h = g . d */
     size_t off = 0;
@@ -118,6 +124,56 @@ static void test_loss_falls(void) {
     float val = trainer_eval(t, 4);
     EXPECT(val < 0.7f * first, "validation loss %.4f did not fall below 70%% of %.4f", val, first);
     trainer_free(t);
+    free(tok);
+}
+
+/* ---------------------------------------------------------------- recompute */
+
+/* --recompute layers repeats the forward's operations on the same inputs:
+ * the same losses and parameters, bit for bit, after a few steps, at 1 and
+ * 2 workers, and on shapes with T not a multiple of the attention block */
+static void test_recompute(void) {
+    size_t n;
+    int *tok = synthetic_tokens(&n);
+    const char *names[] = { "tiny", "bench" };
+    for (int ci = 0; ci < 3; ci++) {
+        config_t c;
+        config_preset(&c, names[ci % 2]);
+        if (ci == 2) { c.T = 45; c.L = 3; c.NH = 2; }
+        corpus_t corpus;
+        char err[512];
+        if (corpus_split(&corpus, tok, n, c.T, err, sizeof err) != 0) { EXPECT(0, "split: %s", err); continue; }
+        float loss[2][5];
+        float *par[2] = { NULL, NULL };
+        size_t np = 0;
+        int nth = ci == 1 ? 2 : 1;
+        for (int r = 0; r < 2; r++) {
+            train_opts o;
+            train_opts_default(&o);
+            o.lr = 3e-3f;
+            o.lr_steps = 5;
+            o.recompute = r ? RECOMPUTE_LAYERS : RECOMPUTE_NONE;
+            trainer_t *t = trainer_create(&c, &o, nth, &corpus, err, sizeof err);
+            EXPECT(t != NULL, "trainer_create: %s", err);
+            if (!t) continue;
+            for (int s = 0; s < 5; s++) loss[r][s] = trainer_step(t);
+            np = trainer_nparams(t);
+            par[r] = malloc(np * sizeof(float));
+            memcpy(par[r], trainer_params(t), np * sizeof(float));
+            trainer_free(t);
+        }
+        if (par[0] && par[1]) {
+            EXPECT(memcmp(loss[0], loss[1], sizeof loss[0]) == 0,
+                   "config %s T=%d: --recompute layers changes the losses (%.9g vs %.9g at step 5)",
+                   c.name, c.T, loss[1][4], loss[0][4]);
+            EXPECT(memcmp(par[0], par[1], np * sizeof(float)) == 0,
+                   "config %s T=%d: --recompute layers changes the parameters", c.name, c.T);
+            printf("recompute layers: config %s T=%d, %d thread(s): same bits as without over 5 steps\n",
+                   c.name, c.T, nth);
+        }
+        free(par[0]);
+        free(par[1]);
+    }
     free(tok);
 }
 
@@ -415,24 +471,38 @@ static void test_memtable(void) {
     corpus_split(&corpus, tok, n, c.T, err, sizeof err);
     train_opts o;
     train_opts_default(&o);
-    int nths[] = { 1, 3 };
-    for (int i = 0; i < 2; i++) {
+    int nths[] = { 1, 3, 1, 2 };
+    for (int i = 0; i < 4; i++) {
         memtable_t mt;
-        EXPECT(trainer_memtable(&c, nths[i], 0, &mt, err, sizeof err) == 0, "memtable: %s", err);
+        o.recompute = i >= 2 ? RECOMPUTE_LAYERS : RECOMPUTE_NONE;
+        EXPECT(trainer_memtable(&c, nths[i], 0, o.recompute, &mt, err, sizeof err) == 0, "memtable: %s", err);
         size_t before = mem_allocated();
         trainer_t *t = trainer_create(&c, &o, nths[i], &corpus, err, sizeof err);
         size_t got = mem_allocated() - before;
-        EXPECT(t && got == mt.total, "%d threads: allocated %zu bytes, the memory table says %zu",
-               nths[i], got, mt.total);
+        EXPECT(t && got == mt.total, "%d threads, recompute %d: allocated %zu bytes, the memory table says %zu",
+               nths[i], o.recompute, got, mt.total);
         size_t sum = 0;
         for (int k = 0; k < mt.n_per_thread; k++) sum += mt.per_thread[k].bytes;
         EXPECT(sum <= mt.per_thread_total && mt.per_thread_total - sum < 64 * (size_t)mt.n_per_thread,
                "per-thread items %zu vs padded total %zu", sum, mt.per_thread_total);
         trainer_free(t);
     }
+    /* seed-cli, the original CLI's defaults: per worker at most 350 MiB, and
+     * at most 160 MiB with --recompute layers (issue 14's budgets) */
+    config_t sc;
+    config_preset(&sc, "seed-cli");
+    memtable_t m0, m1;
+    EXPECT(trainer_memtable(&sc, 1, 0, RECOMPUTE_NONE, &m0, err, sizeof err) == 0 &&
+           trainer_memtable(&sc, 1, 0, RECOMPUTE_LAYERS, &m1, err, sizeof err) == 0, "seed-cli: %s", err);
+    printf("seed-cli per worker: %.1f MiB, %.1f MiB with --recompute layers\n",
+           m0.per_thread_total / 1048576.0, m1.per_thread_total / 1048576.0);
+    EXPECT(m0.per_thread_total <= (size_t)350 << 20, "seed-cli: %.1f MiB per worker, budget 350",
+           m0.per_thread_total / 1048576.0);
+    EXPECT(m1.per_thread_total <= (size_t)160 << 20, "seed-cli --recompute layers: %.1f MiB per worker, budget 160",
+           m1.per_thread_total / 1048576.0);
     /* the original note's sizes for the buffers it shares with ours (config seed, B=1) */
     memtable_t mt;
-    trainer_memtable(&c, 1, 0, &mt, err, sizeof err);
+    trainer_memtable(&c, 1, 0, RECOMPUTE_NONE, &mt, err, sizeof err);
     int found_encoded = 0, found_res3 = 0;
     for (int k = 0; k < mt.n_per_thread; k++) {
         if (strcmp(mt.per_thread[k].name, "encoded") == 0) {
@@ -452,6 +522,7 @@ static void test_memtable(void) {
 int main(void) {
     openblas_set_num_threads(1);
     test_gradcheck();
+    test_recompute();
     test_loss_falls();
     test_eval_split();
     test_tokenizers();

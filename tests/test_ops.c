@@ -4,13 +4,18 @@
  * each backward is compared with central finite differences of the
  * reference objective sum(out * R) (so dout = R) with respect to every
  * input and parameter. Also checked: the overwrite / accumulate contracts
- * of ops.h, the causal mask of attention, GELU at 0 and large |x|, and a
- * cross-entropy that stays finite for logits whose exp overflows a float.
+ * of ops.h (outputs that must be overwritten are prefilled with garbage),
+ * the fused residual start of LayerNorm and its one-pass recompute,
+ * matmul_backward with dinp aliasing inp, attention's causality and its
+ * blocks (T longer than a block and not a multiple of it), GELU at 0 and
+ * large |x|, a cross-entropy that stays finite for logits whose exp
+ * overflows a float, and AdamW against the update written in double.
  */
 #include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -149,19 +154,18 @@ static void test_encoder(uint64_t *rng) {
     fd_gradient(g_wte, c.wte, V * C, enc_objective, &c);
     fd_gradient(g_wpe, c.wpe, T * C, enc_objective, &c);
 
-    float dwte[V * C], dwpe[T * C], pre_wte[V * C], pre_wpe[T * C];
+    float dwte[V * C], dwpe[T * C], pre_wte[V * C];
     set(dwte, V * C, 0.0f);
     set(dwpe, T * C, 0.0f);
     encoder_backward(dwte, dwpe, R, inp, B, T, C);
     check_grad("encoder", "dwte", dwte, NULL, g_wte, V * C);
     check_grad("encoder", "dwpe", dwpe, NULL, g_wpe, T * C);
     fill(pre_wte, V * C, rng, -1, 1);
-    fill(pre_wpe, T * C, rng, -1, 1);
     memcpy(dwte, pre_wte, sizeof dwte);
-    memcpy(dwpe, pre_wpe, sizeof dwpe);
+    set(dwpe, T * C, GARBAGE);
     encoder_backward(dwte, dwpe, R, inp, B, T, C);
     check_grad("encoder", "dwte += (prefilled)", dwte, pre_wte, g_wte, V * C);
-    check_grad("encoder", "dwpe += (prefilled)", dwpe, pre_wpe, g_wpe, T * C);
+    check_grad("encoder", "dwpe = (overwritten)", dwpe, NULL, g_wpe, T * C);
 }
 
 /* ---------------------------------------------------------------- layernorm */
@@ -192,13 +196,25 @@ static double ln_objective(void *p) {
 
 static void test_layernorm(uint64_t *rng) {
     static struct ln_ctx c;
-    float x[N * C], w[C], b[C], R[N * C], out[N * C], mean[N], rstd[N];
+    float x[N * C], w[C], b[C], R[N * C], out[N * C], mean[N], rstd[N], res[N * C], rb[C], out2[N * C];
     fill(x, N * C, rng, 1, 5);   /* mean far from 0, so the centring matters */
     fill(w, C, rng, 0.5f, 1.5f);
     fill(b, C, rng, -0.5f, 0.5f);
     fill(R, N * C, rng, -1, 1);
+    fill(rb, C, rng, -1, 1);
     set(out, N * C, GARBAGE);
-    layernorm_forward(out, mean, rstd, x, w, b, N, C);
+    set(res, N * C, GARBAGE);
+    layernorm_forward(out, mean, rstd, x, w, b, res, rb, N, C);
+    /* the residual's start: x + rb exactly (one float add each) */
+    double rexact = 0.0;
+    for (int i = 0; i < N * C; i++) rexact = worse(rexact, fabs((double)res[i] - (double)(x[i] + rb[i % C])));
+    report("layernorm", "res_out = inp + res_bias", rexact, 0.0);
+    /* without res_out: the same out; the recompute from mean, rstd: the same bits */
+    layernorm_forward(out2, mean, rstd, x, w, b, NULL, NULL, N, C);
+    EXPECT(memcmp(out, out2, sizeof out) == 0, "layernorm_forward: res_out changes out");
+    set(out2, N * C, GARBAGE);
+    layernorm_apply(out2, x, w, b, mean, rstd, N, C);
+    report("layernorm", "apply == forward (bits)", memcmp(out, out2, sizeof out) == 0 ? 0.0 : 1.0, 0.0);
     widen(c.x, x, N * C);
     widen(c.w, w, C);
     widen(c.b, b, C);
@@ -212,24 +228,19 @@ static void test_layernorm(uint64_t *rng) {
     fd_gradient(g_w, c.w, C, ln_objective, &c);
     fd_gradient(g_b, c.b, C, ln_objective, &c);
 
-    float dx[N * C], dw[C], db[C], pre_x[N * C], pre_w[C], pre_b[C];
+    float dx[N * C], dw[C], db[C], pre_x[N * C];
     set(dx, N * C, 0.0f);
-    set(dw, C, 0.0f);
-    set(db, C, 0.0f);
+    set(dw, C, GARBAGE);
+    set(db, C, GARBAGE);
     layernorm_backward(dx, dw, db, R, x, w, mean, rstd, N, C);
     check_grad("layernorm", "dinp", dx, NULL, g_x, N * C);
-    check_grad("layernorm", "dw", dw, NULL, g_w, C);
-    check_grad("layernorm", "db", db, NULL, g_b, C);
+    check_grad("layernorm", "dw = (overwritten)", dw, NULL, g_w, C);
+    check_grad("layernorm", "db = (overwritten)", db, NULL, g_b, C);
     fill(pre_x, N * C, rng, -1, 1);
-    fill(pre_w, C, rng, -1, 1);
-    fill(pre_b, C, rng, -1, 1);
     memcpy(dx, pre_x, sizeof dx);
-    memcpy(dw, pre_w, sizeof dw);
-    memcpy(db, pre_b, sizeof db);
     layernorm_backward(dx, dw, db, R, x, w, mean, rstd, N, C);
     check_grad("layernorm", "dinp += (prefilled)", dx, pre_x, g_x, N * C);
-    check_grad("layernorm", "dw += (prefilled)", dw, pre_w, g_w, C);
-    check_grad("layernorm", "db += (prefilled)", db, pre_b, g_b, C);
+    check_grad("layernorm", "dw again (overwritten)", dw, NULL, g_w, C);
 }
 
 /* ---------------------------------------------------------------- matmul */
@@ -281,106 +292,126 @@ static void test_matmul(uint64_t *rng, int ci, int co, int has_bias, int accumul
     fd_gradient(g_w, c.w, co * ci, mm_objective, &c);
     fd_gradient(g_b, c.bias, co, mm_objective, &c);
 
-    float dx[N * F], dw[F * F], db[F], pre_w[F * F], pre_b[F];
+    float dx[N * F], dw[F * F], db[F], pre_w[F * F], pre_b[F], xa[N * F], dw2[F * F];
     set(dx, N * ci, GARBAGE);
-    set(dw, co * ci, 0.0f);
-    set(db, co, 0.0f);
-    matmul_backward(dx, dw, has_bias ? db : NULL, R, x, w, N, ci, co);
+    set(dw, co * ci, GARBAGE);
+    set(db, co, GARBAGE);
+    matmul_backward(dx, dw, has_bias ? db : NULL, R, x, w, N, ci, co, 0);
     check_grad(op, "dinp = (overwritten)", dx, NULL, g_x, N * ci);
-    check_grad(op, "dw", dw, NULL, g_w, co * ci);
-    if (has_bias) check_grad(op, "dbias", db, NULL, g_b, co);
+    check_grad(op, "dw = (accumulate 0)", dw, NULL, g_w, co * ci);
+    if (has_bias) check_grad(op, "dbias = (accumulate 0)", db, NULL, g_b, co);
+    /* dinp aliasing inp: the same bits as into a separate buffer */
+    memcpy(xa, x, sizeof(float) * N * ci);
+    matmul_backward(xa, dw2, NULL, R, xa, w, N, ci, co, 0);
+    report(op, "dinp aliasing inp (bits)",
+           memcmp(xa, dx, sizeof(float) * N * ci) == 0 && memcmp(dw2, dw, sizeof(float) * co * ci) == 0
+           ? 0.0 : 1.0, 0.0);
     /* again with dinp = NULL (allowed) and dw, dbias prefilled */
     fill(pre_w, co * ci, rng, -1, 1);
     fill(pre_b, co, rng, -1, 1);
     memcpy(dw, pre_w, sizeof(float) * co * ci);
     memcpy(db, pre_b, sizeof(float) * co);
-    matmul_backward(NULL, dw, has_bias ? db : NULL, R, x, w, N, ci, co);
-    check_grad(op, "dw += (prefilled)", dw, pre_w, g_w, co * ci);
-    if (has_bias) check_grad(op, "dbias += (prefilled)", db, pre_b, g_b, co);
+    matmul_backward(NULL, dw, has_bias ? db : NULL, R, x, w, N, ci, co, 1);
+    check_grad(op, "dw += (accumulate 1)", dw, pre_w, g_w, co * ci);
+    if (has_bias) check_grad(op, "dbias += (accumulate 1)", db, pre_b, g_b, co);
 }
 
 /* ---------------------------------------------------------------- attention */
 
-struct att_ctx { double qkv[N * 3 * C], R[N * C]; };
+/* sizes of one attention case: ab sequences of at positions (C, NH as above) */
+struct att_ctx { int ab, at; double *qkv, *R; };
 
-/* att (B,NH,T,T) may be NULL */
-static void ref_attention(double *out, double *att, const double *qkv) {
+/* out (ab,at,C); stats (ab,NH,at,2) may be NULL: max score and 1/sum of each row */
+static void ref_attention(double *out, double *stats, const double *qkv, int ab, int at) {
     const double scale = 1.0 / sqrt((double)HS);
-    for (int b = 0; b < B; b++)
+    double *s = malloc(sizeof(double) * at);
+    for (int b = 0; b < ab; b++)
         for (int h = 0; h < NH; h++)
-            for (int t = 0; t < T; t++) {
-                const double *q = qkv + (b * T + t) * 3 * C + h * HS;
-                double s[T], mx = -INFINITY, sum = 0.0;
+            for (int t = 0; t < at; t++) {
+                const double *q = qkv + (b * at + t) * 3 * C + h * HS;
+                double mx = -INFINITY, sum = 0.0;
                 for (int j = 0; j <= t; j++) {
-                    s[j] = scale * dot(q, qkv + (b * T + j) * 3 * C + C + h * HS, HS);
+                    s[j] = scale * dot(q, qkv + (b * at + j) * 3 * C + C + h * HS, HS);
                     mx = s[j] > mx ? s[j] : mx;
                 }
                 for (int j = 0; j <= t; j++) { s[j] = exp(s[j] - mx); sum += s[j]; }
-                double *o = out + (b * T + t) * C + h * HS;
+                double *o = out + (b * at + t) * C + h * HS;
                 for (int i = 0; i < HS; i++) o[i] = 0.0;
                 for (int j = 0; j <= t; j++) {
-                    const double *v = qkv + (b * T + j) * 3 * C + 2 * C + h * HS;
+                    const double *v = qkv + (b * at + j) * 3 * C + 2 * C + h * HS;
                     for (int i = 0; i < HS; i++) o[i] += s[j] / sum * v[i];
                 }
-                if (att)
-                    for (int j = 0; j < T; j++)
-                        att[((b * NH + h) * T + t) * T + j] = j <= t ? s[j] / sum : 0.0;
+                if (stats) {
+                    stats[((b * NH + h) * at + t) * 2] = mx;
+                    stats[((b * NH + h) * at + t) * 2 + 1] = 1.0 / sum;
+                }
             }
+    free(s);
 }
 
 static double att_objective(void *p) {
     struct att_ctx *c = p;
-    double out[N * C];
-    ref_attention(out, NULL, c->qkv);
-    return dot(out, c->R, N * C);
+    int n = c->ab * c->at * C;
+    double *out = malloc(sizeof(double) * n);
+    ref_attention(out, NULL, c->qkv, c->ab, c->at);
+    double r = dot(out, c->R, n);
+    free(out);
+    return r;
 }
 
-static void test_attention(uint64_t *rng) {
-    static struct att_ctx c;
-    enum { NQ = N * 3 * C, NA = B * NH * T * T };
-    float qkv[NQ], R[N * C], out[N * C], att[NA], dqkv[NQ], dtt[T * T];
-    fill(qkv, NQ, rng, -2, 2);   /* scores of a few units: a softmax far from uniform */
-    fill(R, N * C, rng, -1, 1);
-    set(out, N * C, GARBAGE);
-    set(att, NA, GARBAGE);
-    attention_forward(out, att, qkv, B, T, C, NH);
-    widen(c.qkv, qkv, NQ);
-    widen(c.R, R, N * C);
-    double ref[N * C], ratt[NA], g_qkv[NQ];
-    ref_attention(ref, ratt, c.qkv);
-    check_fwd("attention", "out", out, ref, N * C);
-    check_fwd("attention", "att", att, ratt, NA);
-    double above = 0.0;   /* the mask must be exact zeros */
-    for (int bh = 0; bh < B * NH; bh++)
-        for (int t = 0; t < T; t++)
-            for (int j = t + 1; j < T; j++) above = worse(above, fabs(att[(bh * T + t) * T + j]));
-    report("attention", "att above diagonal", above, 0.0);
+/* ab sequences of at positions: at = T fits one block; a longer at (not a
+ * multiple of the block) runs several blocks, the last one partial */
+static void test_attention(uint64_t *rng, int ab, int at) {
+    char op[48];
+    snprintf(op, sizeof op, "attention B=%d T=%d", ab, at);
+    const int nq = ab * at * 3 * C, no = ab * at * C, ns = ab * NH * at * 2;
+    const size_t nscr = attention_scratch_floats((size_t)at);
+    float *qkv = malloc(sizeof(float) * nq), *R = malloc(sizeof(float) * no);
+    float *out = malloc(sizeof(float) * no), *out2 = malloc(sizeof(float) * no);
+    float *st = malloc(sizeof(float) * ns), *st2 = malloc(sizeof(float) * ns);
+    float *dqkv = malloc(sizeof(float) * nq), *qkv2 = malloc(sizeof(float) * nq);
+    float *scr = malloc(sizeof(float) * nscr);
+    double *ref = malloc(sizeof(double) * no), *rst = malloc(sizeof(double) * ns);
+    double *g_qkv = malloc(sizeof(double) * nq);
+    struct att_ctx c = { ab, at, malloc(sizeof(double) * nq), malloc(sizeof(double) * no) };
+    fill(qkv, nq, rng, -2, 2);   /* scores of a few units: a softmax far from uniform */
+    fill(R, no, rng, -1, 1);
+    set(out, no, GARBAGE);
+    set(st, ns, GARBAGE);
+    set(scr, (int)nscr, GARBAGE);
+    attention_forward(out, st, scr, qkv, ab, at, C, NH);
+    widen(c.qkv, qkv, nq);
+    widen(c.R, R, no);
+    ref_attention(ref, rst, c.qkv, ab, at);
+    check_fwd(op, "out", out, ref, no);
+    check_fwd(op, "stats (max, 1/sum)", st, rst, ns);
 
     /* causality: new K and V for position t0 of sequence 0 leave earlier positions
-     * (and the other sequence) bit-identical, and do change position t0 */
-    const int t0 = 2;
-    float qkv2[NQ], out2[N * C], att2[NA];
-    memcpy(qkv2, qkv, sizeof qkv);
+     * (and the other sequences) bit-identical, and do change position t0 */
+    const int t0 = at / 2;
+    memcpy(qkv2, qkv, sizeof(float) * nq);
     fill(qkv2 + t0 * 3 * C + C, 2 * C, rng, -2, 2);
-    attention_forward(out2, att2, qkv2, B, T, C, NH);
+    attention_forward(out2, st2, scr, qkv2, ab, at, C, NH);
     double leak = 0.0, moved = 0.0;
-    for (int n = 0; n < N; n++)
+    for (int n = 0; n < ab * at; n++)
         for (int i = 0; i < C; i++) {
             double d = fabs((double)out2[n * C + i] - out[n * C + i]);
-            if (n < t0 || n >= T) leak = worse(leak, d);
+            if (n < t0 || n >= at) leak = worse(leak, d);
             else if (n == t0) moved = worse(moved, d);
         }
-    report("attention", "future K/V leak", leak, 0.0);
-    printf("  %-4s %-26s %-24s max change %.2e\n", moved > 0.0 ? "ok" : "FAIL", "attention",
+    report(op, "future K/V leak", leak, 0.0);
+    printf("  %-4s %-26s %-24s max change %.2e\n", moved > 0.0 ? "ok" : "FAIL", op,
            "K/V change reaches t0", moved);
     fflush(stdout);
-    EXPECT(moved > 0.0, "attention: changing K/V at t0 did not change out at t0");
+    EXPECT(moved > 0.0, "%s: changing K/V at t0 did not change out at t0", op);
 
-    fd_gradient(g_qkv, c.qkv, NQ, att_objective, &c);
-    set(dqkv, NQ, GARBAGE);
-    set(dtt, T * T, GARBAGE);
-    attention_backward(dqkv, dtt, R, qkv, att, B, T, C, NH);
-    check_grad("attention", "dqkv = (overwritten)", dqkv, NULL, g_qkv, NQ);
+    fd_gradient(g_qkv, c.qkv, nq, att_objective, &c);
+    set(dqkv, nq, GARBAGE);
+    set(scr, (int)nscr, GARBAGE);
+    attention_backward(dqkv, scr, R, qkv, st, ab, at, C, NH);
+    check_grad(op, "dqkv = (overwritten)", dqkv, NULL, g_qkv, nq);
+    free(qkv); free(R); free(out); free(out2); free(st); free(st2); free(dqkv); free(qkv2);
+    free(scr); free(ref); free(rst); free(g_qkv); free(c.qkv); free(c.R);
 }
 
 /* ---------------------------------------------------------------- gelu */
@@ -403,27 +434,36 @@ static double gelu_objective(void *p) {
 static void test_gelu(uint64_t *rng) {
     static struct gelu_ctx c;
     static const float special[] = { 0.0f, 1e-3f, -1e-3f, 1.0f, -1.0f, 3.0f, -3.0f, 5.0f, -5.0f,
-                                     10.0f, -10.0f, 50.0f, -50.0f, 1e4f, -1e4f };
+                                     9.0f, -9.0f, 9.5f, -9.5f, 10.0f, -10.0f, 50.0f, -50.0f,
+                                     1e4f, -1e4f };
     const int ns = (int)(sizeof special / sizeof special[0]);
-    float x[NG], R[NG], out[NG], dx[NG], buf[NG];
+    float x[NG], R[NG], out[NG], out2[NG], dg[NG], dx[NG], buf[NG];
     fill(x, NG, rng, -4, 4);
     memcpy(x, special, sizeof special);
     fill(R, NG, rng, -1, 1);
     set(out, NG, GARBAGE);
-    gelu_forward(out, x, NG);
+    gelu_forward(out, NULL, x, NG);
     widen(c.x, x, NG);
     widen(c.R, R, NG);
     double ref[NG], g_x[NG];
     for (int i = 0; i < NG; i++) ref[i] = ref_gelu(c.x[i]);
     check_fwd("gelu", "out", out, ref, NG);
+    /* with the derivative: the same out */
+    set(out2, NG, GARBAGE);
+    set(dg, NG, GARBAGE);
+    gelu_forward(out2, dg, x, NG);
+    report("gelu", "out with dgelu (bits)", memcmp(out, out2, sizeof out) == 0 ? 0.0 : 1.0, 0.0);
     fd_gradient(g_x, c.x, NG, gelu_objective, &c);
     set(dx, NG, GARBAGE);
-    gelu_backward(dx, x, R, NG);
+    gelu_backward(dx, dg, R, NG);
     check_grad("gelu", "dinp = (overwritten)", dx, NULL, g_x, NG);
     check_grad("gelu", "dinp at 0 and large |x|", dx, NULL, g_x, ns);
     memcpy(buf, R, sizeof buf);
-    gelu_backward(buf, x, buf, NG);   /* dinp aliasing dout, as documented */
+    gelu_backward(buf, dg, buf, NG);   /* dinp aliasing dout, as documented */
     check_grad("gelu", "dinp aliasing dout", buf, NULL, g_x, NG);
+    memcpy(buf, x, sizeof buf);        /* dgelu aliasing inp, as the model uses it */
+    gelu_forward(out2, buf, buf, NG);
+    report("gelu", "dgelu aliasing inp (bits)", memcmp(buf, dg, sizeof dg) == 0 ? 0.0 : 1.0, 0.0);
 }
 
 /* ---------------------------------------------------------------- crossentropy */
@@ -455,7 +495,7 @@ static double ce_objective(void *p) {
 static void test_crossentropy(uint64_t *rng) {
     static struct ce_ctx c;
     int targets[N];
-    float logits[N * V], probs[N * V], losses[N];
+    float logits[N * V], probs[N * V], scale[N], losses[N], pr[N * V];
     for (int n = 0; n < N; n++) targets[n] = (int)(splitmix64(rng) % V);
     fill(logits, N * V, rng, -3, 3);
     targets[0] = 2;
@@ -465,18 +505,50 @@ static void test_crossentropy(uint64_t *rng) {
         logits[2 * V + i] += 90.0f;
     memcpy(probs, logits, sizeof probs);
     set(losses, N, GARBAGE);
-    double total = crossentropy_forward(probs, losses, targets, N, V);
+    double total = crossentropy_forward(probs, scale, losses, targets, N, V);
+    for (int i = 0; i < N * V; i++) pr[i] = probs[i] * scale[i / V];   /* probs = numerators * scale */
     c.targets = targets;
     c.dloss = 1.0f / N;                        /* the mean loss, as the trainer uses it */
     widen(c.logits, logits, N * V);
     double rprobs[N * V], rlosses[N], g_logits[N * V];
     double rtotal = ref_crossentropy(rprobs, rlosses, &c);
-    check_fwd("crossentropy", "probs", probs, rprobs, N * V);
+    check_fwd("crossentropy", "numerators * scale", pr, rprobs, N * V);
     check_fwd("crossentropy", "losses", losses, rlosses, N);
     report("crossentropy", "sum of losses (rel)", fabs(total - rtotal) / fabs(rtotal), FWD_RTOL);
     fd_gradient(g_logits, c.logits, N * V, ce_objective, &c);
-    crossentropy_backward(probs, targets, (float)c.dloss, N, V);
+    crossentropy_backward(probs, scale, targets, (float)c.dloss, N, V);
     check_grad("crossentropy", "dlogits", probs, NULL, g_logits, N * V);
+}
+
+/* ---------------------------------------------------------------- adamw */
+
+/* three steps of adamw_update against the same update in double, with weight
+ * decay and a gradient scale (the clip); tolerance: float rounding of a few
+ * operations per step, relative to the parameter's scale */
+static void test_adamw(uint64_t *rng) {
+    enum { NP = 37 };   /* not a multiple of any vector width */
+    float p[NP], m[NP], v[NP], g[NP];
+    double pd[NP], md[NP], vd[NP];
+    fill(p, NP, rng, -1, 1);
+    for (int i = 0; i < NP; i++) { m[i] = v[i] = 0.0f; pd[i] = p[i]; md[i] = vd[i] = 0.0; }
+    const float b1 = 0.9f, b2 = 0.95f, lr = 1e-2f, eps = 1e-8f, wd = 0.1f, gs = 0.5f;
+    for (int step = 1; step <= 3; step++) {
+        fill(g, NP, rng, -1, 1);
+        adamw_step s = { .lr = lr, .beta1 = b1, .beta2 = b2,
+                         .rb1 = 1.0f / (1.0f - powf(b1, (float)step)),
+                         .rb2 = 1.0f / (1.0f - powf(b2, (float)step)), .eps = eps, .wd = wd, .gscale = gs };
+        adamw_update(p, m, v, g, NP, &s);
+        for (int i = 0; i < NP; i++) {
+            double gd = (double)g[i] * gs;
+            md[i] = (double)b1 * md[i] + (1.0 - (double)b1) * gd;
+            vd[i] = (double)b2 * vd[i] + (1.0 - (double)b2) * gd * gd;
+            double mh = md[i] / (1.0 - pow(b1, step)), vh = vd[i] / (1.0 - pow(b2, step));
+            pd[i] -= lr * (mh / (sqrt(vh) + eps) + wd * pd[i]);
+        }
+    }
+    double err = 0.0;
+    for (int i = 0; i < NP; i++) err = worse(err, fabs((double)p[i] - pd[i]));
+    report("adamw", "params after 3 steps", err, 1e-6);
 }
 
 /* ---------------------------------------------------------------- main */
@@ -490,8 +562,10 @@ int main(void) {
     test_matmul(&rng, C, OC, 0, 0);   /* lm-head style, no bias */
     test_matmul(&rng, F, C, 1, 1);    /* fc-proj into the residual stream */
     test_matmul(&rng, C, F, 0, 1);
-    test_attention(&rng);
+    test_attention(&rng, B, T);
+    test_attention(&rng, 2, 70);   /* three blocks of query rows, the last one partial */
     test_gelu(&rng);
     test_crossentropy(&rng);
+    test_adamw(&rng);
     return check_finish("test_ops");
 }

@@ -86,7 +86,7 @@ static void test_first_touch(void) {
             train_opts_default(&o);
             char err[512];
             memtable_t mt;
-            trainer_memtable(&c, nth, 0, &mt, err, sizeof err);
+            trainer_memtable(&c, nth, 0, RECOMPUTE_NONE, &mt, err, sizeof err);
             size_t before = mem_allocated();
             trainer_t *t = trainer_create(&c, &o, nth, &corpus, err, sizeof err);
             EXPECT(t != NULL, "%s at %d threads: %s", c.name, nth, err);

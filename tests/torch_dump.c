@@ -8,7 +8,9 @@
  *
  * Loads CKPT (written by train_model --save), fills B sequences (default:
  * the checkpoint's B) with tokens, runs model_forward and model_backward
- * with dloss = 1/(B*T) on zeroed gradients, and writes OUT.
+ * with dloss = 1/(B*T) on a gradient buffer prefilled with NaN (every
+ * gradient must be overwritten: a missed one reaches the reference as NaN),
+ * and writes OUT.
  *
  * Tokens: by default a splitmix64 stream seeded with S (default 1), uniform
  * over the tokenizer's ids; with --tokens, FILE holds B*(T+1) integers
@@ -28,6 +30,7 @@
  */
 #include <cblas.h>
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,7 +89,7 @@ int main(int argc, char **argv) {
     ctx_t x;
     mem_item items[CTX_ITEMS];
     size_t total;
-    if (ctx_layout(c, (int)B, &x, items, &total) != CTX_ITEMS) {
+    if (ctx_layout(c, (int)B, RECOMPUTE_NONE, &x, items, &total) != CTX_ITEMS) {
         fprintf(stderr, "torch_dump: context for B=%ld does not fit\n", B);
         return 1;
     }
@@ -97,7 +100,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "torch_dump: cannot allocate %zu bytes\n", total + ck.nparams * sizeof(float));
         return 1;
     }
-    ctx_carve(c, (int)B, &x, mem);
+    ctx_carve(c, (int)B, RECOMPUTE_NONE, &x, mem);
 
     /* ---- tokens */
     const int nids = ck.tok_kind == TOK_WORDS ? ck.tok_words : c->V;
@@ -133,7 +136,7 @@ int main(int argc, char **argv) {
     params_t p, g;
     params_point(&p, ck.params, c);
     params_point(&g, grads, c);
-    memset(grads, 0, ck.nparams * sizeof(float));
+    for (size_t k = 0; k < ck.nparams; k++) grads[k] = NAN;
     double loss = model_forward(c, &p, &x, (int)B, &g, 1.0f / (float)BT) / (double)BT;
     model_backward(c, &p, &g, &x, (int)B);
 

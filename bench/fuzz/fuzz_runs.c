@@ -32,7 +32,7 @@ static void add(void *ctx, const json *rec) {
     char err[128];
     s->seen++;
     if (s->n == MAX_RUNS) return;
-    if (stats_run_from_json(rec, &s->runs[s->n], err, sizeof err) == 0) s->n++;
+    if (stats_run_from_json(rec, NULL, &s->runs[s->n], err, sizeof err) == 0) s->n++;
     else s->bad++;
 }
 
@@ -64,11 +64,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     stats_memory mem[2];
     stats_summarize(s.runs, s.n, variants, 2, threads, 4, 2, pts);
     for (int v = 0; v < 2; v++) stats_memory_fit(&pts[v * 4], 4, &mem[v]);
-    stats_warnings(pts, 8, devnull, devnull);
-    stats_write_summary_csv(devnull, pts, 8);
+    stats_warnings(pts, 8, NULL, devnull, devnull);
+    stats_write_summary_csv(devnull, pts, 8, NULL);
     stats_write_memory_csv(devnull, mem, 2);
     stats_write_memory_json(devnull, mem, 2);
-    stats_print_table(devnull, pts, 8, mem, 2, 2);
+    stats_print_table(devnull, pts, 8, mem, 2, 2, NULL);
     close(fd);
     return 0;
 }

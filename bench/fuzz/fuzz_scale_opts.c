@@ -36,7 +36,7 @@ static void check_opts(const scale_opts *o) {
         FUZZ_CHECK(o->threads[i] >= 1 && o->threads[i] <= 1024, "threads %d", o->threads[i]);
         for (int j = 0; j < i; j++) FUZZ_CHECK(o->threads[i] != o->threads[j], "thread count twice");
     }
-    FUZZ_CHECK(o->nv >= 1 && o->nv <= 2, "variants %d", o->nv);
+    FUZZ_CHECK(o->nv >= 1 && o->nv <= MAX_VARIANTS, "variants %d", o->nv);
     FUZZ_CHECK(o->reps >= 1 && o->reps <= 1000, "reps %d", o->reps);
     FUZZ_CHECK(o->steps >= 1, "steps %d", o->steps);
     FUZZ_CHECK(o->timeout > 0 && o->timeout < 1e308, "timeout %g", o->timeout);

@@ -2,7 +2,8 @@
  * ops.cc - Google Benchmark kernels for the layers of core/ops.h at the shapes
  * of the configs seed, S and M: the five matmuls of a step (qkv C->3C,
  * attproj C->C, fc C->F, fcproj F->C over N = B*T rows, the tied classifier
- * C->V), attention, LayerNorm, GELU and cross-entropy, forward and backward.
+ * C->V), attention, LayerNorm, GELU and cross-entropy, forward and backward,
+ * and AdamW over the config's parameters.
  *
  * Each benchmark calls the core's function on buffers allocated and filled
  * once, outside the timed loop, and reports its analytic FLOPs and minimal
@@ -81,7 +82,7 @@ void register_matmuls(const std::string &cn, const config_t &c) {
             dw.fill(0); db.fill(0);
             for (auto _ : st) {
                 matmul_backward(dinp.get(), dw.get(), m.bias ? db.get() : nullptr, dout.get(),
-                                inp.get(), w.get(), N, m.C, m.OC);
+                                inp.get(), w.get(), N, m.C, m.OC, 1);
                 benchmark::ClobberMemory();
             }
             /* dinp = dout @ w, dw += dout^T @ inp, dbias += column sums */
@@ -96,33 +97,34 @@ void register_matmuls(const std::string &cn, const config_t &c) {
 void register_attention(const std::string &cn, const config_t &c) {
     const int B = c.B, T = c.T, C = c.C, NH = c.NH;
     std::string label = shape("B=%d T=%d C=%d NH=%d", B, T, C, NH);
-    const double btc = (double)B * T * C, att = (double)B * NH * T * T;
-    /* FLOPs: the sgemms as executed, over the full T x T square (the causal
-     * half is masked afterwards): q k^T and a v, 2*T*T*HS each per head; the
-     * softmax is not counted (as in config_flops) */
+    const double btc = (double)B * T * C, stats = 2.0 * B * NH * T;
+    const size_t scratch = attention_scratch_floats((size_t)T);
+    /* FLOPs: model FLOPs over the full T x T square, as config_flops counts
+     * them (q k^T and a v, 2*T*T*HS each per head), though the blocked
+     * kernel skips most of the masked half; the softmax is not counted */
     const double fwd_flop = 4.0 * B * (double)T * T * C;
     reg("attention_fwd/" + cn, label, [=](benchmark::State &st) {
-        Buf qkv((size_t)(3 * btc)), a((size_t)att), out((size_t)btc);
+        Buf qkv((size_t)(3 * btc)), s((size_t)stats), out((size_t)btc), scr(scratch);
         qkv.normal(6);
         for (auto _ : st) {
-            attention_forward(out.get(), a.get(), qkv.get(), B, T, C, NH);
+            attention_forward(out.get(), s.get(), scr.get(), qkv.get(), B, T, C, NH);
             benchmark::ClobberMemory();
         }
-        /* read qkv; write att, out */
-        set_work(st, fwd_flop, 4.0 * (3 * btc + att + btc), footprint({ &qkv, &a, &out }));
+        /* read qkv; write stats, out */
+        set_work(st, fwd_flop, 4.0 * (3 * btc + stats + btc), footprint({ &qkv, &s, &out, &scr }));
     });
     reg("attention_bwd/" + cn, label, [=](benchmark::State &st) {
-        Buf qkv((size_t)(3 * btc)), a((size_t)att), out((size_t)btc), dout((size_t)btc);
-        Buf dqkv((size_t)(3 * btc)), dtt((size_t)T * T);
+        Buf qkv((size_t)(3 * btc)), s((size_t)stats), out((size_t)btc), dout((size_t)btc);
+        Buf dqkv((size_t)(3 * btc)), scr(scratch);
         qkv.normal(6); dout.normal(7, 1e-3f);
-        attention_forward(out.get(), a.get(), qkv.get(), B, T, C, NH);   /* a real softmax */
+        attention_forward(out.get(), s.get(), scr.get(), qkv.get(), B, T, C, NH);   /* real statistics */
         for (auto _ : st) {
-            attention_backward(dqkv.get(), dtt.get(), dout.get(), qkv.get(), a.get(), B, T, C, NH);
+            attention_backward(dqkv.get(), scr.get(), dout.get(), qkv.get(), s.get(), B, T, C, NH);
             benchmark::ClobberMemory();
         }
-        /* four sgemms of 2*T*T*HS per head; read dout, qkv, att; write dqkv */
-        set_work(st, 2 * fwd_flop, 4.0 * (btc + 3 * btc + att + 3 * btc),
-                 footprint({ &qkv, &a, &dout, &dqkv, &dtt }));
+        /* model FLOPs: twice the forward's; read dout, qkv, stats; write dqkv */
+        set_work(st, 2 * fwd_flop, 4.0 * (btc + 3 * btc + stats + 3 * btc),
+                 footprint({ &qkv, &s, &dout, &dqkv, &scr }));
     });
 }
 
@@ -136,7 +138,8 @@ void register_pointwise(const std::string &cn, const config_t &c) {
         Buf inp((size_t)nc), w(C), b(C), out((size_t)nc), mean(N), rstd(N);
         inp.normal(8); w.fill(1); b.fill(0);
         for (auto _ : st) {
-            layernorm_forward(out.get(), mean.get(), rstd.get(), inp.get(), w.get(), b.get(), N, C);
+            layernorm_forward(out.get(), mean.get(), rstd.get(), inp.get(), w.get(), b.get(),
+                              nullptr, nullptr, N, C);
             benchmark::ClobberMemory();
         }
         set_work(st, 8 * nc, 4.0 * (2 * nc + 2.0 * C + 2.0 * N), footprint({ &inp, &w, &b, &out, &mean, &rstd }));
@@ -146,13 +149,14 @@ void register_pointwise(const std::string &cn, const config_t &c) {
         Buf dout((size_t)nc), dinp((size_t)nc), dw(C), db(C);
         inp.normal(8); w.fill(1); b.fill(0); dout.normal(9, 1e-3f);
         dinp.fill(0); dw.fill(0); db.fill(0);
-        layernorm_forward(out.get(), mean.get(), rstd.get(), inp.get(), w.get(), b.get(), N, C);
+        layernorm_forward(out.get(), mean.get(), rstd.get(), inp.get(), w.get(), b.get(),
+                          nullptr, nullptr, N, C);
         for (auto _ : st) {
             layernorm_backward(dinp.get(), dw.get(), db.get(), dout.get(), inp.get(), w.get(),
                                mean.get(), rstd.get(), N, C);
             benchmark::ClobberMemory();
         }
-        /* read dout, inp, w, mean, rstd; dinp, dw, db read and written */
+        /* read dout, inp, w, mean, rstd; dinp read and written; dw, db written */
         set_work(st, 16 * nc, 4.0 * (4 * nc + 5.0 * C + 2.0 * N),
                  footprint({ &inp, &w, &mean, &rstd, &dout, &dinp, &dw, &db }));
     });
@@ -164,26 +168,29 @@ void register_pointwise(const std::string &cn, const config_t &c) {
         Buf inp(nf), out(nf);
         inp.normal(10);
         for (auto _ : st) {
-            gelu_forward(out.get(), inp.get(), (int)nf);
+            gelu_forward(out.get(), nullptr, inp.get(), nf);
             benchmark::ClobberMemory();
         }
         set_work(st, 10.0 * nf, 8.0 * nf, footprint({ &inp, &out }));
     });
+    /* backward: the recompute pass (GELU and its derivative, about 20
+     * FLOPs an element) and the product with dout (1) */
     reg("gelu_bwd/" + cn, gl, [=](benchmark::State &st) {
-        Buf inp(nf), dout(nf), dinp(nf);
+        Buf inp(nf), out(nf), dg(nf), dout(nf), dinp(nf);
         inp.normal(10); dout.normal(11, 1e-3f);
         for (auto _ : st) {
-            gelu_backward(dinp.get(), inp.get(), dout.get(), (int)nf);
+            gelu_forward(out.get(), dg.get(), inp.get(), nf);
+            gelu_backward(dinp.get(), dg.get(), dout.get(), nf);
             benchmark::ClobberMemory();
         }
-        set_work(st, 20.0 * nf, 12.0 * nf, footprint({ &inp, &dout, &dinp }));
+        set_work(st, 21.0 * nf, 24.0 * nf, footprint({ &inp, &out, &dg, &dout, &dinp }));
     });
-    /* cross-entropy over the logits (N,V): forward about 5 FLOPs an element
-     * (max, subtract, exp, sum, scale), backward 1 */
+    /* cross-entropy over the logits (N,V): forward about 4 FLOPs an element
+     * (max, subtract, exp, sum), backward 1 */
     const size_t nv = (size_t)N * V;
     std::string cl = shape("N=%d V=%d", N, V);
     reg("crossentropy_fwd/" + cn, cl, [=](benchmark::State &st) {
-        Buf probs(nv), losses(N);
+        Buf probs(nv), scale(N), losses(N);
         probs.normal(12);
         std::vector<int> tgt(N);
         for (int i = 0; i < N; i++) tgt[i] = (int)(rng_hash(13, (uint64_t)i, 0) % (uint64_t)V);
@@ -191,25 +198,44 @@ void register_pointwise(const std::string &cn, const config_t &c) {
         /* in place: later iterations softmax the previous probabilities,
          * which is the same work on finite values */
         for (auto _ : st) {
-            sink += crossentropy_forward(probs.get(), losses.get(), tgt.data(), N, V);
+            sink += crossentropy_forward(probs.get(), scale.get(), losses.get(), tgt.data(), N, V);
             benchmark::ClobberMemory();
         }
         benchmark::DoNotOptimize(sink);
-        set_work(st, 5.0 * nv, 4.0 * (2.0 * nv + 2.0 * N), footprint({ &probs, &losses }) + 4.0 * N);
+        set_work(st, 4.0 * nv, 4.0 * (2.0 * nv + 3.0 * N), footprint({ &probs, &scale, &losses }) + 4.0 * N);
     });
     reg("crossentropy_bwd/" + cn, cl, [=](benchmark::State &st) {
-        Buf probs(nv), losses(N);
+        Buf probs(nv), scale(N), losses(N);
         probs.normal(12);
         std::vector<int> tgt(N);
         for (int i = 0; i < N; i++) tgt[i] = (int)(rng_hash(13, (uint64_t)i, 0) % (uint64_t)V);
-        crossentropy_forward(probs.get(), losses.get(), tgt.data(), N, V);
-        /* dloss 1: the values stay normal however many iterations run
-         * (a dloss below 1 would shrink them into denormals) */
+        crossentropy_forward(probs.get(), scale.get(), losses.get(), tgt.data(), N, V);
+        /* scale 1 and dloss 1: the values stay normal however many iterations
+         * run (a factor below 1 would shrink them into denormals) */
+        for (int i = 0; i < N; i++) scale.get()[i] = 1.0f;
         for (auto _ : st) {
-            crossentropy_backward(probs.get(), tgt.data(), 1.0f, N, V);
+            crossentropy_backward(probs.get(), scale.get(), tgt.data(), 1.0f, N, V);
             benchmark::ClobberMemory();
         }
-        set_work(st, 1.0 * nv, 4.0 * (2.0 * nv + N), footprint({ &probs }) + 4.0 * N);
+        set_work(st, 1.0 * nv, 4.0 * (2.0 * nv + 2.0 * N), footprint({ &probs, &scale }) + 4.0 * N);
+    });
+}
+
+/* AdamW over every parameter of the config (adamw_update, one call per
+ * tensor in the trainer; one call over all of them here): 17 FLOPs a
+ * parameter (as scripts/roofline.py counts them); reads grad, reads and writes p, m, v */
+void register_adamw(const std::string &cn, const config_t &c) {
+    size_t counts[P_COUNT];
+    const size_t np = param_counts(&c, counts);
+    reg("adamw/" + cn, shape("P=%zu", np), [=](benchmark::State &st) {
+        Buf p(np), m(np), v(np), g(np);
+        p.normal(14, 0.02f); m.fill(0); v.fill(0); g.normal(15, 1e-3f);
+        adamw_step s = { 1e-4f, 0.9f, 0.95f, 1.0f / (1.0f - 0.9f), 1.0f / (1.0f - 0.95f), 1e-8f, 0.1f, 1.0f };
+        for (auto _ : st) {
+            adamw_update(p.get(), m.get(), v.get(), g.get(), np, &s);
+            benchmark::ClobberMemory();
+        }
+        set_work(st, 17.0 * np, 4.0 * 7.0 * np, footprint({ &p, &m, &v, &g }));
     });
 }
 
@@ -221,6 +247,7 @@ void register_ops() {
         register_matmuls(cn, c);
         register_attention(cn, c);
         register_pointwise(cn, c);
+        register_adamw(cn, c);
     }
 }
 

@@ -82,7 +82,7 @@ void usage_counters(benchmark::State &st, const Usage &a, const Usage &b) {
 double step_bytes(const config_t &c, int nth, size_t P, double *act, double *reduce, double *adamw) {
     mem_item items[CTX_ITEMS];
     size_t total = 0;
-    int n = ctx_layout(&c, c.B, nullptr, items, &total);
+    int n = ctx_layout(&c, c.B, RECOMPUTE_NONE, nullptr, items, &total);
     CHECK(n > 0, "ctx_layout failed for config %s", c.name);
     double A = 0;
     for (int i = 0; i < n; i++) A += (double)items[i].bytes;

@@ -1,12 +1,20 @@
 #!/usr/bin/env python3
 """torch_gpt.py - the peer: PyTorch training the same GPT-2 style model as
 cllm (same shapes, tied embedding, GELU tanh, AdamW, random init), timed the
-same way: median milliseconds per training step (forward + backward + AdamW).
+same way as cllm's report: tokens_per_s = training tokens of the steps after
+the warm-up over their summed wall time (forward + backward + AdamW), and
+the median milliseconds per step.
 
-    /usr/bin/python3 bench/peers/torch_gpt.py --config S --threads 1 --steps 20
+    /usr/bin/python3 bench/peers/torch_gpt.py --config S --threads 1 --steps 20 [--report FILE]
 
-Prints one JSON line: config, threads, batch, ms_per_step {median,min,max},
-tokens_per_s, flops_per_step, torch version and thread settings.
+--scaling weak trains B x threads sequences per step (cllm's weak scaling:
+B per worker), strong (the default) B sequences on --threads intra-op
+threads. Prints one JSON line, and with --report FILE writes the same object
+to FILE in the fields of cllm's report that a sweep reads (core/REPORT.md):
+config, threads, scaling, steps, warmup_steps, tokens_per_step, tokens,
+timed_wall_s, tokens_per_s, ms_per_step {median,min,max}, flops_per_step
+(the same formula as cllm's), and torch's version and thread settings. Run it
+through build/scale with --command (scripts/peers.sh does).
 """
 import argparse, json, math, os, statistics, sys, time
 
@@ -71,13 +79,16 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--batch", type=int, default=0, help="sequences per step (default: the config's B)")
+    ap.add_argument("--scaling", default="strong", choices=("strong", "weak"),
+                    help="weak: batch x threads sequences per step (cllm's weak scaling)")
+    ap.add_argument("--report", default="", help="also write the JSON object to this file")
     a = ap.parse_args()
-    if a.threads < 1 or a.steps < 1:
-        sys.exit("torch_gpt.py: --threads and --steps must be >= 1")
+    if a.threads < 1 or a.steps < 1 or a.warmup < 0 or a.batch < 0:
+        sys.exit("torch_gpt.py: --threads and --steps must be >= 1, --warmup and --batch >= 0")
     torch.set_num_threads(a.threads)
     torch.manual_seed(1337)
     V, C, L, NH, Fh, T, B = CONFIGS[a.config]
-    B = a.batch or B
+    B = (a.batch or B) * (a.threads if a.scaling == "weak" else 1)
     model = GPT(V, C, L, NH, Fh, T)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
     g = torch.Generator().manual_seed(1)
@@ -96,14 +107,29 @@ def main():
             times.append(dt)
     flops = 6.0 * B * T * (L * (4.0 * C * C + 2.0 * C * Fh) + V * C) + 12.0 * L * B * T * T * C
     med = statistics.median(times)
-    print(json.dumps({
-        "tool": "torch", "torch": torch.__version__, "config": a.config, "threads": a.threads,
-        "batch": B, "T": T, "steps": a.steps,
+    timed = sum(times) / 1e3
+    rep = {
+        "tool": "torch_gpt", "torch": torch.__version__,
+        "config": {"name": a.config, "V": V, "C": C, "L": L, "NH": NH, "F": Fh, "T": T, "B": B},
+        "threads": a.threads, "scaling": a.scaling, "batch": B, "T": T,
+        "steps": a.warmup + a.steps, "warmup_steps": a.warmup, "tokens_per_step": B * T,
+        "tokens": B * T * (a.warmup + a.steps), "timed_wall_s": timed,
+        "tokens_per_s": B * T * a.steps / timed,
         "ms_per_step": {"median": med, "min": min(times), "max": max(times)},
-        "tokens_per_s": B * T / (med / 1e3), "flops_per_step": flops,
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+        "flops_per_step": flops,
+        "intra_op_threads": torch.get_num_threads(), "inter_op_threads": torch.get_num_interop_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "openblas_num_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
         "final_loss": float(loss),
-    }))
+    }
+    print(json.dumps(rep))
+    if a.report:
+        try:
+            with open(a.report, "w") as f:
+                f.write(json.dumps(rep) + "\n")
+        except OSError as e:
+            sys.exit(f"torch_gpt.py: cannot write --report {a.report}: {e.strerror}")
 
 
 if __name__ == "__main__":

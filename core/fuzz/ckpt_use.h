@@ -55,7 +55,7 @@ static void ckpt_use(const ckpt_t *ck) {
 
     /* the memory table of the loaded config at one thread */
     memtable_t mt;
-    trainer_memtable(&ck->cfg, 1, 0, &mt, err, sizeof err);
+    trainer_memtable(&ck->cfg, 1, 0, RECOMPUTE_NONE, &mt, err, sizeof err);
 }
 
 static uint64_t use_get64(const uint8_t *d, size_t off) { uint64_t v; memcpy(&v, d + off, 8); return v; }

@@ -53,9 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
     for (int k = 0; k < 7; k++) if (o.over[k] > 0) *field[k] = o.over[k];
     if (config_validate(&cfg, err, sizeof err) != 0) goto done;
     memtable_t mt;
-    if (trainer_memtable(&cfg, o.threads, o.opt.strong, &mt, err, sizeof err) == 0) {
+    if (trainer_memtable(&cfg, o.threads, o.opt.strong, o.opt.recompute, &mt, err, sizeof err) == 0) {
         FUZZ_CHECK(mt.total >= mt.shared_total, "total below shared");
-        report_memtable(devnull, &cfg, o.threads, o.opt.strong, err, sizeof err);
+        report_memtable(devnull, &cfg, o.threads, o.opt.strong, o.opt.recompute, err, sizeof err);
     }
     config_flops(&cfg, (long)cfg.B * o.threads);
 done:

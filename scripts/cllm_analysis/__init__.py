@@ -12,9 +12,11 @@ Modules, each one job, imported only downwards in this list (no cycles):
     compare   the point-by-point comparison and the gate's verdicts
     report    REPORT.md
     plots     gnuplot data and scripts, drawn to PNG and SVG
-    cli       the analyze and compare command lines (scripts/analyze, scripts/compare)
+    peers     make peers: cllm against its peers in one table and one plot, MFU
+    cli       the analyze, compare and peers-report command lines (scripts/analyze,
+              scripts/compare, scripts/peers-report)
 
 Every function from data to results is pure (no files), so the tests build
-their inputs in memory; only runs.load_folder, report.write, plots.make and
-cli touch files.
+their inputs in memory; only runs.load_folder, report.write, plots.make,
+peers.load, peers.write and cli touch files.
 """

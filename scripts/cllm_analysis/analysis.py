@@ -233,11 +233,13 @@ def warnings_of(run, res):
     for v in run["variants"]:
         for r in res["variants"][v]["rows"]:
             if r.get("tps_cv") is not None and r["tps_cv"] > CV_WARN:
-                w.append(f"{v} {r['threads']} threads: tokens/s varies by {r['tps_cv']:.1%} (cv) over "
+                w.append(f"{v} {r['threads']} threads: {run['unit']} varies by {r['tps_cv']:.1%} (cv) over "
                          f"{r['reps_ok']} reps, more than {CV_WARN:.0%}")
             if r["reps_failed"]:
                 w.append(f"{v} {r['threads']} threads: {r['reps_failed']} of {r['reps_ok'] + r['reps_failed']} reps failed")
-    if not any(q.get("timed_cpu_s") is not None for p in run["points"].values() for q in p["reps"]):
+    tm = set(run.get("train_model_variants", run["variants"]))
+    if tm and not any(q.get("timed_cpu_s") is not None for (v, _), p in run["points"].items() if v in tm
+                      for q in p["reps"]):
         w.append("the reports have no timed_cpu_user_s/timed_cpu_sys_s (train_model older than these fields): "
                  "CPU utilisation is over the whole process only")
     return w
@@ -247,7 +249,8 @@ def analyze(run, boot=DEFAULT_BOOT, seed=DEFAULT_SEED, train_model=None, ceil=No
             target_threads=models.TARGET_N):
     """The whole analysis of a run, its verdict included."""
     res = {"run": run["name"], "cpus": run["cpus"], "seed": seed, "bootstrap": boot, "config": run["config"],
-           "scaling": run["scaling"], "target_threads": target_threads, "variants": {}}
+           "scaling": run["scaling"], "target_threads": target_threads, "unit": run["unit"],
+           "metric": {k: v for k, v in run["metric"].items()}, "variants": {}}
     for v in run["variants"]:
         pts = variant_points(run, v)
         base = next((p for p in pts if p["threads"] == 1 and p["reps"]), None)

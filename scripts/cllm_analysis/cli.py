@@ -1,11 +1,13 @@
 """cli.py - the command lines: analyze (REPORT.md, fit.json and plots of a
-results folder) and compare (the point-by-point comparison and gate). They
+results folder), compare (the point-by-point comparison and gate) and
+peers-report (make peers' table and plot). They
 parse arguments, read the folders and call the package; nothing else."""
 import argparse
+import json
 import os
 import sys
 
-from . import analysis, compare, plots, project, report, runs
+from . import analysis, compare, peers, plots, project, report, runs
 from .util import json_text, write_atomic
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -98,6 +100,53 @@ def analyze_main(argv=None):
         if "gnuplot is not installed" not in note:
             die("analyze", note)              # a plot failed: the report says which
         print("analyze: warning: " + note, file=sys.stderr)
+    return 0
+
+
+PEERS_EPILOG = """\
+Reads the build/scale folders under PEERS_DIR (one per config, as scripts/peers.sh
+writes them: train_model's variants and the peers' --command templates) and
+PEERS_DIR/ceilings.json (build/micro/ceilings: the FMA peak the MFU divides by;
+--ceilings FILE instead), writes PEERS_DIR/peers.md and peers.csv and the plot
+(plots/<PEERS_DIR name>/peers.png, .svg with peers.gp and peers.dat), and prints
+the table.
+
+Exit: 0 ok, 1 unreadable folder or ceilings, or a failed plot; 2 usage error.
+"""
+
+
+def peers_main(argv=None):
+    ap = argparse.ArgumentParser(prog="peers-report", description="cllm against its peers: one table and one plot "
+                                 "from the sweeps of scripts/peers.sh.", epilog=PEERS_EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("peers_dir", help="the folder scripts/peers.sh wrote")
+    ap.add_argument("--ceilings", help="build/micro/ceilings JSON of this machine (default PEERS_DIR/ceilings.json)")
+    ap.add_argument("--plots-dir", help="where the plot goes (default: plots/<PEERS_DIR name>/ at the top of the repository)")
+    a = ap.parse_args(argv)
+    try:
+        subs = peers.load(a.peers_dir)
+    except (runs.NotScaleFolder, OSError, ValueError) as e:
+        die("peers-report", f"cannot read {a.peers_dir}: {e}")
+    cpath = a.ceilings or os.path.join(a.peers_dir, "ceilings.json")
+    ceil = None
+    if a.ceilings or os.path.exists(cpath):
+        try:
+            with open(cpath) as f:
+                ceil = json.load(f)
+            res = peers.build(subs, ceil)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            die("peers-report", f"cannot use the ceilings file {cpath}: {e}")
+    else:
+        print(f"peers-report: warning: no {cpath}: no FMA peak, so no MFU", file=sys.stderr)
+        res = peers.build(subs, None)
+    plots_dir = a.plots_dir or os.path.join(REPO, "plots", os.path.basename(os.path.normpath(a.peers_dir)))
+    note = peers.write(a.peers_dir, subs, res, plots_dir)
+    md = peers.text(subs, res)
+    print(md[md.index("| config"):md.index("\nNotes")])
+    print(f"peers-report: wrote {os.path.join(a.peers_dir, 'peers.md')}, peers.csv"
+          + ("" if note else f"; {os.path.join(plots_dir, 'peers.png')}, .svg"))
+    if note:
+        die("peers-report", note)
     return 0
 
 

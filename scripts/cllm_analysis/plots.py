@@ -27,8 +27,16 @@ def gp_str(s):
     return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def vstyle(v):
-    return STYLE.get(v, ("#333333", v))
+OTHER_COLORS = ["#2a9d8f", "#8338ec", "#e76f51", "#3a86ff", "#6a994e", "#ff006e", "#7f5539", "#555555"]
+
+
+def vstyle(v, run=None):
+    """Colour and label of a variant: train_model's own, else the next of
+    OTHER_COLORS in the sweep's order (a --command template)."""
+    if v in STYLE:
+        return STYLE[v]
+    others = [x for x in (run or {}).get("variants", []) if x not in STYLE]
+    return OTHER_COLORS[others.index(v) % len(OTHER_COLORS) if v in others else -1], v
 
 
 def xmax_of(run, res):
@@ -52,9 +60,17 @@ def cpu_marks(cpus, xmax):
             f'set label 1 "{cpus} CPUs; beyond: oversubscribed,\\nshown, not fitted" at first {cpus}, graph 0.96 offset 0.6,0 left front tc rgb "#555555"\n')
 
 
+def who(run):
+    """Whose sweep a title names: cllm's config, the templates, or both."""
+    tm = run.get("train_model_variants", run["variants"])
+    others = [v for v in run["variants"] if v not in tm]
+    return ", ".join(([f"cllm (config {run['config']})"] if tm else []) + others)
+
+
 def claim_drawn(run, xmax):
-    """The 40-50x box belongs to config seed, weak scaling, at 63 threads."""
-    return run["config"] == "seed" and run["scaling"] == "weak" and xmax >= 63
+    """The 40-50x box belongs to train_model's config seed, weak scaling, at 63 threads."""
+    return (run["config"] == "seed" and run["scaling"] == "weak" and xmax >= 63
+            and bool(run.get("train_model_variants", run["variants"])))
 
 
 def plot_speedup(run, res, d):
@@ -64,7 +80,7 @@ def plot_speedup(run, res, d):
     ymin, ymax = 0.5, 2.0
     for v in run["variants"]:
         V = res["variants"][v]
-        color, label = vstyle(v)
+        color, label = vstyle(v, run)
         rows = [r for r in V["rows"] if r.get("speedup") is not None]
         with open(os.path.join(d, f"speedup_{v}.dat"), "w") as f:
             f.write("# threads speedup_median speedup_min speedup_max oversubscribed parallel_part\n")
@@ -90,7 +106,7 @@ def plot_speedup(run, res, d):
                     plots.insert(1, f"'curves.dat' using 1:{c + 1}:{c + 2} with filledcurves fc rgb '{color}' "
                                     f"fs transparent solid 0.15 noborder title 'step model, pointwise profile band (nominal 95%), {label}'")
         plots.append(f"'speedup_{v}.dat' using 1:($5==0?$2:1/0):3:4 with yerrorbars pt 7 ps 1.4 lw 1.5 lc rgb '{color}' "
-                     f"title '{label}: whole step (median, min-max)'")
+                     f"title '{label}: {'whole step' if v in run.get('train_model_variants', run['variants']) else run['unit']} (median, min-max)'")
         if any(r.get("par_speedup") for r in rows):
             plots.append(f"'speedup_{v}.dat' using 1:($5==0?$6:1/0) with points pt 4 ps 1.4 lw 1.5 lc rgb '{color}' "
                          f"title '{label}: parallel part (forward+backward)'")
@@ -128,12 +144,12 @@ def plot_speedup(run, res, d):
     if claim_drawn(run, xmax):
         claim = 'set object 2 rect from 58,40 to 68,50 behind fc rgb "#e9c46a" fs transparent solid 0.6 border lc rgb "#b08900"\n'
         plots.append("NaN with boxes fs solid 0.6 fc rgb '#e9c46a' title 'the claim: 40-50x at 63 threads (config seed)'")
-    return gp_header("speedup", 1400, 760) + f"""set title {gp_str(f"cllm {run['scaling']}-scaling speedup, config {run['config']}, {cpus} CPUs ({run['name']})")}."\\n{{/*0.8 " . {gp_str(sub)} . "}}"
+    return gp_header("speedup", 1400, 760) + f"""set title {gp_str(f"{who(run)} {run['scaling']}-scaling speedup of {run['unit']}, {cpus} CPUs ({run['name']})")}."\\n{{/*0.8 " . {gp_str(sub)} . "}}"
 set logscale xy 2
 set xrange [0.85:{xmax * 1.15:.4g}]
 set yrange [{ymin:.3g}:{ymax:.4g}]
 {xtics(xmax)}set xlabel "worker threads"
-set ylabel "speedup over 1 thread"
+set ylabel {gp_str(f"speedup of {run['unit']} over 1 thread")}
 set key outside right top box opaque font ",10" spacing 1.1
 set rmargin at screen 0.60
 {cpu_marks(cpus, xmax)}{claim}plot {", ".join(plots)}
@@ -145,7 +161,7 @@ def plot_efficiency(run, res, d):
     left, right = [], []
     kfs = []
     for v in run["variants"]:
-        color, label = vstyle(v)
+        color, label = vstyle(v, run)
         rows = [r for r in res["variants"][v]["rows"] if r.get("efficiency") is not None]
         with open(os.path.join(d, f"efficiency_{v}.dat"), "w") as f:
             f.write("# threads efficiency oversubscribed karp_flatt_percent lo hi\n")
@@ -169,9 +185,12 @@ def plot_efficiency(run, res, d):
         lo, hi = (min(kfs + [0.0]), max(kfs + [1.0])) if kfs else (-1.0, 1.0)
         span = hi - lo
         kscale = f"unset logscale y\nset yrange [{lo - 0.1 * span:.3g}:{hi + 0.1 * span:.3g}]\n"
+    claim = bool(run.get("train_model_variants", run["variants"]))     # the band is the claim's: cllm only
     band = ('set object 5 rect from graph 0, first 0.42 to graph 1, first 0.93 behind fc rgb "#e9c46a" '
-            'fs transparent solid 0.45 noborder\n')
-    return gp_header("efficiency", 1500, 640) + f"""set multiplot layout 1,2 title {gp_str(f"parallel efficiency and Karp-Flatt serial fraction, {cpus} CPUs ({run['name']})")}
+            'fs transparent solid 0.45 noborder\n') if claim else ""
+    band_key = 'NaN with boxes fs solid 0.45 fc rgb "#e9c46a" title "band: e for 50x (0.42%) to 40x (0.93%) at 63 threads", ' \
+        if claim else ""
+    return gp_header("efficiency", 1500, 640) + f"""set multiplot layout 1,2 title {gp_str(f"parallel efficiency and Karp-Flatt serial fraction of {run['unit']}, {cpus} CPUs ({run['name']})")}
 set logscale x 2
 set xrange [0.85:{xmax * 1.15:.4g}]
 {xtics(xmax)}set xlabel "worker threads"
@@ -184,7 +203,7 @@ unset object 1
 unset label 1
 set ylabel "Karp-Flatt e = (1/s - 1/N) / (1 - 1/N), %"
 {kscale}{band}set key below box opaque font ",10"
-plot NaN with boxes fs solid 0.45 fc rgb "#e9c46a" title "band: e for 50x (0.42%) to 40x (0.93%) at 63 threads", {", ".join(right)}
+plot {band_key}{", ".join(right)}
 unset multiplot
 """
 
@@ -201,7 +220,7 @@ def plot_phases(run, res, d):
                   for r in rows]
         idx = len(blocks)
         blocks.append("\n".join(lines))
-        plots.append(f"newhistogram {gp_str(vstyle(v)[1])} lt 1")
+        plots.append(f"newhistogram {gp_str(vstyle(v, run)[1])} lt 1")
         for i, nm in enumerate(parts):
             plots.append(f"'phases.dat' index {idx} using {i + 2}{':xtic(1)' if i == 0 else ''} "
                          f"lc rgb '{PHASE_COLORS[i]}' {'title ' + gp_str(nm) if idx == 0 else 'notitle'}")
@@ -227,7 +246,7 @@ def plot_memory(run, res, d):
     mem = res["memory"]
     plots = []
     for v, m in mem["variants"].items():
-        color, lab = vstyle(v)
+        color, lab = vstyle(v, run)
         with open(os.path.join(d, f"memory_{v}.dat"), "w") as f:
             f.write("# threads peak_rss_MiB analytic_total_MiB oversubscribed\n")
             for q in m["points"]:
@@ -262,7 +281,7 @@ def plot_counters(run, res, d):
     xmax = xmax_of(run, res)
     ipc, llc = [], []
     for v in run["variants"]:
-        color, label = vstyle(v)
+        color, label = vstyle(v, run)
         with open(os.path.join(d, f"counters_{v}.dat"), "w") as f:
             f.write("# threads ipc llc_misses_per_token oversubscribed\n")
             for r in res["variants"][v]["rows"]:

@@ -8,7 +8,7 @@ import numpy as np
 from . import compare, models
 from .analysis import NOTE_PER_THREAD_KIB, NOTE_TOTAL_63_MB
 from .runs import PHASES
-from .util import fmt_ci, fnum, ranges, write_atomic
+from .util import fmetric, fmt_ci, fnum, ranges, write_atomic
 from .verdict import loss_words
 
 COVERAGE_NOTE = ("In simulation (tests/test_analysis_py.sh: at least 200 data sets per case; USL curves and "
@@ -23,7 +23,7 @@ QTY = {"step_usl": ("whole step", "USL + amortisation"), "step_amdahl": ("whole 
 def _row_cells(r):
     if not r["reps_ok"]:
         return f"| {r['threads']} | 0/{r['reps_failed']} | no successful run | | | | | | | | | {'over' if r['oversubscribed'] else ''} |"
-    return (f"| {r['threads']} | {r['reps_ok']}/{r['reps_failed']} | {r['tps_median']:.0f} [{r['tps_min']:.0f}-{r['tps_max']:.0f}] | "
+    return (f"| {r['threads']} | {r['reps_ok']}/{r['reps_failed']} | {fmetric(r['tps_median'])} [{fmetric(r['tps_min'])}-{fmetric(r['tps_max'])}] | "
             f"{fnum(r.get('tps_cv'), '{:.1%}')} | "
             f"{fnum(r.get('speedup'), '{:.2f}')} [{fnum(r.get('speedup_min'), '{:.2f}')}-{fnum(r.get('speedup_max'), '{:.2f}')}] "
             f"{fmt_ci(r.get('speedup_ci'), '{:.2f}') if r.get('speedup_ci') else ''} | "
@@ -63,7 +63,7 @@ def _fit_row(v, key, f):
 def fits_section(run, res):
     T = res["target_threads"]
     L = ["## Fits", "",
-         "Least squares on log tokens/s of every successful rep at the non-oversubscribed thread counts "
+         f"Least squares on log {run['unit']} of every successful rep at the non-oversubscribed thread counts "
          "(scipy.optimize.least_squares, bounds sigma, kappa >= 0): the **log estimator**. The models, as throughput "
          "X(N) at N workers, D(N) = 1 + sigma (N-1) + kappa N (N-1):",
          "",
@@ -97,7 +97,7 @@ def fits_section(run, res):
           "itself, X = gamma N / D(N), every rep an observation, 0 <= alpha, beta <= 1; no amortisation term, as in "
           "R usl). It weights the points differently from the log estimator, so its sigma can differ by a factor "
           "of 2 on the same data; no interval is labelled 95% for it (its coverage is not tested here).", "",
-          f"| variant | gamma (tokens/s) | alpha (sigma) | beta (kappa) | resid SE (tokens/s) | dof | speedup at {T} |",
+          f"| variant | gamma ({run['unit']}) | alpha (sigma) | beta (kappa) | resid SE ({run['unit']}) | dof | speedup at {T} |",
           "|---|---|---|---|---|---:|---:|"]
     for v in run["variants"]:
         g = res["variants"][v]["fits"]["nls_usl"]
@@ -105,7 +105,7 @@ def fits_section(run, res):
             L.append(f"| {v} | {g.get('reason')} | | | | | |")
             continue
         b = lambda nm: " (at its bound)" if nm in g["at_bound"] else ""
-        L.append(f"| {v} | {g['gamma']:.1f} +- {g['gamma_se']:.3g} | {g['alpha']:.4g} +- {g['alpha_se']:.2g}{b('alpha')} | "
+        L.append(f"| {v} | {g['gamma']:.4g} +- {g['gamma_se']:.3g} | {g['alpha']:.4g} +- {g['alpha_se']:.2g}{b('alpha')} | "
                  f"{g['beta']:.3g} +- {g['beta_se']:.2g}{b('beta')} | {fnum(g['resid_se'])} | {g['dof']} | "
                  f"{g['speedup_target']:.1f} |")
     excl = {v: res["variants"][v]["excluded_oversubscribed"] for v in run["variants"]
@@ -170,44 +170,45 @@ def text(run, res, plots_dir, made, plots_note=""):
     if res["warnings"]:
         L += ["## Warnings", ""] + [f"- {w}" for w in res["warnings"]] + [""]
     tb = meta.get("train_model_build") or {}
+    tm = run.get("train_model_variants", run["variants"])
+    if tm:      # the config's shapes: from a train_model report, not a template's
+        first = next((q for (v, _), p in run["points"].items() if v in tm for q in p["reps"]), {}) or {}
+        cfg = first.get("config") or {}
     L += ["## Machine and configuration", "",
           f"- CPU: {host.get('cpu_model')}; {host.get('online_cpus')} online, **{run['cpus']} in the affinity mask**; "
           f"governor {host.get('scaling_governor')}; kernel {(host.get('kernel') or {}).get('release')}",
           f"- BLAS: {meta.get('blas')}; train_model {tb.get('compiler')} {tb.get('cflags')}, git {tb.get('git')}; "
-          f"child environment {meta.get('child_env') or 'not recorded (OPENBLAS_NUM_THREADS unset: train_model re-executed itself)'}",
-          f"- Sweep: config **{run['config']}** (V={cfg.get('V')} C={cfg.get('C')} L={cfg.get('L')} NH={cfg.get('NH')} "
-          f"F={cfg.get('F')} T={cfg.get('T')} B={cfg.get('B')}, {fnum(first.get('params'), '{:.0f}')} parameters), "
-          f"{run['scaling']} scaling, {opts.get('steps')} steps, {opts.get('reps')} reps, threads {opts.get('threads')}, "
-          f"variants {opts.get('variants')}",
+          f"child environment {meta.get('child_env') or 'not recorded (OPENBLAS_NUM_THREADS unset: train_model re-executed itself)'}"
+          if tm else f"- Child environment {meta.get('child_env')} (a template's own settings are in each record's env)",
+          (f"- Sweep: config **{run['config']}** (V={cfg.get('V')} C={cfg.get('C')} L={cfg.get('L')} NH={cfg.get('NH')} "
+           f"F={cfg.get('F')} T={cfg.get('T')} B={cfg.get('B')}, {fnum(first.get('params'), '{:.0f}')} parameters), "
+           f"{opts.get('steps')} steps, " if tm else "- Sweep: ") +
+          f"{run['scaling']} scaling, {opts.get('reps')} reps, threads {opts.get('threads')}, "
+          f"variants {run['variants']}; the metric: **{run['unit']}** (" +
+          (f"the report's {run['metric']['key']}" if run['metric'].get('key') else
+           f"--work {run['metric']['work']:g} units {'in total' if run['scaling'] == 'strong' else 'per thread'} "
+           f"over the process's wall time") + ")",
+          *[f"- Template {n}: `{t}`" for n, t in run.get("templates", {}).items()],
           f"- Status {meta.get('status')}, {meta.get('runs_ok')} runs ok, {meta.get('runs_failed')} failed; "
           f"started {meta.get('first_start_time')}", "",
           "## Measurements", "",
-          "Whole-step speedup = tokens/s (timed steps) over the 1-thread median of the same variant (" +
+          f"Whole-step speedup = {run['unit']} (" + ("timed steps" if run["unit"] == "tokens/s" else "the sweep's metric") +
+          ") over the 1-thread median of the same variant (" +
           ("weak scaling: N threads do N times the work" if run["scaling"] == "weak" else
            "strong scaling: a fixed global batch") + "): ratio of medians [min-max over the reps] and the 95% Welch "
           "interval of the ratio of geometric means. Karp-Flatt e = (1/s - 1/N)/(1 - 1/N) from that speedup and "
           "interval. Parallel part = per-worker forward+backward throughput over its 1-thread value. CPU = CPUs "
           "busy, (user+sys)/wall, over the timed steps (the report's timed_cpu_*) and, in brackets, over the whole "
-          "process; CPU-us per token likewise. cv = coefficient of variation of tokens/s. **over** = oversubscribed "
+          f"process; CPU-us per token likewise. cv = coefficient of variation of {run['unit']}. **over** = oversubscribed "
           f"(threads > {run['cpus']} CPUs): shown, never fitted.", ""]
     for v in run["variants"]:
         V = res["variants"][v]
-        L += [f"### {v}", "", "| threads | reps ok/failed | tokens/s median [min-max] | cv | whole-step speedup [min-max] [95%] | "
+        L += [f"### {v}", "", f"| threads | reps ok/failed | {run['unit']} median [min-max] | cv | whole-step speedup [min-max] [95%] | "
               "efficiency | Karp-Flatt [95%] | parallel part [95%] | CPU timed (process) | CPU-us/token timed (process) | "
               "peak RSS MiB | |", "|---:|---:|---|---:|---|---:|---|---|---|---|---:|---|"]
         L += [_row_cells(r) for r in V["rows"]] + [""]
-    L += ["## The step at N workers", "",
-          "Milliseconds per worker per step (phase clocks, mean over workers and reps; all steps, the warm-up "
-          "included): compute = forward + backward, combine = reduce, optimizer = AdamW over the worker's P/N "
-          "parameters, waiting = barrier + lock wait, other = the rest of the step (the pool's start and end).", "",
-          "| variant | threads | compute | combine | optimizer | waiting | other | step |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for v in run["variants"]:
-        for r in res["variants"][v]["rows"]:
-            s = r.get("step_ms")
-            if s:
-                L.append(f"| {v} | {r['threads']}{'*' if r['oversubscribed'] else ''} | " +
-                         " | ".join(f"{s[k]:.2f}" for k in ("compute", "combine", "optimizer", "waiting", "other", "step")) + " |")
-    L.append("")
+    if any(r.get("step_ms") for v in run["variants"] for r in res["variants"][v]["rows"]):
+        L += step_section(run, res)
     L += fits_section(run, res)
     L += projection_section(res)
     L += where_time_goes(run, res)
@@ -237,6 +238,21 @@ def text(run, res, plots_dir, made, plots_note=""):
         L.append(plots_note)
     L.append("")
     return "\n".join(L)
+
+
+def step_section(run, res):
+    L = ["## The step at N workers", "",
+          "Milliseconds per worker per step (phase clocks, mean over workers and reps; all steps, the warm-up "
+          "included): compute = forward + backward, combine = reduce, optimizer = AdamW over the worker's P/N "
+          "parameters, waiting = barrier + lock wait, other = the rest of the step (the pool's start and end).", "",
+          "| variant | threads | compute | combine | optimizer | waiting | other | step |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for v in run["variants"]:
+        for r in res["variants"][v]["rows"]:
+            s = r.get("step_ms")
+            if s:
+                L.append(f"| {v} | {r['threads']}{'*' if r['oversubscribed'] else ''} | " +
+                         " | ".join(f"{s[k]:.2f}" for k in ("compute", "combine", "optimizer", "waiting", "other", "step")) + " |")
+    return L + [""]
 
 
 def where_time_goes(run, res):

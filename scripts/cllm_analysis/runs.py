@@ -1,6 +1,10 @@
 """runs.py - loading a results folder of build/scale (bench/RESULTS.md) into
-plain data: the sweep's options and machine, and per (variant, threads)
-point the successful reps with what the analysis needs of each.
+plain data: the sweep's options and machine, its metric and unit, and per
+(variant, threads) point the successful reps with what the analysis needs of
+each. A rep's "tps" is the sweep's metric: the report's tokens_per_s unless
+the sweep was run with --metric KEY or --work N (meta.json "metric"), as for
+a --command template (another trainer, PyTorch, bench/peers/amdahl); the
+unit it is in goes with the run ("unit") into every table and plot.
 
 load_folder(path) reads the files and refuses a folder build/scale did not
 write (meta.json missing, or its "tool" is not "scale", or no runs.jsonl);
@@ -33,12 +37,45 @@ def counter(cnt, names):
     return None
 
 
-def rep_of(r):
+DEFAULT_METRIC = {"key": "tokens_per_s", "work": None, "unit": "tokens/s", "columns": "tokens_per_s"}
+
+
+def metric_of(meta):
+    """The sweep's metric from meta.json (absent: the report's tokens_per_s,
+    in tokens/s, as every sweep before --metric had), with "strong" set from
+    its scaling (--work N is in total under strong scaling, per thread under weak)."""
+    m = dict(DEFAULT_METRIC, **((meta or {}).get("metric") or {}))
+    m["strong"] = ((meta or {}).get("options") or {}).get("scaling") == "strong"
+    return m
+
+
+def dotted(obj, key):
+    """obj["a"]["b"] for key "a.b" (None where a step is missing)."""
+    for part in key.split("."):
+        if not isinstance(obj, dict) or part not in obj:
+            return None
+        obj = obj[part]
+    return obj
+
+
+def metric_value(r, metric):
+    """The metric of one record, as build/scale computes it (stats_metric_of):
+    the positive number at metric["key"] of its report, or work (x threads
+    under weak scaling) over its wall time; None otherwise."""
+    if metric.get("key"):
+        v = num(dotted(r.get("report") or {}, metric["key"]))
+    else:
+        w, wall = num(metric.get("work")), num(r.get("wall_s"))
+        v = w * (1 if metric.get("strong") else int(r["threads"])) / wall if w and wall and wall > 0 else None
+    return v if v is not None and v > 0 else None
+
+
+def rep_of(r, metric=None):
     """What the analysis uses of one successful runs.jsonl record (None when
-    the run failed or its report has no numeric tokens_per_s)."""
+    the run failed or has no positive metric: by default its report's tokens_per_s)."""
     rep = r.get("report") or {}
-    tps = num(rep.get("tokens_per_s"))
-    if r.get("status") != "ok" or tps is None or tps <= 0:
+    tps = metric_value(r, metric or DEFAULT_METRIC)
+    if r.get("status") != "ok" or tps is None:
         return None
     n = int(r["threads"])
     steps = num(rep.get("steps")) or 0
@@ -92,20 +129,26 @@ def run_from_records(meta, records, memory_rows=None, name="run", path=".", hype
     host = meta.get("host") or {}
     opts = meta.get("options") or {}
     cpus = host.get("affinity_cpus") or next((r.get("affinity_cpus") for r in records if r.get("affinity_cpus")), None)
-    variants = list(opts.get("variants") or dict.fromkeys(r["variant"] for r in records))
+    # train_model's variants first, then the --command templates, as build/scale ran them
+    commands = [c.get("name") for c in opts.get("commands") or [] if isinstance(c, dict) and c.get("name")]
+    variants = list(opts.get("variants") or []) + commands if (opts.get("variants") or commands) \
+        else list(dict.fromkeys(r["variant"] for r in records))
+    metric = metric_of(meta)
     pts = {}
     for r in records:
         key = (r["variant"], int(r["threads"]))
         p = pts.setdefault(key, {"variant": key[0], "threads": key[1], "failed": 0, "reps": [],
                                  "over": (key[1] > cpus) if cpus else bool(r.get("oversubscribed"))})
-        rep = rep_of(r)
+        rep = rep_of(r, metric)
         if rep is None:
             p["failed"] += 1
         else:
             p["reps"].append(rep)
     first = next((q for p in pts.values() for q in p["reps"]), None)
     return {"dir": path, "name": name, "meta": meta, "records": records, "host": host, "options": opts,
-            "cpus": cpus, "variants": variants, "points": pts,
+            "cpus": cpus, "variants": variants, "points": pts, "metric": metric, "unit": metric["unit"],
+            "train_model_variants": [v for v in variants if v not in commands],
+            "templates": {c["name"]: c.get("template") for c in opts.get("commands") or [] if isinstance(c, dict)},
             "scaling": opts.get("scaling") or (first or {}).get("scaling") or "weak",
             "config": opts.get("config") or (first["config"].get("name") if first else None),
             "steps": opts.get("steps"), "memory_csv": {row["variant"]: row for row in (memory_rows or [])},

@@ -25,6 +25,11 @@ def fnum(x, f="{:.3g}", na="NA"):
     return na if x is None else f.format(x)
 
 
+def fmetric(x):
+    """A metric value: whole numbers from 100 up (tokens/s), 4 significant digits below (units/s)."""
+    return "NA" if x is None else f"{x:.0f}" if abs(x) >= 100 else f"{x:.4g}"
+
+
 def fmt_ci(ci, f="{:.3g}"):
     return f"[{f.format(ci[0])}, {f.format(ci[1])}]" if ci else "n/a"
 

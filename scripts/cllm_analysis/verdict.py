@@ -99,7 +99,13 @@ def projection_words(res):
 
 
 def verdict_of(run, res):
-    v = "lockfree" if "lockfree" in res["variants"] else (run["variants"] or [None])[0]
+    tm = run.get("train_model_variants", run["variants"])
+    if not tm:
+        names = ", ".join(run["variants"])
+        return {"class": "not applicable", "variant": None, "text": f"**Not applicable.** This sweep ran "
+                f"{names} through --command templates and no train_model variant: the claim is about cllm's "
+                f"lock-free trainer, so there is no verdict on it here; the figures below are the programs'."}
+    v = "lockfree" if "lockfree" in tm else tm[0]
     V = res["variants"].get(v)
     T = res["target_threads"]
     if V is None or V["x1_median"] is None:
