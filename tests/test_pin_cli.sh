@@ -6,7 +6,8 @@
 # topology in the environment is refused; no --pin leaves every worker
 # unbound; per-phase counters in the report, an unavailable event with its
 # reason and null counts (never 0); pinning and counting change no bit of
-# the result (checkpoints compared, both variants). Ends with "N passed, N failed".
+# the result (checkpoints compared, both variants). Ends with
+# "test_pin_cli: N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -14,9 +15,7 @@ LF=$BUILD/lockfree/train_model
 LK=$BUILD/locked/train_model
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+source tests/check.sh
 # expect_rc CODE WORDS DESCRIPTION COMMAND...: exit CODE and stderr holding WORDS
 expect_rc() {
     local code=$1 words=$2 d=$3 rc=0; shift 3
@@ -26,7 +25,6 @@ expect_rc() {
 }
 # report FILE PYTHON-EXPR: the expression holds for r = the report
 report() { /usr/bin/python3 -c "import json,sys; r=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1"; }
-check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
 
 RUN=(--steps 3 --quiet --eval-batches 0)
 cpus=$(/usr/bin/python3 -c 'import os; print(" ".join(map(str, sorted(os.sched_getaffinity(0)))))')
@@ -42,6 +40,8 @@ if command -v taskset >/dev/null && [[ $ncpu -ge 2 ]]; then
     first=${cpus%% *}
     expect_rc 2 "not one this process may run on" "--pin $last outside taskset -c $first" \
         taskset -c "$first" "$LF" "${RUN[@]}" --pin "$last"
+else
+    skip "--pin outside the affinity mask: needs taskset and 2 CPUs"
 fi
 expect_rc 2 "HWLOC_SYNTHETIC" "a synthetic topology cannot be bound" \
     env HWLOC_SYNTHETIC="pack:2 core:2 pu:2" "$LF" "${RUN[@]}" --pin cores
@@ -86,5 +86,4 @@ done
 "$LK" "${RUN[@]}" --threads "$n" --pin cores --save "$T/c.ck"
 check "locked == lock-free, pinned" cmp -s "$T/b.ck" "$T/c.ck"
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+check_finish test_pin_cli
