@@ -3,15 +3,19 @@
  *
  * The slice is walked in blocks of REDUCE_BLOCK floats (8 KiB of each
  * buffer). Inside a block, the other buffers are added into grad[0] four at
- * a time, g0 = (((g0 + a) + b) + c) + d, so each pass streams five arrays
- * (four reads and grad[0], which stays in L1 between passes) and grad[0]
- * goes to and from memory once per block, not once per buffer; then the
- * block's squared norm is taken from L1. Measured on 2 threads of a Zen 4
- * VM (make micro, bench/micro/reduce.cc), against the previous kernel that
- * added one buffer at a time over 1 KiB blocks: the same speed at 2
- * buffers, about 2x at 63 (DRAM-sized buffers), 1.2-1.6x in cache at 16-63.
- * Blocks of 1-2K floats did best in cache (4K lost 5%); groups of 8 gained
- * nothing over 4; software prefetch of the next block lost 10-30%.
+ * a time, g0 = (((g0 + a) + b) + c) + d, so each pass streams four
+ * buffers from memory while grad[0]'s block stays in L1, and grad[0] is
+ * loaded and stored once per four buffers instead of once per buffer; then the
+ * block's squared norm is taken from L1, its eight partial sums as one
+ * vector. Measured on the 2-vCPU Zen 4 VM with the machine quiet (interleaved
+ * repetitions, medians), against the previous kernel (one buffer at a time,
+ * 1 KiB blocks, a scalar norm): at DRAM sizes the same speed at 2 buffers
+ * on 2 threads (57 vs 59 GB/s, both at memory speed, 128% of the triad
+ * counted alike), 1.47x at 63 buffers on 2 threads (42.5 vs 29.0 GB/s),
+ * 1.09x at 1 thread (the norm alone: 28.2 vs 25.7); in cache 1.27x at 16
+ * buffers and 1.67x at 63. Blocks of 1-2K floats did best (4K lost 5% in
+ * cache); groups of 8 gained nothing over 4; software prefetch of the next
+ * block lost 10-40%; fusing the norm into the last add pass lost 40%.
  */
 #include "reduce.h"
 
