@@ -19,13 +19,13 @@ WARN     := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(WERROR)
 WARN     += -fno-trapping-math -fno-math-errno
 BLAS_CFLAGS ?= -I/usr/include/x86_64-linux-gnu/openblas-pthread
 BLAS     ?= -lopenblas
-LIBS     := $(BLAS) -lpthread -lm
+LIBS     := $(BLAS) -lhwloc -lpthread -lm
 BUILD    ?= build
 GIT_REV  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 DEFS     = -D_GNU_SOURCE -DCLLM_CC='"$(shell $(CC) --version | head -n1)"' \
            -DCLLM_CFLAGS='"$(CFLAGS)"' -DCLLM_GIT='"$(GIT_REV)"'
 
-CORE_SRC := core/util.c core/cli.c core/config.c core/ops.c core/model.c core/pool.c \
+CORE_SRC := core/util.c core/cli.c core/config.c core/ops.c core/model.c core/pool.c core/pin.c core/perfev.c core/reduce.c \
             core/trainer.c core/data.c core/ckpt.c core/report.c core/comm_single.c
 CORE_HDR := $(wildcard core/*.h)
 
@@ -80,7 +80,7 @@ $(BUILD)/train_model: $(BUILD)/lockfree/train_model
 
 # tests link the lock-free library; locked against lock-free is compared
 # through the two binaries (tests/test_cli.sh).
-$(BUILD)/tests/%: tests/%.c $(BUILD)/lockfree/libcllm.a $(CORE_HDR) tests/check.h
+$(BUILD)/tests/%: tests/%.c $(BUILD)/lockfree/libcllm.a $(CORE_HDR) tests/check.h tests/corpus.h
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -Icore $< $(BUILD)/lockfree/libcllm.a $(LIBS) -o $@
 

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pin.h"
+
 static int parse_long(const char *flag, const char *s, long lo, long hi, long *out,
                       char *err, size_t errlen) {
     if (!s) { snprintf(err, errlen, "%s needs a value", flag); return -1; }
@@ -109,6 +111,8 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
             STR("--save", o->save)
             STR("--resume", o->resume)
             STR("--report", o->report)
+            STR("--pin", o->pin)
+            STR("--phase-counters", o->phase_counters)
 #undef LONG
 #undef DBL
 #undef STR
@@ -142,5 +146,10 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
         snprintf(err, errlen, "--steps and --epochs exclude each other");
         return -1;
     }
+    if (o->pin) {
+        pin_spec spec;
+        if (pin_parse(o->pin, &spec, err, errlen) != 0) return -1;
+    }
+    if (o->phase_counters && perfev_parse(o->phase_counters, &o->opt.events, err, errlen) != 0) return -1;
     return 0;
 }

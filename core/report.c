@@ -3,6 +3,7 @@
  */
 #include "report.h"
 
+#include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,94 @@ static int affinity_cpus(void) {
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
     return CPU_COUNT(&set);
+}
+
+/* where each worker ran: --pin, the CPU it was bound to, and its CPU and
+ * affinity mask sampled at the end of the run (trainer_sample_cpus) */
+static void json_pin(json_w *j, const trainer_t *t, const run_info *ri) {
+    int nth = trainer_threads(t);
+    json_obj_open(j, "pin");
+    json_str(j, "given", ri->pin ? ri->pin : "none");
+    json_str(j, "mode", ri->pin_mode ? ri->pin_mode : "none");
+    json_int(j, "wrapped", ri->pin_wrapped);
+    json_arr_open(j, "workers");
+    for (int i = 0; i < nth; i++) {
+        worker_cpu wc;
+        trainer_worker_cpu(t, i, &wc);
+        json_obj_open(j, NULL);
+        json_int(j, "worker", i);
+        json_int(j, "tid", wc.tid);
+        if (wc.bound >= 0) json_int(j, "bound", wc.bound); else json_null(j, "bound");
+        if (wc.cpu_now >= 0) json_int(j, "cpu_end", wc.cpu_now); else json_null(j, "cpu_end");
+        if (wc.affinity[0]) json_str(j, "affinity_end", wc.affinity); else json_null(j, "affinity_end");
+        json_obj_close(j);
+    }
+    json_arr_close(j);
+    json_obj_close(j);
+}
+
+/* "ENOENT (No such file or directory)" */
+static const char *errno_text(int e, char *buf, size_t n) {
+    const char *name = strerrorname_np(e);
+    snprintf(buf, n, "%s (%s)", name ? name : "errno", strerror(e));
+    return buf;
+}
+
+/* --phase-counters: per event, counts[phase][worker] (null for a worker on
+ * which it is unavailable, with the reason in unavailable[worker]) */
+static void json_phase_counters(json_w *j, const trainer_t *t) {
+    const perfev_set *ev = &trainer_opts(t)->events;
+    int nth = trainer_threads(t);
+    if (ev->n == 0) { json_null(j, "phase_counters"); return; }
+    json_obj_open(j, "phase_counters");
+    json_arr_open(j, "phases");
+    for (int p = 0; p < PH_COUNT; p++) json_str(j, NULL, phase_names[p]);
+    json_arr_close(j);
+    json_arr_open(j, "events");
+    for (int e = 0; e < ev->n; e++) {
+        json_obj_open(j, NULL);
+        json_str(j, "name", perfev_name(ev->id[e]));
+        int avail = 0, user = 0;
+        unsigned long long c[PH_COUNT];
+        for (int i = 0; i < nth; i++) {
+            int u;
+            if (trainer_phase_counts(t, i, e, c, &u) == 0) { avail++; user |= u; }
+        }
+        json_int(j, "available_workers", avail);
+        json_str(j, "scope", avail == 0 ? "none" : user ? "user" : "user+kernel");
+        json_arr_open(j, "counts");
+        for (int p = 0; p < PH_COUNT; p++) {
+            json_arr_open(j, NULL);
+            for (int i = 0; i < nth; i++) {
+                int u;
+                if (trainer_phase_counts(t, i, e, c, &u) == 0) json_uint(j, NULL, c[p]);
+                else json_null(j, NULL);
+            }
+            json_arr_close(j);
+        }
+        json_arr_close(j);
+        json_arr_open(j, "unavailable");
+        for (int i = 0; i < nth; i++) {
+            int u, rc = trainer_phase_counts(t, i, e, c, &u);
+            char buf[128];
+            if (rc == 0) json_null(j, NULL);
+            else json_str(j, NULL, errno_text(rc, buf, sizeof buf));
+        }
+        json_arr_close(j);
+        json_obj_close(j);
+    }
+    json_arr_close(j);
+    const char *kind[2] = { "time_enabled_ns", "time_running_ns" };
+    for (int k = 0; k < 2; k++) {
+        json_arr_open(j, kind[k]);
+        for (int i = 0; i < nth; i++) {
+            unsigned long long en, run;
+            trainer_counter_times(t, i, &en, &run);
+            json_uint(j, NULL, k == 0 ? en : run);
+        }
+        json_arr_close(j);
+    }
+    json_obj_close(j);
 }
 
 static void json_memtable(json_w *j, const memtable_t *m, int nth, int recompute) {
@@ -85,11 +174,11 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_num(&j, "wall_s", ri->wall_s);
     /* The first step of a run is warm-up, left out of the throughput when
      * there is more than one. It does not pay the first touch of our buffers
-     * (mem_alloc zeroes them in trainer_create: ~11000 minor page faults for
-     * config S there); it pays what is still cold: OpenBLAS's buffers, mapped
-     * at a thread's first sgemm call, and the workers' stacks (~130 page
-     * faults in step 1 of config S, none in step 2), cold caches, TLB and
-     * branch predictors. */
+     * (each worker zeroes its own in trainer_create: ~11000 minor page faults
+     * for config S there); it pays what is still cold: OpenBLAS's buffers,
+     * mapped at a thread's first sgemm call, and the workers' stacks (~130
+     * page faults in step 1 of config S, none in step 2), cold caches, TLB
+     * and branch predictors. */
     long warm = ri->nsteps > 1 ? 1 : 0;
     double timed_ms = 0;
     for (long i = warm; i < ri->nsteps; i++) timed_ms += ri->step_ms[i];
@@ -162,6 +251,8 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_obj_close(&j);
     free(wall);
     free(cpu);
+    json_pin(&j, t, ri);
+    json_phase_counters(&j, t);
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

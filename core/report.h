@@ -29,6 +29,9 @@ typedef struct {
     double timed_cpu_sys_s;
     int recompute;             /* RECOMPUTE_NONE / RECOMPUTE_LAYERS (model.h) */
     comm_t *comm;              /* the job's ranks (comm.h); NULL or no MPI: "mpi" is null */
+    const char *pin;           /* --pin as given ("none" when not) */
+    const char *pin_mode;      /* none / cores / scatter / list */
+    int pin_wrapped;           /* cores/scatter had more workers than CPUs */
 } run_info;
 
 /* Write atomically. -1 with err naming the file on failure. */

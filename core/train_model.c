@@ -25,6 +25,7 @@
 #include "comm.h"
 #include "config.h"
 #include "data.h"
+#include "pin.h"
 #include "report.h"
 #include "trainer.h"
 #include "util.h"
@@ -62,12 +63,20 @@ static void usage(FILE *f) {
 "  --memory-table       print the memory table for the config and thread count, then exit\n"
 "  --quiet              no per-step progress lines\n"
 "  --no-timing          do not read the per-phase clocks\n"
+"  --pin none|cores|scatter|LIST   bind worker i to one CPU (default none; README):\n"
+"                       cores: physical cores first, then SMT siblings; scatter: round-robin\n"
+"                       over NUMA nodes / packages; LIST: CPU numbers and ranges (0,2,4-7),\n"
+"                       entry i for worker i, cycled when shorter, extra entries unused;\n"
+"                       cores/scatter with more workers than CPUs wrap around (a warning)\n"
+"  --phase-counters EVENTS   per-thread perf events read at every phase boundary, per\n"
+"                       worker and phase in the report (comma list, at most %d of:\n"
+"                       %s)\n"
 "  --help\n"
 "signals: SIGINT/SIGTERM stop after the step in flight and save; if that step does not\n"
 "  finish within the grace period (CLLM_STOP_GRACE_S seconds, default %d, at least 3x the\n"
 "  longest step so far), exit 1 without saving; a second signal exits at once (128+signal)\n"
 "exit codes: 0 ok, 1 runtime failure, 2 usage error, 128+N stopped by signal N\n",
-            build_variant(), THREADS_MAX, blas_max, STOP_GRACE_DEFAULT_S);
+            build_variant(), THREADS_MAX, blas_max, PERFEV_MAX, perfev_all_names(), STOP_GRACE_DEFAULT_S);
 }
 
 /* the job's ranks (one without MPI); a failure on one rank ends them all */
@@ -298,6 +307,19 @@ int main(int argc, char **argv) {
     /* rank 0 writes the report and the checkpoint */
     if (report && lead) probe_writable("--report", report);
     if (save && lead) probe_writable("--save", save);
+    /* --pin: one CPU per worker, planned here so a bad value exits 2 before any work */
+    static pin_spec pin;
+    static int pin_cpus[THREADS_MAX];
+    if (pin_parse(co.pin ? co.pin : "none", &pin, err, sizeof err) != 0) die_usage("%s", err);
+    int wrapped = 0;
+    if (pin_plan_here(&pin, threads, pin_cpus, &wrapped, err, sizeof err) != 0) die_usage("%s", err);
+    if (wrapped) {
+        say_prefix();
+        fprintf(stderr, "--pin %s: %d workers on fewer CPUs: the order wraps around, "
+                "so some CPUs carry two or more workers (the report lists each worker's CPU)\n",
+                pin_mode_name(pin.mode), threads);
+    }
+    if (pin.mode != PIN_NONE) opt.pin_cpus = pin_cpus;
 
     /* ---- data and tokenizer */
     text_t text;
@@ -463,9 +485,10 @@ int main(int argc, char **argv) {
             if (i) strcat(cmd, " ");
             strcat(cmd, argv[i]);
         }
+        trainer_sample_cpus(t);      /* each worker's CPU now, for the report */
         run_info ri = { data_path ? data_path : "synthetic", tokname, cmd, losses, step_ms,
                         done, first, wall, val, val_batches, opt.strong, timed_user, timed_sys,
-                        opt.recompute, g_comm };
+                        opt.recompute, g_comm, co.pin ? co.pin : "none", pin_mode_name(pin.mode), wrapped };
         if (report_write(report, t, &ri, err, sizeof err) != 0) {
             fprintf(stderr, "train_model: %s\n", err);
             rc = 1;

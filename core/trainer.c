@@ -4,21 +4,27 @@
  */
 #include "trainer.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "comm.h"
+#include "pin.h"
 #include "ops.h"
 #include "pool.h"
+#include "reduce.h"
 
 #ifndef CLLM_LOCKED
 #define CLLM_LOCKED 0
@@ -37,6 +43,17 @@ typedef struct {
     double sqnorm;         /* squared norm of this worker's gradient slice */
     int row0, rows;        /* global sequence indices [row0, row0 + rows) */
     size_t k0, k1;         /* parameter slice [k0, k1) (of global worker rank * nth + ith) */
+    /* where it runs */
+    long tid;
+    int bound, cpu_now;    /* -1: not bound / not sampled */
+    cpu_set_t affinity;    /* sampled with cpu_now */
+    char bind_err[160];    /* set when binding failed in trainer_create */
+    /* per-phase counters: the group, its last reading, the sums per phase */
+    perfev_thread ev;
+    int ev_failed;         /* errno of a failed read: counting stopped */
+    uint64_t ev_last[PERFEV_MAX], ev_sum[PH_COUNT][PERFEV_MAX];
+    uint64_t ev_en, ev_run, ev_en_last, ev_run_last;
+    first_touch_t touch;
 } worker_t;
 
 struct trainer {
@@ -45,7 +62,9 @@ struct trainer {
     int nth, Bglobal, Bmax;
     size_t nparams;
     size_t pcount[P_COUNT];
-    float *shared;                 /* params | adam m | adam v */
+    float *shared;                 /* params (pad_p bytes) | adam m | adam v (pad_s bytes each: this
+                                      rank's shard) | with several ranks the exchange buffer */
+    size_t pad_p, pad_s, shared_bytes, wbytes;   /* wbytes: one worker's context + gradients */
     float *params, *m, *v;
     params_t p;
     char **wmem;                   /* per worker: context + gradient buffer */
@@ -54,6 +73,11 @@ struct trainer {
     params_t *g;
     worker_t *w;
     pool_t *pool;
+    hwloc_topology_t topo;         /* loaded when pinning */
+    pthread_t creator;             /* worker 0: its affinity is restored by trainer_free */
+    cpu_set_t creator_mask;
+    int restore_mask;
+    int debug_touch;               /* CLLM_DEBUG_FIRST_TOUCH=1 */
     pthread_mutex_t model_lock;    /* used by the locked variant only */
     const corpus_t *data;
     long step;                     /* steps done = Adam's t before this step */
@@ -106,6 +130,8 @@ void train_opts_default(train_opts *o) {
     o->seed = 1337;
     o->strong = 0;
     o->timing = 1;
+    o->pin_cpus = NULL;
+    memset(&o->events, 0, sizeof o->events);
     o->recompute = RECOMPUTE_NONE;
 }
 
@@ -212,6 +238,85 @@ const char *trainer_memory_limit(double *bytes) {
     return "the machine's memory";
 }
 
+/* ---------------------------------------------------------------- placement */
+
+/* pages of [lo, hi) resident now (mincore), for the first-touch hook */
+static long resident_pages(const char *lo, const char *hi) {
+    size_t pg = mem_page_size();
+    uintptr_t a = (uintptr_t)lo / pg * pg, e = ((uintptr_t)hi + pg - 1) / pg * pg;
+    long n = 0;
+    unsigned char vec[256];
+    for (; a < e; a += sizeof vec * pg) {
+        size_t len = MIN((size_t)(e - a), sizeof vec * pg);
+        if (mincore((void *)a, len, vec) != 0) return -1;
+        for (size_t i = 0; i < (len + pg - 1) / pg; i++) n += vec[i] & 1;
+    }
+    return n;
+}
+
+static char *page_up(char *p) {
+    size_t pg = mem_page_size();
+    return (char *)(((uintptr_t)p + pg - 1) / pg * pg);
+}
+
+/* Worker ith's pages of shared array a (0 params, 1 adam m, 2 adam v; m and
+ * v hold this rank's shard, params [moff, moff + shard)): those whose first
+ * byte lies in its slice of the array; a page whose first byte lies before
+ * the first worker's slice or in an array's padding goes to the first or
+ * the last worker. Over all workers and arrays these tile the pages of
+ * params, m and v without overlap (the exchange buffer of several ranks is
+ * placed by its first writer, MPI). */
+static void owned_pages(const trainer_t *t, int a, int ith, char **lo, char **hi) {
+    char *arr = a == 0 ? (char *)t->shared : (char *)t->shared + t->pad_p + (size_t)(a - 1) * t->pad_s;
+    size_t base = a == 0 ? 0 : t->moff, len = a == 0 ? t->pad_p : t->pad_s;
+    char *s = ith == 0 ? arr : arr + (t->w[ith].k0 - base) * sizeof(float);
+    char *e = ith == t->nth - 1 ? arr + len : arr + (t->w[ith + 1].k0 - base) * sizeof(float);
+    *lo = page_up(s);
+    *hi = page_up(e);
+    if (*hi < *lo) *hi = *lo;
+}
+
+/* the region worker w writes first, with the debug hook's page count and
+ * residency before any of the worker's writes */
+static void touch_note(const trainer_t *t, worker_t *w, int r, char *lo, char *hi) {
+    w->touch.r[r].lo = lo;
+    w->touch.r[r].hi = hi;
+    w->touch.r[r].pages = w->touch.r[r].resident_before = w->touch.r[r].resident_after = -1;
+    if (!t->debug_touch) return;
+    size_t pg = mem_page_size();
+    w->touch.r[r].pages = hi > lo ? (long)(((uintptr_t)hi + pg - 1) / pg - (uintptr_t)lo / pg) : 0;
+    w->touch.r[r].resident_before = hi > lo ? resident_pages(lo, hi) : 0;
+}
+
+/* The first job of a trainer: each worker binds itself to its CPU (when
+ * pinned), opens its counters, and makes the first write to its own
+ * context and gradient buffer and to its pages of the shared block. */
+static void place_job(void *arg, int ith, int nth) {
+    trainer_t *t = arg;
+    worker_t *w = &t->w[ith];
+    w->tid = (long)syscall(SYS_gettid);
+    w->touch.tid = w->tid;
+    if (w->bound >= 0 && pin_bind(t->topo, w->bound, w->bind_err, sizeof w->bind_err) != 0) return;
+    if (t->opt.events.n > 0) perfev_open(&w->ev, &t->opt.events);
+    char *mem = t->wmem[ith];
+    touch_note(t, w, FT_CTX, mem, mem + (t->wbytes - t->pad_p));
+    touch_note(t, w, FT_GRAD, mem + (t->wbytes - t->pad_p), mem + t->wbytes);
+    for (int a = 0; a < 3; a++) {
+        char *lo, *hi;
+        owned_pages(t, a, ith, &lo, &hi);
+        touch_note(t, w, FT_PARAMS + a, lo, hi);
+    }
+    for (int r = 0; r < FT_COUNT; r++) {
+        char *lo = (char *)w->touch.r[r].lo, *hi = (char *)w->touch.r[r].hi;
+        if (hi > lo) memset(lo, 0, (size_t)(hi - lo));     /* the first write */
+    }
+    if (t->debug_touch)
+        for (int r = 0; r < FT_COUNT; r++)
+            w->touch.r[r].resident_after = w->touch.r[r].hi > w->touch.r[r].lo ?
+                resident_pages(w->touch.r[r].lo, w->touch.r[r].hi) : 0;
+    (void)nth;
+}
+
 trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
                           const corpus_t *data, char *err, size_t errlen) {
     return trainer_create_ranks(c, o, nth, NULL, data, err, errlen);
@@ -302,8 +407,15 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
     t->nparams = param_counts(c, t->pcount);
     size_t pad_p = (t->nparams * sizeof(float) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
     size_t pad_s = (mt.shard * sizeof(float) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    t->pad_p = pad_p;
+    t->pad_s = pad_s;
+    t->shared_bytes = mt.shared_total;
+    t->wbytes = mt.per_thread_total - sizeof(worker_t);
+    const char *dbg = getenv("CLLM_DEBUG_FIRST_TOUCH");
+    t->debug_touch = dbg && strcmp(dbg, "1") == 0;
 
-    t->shared = mem_alloc(mt.shared_total);
+    /* untouched: each page is placed where place_job first writes it */
+    t->shared = mem_alloc_untouched(mt.shared_total);
     if (!t->shared) {
         snprintf(err, errlen, "cannot allocate %zu bytes for the shared parameters and Adam state",
                  mt.shared_total);
@@ -314,7 +426,9 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
     t->v = (float *)((char *)t->shared + pad_p + pad_s);
     if (nranks > 1) t->xbuf = (float *)((char *)t->shared + pad_p + 2 * pad_s);
     params_point(&t->p, t->params, c);
-    params_init(t->params, c, o->seed);
+#ifdef MADV_NOHUGEPAGE
+    if (nth > 1) madvise(t->shared, mt.shared_total, MADV_NOHUGEPAGE);   /* advisory: failure is harmless */
+#endif
 
     /* one rank: the table lives in the trainer (no allocation: the same
      * allocations as before ranks existed, which the fault-injection
@@ -352,20 +466,15 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
                  (sizeof(worker_t) + sizeof(char *) + sizeof(ctx_t) + sizeof(float *) + sizeof(params_t)) * nth, nth);
         goto fail;
     }
-    size_t ctx_bytes = mt.per_thread_total - pad_p - sizeof(worker_t);
+    size_t ctx_bytes = t->wbytes - pad_p;
     for (int i = 0; i < nth; i++) {
-        t->wmem[i] = mem_alloc(mt.per_thread_total - sizeof(worker_t));
-        if (!t->wmem[i]) {
-            snprintf(err, errlen, "cannot allocate %zu bytes for the training context and "
-                     "gradients of worker %d", mt.per_thread_total - sizeof(worker_t), i);
-            goto fail;
-        }
-        ctx_carve(c, t->Bmax, o->recompute, &t->ctx[i], t->wmem[i]);
-        t->grad[i] = (float *)(t->wmem[i] + ctx_bytes);
-        params_point(&t->g[i], t->grad[i], c);
+        worker_t *w = &t->w[i];
+        w->bound = o->pin_cpus ? o->pin_cpus[i] : -1;
+        w->cpu_now = -1;
+        for (int k = 0; k < PERFEV_MAX; k++) w->ev.fd[k] = -1;
+        w->ev.leader = -1;
         /* data and parameter slice by the global worker index: what is
          * trained does not depend on the split into ranks and threads */
-        worker_t *w = &t->w[i];
         int g = rank * nth + i;
         if (o->strong) {
             w->row0 = (int)((long)g * c->B / nw);
@@ -376,9 +485,42 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
         }
         worker_slice(t->nparams, nw, g, &w->k0, &w->k1);
     }
+    for (int i = 0; i < nth; i++) {
+        t->wmem[i] = mem_alloc_untouched(t->wbytes);
+        if (!t->wmem[i]) {
+            snprintf(err, errlen, "cannot allocate %zu bytes for the training context and "
+                     "gradients of worker %d", t->wbytes, i);
+            goto fail;
+        }
+        ctx_carve(c, t->Bmax, o->recompute, &t->ctx[i], t->wmem[i]);
+        t->grad[i] = (float *)(t->wmem[i] + ctx_bytes);
+        params_point(&t->g[i], t->grad[i], c);
+    }
     t->pool = pool_create(nth, err, errlen);
     if (!t->pool) goto fail;
     pthread_mutex_init(&t->model_lock, NULL);
+    if (o->pin_cpus) {
+        char e[256];
+        t->topo = pin_topology_load(e, sizeof e);
+        if (!t->topo) { snprintf(err, errlen, "pinning: %s", e); goto fail; }
+        t->creator = pthread_self();
+        t->restore_mask = pthread_getaffinity_np(t->creator, sizeof t->creator_mask, &t->creator_mask) == 0;
+        /* workers pinned two to a CPU must not spin at a barrier: the one
+         * spinning holds the CPU the other needs to arrive */
+        int shared_cpu = 0;
+        for (int i = 0; i < nth && !shared_cpu; i++)
+            for (int k = 0; k < i && !shared_cpu; k++) shared_cpu = o->pin_cpus[i] == o->pin_cpus[k];
+        if (shared_cpu) pool_spin(t->pool, 0);
+    }
+    pool_run(t->pool, place_job, t);
+    for (int i = 0; i < nth; i++)
+        if (t->w[i].bind_err[0]) {
+            snprintf(err, errlen, "worker %d: %s", i, t->w[i].bind_err);
+            goto fail;
+        }
+    /* the initial values, written after the placement (the same values at
+     * every thread count: one generator over the whole vector) */
+    params_init(t->params, c, o->seed);
     return t;
 fail:
     trainer_free(t);
@@ -394,7 +536,10 @@ void trainer_free(trainer_t *t) {
         pool_free(t->pool);
         pthread_mutex_destroy(&t->model_lock);
     }
-    for (int i = 0; t->wmem && i < t->nth; i++) mem_free(t->wmem[i]);
+    for (int i = 0; t->w && i < t->nth; i++) perfev_close(&t->w[i].ev);
+    if (t->restore_mask) pthread_setaffinity_np(t->creator, sizeof t->creator_mask, &t->creator_mask);
+    if (t->topo) hwloc_topology_destroy(t->topo);
+    for (int i = 0; t->wmem && i < t->nth; i++) mem_free_untouched(t->wmem[i], t->wbytes);
     free(t->wmem);
     free(t->ctx);
     free(t->grad);
@@ -403,7 +548,7 @@ void trainer_free(trainer_t *t) {
     free(t->wstat);
     free(t->rss_all);
     mem_free(t->w);
-    mem_free(t->shared);
+    mem_free_untouched(t->shared, t->shared_bytes);
     free(t);
 }
 
@@ -417,10 +562,37 @@ static inline stamp stamp_now(const trainer_t *t) {
     return s;
 }
 
+/* the worker's counters at a phase boundary: what they moved since the last
+ * boundary goes to phase ph (ph < 0: the start of a step, nothing is added) */
+static void counters_read(worker_t *w, int ph) {
+    if (w->ev.leader < 0 || w->ev_failed) return;
+    uint64_t v[PERFEV_MAX], en, run;
+    memcpy(v, w->ev_last, sizeof v);
+    if (perfev_read(&w->ev, v, &en, &run) != 0) {
+        w->ev_failed = errno ? errno : EIO;
+        return;
+    }
+    if (ph >= 0) {
+        for (int i = 0; i < w->ev.n; i++) w->ev_sum[ph][i] += v[i] - w->ev_last[i];
+        w->ev_en += en - w->ev_en_last;
+        w->ev_run += run - w->ev_run_last;
+    }
+    memcpy(w->ev_last, v, sizeof v);
+    w->ev_en_last = en;
+    w->ev_run_last = run;
+}
+
+static inline stamp phase_start(const trainer_t *t, worker_t *w) {
+    stamp s = stamp_now(t);
+    counters_read(w, -1);
+    return s;
+}
+
 static inline stamp phase_end(const trainer_t *t, worker_t *w, int ph, stamp s) {
     stamp e = stamp_now(t);
     w->wall[ph] += e.wall - s.wall;
     w->cpu[ph] += e.cpu - s.cpu;
+    counters_read(w, ph);
     return e;
 }
 
@@ -451,30 +623,6 @@ static void adamw_slice(trainer_t *t, size_t k0, size_t k1, float scale) {
     }
 }
 
-/* dst[k] = src[0][k] + src[1][k] + ... + src[n-1][k] for k in [0, len), in
- * that order (dst may be src[0]), a block of 256 at a time so each buffer is
- * streamed once; returns the squared norm of the result (double
- * accumulation, lanes counted from dst[0]) */
-HOT static double reduce_slice(float *dst, const float *const *src, int n, size_t len) {
-    /* 8 partial sums in a fixed order: one serial chain of double adds would
-     * cost its 4-cycle latency per element */
-    double sq[8] = { 0 };
-    for (size_t b = 0; b < len; b += 256) {
-        size_t e = MIN(b + 256, len);
-        if (src[0] != dst)
-            for (size_t k = b; k < e; k++) dst[k] = src[0][k];
-        for (int j = 1; j < n; j++) {
-            const float *gj = src[j];
-            for (size_t k = b; k < e; k++) dst[k] += gj[k];
-        }
-        size_t k = b;
-        for (; k + 8 <= e; k += 8)
-            for (int l = 0; l < 8; l++) sq[l] += (double)dst[k + l] * dst[k + l];
-        for (; k < e; k++) sq[0] += (double)dst[k] * dst[k];
-    }
-    return ((sq[0] + sq[1]) + (sq[2] + sq[3])) + ((sq[4] + sq[5]) + (sq[6] + sq[7]));
-}
-
 /* ---- the combine across ranks (nranks > 1; trainer_create_ranks in
  * trainer.h). Worker 0 alone calls MPI (MPI_THREAD_FUNNELED), between the
  * pool's barriers. */
@@ -490,7 +638,7 @@ static double ranks_combine(trainer_t *t, worker_t *w, int ith, stamp *s) {
             size_t k0, k1;
             worker_slice(t->nparams, t->nworkers, d * T + ith, &k0, &k1);
             for (int j = 0; j < T; j++) src[j] = t->grad[j] + k0;
-            reduce_slice(t->grad[0] + k0, src, T, k1 - k0);
+            reduce_sum(t->grad[0] + k0, src, T, k1 - k0);
         }
     *s = phase_end(t, w, PH_REDUCE, *s);
     pool_barrier(t->pool);
@@ -503,7 +651,7 @@ static double ranks_combine(trainer_t *t, worker_t *w, int ith, stamp *s) {
     *s = phase_end(t, w, PH_BARRIER, *s);
     size_t cnt = t->rank_cnt[t->rank], rel = w->k0 - t->moff;
     for (int r = 0; r < R; r++) src[r] = t->xbuf + (size_t)r * cnt + rel;
-    double sq = reduce_slice(t->grad[0] + w->k0, src, R, w->k1 - w->k0);
+    double sq = reduce_sum(t->grad[0] + w->k0, src, R, w->k1 - w->k0);
     *s = phase_end(t, w, PH_COMM_SUM, *s);
     return sq;
 }
@@ -528,7 +676,7 @@ static void step_job(void *arg, int ith, int nth) {
     worker_t *w = &t->w[ith];
     ctx_t *x = &t->ctx[ith];
     const float dloss = 1.0f / ((float)t->Bglobal * t->cfg.T);
-    stamp s = stamp_now(t);
+    stamp s = phase_start(t, w);
 
 #if CLLM_LOCKED
     pthread_mutex_lock(&t->model_lock);
@@ -561,7 +709,7 @@ static void step_job(void *arg, int ith, int nth) {
         /* combine: my slice, summed over every worker's buffer in order 0..N-1 */
         const float *src[THREADS_MAX];
         for (int j = 0; j < nth; j++) src[j] = t->grad[j] + w->k0;
-        w->sqnorm = reduce_slice(t->grad[0] + w->k0, src, nth, w->k1 - w->k0);
+        w->sqnorm = reduce_sum(t->grad[0] + w->k0, src, nth, w->k1 - w->k0);
         s = phase_end(t, w, PH_REDUCE, s);
     }
 
@@ -723,3 +871,63 @@ long trainer_rank_rss(const trainer_t *t, int r) {
     if (t->nranks == 1 || !t->rss_all) return self_rss_kib();
     return t->rss_all[r];
 }
+
+void trainer_slice(const trainer_t *t, int ith, size_t *k0, size_t *k1) {
+    *k0 = t->w[ith].k0;
+    *k1 = t->w[ith].k1;
+}
+
+long trainer_syncs(const trainer_t *t) { return pool_syncs(t->pool); }
+
+static void sample_job(void *arg, int ith, int nth) {
+    trainer_t *t = arg;
+    worker_t *w = &t->w[ith];
+    w->cpu_now = sched_getcpu();
+    if (sched_getaffinity(0, sizeof w->affinity, &w->affinity) != 0) CPU_ZERO(&w->affinity);
+    (void)nth;
+}
+
+void trainer_sample_cpus(trainer_t *t) { pool_run(t->pool, sample_job, t); }
+
+/* "0-3,8": the CPUs of a set */
+static void cpuset_list(const cpu_set_t *set, char *out, size_t n) {
+    size_t k = 0;
+    out[0] = 0;
+    for (int c = 0; c < CPU_SETSIZE && k + 1 < n; c++) {
+        if (!CPU_ISSET(c, set)) continue;
+        int e = c;
+        while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set)) e++;
+        int w = e > c ? snprintf(out + k, n - k, "%s%d-%d", k ? "," : "", c, e)
+                      : snprintf(out + k, n - k, "%s%d", k ? "," : "", c);
+        if (w < 0 || (size_t)w >= n - k) { out[k] = 0; break; }
+        k += (size_t)w;
+        c = e;
+    }
+}
+
+void trainer_worker_cpu(const trainer_t *t, int ith, worker_cpu *out) {
+    const worker_t *w = &t->w[ith];
+    out->tid = w->tid;
+    out->bound = w->bound;
+    out->cpu_now = w->cpu_now;
+    out->affinity[0] = 0;
+    if (w->cpu_now >= 0 || CPU_COUNT(&w->affinity) > 0) cpuset_list(&w->affinity, out->affinity, sizeof out->affinity);
+}
+
+int trainer_phase_counts(const trainer_t *t, int ith, int ev, unsigned long long out[PH_COUNT], int *user_only) {
+    const worker_t *w = &t->w[ith];
+    *user_only = 0;
+    if (ev < 0 || ev >= w->ev.n) return EINVAL;
+    if (w->ev.fd[ev] < 0) return w->ev.err[ev] ? w->ev.err[ev] : EINVAL;
+    if (w->ev_failed) return w->ev_failed;
+    for (int p = 0; p < PH_COUNT; p++) out[p] = w->ev_sum[p][ev];
+    *user_only = w->ev.user_only[ev];
+    return 0;
+}
+
+void trainer_counter_times(const trainer_t *t, int ith, unsigned long long *enabled, unsigned long long *running) {
+    *enabled = t->w[ith].ev_en;
+    *running = t->w[ith].ev_run;
+}
+
+void trainer_first_touch(const trainer_t *t, int ith, first_touch_t *out) { *out = t->w[ith].touch; }

@@ -13,7 +13,10 @@
  *   barrier
  *   every worker:  global norm = sum of partials in fixed order; clip; AdamW
  *                  on its own slice
- *   barrier (end of the job)
+ *   barrier (end of the job, which is also the next job's start: pool.h)
+ *
+ * Three barriers a step (trainer_syncs). The combine is reduce_sum
+ * (reduce.h).
  *
  * No mutex and no floating-point atomics in that step, so results are
  * bitwise identical run to run for a given N and seed. Built with
@@ -33,6 +36,7 @@
 #include "config.h"
 #include "data.h"
 #include "model.h"
+#include "perfev.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,11 +55,18 @@ typedef struct {
     int strong;            /* 1: B is the global batch, split over workers */
     int timing;            /* 1: read the phase clocks */
     int recompute;         /* RECOMPUTE_NONE or RECOMPUTE_LAYERS (model.h) */
+    /* Where the workers run (pin.h's plan): worker i is bound to OS CPU
+     * pin_cpus[i] before it touches its memory; NULL: not bound. Read by
+     * trainer_create only (it copies the numbers). */
+    const int *pin_cpus;
+    /* Per-phase counters (perfev.h): each worker opens these events on
+     * itself and reads them at its phase boundaries; n = 0: none. */
+    perfev_set events;
 } train_opts;
 
 /* The library defaults: lr 1e-3, min_lr_frac 0.1, wd 0.1, betas 0.9 and
  * 0.95, eps 1e-8, clip 1.0, warmup 10, lr_steps 0, seed 1337, weak scaling,
- * timing on. */
+ * timing on, not pinned, no counters. */
 void train_opts_default(train_opts *o);
 
 /* The learning rate of step `step` (0-based: the step that runs when
@@ -85,11 +96,24 @@ typedef struct trainer trainer_t;
 typedef struct comm comm_t;          /* comm.h */
 
 /* Allocate everything (shared state, every worker's context and gradients)
- * and start the pool. NULL with err saying what failed: an invalid config or
+ * and start the pool. Placement: the buffers are allocated untouched
+ * (mem_alloc_untouched) and each worker makes the first write to its own
+ * context and gradient buffer, and to the pages of the parameters and Adam
+ * moments it updates in AdamW (a page goes to the worker whose slice holds
+ * its first byte, so each worker has at most one page of each array on
+ * another's node), after binding itself to its CPU when pinned; the main
+ * thread writes the initial values afterwards (the same values at every
+ * thread count). So on a NUMA machine, under the default first-touch policy,
+ * each worker's memory is on its own node. With more than one worker the
+ * shared block is advised MADV_NOHUGEPAGE, or a transparent huge page
+ * (THP "always") would put 2 MiB of several workers' slices on one node.
+ *
+ * NULL with err saying what failed: an invalid config or
  * thread count, a footprint larger than the memory limit
  * (trainer_memory_limit), more threads than the BLAS supports
  * (blas_threads_max, util.h), an allocation that failed (which buffer, how
- * many bytes), a thread that could not start.
+ * many bytes), a thread that could not start, a worker that could not be
+ * bound to its CPU.
  *
  * Test hook: CLLM_TEST_HANG_STEP=S in the environment makes the last worker
  * block forever in step S (0-based), a stuck step for the stop-signal tests. */
@@ -173,6 +197,45 @@ void trainer_gather_stats(trainer_t *t);
 /* peak RSS of rank r in KiB (getrusage at the last trainer_gather_stats;
  * this process's now when there is one rank) */
 long trainer_rank_rss(const trainer_t *t, int r);
+/* local worker ith's (of this rank's pool) slice of the parameter vector, [k0, k1): it combines and
+ * updates those parameters (multiples of 16 floats but the last) */
+void trainer_slice(const trainer_t *t, int ith, size_t *k0, size_t *k1);
+/* barriers crossed since trainer_create (pool_syncs): 3 per step */
+long trainer_syncs(const trainer_t *t);
+
+/* ---- where the workers run ---- */
+typedef struct {
+    long tid;          /* gettid() of the worker's thread */
+    int bound;         /* the CPU it was bound to, -1: not bound */
+    int cpu_now;       /* sched_getcpu() at the last trainer_sample_cpus, -1: not sampled */
+    char affinity[64]; /* its affinity mask then, as a CPU list ("0-3,8"), "" not sampled */
+} worker_cpu;
+/* Every worker reads its CPU and affinity mask now (a pool job). */
+void trainer_sample_cpus(trainer_t *t);
+void trainer_worker_cpu(const trainer_t *t, int ith, worker_cpu *out);
+
+/* ---- per-phase counters (train_opts.events) ---- */
+/* Worker ith's count of event ev (index into train_opts.events) per phase:
+ * 0 with out[] filled, or the errno that made it unavailable on that
+ * worker (the open failed, or a read failed later: counts stop). *user_only
+ * is 1 when the kernel refused kernel-mode counting. */
+int trainer_phase_counts(const trainer_t *t, int ith, int ev, unsigned long long out[PH_COUNT], int *user_only);
+/* ns the worker's event group was enabled and running (equal unless the
+ * PMU multiplexed it; counts are not scaled) */
+void trainer_counter_times(const trainer_t *t, int ith, unsigned long long *enabled, unsigned long long *running);
+
+/* ---- first touch (test hook) ---- */
+enum { FT_CTX, FT_GRAD, FT_PARAMS, FT_ADAM_M, FT_ADAM_V, FT_COUNT };
+typedef struct {
+    long tid;                      /* gettid() of the thread that made these writes */
+    struct {
+        const char *lo, *hi;       /* the bytes it wrote first in trainer_create */
+        long pages;                /* with CLLM_DEBUG_FIRST_TOUCH=1: pages of [lo, hi) */
+        long resident_before;      /* and how many were resident just before (mincore), */
+        long resident_after;       /* and after; -1 without the variable */
+    } r[FT_COUNT];
+} first_touch_t;
+void trainer_first_touch(const trainer_t *t, int ith, first_touch_t *out);
 
 /* ---- memory table: the same sizes the allocator uses ---- */
 typedef struct {

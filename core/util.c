@@ -10,8 +10,22 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+
+/* under AddressSanitizer, untouched buffers come from its allocator, so that
+ * overflows out of them are still caught */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNTOUCHED_MMAP 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNTOUCHED_MMAP 0
+#endif
+#endif
+#ifndef UNTOUCHED_MMAP
+#define UNTOUCHED_MMAP 1
+#endif
 
 #ifndef CLLM_CC
 #define CLLM_CC "unknown"
@@ -98,6 +112,45 @@ void *mem_alloc(size_t bytes) {
     memset(p, 0, n);
     alloc_total += n;
     return p;
+}
+
+size_t mem_page_size(void) {
+    long pg = sysconf(_SC_PAGESIZE);
+    return pg > 0 ? (size_t)pg : 4096;
+}
+
+/* the padded size mem_alloc would hand out, 0 on overflow */
+static size_t padded(size_t bytes) {
+    size_t n = (bytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    if (n < bytes) return 0;
+    return n ? n : CACHE_LINE;
+}
+
+void *mem_alloc_untouched(size_t bytes) {
+    if (alloc_fails()) return NULL;
+    size_t n = padded(bytes), pg = mem_page_size();
+    size_t map = (n + pg - 1) / pg * pg;
+    if (n == 0 || map < n) return NULL;
+    void *p = NULL;
+#if UNTOUCHED_MMAP
+    p = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+#else
+    if (posix_memalign(&p, pg, map) != 0) return NULL;
+#endif
+    alloc_total += n;
+    return p;
+}
+
+void mem_free_untouched(void *p, size_t bytes) {
+    if (!p) return;
+#if UNTOUCHED_MMAP
+    size_t pg = mem_page_size();
+    munmap(p, (padded(bytes) + pg - 1) / pg * pg);
+#else
+    (void)bytes;
+    free(p);
+#endif
 }
 
 void *xmalloc(size_t bytes) { return alloc_fails() ? NULL : malloc(bytes ? bytes : 1); }

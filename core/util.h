@@ -58,6 +58,18 @@ double time_thread_cpu(void);          /* CLOCK_THREAD_CPUTIME_ID, seconds */
 /* 64-byte aligned, zeroed. NULL on failure (caller reports what failed). */
 void *mem_alloc(size_t bytes);
 void mem_free(void *p);
+/* For buffers whose pages should land on the NUMA node of the thread that
+ * uses them: page-aligned, NOT written here (anonymous mmap, so the kernel
+ * places each page where it is first written, under the default policy),
+ * counted in mem_allocated at the same padded size as mem_alloc (the
+ * mapping itself is rounded up to whole pages). The contents are zero, but
+ * the caller must make the first write itself, from the owning thread
+ * (under AddressSanitizer this comes from posix_memalign instead and holds
+ * garbage until then). Freed with mem_free_untouched(p, bytes) with the
+ * same bytes. NULL on failure; counts as one allocation for fault injection. */
+void *mem_alloc_untouched(size_t bytes);
+void mem_free_untouched(void *p, size_t bytes);
+size_t mem_page_size(void);
 /* Bytes handed out by mem_alloc so far (padded sizes), for the memory-table test. */
 size_t mem_allocated(void);
 /* Every other allocation in core/ goes through these: malloc, calloc,

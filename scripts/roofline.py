@@ -164,7 +164,7 @@ FAMILY = {  # benchmark family -> (plot group, direction)
 }
 CONFIG_ORDER = ["seed", "S", "M"]
 
-kernels, steps, phases, pools = [], [], [], []
+kernels, steps, phases, pools, combines = [], [], [], [], []
 for name, rows in runs.items():
     parts = name.split("/")
     fam = parts[0]
@@ -209,12 +209,26 @@ for name, rows in runs.items():
             p.update(verdict(p["ai"], pg, pws, n, pname in INPLACE_PHASES))
             phases.append(p)
         s["barrier_ms"] = med(rows, "barrier_wait_ms")
-    elif fam in ("pool_barrier", "pool_run"):
+    elif fam in ("pool_barrier", "pool_run", "pool_step"):
         n = int(re.search(r"threads:(\d+)", name).group(1))
-        pools.append({"name": name, "threads": n,
-                      "ns": med(rows, "ns_per_barrier" if fam == "pool_barrier" else "ns_per_run"),
+        key = {"pool_barrier": "ns_per_barrier", "pool_run": "ns_per_run", "pool_step": "ns_per_step_sync"}[fam]
+        v = [float(r[key]) for r in rows if key in r]
+        pools.append({"name": name, "threads": n, "ns": med(rows, key), "ns_min": min(v) if v else None,
                       "ctx_switches": (med(rows, "ctx_switches") or 0) / (med(rows, "barriers_per_iter") or 1),
-                      "label": rows[0].get("label", "")})
+                      "barriers": med(rows, "barriers_per_step"), "label": rows[0].get("label", "")})
+    elif fam == "reduce":
+        # the combine against the triad of the level it runs in, at the same thread count
+        n = int(re.search(r"threads:(\d+)", name).group(1))
+        gb = [float(r["GB"]) for r in rows if "GB" in r]     # GB/s: a rate counter
+        lvl = "dram" if parts[1] == "dram" else roof_level(med(rows, "ws_bytes") or 0)
+        tri = [r for r in ceil.get("triad_" + lvl) or [] if r["threads"] == n]
+        c = {"name": name, "threads": n, "level": lvl, "label": rows[0].get("label", ""),
+             "gbs_best": max(gb) if gb else None, "gbs_median": statistics.median(gb) if gb else None,
+             "reps": len(gb), "triad_best": tri[0]["best_gbs"] if tri else None,
+             "triad_median": tri[0]["median_gbs"] if tri else None}
+        c["ratio_best"] = c["gbs_best"] / c["triad_best"] if c["triad_best"] and c["gbs_best"] else None
+        c["ratio_median"] = c["gbs_median"] / c["triad_median"] if c["triad_median"] and c["gbs_median"] else None
+        combines.append(c)
 
 # ------------------------------------------------------------------ train_model reports
 
@@ -421,9 +435,9 @@ if phases:
     for s in steps:
         w(f"- trainer_step at {s['threads']} thread{'s' if s['threads'] > 1 else ''}: {fmt(s['ms'])} ms/step, {fmt(s['gflops'])} GFLOP/s, "
           f"barrier wait {fmt(s['barrier_ms'])} ms/step (mean over workers)")
-    w("\nAdamW and the gradient reduction are static in core/trainer.c: they are timed through the "
-      "trainer's phase clocks, not called alone. Reduce FLOPs: (N-1)·P adds + 2P for the squared norm; "
-      "AdamW: about 17 FLOPs a parameter.")
+    w("\nThe phases are timed by the trainer's phase clocks; AdamW (adamw/*) and the gradient "
+      "reduction (reduce/*, below) are also benchmarked alone. Reduce FLOPs: (N-1)·P adds + 2P for the "
+      "squared norm; AdamW: about 17 FLOPs a parameter.")
 else:
     w("No trainer_step benchmarks in micro.json.")
 w("")
@@ -438,12 +452,38 @@ for k in sorted(kernels, key=lambda k: (CONFIG_ORDER.index(k["config"]) if k["co
       f"{human_bytes(k['ws'])} | {k['level'].upper()} | {fmt(100 * k['frac_of_roof'])}% | {k['verdict']} |")
 w("")
 
+w("## The gradient combine against the triad (micro reduce, ceilings triad, same thread count)\n")
+if combines:
+    w("| benchmark | buffers | combine GB/s best / median | triad GB/s best / median (same threads, level) | "
+      "ratio best / median |")
+    w("|---|---|---|---|---|")
+    for c in sorted(combines, key=lambda c: (c["level"] != "dram", c["threads"])):
+        tri = (f"{fmt(c['triad_best'])} / {fmt(c['triad_median'])} ({c['level'].upper()})" if c["triad_best"]
+               else f"NA (ceilings did not run at {c['threads']} threads)")
+        rat = (f"{fmt(100 * c['ratio_best'])}% / {fmt(100 * c['ratio_median'])}%" if c["ratio_best"] else "NA")
+        w(f"| {c['name']} | {c['label']} | {fmt(c['gbs_best'])} / {fmt(c['gbs_median'])} | {tri} | {rat} |")
+    w("\nBytes counted as the triad counts its own: each array read once plus each array written once, no "
+      "write-allocate: 4P(N+1) per pass for N > 1 buffers (N read, one written), 4P for N = 1 (the norm "
+      "only reads). The triad writes an array it does not read, so its real traffic has a write-allocate "
+      "stream its 24 bytes per element leave out; the combine writes what it has just read. Best is the "
+      "best repetition (STREAM's convention, as ceilings reports), median the median; the two programs run "
+      "one after the other, so load from outside moves the ratio: repeat before trusting one run.\n")
+    for c in combines:
+        if c["level"] == "dram" and c["ratio_best"]:
+            w(f"- combine at {c['threads']} thread{'s' if c['threads'] > 1 else ''}: {fmt(c['gbs_best'])} GB/s, "
+              f"{fmt(100 * c['ratio_best'])}% of the DRAM triad ({fmt(c['triad_best'])} GB/s) at the same thread count")
+    w("")
+
 w("## Pool (barrier round trip, job dispatch)\n")
 if pools:
-    w("| benchmark | threads | ns per barrier / per run | context switches per barrier / per run | note |")
+    w("| benchmark | threads | ns per barrier / run / step (median, min) | context switches per barrier / per run | note |")
     w("|---|---|---|---|---|")
     for p in pools:
-        w(f"| {p['name']} | {p['threads']} | {fmt(p['ns'])} | {fmt(p['ctx_switches'])} | {p['label']} |")
+        note = "; ".join(x for x in (p["label"], f"{p['barriers']:.0f} barriers per step" if p["barriers"] else "") if x)
+        w(f"| {p['name']} | {p['threads']} | {fmt(p['ns'])} ({fmt(p['ns_min'])}) | {fmt(p['ctx_switches'])} | {note} |")
+    w("\npool_step is a job with two pool_barrier calls: the synchronisation of one training step "
+      "(its barriers counted by pool_syncs). On a loaded machine the median at the CPU count is dominated "
+      "by waits for a descheduled worker; the minimum is the round trip itself.")
     w("")
 
 # the summary the brief asks for: which phases are compute- and which bandwidth-bound
@@ -494,6 +534,7 @@ with open(os.path.join(RUN, "roofline.md"), "w") as f:
 
 summary = {"ceilings": {"peak_gflops": PEAK, "bw_gbs": BW, "threads_max": NMAX},
            "kernels": kernels, "steps": steps, "phases": phases, "train": trains, "pool": pools,
+           "combine": combines,
            "errors": errors}
 with open(os.path.join(RUN, "roofline.json"), "w") as f:
     json.dump(summary, f, indent=1, default=str)

@@ -3,7 +3,7 @@
 # plot them on a roofline.
 #
 #   scripts/roofline.sh --measure [options]   make micro: a new run folder
-#       1. build/micro/ceilings            -> RUN/ceilings.json
+#       1. build/micro/ceilings (at 1, 2, 4, ... and all CPUs) -> RUN/ceilings.json
 #       2. build/micro/micro (repetitions) -> RUN/micro.json (+ micro.txt)
 #       3. train_model --config S at 1 and all online CPUs -> RUN/train_t<N>.json
 #       4. the roofline (below)
@@ -69,7 +69,10 @@ if [[ $measure -eq 1 ]]; then
     mkdir -p "$run"
     uptime >"$run/uptime.txt"
     echo "roofline.sh: run folder $run (load: $(uptime | sed 's/.*load average/load average/'))" >&2
-    "$BUILD/micro/ceilings" --seconds "$seconds" --out "$run/ceilings.json"
+    # the thread counts of the multi-threaded micro cases (1, 2, 4, ... and the CPUs),
+    # so the combine meets the triad at the same count
+    counts=1; for ((n = 2; n < cpus; n *= 2)); do counts+=",$n"; done; [[ $cpus -gt 1 ]] && counts+=",$cpus"
+    "$BUILD/micro/ceilings" --seconds "$seconds" --threads "$counts" --out "$run/ceilings.json"
     args=(--benchmark_repetitions="$reps" --benchmark_min_time="$min_time"
           --benchmark_out="$run/micro.json" --benchmark_out_format=json)
     [[ $reps -gt 1 ]] && args+=(--benchmark_display_aggregates_only=true)

@@ -46,6 +46,10 @@ for v in lockfree locked; do
             --save "$tmp/$v$n.ck" --report "$tmp/$v$n.json"
     done
     run "$BUILD/$v/train_model" --threads 4 --scaling strong --batch 6 --steps 4 --quiet
+    # pinned workers (wrapping past the CPUs) and per-phase counters: the first job binds,
+    # opens the counters and zeroes every worker's memory; the report reads it all
+    run "$BUILD/$v/train_model" --threads 4 --steps 4 --pin cores --phase-counters task-clock,context-switches \
+        --quiet --report "$tmp/$v-pin.json"
     # a worker thread that cannot be created, with workers already started
     # (pool_create must release them without racing on the barrier)
     for i in 1 3; do run_rc 1 env CLLM_FAIL_THREAD_AT=$i "$BUILD/$v/train_model" --threads 4 --steps 1 --quiet; done

@@ -65,12 +65,14 @@ for b in rows:
         continue
     fam = b["name"].split("/")[0]
     # the rate counter(s) each kind of benchmark must report
-    need = {"pool_barrier": ["barriers"], "pool_run": ["runs"]}.get(fam, ["GFLOP", "GB"])
+    need = {"pool_barrier": ["barriers"], "pool_run": ["runs"], "pool_step": ["steps"]}.get(fam, ["GFLOP", "GB"])
     for c in need:
         v = b.get(c)
         if not isinstance(v, (int, float)) or not v > 0:
             errs.append(f"{b['name']}: rate counter {c} = {v!r}, want > 0")
-    if fam not in ("pool_barrier", "pool_run"):
+    if fam == "pool_step" and b.get("barriers_per_step") != 3:
+        errs.append(f"{b['name']}: {b.get('barriers_per_step')!r} barriers per step, want 3")
+    if fam not in ("pool_barrier", "pool_run", "pool_step"):
         for c in ("flop_per_iter", "bytes_per_iter", "ws_bytes"):
             if not b.get(c, 0) > 0:
                 errs.append(f"{b['name']}: {c} = {b.get(c)!r}, want > 0")
@@ -80,9 +82,20 @@ want = {"matmul_fwd": 15, "matmul_bwd": 15, "attention_fwd": 3, "attention_bwd":
 for f, n in want.items():
     if len(fams.get(f, [])) != n:
         errs.append(f"family {f}: {len(fams.get(f, []))} benchmarks, want {n} (5 matmuls x seed,S,M or 1 x seed,S,M)")
-for f in ("trainer_step", "pool_barrier", "pool_run"):
+for f in ("trainer_step", "pool_barrier", "pool_run", "pool_step", "reduce"):
     if not fams.get(f):
         errs.append(f"family {f}: missing")
+# the combine at DRAM and at config S sizes, 1 .. CPUs threads; its bytes are
+# the triad's way of counting: 4P(N+1) for N > 1 buffers, 4P for one
+for kind in ("dram", "S"):
+    rs = [b for b in fams.get("reduce", []) if b["name"].split("/")[1] == kind]
+    th = sorted(int(b["name"].split("threads:")[1].split("/")[0]) for b in rs)
+    if not th or th[0] != 1 or th[-1] != cpus:
+        errs.append(f"reduce/{kind} thread counts {th}: want 1 .. {cpus}")
+    for b in rs:
+        n, P = b["buffers"], b["floats_per_buffer"]
+        if b["bytes_per_iter"] != 4 * P * (n + 1 if n > 1 else 1):
+            errs.append(f"{b['name']}: bytes_per_iter {b['bytes_per_iter']}, want 4P(N+1) = {4 * P * (n + 1)}")
 thr = sorted(int(b["name"].split("threads:")[1].split("/")[0]) for b in fams.get("trainer_step", []))
 if thr and (thr[0] != 1 or thr[-1] != cpus):
     errs.append(f"trainer_step thread counts {thr}: want 1 .. {cpus}")
@@ -198,6 +211,9 @@ check "roofline.md has the MFU at 1 thread" grep -qE "MFU of the S training step
 check "roofline.md judges the phases" grep -qE "training-step phases, compute-bound: .*; bandwidth-bound: " "$RUN/roofline.md"
 check "roofline.md: the step bytes of micro and the report agree" bash -c "! grep -q 'formulas have diverged' '$RUN/roofline.md'"
 check "roofline.md links the PNG" grep -q "roofline.png" "$RUN/roofline.md"
+check "roofline.md has the combine against the triad at 1 thread" \
+    grep -qE "combine at 1 thread: [0-9.]+ GB/s, [0-9.]+% of the DRAM triad" "$RUN/roofline.md"
+check "roofline.md has the pool's step synchronisation" grep -qE "pool_step/threads:1/.* 3 barriers per step" "$RUN/roofline.md"
 check "roofline.json parses" python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['kernels'] and d['train'] and d['phases']" "$RUN/roofline.json"
 check "no absolute path in roofline.md" bash -c "! grep -qF '$T' '$RUN/roofline.md'"
 

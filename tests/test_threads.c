@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "corpus.h"
 #include "config.h"
 #include "data.h"
 #include "pool.h"
@@ -22,18 +23,6 @@
 static corpus_t corpus;
 static int *tokens;
 
-static void make_corpus(void) {
-    text_t text;
-    text_synthetic(&text, 42, 1 << 18);
-    tokenizer_t tk;
-    char err[256];
-    tokenizer_build(&tk, TOK_BYTES, text.text, text.len, 256, err, sizeof err);
-    size_t n;
-    tokens = tokenizer_encode(&tk, text.text, text.len, &n);
-    corpus_split(&corpus, tokens, n, 64, err, sizeof err);
-    text_free(&text);
-    tokenizer_free(&tk);
-}
 
 /* run `steps` steps; losses[] and a copy of the final parameters out */
 static int run(const config_t *c, int nth, int strong, int steps, float *losses, float **params, size_t *np) {
@@ -169,7 +158,7 @@ static void test_bad_threads(void) {
 
 int main(void) {
     openblas_set_num_threads(1);
-    make_corpus();
+    tokens = test_corpus(&corpus, 64);
     test_pool();
     test_bitwise();
     test_strong();

@@ -45,6 +45,7 @@ int main(int argc, char **argv) {
         "perf_event counters not read: bench/counters attaches to spawned children only");
     micro::register_ops();
     micro::register_train();
+    micro::register_reduce();
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

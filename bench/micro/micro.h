@@ -79,8 +79,12 @@ inline double footprint(std::initializer_list<const Buf *> bufs) {
 const std::vector<std::string> &configs();
 config_t config_get(const std::string &name);   /* aborts on an unknown name */
 
+/* 1, 2, 4, ... below the online CPUs, the online CPUs, and 2x them when asked */
+std::vector<int> thread_counts(bool oversubscribe);
+
 void register_ops();     /* ops.cc: matmul, attention, layernorm, GELU, cross-entropy */
 void register_train();   /* train.cc: trainer_step at N threads, pool barrier / run */
+void register_reduce();  /* reduce.cc: the gradient combine at N threads, a step's barriers */
 
 }  // namespace micro
 

@@ -4,10 +4,11 @@
  * (weak scaling), with the trainer's own phase clocks reported as counters,
  * and the pool's barrier round trip and dispatch at 1..CPUs and 2x CPUs.
  *
- * AdamW and the gradient reduction are static in core/trainer.c, so they are
- * not called alone: their time per step comes from the trainer's phase
+ * AdamW is static in core/trainer.c, so it is not called alone: its time per
+ * step, and the reduce's inside the step, come from the trainer's phase
  * clocks (trainer_phase_times) around the timed loop, and their rates from
- * the bytes they must move over that time (reduce_GBps, adamw_GBps).
+ * the bytes they must move over that time (reduce_GBps, adamw_GBps); the
+ * reduce alone is in reduce.cc.
  * These cases run on several threads, so their time is wall-clock
  * (UseRealTime) and the rate counters are per wall second.
  *
@@ -69,16 +70,6 @@ struct Usage {
 void usage_counters(benchmark::State &st, const Usage &a, const Usage &b) {
     st.counters["ctx_switches"] = benchmark::Counter(b.csw - a.csw, benchmark::Counter::kAvgIterations);
     st.counters["minor_faults"] = benchmark::Counter(b.minflt - a.minflt, benchmark::Counter::kAvgIterations);
-}
-
-std::vector<int> thread_counts(bool oversubscribe) {
-    int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
-    cpus = std::max(1, std::min(cpus, THREADS_MAX));
-    std::vector<int> v;
-    for (int n = 1; n < cpus; n *= 2) v.push_back(n);
-    v.push_back(cpus);
-    if (oversubscribe && 2 * cpus <= THREADS_MAX) v.push_back(2 * cpus);
-    return v;
 }
 
 /* Bytes a training step must move at least, from the same tables the
@@ -198,6 +189,16 @@ void bm_pool(benchmark::State &st, int nth, bool barrier) {
 }
 
 }  // namespace
+
+std::vector<int> thread_counts(bool oversubscribe) {
+    int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    cpus = std::max(1, std::min(cpus, THREADS_MAX));
+    std::vector<int> v;
+    for (int n = 1; n < cpus; n *= 2) v.push_back(n);
+    v.push_back(cpus);
+    if (oversubscribe && 2 * cpus <= THREADS_MAX) v.push_back(2 * cpus);
+    return v;
+}
 
 void register_train() {
     for (int n : thread_counts(false))
