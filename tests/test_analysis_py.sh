@@ -9,8 +9,8 @@ cd "$(dirname "$0")/.."
 # pure Python, no binary of the build: the sanitizer suite (BUILD=build/asan)
 # would only repeat it
 if [[ ${BUILD:-build} != build ]]; then
-    echo "test_analysis_py: nothing here uses BUILD=$BUILD's binaries; run in the plain suite"
-    echo "0 passed, 0 failed"
+    echo "SKIP: test_analysis_py: nothing here uses BUILD=$BUILD's binaries; the plain suite runs it"
+    echo "test_analysis_py: 0 passed, 0 failed, 1 skipped"
     exit 0
 fi
 exec "${PYTHON:-/usr/bin/python3}" tests/analysis_checks.py
