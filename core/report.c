@@ -205,6 +205,9 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     }
     json_obj_close(&j);
     free(ms);
+    json_arr_open(&j, "step_ms");
+    for (long i = 0; i < ri->nsteps; i++) json_num(&j, NULL, ri->step_ms[i]);
+    json_arr_close(&j);
     json_arr_open(&j, "loss");
     for (long i = 0; i < ri->nsteps; i++) json_num(&j, NULL, ri->losses[i]);
     json_arr_close(&j);

@@ -1,27 +1,20 @@
-# gnuplot script: cd plots/reference-2core-peers && gnuplot peers.gp
-set datafile missing "NA"
-set key below
-set grid
+# peers.gp - written by scripts/peers-report; redraw with: gnuplot -e 'fmt="svg"' peers.gp
+if (!exists("fmt")) fmt = "png"
+set encoding utf8
+if (fmt eq "svg") { set terminal svg size 1560,560 dynamic enhanced font "Sans,13" background rgb "white"; set output "peers.svg" } else { set terminal pngcairo size 1560,560 enhanced font "Sans,13"; set output "peers.png" }
+set datafile missing "?"
+set grid lc rgb "#dddddd"
+set multiplot layout 1,3 title "cllm against its peers: tokens/s, median of the reps, bars min-max\nweak scaling, 2 CPUs; dashed: a setting never kept"
+set key below font ",10"
 set xtics (1, 2)
 set xrange [0.5:2.5]
-set yrange [0:*]
+set logscale y 10
 set xlabel "threads"
 set ylabel "tokens/s"
-set terminal pngcairo size 800,480 font ",10"
-set output 'peers.png'
-set multiplot layout 1,2 title "cllm vs PyTorch: tokens/s, median of the reps, bars min-max\n(cllm at N threads: N x B sequences/step; PyTorch: B sequences/step on N intra-op threads)"
 set title "config S"
-plot 'peers.dat' index 0 using 1:2:3:4 with yerrorlines lw 2 pt 7 title 'cllm lock-free', '' index 0 using 1:5:6:7 with yerrorlines lw 2 pt 5 title 'cllm locked', '' index 0 using 1:8:9:10 with yerrorlines lw 2 pt 9 title 'PyTorch'
+plot 'peers.dat' index 0 using 1:2:3:4 with yerrorlines lw 2 pt 7 dt 1 lc rgb '#1d4e89' title "lock-free", 'peers.dat' index 0 using 1:5:6:7 with yerrorlines lw 2 pt 7 dt 1 lc rgb '#c8553d' title "locked", 'peers.dat' index 0 using 1:8:9:10 with yerrorlines lw 2 pt 7 dt 1 lc rgb '#2a9d8f' title "torch-passive", 'peers.dat' index 0 using 1:11:12:13 with yerrorlines lw 2 pt 7 dt 1 lc rgb '#8338ec' title "torch-active"
 set title "config G"
-plot 'peers.dat' index 1 using 1:2:3:4 with yerrorlines lw 2 pt 7 title 'cllm lock-free', '' index 1 using 1:5:6:7 with yerrorlines lw 2 pt 5 title 'cllm locked', '' index 1 using 1:8:9:10 with yerrorlines lw 2 pt 9 title 'PyTorch'
+plot 'peers.dat' index 1 using 1:2:3:4 with yerrorlines lw 2 pt 7 dt 1 lc rgb '#1d4e89' title "lock-free", 'peers.dat' index 1 using 1:5:6:7 with yerrorlines lw 2 pt 7 dt 1 lc rgb '#c8553d' title "locked", 'peers.dat' index 1 using 1:8:9:10 with yerrorlines lw 2 pt 7 dt 1 lc rgb '#2a9d8f' title "torch-passive", 'peers.dat' index 1 using 1:11:12:13 with yerrorlines lw 2 pt 7 dt 1 lc rgb '#8338ec' title "torch-active"
+set title "config M"
+plot 'peers.dat' index 2 using 1:2:3:4 with yerrorlines lw 2 pt 7 dt 1 lc rgb '#1d4e89' title "lock-free", 'peers.dat' index 2 using 1:5:6:7 with yerrorlines lw 2 pt 7 dt 1 lc rgb '#c8553d' title "locked", 'peers.dat' index 2 using 1:8:9:10 with yerrorlines lw 2 pt 7 dt 1 lc rgb '#2a9d8f' title "torch-passive", 'peers.dat' index 2 using 1:11:12:13 with yerrorlines lw 2 pt 7 dt 1 lc rgb '#8338ec' title "torch-active"
 unset multiplot
-unset output
-set terminal svg size 800,480 dynamic font ",10"
-set output 'peers.svg'
-set multiplot layout 1,2 title "cllm vs PyTorch: tokens/s, median of the reps, bars min-max\n(cllm at N threads: N x B sequences/step; PyTorch: B sequences/step on N intra-op threads)"
-set title "config S"
-plot 'peers.dat' index 0 using 1:2:3:4 with yerrorlines lw 2 pt 7 title 'cllm lock-free', '' index 0 using 1:5:6:7 with yerrorlines lw 2 pt 5 title 'cllm locked', '' index 0 using 1:8:9:10 with yerrorlines lw 2 pt 9 title 'PyTorch'
-set title "config G"
-plot 'peers.dat' index 1 using 1:2:3:4 with yerrorlines lw 2 pt 7 title 'cllm lock-free', '' index 1 using 1:5:6:7 with yerrorlines lw 2 pt 5 title 'cllm locked', '' index 1 using 1:8:9:10 with yerrorlines lw 2 pt 9 title 'PyTorch'
-unset multiplot
-unset output

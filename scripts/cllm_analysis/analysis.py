@@ -66,7 +66,7 @@ def point_row(p, base):
     ps = [q["phase_step"] for q in reps if q.get("phase_step")]
     if ps:
         c = project.costs(ps)
-        row["step_ms"] = {k: v * 1e3 for k, v in c.items()}
+        row["step_ms"] = {k: v * 1e3 for k, v in project.plain(c).items()}
         row["compute_tps"] = [q["tokens_per_step"] / span for q in reps
                               if q.get("phase_step") and q["tokens_per_step"] and (span := compute_span(q)) > 0]
     if base and base["reps"]:

@@ -22,7 +22,12 @@ bandwidth N workers can draw (GB/s; the target's dram-gbs for a target):
              gradient read, params, m, v read and written)
   waiting    W(N) = W_1 + (W_2 - W_1) E_N / E_2   (barrier and lock wait: the
              expected maximum of N normal deviates E_N scales the 2-thread
-             imbalance; W_1 alone when there is no 2-thread point)
+             imbalance); from 1 thread alone W(N) = W_1 + J(N), J(N) = the
+             expected maximum of N of the 1-thread run's timed step times
+             minus their mean (the order statistics of each rep's steps,
+             averaged over the reps): N workers whose steps vary as one
+             worker's did wait at the barrier for the slowest (W_1 alone
+             when the reports have no step_ms)
   other      Q(N) = Q_b                          (the pool's start and end)
 
   T(N) = F + R + O + W + Q;  speedup S(N) = (tokens per step at N / T(N)) /
@@ -105,7 +110,29 @@ def costs(phase_steps):
     m = {k: float(np.mean([p.get(k, 0.0) for p in phase_steps])) for k in
          ("forward", "backward", "reduce", "optimizer", "barrier_wait", "lock_wait", "other", "step")}
     return {"compute": m["forward"] + m["backward"], "combine": m["reduce"], "optimizer": m["optimizer"],
-            "waiting": m["barrier_wait"] + m["lock_wait"], "other": m["other"], "step": m["step"]}
+            "waiting": m["barrier_wait"] + m["lock_wait"], "other": m["other"], "step": m["step"],
+            "step_times": [p["step_times"] for p in phase_steps if p.get("step_times")]}
+
+
+def plain(c):
+    """costs without the step times (fit.json keeps the means)"""
+    return {k: v for k, v in c.items() if k != "step_times"} if c else c
+
+
+def jitter_wait(step_times, n):
+    """J(n): the expected maximum of n draws from a rep's step times minus
+    their mean (order statistics of the empirical distribution: the i-th
+    smallest of k is the maximum with probability (i/k)^n - ((i-1)/k)^n),
+    averaged over the reps; 0 at n = 1 or without step times."""
+    vals = []
+    for t in step_times:
+        x = np.sort(np.asarray(t, float))
+        k = len(x)
+        if k < 2 or n <= 1:
+            continue
+        i = np.arange(1, k + 1)
+        vals.append(float(np.sum(((i / k) ** n - ((i - 1) / k) ** n) * x) - x.mean()))
+    return float(np.mean(vals)) if vals else 0.0
 
 
 def step_time(ns, c1, c2, shape, machine, strong=False):
@@ -131,7 +158,7 @@ def step_time(ns, c1, c2, shape, machine, strong=False):
         waiting = c1["waiting"] + (c2["waiting"] - c1["waiting"]) * np.array([expected_max_normal(int(n)) for n in ns]) / e2
         waiting = np.where(ns <= 1, c1["waiting"], np.maximum(waiting, 0.0))
     else:
-        waiting = np.full(len(ns), c1["waiting"])
+        waiting = c1["waiting"] + np.array([jitter_wait(c1["step_times"], n) for n in ns])
     other = np.where(ns <= 1, c1["other"], cb["other"])
     out = {"compute": compute, "combine": combine, "optimizer": optimizer, "waiting": waiting, "other": other}
     out["total"] = sum(out[k] for k in PARTS)
@@ -195,7 +222,7 @@ def project(reps1, reps2, shape, ceil, cpus, target=None, strong=False, boot=100
         return t, (tok / t["total"]) / (tok[0] / t["total"][0])
 
     parts, sp = curve(reps1, reps2 if reps2 else None)
-    out.update({"threads": ns.astype(int).tolist(), "base_threads": base, "costs_1": c1, "costs_2": c2,
+    out.update({"threads": ns.astype(int).tolist(), "base_threads": base, "costs_1": plain(c1), "costs_2": plain(c2),
                 "observed_gbs": {"1": seen1, "2": seen2 if c2 else None},
                 "parts_s": {k: v.tolist() for k, v in parts.items()}, "speedup": sp.tolist(),
                 "bandwidth_ceiling": bool(ceil) or bool(target)})

@@ -107,6 +107,11 @@ def rep_of(r, metric=None):
         step = train_wall / steps
         per["other"] = max(0.0, step - sum(per.get(p, 0.0) for p in PHASES))
         per["step"] = step
+        # the timed steps' wall times (s): the step-to-step spread the
+        # projection turns into barrier wait (report field step_ms)
+        sm = rep.get("step_ms")
+        if isinstance(sm, list) and len(sm) > warm + 1 and all(isinstance(x, (int, float)) for x in sm):
+            per["step_times"] = [float(x) * 1e-3 for x in sm[int(warm):]]
         out["phase_step"] = per
         # thread-seconds per token by phase (sums over workers), "other" last
         if tokens:
