@@ -9,6 +9,7 @@ import os
 import subprocess
 
 import sweep_common as sc
+from cllm_analysis.atomic import write_atomic
 
 USAGE = """\
 hyperfine.sh - wall time of train_model per variant x thread count with
@@ -137,7 +138,7 @@ def hyperfine_main(argv):
     with open(os.path.join(out, 'hyperfine.json')) as f:
         rows = hyperfine_rows(json.load(f)['results'], harness_medians(out))
     csv_path = os.path.join(out, 'hyperfine.csv')
-    sc.write_atomic(csv_path, sc.csv_text(COLS, rows))
+    write_atomic(csv_path, sc.csv_text(COLS, rows))
     print(f"{'variant':<9} {'threads':>7} {'mean s':>9} {'+- s':>8} {'median s':>9} {'harness s':>10} {'ratio':>7}")
     for r in rows:
         print(f"{r['variant']:<9} {r['threads']:>7} {r['mean_s']:>9.9} {r['stddev_s']:>8.8} {r['median_s']:>9.9} "

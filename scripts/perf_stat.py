@@ -13,6 +13,7 @@ import sys
 import tempfile
 
 import sweep_common as sc
+from cllm_analysis.atomic import write_atomic
 
 USAGE = """\
 perf-stat.sh - `perf stat` (Debian's linux-perf) over train_model, one
@@ -328,9 +329,9 @@ def perf_stat_main(argv):
         'host': host_info(opt['bin-dir']),
         'points': points,
     }
-    sc.write_atomic(os.path.join(out, 'meta.json'), json.dumps(meta, indent=1) + '\n')
+    write_atomic(os.path.join(out, 'meta.json'), json.dumps(meta, indent=1) + '\n')
     table = perf_table(out, meta)
-    sc.write_atomic(os.path.join(out, 'perf.csv'), sc.csv_text(COLS, table))
+    write_atomic(os.path.join(out, 'perf.csv'), sc.csv_text(COLS, table))
     perf_print(meta, table)
     print(f"{TOOL.name}: wrote {out}/perf.csv ({len(points)} points, {reps} reps each)", flush=True)
     failed = sum(p['status'] != 'ok' for p in points)

@@ -2,8 +2,8 @@
 the sweep's options (their defaults; --run DIR taking them from a build/scale run
 folder's meta.json; the checks on them), the child command and environment the
 harness gives train_model, the messages and exit codes (1 runtime failure, 2 usage),
-the output folder and atomic writes. Standard library only: Debian's
-/usr/bin/python3 runs it."""
+the output folder (files are written by cllm_analysis/atomic.py). Standard
+library only: Debian's /usr/bin/python3 runs it."""
 import csv
 import io
 import json
@@ -175,21 +175,6 @@ def out_make(tool, out, holds):
         tool.die(f'cannot create {out}: {e.strerror}')
     if not os.access(out, os.W_OK):
         tool.die(f'{out} is not writable')
-
-
-def write_atomic(path, text):
-    """A temp file beside path, fsync, rename: never a half-written file."""
-    tmp = os.path.join(os.path.dirname(path), f'.{os.path.basename(path)}.tmp')
-    try:
-        with open(tmp, 'w', newline='') as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def csv_text(cols, rows):
