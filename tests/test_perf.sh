@@ -6,6 +6,9 @@
 #   - a real sweep with software events (counted) next to a hardware event
 #     (cycles: unsupported in this VM, counted where the PMU is there) and a
 #     bogus event name (recorded as invalid at every point, the sweep goes on);
+#   - the child command and environment are the harness's (--eval-batches 0,
+#     --report, OPENBLAS_NUM_THREADS=1 seen by the child; meta.json child_env),
+#     and the report files are gone after the sweep;
 #   - a failing train_model: the point is `failed`, exit code 1;
 #   - perf missing from PATH, and perf refusing for perf_event_paranoid: a
 #     message that says what to install or set, exit 1;
@@ -90,6 +93,14 @@ if grep -q '<not supported>;;cycles' "$T/sw/lockfree-1.csv"; then
 else
     check "cycles counted where supported ($cyc)" [ "$cyc" = counted ]
 fi
+check "meta.json: the harness's child command and child_env" "$PY" -c "
+import json, sys
+m = json.load(open('$T/sw/meta.json'))
+c = m['points'][0]['command']
+r = c[c.index('--report') + 1] if '--report' in c else ''
+sys.exit(not (m['child_env'].get('OPENBLAS_NUM_THREADS') == '1' and '--quiet' in c
+              and c[c.index('--eval-batches') + 1] == '0' and r.startswith('$T/sw/.perf-report-')))"
+check "no report file left in the folder" [ -z "$(find "$T/sw" -name '.perf-report-*')" ]
 check "invalid event's reason in meta.json" "$PY" -c "import json,sys; m=json.load(open('$T/sw/meta.json')); sys.exit(not m['invalid_events'].get('no-such-event'))"
 check "invalid event named on stderr" grep -q "no-such-event" "$T/sw.err"
 check "meta.json names the CPU as /proc/cpuinfo does (vendor, family, model)" "$PY" -c "
@@ -104,13 +115,15 @@ sys.exit(not (h['cpu_vendor'] == c.get('vendor_id') and str(h['cpu_family']) == 
 
 # --- 3. a failing train_model ------------------------------------------------------------
 mkdir -p "$T/bin/lockfree"
-printf '#!/bin/sh\necho "broken on purpose" >&2\nexit 3\n' >"$T/bin/lockfree/train_model"
+printf '#!/bin/sh\necho "OPENBLAS_NUM_THREADS=$OPENBLAS_NUM_THREADS"\necho "broken on purpose" >&2\nexit 3\n' \
+    >"$T/bin/lockfree/train_model"
 chmod +x "$T/bin/lockfree/train_model"
 rc=0
 "$S" --out "$T/fail" --bin-dir "$T/bin" --variants lockfree --threads 1 --reps 1 \
     --events task-clock >/dev/null 2>"$T/fail.err" || rc=$?
 check "failed point: exit 1 (rc $rc)" [ $rc -eq 1 ]
 check "failed point recorded as failed" [ "$(csv_field "$T/fail/perf.csv" lockfree 1 task-clock status)" = failed ]
+check "the child runs with OPENBLAS_NUM_THREADS=1" grep -qx "OPENBLAS_NUM_THREADS=1" "$T/fail/lockfree-1.log"
 
 # --- 4. perf missing, perf refused -------------------------------------------------------
 mkdir -p "$T/noperf"
@@ -152,7 +165,9 @@ rc=0
 check "unknown variant: exit 2 (rc $rc)" [ $rc -eq 2 ]
 
 # --- 5. task-clock against the harness's user+sys for the same point ----------------
-# Both clocks count the same CPU time; what differs is a fixed few ms (perf
+# Both run the same child command in the same environment (bench/RESULTS.md:
+# --eval-batches 0, --report, OPENBLAS_NUM_THREADS=1), so both clocks count
+# the same CPU time; what differs is a fixed few ms (perf
 # counts from the exec, rusage from the fork), so each run must hold enough
 # CPU time that a fixed offset is well under 5%: at least MIN_CPU s. The work
 # is sized by calibration, not assumed (tests/calibrate.sh): config S at 1

@@ -2,7 +2,8 @@
 
 Modules, each one job, imported only downwards in this list (no cycles):
 
-    util      numbers, formatting, atomic writes, JSON cleaning
+    atomic    atomic file writes (standard library only: scripts/sweep_common.py uses it)
+    util      numbers, formatting, JSON cleaning (and atomic's writer, re-exported)
     stats     scipy statistics: t quantiles, Welch interval, Mann-Whitney, bootstrap
     models    USL / Amdahl / the step model with its amortisation term, the
               log estimator with profile intervals, R usl's estimator

@@ -1,10 +1,12 @@
 """util.py - small helpers shared by the modules: number parsing, formatting
-of figures and intervals, JSON cleaning and atomic file writes."""
+of figures and intervals, JSON cleaning; the package's atomic writer
+(atomic.py) re-exported."""
 import json
 import math
-import os
 
 import numpy as np
+
+from .atomic import write_atomic  # noqa: F401 (the package's writer, re-exported)
 
 
 def num(v):
@@ -68,18 +70,3 @@ def json_clean(o):
 
 def json_text(o):
     return json.dumps(json_clean(o), indent=1, allow_nan=False) + "\n"
-
-
-def write_atomic(path, text):
-    """A temp file in the same folder, fsync, rename: never a half-written file."""
-    tmp = f"{path}.tmp.{os.getpid()}"
-    try:
-        with open(tmp, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
