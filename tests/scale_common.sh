@@ -1,7 +1,8 @@
-# scale_common.sh - what the tests of build/scale share (sourced by
-# tests/test_scale.sh, tests/test_scale_command.sh and tests/test_scale_host.sh
-# after tests/check.sh; not a test itself). SCALE (the binary) and T (the
-# test's temp folder) are set by the test.
+# scale_common.sh - what the tests of build/scale share (sourced from the
+# repo root by tests/test_scale.sh, tests/test_scale_command.sh and
+# tests/test_scale_host.sh; not a test itself): BUILD (default build), SCALE
+# (its scale), PY (Debian's python), T (a temp folder, removed by an EXIT
+# trap that a test may replace with its own cleanup), tests/check.sh, and
 #
 #   fake_bins DIR                   DIR/lockfree/train_model and
 #                                   DIR/locked/train_model: the fake
@@ -10,6 +11,13 @@
 #                                   $T/stdout and $T/stderr
 #   expect_fail CODE TEXT ARGS...   one check: scale ARGS exits CODE and its
 #                                   stderr holds TEXT
+BUILD=${BUILD:-build}
+SCALE=$BUILD/scale
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+source tests/check.sh
+
 fake_bins() {
     local v
     for v in lockfree locked; do

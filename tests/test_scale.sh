@@ -10,11 +10,7 @@
 # test-timeout: 180
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source tests/check.sh
-source tests/scale_common.sh    # fake_bins, run, expect_fail
-BUILD=${BUILD:-build}
-SCALE=$BUILD/scale
-T=$(mktemp -d)
+source tests/scale_common.sh    # BUILD SCALE PY T, check.sh, fake_bins, run, expect_fail
 bg=''
 cleanup() { [[ -n $bg ]] && kill "$bg" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT

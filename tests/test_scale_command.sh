@@ -10,14 +10,7 @@
 # run recorded. Ends with "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-SCALE=$BUILD/scale
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-
-source tests/check.sh
-source tests/scale_common.sh    # fake_bins, run, expect_fail
+source tests/scale_common.sh    # BUILD SCALE PY T, check.sh, fake_bins, run, expect_fail
 # py DIR EXPR: EXPR over recs (runs.jsonl), rows (summary.csv), long (runs.csv), meta
 py() {
     "$PY" - "$1" "$2" <<'EOF'

@@ -9,13 +9,7 @@
 # --pin / --noise-max values refused. Ends with "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-SCALE=$BUILD/scale
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-source tests/check.sh
-source tests/scale_common.sh    # fake_bins
+source tests/scale_common.sh    # BUILD SCALE PY T, check.sh, fake_bins
 # rec DIR EXPR: EXPR over recs (runs.jsonl), r = the first record, rows (summary.csv), meta
 rec() {
     "$PY" - "$@" <<'EOF'
