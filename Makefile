@@ -87,7 +87,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/lockfree/libcllm.a $(CORE_HDR) tests/check.
 $(BUILD)/scale: $(BENCH_SRC) $(BENCH_HDR) $(BUILD)/lockfree/libcllm.a
 	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench $(BENCH_SRC) -lpfm -lhwloc -lm -o $@
 
-$(BUILD)/tests/test_counters: bench/test_counters.c bench/counters.c bench/counters.h tests/check.h
+$(BUILD)/tests/test_counters: bench/test_counters.c bench/counters.c bench/counters.h bench/counters_child.h tests/check.h
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench -Itests bench/test_counters.c bench/counters.c -lpfm -lm -o $@
 

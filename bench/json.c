@@ -383,16 +383,24 @@ void json_write(FILE *f, const json *j) {
     }
 }
 
-void json_kv_str(FILE *f, const char *key, const char *v) {
+/* ,"key": */
+static void json_put_key(FILE *f, const char *key) {
     fputc(',', f);
     json_put_str(f, key);
     fputc(':', f);
+}
+
+void json_kv_str(FILE *f, const char *key, const char *v) {
+    json_put_key(f, key);
     json_put_str(f, v);
 }
 
 void json_kv_num(FILE *f, const char *key, double v) {
-    fputc(',', f);
-    json_put_str(f, key);
-    fputc(':', f);
+    json_put_key(f, key);
     json_put_num(f, v);
+}
+
+void json_kv_bool(FILE *f, const char *key, int v) {
+    json_put_key(f, key);
+    fputs(v ? "true" : "false", f);
 }

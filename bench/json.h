@@ -48,5 +48,6 @@ void json_write(FILE *f, const json *j);
 /* ,"key":value - one member after the first of an object being written. */
 void json_kv_str(FILE *f, const char *key, const char *v);
 void json_kv_num(FILE *f, const char *key, double v);
+void json_kv_bool(FILE *f, const char *key, int v);   /* v != 0: true */
 
 #endif

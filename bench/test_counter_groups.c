@@ -18,15 +18,14 @@
  */
 #include "counters.h"
 #include "check.h"
+#include "counters_child.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,36 +57,14 @@ static int work_main(int ms, long pages) {
 // ----------------------------------------------------------------------------
 // helpers
 
-static char self_exe[4096];
-
 /* Spawns "self --work" under c, reaps it, reads c. Returns counters_read's
- * result, or -1 when the child did not run and exit 0. */
+ * result, or -1 when the child was not reaped. */
 static int run_work(counters *c, double *cpu_s) {
-    char ms[16], pages[16], err[256];
+    char ms[16], pages[16];
     snprintf(ms, sizeof ms, "%d", WORK_MS);
     snprintf(pages, sizeof pages, "%d", WORK_PAGES);
-    char *argv[] = { self_exe, "--work", ms, pages, NULL };
-    pid_t pid = counters_spawn(c, argv, -1, -1, err, sizeof err);
-    EXPECT(pid > 0, "spawn failed: %s", err);
-    if (pid <= 0) return -1;
-    int st;
-    struct rusage ru;
-    pid_t w;
-    while ((w = wait4(pid, &st, 0, &ru)) < 0 && errno == EINTR) {}
-    EXPECT(w == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
-    if (cpu_s)
-        *cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
-               + 1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-    return w == pid ? counters_read(c) : -1;
-}
-
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) return -1;
-    int n = 0;
-    while (readdir(d)) n++;
-    closedir(d);
-    return n;
+    char *argv[] = { child_exe, "--work", ms, pages, NULL };
+    return child_run(c, argv, cpu_s, NULL) == 0 ? counters_read(c) : -1;
 }
 
 static void show(const counters *c) {
@@ -254,15 +231,13 @@ static void test_malformed_groups(void) {
 
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--work") == 0) return work_main(atoi(argv[2]), atol(argv[3]));
-    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof self_exe - 1);
-    if (n <= 0) { fprintf(stderr, "readlink /proc/self/exe: %s\n", strerror(errno)); return 1; }
-    self_exe[n] = '\0';
-    int fds = count_fds();
+    if (child_init() != 0) return 1;
+    int fds = child_count_fds();
     test_group_matches_solo();
     test_leader_fails();
     test_hardware_member();
     test_default_group();
     test_malformed_groups();
-    EXPECT(count_fds() == fds, "fds %d at start, %d at the end", fds, count_fds());
+    EXPECT(child_count_fds() == fds, "fds %d at start, %d at the end", fds, child_count_fds());
     return check_finish("test_counter_groups");
 }

@@ -13,8 +13,8 @@
  */
 #include "counters.h"
 #include "check.h"
+#include "counters_child.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -33,12 +33,6 @@
 static double thread_cpu_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double wall_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -62,38 +56,13 @@ static int burn_main(int ms) {
 // ----------------------------------------------------------------------------
 // helpers
 
-static char self_exe[4096];
-
-/* Spawn "self --burn ms" under c, wait4 it. Returns 0 when it ran and exited 0;
+/* Spawn "self --burn ms" under c, wait4 it. Returns 0 when it was reaped;
  * *cpu_s = rusage user+sys, *wall = spawn to reap. */
 static int run_burn(counters *c, int ms, double *cpu_s, double *wall) {
-    char arg[32], err[256];
+    char arg[32];
     snprintf(arg, sizeof(arg), "%d", ms);
-    char *argv[] = {self_exe, "--burn", arg, NULL};
-    double t0 = wall_s();
-    pid_t pid = counters_spawn(c, argv, -1, -1, err, sizeof(err));
-    EXPECT(pid > 0, "spawn failed: %s", err);
-    if (pid <= 0) return -1;
-    int status;
-    struct rusage ru;
-    pid_t w;
-    while ((w = wait4(pid, &status, 0, &ru)) < 0 && errno == EINTR) {}
-    if (wall) *wall = wall_s() - t0;
-    EXPECT(w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-           "child did not exit 0 (status %d)", status);
-    if (cpu_s)
-        *cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
-               + 1e-6 * (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec);
-    return w == pid ? 0 : -1;
-}
-
-static int count_fds(void) {
-    DIR *d = opendir("/proc/self/fd");
-    if (!d) return -1;
-    int n = 0;
-    while (readdir(d)) n++;
-    closedir(d);
-    return n;
+    char *argv[] = {child_exe, "--burn", arg, NULL};
+    return child_run(c, argv, cpu_s, wall);
 }
 
 static void print_counters(const counters *c) {
@@ -239,14 +208,14 @@ static void test_exec_fail(void) {
     counters *c = counters_create("task-clock", err, sizeof(err));
     EXPECT(c != NULL, "create: %s", err);
     if (!c) return;
-    int fds = count_fds();
+    int fds = child_count_fds();
     char *argv[] = {(char *)path, NULL};
     pid_t pid = counters_spawn(c, argv, -1, -1, err, sizeof(err));
     EXPECT(pid == -1, "spawn of a missing program returned %d", (int)pid);
     EXPECT(strstr(err, path) != NULL, "error \"%s\" does not name the path", err);
     printf("exec failure: %s\n", err);
     EXPECT(waitpid(-1, NULL, WNOHANG) == -1 && errno == ECHILD, "a child is left behind");
-    EXPECT(count_fds() == fds, "fds %d -> %d after a failed spawn", fds, count_fds());
+    EXPECT(child_count_fds() == fds, "fds %d -> %d after a failed spawn", fds, child_count_fds());
     EXPECT(counters_read(c) == -1, "read after a failed spawn must be -1");
     EXPECT(!counters_get(c, 0)->supported, "task-clock supported after a failed spawn");
     counters_free(c);
@@ -309,10 +278,8 @@ static void test_scale(void) {
 
 int main(int argc, char **argv) {
     if (argc == 3 && strcmp(argv[1], "--burn") == 0) return burn_main(atoi(argv[2]));
-    ssize_t n = readlink("/proc/self/exe", self_exe, sizeof(self_exe) - 1);
-    if (n <= 0) { fprintf(stderr, "readlink /proc/self/exe: %s\n", strerror(errno)); return 1; }
-    self_exe[n] = '\0';
-    int fds = count_fds();
+    if (child_init() != 0) return 1;
+    int fds = child_count_fds();
     test_task_clock();
     test_forced_fail();
     test_unknown();
@@ -320,6 +287,6 @@ int main(int argc, char **argv) {
     test_exec_fail();
     test_malformed();
     test_scale();
-    EXPECT(count_fds() == fds, "fds %d at start, %d at the end", fds, count_fds());
+    EXPECT(child_count_fds() == fds, "fds %d at start, %d at the end", fds, child_count_fds());
     return check_finish("test_counters");
 }

@@ -39,6 +39,14 @@ static void topo_copy(char *d, size_t n, const char *s) {
     d[k] = '\0';
 }
 
+/* Whether the sep-separated list names the word want (list is cut up). */
+static int topo_has_word(char *list, const char *sep, const char *want) {
+    char *save = NULL;
+    for (char *tok = strtok_r(list, sep, &save); tok; tok = strtok_r(NULL, sep, &save))
+        if (strcmp(tok, want) == 0) return 1;
+    return 0;
+}
+
 /* A file holding one number (kHz for cpufreq); NAN when unreadable. */
 static double topo_read_num(const char *path) {
     char buf[64], *end;
@@ -143,17 +151,11 @@ static int topo_cg_mount(char *mnt, size_t mn, char *mroot, size_t rn) {
         if (strcmp(fstype, "cgroup2") == 0) {
             char path[1100], ctl[512];
             snprintf(path, sizeof path, "%s/cgroup.controllers", point);
-            if (topo_read_line(path, ctl, sizeof ctl)) {
-                for (char *tok = strtok(ctl, " "); tok; tok = strtok(NULL, " "))
-                    if (strcmp(tok, "cpu") == 0) found = 2;
-            }
+            if (topo_read_line(path, ctl, sizeof ctl) && topo_has_word(ctl, " ", "cpu")) found = 2;
             if (found) { snprintf(mnt, mn, "%s", point); snprintf(mroot, rn, "%s", root); }
-        } else if (strcmp(fstype, "cgroup") == 0 && !v1mnt[0]) {
-            for (char *tok = strtok(opts, ","); tok; tok = strtok(NULL, ","))
-                if (strcmp(tok, "cpu") == 0) {
-                    snprintf(v1mnt, sizeof v1mnt, "%s", point);
-                    snprintf(v1root, sizeof v1root, "%s", root);
-                }
+        } else if (strcmp(fstype, "cgroup") == 0 && !v1mnt[0] && topo_has_word(opts, ",", "cpu")) {
+            snprintf(v1mnt, sizeof v1mnt, "%s", point);
+            snprintf(v1root, sizeof v1root, "%s", root);
         }
     }
     fclose(f);
@@ -182,8 +184,7 @@ static int topo_cg_own_path(int version, char *path, size_t n) {
         else {
             char list[512];
             snprintf(list, sizeof list, "%s", ctl);
-            for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ","))
-                if (strcmp(tok, "cpu") == 0) match = 1;
+            match = topo_has_word(list, ",", "cpu");
         }
         if (match) { snprintf(path, n, "%s", c2 + 1); ok = 0; }
     }
@@ -305,11 +306,11 @@ static void topo_read_caches(topo *t, hwloc_topology_t hw) {
         memset(c, 0, sizeof *c);
         c->hwloc_type = (int)TOPO_CACHE_TYPES[k];
         c->level = (int)o->attr->cache.depth;
+        static const char *const kinds[3] = { "data", "instruction", "unified" }, *const suffix[3] = { "d", "i", "" };
         hwloc_obj_cache_type_t ct = o->attr->cache.type;
-        snprintf(c->type, sizeof c->type, "%s", ct == HWLOC_OBJ_CACHE_DATA ? "data"
-                 : ct == HWLOC_OBJ_CACHE_INSTRUCTION ? "instruction" : "unified");
-        snprintf(c->name, sizeof c->name, "L%d%s", c->level, ct == HWLOC_OBJ_CACHE_DATA ? "d"
-                 : ct == HWLOC_OBJ_CACHE_INSTRUCTION ? "i" : "");
+        int kind = ct == HWLOC_OBJ_CACHE_DATA ? 0 : ct == HWLOC_OBJ_CACHE_INSTRUCTION ? 1 : 2;
+        snprintf(c->type, sizeof c->type, "%s", kinds[kind]);
+        snprintf(c->name, sizeof c->name, "L%d%s", c->level, suffix[kind]);
         c->size = o->attr->cache.size ? (double)o->attr->cache.size : NAN;
         c->linesize = (int)o->attr->cache.linesize;
         c->ways = o->attr->cache.associativity;
@@ -419,7 +420,7 @@ void topo_write_json(FILE *f, const topo *t) {
     fputs("{\"source\":", f);
     json_put_str(f, "hwloc");
     json_kv_str(f, "hwloc_version", t->hwloc_version);
-    fprintf(f, ",\"this_system\":%s", t->this_system ? "true" : "false");
+    json_kv_bool(f, "this_system", t->this_system);
     topo_kv_opt(f, "cpu_model", t->cpu_model);
     topo_kv_opt(f, "cpu_vendor", t->cpu_vendor);
     json_kv_num(f, "cpu_family", t->cpu_family >= 0 ? t->cpu_family : NAN);
@@ -468,7 +469,7 @@ void topo_write_json(FILE *f, const topo *t) {
     const topo_cgroup *g = &t->cgroup;
     fputs("],\"cgroup\":{\"version\":", f);
     json_put_num(f, g->version ? g->version : NAN);
-    fprintf(f, ",\"override\":%s", g->override ? "true" : "false");
+    json_kv_bool(f, "override", g->override);
     json_kv_str(f, "path", g->version || g->override ? g->path : NULL);
     json_kv_num(f, "quota_cpus", g->quota_cpus);
     json_kv_num(f, "quota_us", g->quota_us);
@@ -486,7 +487,7 @@ void topo_write_json(FILE *f, const topo *t) {
     json_kv_num(f, "max_mhz", q->max_mhz);
     json_kv_num(f, "cur_mhz", q->cur_mhz);
     if (q->boost < 0) fputs(",\"boost\":null", f);
-    else fprintf(f, ",\"boost\":%s", q->boost ? "true" : "false");
+    else json_kv_bool(f, "boost", q->boost);
     topo_kv_opt(f, "boost_source", q->boost_source);
     fputs("},\"thp\":{\"enabled\":", f);
     json_put_str(f, *t->thp_enabled ? t->thp_enabled : NULL);

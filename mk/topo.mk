@@ -20,6 +20,7 @@ $(BUILD)/tests/test_topo: bench/test_topo.c $(TOPO_SRC) $(TOPO_HDR) bench/noise.
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -Ibench -Itests bench/test_topo.c $(TOPO_SRC) bench/noise.c -lhwloc -lm -o $@
 
-$(BUILD)/tests/test_counter_groups: bench/test_counter_groups.c bench/counters.c bench/counters.h tests/check.h mk/topo.mk
+$(BUILD)/tests/test_counter_groups: bench/test_counter_groups.c bench/counters.c bench/counters.h bench/counters_child.h \
+    tests/check.h mk/topo.mk
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -Ibench -Itests bench/test_counter_groups.c bench/counters.c -lpfm -lm -o $@

@@ -22,17 +22,7 @@ import numpy as np  # noqa: E402
 
 import analysis_synth  # noqa: E402
 from cllm_analysis import analysis, compare, models, project, runs, stats  # noqa: E402
-
-passed = failed = 0
-
-
-def check(desc, ok):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {desc}")
+from check import check, finish  # noqa: E402
 
 
 def close(a, b, rel):
@@ -327,5 +317,4 @@ def visit(m, stack=()):
     return ok
 check(f"no import cycle among {len(deps)} modules ({sorted(deps)})", all(visit(m) for m in deps))
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

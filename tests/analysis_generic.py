@@ -21,17 +21,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts"))
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from cllm_analysis import analysis, models, plots, report, runs  # noqa: E402
-
-passed = failed = 0
-
-
-def check(desc, ok):
-    global passed, failed
-    if ok:
-        passed += 1
-    else:
-        failed += 1
-        print(f"FAIL: {desc}")
+from check import check, finish  # noqa: E402
 
 
 def amdahl_runs(threads, f, cpus, reps=5, noise=0.02, seed=1, x1=500.0, metric=None):
@@ -152,5 +142,4 @@ check("--work, weak: N x threads / wall_s",
 check("a sweep of old folders (no meta metric) reads tokens_per_s", runs.metric_of({})["key"] == "tokens_per_s")
 
 print(f"({time.time() - t0:.1f} s)")
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -9,6 +9,8 @@
 #   check_finish NAME        prints "NAME: N passed, N failed, N skipped" and
 #                            returns non-zero when any check failed or nothing
 #                            at all was checked or skipped
+#   check_built NAME FILE... unless every FILE is an executable: one failed
+#                            check ("FILE not built"), check_finish NAME, exit 1
 #
 # Sourced by scripts that use `set -euo pipefail`; the counters are globals.
 check_pass=0 check_fail=0 check_skip=0
@@ -19,4 +21,10 @@ skip() { check_skip=$((check_skip + 1)); echo "SKIP: $*"; }
 check_finish() {
     echo "$1: $check_pass passed, $check_fail failed, $check_skip skipped"
     [[ $check_fail -eq 0 && $((check_pass + check_skip)) -gt 0 ]]
+}
+check_built() {
+    local name=$1 f; shift
+    for f; do
+        [[ -x $f ]] || { bad "$f not built (make all)"; check_finish "$name" || exit 1; }
+    done
 }

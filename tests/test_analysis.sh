@@ -8,19 +8,16 @@
 # seed; what analyze and compare refuse; compare's verdicts and exit codes
 # (undecidable with 3 reps, no data, runs that differ, --help); the CI gate.
 # The pure functions (coverage, R usl's coefficients, the projection) are
-# checked by tests/test_analysis_py.sh. Ends with "N passed, N failed".
+# checked by tests/test_analysis_py.sh. Ends with "N passed, N failed, N skipped".
 # BUILD picks the build folder (default build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 PY=${PYTHON:-/usr/bin/python3}
 export OPENBLAS_NUM_THREADS=1
-pass=0 fail=0
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+source tests/check.sh
 has() { grep -qF -- "$2" "$1"; }
 # pyck DESCRIPTION FOLDER EXPR: EXPR (Python, with fit = FOLDER/fit.json, v = its variants) is true
 pyck() {
@@ -254,8 +251,7 @@ if [[ $BUILD == build && -x build/scale ]]; then
     check "ci-compare.sh refuses a rep count that cannot reach alpha (rc $rc)" \
         test "$rc" -eq 2 -a -n "$(grep 'cannot reach' "$T/gate3.out")"
 else
-    echo "SKIP: the ci gate: BUILD=$BUILD is not the plain build (timings under sanitizers prove nothing)"
+    skip "the ci gate: BUILD=$BUILD is not the plain build (timings under sanitizers prove nothing)"
 fi
 
-echo "$pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+check_finish test_analysis

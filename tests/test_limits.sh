@@ -21,11 +21,7 @@ LF=$BUILD/lockfree/train_model
 LK=$BUILD/locked/train_model
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-pass=0; fail=0; skip=0
-ok()  { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-skipped() { skip=$((skip + 1)); echo "SKIP: $*"; }
-check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+source tests/check.sh
 # run ARGS...: rc, stdout in $tmp/out, stderr in $tmp/err; RUN_LIMIT s at most (60)
 run() { rc=0; timeout -s KILL "${RUN_LIMIT:-60}" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null || rc=$?; }
 err_has() { grep -qE -- "$1" "$tmp/err"; }
@@ -34,7 +30,7 @@ TINY=(--steps 1 --quiet --eval-batches 0)
 # --- threads against the BLAS limit
 limit=$("$LF" --help | sed -n 's/.*this OpenBLAS: at most \([0-9]*\)).*/\1/p')
 if [[ -z $limit ]]; then
-    skipped "the BLAS thread limit: openblas_get_config() names no MAX_THREADS ($("$LF" --help | grep -o 'this OpenBLAS[^)]*'))"
+    skip "the BLAS thread limit: openblas_get_config() names no MAX_THREADS ($("$LF" --help | grep -o 'this OpenBLAS[^)]*'))"
 else
     for b in "$LF" "$LK"; do
         run "$b" --threads $((limit + 1)) "${TINY[@]}"
@@ -73,11 +69,11 @@ if nm "$LF" 2>/dev/null | grep -q __asan_init || [[ $BUILD == *asan* ]]; then as
 if [[ -z $total ]]; then
     bad "no total in the big config's memory table"
 elif [[ ${CLLM_TEST_BIG:-0} != 1 ]]; then
-    skipped "one step of ${BIG[*]}: it touches $((total >> 20)) MiB and takes minutes, so make test leaves it out; CLLM_TEST_BIG=1 runs it (test_bigcount covers the ops past 2^31 in every run)"
+    skip "one step of ${BIG[*]}: it touches $((total >> 20)) MiB and takes minutes, so make test leaves it out; CLLM_TEST_BIG=1 runs it (test_bigcount covers the ops past 2^31 in every run)"
 elif [[ $asan -eq 1 ]]; then
-    skipped "one step of ${BIG[*]} under AddressSanitizer: its shadow memory comes on top of the $((total >> 20)) MiB footprint; the plain build runs it"
+    skip "one step of ${BIG[*]} under AddressSanitizer: its shadow memory comes on top of the $((total >> 20)) MiB footprint; the plain build runs it"
 elif [[ $avail -lt $need ]]; then
-    skipped "one step of ${BIG[*]}: its footprint is $((total >> 20)) MiB, this machine has $((avail >> 20)) MiB available (needs $((need >> 20)) MiB with margin)"
+    skip "one step of ${BIG[*]}: its footprint is $((total >> 20)) MiB, this machine has $((avail >> 20)) MiB available (needs $((need >> 20)) MiB with margin)"
     run "$LF" "${BIG[@]}" "${TINY[@]}"
     check "${BIG[*]} without the memory: refused before allocating (rc $rc): $(head -c 200 "$tmp/err")" \
         bash -c '[[ $1 -eq 1 ]] && grep -qE "more than the machine|cannot allocate" "$2"' _ "$rc" "$tmp/err"
@@ -110,7 +106,7 @@ if [[ -d /usr/bin ]]; then
             grep -q "skipped [0-9]* link(s) to a directory already read under /usr/bin" "$tmp/err"
     fi
 else
-    skipped "/usr/bin: not on this machine"
+    skip "/usr/bin: not on this machine"
 fi
 
 # --- --eval-batches 0, and the report's seed and first_step
@@ -128,5 +124,4 @@ assert isinstance(b["val_loss"], float) and b["val_batches"] == 1, (b["val_loss"
 assert a["seed"] == 99 == b["seed"] and a["first_step"] == 0, (a["seed"], a["first_step"])
 PY
 
-echo "test_limits: $pass passed, $fail failed, $skip skipped"
-[[ $fail -eq 0 ]]
+check_finish test_limits

@@ -8,26 +8,23 @@
 # lanes (ratios measured here: no absolute rate is asserted, machines
 # differ); scripts/roofline.sh draws the PNG/SVG and writes roofline.md from
 # that run; bad options exit 2. Run from the repo root; ends
-# with "N passed, N failed" and exits non-zero on any failure.
+# with "N passed, N failed, N skipped" and exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 MICRO=$BUILD/micro/micro
 CEIL=$BUILD/micro/ceilings
-pass=0 fail=0
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+source tests/check.sh
 # expect_rc CODE DESCRIPTION COMMAND...: the command exits with CODE
 expect_rc() {
     local code=$1 d=$2 rc=0; shift 2
     "$@" >"$T/out" 2>&1 || rc=$?
     if [[ $rc -eq $code ]]; then ok; else bad "$d: rc $rc (want $code): $(head -c 300 "$T/out")"; fi
 }
-finish() { echo "$pass passed, $fail failed"; exit $((fail > 0)); }
+finish() { check_finish test_micro; exit $?; }
 
 for b in "$MICRO" "$CEIL"; do
     if [[ ! -x $b ]]; then bad "$b not built (make all)"; finish; fi

@@ -25,13 +25,10 @@ BUILD=${BUILD:-build}
 PY=/usr/bin/python3
 S=scripts/perf-stat.sh
 . tests/calibrate.sh
-pass=0 fail=0
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
-finish() { echo "$pass passed, $fail failed"; [[ $fail -eq 0 ]]; exit $?; }
+source tests/check.sh
+finish() { check_finish test_perf; exit $?; }
 
 for v in lockfree locked; do
     [[ -x $BUILD/$v/train_model ]] || { bad "$BUILD/$v/train_model not built: run make all"; finish; }

@@ -10,34 +10,16 @@
 # test-timeout: 180
 set -euo pipefail
 cd "$(dirname "$0")/.."
-source tests/check.sh
-BUILD=${BUILD:-build}
-SCALE=$BUILD/scale
-T=$(mktemp -d)
+source tests/scale_common.sh    # BUILD SCALE PY T, check.sh, fake_bins, run, expect_fail
 bg=''
 cleanup() { [[ -n $bg ]] && kill "$bg" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 
-# run ARGS...: runs scale, sets rc, output in $T/stdout and $T/stderr
-run() { rc=0; "$SCALE" "$@" >"$T/stdout" 2>"$T/stderr" || rc=$?; }
-# expect_fail CODE TEXT ARGS...: scale exits CODE and stderr names TEXT
-expect_fail() {
-    local code=$1 text=$2; shift 2
-    run "$@"
-    if [[ $rc -eq $code ]] && grep -qF -- "$text" "$T/stderr"; then ok; else
-        local args="$*"
-        bad "scale ${args:0:200} -> rc $rc (want $code), stderr: $(head -c 300 "$T/stderr")"
-    fi
-}
 lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 stderr_has() { grep -qF -- "$1" "$T/stderr"; }
 
-if [[ ! -x $SCALE ]]; then echo "$SCALE not built"; echo "0 passed, 1 failed"; exit 1; fi
-for v in lockfree locked; do
-    mkdir -p "$T/bin/$v"
-    cp tests/fake_train_model.sh "$T/bin/$v/train_model"
-    chmod +x "$T/bin/$v/train_model"
-done
+check_built test_scale "$SCALE"
+fake_bins "$T/bin"
 export FAKE_SLEEP=0.02
 FAST=(--bin-dir "$T/bin" --config tiny --steps 3)
 # the CPUs scale judges oversubscription against: affinity mask and cgroup quota

@@ -10,22 +10,7 @@
 # run recorded. Ends with "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-SCALE=$BUILD/scale
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-
-source tests/check.sh
-run() { rc=0; "$SCALE" "$@" >"$T/stdout" 2>"$T/stderr" || rc=$?; }
-# expect_fail CODE TEXT ARGS...: scale exits CODE and stderr holds TEXT
-expect_fail() {
-    local code=$1 text=$2; shift 2
-    run "$@"
-    if [[ $rc -eq $code ]] && grep -qF -- "$text" "$T/stderr"; then ok; else
-        bad "scale $* -> rc $rc (want $code, '$text'), stderr: $(head -c 300 "$T/stderr")"
-    fi
-}
+source tests/scale_common.sh    # BUILD SCALE PY T, check.sh, fake_bins, run, expect_fail
 # py DIR EXPR: EXPR over recs (runs.jsonl), rows (summary.csv), long (runs.csv), meta
 py() {
     "$PY" - "$1" "$2" <<'EOF'
@@ -41,12 +26,8 @@ EOF
 }
 is_true() { [[ $(py "$1" "$2") == True ]]; }
 
-if [[ ! -x $SCALE ]]; then echo "$SCALE not built"; echo "0 passed, 1 failed"; exit 1; fi
-for v in lockfree locked; do
-    mkdir -p "$T/bin/$v"
-    cp tests/fake_train_model.sh "$T/bin/$v/train_model"
-    chmod +x "$T/bin/$v/train_model"
-done
+check_built test_scale_command "$SCALE"
+fake_bins "$T/bin"
 export FAKE_SLEEP=0.01
 
 # --- word splitting: the same words as Python's shlex.split (POSIX mode) -------

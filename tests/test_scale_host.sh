@@ -6,17 +6,10 @@
 # warning); the effective clock (NA where hardware counters are missing, and
 # cycles / task-clock, cycles / ref-cycles x nominal from a record with known
 # counts, through --resume); --pin passed to the child and recorded, and bad
-# --pin / --noise-max values refused. Ends with "N passed, N failed".
+# --pin / --noise-max values refused. Ends with "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-PY=/usr/bin/python3
-pass=0 fail=0
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+source tests/scale_common.sh    # BUILD SCALE PY T, check.sh, fake_bins
 # rec DIR EXPR: EXPR over recs (runs.jsonl), r = the first record, rows (summary.csv), meta
 rec() {
     "$PY" - "$@" <<'EOF'
@@ -29,10 +22,10 @@ meta = json.load(open(d + '/meta.json'))
 sys.exit(0 if eval(expr) else 1)
 EOF
 }
-[[ -x $BUILD/scale ]] || { echo "$BUILD/scale not built"; echo "0 passed, 1 failed"; exit 1; }
+check_built test_scale_host "$SCALE"
+fake_bins "$T/bin"
 for v in lockfree locked; do
-    mkdir -p "$T/bin/$v" "$T/burn/$v"
-    cp tests/fake_train_model.sh "$T/bin/$v/train_model"
+    mkdir -p "$T/burn/$v"
     # a child that starts a burner it does not wait for (so the burner's CPU
     # time is in no rusage the harness sees) and exits once it has burned
     cat >"$T/burn/$v/train_model" <<'EOF'
@@ -49,7 +42,7 @@ open(sys.argv[1], "w").close()' "$flag" & )
 while [[ ! -f $flag ]]; do sleep 0.01; done
 echo '{"tokens_per_s": 1000, "tokens": 1000}' >"$report"
 EOF
-    chmod +x "$T/bin/$v/train_model" "$T/burn/$v/train_model"
+    chmod +x "$T/burn/$v/train_model"
 done
 export FAKE_SLEEP=0.01 BURN_DIR=$T
 FAST=(--config tiny --steps 2 --variants lockfree)
@@ -126,5 +119,4 @@ for v in -1 abc 1e999 ''; do
     check "--noise-max '$v': message" grep -qF -- "--noise-max" "$T/err"
 done
 
-echo "test_scale_host.sh: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+check_finish test_scale_host

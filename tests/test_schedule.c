@@ -13,6 +13,7 @@
 
 #include "check.h"
 #include "config.h"
+#include "corpus.h"
 #include "data.h"
 #include "trainer.h"
 #include "util.h"
@@ -83,15 +84,9 @@ static void test_formula(void) {
  * rate holds at lr (before the fix it fell to about 0.55 lr one step after
  * the warmup, every step being taken for the horizon's last). */
 static void test_default_in_trainer(void) {
-    text_t text;
-    text_synthetic(&text, 42, 1 << 16);
-    tokenizer_t tk;
     char err[512];
-    tokenizer_build(&tk, TOK_BYTES, text.text, text.len, 256, err, sizeof err);
-    size_t n;
-    int *tok = tokenizer_encode(&tk, text.text, text.len, &n);
     corpus_t corpus;
-    corpus_split(&corpus, tok, n, 16, err, sizeof err);
+    int *tok = test_corpus(&corpus, 16);
     config_t c;
     config_preset(&c, "tiny");
     train_opts o;
@@ -111,8 +106,6 @@ static void test_default_in_trainer(void) {
         trainer_free(t);
     }
     free(tok);
-    text_free(&text);
-    tokenizer_free(&tk);
 }
 
 int main(void) {

@@ -9,17 +9,15 @@
 #   - the README's training examples (its "## Training" block) run as
 #     written, from an empty folder, with exit 0 (skipped under a sanitizer
 #     build: they check the docs, not memory).
-# Run from anywhere after `make all`; ends with "N passed, N failed" and
+# Run from anywhere after `make all`; ends with "N passed, N failed, N skipped" and
 # exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 ROOT=$PWD
-pass=0 fail=0
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+source tests/check.sh
 # what the scripts may write: a listing to compare before and after
 outputs() { find results plots -mindepth 1 -maxdepth 1 2>/dev/null | sort; }
 # run_script OUT ERR SCRIPT ARGS...: rc in $rc; timeout(1) kills the whole
@@ -62,7 +60,7 @@ fi
 
 # --- 2. the README's training examples, as written -------------------------------
 if nm "$BUILD/lockfree/train_model" 2>/dev/null | grep -qE '__asan_init|__tsan_init' || [[ $BUILD == *san* ]]; then
-    echo "SKIP: the README examples: $BUILD is a sanitizer build"
+    skip "the README examples: $BUILD is a sanitizer build"
 else
     mapfile -t cmds < <(awk '/^## Training/ { t = 1; next } t && /^```/ { if (b) exit; b = 1; next } t && b' README.md)
     if [[ ${#cmds[@]} -lt 3 ]]; then
@@ -81,5 +79,4 @@ else
     done
 fi
 
-echo "test_scripts: $pass passed, $fail failed"
-[[ $fail -eq 0 ]]
+check_finish test_scripts

@@ -6,25 +6,20 @@
 # cpu.max (CLLM_TOPO_CGROUP_ROOT, test only) and a synthetic SMT machine
 # (HWLOC_SYNTHETIC); and, where this runs as root with a writable cgroup
 # hierarchy holding the cpu controller, under a real cgroup with a 0.5-CPU
-# quota. Ends with "N passed, N failed"; non-zero exit on any failure.
+# quota. Ends with "N passed, N failed, N skipped"; non-zero exit on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 PY=/usr/bin/python3
-pass=0 fail=0 skipped=0
 T=$(mktemp -d)
 CG=''
 cleanup() { [[ -n $CG && -d $CG ]] && rmdir "$CG" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-check() { local d=$1; shift; if "$@"; then ok; else bad "$d"; fi; }
+source tests/check.sh
 # pyck FILE EXPR: evaluates EXPR with j = the JSON in FILE
 pyck() { "$PY" -c 'import json, sys; j = json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"; }
 
-for b in "$BUILD/topo" "$BUILD/scale"; do
-    [[ -x $b ]] || { echo "$b not built"; echo "0 passed, 1 failed"; exit 1; }
-done
+check_built test_topo "$BUILD/topo" "$BUILD/scale"
 
 # --- build/topo against lscpu ----------------------------------------------------
 rc=0; "$BUILD/topo" >"$T/topo.json" 2>"$T/err" || rc=$?
@@ -77,7 +72,7 @@ EOF
 cat "$T/cmp.out"
 n_ok=$(grep -c '^ok ' "$T/cmp.out" || true); n_bad=$(grep -c '^FAIL' "$T/cmp.out" || true)
 n_skip=$(grep -c '^SKIP: ' "$T/cmp.out" || true)
-pass=$((pass + n_ok)); fail=$((fail + n_bad)); skipped=$((skipped + n_skip))
+check_pass=$((check_pass + n_ok)) check_fail=$((check_fail + n_bad)) check_skip=$((check_skip + n_skip))
 check "lscpu comparison ran (>= 10 fields)" test "$n_ok" -ge 10
 
 # --- scale under a fake quota and a synthetic SMT machine -------------------------
@@ -138,7 +133,7 @@ real_cgroup() {   # prints the folder of a new child cgroup with the cpu control
 }
 read -r ver CG <<<"$(real_cgroup)"
 if [[ $ver == 0 ]]; then
-    echo "SKIP: real cgroup: $CG; the fake cpu.max above covers the logic"; CG=''; skipped=$((skipped + 1))
+    skip "real cgroup: $CG; the fake cpu.max above covers the logic"; CG=''
 else
     if [[ $ver == 2 ]]; then echo "50000 100000" >"$CG/cpu.max"
     else echo 100000 >"$CG/cpu.cfs_period_us"; echo 50000 >"$CG/cpu.cfs_quota_us"; fi
@@ -154,5 +149,4 @@ else
     check "real cgroup removed" test -z "$CG"
 fi
 
-echo "test_topo.sh: $pass passed, $fail failed, $skipped skipped"
-[[ $fail -eq 0 ]]
+check_finish test_topo
