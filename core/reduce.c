@@ -7,7 +7,8 @@
  * buffers from memory while grad[0]'s block stays in L1, and grad[0] is
  * loaded and stored once per four buffers instead of once per buffer; then the
  * block's squared norm is taken from L1, its eight partial sums as one
- * vector. Measured on the 2-vCPU Zen 4 VM with the machine quiet (interleaved
+ * vector. Measured on the 2-vCPU AMD EPYC VM (family 26 model 2, the Zen 5
+ * family) with the machine quiet (interleaved
  * repetitions, medians), against the previous kernel (one buffer at a time,
  * 1 KiB blocks, a scalar norm): at DRAM sizes the same speed at 2 buffers
  * on 2 threads (57 vs 59 GB/s, both at memory speed, 128% of the triad
