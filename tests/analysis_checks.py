@@ -191,7 +191,7 @@ for reps in (3, 5):
 # scale-2core-20261126 (make bench of 2026-11-26 on the 2-vCPU AMD EPYC VM, family
 # 26 model 2; ceilings measured on that VM kind); the error on today's committed
 # reference run is printed beside it (README and the session note say why it is
-# larger there: both vCPUs busy slow each worker's compute by 7-20%, which 1-thread
+# larger there: both vCPUs busy slow each worker's compute by 7-21%, which 1-thread
 # data cannot show).
 ref = runs.load_folder(os.path.join(REPO, "tests", "data", "scale-2core-20261126"))
 CEIL = {"bw1": 35.3, "bw_all": 36.2, "n_all": 2, "peak1": 265.0, "peak_all": 235.0}
