@@ -216,8 +216,7 @@ int export_hyperfine(FILE *f, const char *runs_path, const char *const *variants
             json_put_str(f, l.r[cmd].command);
             fputs(",\"mean\":", f); hf_num(f, stats_mean(x, k));
             fputs(",\"stddev\":", f); hf_num(f, stats_stddev(x, k));
-            double lo = x[0], hi = x[0];
-            for (int i = 1; i < k; i++) { if (x[i] < lo) lo = x[i]; if (x[i] > hi) hi = x[i]; }
+            double lo = stats_min(x, k), hi = stats_max(x, k);
             fputs(",\"median\":", f);
             double *y = malloc(sizeof *y * (size_t)k);
             if (!y) { fputs("scale: out of memory\n", stderr); exit(1); }

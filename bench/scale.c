@@ -219,7 +219,7 @@ static void meta_host(FILE *f, const scale *s) {
     fputs("{\"hostname\":", f);
     json_put_str(f, host);
     json_kv_str(f, "cpu_model", *t->cpu_model ? t->cpu_model : NULL);
-    json_kv_num(f, "online_cpus", (double)sysconf(_SC_NPROCESSORS_ONLN));
+    json_kv_num(f, "online_cpus", t->online_cpus);
     json_kv_num(f, "affinity_cpus", s->cpus);
     json_kv_num(f, "usable_cpus", t->usable_cpus);
     json_kv_num(f, "cores", t->affinity_cores);
@@ -243,8 +243,7 @@ static void meta_noise(FILE *f, const scale *s) {
         noisy += s->runs[i].noisy == 1;
         undetermined += s->runs[i].noisy < 0;
     }
-    double mx = NAN;
-    for (int i = 0; i < k; i++) if (!(mx >= x[i])) mx = x[i];
+    double mx = stats_max(x, k);
     fputs("{\"noise_max_cpus\":", f);
     json_put_num(f, s->o.noise_max);
     json_kv_num(f, "runs_measured", k);
@@ -267,7 +266,7 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     json_kv_str(f, "start_time", s->start_time);
     json_kv_str(f, "end_time", end_time);
     json_kv_str(f, "first_start_time", s->first_start);
-    fprintf(f, ",\"resumed\":%s", s->resumed ? "true" : "false");
+    json_kv_bool(f, "resumed", s->resumed);
     json_kv_str(f, "command", s->command);
     fputs(",\"argv\":[", f);
     for (int i = 0; i < s->argc; i++) { fputs(i ? "," : "", f); json_put_str(f, s->argv[i]); }

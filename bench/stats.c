@@ -57,14 +57,14 @@ double stats_stddev(const double *x, int n) {
     return k >= 2 ? sqrt(s / (k - 1)) : NAN;
 }
 
-static double stats_min(const double *x, int n) {
+double stats_min(const double *x, int n) {
     double m = NAN;
     for (int i = 0; i < n; i++)
         if (isfinite(x[i]) && !(m <= x[i])) m = x[i];
     return m;
 }
 
-static double stats_max(const double *x, int n) {
+double stats_max(const double *x, int n) {
     double m = NAN;
     for (int i = 0; i < n; i++)
         if (isfinite(x[i]) && !(m >= x[i])) m = x[i];
@@ -194,8 +194,8 @@ static void put_counters(FILE *f, const counters *c) {
                     "\"running_frac\":", (unsigned long long)v->raw,
                     (unsigned long long)v->time_enabled, (unsigned long long)v->time_running);
             json_put_num(f, v->running_frac);
-            fprintf(f, ",\"user_only\":%s,\"opened\":", v->user_only ? "true" : "false");
-            json_put_str(f, v->opened);
+            json_kv_bool(f, "user_only", v->user_only);
+            json_kv_str(f, "opened", v->opened);
         } else {
             if (v->group) fprintf(f, ",\"group\":%d", v->group);   /* listed in a group, did not open */
             fputs(",\"reason\":", f);
@@ -213,8 +213,8 @@ static void stats_write_host_fields(FILE *f, const stats_record *r) {
     int usable = h->usable_cpus > 0 ? h->usable_cpus : r->cpus;
     int workers = r->threads * (r->ranks > 1 ? r->ranks : 1);
     int over = workers > usable;
-    fprintf(f, ",\"oversubscribed\":%s,\"smt_shared\":%s", over ? "true" : "false",
-            !over && h->cores > 0 && workers > h->cores ? "true" : "false");
+    json_kv_bool(f, "oversubscribed", over);
+    json_kv_bool(f, "smt_shared", !over && h->cores > 0 && workers > h->cores);
     json_kv_num(f, "affinity_cpus", r->cpus);
     json_kv_num(f, "usable_cpus", usable);
     json_kv_num(f, "cores", h->cores > 0 ? h->cores : NAN);

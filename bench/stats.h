@@ -83,6 +83,9 @@ typedef struct {
 double stats_median(double *x, int n);
 double stats_mean(const double *x, int n);
 double stats_stddev(const double *x, int n);
+/* Smallest / largest finite value of x (NAN when none). */
+double stats_min(const double *x, int n);
+double stats_max(const double *x, int n);
 /* Least-squares line y = a + b x over the finite pairs; returns the number
  * of pairs used, and b = NAN unless at least two distinct x. */
 int stats_linfit(const double *x, const double *y, int n, double *a, double *b);

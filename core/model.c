@@ -126,7 +126,7 @@ int ctx_layout(const config_t *c, int Bmax, int recompute, ctx_t *x, mem_item it
         x->cls_rows = R;
     }
     size_t sum = 0;
-    for (int i = 0; i < k; i++) sum += (it[i].bytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    for (int i = 0; i < k; i++) sum += mem_round_line(it[i].bytes);
     *total = sum;
     return k;
 }
@@ -139,7 +139,7 @@ void ctx_carve(const config_t *c, int Bmax, int recompute, ctx_t *x, char *base)
     x->Bmax = Bmax;
     for (int i = 0; i < n; i++) {
         *it[i].slot = base;
-        base += (it[i].bytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+        base += mem_round_line(it[i].bytes);
     }
 }
 

@@ -80,7 +80,8 @@ void attention_backward(float *dqkv, float *scratch, const float *dout, const fl
 size_t attention_scratch_floats(size_t T);
 
 /* GELU, tanh form: out (N) = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))),
- * computed as x * sigmoid(2u) (the same function). dgelu (N), when not NULL,
+ * tanh from one exp (ops.c's tanh_approx, which says why not the sigmoid
+ * form). dgelu (N), when not NULL,
  * gets gelu'(inp) in the same pass, for the backward; it may alias inp. */
 void gelu_forward(float *out, float *dgelu, const float *inp, size_t N);
 /* dinp = dgelu * dout, dgelu from gelu_forward (overwritten; dinp may alias dout) */

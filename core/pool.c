@@ -173,15 +173,13 @@ static int fail_thread_at(void) {
     return s && *s ? atoi(s) : -1;
 }
 
-/* the CPUs this thread may run on (its affinity mask), at least 1 */
+/* the CPUs this thread may run on (its affinity mask; the online CPUs when
+ * it cannot be read), at least 1 */
 static int usable_cpus(void) {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) != 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        return n > 0 ? (int)n : 1;
-    }
-    int n = CPU_COUNT(&set);
-    return n > 0 ? n : 1;
+    int n = cpu_affinity_count();
+    if (n > 0) return n;
+    long on = sysconf(_SC_NPROCESSORS_ONLN);
+    return on > 0 ? (int)on : 1;
 }
 
 pool_t *pool_create(int nth, char *err, size_t errlen) {

@@ -18,12 +18,6 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static int affinity_cpus(void) {
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
-    return CPU_COUNT(&set);
-}
-
 /* where each worker ran: --pin, the CPU it was bound to, and its CPU and
  * affinity mask sampled at the end of the run (trainer_sample_cpus) */
 static void json_pin(json_w *j, const trainer_t *t, const run_info *ri) {
@@ -216,7 +210,7 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     else json_null(&j, "val_loss");
     json_num(&j, "flops_per_step", config_flops(c, trainer_global_batch(t)));
     json_int(&j, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
-    json_int(&j, "affinity_cpus", affinity_cpus());
+    json_int(&j, "affinity_cpus", cpu_affinity_count());
 
     /* phases: wall_s[phase][worker], cpu_s[phase][worker], over every
      * rank's workers in global order (rank-major) */

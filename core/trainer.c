@@ -191,7 +191,7 @@ int trainer_memtable_rank(const config_t *c, int nth, int strong, int recompute,
     mt->per_thread[n++] = (mem_item){ "grad", pbytes, NULL };
     mt->per_thread[n++] = (mem_item){ "worker_state", sizeof(worker_t), NULL };
     mt->n_per_thread = n;
-    size_t pad_p = (pbytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    size_t pad_p = mem_round_line(pbytes);
     if (!size_add(ctx_bytes, pad_p, &mt->per_thread_total)) goto overflow;
     /* worker_t lives in the trainer's array of workers, padded to a line */
     mt->per_thread_total += sizeof(worker_t);
@@ -200,18 +200,18 @@ int trainer_memtable_rank(const config_t *c, int nth, int strong, int recompute,
     size_t off, cnt;
     rank_range(np, nth, nranks, rank, &off, &cnt);
     mt->shard = cnt;
-    size_t sbytes = cnt * sizeof(float), pad_s = (sbytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    size_t sbytes = cnt * sizeof(float), pad_s = mem_round_line(sbytes);
     mt->shared[0] = (mem_item){ "params", pbytes, NULL };
     mt->shared[1] = (mem_item){ "adam_m", sbytes, NULL };
     mt->shared[2] = (mem_item){ "adam_v", sbytes, NULL };
     mt->n_shared = 3;
-    if (!size_mul(pad_p, 3, &mt->shared_total)) goto overflow;   /* pad_s <= pad_p */
-    mt->shared_total = pad_p + 2 * pad_s;
+    if (!size_add(pad_p, pad_s, &mt->shared_total) || !size_add(mt->shared_total, pad_s, &mt->shared_total))
+        goto overflow;
     if (nranks > 1) {
         size_t xbytes;
         if (!size_mul(sbytes, (size_t)nranks, &xbytes)) goto overflow;
         mt->shared[mt->n_shared++] = (mem_item){ "comm_recv", xbytes, NULL };
-        mt->shared_total += (xbytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+        if (!size_add(mt->shared_total, mem_round_line(xbytes), &mt->shared_total)) goto overflow;
     }
     size_t all;
     if (!size_mul(mt->per_thread_total, (size_t)nth, &all) || !size_add(all, mt->shared_total, &mt->total))
@@ -405,8 +405,8 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
     if (kill && *kill && sscanf(kill, "%ld:%ld", &t->kill_rank, &t->kill_step) != 2)
         t->kill_rank = t->kill_step = -1;
     t->nparams = param_counts(c, t->pcount);
-    size_t pad_p = (t->nparams * sizeof(float) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
-    size_t pad_s = (mt.shard * sizeof(float) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    /* the layout of the shared block, from the memory table's own items */
+    size_t pad_p = mem_round_line(mt.shared[0].bytes), pad_s = mem_round_line(mt.shared[1].bytes);
     t->pad_p = pad_p;
     t->pad_s = pad_s;
     t->shared_bytes = mt.shared_total;
@@ -748,7 +748,7 @@ float trainer_step(trainer_t *t) {
     if (t->nranks > 1) {
         /* ---- MPI insertion point 3 of 3: the updated slices from every rank
          * (worker 0 is this thread; the job's end ordered every AdamW before) */
-        stamp s = stamp_now(t);
+        stamp s = phase_start(t, &t->w[0]);
         comm_allgather(t->comm, t->params, t->rank_off, t->rank_cnt);
         phase_end(t, &t->w[0], PH_COMM, s);
         for (int g = 0; g < t->nworkers; g++) loss += t->wstat_all[2 * g];
@@ -807,11 +807,6 @@ const train_opts *trainer_opts(const trainer_t *t) { return &t->opt; }
 int trainer_rank(const trainer_t *t) { return t->rank; }
 int trainer_ranks(const trainer_t *t) { return t->nranks; }
 int trainer_workers(const trainer_t *t) { return t->nworkers; }
-
-void trainer_shard(const trainer_t *t, size_t *k0, size_t *k1) {
-    *k0 = t->moff;
-    *k1 = t->moff + t->rank_cnt[t->rank];
-}
 
 void trainer_set_moments(trainer_t *t, const float *m, const float *v) {
     size_t n = t->rank_cnt[t->rank];

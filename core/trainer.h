@@ -162,11 +162,11 @@ long trainer_steps_done(const trainer_t *t);
 void trainer_set_steps_done(trainer_t *t, long step);
 size_t trainer_nparams(const trainer_t *t);
 float *trainer_params(trainer_t *t);     /* nparams floats */
-/* Adam's moments of the parameters [k0, k1) this rank holds (trainer_shard;
- * all of them with one rank) */
+/* Adam's moments of the parameters this rank holds (its shard, as
+ * trainer_set_moments and trainer_gather_moments see it; all of them with
+ * one rank) */
 float *trainer_adam_m(trainer_t *t);
 float *trainer_adam_v(trainer_t *t);
-void trainer_shard(const trainer_t *t, size_t *k0, size_t *k1);
 /* Set the moments from arrays of all nparams (a checkpoint's): this rank's
  * shard is copied. */
 void trainer_set_moments(trainer_t *t, const float *m, const float *v);
@@ -180,7 +180,7 @@ int trainer_workers(const trainer_t *t);   /* ranks x threads */
 void trainer_comm_bytes(const trainer_t *t, double *sent, double *received);
 /* the combined gradient of the last step (before clipping), nparams floats:
  * what the optimizer read; for tests (tests/optim_dump.c). With several
- * ranks only this rank's range (trainer_shard) holds the combined sum. */
+ * ranks only this rank's shard of the moments' range holds the combined sum. */
 const float *trainer_grads(const trainer_t *t);
 float trainer_last_grad_norm(const trainer_t *t);
 float trainer_last_lr(const trainer_t *t);

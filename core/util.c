@@ -7,6 +7,7 @@
 #include <cblas.h>
 #include <errno.h>
 #include <math.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,11 +103,24 @@ static int alloc_fails(void) {
     }
 }
 
+/* the padded size mem_alloc hands out, 0 on overflow */
+static size_t padded(size_t bytes) {
+    size_t n = mem_round_line(bytes);
+    if (n < bytes) return 0;
+    return n ? n : CACHE_LINE;
+}
+
+/* the mapping behind mem_alloc_untouched: padded bytes in whole pages, 0 on overflow */
+static size_t untouched_map(size_t bytes) {
+    size_t n = padded(bytes), pg = mem_page_size();
+    size_t map = (n + pg - 1) / pg * pg;
+    return n == 0 || map < n ? 0 : map;
+}
+
 void *mem_alloc(size_t bytes) {
     if (alloc_fails()) return NULL;
-    size_t n = (bytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
-    if (n < bytes) return NULL;            /* the rounding overflowed */
-    if (n == 0) n = CACHE_LINE;
+    size_t n = padded(bytes);
+    if (n == 0) return NULL;               /* the rounding overflowed */
     void *p = NULL;
     if (posix_memalign(&p, CACHE_LINE, n) != 0) return NULL;
     memset(p, 0, n);
@@ -114,29 +128,27 @@ void *mem_alloc(size_t bytes) {
     return p;
 }
 
+int cpu_affinity_count(void) {
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0) return -1;
+    return CPU_COUNT(&set);
+}
+
 size_t mem_page_size(void) {
     long pg = sysconf(_SC_PAGESIZE);
     return pg > 0 ? (size_t)pg : 4096;
 }
 
-/* the padded size mem_alloc would hand out, 0 on overflow */
-static size_t padded(size_t bytes) {
-    size_t n = (bytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
-    if (n < bytes) return 0;
-    return n ? n : CACHE_LINE;
-}
-
 void *mem_alloc_untouched(size_t bytes) {
     if (alloc_fails()) return NULL;
-    size_t n = padded(bytes), pg = mem_page_size();
-    size_t map = (n + pg - 1) / pg * pg;
-    if (n == 0 || map < n) return NULL;
+    size_t n = padded(bytes), map = untouched_map(bytes);
+    if (map == 0) return NULL;
     void *p = NULL;
 #if UNTOUCHED_MMAP
     p = mmap(NULL, map, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
 #else
-    if (posix_memalign(&p, pg, map) != 0) return NULL;
+    if (posix_memalign(&p, mem_page_size(), map) != 0) return NULL;
 #endif
     alloc_total += n;
     return p;
@@ -145,8 +157,7 @@ void *mem_alloc_untouched(size_t bytes) {
 void mem_free_untouched(void *p, size_t bytes) {
     if (!p) return;
 #if UNTOUCHED_MMAP
-    size_t pg = mem_page_size();
-    munmap(p, (padded(bytes) + pg - 1) / pg * pg);
+    munmap(p, untouched_map(bytes));
 #else
     (void)bytes;
     free(p);

@@ -52,9 +52,15 @@ uint64_t rng_next(rng_t *r);
 float rng_normal(rng_t *r);            /* N(0, 1), Box-Muller */
 uint64_t rng_hash(uint64_t a, uint64_t b, uint64_t c);  /* stateless mix */
 
+/* CPUs in this thread's affinity mask, -1 when it cannot be read */
+int cpu_affinity_count(void);
+
 double time_wall(void);                /* CLOCK_MONOTONIC, seconds */
 double time_thread_cpu(void);          /* CLOCK_THREAD_CPUTIME_ID, seconds */
 
+/* bytes rounded up to a whole number of cache lines (no overflow check:
+ * callers of a size that could overflow check it themselves) */
+static inline size_t mem_round_line(size_t bytes) { return (bytes + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE; }
 /* 64-byte aligned, zeroed. NULL on failure (caller reports what failed). */
 void *mem_alloc(size_t bytes);
 void mem_free(void *p);

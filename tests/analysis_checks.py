@@ -212,7 +212,7 @@ ck = cur["projection"]["check"]
 print(f"    (results/reference-2core, not checked: 2-thread step {ck['projected_step_s'] * 1e3:.2f} ms projected, "
       f"{ck['measured_step_s'] * 1e3:.2f} ms measured, {ck['error']:+.1%}; waiting "
       f"{ck['parts_s']['waiting'] * 1e3:.2f} ms projected)")
-check("the reference run: 'not testable' on 2 CPUs", res["verdict"]["class"] == "not testable")
+check("the reference run: 'not testable' on 2 CPUs", cur["verdict"]["class"] == "not testable")
 for bad in ("cores=0,dram-gbs=10", "cores=64", "cores=64,dram=3", "cores=x,dram-gbs=1"):
     try:
         project.parse_target(bad)

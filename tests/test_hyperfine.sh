@@ -28,10 +28,7 @@ trap 'rm -rf "$T"' EXIT
 source tests/check.sh
 finish() { check_finish test_hyperfine; exit $?; }
 
-for v in lockfree locked; do
-    [[ -x $BUILD/$v/train_model ]] || { bad "$BUILD/$v/train_model not built: run make all"; finish; }
-done
-[[ -x $BUILD/scale ]] || { bad "$BUILD/scale not built: run make all"; finish; }
+check_built test_hyperfine "$BUILD/lockfree/train_model" "$BUILD/locked/train_model" "$BUILD/scale"
 command -v hyperfine >/dev/null || { bad "hyperfine not installed: sudo apt-get install hyperfine"; finish; }
 
 . tests/calibrate.sh

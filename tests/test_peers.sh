@@ -28,10 +28,8 @@ expect() {
         bad "peers.sh $* -> rc $rc (want $want, '$text'): $(head -c 300 "$T/err")"; fi
 }
 
-for b in "$BUILD/scale" "$BUILD/micro/ceilings" "$BUILD/lockfree/train_model"; do
-    [[ -x $b ]] || { echo "$b is missing: run make all"; echo "0 passed, 1 failed"; exit 1; }
-done
-"$PY" -c 'import torch' 2>/dev/null || { echo "$PY cannot import torch (scripts/deps.sh)"; echo "0 passed, 1 failed"; exit 1; }
+check_built test_peers "$BUILD/scale" "$BUILD/micro/ceilings" "$BUILD/lockfree/train_model"
+"$PY" -c 'import torch' 2>/dev/null || { bad "$PY cannot import torch (scripts/deps.sh)"; check_finish test_peers; exit 1; }
 
 expect 2 "--policies: 'LAZY' is not PASSIVE or ACTIVE" --policies LAZY
 expect 2 "--steps: 'tiny=x' is not CONFIG=STEPS[:WARMUP]" --steps tiny=x

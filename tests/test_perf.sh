@@ -30,10 +30,7 @@ trap 'rm -rf "$T"' EXIT
 source tests/check.sh
 finish() { check_finish test_perf; exit $?; }
 
-for v in lockfree locked; do
-    [[ -x $BUILD/$v/train_model ]] || { bad "$BUILD/$v/train_model not built: run make all"; finish; }
-done
-[[ -x $BUILD/scale ]] || { bad "$BUILD/scale not built: run make all"; finish; }
+check_built test_perf "$BUILD/lockfree/train_model" "$BUILD/locked/train_model" "$BUILD/scale"
 
 # csv_field FILE VARIANT THREADS EVENT COLUMN: one cell of perf.csv
 csv_field() {

@@ -140,8 +140,7 @@ def peers_main(argv=None):
         print(f"peers-report: warning: no {cpath}: no FMA peak, so no MFU", file=sys.stderr)
         res = peers.build(subs, None)
     plots_dir = a.plots_dir or os.path.join(REPO, "plots", os.path.basename(os.path.normpath(a.peers_dir)))
-    note = peers.write(a.peers_dir, subs, res, plots_dir)
-    md = peers.text(subs, res)
+    note, md = peers.write(a.peers_dir, subs, res, plots_dir)
     print(md[md.index("| config"):md.index("\nNotes")])
     print(f"peers-report: wrote {os.path.join(a.peers_dir, 'peers.md')}, peers.csv"
           + ("" if note else f"; {os.path.join(plots_dir, 'peers.png')}, .svg"))

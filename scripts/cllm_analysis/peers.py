@@ -258,7 +258,7 @@ def plot_script(subs, res, d):
 
 def write(d, subs, res, plots_dir):
     """peers.md, peers.csv (in d) and the plot (plots_dir); returns why the plot
-    is missing ("" when it was drawn)."""
+    is missing ("" when it was drawn) and the text of peers.md."""
     os.makedirs(plots_dir, exist_ok=True)
     note = ""
     gp = plot_script(subs, res, plots_dir)
@@ -273,6 +273,7 @@ def write(d, subs, res, plots_dir):
                 note = f"gnuplot failed on {os.path.join(plots_dir, 'peers.gp')}: {p.stderr.strip()[-300:]}"
                 break
     rel = os.path.relpath(os.path.join(plots_dir, "peers"), d)
-    write_atomic(os.path.join(d, "peers.md"), text(subs, res, None if note else rel))
+    md = text(subs, res, None if note else rel)
+    write_atomic(os.path.join(d, "peers.md"), md)
     write_atomic(os.path.join(d, "peers.csv"), csv_text(res))
-    return note
+    return note, md

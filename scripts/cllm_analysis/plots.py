@@ -259,7 +259,7 @@ def plot_memory(run, res, d):
                          f"lc rgb '{color}' title '{lab}: RSS slope fit (weak scaling)'")
     xmax = max([q["threads"] for m in mem["variants"].values() for q in m["points"]] + [2])
     if run["config"] == "seed" and run["scaling"] == "weak":
-        plots.append(f"x * {NOTE_KIB} / 1024.0 lw 2 lc rgb '#b08900' title 'original note (seed): 6.1 MB x threads'")
+        plots.append(f"x * {mem['note_per_thread_bytes'] / 1024:.0f} / 1024.0 lw 2 lc rgb '#b08900' title 'original note (seed): 6.1 MB x threads'")
     sub = ("strong scaling: each worker holds B/N sequences; compare analytic total and RSS point by point"
            if mem["scaling"] == "strong" else "weak scaling: the RSS slope is the measured per-thread size")
     return gp_header("memory", 1300, 650) + f"""set title {gp_str(f"memory: analytic total and peak RSS by threads ({run['name']}, config {mem['config']})")}."\\n{{/*0.8 {sub}}}"
@@ -270,9 +270,6 @@ set ylabel "MiB"
 set key outside right top box opaque font ",10"
 plot {", ".join(plots)}
 """
-
-
-NOTE_KIB = 6277
 
 
 def plot_counters(run, res, d):

@@ -217,11 +217,14 @@ def project(reps1, reps2, shape, ceil, cpus, target=None, strong=False, boot=100
     tp1 = shape["tokens_per_step_1"]
     tok = ns * tp1 if not strong else np.full(len(ns), tp1)
 
-    def curve(r1, r2):
-        t = step_time(ns, costs(r1), costs(r2) if r2 is not None and len(r2) else None, shape, mach, strong)
+    def curve_of(k1, k2):
+        t = step_time(ns, k1, k2, shape, mach, strong)
         return t, (tok / t["total"]) / (tok[0] / t["total"][0])
 
-    parts, sp = curve(reps1, reps2 if reps2 else None)
+    def curve(r1, r2):
+        return curve_of(costs(r1), costs(r2) if r2 is not None and len(r2) else None)
+
+    parts, sp = curve_of(c1, c2)
     out.update({"threads": ns.astype(int).tolist(), "base_threads": base, "costs_1": plain(c1), "costs_2": plain(c2),
                 "observed_gbs": {"1": seen1, "2": seen2 if c2 else None},
                 "parts_s": {k: v.tolist() for k, v in parts.items()}, "speedup": sp.tolist(),
