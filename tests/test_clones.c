@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "ops.h"
@@ -158,7 +160,25 @@ static int run_in(const char *name, const inputs *in, outputs *out) {
     return 1;
 }
 
+/* this program again with CLLM_ISA=isa in its environment (the child only
+ * reports ops_isa()): its exit status, its first output line in out */
+static int run_self(const char *isa, char *out, size_t n) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "CLLM_ISA=%s TEST_CLONES_CHILD=1 /proc/%d/exe 2>&1", isa, (int)getpid());
+    out[0] = '\0';
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    if (!fgets(out, (int)n, p)) out[0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 int main(void) {
+    if (getenv("TEST_CLONES_CHILD")) {   /* run_self's child: which clone CLLM_ISA gave */
+        printf("%s\n", ops_isa());
+        return 0;
+    }
     openblas_set_num_threads(1);
     static inputs in;
     static outputs ref, got;
@@ -169,6 +189,15 @@ int main(void) {
     /* a name no build has, and (where the CPU lacks AVX2) one it cannot run */
     EXPECT(ops_isa_set("sse9") == -1, "ops_isa_set accepted an unknown clone");
     EXPECT(strcmp(ops_isa(), "sse9") != 0, "a refused clone became the current one");
+    /* CLLM_ISA picks the clone before main; one this build or CPU lacks is
+     * refused with a message naming the choices, exit 2 */
+    char line[256];
+    int rc = run_self("default", line, sizeof line);
+    EXPECT(rc == 0 && strcmp(line, "default") == 0, "CLLM_ISA=default: exit %d, clone '%s'", rc, line);
+    rc = run_self("sse9", line, sizeof line);
+    EXPECT(rc == 2 && strstr(line, "CLLM_ISA=sse9") && strstr(line, "default"),
+           "CLLM_ISA=sse9: exit %d, message '%s'", rc, line);
+    printf("CLLM_ISA=sse9: exit %d, \"%s\"\n", rc, line);
 #if CLLM_HAVE_CLONES
     __builtin_cpu_init();
     const int has512 = __builtin_cpu_supports("avx512f"), has2 = __builtin_cpu_supports("avx2");
