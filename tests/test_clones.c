@@ -149,6 +149,7 @@ static void compare(const char *name, const outputs *a, const outputs *ref) {
     EXPECT(ok, "clone %s: the cross-entropy total differs", name);
 }
 
+#if CLLM_HAVE_CLONES
 /* run every op in clone `name`, or say why not */
 static int run_in(const char *name, const inputs *in, outputs *out) {
     if (ops_isa_set(name) != 0) {
@@ -159,6 +160,7 @@ static int run_in(const char *name, const inputs *in, outputs *out) {
     run_ops(in, out);
     return 1;
 }
+#endif
 
 /* this program again with CLLM_ISA=isa in its environment (the child only
  * reports ops_isa()): its exit status, its first output line in out */
