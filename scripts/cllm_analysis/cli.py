@@ -26,8 +26,8 @@ Exit: 0 ok, 1 unreadable or refused results folder or a failed plot, 2 usage err
 
 COMPARE_EPILOG = """\
 Per point: ratio = candidate over baseline as a speed (> 1 = candidate faster),
-the ratio of geometric means with its 95% Welch t interval on log scale, and
-the Mann-Whitney U test (scipy, exact without ties). Verdicts: faster / slower
+the Hodges-Lehmann ratio (median of the pairwise ratios) with its 95%
+Mann-Whitney (Moses) interval, which always contains it, and the Mann-Whitney U test (scipy, exact without ties). Verdicts: faster / slower
 (p < alpha in that direction, the interval excludes 1 and the ratio is beyond
 1 +- threshold), equivalent (the interval inside 1 +- threshold), no
 significant difference, undecidable (the rep counts cannot reach alpha: the
