@@ -25,6 +25,10 @@ import re
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cllm_analysis import ijson  # noqa: E402
+from cllm_analysis.atomic import write_atomic  # noqa: E402
+
 
 def die(msg):
     print(f"roofline.py: {msg}", file=sys.stderr)
@@ -536,5 +540,4 @@ summary = {"ceilings": {"peak_gflops": PEAK, "bw_gbs": BW, "threads_max": NMAX},
            "kernels": kernels, "steps": steps, "phases": phases, "train": trains, "pool": pools,
            "combine": combines,
            "errors": errors}
-with open(os.path.join(RUN, "roofline.json"), "w") as f:
-    json.dump(summary, f, indent=1, default=str)
+write_atomic(os.path.join(RUN, "roofline.json"), ijson.dumps(summary, indent=1, default=str))

@@ -3,11 +3,10 @@ results folder), compare (the point-by-point comparison and gate) and
 peers-report (make peers' table and plot). They
 parse arguments, read the folders and call the package; nothing else."""
 import argparse
-import json
 import os
 import sys
 
-from . import analysis, compare, peers, plots, project, report, runs
+from . import analysis, compare, ijson, peers, plots, project, report, runs
 from .util import json_text, write_atomic
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -131,8 +130,7 @@ def peers_main(argv=None):
     ceil = None
     if a.ceilings or os.path.exists(cpath):
         try:
-            with open(cpath) as f:
-                ceil = json.load(f)
+            ceil = ijson.load_file(cpath)
             res = peers.build(subs, ceil)
         except (OSError, ValueError, KeyError, TypeError) as e:
             die("peers-report", f"cannot use the ceilings file {cpath}: {e}")
