@@ -7,6 +7,8 @@
 #     1..255 in a string (a child's stderr) and a Latin-1 argument: written as
 #     valid I-JSON, read back byte for byte, analysed (scripts/analyze);
 #   - --steps 1000000 and a --timeout with 13 digits survive --resume;
+#   - summary.csv's speedup (C) equal to the analysis's (Python), inside its
+#     interval and its range;
 #   - --pin bounded alike in scale and train_model;
 #   - every field a record carries (wall, user, sys, peak RSS, context
 #     switches, the task-clock and page-fault counters) against the child's
@@ -120,6 +122,26 @@ EOF
 rc=0
 scripts/analyze "$D" --no-plots --bootstrap 0 >"$T/an.out" 2>&1 || rc=$?
 check "scripts/analyze reads the Latin-1 folder (rc $rc: $(tail -c 300 "$T/an.out"))" test "$rc" -eq 0
+
+# --- the speedup: one quantity in summary.csv (C) and the analysis (Python) -----------
+fake_bins "$T/bin"
+mkdir -p "$T/reps"
+FAKE_SLEEP=0.01 FAKE_REPS_DIR=$T/reps run --threads 1,2 --reps 4 --variants lockfree --bin-dir "$T/bin" --out "$T/sp"
+check "the fake sweep ran (rc $rc)" test "$rc" -eq 0
+rc=0
+scripts/analyze "$T/sp" --no-plots --bootstrap 0 >"$T/an.out" 2>&1 || rc=$?
+check "scripts/analyze of the fake sweep (rc $rc)" test "$rc" -eq 0
+check "summary.csv's speedup (C) is the analysis's figure, inside its interval and range" "$PY" - "$T/sp" <<'EOF'
+import csv, json, os, sys
+d = sys.argv[1]
+fit = json.load(open(os.path.join(d, "fit.json")))
+py = {r["threads"]: r for r in fit["variants"]["lockfree"]["rows"]}
+c = {int(r["threads"]): r for r in csv.DictReader(open(os.path.join(d, "summary.csv")))}
+r, s = py[2], float(c[2]["speedup"])
+ok = (abs(s - r["speedup"]) <= 1e-6 * r["speedup"] and r["speedup_ci"][0] <= r["speedup"] <= r["speedup_ci"][1]
+      and float(c[2]["speedup_min"]) <= s <= float(c[2]["speedup_max"]))
+sys.exit(0 if ok else print(s, r["speedup"], r["speedup_ci"], c[2]["speedup_min"], c[2]["speedup_max"]) or 1)
+EOF
 
 # --- stored options round-trip exactly -------------------------------------------------
 run --threads 1 --reps 1 --steps 1000000 --timeout 12.3456789012345 --work 1 --command "a=true" --out "$T/steps"
