@@ -15,6 +15,8 @@ write_atomic(path, data):
   5. fsyncs the folder, so the rename itself survives a power cut.
 On any failure the temporary is removed and the target is untouched.
 """
+import contextlib
+import io
 import os
 import re
 import secrets
@@ -88,3 +90,13 @@ def write_atomic(path, data):
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+@contextlib.contextmanager
+def open_atomic(path):
+    """`with open_atomic(path) as f: f.write(...)`: a text file collected in
+    memory and written by write_atomic when the block ends without an
+    exception (with one, the target is untouched)."""
+    buf = io.StringIO()
+    yield buf
+    write_atomic(path, buf.getvalue())

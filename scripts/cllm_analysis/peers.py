@@ -27,6 +27,7 @@ import numpy as np
 
 from . import analysis, compare, runs
 from .plots import gp_header, gp_str, vstyle
+from .atomic import open_atomic
 from .util import fmetric, fmt_ci, fnum, write_atomic
 
 LOW_PEAK = 0.75       # a multi-thread peak under 0.75 x min(N, CPUs) x the 1-thread one: load held a CPU
@@ -223,7 +224,7 @@ def plot_script(subs, res, d):
         for v in s["variants"]:
             if v not in names:
                 names.append(v)
-    with open(os.path.join(d, "peers.dat"), "w") as f:
+    with open_atomic(os.path.join(d, "peers.dat")) as f:
         f.write("# one block per config (gnuplot index i = the i-th): threads, then median min max of "
                 + ", ".join(names) + f" ({res['unit']}; ? = none)\n")
         for c in configs:
@@ -263,7 +264,7 @@ def write(d, subs, res, plots_dir):
     os.makedirs(plots_dir, exist_ok=True)
     note = ""
     gp = plot_script(subs, res, plots_dir)
-    with open(os.path.join(plots_dir, "peers.gp"), "w") as f:
+    with open_atomic(os.path.join(plots_dir, "peers.gp")) as f:
         f.write("# peers.gp - written by scripts/peers-report; redraw with: gnuplot -e 'fmt=\"svg\"' peers.gp\n" + gp)
     if not shutil.which("gnuplot"):
         note = "no plot: gnuplot is not installed (scripts/deps.sh installs gnuplot-nox)"
