@@ -135,8 +135,9 @@ def plot_speedup(run, res, d):
                 f.write(f"{k} {t['speedup'][int(k) - 1]:.6g} {spr[k][0]:.6g} {spr[k][1]:.6g}\n")
             plots.append(f"'projection_{key}_spread.dat' using 1:2:3:4 with yerrorbars pt 1 ps 1.5 lw 2 lc rgb '{col}' "
                          f"title 'projection spread over the reps at {k} ({desc})'")
-    np.savetxt(os.path.join(d, "curves.dat"), np.column_stack(cols), fmt="%.6g",
-               header="threads then, per fitted model: speedup (the step model also its 95% band low, high)")
+    with open_atomic(os.path.join(d, "curves.dat")) as f:
+        np.savetxt(f, np.column_stack(cols), fmt="%.6g",
+                   header="threads then, per fitted model: speedup (the step model also its 95% band low, high)")
     ymax = max(ymax, xmax * 1.2)
     sub = "points: median over reps, bars: min-max; curves fitted on the non-oversubscribed points"
     if res["verdict"]["class"] == "not testable":
