@@ -96,20 +96,7 @@ void mem_fail_after(long n);
 int size_mul(size_t a, size_t b, size_t *out);
 int size_add(size_t a, size_t b, size_t *out);
 
-/* Atomic file write: open "<path>.tmp.<pid>", write, fsync, rename over path.
- * On any failure the temp file is removed, the old file is untouched, and
- * errbuf names the file and the reason. */
-typedef struct {
-    FILE *f;
-    char path[1024];
-    char tmp[1100];
-} afile;
-int afile_open(afile *a, const char *path, char *err, size_t errlen);
-int afile_commit(afile *a, char *err, size_t errlen);   /* closes; 0 ok */
-void afile_abort(afile *a);
-/* Remove the temp file of the atomic write in progress, if any: for a
- * signal handler that is about to _exit (async-signal-safe: one unlink). */
-void afile_unlink_pending(void);
+/* Atomic file writes: core/afile.h. */
 
 /* JSON writer: tracks commas; strings escaped. */
 typedef struct {
