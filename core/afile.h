@@ -7,8 +7,9 @@
  * either side cleans up after the other):
  *   1. the temporary file is `.<basename>.<pid>.<hex>.tmp` in the target's
  *      own folder (so the rename stays on one file system), <pid> the
- *      writer's process id in decimal, <hex> 16 random lowercase hex digits;
- *      created with O_CREAT|O_EXCL, mode 0644 minus the umask;
+ *      writer's process id in decimal, <hex> random lowercase hex digits
+ *      (16 here; the sweep below takes any number of them); created with
+ *      O_CREAT|O_EXCL, mode 0644 minus the umask;
  *   2. before creating it, the writer removes the temporaries
  *      `.<basename>.<pid>.<hex>.tmp` of that folder whose <pid> is not
  *      alive (kill(pid, 0) fails with ESRCH): those of a dead writer (a

@@ -289,8 +289,9 @@ static int saver_due(saver_t *sv, long step) {
     return due && step != sv->saved;
 }
 
-/* Write the checkpoint of the trainer's state now. 0, or -1 after saying why
- * on stderr (rank 0; the other ranks return 0). */
+/* Write the checkpoint of the trainer's state now. 0, or -1 after rank 0
+ * said why on stderr (every rank returns the same, so they all agree on
+ * what has been saved and call the collective gather together). */
 static int saver_write(saver_t *sv, trainer_t *t, const config_t *cfg, const tokenizer_t *tk,
                        const train_opts *opt) {
     size_t np = trainer_nparams(t);
@@ -307,6 +308,7 @@ static int saver_write(saver_t *sv, trainer_t *t, const config_t *cfg, const tok
         fprintf(stderr, "train_model: %s\n", err);
         rc = -1;
     }
+    if (comm_size(g_comm) > 1) rc = -comm_max_int(g_comm, -rc);
     sv->last_t = time_wall();
     if (rc == 0) sv->saved = trainer_steps_done(t);
     return rc;

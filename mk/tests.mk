@@ -6,6 +6,7 @@
 #                               Makefile's tests/%.c rule
 #   $(BUILD)/tests/test_stats   bench/stats.c's statistics on known inputs
 #                               (bench/test_stats.c)
+#   make test-long              the long versions of cheap tests (below)
 
 # a rule here would otherwise become the default goal of a bare `make`
 .DEFAULT_GOAL := all
@@ -17,3 +18,11 @@ $(BUILD)/tests/test_stats: bench/test_stats.c bench/stats.c bench/stats.h bench/
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench -Itests bench/test_stats.c bench/stats.c bench/json.c \
 	    bench/counters.c -lpfm -lm -o $@
+
+# make test-long: longer versions of cheap tests, not part of `make test`:
+# 2,000 SIGKILLs inside checkpoint writes and 40 at random steps of a
+# --save-every run (tests/crash_kill.py; test_integrity.sh runs 200 and 6)
+.PHONY: test-long
+test-long: all
+	d=$$(mktemp -d) && /usr/bin/python3 tests/crash_kill.py $(BUILD)/lockfree/train_model "$$d" \
+	    --kills 2000 --periodic 40; rc=$$?; rm -rf "$$d"; exit $$rc
