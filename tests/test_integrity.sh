@@ -49,7 +49,7 @@ SLOW=3000
 sigterm_at() {
     local name=$1 pat=$2; shift 2
     : >"$tmp/$name.err"
-    CLLM_TEST_AFILE_SLOW=$SLOW CLLM_STOP_GRACE_S=1 timeout -s KILL 120 "$@" >/dev/null 2>"$tmp/$name.err" &
+    CLLM_TEST_AFILE_SLOW=$SLOW CLLM_STOP_GRACE_S=1 timeout -s KILL 60 "$@" >/dev/null 2>"$tmp/$name.err" &
     local pid=$!; pids+=("$pid")
     landed=0
     for _ in $(seq 3000); do
