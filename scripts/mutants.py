@@ -155,13 +155,6 @@ MUTANTS = [
     Mutant("validation-ignores-stop", "issue 21: validation does not check the stop flag",
            [("core/train_model.c", "        if (stop_agreed()) { *done = b; return NAN; }", "")],
            ["test_integrity.sh"]),
-    Mutant("validation-under-grace", "issue 21: the grace alarm still armed during validation "
-           "(a SIGTERM there exits 1, nothing saved)",
-           [("core/train_model.c", "    finishing = 1;\n    alarm(0);\n    /* a signal during the last step too",
-             "    /* a signal during the last step too"),
-            ("core/train_model.c", "    int rc = failed ? 1 : 0;\n    if (save && !failed && sv.saved",
-             "    finishing = 1;\n    alarm(0);\n    int rc = failed ? 1 : 0;\n    if (save && !failed && sv.saved")],
-           ["test_integrity.sh"]),
     Mutant("no-periodic-save", "issue 21: --save-every never writes",
            [("core/train_model.c", "    int due = sv->every > 0 && step > 0 && step % sv->every == 0;",
              "    int due = 0 && sv->every > 0 && step > 0 && step % sv->every == 0;")],
