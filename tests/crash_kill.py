@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """crash_kill.py - SIGKILL train_model inside its checkpoint writes
-(tests/test_integrity.sh runs it; `make test-long` with more kills).
+(tests/test_ckpt_integrity.sh runs it; `make test-long` with more kills).
 
     crash_kill.py BIN WORKDIR [--kills N] [--periodic N] [--jobs J]
 

@@ -12,7 +12,7 @@
  *   - a small words checkpoint (vocabulary section too): every two-bit flip
  *     within 64-byte windows across the header's end, the vocabulary, a
  *     section boundary, a random place and the block table.
- * tests/test_integrity.sh does the sign bits once more through the CLI.
+ * tests/test_ckpt_integrity.sh does the sign bits once more through the CLI.
  * The sampled part is smaller under the sanitizers (a SKIP line says so).
  */
 #include <stdint.h>

@@ -1,155 +1,211 @@
 #!/usr/bin/env bash
-# test_integrity.sh - no run lost, no corruption accepted (issue 21; the
-# format: core/CHECKPOINT.md, the writer: core/afile.h):
-#   - the two sign bits (bit 7 of bytes 271 and 279 of `--config tiny
-#     --steps 2 --save`) flipped: --resume refuses, naming the checksum;
-#   - SIGTERM during validation (the issue's case: a 1 s grace period, a long
-#     validation), during a periodic checkpoint's write, during the final
-#     checkpoint's write and during the report's write: exit 143, the
-#     checkpoint of the last completed step present and resumable;
-#   - the writer's temporaries: a dead pid's removed by the next write, a
-#     live one's and foreign names kept, errors name the path and errno's text;
-#   - --save-every under MPI (rank 0 gathers): the periodic writes happen and
-#     give the bits of one process;
-#   - SIGKILL inside 200 checkpoint writes, and at random steps of a
-#     --save-every run (tests/crash_kill.py: the counts are printed).
-# A test hook slows the writes so that signals land inside them
-# (CLLM_TEST_AFILE_SLOW, core/afile.h). Under the sanitizers the kill test
-# runs 20 kills instead of 200 (SKIP line).
-# test-timeout: 300
+# test_integrity.sh - issue 21's checks of the harness and the analysis:
+#   - build/scale SIGKILLed at 50 random moments of a sweep, then --resume
+#     until complete: the same set of records, keyed by (variant, ranks,
+#     threads, rep), as an uninterrupted sweep, none lost, none twice;
+#   - a results folder at a Latin-1 path whose records hold every byte value
+#     1..255 in a string (a child's stderr) and a Latin-1 argument: written as
+#     valid I-JSON, read back byte for byte, analysed (scripts/analyze);
+#   - --steps 1000000 and a --timeout with 13 digits survive --resume;
+#   - summary.csv's speedup (C) equal to the analysis's (Python), inside its
+#     interval and its range;
+#   - --pin bounded alike in scale and train_model;
+#   - every field a record carries (wall, user, sys, peak RSS, context
+#     switches, the task-clock and page-fault counters) against the child's
+#     own getrusage of the same run (tests/self_measure.py);
+#   - the Python side (tests/integrity_checks.py): the speedup inside its
+#     own interval, the rank metric, the strict reader, the atomic writer,
+#     check.py failing a test that checked nothing.
+# The sweeps run `true` and a tiny script through --command: seconds, and no
+# figure depends on this machine's speed. Ends with "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-LF=$BUILD/lockfree/train_model
-LK=$BUILD/locked/train_model
-. tests/check.sh
-check_built test_integrity "$LF" "$LK"
-tmp=$(mktemp -d)
-pids=()
-trap 'for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
-asan=0
-if nm "$LF" 2>/dev/null | grep -q -e __asan_init -e __tsan_init || [[ $BUILD == *san* ]]; then asan=1; fi
-# ckpt_step FILE: the step stored in a checkpoint header (offset 104)
-ckpt_step() { od -An -t d8 -j 104 -N 8 "$1" | tr -d ' '; }
-resumes() { "$LF" --steps 1 --quiet --eval-batches 0 --resume "$1" >/dev/null 2>&1; }
+source tests/scale_common.sh    # BUILD SCALE PY T, check.sh, run, expect_fail
+check_built test_integrity "$SCALE" "$BUILD/train_model"
 
-# --- the issue's two sign bits, through the CLI
-"$LF" --config tiny --steps 2 --save "$tmp/ck" >/dev/null 2>&1
-/usr/bin/python3 -c '
-import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[271] ^= 0x80; b[279] ^= 0x80
-open(sys.argv[2], "wb").write(b)' "$tmp/ck" "$tmp/flip.ck"
-rc=0; "$LF" --steps 1 --resume "$tmp/flip.ck" >/dev/null 2>"$tmp/err" || rc=$?
-check "sign bits of bytes 271 and 279 flipped: --resume exits 1 (rc $rc)" test "$rc" -eq 1
-check "and names the checksum: $(cat "$tmp/err")" grep -q "payload checksum mismatch (CRC-32C" "$tmp/err"
+# --- the Python side ---------------------------------------------------------------
+if out=$("$PY" tests/integrity_checks.py 2>&1); then ok; else bad "tests/integrity_checks.py failed"; fi
+echo "$out" | grep -E "^(FAIL|issue)" || true
 
-# sigterm_at NAME PATTERN ARGS...: train_model ARGS in the background with
-# the write hook (SLOW us per 4 KiB and per commit step); SIGTERM once a line
-# of its stderr matches PATTERN; sets rc and landed
-SLOW=3000
-sigterm_at() {
-    local name=$1 pat=$2; shift 2
-    : >"$tmp/$name.err"
-    CLLM_TEST_AFILE_SLOW=$SLOW CLLM_STOP_GRACE_S=1 timeout -s KILL 60 "$@" >/dev/null 2>"$tmp/$name.err" &
-    local pid=$!; pids+=("$pid")
-    landed=0
-    for _ in $(seq 3000); do
-        grep -qE -- "$pat" "$tmp/$name.err" && { landed=1; break; }
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.01
-    done
-    kill -TERM "$(pgrep -P "$pid" | head -n1)" 2>/dev/null || landed=0
-    rc=0; wait "$pid" || rc=$?
+# keys FILE: the sorted (variant, ranks, threads, rep) of runs.jsonl, one a line
+keys() {
+    "$PY" - "$1" <<'EOF'
+import sys
+sys.path.insert(0, "scripts")
+from cllm_analysis import ijson
+recs = [r for _, r in ijson.load_lines(sys.argv[1]) if isinstance(r, dict)]
+for k in sorted((r["variant"], r.get("ranks", 1), r["threads"], r["rep"]) for r in recs):
+    print(*k)
+EOF
 }
 
-for bin in "$LF" "$LK"; do
-    v=$(basename "$(dirname "$bin")")
-    # validation: 1 s grace, a validation far longer; the signal after the last step
-    sigterm_at val "^step +3/3" "$bin" --config tiny --steps 3 --eval-batches 1000000 --save "$tmp/val.ck"
-    check "$v: SIGTERM during validation: exit 143 (rc $rc, landed $landed): $(tail -c 300 "$tmp/val.err")" \
-        test "$rc" -eq 143
-    check "$v: validation stopped at a batch" grep -q "validation stopped after" "$tmp/val.err"
-    check "$v: the checkpoint of step 3 is written and resumes" \
-        bash -c '[[ $(od -An -t d8 -j 104 -N 8 "$1" | tr -d " ") == 3 ]] && "$2" --steps 1 --quiet \
-                 --eval-batches 0 --resume "$1" >/dev/null 2>&1' _ "$tmp/val.ck" "$bin"
-    # a periodic checkpoint's write
-    sigterm_at per "afile-hook: open .*per.ck" "$bin" --config tiny --steps 100000 --save-every 3 \
-        --eval-batches 0 --save "$tmp/per.ck"
-    s=$(ckpt_step "$tmp/per.ck" 2>/dev/null || echo none)
-    check "$v: SIGTERM during a periodic write: exit 143 (rc $rc, landed $landed): $(tail -c 300 "$tmp/per.err")" \
-        test "$rc" -eq 143
-    check "$v: that write completes: the checkpoint of step 3 (step $s) resumes" \
-        bash -c '[[ $1 == 3 ]] && "$2" --steps 1 --quiet --eval-batches 0 --resume "$3" >/dev/null 2>&1' \
-        _ "$s" "$bin" "$tmp/per.ck"
-    check "$v: the signal came before that write was done" \
-        /usr/bin/python3 -c 'import sys; t = open(sys.argv[1]).read(); i = t.find("stop signal"); j = t.find("afile-hook: done")
-sys.exit(not (0 <= i < j))' "$tmp/per.err"
-    check "$v: and it is written once (no second, final write of the same step)" \
-        test "$(grep -c "afile-hook: done .*per.ck" "$tmp/per.err")" -eq 1
-    # the final checkpoint's write, then the report's (written with fprintf:
-    # only its commit is slowed, so 100 ms a step, and a smaller model)
-    for what in ck report; do
-        small=()
-        if [[ $what == ck ]]; then pat="afile-hook: open .*fin.ck"; SLOW=3000
-        else pat="afile-hook: open .*fin.json"; SLOW=100000; small=(--C 8 --NH 2 --F 32); fi
-        sigterm_at "fin$what" "$pat" "$bin" --config tiny "${small[@]}" --steps 4 --eval-batches 1 \
-            --save "$tmp/fin.ck" --report "$tmp/fin.json"
-        SLOW=3000
-        check "$v: SIGTERM during the $what write: exit 143 (rc $rc, landed $landed): $(tail -c 300 "$tmp/fin$what.err")" \
-            test "$rc" -eq 143
-        check "$v: ... the signal came before that write was done" \
-            /usr/bin/python3 -c 'import sys; t = open(sys.argv[1]).read(); i = t.find("stop signal"); j = t.find(sys.argv[2])
-sys.exit(not (0 <= i < j))' "$tmp/fin$what.err" "afile-hook: done $tmp/fin.$([[ $what == ck ]] && echo ck || echo json)"
-        check "$v: ... the checkpoint of step 4 is there and resumes" \
-            bash -c '[[ $(od -An -t d8 -j 104 -N 8 "$1" | tr -d " ") == 4 ]] && "$2" --steps 1 --quiet \
-                     --eval-batches 0 --resume "$1" >/dev/null 2>&1' _ "$tmp/fin.ck" "$bin"
-        check "$v: ... no temporary file left" bash -c '! compgen -G "$1/.*.tmp" >/dev/null' _ "$tmp"
-        check "$v: ... the report is complete JSON" /usr/bin/python3 -c 'import json,sys; json.load(open(sys.argv[1]))' \
-            "$tmp/fin.json"
-        rm -f "$tmp/fin.ck" "$tmp/fin.json"
-    done
-done
-
-# --- the writer's temporaries (core/afile.h): a dead pid's is removed, a
-# live one's and other names are kept
-d=$tmp/t; mkdir -p "$d"
-"$LF" --steps 1 --quiet --eval-batches 0 --save "$d/c.ck" >/dev/null 2>&1
-sleep 1000 & live=$!; pids+=("$live")
-touch "$d/.c.ck.999999999.0123abcd.tmp" "$d/.c.ck.$live.0123abcd.tmp" "$d/.c.ck.12x.0123abcd.tmp" \
-      "$d/.c.ck.999999999.XYZ.tmp" "$d/.other.ck.999999999.0123abcd.tmp"
-"$LF" --steps 1 --quiet --eval-batches 0 --resume "$d/c.ck" --save "$d/c.ck" >/dev/null 2>&1
-check "a dead writer's temporary is removed by the next write" test ! -e "$d/.c.ck.999999999.0123abcd.tmp"
-check "a live process's temporary is kept" test -e "$d/.c.ck.$live.0123abcd.tmp"
-check "names that are not the protocol's are kept" \
-    bash -c 'test -e "$1/.c.ck.12x.0123abcd.tmp" && test -e "$1/.c.ck.999999999.XYZ.tmp" && test -e "$1/.other.ck.999999999.0123abcd.tmp"' _ "$d"
-kill "$live" 2>/dev/null || true
-rc=0; "$LF" --steps 1 --save "$tmp/no/such/dir/c.ck" >/dev/null 2>"$tmp/err" || rc=$?
-check "an unwritable path: exit 1, the path and errno's text named: $(cat "$tmp/err")" \
-    bash -c '[[ $1 -eq 1 ]] && grep -q "cannot write .*no/such/dir/c.ck: No such file or directory" "$2"' _ "$rc" "$tmp/err"
-check "nothing half-written left there" bash -c '! compgen -G "$1/.*.tmp" >/dev/null' _ "$tmp"
-
-# --- --save-every under MPI: rank 0 gathers and writes at every period
-MPI=$BUILD/mpi/train_model
-if [[ $asan -eq 1 ]]; then
-    skip "sanitizer build: --save-every under MPI is tested on the plain build (Open MPI's allocations)"
-elif [[ -x $MPI ]] && command -v mpirun >/dev/null; then
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-    rc=0; CLLM_TEST_AFILE_SLOW=1 timeout 120 mpirun --oversubscribe --bind-to none -np 2 "$MPI" --config tiny \
-        --threads 1 --steps 5 --save-every 2 --eval-batches 0 --quiet --save "$tmp/m.ck" >/dev/null 2>"$tmp/m.err" || rc=$?
-    "$LF" --config tiny --threads 2 --steps 5 --eval-batches 0 --quiet --save "$tmp/l.ck" >/dev/null 2>&1
-    check "MPI --save-every 2 over 5 steps: exit 0 (rc $rc): $(tail -c 300 "$tmp/m.err")" test "$rc" -eq 0
-    check "MPI: three writes (steps 2, 4 and the final 5), by rank 0 only: $(grep -c "afile-hook: done" "$tmp/m.err")" \
-        test "$(grep -c "afile-hook: done .*m.ck" "$tmp/m.err")" -eq 3
-    check "MPI: the final checkpoint is one process's of 2 threads (bitwise)" cmp -s "$tmp/m.ck" "$tmp/l.ck"
-else
-    skip "$MPI or mpirun missing: --save-every under MPI not tested"
+# --- SIGKILL at 50 random moments, then --resume -------------------------------------
+SWEEP=(--threads 1,2 --reps 3 --work 1 --command "a=true" --command "b=true" --timeout 30)
+t0=$(date +%s%N)
+run "${SWEEP[@]}" --out "$T/ref"
+t1=$(date +%s%N)
+check "the uninterrupted sweep exits 0 (rc $rc)" test "$rc" -eq 0
+keys "$T/ref/runs.jsonl" >"$T/ref.keys"
+check "the uninterrupted sweep has 12 records" test "$(wc -l <"$T/ref.keys")" -eq 12
+dur_ms=$(((t1 - t0) / 1000000 * 9 / 10 + 1))    # kills inside the sweep, most of them
+RANDOM=21
+landed=0 before=0 same=0 lost=0 twice=0 noresume=0
+KILLS=50
+if [[ $BUILD != build ]]; then      # a sanitizer build: the plain suite makes the 50 kills
+    skip "SIGKILL at 50 moments: run on the plain build only (BUILD=$BUILD); 5 here"
+    KILLS=5
 fi
+for i in $(seq "$KILLS"); do
+    D=$T/k$i
+    "$SCALE" "${SWEEP[@]}" --out "$D" >/dev/null 2>&1 &
+    pid=$!
+    sleep "$(printf '0.%03d' $((RANDOM % dur_ms % 1000)))"
+    if kill -9 "$pid" 2>/dev/null; then landed=$((landed + 1)); fi
+    wait "$pid" 2>/dev/null || true
+    if [[ ! -s $D/meta.json ]]; then before=$((before + 1)); continue; fi
+    tries=0
+    until "$SCALE" --resume "$D" >/dev/null 2>"$T/resume.err"; do
+        tries=$((tries + 1))
+        if ((tries == 3)); then noresume=$((noresume + 1)); echo "resume $i: $(head -c 300 "$T/resume.err")"; break; fi
+    done
+    keys "$D/runs.jsonl" >"$T/got.keys"
+    if cmp -s "$T/ref.keys" "$T/got.keys"; then same=$((same + 1)); else
+        [[ -n $(comm -23 "$T/ref.keys" <(sort -u "$T/got.keys")) ]] && lost=$((lost + 1))
+        [[ $(sort -u "$T/got.keys" | wc -l) -ne $(wc -l <"$T/got.keys") ]] && twice=$((twice + 1))
+    fi
+    rm -rf "$D"
+done
+echo "SIGKILL: $landed of $KILLS kills landed while scale ran, $before before meta.json; resumed folders with" \
+     "the same records $same, with a record lost $lost, with one twice $twice, resume refused $noresume"
+check "every resumed folder holds the same records as the uninterrupted sweep ($same of $((KILLS - before)))" \
+    test "$same" -eq $((KILLS - before))
+check "no record lost ($lost) or twice ($twice), no resume refused ($noresume)" \
+    test $((lost + twice + noresume)) -eq 0
 
-# --- SIGKILL inside the checkpoint write, and at random steps of --save-every
-kills=200
-if [[ $asan -eq 1 ]]; then kills=20; skip "sanitizer build: 20 SIGKILLs in the write instead of 200"; fi
-mkdir -p "$tmp/crash"
-out=$(/usr/bin/python3 tests/crash_kill.py "$LF" "$tmp/crash" --kills "$kills" --periodic 6 2>&1) && rc=0 || rc=$?
-echo "$out" | grep -v "passed, .* failed" | sed 's/^/  /'
-check "crash_kill.py: $(echo "$out" | grep FAIL | head -n 5)" test "$rc" -eq 0
+# --- a Latin-1 results folder and every byte in a record ------------------------------
+L1=$T/$'r\xe9sultats'
+mkdir -p "$L1"
+"$PY" - "$L1/bytes" <<'EOF'
+import os, sys
+open(sys.argv[1], "w").write("#!/bin/sh\nexec /usr/bin/python3 -c 'import sys; sys.stderr.buffer.write(bytes(range(1, 256))); "
+                             "sys.exit(1)' \"$@\"\n")
+os.chmod(sys.argv[1], 0o755)
+EOF
+D=$L1/$'sweep-\xe9t\xe9'
+run --threads 1,2 --reps 2 --work 1 --command "a=true" --command "b=$L1/bytes "$'\xff\xe9' --out "$D"
+check "the sweep at a Latin-1 path ran (rc $rc: the failing command makes it 0 or 1)" test "$rc" -le 1
+check "meta.json and runs.jsonl are valid UTF-8 I-JSON" "$PY" - "$D" <<'EOF'
+import os, sys
+sys.path.insert(0, "scripts")
+from cllm_analysis import ijson
+d = sys.argv[1]
+ijson.load_file(os.path.join(d, "meta.json"))
+bad = [e for _, e in ijson.load_lines(os.path.join(d, "runs.jsonl")) if isinstance(e, Exception)]
+sys.exit(print(bad) or 1 if bad else 0)
+EOF
+check "a record's stderr tail holds every byte 1..255, read back exactly" "$PY" - "$D" <<'EOF'
+import os, sys
+sys.path.insert(0, "scripts")
+from cllm_analysis import ijson
+recs = [r for _, r in ijson.load_lines(os.path.join(sys.argv[1], "runs.jsonl"))]
+tails = [os.fsencode(r.get("stderr_tail") or "") for r in recs if r["variant"] == "b"]
+sys.exit(0 if tails and all(bytes(range(1, 256)) in t for t in tails) else print([t[:80] for t in tails]) or 1)
+EOF
+check "the C writer and the Python writer give the same text for every byte 1..255" "$PY" - "$D" <<'EOF'
+import json, os, sys
+sys.path.insert(0, "scripts")
+from cllm_analysis import ijson
+want = '"stderr_tail":' + json.dumps(ijson.encode_str(bytes(range(1, 256))), ensure_ascii=False)
+lines = open(os.path.join(sys.argv[1], "runs.jsonl"), encoding="utf-8").read().splitlines()
+sys.exit(0 if any(want in l for l in lines if '"variant":"b"' in l) else 1)
+EOF
+check "the Latin-1 argument and path come back byte for byte" "$PY" - "$D" <<'EOF'
+import os, sys
+sys.path.insert(0, "scripts")
+from cllm_analysis import ijson
+m = ijson.load_file(os.path.join(sys.argv[1], "meta.json"))
+t = [os.fsencode(c["template"]) for c in m["options"]["commands"] if c["name"] == "b"][0]
+sys.exit(0 if b"r\xe9sultats/bytes" in t and b"\xff\xe9" in t else print(t) or 1)
+EOF
+rc=0
+scripts/analyze "$D" --no-plots --bootstrap 0 >"$T/an.out" 2>&1 || rc=$?
+check "scripts/analyze reads the Latin-1 folder (rc $rc: $(tail -c 300 "$T/an.out"))" test "$rc" -eq 0
+
+# --- the speedup: one quantity in summary.csv (C) and the analysis (Python) -----------
+fake_bins "$T/bin"
+mkdir -p "$T/reps"
+FAKE_SLEEP=0.01 FAKE_REPS_DIR=$T/reps run --threads 1,2 --reps 4 --variants lockfree --bin-dir "$T/bin" --out "$T/sp"
+check "the fake sweep ran (rc $rc)" test "$rc" -eq 0
+rc=0
+scripts/analyze "$T/sp" --no-plots --bootstrap 0 >"$T/an.out" 2>&1 || rc=$?
+check "scripts/analyze of the fake sweep (rc $rc)" test "$rc" -eq 0
+check "summary.csv's speedup (C) is the analysis's figure, inside its interval and range" "$PY" - "$T/sp" <<'EOF'
+import csv, json, os, sys
+d = sys.argv[1]
+fit = json.load(open(os.path.join(d, "fit.json")))
+py = {r["threads"]: r for r in fit["variants"]["lockfree"]["rows"]}
+c = {int(r["threads"]): r for r in csv.DictReader(open(os.path.join(d, "summary.csv")))}
+r, s = py[2], float(c[2]["speedup"])
+ok = (abs(s - r["speedup"]) <= 1e-6 * r["speedup"] and r["speedup_ci"][0] <= r["speedup"] <= r["speedup_ci"][1]
+      and float(c[2]["speedup_min"]) <= s <= float(c[2]["speedup_max"]))
+sys.exit(0 if ok else print(s, r["speedup"], r["speedup_ci"], c[2]["speedup_min"], c[2]["speedup_max"]) or 1)
+EOF
+
+# --- stored options round-trip exactly -------------------------------------------------
+run --threads 1 --reps 1 --steps 1000000 --timeout 12.3456789012345 --work 1 --command "a=true" --out "$T/steps"
+check "a sweep with --steps 1000000 ran (rc $rc)" test "$rc" -eq 0
+check "meta.json stores 1000000 as 1000000" grep -q '"steps":1000000[,}]' "$T/steps/meta.json"
+run --resume "$T/steps" --steps 1000000 --timeout 12.3456789012345
+check "--resume --steps 1000000 --timeout 12.3456789012345 matches the stored sweep (rc $rc: $(head -c 200 "$T/stderr"))" \
+    test "$rc" -eq 0
+expect_fail 2 "--steps" --resume "$T/steps" --steps 1000001
+
+# --- every field of a record against the child's own measurement of the same run ----
+# tests/self_measure.py burns ~0.25 s user and ~0.1 s system CPU, holds ~96 MiB and
+# reports its own getrusage(RUSAGE_SELF): the record (wait4's rusage, the counters,
+# the wall clock) must agree with it, so a swapped field or a wrong unit fails here
+run --threads 1 --reps 2 --work 1 --command "m=$PY tests/self_measure.py {report}" --out "$T/fields"
+check "the self-measuring sweep ran (rc $rc: $(head -c 200 "$T/stderr"))" test "$rc" -eq 0
+"$PY" - "$T/fields" >"$T/fields.out" <<'EOF'
+import json, os, sys
+recs = [json.loads(l) for l in open(os.path.join(sys.argv[1], "runs.jsonl"))]
+near = lambda a, b, rel, ab: abs(a - b) <= ab + rel * abs(b)
+for r in recs:
+    me, tag = r["report"]["self"], f"rep {r['rep']}"
+    print(tag, "user_s", near(r["user_s"], me["user_s"], 0.05, 0.02), r["user_s"], me["user_s"])
+    print(tag, "sys_s", near(r["sys_s"], me["sys_s"], 0.05, 0.02), r["sys_s"], me["sys_s"])
+    print(tag, "peak_rss_kib", near(r["peak_rss_kib"], me["maxrss_kib"], 0.05, 1024), r["peak_rss_kib"],
+          me["maxrss_kib"])
+    # the wall clock spans the child's whole life: at least its own elapsed time and its CPU time
+    print(tag, "wall_s", me["elapsed_s"] <= r["wall_s"] <= me["elapsed_s"] + 5 and
+          r["wall_s"] >= 0.9 * (me["user_s"] + me["sys_s"]), r["wall_s"], me["elapsed_s"])
+    print(tag, "voluntary_ctx_switches", me["nvcsw"] <= r["voluntary_ctx_switches"] <= me["nvcsw"] + 100,
+          r["voluntary_ctx_switches"], me["nvcsw"])
+    c = r.get("counters") or {}
+    for ev, want, rel, ab, scale in (("task-clock", me["user_s"] + me["sys_s"], 0.05, 0.03, 1e-9),
+                                     ("page-faults", me["minflt"] + me["majflt"], 0.1, 500, 1)):
+        v = (c.get(ev) or {}).get("value")
+        if v is None:
+            print(tag, "SKIP", f"counters.{ev} not counted: {(c.get(ev) or {}).get('reason')}")
+        else:
+            print(tag, f"counters.{ev}", near(v * scale, want, rel, ab), v * scale, want)
+EOF
+while read -r tag rep field verdict rest; do
+    case $field in
+        SKIP) skip "$tag $rep: $verdict $rest" ;;
+        *) check "record $tag $rep: $field agrees with the child's own measurement ($verdict $rest)" \
+               test "$verdict" = True ;;
+    esac
+done <"$T/fields.out"
+check "the field check covered 2 reps x 7 fields" test "$(wc -l <"$T/fields.out")" -eq 14
+
+# --- --pin: one bound for scale and train_model ------------------------------------------
+expect_fail 2 "below 1024" --pin 2000 --threads 1 --reps 1 --work 1 --command "a=true" --dry-run
+rc=0
+"$BUILD/train_model" --config tiny --steps 1 --pin 2000 >/dev/null 2>"$T/tm.err" || rc=$?
+check "train_model refuses --pin 2000 with the same bound (rc $rc)" \
+    bash -c "[[ $rc -ne 0 ]] && grep -q 'below 1024' '$T/tm.err'"
+run --pin 1023 --threads 1 --reps 1 --work 1 --command "a=true" --dry-run
+check "--pin 1023 (the last CPU number the bound allows) is accepted (rc $rc)" test "$rc" -eq 0
 
 check_finish test_integrity
