@@ -29,6 +29,7 @@
 
 #include <perfmon/pfmlib.h>
 
+#include "../core/afile.h"
 #include "counters.h"
 #include "export.h"
 #include "json.h"
@@ -133,28 +134,21 @@ static int mkdir_p(const char *path) {
     return 0;
 }
 
-/* Atomic file: write to a temp file in the same folder, fsync, rename. */
-typedef struct { FILE *f; char tmp[PATH_MAX + 32], path[PATH_MAX + 32]; } atomic_file;
+/* Atomic, durable files: the core's one writer (core/afile.h: temporary
+ * file in the folder, fsync, rename, fsync of the folder, dead writers'
+ * temporaries removed). Both return with errno set on failure. */
+typedef afile atomic_file;
 
 static FILE *atomic_open(atomic_file *a, const char *dir, const char *name) {
-    snprintf(a->path, sizeof a->path, "%s/%s", dir, name);
-    snprintf(a->tmp, sizeof a->tmp, "%s/.%s.XXXXXX", dir, name);
-    int fd = mkstemp(a->tmp);
-    a->f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (fd >= 0 && !a->f) { close(fd); unlink(a->tmp); }
-    return a->f;
+    char path[PATH_MAX + 32], err[PATH_MAX + 128];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) { errno = ENAMETOOLONG; return NULL; }
+    return afile_open(a, path, err, sizeof err) == 0 ? a->f : NULL;
 }
 
-/* Returns 0, or -1 (temp file removed, errno set) when any write failed. */
 static int atomic_commit(atomic_file *a, const char *dir) {
-    int bad = fflush(a->f) != 0 || ferror(a->f) || fsync(fileno(a->f)) != 0 || fchmod(fileno(a->f), 0644) != 0;
-    int e = errno;
-    if (fclose(a->f) != 0) bad = 1;
-    if (!bad && rename(a->tmp, a->path) != 0) { bad = 1; e = errno; }
-    if (bad) { unlink(a->tmp); errno = e; return -1; }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) { fsync(dfd); close(dfd); }
-    return 0;
+    (void)dir;
+    char err[PATH_MAX + 256];
+    return afile_commit(a, err, sizeof err);
 }
 
 // ----------------------------------------------------------------------------
@@ -623,7 +617,7 @@ static int write_exports(scale *s) {
     int bad = 0;
     FILE *f = atomic_open(&a, s->out, "runs.csv");
     int r = f ? export_runs_csv(f, runs, s->cnt, &s->metric, err, sizeof err) : -1;
-    if (f && r != 0) { fclose(f); unlink(a.tmp); }
+    if (f && r != 0) afile_abort(&a);
     if (!f || r != 0 || atomic_commit(&a, s->out) != 0) {
         fprintf(stderr, "scale: cannot write %s/runs.csv: %s\n", s->out, *err ? err : strerror(errno));
         bad = -1;
@@ -637,7 +631,7 @@ static int write_exports(scale *s) {
     *err = '\0';
     f = *name ? atomic_open(&a, dir, name) : NULL;
     r = f ? export_hyperfine(f, runs, s->o.variants, s->o.nv, s->o.threads, s->o.nt, err, sizeof err) : -1;
-    if (f && r != 0) { fclose(f); unlink(a.tmp); }
+    if (f && r != 0) afile_abort(&a);
     if (!f || r != 0 || atomic_commit(&a, dir) != 0) {
         fprintf(stderr, "scale: cannot write --export-hyperfine %s: %s\n", hf, *err ? err : strerror(errno));
         bad = -1;

@@ -108,6 +108,8 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
             DBL("--clip", 0, 1e6, o->opt.clip, CLI_CLIP)
             LONG("--seed", 0, 1L << 62, o->opt.seed, CLI_SEED)
             LONG("--eval-batches", 0, 1 << 20, o->eval_batches, 0)
+            LONG("--save-every", 1, 1L << 40, o->save_every, 0)
+            DBL("--save-every-s", 1e-3, 1e7, o->save_every_s, 0)
             STR("--save", o->save)
             STR("--resume", o->resume)
             STR("--report", o->report)
@@ -144,6 +146,11 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
     }
     if (o->steps > 0 && o->epochs > 0) {
         snprintf(err, errlen, "--steps and --epochs exclude each other");
+        return -1;
+    }
+    if ((o->save_every || o->save_every_s) && !o->save) {
+        snprintf(err, errlen, "%s needs --save FILE (the checkpoint it rewrites)",
+                 o->save_every ? "--save-every" : "--save-every-s");
         return -1;
     }
     if (o->pin) {

@@ -29,6 +29,8 @@ typedef struct {
     int config_given, threads, quiet, memtable, eval_batches, help;
     long steps;                  /* -1 = not given */
     double epochs;               /* -1 = not given */
+    long save_every;             /* --save-every N steps, 0 = off */
+    double save_every_s;         /* --save-every-s S seconds, 0 = off */
     train_opts opt;
     unsigned given;              /* CLI_* bits */
 } cli_opts;

@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "comm.h"
 #include "jsonw.h"
 #include "util.h"

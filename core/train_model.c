@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "ckpt.h"
 #include "cli.h"
 #include "comm.h"
@@ -55,7 +56,13 @@ static void usage(FILE *f) {
 "                       layer's input and recomputes its forward in backward\n"
 "                       (less memory, same results; default none)\n"
 "  --eval-batches N     validation batches after training (default 2, 0 = none)\n"
-"  --save FILE          checkpoint at the end (and on SIGINT/SIGTERM)\n"
+"  --save FILE          checkpoint at the end (and on SIGINT/SIGTERM), written atomically\n"
+"                       and durably (core/CHECKPOINT.md)\n"
+"  --save-every N       also write it after every N-th step (steps counted from the first\n"
+"                       run, so a resumed run keeps the same ones)\n"
+"  --save-every-s S     also write it when S seconds have passed since the last write\n"
+"                       (both may be given: whichever comes first); a crash or SIGKILL\n"
+"                       then loses at most the steps since the last one\n"
 "  --resume FILE        continue from a checkpoint: config, vocabulary, seed and training\n"
 "                       options (lr, warmup, cosine horizon, wd, clip, scaling) come from it;\n"
 "                       a flag given for one of them overrides it (and says so)\n"
@@ -72,9 +79,12 @@ static void usage(FILE *f) {
 "                       worker and phase in the report (comma list, at most %d of:\n"
 "                       %s)\n"
 "  --help\n"
-"signals: SIGINT/SIGTERM stop after the step in flight and save; if that step does not\n"
-"  finish within the grace period (CLLM_STOP_GRACE_S seconds, default %d, at least 3x the\n"
-"  longest step so far), exit 1 without saving; a second signal exits at once (128+signal)\n"
+"signals: SIGINT/SIGTERM stop after the step in flight, or at the next validation batch,\n"
+"  save the last completed step and exit 128+signal; a signal while the checkpoint or the\n"
+"  report is written lets it finish. If the step in flight does not finish within the grace\n"
+"  period (CLLM_STOP_GRACE_S seconds, default %d, at least 3x the longest step so far), exit 1\n"
+"  without saving (the previous checkpoint stays as it was); a second signal exits at once\n"
+"  (128+signal), the checkpoint being written, if any, left as it was\n"
 "exit codes: 0 ok, 1 runtime failure, 2 usage error, 128+N stopped by signal N\n",
             build_variant(), THREADS_MAX, blas_max, PERFEV_MAX, perfev_all_names(), STOP_GRACE_DEFAULT_S);
 }
@@ -112,10 +122,11 @@ static void die(const char *fmt, ...) {
  * the step in flight (then the checkpoint and report are written), and arms
  * an alarm: a step that does not end within the grace period is stuck, and
  * the process exits 1 without saving. A second signal exits at once. Either
- * way the temp file of a write in progress is removed. Once the steps and
- * the validation are done (`finishing`), a first signal arms no alarm: the
- * writes are let finish. */
-static volatile sig_atomic_t stop_signal, finishing;
+ * way the temp file of a write in progress is removed. Once the steps are
+ * done (`finishing`: validation checks the flag at every batch) or while a
+ * periodic checkpoint is written (`writing`), a first signal arms no alarm:
+ * the writes are let finish. */
+static volatile sig_atomic_t stop_signal, finishing, writing;
 static volatile sig_atomic_t grace_s = STOP_GRACE_DEFAULT_S;
 
 static void say(const char *s) {         /* async-signal-safe */
@@ -132,9 +143,12 @@ static void on_signal(int sig) {
         _exit(128 + sig);
     }
     stop_signal = sig;
-    if (!finishing) {
+    if (!finishing && !writing) {
         say("train_model: stop signal: stopping after the step in flight (a second signal exits at once)\n");
         alarm((unsigned)grace_s);
+    } else {
+        say("train_model: stop signal: stopping once the validation batch or the write in flight "
+            "is done (a second signal exits at once)\n");
     }
 }
 
@@ -194,10 +208,8 @@ static void resume_opts(train_opts *opt, unsigned given, const ckpt_t *ck, const
 /* check early that a file can be written where asked, so a long run does not
  * end in an error */
 static void probe_writable(const char *what, const char *path) {
-    afile a;
-    char err[512];
-    if (afile_open(&a, path, err, sizeof err) != 0) die("%s: %s", what, err);
-    afile_abort(&a);
+    char err[PATH_MAX + 256];
+    if (afile_probe(path, err, sizeof err) != 0) die("%s: %s", what, err);
 }
 
 /* Under MPI every rank must train the same thing: the same command line
@@ -226,6 +238,93 @@ static void ranks_agree(int argc, char **argv, const int *tok, size_t ntok, cons
     }
     int any = comm_max_int(g_comm, bad);
     if (any) comm_abort(g_comm, any);
+}
+
+/* the stop flag, the same on every rank (the largest signal number any saw) */
+static int stop_agreed(void) { return comm_size(g_comm) > 1 ? comm_max_int(g_comm, stop_signal) : stop_signal; }
+
+/* ---- checkpoints: --save at the end, and periodically with --save-every
+ * N (after every step that is a multiple of N, counted from the first run)
+ * and --save-every-s S (when S seconds have passed since the last write, by
+ * rank 0's clock). Under MPI every rank takes part (the Adam moments are
+ * gathered to rank 0, which writes). */
+typedef struct {
+    const char *path;
+    long every;
+    double every_s, last_t;   /* the time of the last write (or of the start) */
+    long saved;               /* steps done at the last written checkpoint, -1 none */
+    float *m_all, *v_all;     /* rank 0 under MPI: the gathered moments */
+} saver_t;
+
+/* dies when the gather buffers cannot be allocated */
+static void saver_init(saver_t *sv, const char *path, long every, double every_s, size_t np) {
+    memset(sv, 0, sizeof *sv);
+    sv->path = path;
+    sv->every = every;
+    sv->every_s = every_s;
+    sv->last_t = time_wall();
+    sv->saved = -1;
+    if (path && comm_size(g_comm) > 1 && comm_rank(g_comm) == 0) {
+        sv->m_all = xmalloc(np * sizeof(float));
+        sv->v_all = xmalloc(np * sizeof(float));
+        if (!sv->m_all || !sv->v_all)
+            die("--save %s: cannot allocate %zu bytes to gather the Adam moments of %d ranks",
+                path, 2 * np * sizeof(float), comm_size(g_comm));
+    }
+}
+
+static void saver_free(saver_t *sv) {
+    free(sv->m_all);
+    free(sv->v_all);
+}
+
+/* whether a periodic checkpoint is due now, the same answer on every rank */
+static int saver_due(saver_t *sv, long step) {
+    int due = sv->every > 0 && step > 0 && step % sv->every == 0;
+    if (sv->every_s > 0) {
+        int late = comm_rank(g_comm) == 0 && time_wall() - sv->last_t >= sv->every_s;
+        if (comm_size(g_comm) > 1) late = comm_max_int(g_comm, late);
+        due |= late;
+    }
+    return due && step != sv->saved;
+}
+
+/* Write the checkpoint of the trainer's state now. 0, or -1 after rank 0
+ * said why on stderr (every rank returns the same, so they all agree on
+ * what has been saved and call the collective gather together). */
+static int saver_write(saver_t *sv, trainer_t *t, const config_t *cfg, const tokenizer_t *tk,
+                       const train_opts *opt) {
+    size_t np = trainer_nparams(t);
+    float *m = trainer_adam_m(t), *v = trainer_adam_v(t);
+    if (comm_size(g_comm) > 1) {        /* rank 0 writes one file with every rank's moments */
+        trainer_gather_moments(t, sv->m_all, sv->v_all);
+        m = sv->m_all;
+        v = sv->v_all;
+    }
+    int rc = 0;
+    char err[PATH_MAX + 512];
+    if (comm_rank(g_comm) == 0 &&
+        ckpt_save(sv->path, cfg, tk, trainer_steps_done(t), opt, trainer_params(t), m, v, np, err, sizeof err) != 0) {
+        fprintf(stderr, "train_model: %s\n", err);
+        rc = -1;
+    }
+    if (comm_size(g_comm) > 1) rc = -comm_max_int(g_comm, -rc);
+    sv->last_t = time_wall();
+    if (rc == 0) sv->saved = trainer_steps_done(t);
+    return rc;
+}
+
+/* Validation, batch by batch: a stop signal ends it before the next batch,
+ * on every rank at the same one. The mean loss, or NaN when it was stopped
+ * (*done: the batches that ran). */
+static float validate(trainer_t *t, int batches, int *done) {
+    double loss = 0.0;
+    for (int b = 0; b < batches; b++) {
+        if (stop_agreed()) { *done = b; return NAN; }
+        trainer_eval_add(t, b, &loss);
+    }
+    *done = batches;
+    return (float)(loss / ((double)batches * trainer_global_batch(t) * trainer_config(t)->T));
 }
 
 int main(int argc, char **argv) {
@@ -405,8 +504,18 @@ int main(int argc, char **argv) {
     struct rusage ru_start, ru_warm, ru_end;
     getrusage(RUSAGE_SELF, &ru_start);
     ru_warm = ru_start;
+    saver_t sv;
+    saver_init(&sv, save, co.save_every, co.save_every_s, trainer_nparams(t));
     /* a stop signal ends the run after the same step on every rank */
-    for (long s = 0; s < steps && !(stop = nranks > 1 ? comm_max_int(g_comm, stop_signal) : stop_signal); s++) {
+    for (long s = 0; s < steps && !(stop = stop_agreed()); s++) {
+        if (s > 0 && save && saver_due(&sv, trainer_steps_done(t))) {   /* the step before this one */
+            writing = 1;
+            if (saver_write(&sv, t, &cfg, &tk, &opt) != 0 && lead)
+                fprintf(stderr, "train_model: the periodic checkpoint failed; training goes on, and the "
+                        "next one tries again\n");
+            writing = 0;
+            if ((stop = stop_agreed())) break;
+        }
         double t0 = time_wall();
         float loss = trainer_step(t);
         double ms = (time_wall() - t0) * 1e3;
@@ -441,42 +550,27 @@ int main(int argc, char **argv) {
         for (int r = 0; r < nranks; r++) { timed_user += all[2 * r]; timed_sys += all[2 * r + 1]; }
         free(all);
     }
+    /* the steps are over: a stop signal from now on arms no alarm (validation
+     * checks it at every batch, the writes are let finish) */
+    finishing = 1;
+    alarm(0);
     /* a signal during the last step too: the loop checks only before a step */
-    stop = nranks > 1 ? comm_max_int(g_comm, stop_signal) : stop_signal;
+    stop = stop_agreed();
     float val = NAN;
     int val_batches = 0;
     if (!failed && !stop && eval_batches > 0) {
-        val = trainer_eval(t, eval_batches);
-        val_batches = eval_batches;
+        int ran = 0;
+        val = validate(t, eval_batches, &ran);
+        if (ran == eval_batches) val_batches = eval_batches;
+        else if (lead)
+            fprintf(stderr, "train_model: stop signal: validation stopped after %d of %d batches "
+                    "(no validation loss)\n", ran, eval_batches);
     }
-    /* the work that could hang is done: a stop signal now lets the writes finish */
-    finishing = 1;
-    alarm(0);
 
     int rc = failed ? 1 : 0;
-    if (save && !failed) {
-        size_t np = trainer_nparams(t);
-        float *m = trainer_adam_m(t), *v = trainer_adam_v(t), *m_all = NULL, *v_all = NULL;
-        if (nranks > 1) {          /* rank 0 writes one file with every rank's moments */
-            if (lead) {
-                m_all = xmalloc(np * sizeof(float));
-                v_all = xmalloc(np * sizeof(float));
-                if (!m_all || !v_all)
-                    die("--save %s: cannot allocate %zu bytes to gather the Adam moments of %d ranks",
-                        save, 2 * np * sizeof(float), nranks);
-            }
-            trainer_gather_moments(t, m_all, v_all);
-            m = m_all;
-            v = v_all;
-        }
-        if (lead && ckpt_save(save, &cfg, &tk, trainer_steps_done(t), &opt, trainer_params(t),
-                              m, v, np, err, sizeof err) != 0) {
-            fprintf(stderr, "train_model: %s\n", err);
-            rc = 1;
-        }
-        free(m_all);
-        free(v_all);
-    }
+    if (save && !failed && sv.saved != trainer_steps_done(t) && saver_write(&sv, t, &cfg, &tk, &opt) != 0)
+        rc = 1;
+    saver_free(&sv);
     if (report) trainer_gather_stats(t);    /* every rank's phases, for rank 0's report */
     if (report && lead) {
         char cmd[4096] = "";

@@ -773,19 +773,21 @@ static void eval_job(void *arg, int ith, int nth) {
 #endif
 }
 
+void trainer_eval_add(trainer_t *t, int b, double *loss) {
+    t->eval_batch = b;
+    pool_run(t->pool, eval_job, t);
+    if (t->nranks > 1) {
+        for (int j = 0; j < t->nth; j++) t->wstat[j] = t->w[j].loss;
+        comm_allgather_f64(t->comm, t->wstat, t->wstat_all, t->nth);
+        for (int g = 0; g < t->nworkers; g++) *loss += t->wstat_all[g];
+    } else {
+        for (int j = 0; j < t->nth; j++) *loss += t->w[j].loss;
+    }
+}
+
 float trainer_eval(trainer_t *t, int batches) {
     double loss = 0.0;
-    for (int b = 0; b < batches; b++) {
-        t->eval_batch = b;
-        pool_run(t->pool, eval_job, t);
-        if (t->nranks > 1) {
-            for (int j = 0; j < t->nth; j++) t->wstat[j] = t->w[j].loss;
-            comm_allgather_f64(t->comm, t->wstat, t->wstat_all, t->nth);
-            for (int g = 0; g < t->nworkers; g++) loss += t->wstat_all[g];
-        } else {
-            for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
-        }
-    }
+    for (int b = 0; b < batches; b++) trainer_eval_add(t, b, &loss);
     return (float)(loss / ((double)batches * t->Bglobal * t->cfg.T));
 }
 

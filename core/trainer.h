@@ -156,6 +156,11 @@ const char *trainer_memory_limit(double *bytes);
 float trainer_step(trainer_t *t);
 /* Mean validation loss over `batches` global batches of the validation split. */
 float trainer_eval(trainer_t *t, int batches);
+/* Validation batch b (a global batch) on its own: adds every worker's summed
+ * token loss, of every rank, to *loss in trainer_eval's order, so a caller
+ * that stops between batches gets the same bits for those it ran. The mean
+ * is *loss / (batches * global batch * T). Collective under MPI. */
+void trainer_eval_add(trainer_t *t, int b, double *loss);
 
 /* State for checkpoints and reports. */
 long trainer_steps_done(const trainer_t *t);

@@ -8,6 +8,7 @@
 #                               (bench/test_stats.c)
 #   $(BUILD)/tests/test_json    the JSON writer and the strict reader
 #                               (bench/test_json.c)
+#   make test-long              the long versions of cheap tests (below)
 
 # a rule here would otherwise become the default goal of a bare `make`
 .DEFAULT_GOAL := all
@@ -24,3 +25,11 @@ $(BUILD)/tests/test_stats: bench/test_stats.c bench/stats.c bench/stats.h bench/
 $(BUILD)/tests/test_json: bench/test_json.c bench/json.c bench/json.h core/jsonw.c core/jsonw.h tests/check.h mk/tests.mk
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -Ibench -Itests bench/test_json.c bench/json.c core/jsonw.c -lm -o $@
+
+# make test-long: longer versions of cheap tests, not part of `make test`:
+# 2,000 SIGKILLs inside checkpoint writes and 40 at random steps of a
+# --save-every run (tests/crash_kill.py; test_ckpt_integrity.sh runs 200 and 6)
+.PHONY: test-long
+test-long: all
+	d=$$(mktemp -d) && /usr/bin/python3 tests/crash_kill.py $(BUILD)/lockfree/train_model "$$d" \
+	    --kills 2000 --periodic 40; rc=$$?; rm -rf "$$d"; exit $$rc
