@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "comm.h"
+#include "trace.h"
 #include "util.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -250,6 +251,7 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     free(cpu);
     json_pin(&j, t, ri);
     json_phase_counters(&j, t);
+    trace_report_json(ri->trace, &j);
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

@@ -25,6 +25,7 @@
 #include "ops.h"
 #include "pool.h"
 #include "reduce.h"
+#include "trace.h"
 
 #ifndef CLLM_LOCKED
 #define CLLM_LOCKED 0
@@ -54,6 +55,7 @@ typedef struct {
     uint64_t ev_last[PERFEV_MAX], ev_sum[PH_COUNT][PERFEV_MAX];
     uint64_t ev_en, ev_run, ev_en_last, ev_run_last;
     first_touch_t touch;
+    trace_lane *tl;        /* its lane of the run's timeline (trace.h), NULL: none */
 } worker_t;
 
 struct trainer {
@@ -133,6 +135,7 @@ void train_opts_default(train_opts *o) {
     o->pin_cpus = NULL;
     memset(&o->events, 0, sizeof o->events);
     o->recompute = RECOMPUTE_NONE;
+    o->trace = NULL;
 }
 
 /* ---------------------------------------------------------------- memory table */
@@ -471,6 +474,10 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
         worker_t *w = &t->w[i];
         w->bound = o->pin_cpus ? o->pin_cpus[i] : -1;
         w->cpu_now = -1;
+        if (o->trace && o->timing) {
+            CHECK(trace_threads(o->trace) == nth, "trace of %d workers for %d", trace_threads(o->trace), nth);
+            w->tl = trace_lane_of(o->trace, i);
+        }
         for (int k = 0; k < PERFEV_MAX; k++) w->ev.fd[k] = -1;
         w->ev.leader = -1;
         /* data and parameter slice by the global worker index: what is
@@ -593,6 +600,7 @@ static inline stamp phase_end(const trainer_t *t, worker_t *w, int ph, stamp s) 
     w->wall[ph] += e.wall - s.wall;
     w->cpu[ph] += e.cpu - s.cpu;
     counters_read(w, ph);
+    if (w->tl) trace_phase(w->tl, ph, s.wall, e.wall);
     return e;
 }
 
@@ -743,7 +751,11 @@ float trainer_lr_at(const train_opts *o, long step) {
 float trainer_step(trainer_t *t) {
     if (t->step == t->kill_step && t->rank == t->kill_rank) raise(SIGKILL);   /* test hook */
     t->lr_now = trainer_lr_at(&t->opt, t->step);
+    struct trace *tr = t->opt.timing ? t->opt.trace : NULL;
+    if (tr) trace_step_begin(tr, t->step, time_wall());
     pool_run(t->pool, step_job, t);
+    double t_pool = tr ? time_wall() : 0.0;
+    if (tr) trace_job_end(tr, t_pool);
     double loss = 0.0;
     if (t->nranks > 1) {
         /* ---- MPI insertion point 3 of 3: the updated slices from every rank
@@ -755,6 +767,7 @@ float trainer_step(trainer_t *t) {
     } else {
         for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
     }
+    if (tr) trace_step_end(tr, t->nranks > 1 ? time_wall() : t_pool);   /* one rank: nothing after the job */
     t->step++;
     return (float)(loss / ((double)t->Bglobal * t->cfg.T));
 }

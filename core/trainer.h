@@ -62,11 +62,16 @@ typedef struct {
     /* Per-phase counters (perfev.h): each worker opens these events on
      * itself and reads them at its phase boundaries; n = 0: none. */
     perfev_set events;
+    /* The run's timeline (trace.h): straggler statistics and --trace's
+     * events, recorded at every phase boundary; NULL: none. Created by the
+     * caller for this rank's nth workers; read by trainer_create (it keeps
+     * the pointer: the trace must outlive the trainer). */
+    struct trace *trace;
 } train_opts;
 
 /* The library defaults: lr 1e-3, min_lr_frac 0.1, wd 0.1, betas 0.9 and
  * 0.95, eps 1e-8, clip 1.0, warmup 10, lr_steps 0, seed 1337, weak scaling,
- * timing on, not pinned, no counters. */
+ * timing on, not pinned, no counters, no trace. */
 void train_opts_default(train_opts *o);
 
 /* The learning rate of step `step` (0-based: the step that runs when

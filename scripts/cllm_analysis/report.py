@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from . import compare, models
+from . import compare, models, stragglers
 from .analysis import NOTE_PER_THREAD_KIB, NOTE_TOTAL_63_MB
 from .runs import PHASES
 from .util import fmetric, fmt_ci, fnum, ranges, write_atomic
@@ -212,6 +212,7 @@ def text(run, res, plots_dir, made, plots_note=""):
     L += fits_section(run, res)
     L += projection_section(res)
     L += where_time_goes(run, res)
+    L += stragglers.section(res)
     L += ["## Lock-free against locked", ""]
     rows = res.get("comparison")
     if rows:
