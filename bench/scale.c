@@ -188,6 +188,11 @@ static void usage(FILE *f) {
           "  --events LIST    counter events, {a,b} = one group (default: the counters module's list)\n"
           "  --pin P          passed to train_model as --pin P: none | cores | scatter | CPU list\n"
           "                   (default: no --pin, train_model's own default)\n"
+          "  --trace [POINTS] keep the timeline (train_model --trace, first 100 steps at most) of rep 0\n"
+          "                   of these thread counts (comma list; default: 1 and the largest count\n"
+          "                   that is not oversubscribed) as <out>/trace-<variant>-<threads>.json\n"
+          "  --quiet          no progress (by default: a line that redraws itself on a terminal,\n"
+          "                   else one plain line per finished point, with elapsed time and ETA)\n"
           "  --noise-max C    warn when other processes kept more than C CPUs busy during a run\n"
           "                   (default 0.1)\n"
           "  --bin-dir DIR    where <variant>/train_model is (default build)\n"
@@ -570,7 +575,7 @@ static int sweep(scale *s) {
         int ranks = point_rank(&s->o, v, r);
         if (done[((rep * s->o.nv + v) * s->o.nt + t) * s->o.nr + r]) continue;
         if (g_signal) { sig = g_signal; break; }
-        if (tty) {
+        if (tty && !s->o.quiet) {
             char el[16], eta[16], rk[32] = "";
             double e = now_s() - t_start;
             fmt_secs(el, sizeof el, e);
@@ -579,11 +584,23 @@ static int sweep(scale *s) {
             fprintf(stderr, "\r[%d/%d] %s %s%d threads rep %d  elapsed %s  ETA %s\033[K",
                     done_now + 1, todo, s->o.variants[v], rk, s->o.threads[t], rep, el, eta);
         }
+        double p0 = now_s();
         if (sweep_run(s, v, s->o.threads[t], ranks, rep, point)) sig = g_signal;
         done_now++;
+        if (!tty && !s->o.quiet && !sig) {
+            /* not a terminal (a log, a pipe): one plain line per finished point */
+            char el[16], eta[16], rk[32] = "";
+            double e = now_s() - t_start;
+            fmt_secs(el, sizeof el, e);
+            fmt_secs(eta, sizeof eta, e / done_now * (todo - done_now));
+            if (point_is_mpi(&s->o, v)) snprintf(rk, sizeof rk, "%d ranks x ", ranks);
+            fprintf(stderr, "scale: [%d/%d] %s %s%d threads rep %d done in %.1fs%s  elapsed %s  ETA %s\n",
+                    done_now, todo, s->o.variants[v], rk, s->o.threads[t], rep, now_s() - p0,
+                    s->o.threads[t] * ranks > s->topo.usable_cpus ? " (oversubscribed)" : "", el, eta);
+        }
     }
     if (!sig) sig = g_signal;
-    if (tty && todo) fputc('\n', stderr);
+    if (tty && !s->o.quiet && todo) fputc('\n', stderr);
     free(done);
     return sig;
 }

@@ -82,6 +82,27 @@ static int mpirun_prefix(const scale_opts *o, int ranks, int threads, point_cmd 
     return a;
 }
 
+/* scale --trace: is this point one whose rep 0 keeps its trace? The thread
+ * counts given, else 1 and the largest workers count that is not
+ * oversubscribed (ranks x threads <= usable CPUs) */
+static int point_traced(const scale_opts *o, int threads, int ranks) {
+    if (o->trace_points) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", o->trace_points);
+        for (char *sv, *tok = strtok_r(buf, ",", &sv); tok; tok = strtok_r(NULL, ",", &sv))
+            if (atoi(tok) == threads) return 1;
+        return 0;
+    }
+    if (threads * ranks == 1) return 1;
+    int best = 0;
+    for (int t = 0; t < o->nt; t++)
+        for (int r = 0; r < o->nr; r++) {
+            int w = o->threads[t] * (o->nr > 1 ? o->ranks[r] : 1);
+            if (w <= o->usable_cpus && w > best) best = w;
+        }
+    return threads * ranks == best;
+}
+
 void point_command(const scale_opts *o, const char *out, int v, int threads, int ranks, int rep, point_cmd *pc) {
     const char *variant = o->variants[v];
     const template *t = o->tmpl[v];
@@ -111,6 +132,17 @@ void point_command(const scale_opts *o, const char *out, int v, int threads, int
                      "--report", pc->report };
     for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) argv[a++] = rest[i];
     if (o->raw[OPT_PIN]) { argv[a++] = "--pin"; argv[a++] = o->raw[OPT_PIN]; }
+    pc->trace[0] = 0;
+    if (o->trace && rep == 0 && point_traced(o, threads, mpi ? ranks : 1)) {
+        /* the first 100 steps at most: enough for the timeline, bounded in size */
+        if (mpi) snprintf(pc->trace, sizeof pc->trace, "%s/trace-%s-%dx%d.json", out, variant, ranks, threads);
+        else snprintf(pc->trace, sizeof pc->trace, "%s/trace-%s-%d.json", out, variant, threads);
+        snprintf(pc->tw, sizeof pc->tw, "1:%d", o->steps < 100 ? o->steps : 100);
+        argv[a++] = "--trace";
+        argv[a++] = pc->trace;
+        argv[a++] = "--trace-steps";
+        argv[a++] = pc->tw;
+    }
     argv[a] = NULL;
     pc->argv = argv;
     pc->envv = NULL;

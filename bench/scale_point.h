@@ -24,6 +24,7 @@
 
 typedef struct {
     char report[PATH_MAX + 64], bin[PATH_MAX], tb[16], kb[16], rb[16], nb[16], pe[32];
+    char trace[PATH_MAX + 64], tw[40];   /* --trace FILE and its --trace-steps window; "" none */
     char *fixed[24 + 12 + POINT_MPIRUN_WORDS];   /* [mpirun ...] train_model's argv */
     char *words;               /* --mpirun-args, split in place (malloc'ed) */
     char **argv, **envv;       /* what runs; envv NULL for train_model (no "env" field) */

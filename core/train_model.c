@@ -393,14 +393,14 @@ int main(int argc, char **argv) {
                       TRACE_MAX_BYTES / 1e6, tlo + 1,
                       tlo + MAX(1L, (long)((thi - tlo + 1) * (TRACE_MAX_BYTES / bytes))));
     }
+    trainer_t *t = trainer_create_ranks(&cfg, &opt, threads, g_comm, &corpus, err, sizeof err);
+    if (!t) die("%s", err);
     trace_t *tr = NULL;
     if (opt.timing) {
         tr = trace_create(threads, g_comm, first, steps, co.trace != NULL, tlo, thi, err, sizeof err);
         if (!tr) die("%s", err);
-        opt.trace = tr;
+        trainer_set_trace(t, tr);
     }
-    trainer_t *t = trainer_create_ranks(&cfg, &opt, threads, g_comm, &corpus, err, sizeof err);
-    if (!t) die("%s", err);
     if (resume) {
         /* every rank read the same file; each keeps its shard of the moments */
         memcpy(trainer_params(t), ck.params, trainer_nparams(t) * sizeof(float));

@@ -100,6 +100,7 @@ struct trainer {
     double *phase_mine, *phase_all;   /* trainer_gather_stats: [nth or nworkers][2][PH_COUNT] */
     long *rss_all;                 /* trainer_gather_stats: peak RSS of each rank, KiB */
     long kill_rank, kill_step;     /* test hook (CLLM_TEST_KILL_RANK): -1 off */
+    struct trace *trace;           /* trainer_set_trace: the run's timeline, NULL: none */
 };
 
 /* ---- test-only hook (tests/test_cli.sh), off unless CLLM_TEST_HOLD_MS is set:
@@ -135,7 +136,6 @@ void train_opts_default(train_opts *o) {
     o->pin_cpus = NULL;
     memset(&o->events, 0, sizeof o->events);
     o->recompute = RECOMPUTE_NONE;
-    o->trace = NULL;
 }
 
 /* ---------------------------------------------------------------- memory table */
@@ -474,10 +474,6 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
         worker_t *w = &t->w[i];
         w->bound = o->pin_cpus ? o->pin_cpus[i] : -1;
         w->cpu_now = -1;
-        if (o->trace && o->timing) {
-            CHECK(trace_threads(o->trace) == nth, "trace of %d workers for %d", trace_threads(o->trace), nth);
-            w->tl = trace_lane_of(o->trace, i);
-        }
         for (int k = 0; k < PERFEV_MAX; k++) w->ev.fd[k] = -1;
         w->ev.leader = -1;
         /* data and parameter slice by the global worker index: what is
@@ -751,7 +747,7 @@ float trainer_lr_at(const train_opts *o, long step) {
 float trainer_step(trainer_t *t) {
     if (t->step == t->kill_step && t->rank == t->kill_rank) raise(SIGKILL);   /* test hook */
     t->lr_now = trainer_lr_at(&t->opt, t->step);
-    struct trace *tr = t->opt.timing ? t->opt.trace : NULL;
+    struct trace *tr = t->trace;
     if (tr) trace_step_begin(tr, t->step, time_wall());
     pool_run(t->pool, step_job, t);
     double t_pool = tr ? time_wall() : 0.0;
@@ -886,6 +882,13 @@ void trainer_slice(const trainer_t *t, int ith, size_t *k0, size_t *k1) {
 }
 
 long trainer_syncs(const trainer_t *t) { return pool_syncs(t->pool); }
+
+void trainer_set_trace(trainer_t *t, struct trace *tr) {
+    if (tr && !t->opt.timing) tr = NULL;
+    CHECK(!tr || trace_threads(tr) == t->nth, "a trace of %d workers for %d", trace_threads(tr), t->nth);
+    t->trace = tr;
+    for (int i = 0; i < t->nth; i++) t->w[i].tl = tr ? trace_lane_of(tr, i) : NULL;
+}
 
 static void sample_job(void *arg, int ith, int nth) {
     trainer_t *t = arg;

@@ -62,16 +62,11 @@ typedef struct {
     /* Per-phase counters (perfev.h): each worker opens these events on
      * itself and reads them at its phase boundaries; n = 0: none. */
     perfev_set events;
-    /* The run's timeline (trace.h): straggler statistics and --trace's
-     * events, recorded at every phase boundary; NULL: none. Created by the
-     * caller for this rank's nth workers; read by trainer_create (it keeps
-     * the pointer: the trace must outlive the trainer). */
-    struct trace *trace;
 } train_opts;
 
 /* The library defaults: lr 1e-3, min_lr_frac 0.1, wd 0.1, betas 0.9 and
  * 0.95, eps 1e-8, clip 1.0, warmup 10, lr_steps 0, seed 1337, weak scaling,
- * timing on, not pinned, no counters, no trace. */
+ * timing on, not pinned, no counters. */
 void train_opts_default(train_opts *o);
 
 /* The learning rate of step `step` (0-based: the step that runs when
@@ -205,6 +200,13 @@ long trainer_rank_rss(const trainer_t *t, int r);
 /* local worker ith's (of this rank's pool) slice of the parameter vector, [k0, k1): it combines and
  * updates those parameters (multiples of 16 floats but the last) */
 void trainer_slice(const trainer_t *t, int ith, size_t *k0, size_t *k1);
+/* Record every phase of every worker into the run's timeline (trace.h:
+ * straggler statistics, --trace's events) from the next step on; NULL
+ * stops. The trace is this rank's, made for trainer_threads workers, and
+ * must outlive its use. Nothing is recorded with timing off. Between
+ * steps only. */
+struct trace;
+void trainer_set_trace(trainer_t *t, struct trace *tr);
 /* barriers crossed since trainer_create (pool_syncs): 3 per step */
 long trainer_syncs(const trainer_t *t);
 
