@@ -30,6 +30,22 @@ static int point_per_threads(const scale_opts *o) {
 
 int point_total(const scale_opts *o) { return o->reps * o->nt * point_per_threads(o); }
 
+int point_skipped(const scale_opts *o, int rep, int t, int v, int r) {
+    if (o->reps_over < 0 || rep < o->reps_over || o->usable_cpus <= 0) return 0;
+    int workers = o->threads[t] * (point_is_mpi(o, v) ? point_rank(o, v, r) : 1);
+    return workers > o->usable_cpus;
+}
+
+int point_expected(const scale_opts *o) {
+    int n = 0, total = point_total(o);
+    for (int point = 0; point < total; point++) {
+        int rep, t, v, r;
+        point_order(o, point, &rep, &t, &v, &r);
+        n += !point_skipped(o, rep, t, v, r);
+    }
+    return n;
+}
+
 void point_order(const scale_opts *o, int point, int *rep, int *t, int *v, int *r) {
     int nv = o->nv, nt = o->nt, per = point_per_threads(o);
     *rep = point / (per * nt);
@@ -231,6 +247,7 @@ void point_dry_run(FILE *f, const scale_opts *o, const char *out) {
         int rep, t, v, r;
         point_cmd pc;
         point_order(o, point, &rep, &t, &v, &r);
+        if (point_skipped(o, rep, t, v, r)) continue;
         point_command(o, out, v, o->threads[t], point_rank(o, v, r), rep, &pc);
         fprintf(f, "{\"point\":%d,\"variant\":", point);
         json_put_str(f, o->variants[v]);

@@ -77,7 +77,7 @@ static void measure_offset(trace_t *tr) {
 trace_t *trace_create(int nth, comm_t *comm, long first, long steps, int events, long lo, long hi,
                       char *err, size_t errlen) {
     trace_t *tr = xcalloc(1, sizeof *tr);
-    if (!tr) { snprintf(err, errlen, "cannot allocate the trace"); return NULL; }
+    if (!tr) { snprintf(err, errlen, "cannot allocate %zu bytes for the trace", sizeof *tr); return NULL; }
     tr->nth = nth;
     tr->comm = comm;
     tr->rank = comm_rank(comm);
@@ -99,7 +99,11 @@ trace_t *trace_create(int nth, comm_t *comm, long first, long steps, int events,
         tr->st_begin = xcalloc((size_t)rec * 4, sizeof(double));
     }
     if (!tr->lane || !tr->spread_ms || !tr->last || !tr->scratch || (rec > 0 && (!tr->evmem || !tr->st_begin))) {
-        snprintf(err, errlen, "cannot allocate the trace buffers (%ld steps x %d workers)", rec ? rec : steps, nth);
+        size_t bytes = sizeof(trace_lane) * (size_t)nth + (sizeof(float) + sizeof(short)) * (size_t)steps * TRACE_BARRIERS +
+                       sizeof(double) * 2 * (size_t)nth +
+                       (size_t)rec * (sizeof(trace_event) * TRACE_EV_PER_STEP * (size_t)nth + 4 * sizeof(double));
+        snprintf(err, errlen, "cannot allocate %zu bytes for the trace buffers (%ld steps x %d workers)", bytes,
+                 rec ? rec : steps, nth);
         trace_free(tr);
         return NULL;
     }

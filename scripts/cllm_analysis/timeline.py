@@ -88,8 +88,11 @@ def plot(run, res, d):
     over = " (oversubscribed)" if W > run["cpus"] else ""
     run_name = run["name"].replace("_", "\\_")
     gp = gp_header("timeline", 1400, 260 + 170 * sum(len(p[1]) for p in panels)) + lts
-    gp += (f"set multiplot layout {len(panels)},1 title {gp_str(f'timeline: {STEPS} steps after the first, {W} workers{over} ({run_name}); phase clocks, train\\_model --trace')}\n"
-           f"set xrange [0:{xmax * 1.01:.6g}]\nset xlabel 'ms since the first step shown'\nset key below horizontal font ',10'\n")
+    title = (f"timeline: {STEPS} steps after the first, {W} workers{over} ({run_name}); phase clocks, "
+             "train\\_model --trace")
+    gp += (f"set multiplot layout {len(panels)},1 title {gp_str(title)}\n"
+           f"set xrange [0:{xmax * 1.01:.6g}]\nset xlabel 'ms since the first step shown'\n"
+           "set key below horizontal font ',10'\n")
     for k, (v, rows, _) in enumerate(panels):
         ytics = ", ".join(f"{gp_str(r)} {i}" for i, r in enumerate(rows))
         gp += (f"set title {gp_str(vstyle(v, run)[1])}\nset yrange [{len(rows) - 0.5}:-0.5]\nset ytics ({ytics}) font ',10'\n"
