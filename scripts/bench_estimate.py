@@ -9,6 +9,7 @@ them), the same time under strong scaling. Prints the estimate in words.
     build/scale --dry-run ARGS | scripts/bench_estimate.py USABLE_CPUS
 """
 import json
+import os
 import subprocess
 import sys
 import time
@@ -20,15 +21,18 @@ def main():
     if not pts:
         return
     one = next((p for p in pts if p["threads"] * p.get("ranks", 1) == 1), pts[0])
-    cmd = [w for w in one["command"]]
-    if "--report" in cmd:                       # the timing run writes no report
-        i = cmd.index("--report")
-        del cmd[i:i + 2]
+    cmd = list(one["command"])
+    for flag in ("--report", "--trace", "--trace-steps"):     # the timing run writes nothing
+        if flag in cmd:
+            i = cmd.index(flag)
+            del cmd[i:i + 2]
     t0 = time.monotonic()
     try:
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600,
-                       env=None if not one.get("env") else {**__import__("os").environ, **one["env"]})
+        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600,
+                           env=None if not one.get("env") else {**os.environ, **one["env"]})
     except (OSError, subprocess.SubprocessError):
+        return
+    if p.returncode != 0:
         return
     u = time.monotonic() - t0
     strong = "strong" in cmd

@@ -42,7 +42,11 @@ def run(a, threads, trace, d):
         cmd += ["--trace", os.path.join(d, "t.json")]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     with open(rep) as f:
-        return json.load(f)["tokens_per_s"]
+        r = json.load(f)
+    # throughput, and the timed steps' CPU time per token (less disturbed by
+    # other processes on a loaded machine than the wall time)
+    cpu = (r["timed_cpu_user_s"] + r["timed_cpu_sys_s"]) / (r["tokens_per_step"] * (r["steps"] - r["warmup_steps"]))
+    return r["tokens_per_s"], cpu
 
 
 def main():
@@ -55,16 +59,18 @@ def main():
     a = p.parse_args()
     load0 = open("/proc/loadavg").read().split()[:3]
     ratios = {int(t): [] for t in a.threads.split(",")}
+    cpur = {t: [] for t in ratios}
     with tempfile.TemporaryDirectory() as d:
         for i in range(a.pairs):
             for t in ratios:
                 first = i % 2 == 0          # alternate which of the pair runs first
                 x = run(a, t, first, d)
                 y = run(a, t, not first, d)
-                on, off = (x, y) if first else (y, x)
+                (on, con), (off, coff) = (x, y) if first else (y, x)
                 ratios[t].append(on / off)
-                print(f"pair {i + 1} threads {t}: traced {on:.0f} untraced {off:.0f} tokens/s, ratio {on / off:.4f}",
-                      file=sys.stderr)
+                cpur[t].append(con / coff)
+                print(f"pair {i + 1} threads {t}: traced {on:.0f} untraced {off:.0f} tokens/s, ratio {on / off:.4f}; "
+                      f"CPU per token ratio {con / coff:.4f}", file=sys.stderr)
     load1 = open("/proc/loadavg").read().split()[:3]
     print(f"config {a.config}, {a.steps} steps, {a.pairs} interleaved pairs; loadavg before {' '.join(load0)}, "
           f"after {' '.join(load1)}")
@@ -73,6 +79,9 @@ def main():
         print(f"threads {t}: traced/untraced throughput, median {m:.4f}" +
               (f" [{ci[0]:.4f}, {ci[1]:.4f}] ({100 * cover:.1f}% order-statistic interval)" if ci else
                " (too few pairs for an interval)") + f"; min {min(r):.4f} max {max(r):.4f}")
+        m, ci, cover = median_ci(cpur[t])
+        print(f"threads {t}: traced/untraced CPU time per token (timed steps), median {m:.4f}" +
+              (f" [{ci[0]:.4f}, {ci[1]:.4f}] ({100 * cover:.1f}%)" if ci else ""))
 
 
 if __name__ == "__main__":
