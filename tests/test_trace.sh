@@ -90,7 +90,10 @@ import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["stragglers"] is Non
 
 # MPI: one file with every rank
 if [[ -x $MPI ]] && command -v mpirun >/dev/null; then
-    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1   # as tests/mpi_common.sh
+    # as tests/mpi_common.sh (not sourced: it brings its own temp folder and counters)
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    export LSAN_OPTIONS="suppressions=$PWD/tests/lsan_mpi.supp:fast_unwind_on_malloc=0"
+    export OMPI_MCA_mca_base_component_disable_dlclose=1 PMIX_MCA_mca_base_component_disable_dlclose=1
     mpirun --oversubscribe --bind-to none -np 2 "$MPI" --steps 4 --quiet --eval-batches 0 --threads 2 \
         --trace "$T/m.json" >/dev/null 2>"$T/merr" || bad "mpirun: $(head -c 300 "$T/merr")"
     # worker 0's MPI calls sit on their own track; the step's end after the
