@@ -92,7 +92,7 @@ def plot(run, res, d):
              "train\\_model --trace")
     gp += (f"set multiplot layout {len(panels)},1 title {gp_str(title)}\n"
            f"set xrange [0:{xmax * 1.01:.6g}]\nset xlabel 'ms since the first step shown'\n"
-           "set key below horizontal font ',10'\n")
+           "set key at screen 0.5, screen 0.01 center bottom horizontal font ',10'\nset bmargin 5\n")
     for k, (v, rows, _) in enumerate(panels):
         ytics = ", ".join(f"{gp_str(r)} {i}" for i, r in enumerate(rows))
         gp += (f"set title {gp_str(vstyle(v, run)[1])}\nset yrange [{len(rows) - 0.5}:-0.5]\nset ytics ({ytics}) font ',10'\n"
