@@ -82,8 +82,22 @@ check "the analysis flags worker 1 after backward (binomial p < 0.01), not worke
 import json,sys; sys.path.insert(0,"scripts")
 from cllm_analysis import stragglers
 r=stragglers.analyse([json.load(open(sys.argv[1]))])
-f={x["worker"]: x["p"] for x in r["flags"] if x["barrier"]=="after backward"}
+f={x.get("worker"): x["p"] for x in r["flags"] if x["barrier"]=="after backward"}
 sys.exit(0 if f.get(1, 1) < 0.01 and 0 not in f else 1)' "$T/r.json"
+# by NUMA node (made-up reports: 4 workers bound to CPUs 0-3, nodes {0,1} and
+# {2,3}, workers 2 and 3 taking turns at being last): the node is flagged, no worker is
+check "the analysis flags a NUMA node whose workers share the last arrivals" $PY -c '
+import sys; sys.path.insert(0,"scripts")
+from cllm_analysis import stragglers
+last=[2,3]*12
+rep={"stragglers":{"workers":4,"barriers":[{"name":"after backward","spread_ms":[1.0]*24,"last":last}]},
+     "pin":{"workers":[{"bound":c} for c in range(4)]}}
+numa=[{"os_index":0,"pus":"0-1"},{"os_index":1,"pus":"2-3"}]
+r=stragglers.analyse([rep], numa=numa)
+nodes=[x["numa_node"] for x in r["flags"] if "numa_node" in x]
+workers=[x["worker"] for x in r["flags"] if "worker" in x]
+unbound=stragglers.analyse([{**rep, "pin": {"workers": [{"bound": None}] * 4}}], numa=numa)
+sys.exit(0 if nodes==[1] and not workers and not unbound["flags"] else 1)'
 "$LF" --steps 4 --quiet --eval-batches 0 --threads 1 --report "$T/r1.json" >/dev/null
 check "1 thread: stragglers null" $PY -c '
 import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["stragglers"] is None else 1)' "$T/r1.json"

@@ -5,7 +5,10 @@ last; here pooled over a point's repetitions, the share of steps each
 worker was last, and a flag where one worker is last more often than
 chance allows: a one-sided binomial test (scipy.stats.binomtest) of k last
 arrivals in n steps against 1/W, Bonferroni-adjusted over the point's
-workers x barriers, flagged at p < 0.01.
+workers x barriers, flagged at p < 0.01. When every worker of every rep was
+bound to a CPU (--pin) and the machine has several NUMA nodes, the same test
+per NUMA node (against its share of the workers) is added. Core kinds are
+not grouped (meta.json does not record them).
 """
 import numpy as np
 from scipy import stats as sps
@@ -13,10 +16,41 @@ from scipy import stats as sps
 ALPHA = 0.01
 
 
-def analyse(reports, skip_warmup=1):
+def cpu_list(text):
+    """"0-3,8" -> {0, 1, 2, 3, 8}"""
+    out = set()
+    for part in str(text or "").split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            out.update(range(int(a), int(b) + 1))
+        elif part.strip():
+            out.add(int(part))
+    return out
+
+
+def numa_of_workers(reports, numa, W):
+    """Each worker's NUMA node (os_index) when every rep bound every worker to
+    the same CPU and there are several nodes; else None."""
+    if not numa or len(numa) < 2:
+        return None
+    bound = None
+    for r in reports:
+        ws = ((r.get("pin") or {}).get("workers")) or []
+        b = [w.get("bound") for w in ws]
+        if len(b) != W or any(x is None for x in b) or (bound is not None and b != bound):
+            return None
+        bound = b
+    node = {c: n["os_index"] for n in numa for c in cpu_list(n.get("pus"))}
+    out = [node.get(c) for c in bound or []]
+    return out if out and None not in out else None
+
+
+def analyse(reports, skip_warmup=1, numa=None):
     """One point: reports = the train_model reports of its repetitions (dicts
-    with "stragglers"). None when none carries the statistics (1 worker, or
-    no phase clocks). The first skip_warmup steps of each are left out."""
+    with "stragglers", and "pin" for the NUMA grouping). None when none
+    carries the statistics (1 worker, or no phase clocks). The first
+    skip_warmup steps of each are left out. numa: meta.json's
+    host.topology.numa list."""
     st = [r.get("stragglers") for r in reports if isinstance(r, dict) and r.get("stragglers")]
     if not st:
         return None
@@ -24,6 +58,7 @@ def analyse(reports, skip_warmup=1):
     names = [b["name"] for b in st[0]["barriers"]]
     out = {"workers": W, "reps": len(st), "barriers": [], "flags": []}
     tests = []
+    nodes = numa_of_workers([r for r in reports if isinstance(r, dict) and r.get("stragglers")], numa, W)
     for i, name in enumerate(names):
         spread, last = [], []
         for s in st:
@@ -41,13 +76,18 @@ def analyse(reports, skip_warmup=1):
                                 "spread_p90_ms": float(np.percentile(sp, 90)), "spread_mean_ms": float(np.mean(sp)),
                                 "last_share": [float(c) / n for c in counts]})
         for w in range(W):
-            tests.append((name, w, int(counts[w]), n))
+            tests.append((name, "worker", w, int(counts[w]), n, 1.0 / W))
+        for g in sorted(set(nodes or [])):
+            members = [w for w in range(W) if nodes[w] == g]
+            tests.append((name, "numa_node", g, int(sum(counts[w] for w in members)), n, len(members) / W))
     m = max(1, len(tests))
-    for name, w, k, n in tests:
-        p = sps.binomtest(k, n, 1.0 / W, alternative="greater").pvalue
+    for name, kind, who, k, n, p0 in tests:
+        if p0 >= 1.0:
+            continue
+        p = sps.binomtest(k, n, p0, alternative="greater").pvalue
         p_adj = min(1.0, p * m)
         if p_adj < ALPHA:
-            out["flags"].append({"barrier": name, "worker": w, "last": k, "steps": n, "share": k / n, "p": p_adj})
+            out["flags"].append({"barrier": name, kind: who, "last": k, "steps": n, "share": k / n, "p": p_adj})
     # the time the median worker waits for the last one, per step: the
     # mean spreads added over the barriers
     out["wait_ms_per_step"] = float(sum(b["spread_mean_ms"] for b in out["barriers"]))
@@ -57,12 +97,17 @@ def analyse(reports, skip_warmup=1):
 def of_run(run):
     """Per variant, the points with stragglers statistics (thread count order)."""
     res = {}
+    numa = (((run.get("meta") or {}).get("host") or {}).get("topology") or {}).get("numa")
     for (v, n), p in sorted(run["points"].items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        a = analyse([q.get("report_raw") or {} for q in p["reps"]])
+        a = analyse([q.get("report_raw") or {} for q in p["reps"]], numa=numa)
         if a:
             a.update({"threads": n, "oversubscribed": bool(p.get("over"))})
             res.setdefault(v, []).append(a)
     return res
+
+
+def who_of(f):
+    return f"worker {f['worker']}" if "worker" in f else f"NUMA node {f['numa_node']}"
 
 
 def verdict_sentence(res, v="lockfree", min_share=0.10, min_ms=0.05):
@@ -87,7 +132,7 @@ def verdict_sentence(res, v="lockfree", min_share=0.10, min_ms=0.05):
     if a["flags"]:
         spread = {b["name"]: b["spread_mean_ms"] for b in a["barriers"]}
         f = max(a["flags"], key=lambda x: spread.get(x["barrier"], 0.0))
-        s += (f"; worker {f['worker']} was last at the barrier {f['barrier']} in {100 * f['share']:.0f}% of "
+        s += (f"; {who_of(f)} was last at the barrier {f['barrier']} in {100 * f['share']:.0f}% of "
               f"{f['steps']} steps, more than chance allows (binomial p = {f['p']:.2g}, adjusted)")
     return s + "."
 
@@ -99,7 +144,9 @@ def section(res):
          "Per barrier of a step (phase clocks, every step but the first of each rep, reps pooled): the arrival "
          "spread, latest minus median arrival (ms: median and 90th percentile over steps), and the share of steps "
          "each worker arrived last. A flag: one worker last more often than chance (1/W) allows, one-sided "
-         "binomial test, Bonferroni over workers x barriers, p < 0.01. Under MPI: rank 0's workers.", ""]
+         "binomial test, Bonferroni over workers x barriers, p < 0.01; with every worker bound (--pin) on a "
+         "machine of several NUMA nodes, also per node against its share of the workers. Under MPI: rank 0's "
+         "workers.", ""]
     if not S:
         return L + ["No point with more than one worker carries the statistics (train_model before the report's "
                     "`stragglers` field, or --no-timing).", ""]
@@ -112,5 +159,5 @@ def section(res):
                 share = " ".join(f"{100 * x:.0f}%" for x in b["last_share"][:16]) + (" ..." if a["workers"] > 16 else "")
                 L.append(f"| {v} | {a['threads']}{' (over)' if a['oversubscribed'] else ''} | {b['name']} | "
                          f"{b['steps']} | {b['spread_median_ms']:.3f} | {b['spread_p90_ms']:.3f} | {share} | " +
-                         ("; ".join(f"worker {f['worker']} p = {f['p']:.2g}" for f in fl) or "-") + " |")
+                         ("; ".join(f"{who_of(f)} p = {f['p']:.2g}" for f in fl) or "-") + " |")
     return L + [""]
