@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "jsonw.h"
 #include "trainer.h"
 #include "util.h"
 
@@ -270,29 +271,29 @@ static const char *barrier_name(int nranks, int b, int nbar) {
     return b < 5 ? mpi[b] : "other";
 }
 
-void trace_report_json(const trace_t *tr, void *jw) {
-    json_w *j = jw;
-    if (!tr || tr->nth < 2 || tr->stat_steps == 0) { json_null(j, "stragglers"); return; }
-    json_obj_open(j, "stragglers");
-    json_int(j, "rank", tr->rank);
-    json_int(j, "workers", tr->nth);
-    json_int(j, "first_step", tr->first);
-    json_int(j, "steps", tr->stat_steps);
-    json_arr_open(j, "barriers");
+void trace_report_json(const trace_t *tr, void *json_writer) {
+    jw *j = json_writer;
+    if (!tr || tr->nth < 2 || tr->stat_steps == 0) { jw_null(j, "stragglers"); return; }
+    jw_obj_open(j, "stragglers");
+    jw_int(j, "rank", tr->rank);
+    jw_int(j, "workers", tr->nth);
+    jw_int(j, "first_step", tr->first);
+    jw_int(j, "steps", tr->stat_steps);
+    jw_arr_open(j, "barriers");
     for (int b = 0; b < tr->nbar; b++) {
-        json_obj_open(j, NULL);
-        json_int(j, "index", b);
-        json_str(j, "name", barrier_name(tr->nranks, b, tr->nbar));
-        json_arr_open(j, "spread_ms");
-        for (long s = 0; s < tr->stat_steps; s++) json_num(j, NULL, tr->spread_ms[s * TRACE_BARRIERS + b]);
-        json_arr_close(j);
-        json_arr_open(j, "last");
-        for (long s = 0; s < tr->stat_steps; s++) json_int(j, NULL, tr->last[s * TRACE_BARRIERS + b]);
-        json_arr_close(j);
-        json_obj_close(j);
+        jw_obj_open(j, NULL);
+        jw_int(j, "index", b);
+        jw_str(j, "name", barrier_name(tr->nranks, b, tr->nbar));
+        jw_arr_open(j, "spread_ms");
+        for (long s = 0; s < tr->stat_steps; s++) jw_num(j, NULL, tr->spread_ms[s * TRACE_BARRIERS + b]);
+        jw_arr_close(j);
+        jw_arr_open(j, "last");
+        for (long s = 0; s < tr->stat_steps; s++) jw_int(j, NULL, tr->last[s * TRACE_BARRIERS + b]);
+        jw_arr_close(j);
+        jw_obj_close(j);
     }
-    json_arr_close(j);
-    json_obj_close(j);
+    jw_arr_close(j);
+    jw_obj_close(j);
 }
 
 /* ---------------------------------------------------------------- the file */
@@ -454,16 +455,6 @@ static void write_rank(FILE *f, const trace_t *tr, int rank, const double *d) {
     }
 }
 
-static void put_json_string(FILE *f, const char *s) {
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(f, "\\%c", c);
-        else if (c < 0x20) fprintf(f, "\\u%04x", c);
-        else fputc(c, f);
-    }
-    fputc('"', f);
-}
 
 int trace_write(trace_t *tr, const char *path, const int *bound, const char *command,
                 char *err, size_t errlen) {
@@ -506,11 +497,11 @@ int trace_write(trace_t *tr, const char *path, const int *bound, const char *com
             long dropped = 0;
             for (int r = 0; r < R; r++) dropped += (long)all[off[r] / 2 + 3];
             fprintf(f, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"format\":\"cllm trace 1\",\"variant\":");
-            put_json_string(f, build_variant());
+            jw_put_str(f, build_variant());
             fprintf(f, ",\"git\":");
-            put_json_string(f, build_git());
+            jw_put_str(f, build_git());
             fprintf(f, ",\"command\":");
-            put_json_string(f, command ? command : "");
+            jw_put_str(f, command ? command : "");
             fprintf(f, ",\"ranks\":%d,\"threads\":%d,\"steps_first\":%ld,\"steps_last\":%ld,"
                     "\"clock\":\"CLOCK_MONOTONIC, the phase clocks' clock; ts in us since rank 0's trace start\","
                     "\"clock_offset_bound_us\":%.3f,\"dropped_events\":%ld},\n\"traceEvents\":[\n",

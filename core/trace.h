@@ -102,7 +102,7 @@ void trace_step_stats(trace_t *tr, long step, double loss, double tokens_per_s);
 void trace_instant(trace_t *tr, const char *name, double t0, double t1);
 
 /* The report's "stragglers" object (core/REPORT.md); json_writer is a
- * json_w (util.h). */
+ * jw (jsonw.h). */
 void trace_report_json(const trace_t *tr, void *json_writer);
 
 /* Write the trace file atomically (collective under MPI: rank 0 gathers
