@@ -44,6 +44,10 @@ typedef struct {
     int ncmd, cmd_given;
     template cmds[MAX_COMMANDS];   /* parsed by scale_opts_validate */
     int dry_run;                   /* --dry-run: print every point's command, run nothing */
+    int quiet;                     /* --quiet: no progress lines */
+    int reps_over;                 /* --reps-over N: reps of oversubscribed points; -1: --reps */
+    int trace;                     /* --trace [POINTS]: keep rep 0's train_model --trace */
+    const char *trace_points;      /* its thread counts (comma list); NULL: the default points */
     int cores, usable_cpus;        /* the machine the mpi variant's mapping is for (scale.c sets them) */
     double timeout;
     double noise_max;          /* --noise-max: outside load (CPUs) above which a run is noisy */

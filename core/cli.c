@@ -115,6 +115,7 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
             STR("--report", o->report)
             STR("--pin", o->pin)
             STR("--phase-counters", o->phase_counters)
+            STR("--trace", o->trace)
 #undef LONG
 #undef DBL
 #undef STR
@@ -125,6 +126,15 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
             } else if (strcmp(a, "--recompute") == 0) {
                 if (parse_choice(a, v, "none", "layers", &s, err, errlen)) return -1;
                 o->opt.recompute = strcmp(s, "layers") == 0 ? RECOMPUTE_LAYERS : RECOMPUTE_NONE;
+            } else if (strcmp(a, "--trace-steps") == 0) {
+                char *end;
+                if (!v) goto missing;
+                errno = 0;
+                o->trace_a = strtol(v, &end, 10);
+                if (end == v || *end != ':' || errno) goto bad_window;
+                const char *b = end + 1;
+                o->trace_b = strtol(b, &end, 10);
+                if (end == b || *end || errno || o->trace_a < 1 || o->trace_b < o->trace_a) goto bad_window;
             } else if (strcmp(a, "--tokenizer") == 0) {
                 if (parse_choice(a, v, "bytes", "words", &o->tokname, err, errlen)) return -1;
             } else if (a[0] == '-' && a[1]) {
@@ -142,6 +152,18 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
         continue;
     missing:
         snprintf(err, errlen, "%s needs a value", a);
+        return -1;
+    bad_window:
+        snprintf(err, errlen, "--trace-steps: '%.64s' is not A:B, two step numbers with 1 <= A <= B "
+                 "(as the progress lines number them)", v);
+        return -1;
+    }
+    if ((o->trace_a || o->trace_b) && !o->trace) {
+        snprintf(err, errlen, "--trace-steps needs --trace FILE");
+        return -1;
+    }
+    if (o->trace && !o->opt.timing) {
+        snprintf(err, errlen, "--trace reads the phase clocks, which --no-timing turns off");
         return -1;
     }
     if (o->steps > 0 && o->epochs > 0) {

@@ -25,6 +25,8 @@ typedef struct {
     const char *data_path, *config_name, *save, *resume, *report, *tokname;
     const char *pin;             /* --pin as given (NULL: none); checked by pin_parse */
     const char *phase_counters;  /* --phase-counters as given (NULL: off); parsed into opt.events */
+    const char *trace;           /* --trace FILE (NULL: off) */
+    long trace_a, trace_b;       /* --trace-steps A:B (1-based, inclusive); 0:0 = every step */
     int over[7];                 /* V C L NH F T B overrides, -1 = not given */
     int config_given, threads, quiet, memtable, eval_batches, help;
     long steps;                  /* -1 = not given */

@@ -28,6 +28,7 @@
 #include "data.h"
 #include "pin.h"
 #include "report.h"
+#include "trace.h"
 #include "trainer.h"
 #include "util.h"
 
@@ -78,6 +79,10 @@ static void usage(FILE *f) {
 "  --phase-counters EVENTS   per-thread perf events read at every phase boundary, per\n"
 "                       worker and phase in the report (comma list, at most %d of:\n"
 "                       %s)\n"
+"  --trace FILE         a timeline of every worker's phases per step (Chrome Trace Event\n"
+"                       JSON: open it in ui.perfetto.dev or chrome://tracing; README)\n"
+"  --trace-steps A:B    trace only steps A..B (as the progress lines number them); a trace\n"
+"                       that would pass 100 MB is refused before training without it\n"
 "  --help\n"
 "signals: SIGINT/SIGTERM stop after the step in flight, or at the next validation batch,\n"
 "  save the last completed step and exit 128+signal; a signal while the checkpoint or the\n"
@@ -406,6 +411,11 @@ int main(int argc, char **argv) {
     /* rank 0 writes the report and the checkpoint */
     if (report && lead) probe_writable("--report", report);
     if (save && lead) probe_writable("--save", save);
+    if (co.trace && lead) {       /* a usage error: exit 2 before anything runs */
+        afile a;
+        if (afile_open(&a, co.trace, err, sizeof err) != 0) die_usage("--trace: %s", err);
+        afile_abort(&a);
+    }
     /* --pin: one CPU per worker, planned here so a bad value exits 2 before any work */
     static pin_spec pin;
     static int pin_cpus[THREADS_MAX];
@@ -463,8 +473,33 @@ int main(int argc, char **argv) {
      * the last step of this run */
     if (!(co.given & CLI_LR_STEPS) && !resume_has_opts) opt.lr_steps = first + steps;
     if (nranks > 1) ranks_agree(argc, argv, tok, ntok, resume ? &ck : NULL);
+    /* the timeline: straggler statistics whenever the phase clocks run,
+     * events for --trace (its window clipped to this run's steps) */
+    long tlo = first, thi = first + steps - 1;
+    if (co.trace && co.trace_a > 0) {
+        tlo = MAX(co.trace_a - 1, first);
+        thi = MIN(co.trace_b - 1, first + steps - 1);
+        if (tlo > thi)
+            die_usage("--trace-steps %ld:%ld: this run's steps are %ld..%ld", co.trace_a, co.trace_b,
+                      first + 1, first + steps);
+    }
+    if (co.trace) {
+        double bytes = trace_estimate_bytes(thi - tlo + 1, threads * nranks, nranks);
+        if (bytes > TRACE_MAX_BYTES)
+            die_usage("--trace %s: %ld steps x %d workers would make a trace of about %.0f MB, more "
+                      "than %.0f MB; trace a window of steps with --trace-steps A:B (for example "
+                      "--trace-steps %ld:%ld)", co.trace, thi - tlo + 1, threads * nranks, bytes / 1e6,
+                      TRACE_MAX_BYTES / 1e6, tlo + 1,
+                      tlo + MAX(1L, (long)((thi - tlo + 1) * (TRACE_MAX_BYTES / bytes))));
+    }
     trainer_t *t = trainer_create_ranks(&cfg, &opt, threads, g_comm, &corpus, err, sizeof err);
     if (!t) die("%s", err);
+    trace_t *tr = NULL;
+    if (opt.timing) {
+        tr = trace_create(threads, g_comm, first, steps, co.trace != NULL, tlo, thi, err, sizeof err);
+        if (!tr) die("%s", err);
+        trainer_set_trace(t, tr);
+    }
     if (resume) {
         /* every rank read the same file; each keeps its shard of the moments */
         memcpy(trainer_params(t), ck.params, trainer_nparams(t) * sizeof(float));
@@ -521,6 +556,7 @@ int main(int argc, char **argv) {
         double ms = (time_wall() - t0) * 1e3;
         losses[s] = loss;
         step_ms[s] = ms;
+        if (tr) trace_step_stats(tr, first + s, loss, (double)Bglobal * cfg.T / (ms * 1e-3));
         done = s + 1;
         if (3e-3 * ms > grace_s) grace_s = (sig_atomic_t)MIN(3e-3 * ms + 1, 86400.0);
         if (s == 0) getrusage(RUSAGE_SELF, &ru_warm);
@@ -560,7 +596,9 @@ int main(int argc, char **argv) {
     int val_batches = 0;
     if (!failed && !stop && eval_batches > 0) {
         int ran = 0;
+        double v0 = time_wall();
         val = validate(t, eval_batches, &ran);
+        if (tr) trace_instant(tr, "validation", v0, time_wall());
         if (ran == eval_batches) val_batches = eval_batches;
         else if (lead)
             fprintf(stderr, "train_model: stop signal: validation stopped after %d of %d batches "
@@ -568,21 +606,29 @@ int main(int argc, char **argv) {
     }
 
     int rc = failed ? 1 : 0;
-    if (save && !failed && sv.saved != trainer_steps_done(t) && saver_write(&sv, t, &cfg, &tk, &opt) != 0)
-        rc = 1;
+    if (save && !failed && sv.saved != trainer_steps_done(t)) {
+        double c0 = time_wall();
+        if (saver_write(&sv, t, &cfg, &tk, &opt) != 0) rc = 1;
+        if (tr) trace_instant(tr, "checkpoint", c0, time_wall());
+    }
     saver_free(&sv);
     if (report) trainer_gather_stats(t);    /* every rank's phases, for rank 0's report */
+    char cmd[4096] = "";
+    for (int i = 0; i < argc; i++) {
+        if (strlen(cmd) + strlen(argv[i]) + 2 >= sizeof cmd) break;
+        if (i) strcat(cmd, " ");
+        strcat(cmd, argv[i]);
+    }
+    if (co.trace && done > 0 &&          /* collective under MPI */
+        trace_write(tr, co.trace, opt.pin_cpus, cmd, err, sizeof err) != 0) {
+        fprintf(stderr, "train_model: %s\n", err);
+        rc = 1;
+    }
     if (report && lead) {
-        char cmd[4096] = "";
-        for (int i = 0; i < argc; i++) {
-            if (strlen(cmd) + strlen(argv[i]) + 2 >= sizeof cmd) break;
-            if (i) strcat(cmd, " ");
-            strcat(cmd, argv[i]);
-        }
         trainer_sample_cpus(t);      /* each worker's CPU now, for the report */
         run_info ri = { data_path ? data_path : "synthetic", tokname, cmd, losses, step_ms,
                         done, first, wall, val, val_batches, opt.strong, timed_user, timed_sys,
-                        opt.recompute, g_comm, co.pin ? co.pin : "none", pin_mode_name(pin.mode), wrapped };
+                        opt.recompute, g_comm, co.pin ? co.pin : "none", pin_mode_name(pin.mode), wrapped, tr };
         if (report_write(report, t, &ri, err, sizeof err) != 0) {
             fprintf(stderr, "train_model: %s\n", err);
             rc = 1;
@@ -604,6 +650,7 @@ int main(int argc, char **argv) {
         if (rc == 0) rc = 128 + stop;   /* a failed write stays exit 1 */
     }
     trainer_free(t);
+    trace_free(tr);
     tokenizer_free(&tk);
     free(tok);
     free(losses);

@@ -205,6 +205,13 @@ long trainer_rank_rss(const trainer_t *t, int r);
 /* local worker ith's (of this rank's pool) slice of the parameter vector, [k0, k1): it combines and
  * updates those parameters (multiples of 16 floats but the last) */
 void trainer_slice(const trainer_t *t, int ith, size_t *k0, size_t *k1);
+/* Record every phase of every worker into the run's timeline (trace.h:
+ * straggler statistics, --trace's events) from the next step on; NULL
+ * stops. The trace is this rank's, made for trainer_threads workers, and
+ * must outlive its use. Nothing is recorded with timing off. Between
+ * steps only. */
+struct trace;
+void trainer_set_trace(trainer_t *t, struct trace *tr);
 /* barriers crossed since trainer_create (pool_syncs): 3 per step */
 long trainer_syncs(const trainer_t *t);
 
