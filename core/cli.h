@@ -24,6 +24,8 @@ enum {
 typedef struct {
     const char *data_path, *config_name, *save, *resume, *report, *tokname;
     const char *pin;             /* --pin as given (NULL: none); checked by pin_parse */
+    const char *machine;         /* --machine PATH (NULL: the live machine); only with pin_plan */
+    int pin_plan;                /* --pin-plan: print the placement as JSON and exit */
     const char *phase_counters;  /* --phase-counters as given (NULL: off); parsed into opt.events */
     int over[7];                 /* V C L NH F T B overrides, -1 = not given */
     int config_given, threads, quiet, memtable, eval_batches, help;

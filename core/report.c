@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "comm.h"
+#include "machine.h"
 #include "util.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -211,6 +212,8 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_num(&j, "flops_per_step", config_flops(c, trainer_global_batch(t)));
     json_int(&j, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
     json_int(&j, "affinity_cpus", cpu_affinity_count());
+    /* the count the pool judged its threads against (machine.h's one definition) */
+    json_int(&j, "usable_cpus", machine_usable_here());
 
     /* phases: wall_s[phase][worker], cpu_s[phase][worker], over every
      * rank's workers in global order (rank-major) */

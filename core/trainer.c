@@ -872,6 +872,8 @@ void trainer_slice(const trainer_t *t, int ith, size_t *k0, size_t *k1) {
     *k1 = t->w[ith].k1;
 }
 
+void trainer_worker_slice(size_t np, int n, int g, size_t *k0, size_t *k1) { worker_slice(np, n, g, k0, k1); }
+
 long trainer_syncs(const trainer_t *t) { return pool_syncs(t->pool); }
 
 static void sample_job(void *arg, int ith, int nth) {

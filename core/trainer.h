@@ -200,6 +200,9 @@ long trainer_rank_rss(const trainer_t *t, int r);
 /* local worker ith's (of this rank's pool) slice of the parameter vector, [k0, k1): it combines and
  * updates those parameters (multiples of 16 floats but the last) */
 void trainer_slice(const trainer_t *t, int ith, size_t *k0, size_t *k1);
+/* the slice [k0, k1) worker g of n gets of np parameters, without a trainer
+ * (what trainer_create assigns; --pin-plan prints it) */
+void trainer_worker_slice(size_t np, int n, int g, size_t *k0, size_t *k1);
 /* barriers crossed since trainer_create (pool_syncs): 3 per step */
 long trainer_syncs(const trainer_t *t);
 
