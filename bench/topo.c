@@ -377,6 +377,7 @@ void topo_write_json(FILE *f, const topo *t) {
         hwloc_obj_t o = hwloc_get_obj_by_type(hw, HWLOC_OBJ_NUMANODE, (unsigned)i);
         fprintf(f, "%s{\"os_index\":%u,\"pus\":", i ? "," : "", o->os_index);
         topo_put_cpuset(f, o->cpuset);
+        json_kv_bool(f, "allowed", hwloc_bitmap_isset(hwloc_topology_get_allowed_nodeset(hw), o->os_index));
         json_kv_num(f, "local_memory_bytes", o->attr->numanode.local_memory
                     ? (double)o->attr->numanode.local_memory : NAN);
         fputc('}', f);
@@ -398,6 +399,12 @@ void topo_write_json(FILE *f, const topo *t) {
         for (int j = 0; hw && j < c->instances; j++) {
             if (j) fputc(',', f);
             topo_put_cpuset(f, hwloc_get_obj_by_type(hw, (hwloc_obj_type_t)c->hwloc_type, (unsigned)j)->cpuset);
+        }
+        fputs("],\"instance_bytes\":[", f);   /* each instance's size: they may differ */
+        for (int j = 0; hw && j < c->instances; j++) {
+            hwloc_obj_t o = hwloc_get_obj_by_type(hw, (hwloc_obj_type_t)c->hwloc_type, (unsigned)j);
+            if (j) fputc(',', f);
+            json_put_num(f, o->attr->cache.size ? (double)o->attr->cache.size : NAN);
         }
         fputs("]}", f);
     }

@@ -285,24 +285,52 @@ void machine_free(machine_t *m) {
     memset(m, 0, sizeof *m);
 }
 
-/* a snapshot's online file against what hwloc found: a snapshot cut short
- * (a truncated tarball) loads without an error but with PUs missing */
+/* A snapshot cut short (a truncated tarball, a partial copy) loads without
+ * an error but with CPUs or nodes missing: every CPU and NUMA node its
+ * online files list must have its sysfs folder. */
 static int snapshot_check(machine_t *m, char *err, size_t errlen) {
-    char file[1200], buf[4096];
-    snprintf(file, sizeof file, "%s/sys/devices/system/cpu/online", m->path);
-    if (!read_line(file, buf, sizeof buf)) return 0;   /* old kernels lack it: hwloc reads the cpuN folders */
-    hwloc_bitmap_t want = hwloc_bitmap_alloc();
+    static const char *const kinds[2] = { "cpu", "node" };
     int rc = 0;
-    if (want && hwloc_bitmap_list_sscanf(want, buf) == 0 && !hwloc_bitmap_isincluded(want, m->online)) {
-        char *got = NULL;
-        hwloc_bitmap_list_asprintf(&got, m->online);
-        snprintf(err, errlen, "--machine %s: incomplete snapshot: sys/devices/system/cpu/online lists CPUs %s "
-                 "but hwloc found topology for %s only (a truncated or partly extracted snapshot?)",
-                 m->path, buf, got ? got : "?");
-        free(got);
-        rc = -1;
+    for (int k = 0; k < 2 && rc == 0; k++) {
+        char file[1200], buf[4096];
+        snprintf(file, sizeof file, "%s/sys/devices/system/%s/online", m->path, kinds[k]);
+        if (!read_line(file, buf, sizeof buf)) continue;   /* old kernels lack it */
+        hwloc_bitmap_t want = hwloc_bitmap_alloc();
+        if (!want || hwloc_bitmap_list_sscanf(want, buf) != 0) {
+            snprintf(err, errlen, "--machine %s: incomplete snapshot: sys/devices/system/%s/online is '%.100s', "
+                     "not a list of numbers", m->path, kinds[k], buf);
+            rc = -1;
+        }
+        unsigned i;
+        hwloc_bitmap_foreach_begin(i, want) {
+            struct stat st;
+            snprintf(file, sizeof file, "%s/sys/devices/system/%s/%s%u", m->path, kinds[k], kinds[k], i);
+            if (rc == 0 && stat(file, &st) != 0) {
+                snprintf(err, errlen, "--machine %s: incomplete snapshot: sys/devices/system/%s/online lists %s but "
+                         "there is no sys/devices/system/%s/%s%u (a truncated or partly extracted snapshot?)",
+                         m->path, kinds[k], buf, kinds[k], kinds[k], i);
+                rc = -1;
+            }
+        } hwloc_bitmap_foreach_end();
+        hwloc_bitmap_free(want);
     }
-    hwloc_bitmap_free(want);
+    /* snapshots of old kernels have no online files: proc/cpuinfo's
+     * processors must all be in the topology hwloc built */
+    char file[1200], line[256];
+    snprintf(file, sizeof file, "%s/proc/cpuinfo", m->path);
+    FILE *f = rc == 0 ? fopen(file, "r") : NULL;
+    while (f && rc == 0 && fgets(line, sizeof line, f)) {
+        unsigned cpu;
+        if (sscanf(line, "processor : %u", &cpu) == 1 || sscanf(line, "processor\t: %u", &cpu) == 1) {
+            if (!hwloc_bitmap_isset(hwloc_topology_get_complete_cpuset(m->hw), cpu)) {
+                snprintf(err, errlen, "--machine %s: incomplete snapshot: proc/cpuinfo lists processor %u but hwloc "
+                         "found no topology for it in sys/devices/system/cpu (a truncated or partly extracted "
+                         "snapshot?)", m->path, cpu);
+                rc = -1;
+            }
+        }
+    }
+    if (f) fclose(f);
     return rc;
 }
 

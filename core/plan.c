@@ -59,11 +59,13 @@ int plan_write(FILE *f, const machine_t *m, const pin_spec *s, const char *pin_g
     for (int i = 0; i < nth; i++) {
         machine_place p = { -1, -1, -1, -1, -1 };
         if (cpus[i] >= 0) machine_place_of(m, cpus[i], &p);
-        /* a PU without a local node (its node offline) allocates from the
-         * nearest one: known here only when the machine has a single node */
+        /* a PU without a local node (its node offline) or whose node the
+         * cgroup does not allow allocates from the nearest allowed one:
+         * known here only when a single node is allowed */
         int mem = p.numa;
-        if (cpus[i] >= 0 && mem < 0 && hwloc_get_nbobjs_by_type(m->hw, HWLOC_OBJ_NUMANODE) == 1)
-            mem = (int)hwloc_get_obj_by_type(m->hw, HWLOC_OBJ_NUMANODE, 0)->os_index;
+        hwloc_const_nodeset_t mems = hwloc_topology_get_allowed_nodeset(m->hw);
+        if (cpus[i] >= 0 && (mem < 0 || !hwloc_bitmap_isset(mems, (unsigned)mem)))
+            mem = hwloc_bitmap_weight(mems) == 1 ? hwloc_bitmap_first(mems) : -1;
         size_t k0, k1;
         trainer_worker_slice(nparams, nth, i, &k0, &k1);
         json_obj_open(&j, NULL);

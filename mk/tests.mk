@@ -6,11 +6,14 @@
 #                               Makefile's tests/%.c rule
 #   $(BUILD)/tests/test_stats   bench/stats.c's statistics on known inputs
 #                               (bench/test_stats.c)
+#   $(BUILD)/tests/plan_invariants   the worker plan's invariants on extracted
+#                               machine snapshots (tests/test_machines.sh runs it);
+#                               built by the Makefile's tests/%.c rule
 
 # a rule here would otherwise become the default goal of a bare `make`
 .DEFAULT_GOAL := all
 
-EXTRA_ALL += $(BUILD)/tests/optim_dump $(if $(wildcard bench/test_stats.c),$(BUILD)/tests/test_stats)
+EXTRA_ALL += $(BUILD)/tests/optim_dump $(BUILD)/tests/plan_invariants $(if $(wildcard bench/test_stats.c),$(BUILD)/tests/test_stats)
 
 $(BUILD)/tests/test_stats: bench/test_stats.c bench/stats.c bench/stats.h bench/json.c bench/json.h \
                            bench/counters.c bench/counters.h tests/check.h mk/tests.mk
