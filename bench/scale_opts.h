@@ -44,6 +44,7 @@ typedef struct {
     int ncmd, cmd_given;
     template cmds[MAX_COMMANDS];   /* parsed by scale_opts_validate */
     int dry_run;                   /* --dry-run: print every point's command, run nothing */
+    const char *machine;           /* --machine PATH: plan on that snapshot or XML only (scale.c) */
     int cores, usable_cpus;        /* the machine the mpi variant's mapping is for (scale.c sets them) */
     double timeout;
     double noise_max;          /* --noise-max: outside load (CPUs) above which a run is noisy */
