@@ -258,6 +258,42 @@ def hybrid():
     check(f"hybrid --pin cores 8: six P-cores then two E-cores ({kinds})", kinds == [1] * 6 + [0] * 2)
 
 
+def projection(ext):
+    """--project machine=PATH: the model's shares on made-up plans, and the
+    analysis of the committed reference run (a copy) onto the hybrid XML"""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "scripts"))
+    from cllm_analysis import project
+    t = {"node": [0, 1, 0, 1], "kind_mhz": [None] * 4, "core": [0, 1, 2, 3]}
+    per, cross, slow = project.machine_shares(t, 4)
+    check(f"shares: 2+2 workers on 2 nodes: half the combine's reads cross ({cross})", per == {0: 2, 1: 2} and cross == 0.5)
+    check("shares: one worker reads nothing remote", project.machine_shares(t, 1)[1] == 0.0)
+    t = {"node": [0, 0, 0], "kind_mhz": [4700.0, 4700.0, 2400.0], "core": [5, 6, 0]}
+    check("shares: the slowest kind's factor once it is planned",
+          project.machine_shares(t, 2)[2] == 1.0 and abs(project.machine_shares(t, 3)[2] - 4700 / 2400) < 1e-12)
+    t = {"node": [0, 0], "kind_mhz": [None] * 2, "core": [3, 3]}
+    check("shares: two workers on one core's SMT siblings count twice", project.machine_shares(t, 2)[2] == 2)
+    for bad in ("machine=x,cores=4", "machine=x,dram-gbs-per-node=0", "machine=x,link-gbs=-1", "machine="):
+        try:
+            project.parse_target(bad)
+            check(f"--project {bad} refused", False)
+        except ValueError:
+            check(f"--project {bad} refused", True)
+    ref = os.path.join(ext, "ref")
+    subprocess.run(["cp", "-r", os.path.join(os.path.dirname(__file__), "..", "results", "reference-2core"), ref], check=True)
+    xml = os.path.join(os.path.dirname(__file__), "data", "hybrid-8e6p.xml")
+    an = os.path.join(os.path.dirname(__file__), "..", "scripts", "analyze")
+    r = run([an, ref, "--no-plots", "--bootstrap", "50", "--project", f"machine={xml},dram-gbs-per-node=1000,link-gbs=50"])
+    fit = json.load(open(os.path.join(ref, "fit.json"))) if r.returncode == 0 else {}
+    tg = ((fit.get("projection") or {}).get("target") or {})
+    check(f"analyze --project machine=XML: exit 0 ({r.stderr[-300:]})", r.returncode == 0)
+    check("analyze --project machine=XML: 20 workers, kinds and SMT slow the step 4700/2400 x 2",
+          len(tg.get("speedup") or []) == 20 and abs(max(tg.get("slowest_kind_factor") or [0]) - 2 * 4700 / 2400) < 1e-9)
+    check("analyze --project machine=XML: the report names the machine",
+          r.returncode == 0 and "hybrid-8e6p.xml" in open(os.path.join(ref, "REPORT.md")).read())
+    r = run([an, ref, "--no-plots", "--machine", os.path.join(ext, "nothere")])
+    check(f"analyze --machine missing: exit 2 naming it ({r.stderr[-200:]})", r.returncode == 2 and "nothere" in r.stderr)
+
+
 def main():
     names = sorted(f[:-len(".tar.bz2")] for f in os.listdir(SNAP) if f.endswith(".tar.bz2"))
     check(f"eleven snapshots found ({len(names)})", len(names) >= 11)
@@ -271,6 +307,7 @@ def main():
             invariants(name, folder, t)
     live_equals_plan(EXT)
     hybrid()
+    projection(EXT)
     bad_input(EXT)
     finish()
 
