@@ -368,29 +368,37 @@ int machine_load(machine_t *m, const char *path, char *err, size_t errlen) {
     hwloc_topology_set_icache_types_filter(m->hw, HWLOC_TYPE_FILTER_KEEP_ALL);   /* L1i, as lscpu */
     int rc = 0, saved = 0;
     const char *what = "hwloc_topology_load";
-    char *old_fsroot = NULL;
+    char *old_fsroot = NULL, *old_components = NULL;
     if (!m->live && !folder) {
         what = "hwloc_topology_set_xml";
-        setenv("HWLOC_XML_VERBOSE", "1", 0);   /* hwloc prints why it refuses a file */
+        int verbose = !getenv("HWLOC_XML_VERBOSE");
+        if (verbose) setenv("HWLOC_XML_VERBOSE", "1", 1);   /* hwloc prints why it refuses a file */
         rc = hwloc_topology_set_xml(m->hw, path);
         saved = errno;
+        if (rc == 0) {
+            rc = hwloc_topology_load(m->hw);
+            saved = errno;
+            what = "hwloc_topology_load";
+        }
+        if (verbose) unsetenv("HWLOC_XML_VERBOSE");
     } else if (!m->live) {
         /* hwloc reads a snapshot through HWLOC_FSROOT, consulted when the
          * topology is loaded; restored after */
-        const char *o = getenv("HWLOC_FSROOT");
+        const char *o = getenv("HWLOC_FSROOT"), *c = getenv("HWLOC_COMPONENTS");
         old_fsroot = o ? strdup(o) : NULL;
+        old_components = c ? strdup(c) : NULL;
         setenv("HWLOC_FSROOT", path, 1);
         setenv("HWLOC_COMPONENTS", "-x86", 1);   /* never this CPU's CPUID */
     }
-    if (rc == 0) {
-        what = "hwloc_topology_load";
+    if (m->live || folder) {
         rc = hwloc_topology_load(m->hw);
         saved = errno;
     }
     if (folder) {
         if (old_fsroot) setenv("HWLOC_FSROOT", old_fsroot, 1); else unsetenv("HWLOC_FSROOT");
-        unsetenv("HWLOC_COMPONENTS");
+        if (old_components) setenv("HWLOC_COMPONENTS", old_components, 1); else unsetenv("HWLOC_COMPONENTS");
         free(old_fsroot);
+        free(old_components);
     }
     if (rc != 0) {
         snprintf(err, errlen, "--machine %s: hwloc refuses it: %s: %s%s", m->live ? "(live)" : path, what,
