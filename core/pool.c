@@ -257,6 +257,8 @@ void pool_barrier(pool_t *p) { barrier_wait(p); }
 
 int pool_size(const pool_t *p) { return p->nth; }
 
+long pool_spin_ns(const pool_t *p) { return atomic_load_explicit(&p->spin_ns, memory_order_relaxed); }
+
 void pool_spin(pool_t *p, long ns) { atomic_store_explicit(&p->spin_ns, ns > 0 ? ns : 0, memory_order_relaxed); }
 
 long pool_syncs(const pool_t *p) { return atomic_load_explicit(&p->syncs, memory_order_relaxed); }

@@ -214,6 +214,7 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     json_int(&j, "affinity_cpus", cpu_affinity_count());
     /* the count the pool judged its threads against (machine.h's one definition) */
     json_int(&j, "usable_cpus", machine_usable_here());
+    json_int(&j, "barrier_spin_ns", trainer_spin_ns(t));   /* 0: waiters sleep at once */
 
     /* phases: wall_s[phase][worker], cpu_s[phase][worker], over every
      * rank's workers in global order (rank-major) */

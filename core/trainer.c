@@ -876,6 +876,8 @@ void trainer_worker_slice(size_t np, int n, int g, size_t *k0, size_t *k1) { wor
 
 long trainer_syncs(const trainer_t *t) { return pool_syncs(t->pool); }
 
+long trainer_spin_ns(const trainer_t *t) { return pool_spin_ns(t->pool); }
+
 static void sample_job(void *arg, int ith, int nth) {
     trainer_t *t = arg;
     worker_t *w = &t->w[ith];

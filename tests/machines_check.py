@@ -294,6 +294,25 @@ def projection(ext):
     check(f"analyze --machine missing: exit 2 naming it ({r.stderr[-200:]})", r.returncode == 2 and "nothere" in r.stderr)
 
 
+def pool_decision(ext):
+    """the pool spins at its barriers only up to the usable CPUs, quota
+    included: 2 threads under a 1-CPU quota sleep at once whatever the
+    affinity mask (the quota file through the test-only cgroup root)"""
+    cg = os.path.join(ext, "cg", "q")
+    os.makedirs(cg, exist_ok=True)
+    open(os.path.join(cg, "cpu.max"), "w").write("100000 100000\n")
+    base = [f"{BUILD}/train_model", "--steps", "1", "--eval-batches", "0", "--quiet"]
+    for threads, env, spin, usable in ((1, {}, True, None), (2, {"CLLM_TOPO_CGROUP_ROOT": os.path.join(ext, "cg"),
+                                                                  "CLLM_TOPO_CGROUP_PATH": "/q"}, False, 1)):
+        rep = os.path.join(ext, f"pool-{threads}.json")
+        r = run(base + ["--threads", str(threads), "--report", rep], env={**os.environ, **env})
+        j = json.load(open(rep)) if r.returncode == 0 else {}
+        check(f"pool: {threads} thread(s) {env and 'under a 1-CPU quota' or 'no quota'}: usable {j.get('usable_cpus')}, "
+              f"spin {j.get('barrier_spin_ns')} ns ({r.stderr[-200:]})",
+              r.returncode == 0 and (j.get("barrier_spin_ns", 0) > 0) == spin
+              and (usable is None or j.get("usable_cpus") == usable))
+
+
 def main():
     names = sorted(f[:-len(".tar.bz2")] for f in os.listdir(SNAP) if f.endswith(".tar.bz2"))
     check(f"eleven snapshots found ({len(names)})", len(names) >= 11)
@@ -306,6 +325,7 @@ def main():
         if t:
             invariants(name, folder, t)
     live_equals_plan(EXT)
+    pool_decision(EXT)
     hybrid()
     projection(EXT)
     bad_input(EXT)
