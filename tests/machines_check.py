@@ -189,9 +189,29 @@ def invariants(name, folder, t):
         check(f"{name} {pin} {n}: each worker's core, package, NUMA node from the topology",
               all(w["core"] == pm[w["pu"]]["core"] and w["package"] == pm[w["pu"]]["package"]
                   and w["numa"] == pm[w["pu"]]["numa"] for w in p["workers"]))
+        bm = p["blas_max_threads"]
+        check(f"{name} {pin} {n}: the plan says when N is past the BLAS's MAX_THREADS ({bm})",
+              (p["blas_note"] is not None) == (bm is not None and n > bm))
         check(f"{name} {pin} {n}: parameter slices cover the vector once",
               p["workers"][0]["params_first"] == 0 and p["workers"][-1]["params_end"] == p["nparams"] and
               all(a["params_end"] == b["params_first"] for a, b in zip(p["workers"], p["workers"][1:])))
+
+
+def scale_plan(ext):
+    """build/scale --machine: plan only, one JSON object, per thread count
+    the verdict against the snapshot's usable PUs and train_model's plan"""
+    folder = os.path.join(ext, "16amd64-4n4c-cgroup-distance-merge")   # 4 usable of 16 PUs
+    out = os.path.join(ext, "scale-out")
+    r = run([f"{BUILD}/scale", "--machine", folder, "--threads", "1,4,6", "--pin", "scatter", "--out", out])
+    j = json.loads(r.stdout) if r.returncode == 0 else {}
+    pts = j.get("points") or []
+    check(f"scale --machine: exit 0, one point per thread count ({r.stderr[-200:]})", len(pts) == 3)
+    check("scale --machine: oversubscribed past the 4 usable PUs, and the plans' sizes",
+          [p["oversubscribed"] for p in pts] == [False, False, True] and
+          [len(p["plan"]["workers"]) for p in pts] == [1, 4, 6] and j["machine"]["usable_cpus"] == 4)
+    check("scale --machine: nothing written", not os.path.exists(out))
+    r = run([f"{BUILD}/scale", "--machine", os.path.join(ext, "nothere"), "--threads", "1"])
+    check(f"scale --machine missing: exit 2 naming it ({r.stderr[-200:]})", r.returncode == 2 and "nothere" in r.stderr)
 
 
 def live_equals_plan(ext):
@@ -325,6 +345,7 @@ def main():
         if t:
             invariants(name, folder, t)
     live_equals_plan(EXT)
+    scale_plan(EXT)
     pool_decision(EXT)
     hybrid()
     projection(EXT)
