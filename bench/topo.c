@@ -257,12 +257,12 @@ void topo_free(topo *t) {
 // ----------------------------------------------------------------------------
 // JSON
 
-static void topo_kv_opt(FILE *f, const char *key, const char *s) { json_kv_str(f, key, *s ? s : NULL); }
+static void topo_kv_opt(FILE *f, const char *key, const char *s) { jw_kv_str(f, key, *s ? s : NULL); }
 
 static void topo_put_cpuset(FILE *f, hwloc_const_bitmap_t set) {
     char *s = NULL;
     hwloc_bitmap_list_asprintf(&s, set);
-    json_put_str(f, s);
+    jw_put_str(f, s);
     free(s);
 }
 
@@ -281,23 +281,23 @@ static void topo_write_kinds(FILE *f, const topo *t) {
             continue;
         }
         fprintf(f, "%s{\"index\":%d", k ? "," : "", k);
-        json_kv_num(f, "efficiency", eff >= 0 ? eff : NAN);
+        jw_kv_num(f, "efficiency", eff >= 0 ? eff : NAN);
         fputs(",\"pus\":", f);
         topo_put_cpuset(f, set);
-        json_kv_num(f, "cores", hwloc_get_nbobjs_inside_cpuset_by_type(hw, set, HWLOC_OBJ_CORE));
+        jw_kv_num(f, "cores", hwloc_get_nbobjs_inside_cpuset_by_type(hw, set, HWLOC_OBJ_CORE));
         fputs(",\"info\":{", f);
         for (unsigned i = 0; i < ninfo; i++) {
             if (i) fputc(',', f);
-            json_put_str(f, info[i].name);
+            jw_put_str(f, info[i].name);
             fputc(':', f);
-            json_put_str(f, info[i].value);
+            jw_put_str(f, info[i].value);
         }
         fputs("}}", f);
         hwloc_bitmap_free(set);
     }
     fputc(']', f);
     if (t->m.nkinds > 1)
-        json_kv_str(f, "cpukinds_warning", "cores of different kinds: with equal work per worker, the slowest kind "
+        jw_kv_str(f, "cpukinds_warning", "cores of different kinds: with equal work per worker, the slowest kind "
                     "is the straggler of every step (--pin cores fills the fastest kind first)");
 }
 
@@ -313,19 +313,19 @@ static void topo_write_pus(FILE *f, const topo *t) {
         machine_place p;
         machine_place_of(&t->m, (int)pu->os_index, &p);
         fprintf(f, "%s{\"pu\":%u", i ? "," : "", pu->os_index);
-        json_kv_num(f, "core", p.core >= 0 ? p.core : NAN);
-        json_kv_num(f, "package", p.package >= 0 ? p.package : NAN);
-        json_kv_num(f, "numa", p.numa >= 0 ? p.numa : NAN);
-        json_kv_num(f, "kind", p.kind >= 0 ? p.kind : NAN);
-        json_kv_bool(f, "allowed", hwloc_bitmap_isset(t->m.allowed, pu->os_index));
-        json_kv_bool(f, "usable", hwloc_bitmap_isset(t->m.usable_set, pu->os_index));
+        jw_kv_num(f, "core", p.core >= 0 ? p.core : NAN);
+        jw_kv_num(f, "package", p.package >= 0 ? p.package : NAN);
+        jw_kv_num(f, "numa", p.numa >= 0 ? p.numa : NAN);
+        jw_kv_num(f, "kind", p.kind >= 0 ? p.kind : NAN);
+        jw_kv_bool(f, "allowed", hwloc_bitmap_isset(t->m.allowed, pu->os_index));
+        jw_kv_bool(f, "usable", hwloc_bitmap_isset(t->m.usable_set, pu->os_index));
         double mhz = NAN;
         if (root) {
             char path[1300];
             snprintf(path, sizeof path, "%s/sys/devices/system/cpu/cpu%u/cpufreq/cpuinfo_max_freq", root, pu->os_index);
             mhz = topo_read_num(path) / 1000.0;
         }
-        json_kv_num(f, "max_mhz", mhz);
+        jw_kv_num(f, "max_mhz", mhz);
         fputc('}', f);
     }
     fputc(']', f);
@@ -334,29 +334,29 @@ static void topo_write_pus(FILE *f, const topo *t) {
 void topo_write_json(FILE *f, const topo *t) {
     hwloc_topology_t hw = (hwloc_topology_t)t->hw;
     fputs("{\"source\":", f);
-    json_put_str(f, "hwloc");
-    json_kv_str(f, "hwloc_version", t->hwloc_version);
-    json_kv_bool(f, "this_system", t->this_system);
-    json_kv_str(f, "machine", t->m.source ? t->m.source : "live");
-    json_kv_str(f, "machine_path", t->m.path[0] ? t->m.path : NULL);
+    jw_put_str(f, "hwloc");
+    jw_kv_str(f, "hwloc_version", t->hwloc_version);
+    jw_kv_bool(f, "this_system", t->this_system);
+    jw_kv_str(f, "machine", t->m.source ? t->m.source : "live");
+    jw_kv_str(f, "machine_path", t->m.path[0] ? t->m.path : NULL);
     topo_kv_opt(f, "cpu_model", t->cpu_model);
     topo_kv_opt(f, "cpu_vendor", t->cpu_vendor);
-    json_kv_num(f, "cpu_family", t->cpu_family >= 0 ? t->cpu_family : NAN);
-    json_kv_num(f, "cpu_model_number", t->cpu_model_number >= 0 ? t->cpu_model_number : NAN);
-    json_kv_num(f, "cpu_stepping", t->cpu_stepping >= 0 ? t->cpu_stepping : NAN);
-    json_kv_num(f, "cpuinfo_mhz", t->cpuinfo_mhz);
+    jw_kv_num(f, "cpu_family", t->cpu_family >= 0 ? t->cpu_family : NAN);
+    jw_kv_num(f, "cpu_model_number", t->cpu_model_number >= 0 ? t->cpu_model_number : NAN);
+    jw_kv_num(f, "cpu_stepping", t->cpu_stepping >= 0 ? t->cpu_stepping : NAN);
+    jw_kv_num(f, "cpuinfo_mhz", t->cpuinfo_mhz);
     topo_kv_opt(f, "cpuinfo_mhz_absent", t->why_no_mhz);
-    json_kv_num(f, "packages", t->packages);
-    json_kv_num(f, "numa_nodes", t->numa_nodes);
-    json_kv_num(f, "cores", t->cores);
-    json_kv_num(f, "pus", t->pus);
-    json_kv_num(f, "pus_per_core", t->pus_per_core);
-    json_kv_num(f, "pus_per_core_min", t->pus_per_core_min);
-    json_kv_num(f, "online_cpus", t->online_cpus);
-    json_kv_num(f, "affinity_cpus", t->affinity_cpus);
-    json_kv_num(f, "affinity_cores", t->affinity_cores);
-    json_kv_str(f, "affinity_list", t->affinity_list);
-    json_kv_num(f, "usable_cpus", t->usable_cpus);
+    jw_kv_num(f, "packages", t->packages);
+    jw_kv_num(f, "numa_nodes", t->numa_nodes);
+    jw_kv_num(f, "cores", t->cores);
+    jw_kv_num(f, "pus", t->pus);
+    jw_kv_num(f, "pus_per_core", t->pus_per_core);
+    jw_kv_num(f, "pus_per_core_min", t->pus_per_core_min);
+    jw_kv_num(f, "online_cpus", t->online_cpus);
+    jw_kv_num(f, "affinity_cpus", t->affinity_cpus);
+    jw_kv_num(f, "affinity_cores", t->affinity_cores);
+    jw_kv_str(f, "affinity_list", t->affinity_list);
+    jw_kv_num(f, "usable_cpus", t->usable_cpus);
     if (t->m.online) {
         fputs(",\"online_list\":", f);
         topo_put_cpuset(f, t->m.online);
@@ -377,8 +377,8 @@ void topo_write_json(FILE *f, const topo *t) {
         hwloc_obj_t o = hwloc_get_obj_by_type(hw, HWLOC_OBJ_NUMANODE, (unsigned)i);
         fprintf(f, "%s{\"os_index\":%u,\"pus\":", i ? "," : "", o->os_index);
         topo_put_cpuset(f, o->cpuset);
-        json_kv_bool(f, "allowed", hwloc_bitmap_isset(hwloc_topology_get_allowed_nodeset(hw), o->os_index));
-        json_kv_num(f, "local_memory_bytes", o->attr->numanode.local_memory
+        jw_kv_bool(f, "allowed", hwloc_bitmap_isset(hwloc_topology_get_allowed_nodeset(hw), o->os_index));
+        jw_kv_num(f, "local_memory_bytes", o->attr->numanode.local_memory
                     ? (double)o->attr->numanode.local_memory : NAN);
         fputc('}', f);
     }
@@ -386,15 +386,15 @@ void topo_write_json(FILE *f, const topo *t) {
     for (int i = 0; i < t->ncaches; i++) {
         const topo_cache *c = &t->caches[i];
         fprintf(f, "%s{\"name\":", i ? "," : "");
-        json_put_str(f, c->name);
-        json_kv_num(f, "level", c->level);
-        json_kv_str(f, "type", c->type);
-        json_kv_num(f, "size_bytes", c->size);
-        json_kv_num(f, "total_bytes", c->total);
-        json_kv_num(f, "instances", c->instances);
-        json_kv_num(f, "pus_per_instance", c->pus_per_instance);
-        json_kv_num(f, "linesize", c->linesize > 0 ? c->linesize : NAN);
-        json_kv_num(f, "ways", c->ways != 0 ? c->ways : NAN);
+        jw_put_str(f, c->name);
+        jw_kv_num(f, "level", c->level);
+        jw_kv_str(f, "type", c->type);
+        jw_kv_num(f, "size_bytes", c->size);
+        jw_kv_num(f, "total_bytes", c->total);
+        jw_kv_num(f, "instances", c->instances);
+        jw_kv_num(f, "pus_per_instance", c->pus_per_instance);
+        jw_kv_num(f, "linesize", c->linesize > 0 ? c->linesize : NAN);
+        jw_kv_num(f, "ways", c->ways != 0 ? c->ways : NAN);
         fputs(",\"shared_pus\":[", f);
         for (int j = 0; hw && j < c->instances; j++) {
             if (j) fputc(',', f);
@@ -404,37 +404,37 @@ void topo_write_json(FILE *f, const topo *t) {
         for (int j = 0; hw && j < c->instances; j++) {
             hwloc_obj_t o = hwloc_get_obj_by_type(hw, (hwloc_obj_type_t)c->hwloc_type, (unsigned)j);
             if (j) fputc(',', f);
-            json_put_num(f, o->attr->cache.size ? (double)o->attr->cache.size : NAN);
+            jw_put_num(f, o->attr->cache.size ? (double)o->attr->cache.size : NAN);
         }
         fputs("]}", f);
     }
     const topo_cgroup *g = &t->cgroup;
     fputs("],\"cgroup\":{\"version\":", f);
-    json_put_num(f, g->version ? g->version : NAN);
-    json_kv_bool(f, "override", g->override);
-    json_kv_str(f, "path", g->version || g->override ? g->path : NULL);
-    json_kv_num(f, "quota_cpus", g->quota_cpus);
-    json_kv_num(f, "quota_us", g->quota_us);
-    json_kv_num(f, "period_us", g->period_us);
-    json_kv_num(f, "quota_ceil", g->quota_ceil ? g->quota_ceil : NAN);
+    jw_put_num(f, g->version ? g->version : NAN);
+    jw_kv_bool(f, "override", g->override);
+    jw_kv_str(f, "path", g->version || g->override ? g->path : NULL);
+    jw_kv_num(f, "quota_cpus", g->quota_cpus);
+    jw_kv_num(f, "quota_us", g->quota_us);
+    jw_kv_num(f, "period_us", g->period_us);
+    jw_kv_num(f, "quota_ceil", g->quota_ceil ? g->quota_ceil : NAN);
     topo_kv_opt(f, "limit_at", g->limit_at);
     topo_kv_opt(f, "error", g->error);
     topo_kv_opt(f, "absent", g->absent);
     const topo_cpufreq *q = &t->cpufreq;
     fputs("},\"cpufreq\":{\"cpu\":", f);
-    json_put_num(f, q->cpu);
+    jw_put_num(f, q->cpu);
     topo_kv_opt(f, "governor", q->governor);
     topo_kv_opt(f, "driver", q->driver);
-    json_kv_num(f, "base_mhz", q->base_mhz);
-    json_kv_num(f, "min_mhz", q->min_mhz);
-    json_kv_num(f, "max_mhz", q->max_mhz);
-    json_kv_num(f, "cur_mhz", q->cur_mhz);
+    jw_kv_num(f, "base_mhz", q->base_mhz);
+    jw_kv_num(f, "min_mhz", q->min_mhz);
+    jw_kv_num(f, "max_mhz", q->max_mhz);
+    jw_kv_num(f, "cur_mhz", q->cur_mhz);
     if (q->boost < 0) fputs(",\"boost\":null", f);
-    else json_kv_bool(f, "boost", q->boost);
+    else jw_kv_bool(f, "boost", q->boost);
     topo_kv_opt(f, "boost_source", q->boost_source);
     topo_kv_opt(f, "absent", t->why_no_cpufreq);
     fputs("},\"thp\":{\"enabled\":", f);
-    json_put_str(f, *t->thp_enabled ? t->thp_enabled : NULL);
+    jw_put_str(f, *t->thp_enabled ? t->thp_enabled : NULL);
     topo_kv_opt(f, "defrag", t->thp_defrag);
     topo_kv_opt(f, "absent", t->why_no_thp);
     fputs("}}", f);

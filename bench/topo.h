@@ -34,7 +34,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "machine.h"
+#include "../core/machine.h"   /* the machine and its usable CPUs */
 
 #define TOPO_MAX_CACHES 12
 

@@ -9,16 +9,16 @@
 
 EXTRA_ALL += $(BUILD)/topo $(BUILD)/tests/test_topo $(BUILD)/tests/test_counter_groups
 
-TOPO_SRC := bench/topo.c bench/json.c core/machine.c
-TOPO_HDR := bench/topo.h bench/json.h core/machine.h
+TOPO_SRC := bench/topo.c bench/json.c core/jsonw.c core/machine.c
+TOPO_HDR := bench/topo.h bench/json.h core/jsonw.h core/machine.h
 
 $(BUILD)/topo: $(TOPO_SRC) $(TOPO_HDR) mk/topo.mk
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -DTOPO_MAIN -Ibench -Icore $(TOPO_SRC) -lhwloc -lm -o $@
+	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -DTOPO_MAIN -Ibench $(TOPO_SRC) -lhwloc -lm -o $@
 
 $(BUILD)/tests/test_topo: bench/test_topo.c $(TOPO_SRC) $(TOPO_HDR) bench/noise.c bench/noise.h tests/check.h mk/topo.mk
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -Ibench -Icore -Itests bench/test_topo.c $(TOPO_SRC) bench/noise.c -lhwloc -lm -o $@
+	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -Ibench -Itests bench/test_topo.c $(TOPO_SRC) bench/noise.c -lhwloc -lm -o $@
 
 $(BUILD)/tests/test_counter_groups: bench/test_counter_groups.c bench/counters.c bench/counters.h bench/counters_child.h \
     tests/check.h mk/topo.mk

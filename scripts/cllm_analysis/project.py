@@ -54,13 +54,12 @@ The interval is the spread of the projection over the reps (a percentile
 bootstrap of the 1- and 2-thread reps): it leaves out the model's own error.
 """
 import functools
-import json
 import os
 
 import numpy as np
 from scipy import stats as st
 
-from . import stats
+from . import ijson, stats
 
 PARTS = ["compute", "combine", "optimizer", "waiting", "other"]
 
@@ -82,8 +81,7 @@ def ceilings_of(obj):
 
 
 def load_ceilings(path):
-    with open(path) as f:
-        return ceilings_of(json.load(f))
+    return ceilings_of(ijson.load_file(path))
 
 
 # The snapshots carry no bandwidth: a machine target without dram-gbs-per-node
@@ -143,7 +141,7 @@ def load_machine(target, build):
         r = subprocess.run(args, capture_output=True, text=True, timeout=300)
         if r.returncode != 0:
             raise RuntimeError(r.stderr.strip() or f"{args[0]} exited {r.returncode}")
-        return json.loads(r.stdout)
+        return ijson.loads(r.stdout, f"{args[0]} --machine {path}")
     path = target["machine"]
     topo = run([f"{build}/topo", "--machine", path])
     n = min(int(topo["usable_cpus"]), 1024)
