@@ -69,6 +69,11 @@ int scale_opts_parse(scale_opts *o, int argc, char **argv, char *err, size_t err
             }
             continue;
         }
+        if (strcmp(a, "--machine") == 0 || strncmp(a, "--machine=", 10) == 0) {
+            o->machine = a[9] == '=' ? a + 10 : i + 1 < argc ? argv[++i] : NULL;
+            if (!o->machine || !*o->machine) return fail(err, errlen, -1, "--machine needs a snapshot folder or XML file");
+            continue;
+        }
         const char *eq = strchr(a, '=');
         size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
         if (len == 7 && strncmp(a + 2, "command", 7) == 0) {   /* repeatable: one variant each */

@@ -48,6 +48,7 @@ typedef struct {
     int reps_over;                 /* --reps-over N: reps of oversubscribed points; -1: --reps */
     int trace;                     /* --trace [POINTS]: keep rep 0's train_model --trace */
     const char *trace_points;      /* its thread counts (comma list); NULL: the default points */
+    const char *machine;           /* --machine PATH: plan on that snapshot or XML only (scale.c) */
     int cores, usable_cpus;        /* the machine the mpi variant's mapping is for (scale.c sets them) */
     double timeout;
     double noise_max;          /* --noise-max: outside load (CPUs) above which a run is noisy */

@@ -81,6 +81,7 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
         else if (strcmp(a, "--quiet") == 0) { o->quiet = 1; takes = 0; }
         else if (strcmp(a, "--no-timing") == 0) { o->opt.timing = 0; takes = 0; }
         else if (strcmp(a, "--memory-table") == 0) { o->memtable = 1; takes = 0; }
+        else if (strcmp(a, "--pin-plan") == 0) { o->pin_plan = 1; takes = 0; }
         else if (strcmp(a, "--config") == 0) {
             if (!v) goto missing;
             o->config_name = v;
@@ -114,6 +115,7 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
             STR("--resume", o->resume)
             STR("--report", o->report)
             STR("--pin", o->pin)
+            STR("--machine", o->machine)
             STR("--phase-counters", o->phase_counters)
             STR("--trace", o->trace)
 #undef LONG

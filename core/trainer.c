@@ -883,6 +883,8 @@ void trainer_slice(const trainer_t *t, int ith, size_t *k0, size_t *k1) {
     *k1 = t->w[ith].k1;
 }
 
+void trainer_worker_slice(size_t np, int n, int g, size_t *k0, size_t *k1) { worker_slice(np, n, g, k0, k1); }
+
 long trainer_syncs(const trainer_t *t) { return pool_syncs(t->pool); }
 
 void trainer_set_trace(trainer_t *t, struct trace *tr) {
@@ -891,6 +893,7 @@ void trainer_set_trace(trainer_t *t, struct trace *tr) {
     t->trace = tr;
     for (int i = 0; i < t->nth; i++) t->w[i].tl = tr ? trace_lane_of(tr, i) : NULL;
 }
+long trainer_spin_ns(const trainer_t *t) { return pool_spin_ns(t->pool); }
 
 static void sample_job(void *arg, int ith, int nth) {
     trainer_t *t = arg;

@@ -212,6 +212,12 @@ void trainer_slice(const trainer_t *t, int ith, size_t *k0, size_t *k1);
  * steps only. */
 struct trace;
 void trainer_set_trace(trainer_t *t, struct trace *tr);
+/* the slice [k0, k1) worker g of n gets of np parameters, without a trainer
+ * (what trainer_create assigns; --pin-plan prints it) */
+void trainer_worker_slice(size_t np, int n, int g, size_t *k0, size_t *k1);
+/* how long the pool's waiters spin before they sleep, ns (pool_spin_ns):
+ * 0 when oversubscribed or when pinned workers share a CPU */
+long trainer_spin_ns(const trainer_t *t);
 /* barriers crossed since trainer_create (pool_syncs): 3 per step */
 long trainer_syncs(const trainer_t *t);
 

@@ -9,11 +9,14 @@
 #   $(BUILD)/tests/test_json    the JSON writer and the strict reader
 #                               (bench/test_json.c)
 #   make test-long              the long versions of cheap tests (below)
+#   $(BUILD)/tests/plan_invariants   the worker plan's invariants on extracted
+#                               machine snapshots (tests/test_machines.sh runs it);
+#                               built by the Makefile's tests/%.c rule
 
 # a rule here would otherwise become the default goal of a bare `make`
 .DEFAULT_GOAL := all
 
-EXTRA_ALL += $(BUILD)/tests/optim_dump $(if $(wildcard bench/test_stats.c),$(BUILD)/tests/test_stats) $(BUILD)/tests/test_json
+EXTRA_ALL += $(BUILD)/tests/optim_dump $(BUILD)/tests/plan_invariants $(if $(wildcard bench/test_stats.c),$(BUILD)/tests/test_stats) $(BUILD)/tests/test_json
 
 $(BUILD)/tests/test_stats: bench/test_stats.c bench/stats.c bench/stats.h bench/json.c bench/json.h \
                            core/jsonw.c core/jsonw.h bench/counters.c bench/counters.h tests/check.h mk/tests.mk
