@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# test_cluster.sh - scripts/cluster: two nodes in network namespaces joined by
+# a tbf-shaped veth link, Open MPI launched into them through its rsh agent:
+#   - refusals: bad arguments exit 2; not root exits 2 saying so;
+#   - up makes the namespaces, the link (addresses only inside them, tbf on
+#     both ends), the hostfile and the agent; the probe measures the link;
+#   - 2 nodes x 1 thread over the link: the bits of 1 node x 2 ranks (shared
+#     memory) and of 1 process x 2 threads;
+#   - a rank's process killed on node 1, and node 1's link taken down mid-run:
+#     mpirun exits non-zero within 30 s, its message names the rank or node
+#     lost, no process is left in either namespace, and the checkpoint the job
+#     resumed from (and was to overwrite) is intact and resumes on one node
+#     with the bits of an uninterrupted run from it;
+#   - down leaves nothing (namespaces, processes, files), also after a crash
+#     (namespaces and a process left without cluster.json).
+# Root only (a SKIP line otherwise); the namespaces carry the prefix cllmt-,
+# so that a cluster a user has up (cllm-) is left alone. Skipped on the
+# sanitizer builds (the same launch path; the plain build covers it).
+# test-timeout: 150
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+MPI=$BUILD/mpi/train_model LF=$BUILD/lockfree/train_model
+. tests/mpi_common.sh    # Open MPI as root, RUN, tmp, check
+CL=(scripts/cluster --prefix cllmt- --dir "$tmp/cl")
+trap '"${CL[@]}" down >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+
+# --- refusals (any user)
+for bad_args in "up --nodes 1" "up --rate fast" "up --nodes x" "frobnicate" "run" "exec --" "--prefix Bad up"; do
+    rc=0; "${CL[@]}" $bad_args >/dev/null 2>"$tmp/err" || rc=$?
+    check "cluster $bad_args: exit 2 (got $rc: $(tail -n 1 "$tmp/err"))" test $rc -eq 2
+done
+if [[ $(id -u) -ne 0 ]]; then
+    skip "not root: scripts/cluster needs root for namespaces and tc (the cluster checks run as root, as CI does)"
+    rc=0; "${CL[@]}" up >/dev/null 2>"$tmp/err" || rc=$?
+    check "as non-root: up exits 2 (got $rc)" test $rc -eq 2
+    check "and says it needs root" grep -q "must run as root" "$tmp/err"
+    check_finish test_cluster; exit
+fi
+if command -v setpriv >/dev/null; then
+    rc=0; setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 scripts/cluster up \
+        >/dev/null 2>"$tmp/err" || rc=$?
+    check "as nobody: up exits 2 (got $rc)" test $rc -eq 2
+    check "and says it needs root: $(cat "$tmp/err")" grep -q "must run as root" "$tmp/err"
+else
+    skip "setpriv missing (util-linux): the non-root refusal is not checked"
+fi
+case $BUILD in *asan*|*tsan*)
+    skip "sanitizer build: the cluster runs are the plain build's (the same launch path)"
+    check_finish test_cluster; exit ;;
+esac
+check_built test_cluster "$MPI" "$LF"
+nsl() { ip netns list | awk '{print $1}' | grep '^cllmt-' || true; }
+left() { local n p=0; for n in $(nsl); do p=$((p + $(ip netns pids "$n" | wc -l))); done; echo $p; }
+
+# --- up
+"${CL[@]}" up --rate 1gbit >"$tmp/up.log" 2>&1 || bad "up: $(cat "$tmp/up.log")"
+check "up: namespaces cllmt-n0 and cllmt-n1" test "$(nsl | sort | tr '\n' ' ')" = "cllmt-n0 cllmt-n1 "
+check "up: tbf on both ends" bash -c 'ip netns exec cllmt-n0 tc qdisc show dev l0 | grep -q tbf &&
+    ip netns exec cllmt-n1 tc qdisc show dev l1 | grep -q tbf'
+check "up: the addresses exist only in the namespaces" bash -c \
+    '! ip -o addr show | grep -q "198\.18\.25\." && ip -n cllmt-n1 -o addr show dev l1 | grep -q "198\.18\.25\.2/24"'
+check "up: hostfile and agent" test -s "$tmp/cl/hostfile" -a -x "$tmp/cl/agent"
+"${CL[@]}" probe --mb 16 --json "$tmp/probe.json" >"$tmp/probe.log" 2>&1 || bad "probe: $(cat "$tmp/probe.log")"
+check "probe: a latency and a bandwidth below the shaped 1 Gbit/s: $(cat "$tmp/probe.log")" \
+    /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1]));
+sys.exit(not (0 < r["rtt_us"] and 0 < r["one_way_gbps"] <= 1.1 and 0 < r["both_ways_gbps"] <= 1.1))' "$tmp/probe.json"
+
+# --- the same bits: 2 nodes x 1 thread, 1 node x 2 ranks, 1 process x 2 threads
+A=(--steps 12 --quiet --eval-batches 0)
+"${CL[@]}" run -- "$PWD/$MPI" "${A[@]}" --save "$tmp/c2.ck" >"$tmp/c2.log" 2>&1 || bad "cluster run: $(tail -n 5 "$tmp/c2.log")"
+"${RUN[@]}" -np 2 "$MPI" "${A[@]}" --save "$tmp/m2.ck" >/dev/null 2>&1 || bad "mpirun -np 2: exit $?"
+"$LF" "${A[@]}" --threads 2 --save "$tmp/t2.ck" >/dev/null || bad "lockfree 2 threads: exit $?"
+check "2 nodes x 1 thread: the bits of 1 node x 2 ranks" cmp -s "$tmp/c2.ck" "$tmp/m2.ck"
+check "2 nodes x 1 thread: the bits of 1 process x 2 threads" cmp -s "$tmp/c2.ck" "$tmp/t2.ck"
+check "nothing left in the namespaces after the run" test "$(left)" -eq 0
+
+# --- faults: a checkpoint to resume from, a job resuming it that is lost mid-run
+"$LF" "${A[@]}" --save "$tmp/base.ck" >/dev/null
+"$LF" --resume "$tmp/base.ck" --steps 6 --quiet --eval-batches 0 --threads 2 --save "$tmp/ref.ck" >/dev/null
+fault() {   # fault NAME ACTION: the job, ACTION once it has done a step, the checks
+    local name=$1 action=$2 rc=0 t0 dt pid
+    cp "$tmp/base.ck" "$tmp/$name.ck"
+    "${CL[@]}" run -- "$PWD/$MPI" --resume "$tmp/$name.ck" --steps 100000000 --eval-batches 0 --save "$tmp/$name.ck" \
+        >"$tmp/$name.out" 2>"$tmp/$name.log" &
+    pid=$!
+    for _ in $(seq 600); do grep -q "^step " "$tmp/$name.log" && break; sleep 0.1; done
+    t0=$(date +%s.%N)
+    eval "$action"
+    wait $pid || rc=$?
+    dt=$(/usr/bin/python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}')" "$t0" "$(date +%s.%N)")
+    echo "  $name: mpirun exit $rc after $dt s"
+    check "$name: mpirun exits non-zero (got $rc)" test $rc -ne 0
+    check "$name: within 30 s ($dt s)" /usr/bin/python3 -c "import sys; sys.exit(not float(sys.argv[1]) < 30)" "$dt"
+    check "$name: no process left in either namespace" test "$(left)" -eq 0
+    check "$name: the checkpoint it resumed from is intact" cmp -s "$tmp/$name.ck" "$tmp/base.ck"
+    "$LF" --resume "$tmp/$name.ck" --steps 6 --quiet --eval-batches 0 --threads 2 --save "$tmp/$name.res.ck" >/dev/null
+    check "$name: it resumes on one node with the bits of the uninterrupted run" cmp -s "$tmp/$name.res.ck" "$tmp/ref.ck"
+}
+fault kill 'kill -KILL $(for p in $(ip netns pids cllmt-n1); do [[ $(readlink /proc/$p/exe) == *train_model ]] && echo $p; done)'
+check "kill: the message names rank 1 and node 1 ($(grep -m1 'rank 1' "$tmp/kill.log" || true))" \
+    grep -q "rank 1 .*on node 198\.18\.25\.2.*signal 9" "$tmp/kill.log"
+fault linkdown '"${CL[@]}" link down --node 1 >/dev/null'
+check "linkdown: the message names the node and rank lost ($(grep -m1 'was lost' "$tmp/linkdown.log" || true))" \
+    grep -q "node 1 (cllmt-n1, 198\.18\.25\.2) was lost: rank 1 of 2" "$tmp/linkdown.log"
+
+# --- down leaves nothing, also after a crash (no cluster.json, a process left)
+"${CL[@]}" down >/dev/null
+check "down: no namespace left" test -z "$(nsl)"
+check "down: its files removed" test ! -e "$tmp/cl/hostfile" -a ! -e "$tmp/cl/agent" -a ! -e "$tmp/cl/cluster.json"
+ip netns add cllmt-n0; ip netns add cllmt-n1
+ip netns exec cllmt-n1 sleep 300 &
+sl=$!
+"${CL[@]}" down >/dev/null
+check "down after a crash: no namespace left" test -z "$(nsl)"
+check "down after a crash: the process left in a namespace is ended" bash -c "! kill -0 $sl 2>/dev/null"
+wait $sl 2>/dev/null || true
+check_finish test_cluster
