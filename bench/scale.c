@@ -181,6 +181,7 @@ static void usage(FILE *f) {
           "  --config NAME    tiny | seed | seed-cli | S | G | M | bench (default seed)\n"
           "  --steps K        training steps per run (default 24)\n"
           "  --scaling S      weak | strong (default weak)\n"
+          "  --batch B        train_model's --batch B (sequences per worker; default: the config's)\n"
           "  --data PATH      training text file or folder (default: train_model's synthetic corpus)\n"
           "  --out DIR        run folder (default results/<UTC time>-<hostname>)\n"
           "  --timeout S      kill a run after S seconds (default 600)\n"
@@ -295,7 +296,8 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     json_kv_str(f, "config", s->o.raw[OPT_CONFIG]);
     json_kv_num(f, "steps", s->o.steps);
     for (int k = OPT_SCALING; k <= OPT_BIN_DIR; k++)
-        if (((k == OPT_METRIC || k == OPT_WORK || k == OPT_UNIT || k == OPT_MPIRUN_ARGS) && !s->o.raw[k]) ||
+        if (((k == OPT_METRIC || k == OPT_WORK || k == OPT_UNIT || k == OPT_MPIRUN_ARGS || k == OPT_BATCH) &&
+             !s->o.raw[k]) ||
             k == OPT_RANKS)
             continue;               /* ranks: above, as a list */
         else if (k == OPT_WORK) json_kv_num(f, OPT_NAMES[k], s->o.work);
