@@ -104,6 +104,24 @@ fault linkdown '"${CL[@]}" link down --node 1 >/dev/null'
 check "linkdown: the message names the node and rank lost ($(grep -m1 'was lost' "$tmp/linkdown.log" || true))" \
     grep -q "node 1 (cllmt-n1, 198\.18\.25\.2) was lost: rank 1 of 2" "$tmp/linkdown.log"
 
+# --- make bench-2node's script, smallest form: a table with the reference, the link and the model
+/usr/bin/python3 scripts/bench_2node.py --configs tiny --rates 1gbit --reps 1 --steps 2 --probe-mb 2 \
+    --bin-dir "$BUILD" --out "$tmp/b2" >"$tmp/b2.log" 2>&1 || bad "bench_2node: $(tail -n 5 "$tmp/b2.log")"
+check "bench_2node: reference and 1gbit rows, the probe and the model beside the measurement" \
+    /usr/bin/python3 - "$tmp/b2/table.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))
+assert [r["link"] for r in t] == ["1 node x 2 threads (reference)", "1gbit"], t
+r = t[1]
+assert r["reps"] == 1 and r["bytes_per_step"] > 0 and r["step_ms"] > 0 and r["exchange_ms"] > 0, r
+assert 0 < r["probe_gbps"] <= 1.1 and r["probe_rtt_us"] > 0, r
+m = r["model_exchange_ms"]
+assert abs(m - (r["bytes_per_step"] * 8 / (r["probe_gbps"] * 1e9) * 1e3 + 3 * r["probe_rtt_us"] * 1e-3)) < 1e-9, r
+assert abs(r["model_step_off_ms"] - (t[0]["step_ms"] + m)) < 1e-9, r
+assert r["model_error_off"] is not None and r["model_step_on_ms"] <= r["model_step_off_ms"], r
+PY
+check "bench_2node: its cluster is down" test -z "$(ip netns list | awk '{print $1}' | grep '^cllm2-' || true)"
+
 # --- down leaves nothing, also after a crash (no cluster.json, a process left)
 "${CL[@]}" down >/dev/null
 check "down: no namespace left" test -z "$(nsl)"
