@@ -105,7 +105,7 @@ check "linkdown: the message names the node and rank lost ($(grep -m1 'was lost'
     grep -q "node 1 (cllmt-n1, 198\.18\.25\.2) was lost: rank 1 of 2" "$tmp/linkdown.log"
 
 # --- make bench-2node's script, smallest form: a table with the reference, the link and the model
-/usr/bin/python3 scripts/bench_2node.py --configs tiny --rates 1gbit --reps 1 --steps 2 --probe-mb 2 \
+/usr/bin/python3 scripts/bench_2node.py --configs tiny:2 --rates 1gbit --reps 1 --steps 2 --probe-mb 2 \
     --bin-dir "$BUILD" --out "$tmp/b2" >"$tmp/b2.log" 2>&1 || bad "bench_2node: $(tail -n 5 "$tmp/b2.log")"
 check "bench_2node: reference and 1gbit rows, the probe and the model beside the measurement" \
     /usr/bin/python3 - "$tmp/b2/table.json" <<'PY'
@@ -120,6 +120,11 @@ assert abs(m - (r["bytes_per_step"] * 8 / (r["probe_gbps"] * 1e9) * 1e3 + 3 * r[
 assert abs(r["model_step_off_ms"] - (t[0]["step_ms"] + m)) < 1e-9, r
 assert r["model_error_off"] is not None and r["model_step_on_ms"] <= r["model_step_off_ms"], r
 PY
+check "bench_2node: scale --batch 2 reached train_model (B = 2 in both runs' reports)" /usr/bin/python3 -c '
+import json, sys
+for d in sys.argv[1:]:
+    assert json.loads(open(d + "/runs.jsonl").readline())["report"]["config"]["B"] == 2, d' \
+    "$tmp/b2/raw/ref-tiny-b2-r0" "$tmp/b2/raw/mpi-tiny-b2-1gbit-r0"
 check "bench_2node: its cluster is down" test -z "$(ip netns list | awk '{print $1}' | grep '^cllm2-' || true)"
 
 # --- down leaves nothing, also after a crash (no cluster.json, a process left)
