@@ -24,6 +24,7 @@
 #include "pin.h"
 #include "ops.h"
 #include "pool.h"
+#include "ranks.h"
 #include "reduce.h"
 
 #ifndef CLLM_LOCKED
@@ -624,34 +625,33 @@ static void adamw_slice(trainer_t *t, size_t k0, size_t k1, float scale) {
 }
 
 /* ---- the combine across ranks (nranks > 1; trainer_create_ranks in
- * trainer.h). Worker 0 alone calls MPI (MPI_THREAD_FUNNELED), between the
- * pool's barriers. */
+ * trainer.h; the arithmetic and the MPI calls are ranks.c's). Worker 0
+ * alone calls MPI (MPI_THREAD_FUNNELED), between the pool's barriers. */
+
+static ranks_t ranks_view(const trainer_t *t) {
+    return (ranks_t){ t->comm, t->rank, t->nranks, t->nth, t->rank_off, t->rank_cnt, t->xbuf };
+}
 
 /* This rank's sums of the slices worker ith of every rank owns, the
  * exchange, then worker ith's slice as the ranks' sums added in rank order
  * 0..R-1 into grad[0]; returns its squared norm. */
 static double ranks_combine(trainer_t *t, worker_t *w, int ith, stamp *s) {
-    const int T = t->nth, R = t->nranks;
-    const float *src[THREADS_MAX > RANKS_MAX ? THREADS_MAX : RANKS_MAX];
-    if (T > 1)
-        for (int d = 0; d < R; d++) {
-            size_t k0, k1;
-            worker_slice(t->nparams, t->nworkers, d * T + ith, &k0, &k1);
-            for (int j = 0; j < T; j++) src[j] = t->grad[j] + k0;
-            reduce_sum(t->grad[0] + k0, src, T, k1 - k0);
-        }
+    const ranks_t rk = ranks_view(t);
+    for (int d = 0; d < t->nranks && t->nth > 1; d++) {
+        size_t k0, k1;
+        worker_slice(t->nparams, t->nworkers, d * t->nth + ith, &k0, &k1);
+        ranks_local_sum(&rk, t->grad, k0, k1);
+    }
     *s = phase_end(t, w, PH_REDUCE, *s);
     pool_barrier(t->pool);
     *s = phase_end(t, w, PH_BARRIER, *s);
     if (ith == 0) {
-        comm_exchange(t->comm, t->grad[0], t->rank_off, t->rank_cnt, t->xbuf);
+        ranks_exchange(&rk, t->grad[0]);
         *s = phase_end(t, w, PH_COMM, *s);
     }
     pool_barrier(t->pool);
     *s = phase_end(t, w, PH_BARRIER, *s);
-    size_t cnt = t->rank_cnt[t->rank], rel = w->k0 - t->moff;
-    for (int r = 0; r < R; r++) src[r] = t->xbuf + (size_t)r * cnt + rel;
-    double sq = reduce_sum(t->grad[0] + w->k0, src, R, w->k1 - w->k0);
+    double sq = ranks_owner_sum(&rk, t->grad[0], w->k0, w->k1);
     *s = phase_end(t, w, PH_COMM_SUM, *s);
     return sq;
 }
@@ -749,7 +749,8 @@ float trainer_step(trainer_t *t) {
         /* ---- MPI insertion point 3 of 3: the updated slices from every rank
          * (worker 0 is this thread; the job's end ordered every AdamW before) */
         stamp s = phase_start(t, &t->w[0]);
-        comm_allgather(t->comm, t->params, t->rank_off, t->rank_cnt);
+        const ranks_t rk = ranks_view(t);
+        ranks_allgather(&rk, t->params);
         phase_end(t, &t->w[0], PH_COMM, s);
         for (int g = 0; g < t->nworkers; g++) loss += t->wstat_all[2 * g];
     } else {
@@ -820,15 +821,8 @@ void trainer_gather_moments(trainer_t *t, float *m, float *v) {
 }
 
 void trainer_comm_bytes(const trainer_t *t, double *sent, double *received) {
-    /* the exchange sends every other rank its range and receives this
-     * rank's range from each; the allgather the reverse; the per-step
-     * statistics add 2 doubles per worker */
-    double other = 0, mine = (double)t->rank_cnt[t->rank] * (t->nranks - 1);
-    for (int r = 0; r < t->nranks; r++)
-        if (r != t->rank) other += (double)t->rank_cnt[r];
-    double stat = 16.0 * t->nth * (t->nranks - 1);
-    *sent = t->nranks > 1 ? 4.0 * (other + mine) + stat : 0.0;
-    *received = *sent > 0 ? 4.0 * (mine + other) + 16.0 * (t->nworkers - t->nth) : 0.0;
+    const ranks_t rk = ranks_view(t);
+    ranks_bytes(&rk, sent, received);
 }
 
 void trainer_phase_times(const trainer_t *t, int g, double wall[PH_COUNT], double cpu[PH_COUNT]) {
