@@ -42,6 +42,22 @@ def phase_ms(report, name):
     return 1e3 * sum(w) / len(w) / steps if w else None
 
 
+def exchange_least_ms(report, ranks, threads):
+    """The exchange per step (ms) of the rank that waited least in it: the
+    smallest over the ranks of worker 0's time in MPI calls (comm). Every
+    rank's comm includes waiting for the last rank to arrive; the last one
+    waits the least, so this is the nearest the clocks come to the transfer
+    itself (an upper bound of it)."""
+    ph = (report or {}).get("phases") or {}
+    names, walls = ph.get("names") or [], ph.get("wall_s") or []
+    steps = report.get("steps") or 0
+    if "comm" not in names or not steps:
+        return None
+    w = walls[names.index("comm")]
+    w0 = [w[k * threads] for k in range(ranks) if k * threads < len(w)]
+    return 1e3 * min(w0) / steps if w0 else None
+
+
 def model(ref_step_ms, fwd_ms, bwd_ms, bytes_sent, bw_gbps, rtt_us):
     """The 2-node step, overlap off and on (dict of ms)."""
     exchange = bytes_sent * 8 / (bw_gbps * 1e9) * 1e3 + COLLECTIVES_PER_STEP * rtt_us * 1e-3
