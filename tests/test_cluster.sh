@@ -30,6 +30,23 @@ for bad_args in "up --nodes 1" "up --rate fast" "up --nodes x" "frobnicate" "run
     rc=0; "${CL[@]}" $bad_args >/dev/null 2>"$tmp/err" || rc=$?
     check "cluster $bad_args: exit 2 (got $rc: $(tail -n 1 "$tmp/err"))" test $rc -eq 2
 done
+# --- the 2-node model on known inputs (cllm_analysis/nodes.py; any user)
+check "nodes.model: 20 MB at 1 Gbit/s + 3 x 100 us on a 300 ms step; exposed = max(0, exchange - fwd - bwd)" \
+    /usr/bin/python3 - <<'PY'
+import sys
+sys.path.insert(0, "scripts")
+from cllm_analysis import nodes
+m = nodes.model(300.0, 50.0, 100.0, 20e6, 1.0, 100.0)
+assert abs(m["exchange_ms"] - 160.3) < 1e-9 and abs(m["step_off_ms"] - 460.3) < 1e-9, m
+assert abs(m["exposed_on_ms"] - 10.3) < 1e-9 and abs(m["step_on_ms"] - 310.3) < 1e-9, m
+m = nodes.model(300.0, 100.0, 200.0, 20e6, 1.0, 100.0)
+assert m["exposed_on_ms"] == 0.0 and m["step_on_ms"] == 300.0 and abs(m["hidden_on_ms"] - 160.3) < 1e-9, m
+assert abs(nodes.error(110.0, 100.0) - 0.1) < 1e-12 and nodes.error(None, 1.0) is None
+rep = {"steps": 2, "phases": {"names": ["forward", "comm"], "wall_s": [[0.2, 0.4], [0.3, 0.1]]}}
+assert abs(nodes.phase_ms(rep, "forward") - 150.0) < 1e-9 and nodes.phase_ms(rep, "x") is None
+assert abs(nodes.exchange_least_ms(rep, 2, 1) - 50.0) < 1e-9
+PY
+
 if [[ $(id -u) -ne 0 ]]; then
     skip "not root: scripts/cluster needs root for namespaces and tc (the cluster checks run as root, as CI does)"
     rc=0; "${CL[@]}" up >/dev/null 2>"$tmp/err" || rc=$?
