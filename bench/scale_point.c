@@ -112,6 +112,7 @@ void point_command(const scale_opts *o, const char *out, int v, int threads, int
     for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) argv[a++] = rest[i];
     if (o->raw[OPT_PIN]) { argv[a++] = "--pin"; argv[a++] = o->raw[OPT_PIN]; }
     if (o->raw[OPT_BATCH]) { argv[a++] = "--batch"; argv[a++] = o->raw[OPT_BATCH]; }
+    if (o->raw[OPT_OVERLAP]) { argv[a++] = "--overlap"; argv[a++] = o->raw[OPT_OVERLAP]; }
     argv[a] = NULL;
     pc->argv = argv;
     pc->envv = NULL;

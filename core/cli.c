@@ -123,6 +123,9 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
             } else if (strcmp(a, "--recompute") == 0) {
                 if (parse_choice(a, v, "none", "layers", &s, err, errlen)) return -1;
                 o->opt.recompute = strcmp(s, "layers") == 0 ? RECOMPUTE_LAYERS : RECOMPUTE_NONE;
+            } else if (strcmp(a, "--overlap") == 0) {
+                if (parse_choice(a, v, "on", "off", &s, err, errlen)) return -1;
+                o->opt.overlap = strcmp(s, "on") == 0;
             } else if (strcmp(a, "--tokenizer") == 0) {
                 if (parse_choice(a, v, "bytes", "words", &o->tokname, err, errlen)) return -1;
             } else if (a[0] == '-' && a[1]) {

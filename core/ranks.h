@@ -52,6 +52,31 @@ void ranks_allgather(const ranks_t *r, float *params);
  * and the per-step statistics (2 doubles per worker). 0 with one rank. */
 void ranks_bytes(const ranks_t *r, double *sent, double *received);
 
+/* ---- the overlapped exchange (--overlap on). A bucket is the slices of
+ * the parameter vector whose gradients backward finishes together: bucket b
+ * < L is layer L-1-b's slice of each of the 12 per-layer tensors (model.h's
+ * layout keeps a tensor's layers apart: 12 segments), bucket L the
+ * embeddings and the final LayerNorm (final only when backward returns).
+ * Every bucket goes to its owners as soon as it is ready; what lands in
+ * xbuf, and so every sum after it, is what ranks_exchange delivers. */
+#define RANKS_SEGS_MAX 16
+typedef struct { size_t off, len; } ranks_seg;
+typedef struct { int nseg; ranks_seg seg[RANKS_SEGS_MAX]; } ranks_bucket;
+
+/* The L + 1 buckets into b, from the tensors' element counts (model.h's
+ * param_counts, in P_* order). */
+void ranks_buckets(const size_t *pcount, int L, ranks_bucket *b);
+/* The most messages the L + 1 buckets post in a step (comm_reserve). */
+int ranks_messages(const ranks_t *r, int L);
+/* This rank's sum over its nth buffers of bucket b, in place into grad[0]
+ * (ranks_local_sum over each segment). */
+void ranks_bucket_local_sum(const ranks_t *r, float *const *grad, const ranks_bucket *b);
+/* Worker 0: post bucket b's sends (its parts in other ranks' ranges) and
+ * receives (its part in this rank's range, from every other rank, into
+ * xbuf), and copy this rank's own part into xbuf. comm_wait_all completes
+ * them; every rank posts the buckets in the same order. */
+void ranks_bucket_post(const ranks_t *r, const float *grad0, const ranks_bucket *b);
+
 #ifdef __cplusplus
 }
 #endif

@@ -272,6 +272,8 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
         json_int(&j, "threads_per_rank", nth);
         json_num(&j, "bytes_sent_per_step", sent);
         json_num(&j, "bytes_received_per_step", recv);
+        json_str(&j, "overlap", trainer_overlap(t) ? "on" : "off");
+        json_num(&j, "exchange_in_flight_s", trainer_overlap_inflight_s(t));
         json_obj_close(&j);
     } else {
         json_null(&j, "mpi");

@@ -99,6 +99,14 @@ struct trainer {
     double *phase_mine, *phase_all;   /* trainer_gather_stats: [nth or nworkers][2][PH_COUNT] */
     long *rss_all;                 /* trainer_gather_stats: peak RSS of each rank, KiB */
     long kill_rank, kill_step;     /* test hook (CLLM_TEST_KILL_RANK): -1 off */
+    /* --overlap on with several ranks (ranks.h): L + 1 buckets; per step,
+     * how many workers finished each, whether its local sum is done, the
+     * next bucket worker 0 posts, and when it posted the first */
+    int overlap;
+    ranks_bucket *bk;
+    atomic_int *bk_count, *bk_ready;
+    int bk_next;
+    double bk_t0, inflight_s;
 };
 
 /* ---- test-only hook (tests/test_cli.sh), off unless CLLM_TEST_HOLD_MS is set:
@@ -456,6 +464,19 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
         t->phase_mine = t->wstat_all + 2 * nw;
         t->phase_all = t->phase_mine + 2 * PH_COUNT * nth;
     }
+    if (nranks > 1 && o->overlap) {
+        const int nb = c->L + 1;
+        const ranks_t rk = { comm, rank, nranks, nth, t->rank_off, t->rank_cnt, NULL };
+        t->bk = xcalloc((size_t)nb, sizeof *t->bk);
+        t->bk_count = xcalloc(2 * (size_t)nb, sizeof *t->bk_count);
+        if (!t->bk || !t->bk_count || comm_reserve(comm, ranks_messages(&rk, c->L)) != 0) {
+            snprintf(err, errlen, "cannot allocate the overlapped exchange's tables (%d buckets, %d ranks)", nb, nranks);
+            goto fail;
+        }
+        t->bk_ready = t->bk_count + nb;
+        ranks_buckets(t->pcount, c->L, t->bk);
+        t->overlap = 1;
+    }
 
     t->w = mem_alloc(sizeof(worker_t) * nth);
     t->wmem = xcalloc(nth, sizeof *t->wmem);
@@ -548,6 +569,8 @@ void trainer_free(trainer_t *t) {
     if (t->rank_off != t->rank_one) free(t->rank_off);
     free(t->wstat);
     free(t->rss_all);
+    free(t->bk);
+    free(t->bk_count);
     mem_free(t->w);
     mem_free_untouched(t->shared, t->shared_bytes);
     free(t);
@@ -635,7 +658,58 @@ static ranks_t ranks_view(const trainer_t *t) {
 /* This rank's sums of the slices worker ith of every rank owns, the
  * exchange, then worker ith's slice as the ranks' sums added in rank order
  * 0..R-1 into grad[0]; returns its squared norm. */
+/* Worker 0: post the buckets that are ready, in order, and let MPI
+ * progress the ones in flight (all: post every bucket, which the caller
+ * knows to be ready). */
+static void overlap_post(trainer_t *t, int all) {
+    const ranks_t rk = ranks_view(t);
+    const int nb = t->cfg.L + 1;
+    while (t->bk_next < nb && (all || atomic_load_explicit(&t->bk_ready[t->bk_next], memory_order_acquire))) {
+        if (t->bk_next == 0 && t->opt.timing) t->bk_t0 = time_wall();
+        ranks_bucket_post(&rk, t->grad[0], &t->bk[t->bk_next++]);
+    }
+    comm_progress(t->comm);
+}
+
+typedef struct { trainer_t *t; int ith; } layer_arg;
+
+/* model_backward_hook's call after layer l: the last of the rank's workers
+ * to finish it sums the bucket over them and marks it ready; worker 0 posts
+ * what is ready (it alone calls MPI). */
+static void layer_done(void *arg, int l) {
+    layer_arg *a = arg;
+    trainer_t *t = a->t;
+    const int b = t->cfg.L - 1 - l;
+    if (atomic_fetch_add_explicit(&t->bk_count[b], 1, memory_order_acq_rel) == t->nth - 1) {
+        const ranks_t rk = ranks_view(t);
+        ranks_bucket_local_sum(&rk, t->grad, &t->bk[b]);
+        atomic_store_explicit(&t->bk_ready[b], 1, memory_order_release);
+    }
+    if (a->ith == 0) overlap_post(t, 0);
+}
+
+/* --overlap on, after backward's barrier (every layer's bucket is summed):
+ * worker 0 sums the last bucket, posts what is left and waits for all;
+ * then every worker its own slice as the ranks' sums in rank order. */
+static double ranks_combine_overlap(trainer_t *t, worker_t *w, int ith, stamp *s) {
+    const ranks_t rk = ranks_view(t);
+    if (ith == 0) {
+        if (t->opt.timing && t->bk_next > 0) t->inflight_s += time_wall() - t->bk_t0;
+        ranks_bucket_local_sum(&rk, t->grad, &t->bk[t->cfg.L]);
+        *s = phase_end(t, w, PH_REDUCE, *s);
+        overlap_post(t, 1);
+        comm_wait_all(t->comm);
+        *s = phase_end(t, w, PH_COMM, *s);
+    }
+    pool_barrier(t->pool);
+    *s = phase_end(t, w, PH_BARRIER, *s);
+    double sq = ranks_owner_sum(&rk, t->grad[0], w->k0, w->k1);
+    *s = phase_end(t, w, PH_COMM_SUM, *s);
+    return sq;
+}
+
 static double ranks_combine(trainer_t *t, worker_t *w, int ith, stamp *s) {
+    if (t->overlap) return ranks_combine_overlap(t, w, ith, s);
     const ranks_t rk = ranks_view(t);
     for (int d = 0; d < t->nranks && t->nth > 1; d++) {
         size_t k0, k1;
@@ -692,7 +766,12 @@ static void step_job(void *arg, int ith, int nth) {
     /* the forward phase includes the classifier's fused backward (model.h) */
     w->loss = model_forward(&t->cfg, &t->p, x, w->rows, &t->g[ith], dloss);
     s = phase_end(t, w, PH_FORWARD, s);
-    model_backward(&t->cfg, &t->p, &t->g[ith], x, w->rows);
+    if (t->overlap) {
+        layer_arg la = { t, ith };
+        model_backward_hook(&t->cfg, &t->p, &t->g[ith], x, w->rows, layer_done, &la);
+    } else {
+        model_backward(&t->cfg, &t->p, &t->g[ith], x, w->rows);
+    }
     hold_enter();   /* test-only, see the top */
 #if CLLM_LOCKED
     pthread_mutex_unlock(&t->model_lock);
@@ -743,6 +822,13 @@ float trainer_lr_at(const train_opts *o, long step) {
 float trainer_step(trainer_t *t) {
     if (t->step == t->kill_step && t->rank == t->kill_rank) raise(SIGKILL);   /* test hook */
     t->lr_now = trainer_lr_at(&t->opt, t->step);
+    if (t->overlap) {   /* before the job: pool_run orders these writes before the workers start */
+        for (int b = 0; b <= t->cfg.L; b++) {
+            atomic_store_explicit(&t->bk_count[b], 0, memory_order_relaxed);
+            atomic_store_explicit(&t->bk_ready[b], 0, memory_order_relaxed);
+        }
+        t->bk_next = 0;
+    }
     pool_run(t->pool, step_job, t);
     double loss = 0.0;
     if (t->nranks > 1) {
@@ -819,6 +905,9 @@ void trainer_gather_moments(trainer_t *t, float *m, float *v) {
     comm_gather(t->comm, t->m, m, t->rank_off, t->rank_cnt);
     comm_gather(t->comm, t->v, v, t->rank_off, t->rank_cnt);
 }
+
+double trainer_overlap_inflight_s(const trainer_t *t) { return t->inflight_s; }
+int trainer_overlap(const trainer_t *t) { return t->overlap; }
 
 void trainer_comm_bytes(const trainer_t *t, double *sent, double *received) {
     const ranks_t rk = ranks_view(t);

@@ -55,6 +55,7 @@ typedef struct {
     int strong;            /* 1: B is the global batch, split over workers */
     int timing;            /* 1: read the phase clocks */
     int recompute;         /* RECOMPUTE_NONE or RECOMPUTE_LAYERS (model.h) */
+    int overlap;           /* 1: the ranks' gradient exchange in buckets during backward (ranks.h) */
     /* Where the workers run (pin.h's plan): worker i is bound to OS CPU
      * pin_cpus[i] before it touches its memory; NULL: not bound. Read by
      * trainer_create only (it copies the numbers). */
@@ -190,6 +191,12 @@ const config_t *trainer_config(const trainer_t *t);
 const train_opts *trainer_opts(const trainer_t *t);
 /* accumulated phase times of global worker g (0..trainer_workers-1),
  * seconds; other ranks' workers as of the last trainer_gather_stats */
+/* --overlap on with several ranks: worker 0's seconds, summed over the
+ * steps, from posting the first bucket to the end of backward (the exchange
+ * in flight beside compute); 0 otherwise. */
+double trainer_overlap_inflight_s(const trainer_t *t);
+/* 1 when the exchange is overlapped (--overlap on and several ranks) */
+int trainer_overlap(const trainer_t *t);
 void trainer_phase_times(const trainer_t *t, int g, double wall[PH_COUNT], double cpu[PH_COUNT]);
 /* Collective: every worker's phase times and every rank's peak RSS to every
  * rank (nothing to do with one rank). */

@@ -10,20 +10,23 @@ reference measured in the same run. Root only (exit 2 otherwise).
 
   --configs   config[:batch] list; seed:8 is config seed with --batch 8
   --rates     tc rates of the link (none: unshaped veth)
+  --overlap   train_model's --overlap values (default off,on: both, their order
+              turning at each rep like the rates')
 Every rep goes over every config, and within it over every rate (the order
 of the rates turns by one at each rep, so that drift does not fall on one
 rate): the link is shaped, probed (scripts/cluster probe: TCP ping-pong and
 stream, both directions at once as the exchange runs; the model's input, not
 the training run's own throughput), then one build/scale --reps 1 run of
 --variants mpi --ranks 2 --threads 1 with the cluster's mpirun arguments (its
-hostfile and agent) runs in node 0. Before the rates of a config, one
+hostfile and agent) runs in node 0, once per --overlap value. Before the rates of a config, one
 build/scale run of the lock-free build at 1 node x 2 threads (the same
 workers and batch) is the reference the model starts from.
 
 The folder (default results/<UTC>-<host>-2node/): raw/ (every scale run and
 probe), table.csv and table.md (per config and rate: medians of step time,
-time in the exchange, bytes per step, the rate the exchange reached, the
-probe, the model's step beside the measured one with its error), meta.json
+time in the exchange exposed and hidden, bytes per step, the rate the
+exchange reached, the probe, the model's step beside the measured one with
+its error, overlap off and on), meta.json
 (machine, load, command line, git revision). The cluster (prefix cllm2-) is
 taken down at the end, also after an error or an interrupt.
 """
@@ -80,6 +83,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--configs", default="seed,S,seed:8")
     ap.add_argument("--rates", default="none,1gbit,200mbit")
+    ap.add_argument("--overlap", default="off,on", help="train_model's --overlap values to run (off,on)")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--probe-mb", type=int, default=32)
@@ -90,6 +94,9 @@ def main():
         ap.error("--reps >= 1 and --steps >= 2 (the first step is left out of the step time)")
     configs = [(c.split(":")[0], c.split(":")[1] if ":" in c else None) for c in a.configs.split(",")]
     rates = a.rates.split(",")
+    overlaps = a.overlap.split(",")
+    if not overlaps or any(v not in ("on", "off") for v in overlaps):
+        ap.error(f"--overlap {a.overlap!r}: on, off or both (off,on)")
     host = socket.gethostname().split(".")[0]
     out = a.out or os.path.join("results", time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{host}-2node")
     raw = os.path.join(out, "raw")
@@ -127,21 +134,23 @@ def main():
                     pj = os.path.join(raw, f"probe-{label}-{rate}-r{rep}.json")
                     if run(cl + ["probe", "--mb", str(a.probe_mb), "--json", pj], log) != 0:
                         sys.exit(f"bench-2node: the link probe failed (see {log})")
-                    d = os.path.join(raw, f"mpi-{label}-{rate}-r{rep}")
-                    if run(cl + ["exec", "--", "bash", "-c", 'exec "$0" "$@" --mpirun-args "$CLUSTER_MPIRUN_ARGS"',
-                                 os.path.join(a.bin_dir, "scale"), "--ranks", "2", "--threads", "1", "--out", d]
-                           + common, log) != 0:
-                        sys.exit(f"bench-2node: the 2-node run at {rate} failed (see {log})")
                     with open(pj) as f:
                         probe = json.load(f)
-                    rows.setdefault((label, rate), []).append({"rec": record(d), "probe": probe})
+                    for j in range(len(overlaps)):
+                        ov = overlaps[(j + rep) % len(overlaps)]
+                        d = os.path.join(raw, f"mpi-{label}-{rate}-{ov}-r{rep}")
+                        if run(cl + ["exec", "--", "bash", "-c", 'exec "$0" "$@" --mpirun-args "$CLUSTER_MPIRUN_ARGS"',
+                                     os.path.join(a.bin_dir, "scale"), "--ranks", "2", "--threads", "1",
+                                     "--overlap", ov, "--out", d] + common, log) != 0:
+                            sys.exit(f"bench-2node: the 2-node run at {rate}, overlap {ov} failed (see {log})")
+                        rows.setdefault((label, rate, ov), []).append({"rec": record(d), "probe": probe})
                     print(f"bench-2node: rep {rep + 1}/{a.reps} {label} {rate}: probe "
                           f"{probe['both_ways_gbps']:.3f} Gbit/s both ways, rtt {probe['rtt_us']:.0f} us", flush=True)
     finally:
         subprocess.run(cl + ["down"], stdout=subprocess.DEVNULL)
     meta["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     meta["end"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    table = summarize(rows, configs, rates)
+    table = summarize(rows, configs, rates, overlaps)
     write_atomic(os.path.join(out, "meta.json"), json.dumps(meta, indent=1) + "\n")
     write_atomic(os.path.join(out, "table.json"), json.dumps(table, indent=1) + "\n")
     md = render(table, meta)
@@ -153,7 +162,7 @@ def main():
     print(f"bench-2node: results in {out}")
 
 
-def summarize(rows, configs, rates):
+def summarize(rows, configs, rates, overlaps):
     """One row per config x rate (and the reference): medians over the reps."""
     table = []
     for cname, batch in configs:
@@ -166,29 +175,39 @@ def summarize(rows, configs, rates):
         table.append({"config": label, "link": "1 node x 2 threads (reference)", "reps": len(refs),
                       "step_ms": ref_step, "fwd_ms": fwd, "bwd_ms": bwd})
         for rate in rates:
-            xs = rows.get((label, rate), [])
-            if not xs:
-                continue
-            cs = [comm_of(x["rec"], 2, 1) for x in xs]
-            bw = med([x["probe"]["both_ways_gbps"] for x in xs])
-            rtt = med([x["probe"]["rtt_us"] for x in xs])
-            step, comm = med([c["step_ms"] for c in cs]), med([c["comm_ms"] for c in cs])
-            nbytes = med([c["bytes_per_step"] for c in cs])
-            least = med([nodes.exchange_least_ms(x["rec"]["report"], 2, 1) for x in xs])
-            m = nodes.model(ref_step, fwd, bwd, nbytes, bw, rtt) if None not in (ref_step, nbytes, bw, rtt) else {}
-            shaped = None if rate == "none" else nodes_rate_gbps(rate)
-            reached = nbytes * 8 / (comm * 1e-3) / 1e9 if nbytes and comm else None
-            table.append({"config": label, "link": rate, "reps": len(xs), "step_ms": step,
-                          "exchange_ms": comm, "exchange_exposed_ms": comm, "exchange_hidden_ms": 0.0,
-                          "bytes_per_step": nbytes, "exchange_gbps": reached,
-                          "exchange_of_shaped": reached / shaped if reached and shaped else None,
-                          "exchange_least_ms": least,
-                          "exchange_least_gbps": nbytes * 8 / (least * 1e-3) / 1e9 if nbytes and least else None,
-                          "probe_gbps": bw, "probe_one_way_gbps": med([x["probe"]["one_way_gbps"] for x in xs]),
-                          "probe_rtt_us": rtt,
-                          "model_exchange_ms": m.get("exchange_ms"), "model_step_off_ms": m.get("step_off_ms"),
-                          "model_error_off": nodes.error(m.get("step_off_ms"), step),
-                          "model_step_on_ms": m.get("step_on_ms"), "model_hidden_on_ms": m.get("hidden_on_ms")})
+            comm_off = None
+            for ov in sorted(overlaps, key=lambda v: v != "off"):   # off first: the on row's hidden needs it
+                xs = rows.get((label, rate, ov), [])
+                if not xs:
+                    continue
+                cs = [comm_of(x["rec"], 2, 1) for x in xs]
+                bw = med([x["probe"]["both_ways_gbps"] for x in xs])
+                rtt = med([x["probe"]["rtt_us"] for x in xs])
+                step, comm = med([c["step_ms"] for c in cs]), med([c["comm_ms"] for c in cs])
+                nbytes = med([c["bytes_per_step"] for c in cs])
+                least = med([nodes.exchange_least_ms(x["rec"]["report"], 2, 1) for x in xs])
+                inflight = med([1e3 * ((x["rec"]["report"].get("mpi") or {}).get("exchange_in_flight_s") or 0.0)
+                                / x["rec"]["report"]["steps"] for x in xs])
+                if ov == "off":
+                    comm_off = comm
+                m = nodes.model(ref_step, fwd, bwd, nbytes, bw, rtt) if None not in (ref_step, nbytes, bw, rtt) else {}
+                shaped = None if rate == "none" else nodes_rate_gbps(rate)
+                reached = nbytes * 8 / (comm * 1e-3) / 1e9 if nbytes and comm else None
+                proj = m.get("step_on_ms" if ov == "on" else "step_off_ms")
+                table.append({"config": label, "link": rate, "overlap": ov, "reps": len(xs), "step_ms": step,
+                              "exchange_ms": comm, "exchange_exposed_ms": comm,
+                              "exchange_hidden_ms": (comm_off - comm if ov == "on" and comm_off is not None
+                                                     and comm is not None else 0.0 if ov == "off" else None),
+                              "exchange_in_flight_ms": inflight if ov == "on" else None,
+                              "bytes_per_step": nbytes, "exchange_gbps": reached,
+                              "exchange_of_shaped": reached / shaped if reached and shaped else None,
+                              "exchange_least_ms": least,
+                              "exchange_least_gbps": nbytes * 8 / (least * 1e-3) / 1e9 if nbytes and least else None,
+                              "probe_gbps": bw, "probe_one_way_gbps": med([x["probe"]["one_way_gbps"] for x in xs]),
+                              "probe_rtt_us": rtt,
+                              "model_exchange_ms": m.get("exchange_ms"), "model_step_off_ms": m.get("step_off_ms"),
+                              "model_step_on_ms": m.get("step_on_ms"), "model_hidden_on_ms": m.get("hidden_on_ms"),
+                              "model_step_ms": proj, "model_error": nodes.error(proj, step)})
     return table
 
 
@@ -204,30 +223,33 @@ def render(table, meta):
     lines = [f"# make bench-2node: {meta['cpus']} CPUs ({meta['cpu']}), host {meta['host']}, "
              f"loadavg {' '.join(meta['loadavg_start'])} -> {' '.join(meta.get('loadavg_end', []))}",
              "",
-             "2 nodes x 1 thread (one rank per node, network namespaces, tbf-shaped veth), "
-             "overlap off (the only mode today: every ms of the exchange is exposed); "
-             "medians over the reps; step = wall / steps (first step included), exchange = worker 0's time "
-             "in MPI calls per step, mean over the ranks (waiting for the other rank included), so the rate it reached is a lower bound; the least-waiting rank's is nearer the transfer itself. "
-             "Probe: scripts/cluster probe, per-direction TCP stream with both directions busy, and ping-pong rtt.",
+             "2 nodes x 1 thread (one rank per node, network namespaces, tbf-shaped veth); medians over the reps; "
+             "step = wall / steps (first step included); exposed = worker 0's time in MPI calls per step after "
+             "backward, mean over the ranks (the exchange's wait, the statistics and the parameter all-gather; "
+             "waiting for the other rank included), so the rate it implies is a lower bound; the least-waiting "
+             "rank's is nearer the transfer. hidden (overlap on) = exposed off - exposed on of the same link; "
+             "in flight = from the first bucket posted to the end of backward. Probe: scripts/cluster probe, "
+             "per-direction TCP stream with both directions busy, and the ping-pong rtt.",
              "",
-             "| config | link | reps | step ms | exchange ms (exposed) | MB/step sent | exchange Gbit/s | "
-             "of shaped | least-waiting rank: ms, Gbit/s | probe Gbit/s | rtt us | model step ms (off) | error | model step ms (on) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| config | link | overlap | reps | step ms | exposed ms | hidden ms | in flight ms | MB/step sent | "
+             "Gbit/s (of shaped) | least-waiting rank: ms, Gbit/s | probe Gbit/s | rtt us | model step ms | error |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         if "exchange_ms" not in r:
-            lines.append(f"| {r['config']} | {r['link']} | {r['reps']} | {f(r['step_ms'])} | | | | | | | | | | |")
+            lines.append(f"| {r['config']} | {r['link']} | | {r['reps']} | {f(r['step_ms'])} |"
+                         + " |" * 10)
             continue
         lines.append(
-            f"| {r['config']} | {r['link']} | {r['reps']} | {f(r['step_ms'])} | {f(r['exchange_ms'])} | "
-            f"{f(r['bytes_per_step'] and r['bytes_per_step'] / 1e6, '{:.2f}')} | {f(r['exchange_gbps'], '{:.3f}')} | "
-            f"{f(r['exchange_of_shaped'] and 100 * r['exchange_of_shaped'], '{:.0f}%')} | "
+            f"| {r['config']} | {r['link']} | {r['overlap']} | {r['reps']} | {f(r['step_ms'])} | "
+            f"{f(r['exchange_ms'])} | {f(r['exchange_hidden_ms'])} | {f(r['exchange_in_flight_ms'])} | "
+            f"{f(r['bytes_per_step'] and r['bytes_per_step'] / 1e6, '{:.2f}')} | {f(r['exchange_gbps'], '{:.3f}')} "
+            f"({f(r['exchange_of_shaped'] and 100 * r['exchange_of_shaped'], '{:.0f}%')}) | "
             f"{f(r['exchange_least_ms'])}, {f(r['exchange_least_gbps'], '{:.3f}')} | "
-            f"{f(r['probe_gbps'], '{:.3f}')} | {f(r['probe_rtt_us'], '{:.0f}')} | {f(r['model_step_off_ms'])} | "
-            f"{f(r['model_error_off'] and 100 * r['model_error_off'], '{:+.1f}%')} | {f(r['model_step_on_ms'])} |")
+            f"{f(r['probe_gbps'], '{:.3f}')} | {f(r['probe_rtt_us'], '{:.0f}')} | {f(r['model_step_ms'])} | "
+            f"{f(r['model_error'] and 100 * r['model_error'], '{:+.1f}%')} |")
     lines.append("")
     lines.append("model (cllm_analysis/nodes.py): off = reference step + sent bytes / probe rate + 3 x rtt; "
-                 "on = reference step + max(0, that exchange - one worker's forward + backward): a projection, "
-                 "the overlap is not measured here.")
+                 "on = reference step + max(0, that exchange - one worker's forward + backward of the reference).")
     return "\n".join(lines) + "\n"
 
 

@@ -5,7 +5,9 @@
 #   - up makes the namespaces, the link (addresses only inside them, tbf on
 #     both ends), the hostfile and the agent; the probe measures the link;
 #   - 2 nodes x 1 thread over the link: the bits of 1 node x 2 ranks (shared
-#     memory) and of 1 process x 2 threads;
+#     memory) and of 1 process x 2 threads; --overlap on (the exchange in
+#     buckets during backward) the bits of off at 2 x 2;
+#   - bench_2node's smallest run: its table, the model's arithmetic;
 #   - a rank's process killed on node 1, and node 1's link taken down mid-run:
 #     mpirun exits non-zero within 30 s, its message names the rank or node
 #     lost, no process is left in either namespace, and the checkpoint the job
@@ -89,13 +91,26 @@ check "probe: a latency and a bandwidth below the shaped 1 Gbit/s: $(cat "$tmp/p
 sys.exit(not (0 < r["rtt_us"] and 0 < r["one_way_gbps"] <= 1.1 and 0 < r["both_ways_gbps"] <= 1.1))' "$tmp/probe.json"
 
 # --- the same bits: 2 nodes x 1 thread, 1 node x 2 ranks, 1 process x 2 threads
-A=(--steps 12 --quiet --eval-batches 0)
+A=(--steps 8 --quiet --eval-batches 0)
 "${CL[@]}" run -- "$PWD/$MPI" "${A[@]}" --save "$tmp/c2.ck" >"$tmp/c2.log" 2>&1 || bad "cluster run: $(tail -n 5 "$tmp/c2.log")"
 "${RUN[@]}" -np 2 "$MPI" "${A[@]}" --save "$tmp/m2.ck" >/dev/null 2>&1 || bad "mpirun -np 2: exit $?"
 "$LF" "${A[@]}" --threads 2 --save "$tmp/t2.ck" >/dev/null || bad "lockfree 2 threads: exit $?"
 check "2 nodes x 1 thread: the bits of 1 node x 2 ranks" cmp -s "$tmp/c2.ck" "$tmp/m2.ck"
 check "2 nodes x 1 thread: the bits of 1 process x 2 threads" cmp -s "$tmp/c2.ck" "$tmp/t2.ck"
 check "nothing left in the namespaces after the run" test "$(left)" -eq 0
+
+# --- the overlapped exchange (--overlap on): the same bits at 2 nodes x 2 threads (oversubscribed:
+# 4 workers on 2 CPUs; 2 x 1 on against 1 x 2 threads is bench_2node's run below), and the report
+"${CL[@]}" run -- "$PWD/$MPI" "${A[@]}" --threads 2 --save "$tmp/c22.ck" >/dev/null 2>&1 || bad "2 x 2 overlap off: exit $?"
+"${CL[@]}" run -- "$PWD/$MPI" "${A[@]}" --threads 2 --overlap on --save "$tmp/c22on.ck" --report "$tmp/c2on.json" \
+    >/dev/null 2>&1 || bad "2 x 2 overlap on: exit $?"
+check "2 nodes x 2 threads: overlap on gives the bits of overlap off" cmp -s "$tmp/c22on.ck" "$tmp/c22.ck"
+"${RUN[@]}" -np 2 "$MPI" "${A[@]}" --overlap on --save "$tmp/m2on.ck" >/dev/null 2>&1 || bad "mpirun -np 2 --overlap on: exit $?"
+check "1 node x 2 ranks, overlap on: the bits of 1 process x 2 threads" cmp -s "$tmp/m2on.ck" "$tmp/t2.ck"
+check "the report: overlap on, the exchange in flight during backward" /usr/bin/python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))["mpi"]
+sys.exit(not (m["overlap"] == "on" and m["exchange_in_flight_s"] > 0))' "$tmp/c2on.json"
 
 # --- faults: a checkpoint to resume from, a job resuming it that is lost mid-run
 "$LF" "${A[@]}" --save "$tmp/base.ck" >/dev/null
@@ -133,20 +148,25 @@ check "bench_2node: reference and 1gbit rows, the probe and the model beside the
     /usr/bin/python3 - "$tmp/b2/table.json" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[1]))
-assert [r["link"] for r in t] == ["1 node x 2 threads (reference)", "1gbit"], t
+assert [(r["link"], r.get("overlap")) for r in t] == [("1 node x 2 threads (reference)", None),
+                                                      ("1gbit", "off"), ("1gbit", "on")], t
 r = t[1]
+on = t[2]
+assert on["exchange_in_flight_ms"] > 0 and on["model_step_ms"] == on["model_step_on_ms"], on
+assert abs(on["exchange_hidden_ms"] - (r["exchange_ms"] - on["exchange_ms"])) < 1e-9, on
 assert r["reps"] == 1 and r["bytes_per_step"] > 0 and r["step_ms"] > 0 and r["exchange_ms"] > 0, r
 assert 0 < r["probe_gbps"] <= 1.1 and r["probe_rtt_us"] > 0, r
 m = r["model_exchange_ms"]
 assert abs(m - (r["bytes_per_step"] * 8 / (r["probe_gbps"] * 1e9) * 1e3 + 3 * r["probe_rtt_us"] * 1e-3)) < 1e-9, r
 assert abs(r["model_step_off_ms"] - (t[0]["step_ms"] + m)) < 1e-9, r
-assert r["model_error_off"] is not None and r["model_step_on_ms"] <= r["model_step_off_ms"], r
+assert r["model_error"] is not None and r["model_step_ms"] == r["model_step_off_ms"], r
+assert r["model_step_on_ms"] <= r["model_step_off_ms"], r
 PY
 check "bench_2node: scale --batch 2 reached train_model (B = 2 in both runs' reports)" /usr/bin/python3 -c '
 import json, sys
 for d in sys.argv[1:]:
     assert json.loads(open(d + "/runs.jsonl").readline())["report"]["config"]["B"] == 2, d' \
-    "$tmp/b2/raw/ref-tiny-b2-r0" "$tmp/b2/raw/mpi-tiny-b2-1gbit-r0"
+    "$tmp/b2/raw/ref-tiny-b2-r0" "$tmp/b2/raw/mpi-tiny-b2-1gbit-on-r0"
 check "bench_2node: its cluster is down" test -z "$(ip netns list | awk '{print $1}' | grep '^cllm2-' || true)"
 
 # --- down leaves nothing, also after a crash (no cluster.json, a process left)
