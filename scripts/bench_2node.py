@@ -192,7 +192,8 @@ def summarize(rows, configs, rates, overlaps):
                     comm_off = comm
                 m = nodes.model(ref_step, fwd, bwd, nbytes, bw, rtt) if None not in (ref_step, nbytes, bw, rtt) else {}
                 shaped = None if rate == "none" else nodes_rate_gbps(rate)
-                reached = nbytes * 8 / (comm * 1e-3) / 1e9 if nbytes and comm else None
+                # a rate only where every byte moved inside the exposed time (overlap off)
+                reached = nbytes * 8 / (comm * 1e-3) / 1e9 if nbytes and comm and ov == "off" else None
                 proj = m.get("step_on_ms" if ov == "on" else "step_off_ms")
                 table.append({"config": label, "link": rate, "overlap": ov, "reps": len(xs), "step_ms": step,
                               "exchange_ms": comm, "exchange_exposed_ms": comm,
@@ -202,7 +203,8 @@ def summarize(rows, configs, rates, overlaps):
                               "bytes_per_step": nbytes, "exchange_gbps": reached,
                               "exchange_of_shaped": reached / shaped if reached and shaped else None,
                               "exchange_least_ms": least,
-                              "exchange_least_gbps": nbytes * 8 / (least * 1e-3) / 1e9 if nbytes and least else None,
+                              "exchange_least_gbps": (nbytes * 8 / (least * 1e-3) / 1e9 if nbytes and least
+                                                      and ov == "off" else None),
                               "probe_gbps": bw, "probe_one_way_gbps": med([x["probe"]["one_way_gbps"] for x in xs]),
                               "probe_rtt_us": rtt,
                               "model_exchange_ms": m.get("exchange_ms"), "model_step_off_ms": m.get("step_off_ms"),
@@ -226,8 +228,9 @@ def render(table, meta):
              "2 nodes x 1 thread (one rank per node, network namespaces, tbf-shaped veth); medians over the reps; "
              "step = wall / steps (first step included); exposed = worker 0's time in MPI calls per step after "
              "backward, mean over the ranks (the exchange's wait, the statistics and the parameter all-gather; "
-             "waiting for the other rank included), so the rate it implies is a lower bound; the least-waiting "
-             "rank's is nearer the transfer. hidden (overlap on) = exposed off - exposed on of the same link; "
+             "waiting for the other rank included), so the rate it implies (overlap off only: with it on, "
+             "bytes move during backward too) is a lower bound; the least-waiting rank's is nearer the "
+             "transfer. hidden (overlap on) = exposed off - exposed on of the same link; "
              "in flight = from the first bucket posted to the end of backward. Probe: scripts/cluster probe, "
              "per-direction TCP stream with both directions busy, and the ping-pong rtt.",
              "",
