@@ -142,6 +142,7 @@ void train_opts_default(train_opts *o) {
     o->pin_cpus = NULL;
     memset(&o->events, 0, sizeof o->events);
     o->recompute = RECOMPUTE_NONE;
+    o->overlap = 0;
 }
 
 /* ---------------------------------------------------------------- memory table */

@@ -67,7 +67,7 @@ typedef struct {
 
 /* The library defaults: lr 1e-3, min_lr_frac 0.1, wd 0.1, betas 0.9 and
  * 0.95, eps 1e-8, clip 1.0, warmup 10, lr_steps 0, seed 1337, weak scaling,
- * timing on, not pinned, no counters. */
+ * timing on, not pinned, no counters, no overlap. */
 void train_opts_default(train_opts *o);
 
 /* The learning rate of step `step` (0-based: the step that runs when
