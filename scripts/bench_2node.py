@@ -20,7 +20,7 @@ the training run's own throughput), then one build/scale --reps 1 run of
 --variants mpi --ranks 2 --threads 1 with the cluster's mpirun arguments (its
 hostfile and agent) runs in node 0, once per --overlap value. Before the rates of a config, one
 build/scale run of the lock-free build at 1 node x 2 threads (the same
-workers and batch) is the reference the model starts from.
+workers and batch) is the reference the model starts from. Not root: exit 2 before anything is written.
 
 The folder (default results/<UTC>-<host>-2node/): raw/ (every scale run and
 probe), table.csv and table.md (per config and rate: medians of step time,
@@ -97,6 +97,10 @@ def main():
     overlaps = a.overlap.split(",")
     if not overlaps or any(v not in ("on", "off") for v in overlaps):
         ap.error(f"--overlap {a.overlap!r}: on, off or both (off,on)")
+    if os.geteuid() != 0:   # before the folder is made: scripts/cluster needs root
+        print("bench-2node: must run as root (scripts/cluster makes network namespaces and tc qdiscs): "
+              "sudo make bench-2node", file=sys.stderr)
+        sys.exit(2)
     host = socket.gethostname().split(".")[0]
     out = a.out or os.path.join("results", time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{host}-2node")
     raw = os.path.join(out, "raw")

@@ -65,6 +65,10 @@ else
         >/dev/null 2>"$tmp/err" || rc=$?
     check "as nobody: up exits 2 (got $rc)" test $rc -eq 2
     check "and says it needs root: $(cat "$tmp/err")" grep -q "must run as root" "$tmp/err"
+    rc=0; setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 scripts/bench_2node.py \
+        --out "$tmp/nobody" >/dev/null 2>"$tmp/err" || rc=$?
+    check "as nobody: bench_2node exits 2 (got $rc), says why and writes nothing" \
+        bash -c "[[ $rc -eq 2 && ! -e '$tmp/nobody' ]] && grep -q 'must run as root' '$tmp/err'"
 fi
 case $BUILD in *asan*|*tsan*)
     skip "sanitizer build: the cluster runs are the plain build's (the same launch path)"
