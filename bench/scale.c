@@ -175,6 +175,8 @@ static void usage(FILE *f) {
           "  --config NAME    tiny | seed | seed-cli | S | G | M | bench (default seed)\n"
           "  --steps K        training steps per run (default 24)\n"
           "  --scaling S      weak | strong (default weak)\n"
+          "  --batch B        train_model's --batch B (sequences per worker; default: the config's)\n"
+          "  --overlap on|off train_model's --overlap (the mpi variant's exchange during backward)\n"
           "  --data PATH      training text file or folder (default: train_model's synthetic corpus)\n"
           "  --out DIR        run folder (default results/<UTC time>-<hostname>)\n"
           "  --timeout S      kill a run after S seconds (default 600)\n"
@@ -300,7 +302,9 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     jw_kv_str(f, "config", s->o.raw[OPT_CONFIG]);
     jw_kv_num(f, "steps", s->o.steps);
     for (int k = OPT_SCALING; k <= OPT_BIN_DIR; k++)
-        if (((k == OPT_METRIC || k == OPT_WORK || k == OPT_UNIT || k == OPT_MPIRUN_ARGS) && !s->o.raw[k]) ||
+        if (((k == OPT_METRIC || k == OPT_WORK || k == OPT_UNIT || k == OPT_MPIRUN_ARGS || k == OPT_BATCH ||
+              k == OPT_OVERLAP) &&
+             !s->o.raw[k]) ||
             k == OPT_RANKS)
             continue;               /* ranks: above, as a list */
         else if (k == OPT_WORK) jw_kv_num(f, OPT_NAMES[k], s->o.work);

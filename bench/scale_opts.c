@@ -24,13 +24,14 @@ static const char *const VARIANTS[NVARIANTS] = { "lockfree", "locked", "mpi" };
 static const char *const CONFIGS[NCONFIGS] = { "tiny", "seed", "seed-cli", "S", "G", "M", "bench" };
 
 const char *const OPT_NAMES[NOPTS] = { "threads", "variants", "reps", "config", "steps",
-    "scaling", "data", "events", "pin", "metric", "work", "unit", "ranks", "timeout", "noise-max",
+    "scaling", "data", "events", "pin", "metric", "work", "unit", "ranks", "batch", "overlap", "timeout", "noise-max",
     "mpirun-args", "bin-dir", "out", "resume", "export-hyperfine" };
 /* pin NULL: no --pin for train_model (its default, none); metric, work,
  * unit NULL: the report's tokens_per_s in tokens/s; ranks NULL: no MPI
- * sweep (one process per point) */
+ * sweep (one process per point); batch NULL: the config's own; overlap
+ * NULL: train_model's default (off) */
 static const char *const OPT_DEFAULTS[NOPTS] = { "1,2,4,8,16,32,63", "lockfree,locked", "3",
-    "seed", "24", "weak", NULL, NULL, NULL, NULL, NULL, NULL, NULL, "600", "0.1", NULL, "build", NULL,
+    "seed", "24", "weak", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "600", "0.1", NULL, "build", NULL,
     NULL, NULL };
 
 /* Writes the message into err and returns rc. */
@@ -284,6 +285,10 @@ static int opts_validate(scale_opts *o, int cross, char *err, size_t errlen) {
     if (parse_int(o->raw[OPT_STEPS], 1, 1000000000, &v) != 0)
         return fail(err, errlen, -1, "--steps: '%s' is not a positive integer", o->raw[OPT_STEPS]);
     o->steps = (int)v;
+    if (o->raw[OPT_BATCH] && parse_int(o->raw[OPT_BATCH], 1, 65536, &v) != 0)
+        return fail(err, errlen, -1, "--batch: '%s' is not 1..65536", o->raw[OPT_BATCH]);
+    if (o->raw[OPT_OVERLAP] && strcmp(o->raw[OPT_OVERLAP], "on") != 0 && strcmp(o->raw[OPT_OVERLAP], "off") != 0)
+        return fail(err, errlen, -1, "--overlap: '%s' is not on or off", o->raw[OPT_OVERLAP]);
     int c = 0;
     while (c < NCONFIGS && strcmp(o->raw[OPT_CONFIG], CONFIGS[c]) != 0) c++;
     if (c == NCONFIGS)

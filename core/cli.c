@@ -137,6 +137,9 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
                 const char *b = end + 1;
                 o->trace_b = strtol(b, &end, 10);
                 if (end == b || *end || errno || o->trace_a < 1 || o->trace_b < o->trace_a) goto bad_window;
+            } else if (strcmp(a, "--overlap") == 0) {
+                if (parse_choice(a, v, "on", "off", &s, err, errlen)) return -1;
+                o->opt.overlap = strcmp(s, "on") == 0;
             } else if (strcmp(a, "--tokenizer") == 0) {
                 if (parse_choice(a, v, "bytes", "words", &o->tokname, err, errlen)) return -1;
             } else if (a[0] == '-' && a[1]) {

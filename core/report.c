@@ -280,6 +280,8 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
         jw_int(&j, "threads_per_rank", nth);
         jw_num(&j, "bytes_sent_per_step", sent);
         jw_num(&j, "bytes_received_per_step", recv);
+        jw_str(&j, "overlap", trainer_overlap(t) ? "on" : "off");
+        jw_num(&j, "exchange_in_flight_s", trainer_overlap_inflight_s(t));
         jw_obj_close(&j);
     } else {
         jw_null(&j, "mpi");
