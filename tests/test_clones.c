@@ -15,7 +15,6 @@
  * Built without clones (clang, ThreadSanitizer: HOT is empty), there is one
  * implementation: the test then checks that two runs of it give the same bits.
  */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,7 +202,7 @@ static int differ(const op_set *a, const op_set *b) {
 #endif
 
 int main(void) {
-    openblas_set_num_threads(1);
+    blas_single_thread();
     static inputs in;
     static outputs ref, got;
     make_inputs(&in);

@@ -10,7 +10,6 @@
  */
 #include "micro.h"
 
-#include <cblas.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -31,7 +30,7 @@ config_t config_get(const std::string &name) {
 }  // namespace micro
 
 int main(int argc, char **argv) {
-    openblas_set_num_threads(1);   /* one BLAS thread inside each worker, as train_model */
+    blas_single_thread();   /* one BLAS thread inside each worker, as train_model */
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
     benchmark::AddCustomContext("cllm_git", build_git());
