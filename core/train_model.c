@@ -33,7 +33,7 @@
 
 static void usage(FILE *f) {
     char blas_max[32] = "no limit of its own";
-    if (blas_threads_max() > 0) snprintf(blas_max, sizeof blas_max, "%d", blas_threads_max());
+    if (blas_threads_max() > 0) snprintf(blas_max, sizeof blas_max, "at most %d", blas_threads_max());
     fprintf(f,
 "usage: train_model [DATA] [options]          (variant: %s)\n"
 "  DATA                 a text file or a directory read recursively;\n"
@@ -43,7 +43,7 @@ static void usage(FILE *f) {
 "  --seq T              sequence length\n"
 "  --batch B            sequences per worker per step (weak scaling) or the\n"
 "                       global batch (strong scaling)\n"
-"  --threads N          worker threads, 1..%d (default 1; this BLAS: at most %s)\n"
+"  --threads N          worker threads, 1..%d (default 1; this BLAS: %s)\n"
 "  --scaling weak|strong   (default weak: every worker takes B sequences)\n"
 "  --steps S            steps to run (default 20)   --epochs E  passes over the training split\n"
 "  --lr X (1e-3)  --min-lr-frac X (0.1)  --warmup N (10)  --lr-steps N (cosine horizon,\n"
