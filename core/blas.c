@@ -18,8 +18,9 @@
  * Each of OpenBLAS's own server threads (started at load when it sees more
  * than one CPU, at most MAX_THREADS - 1 of them, never stopped) holds one
  * slot from its start to its exit. The workers that can always run sgemm at
- * once: max(50, 2N) - (N - 1), and 512 more from 0.3.25 on: 65 for Debian
- * 12's N = 64. tests/test_blas_limit.c checks both halves against the
+ * once: max(50, 2N) - (server threads), and 512 more from 0.3.25 on: for
+ * Debian 12's N = 64, 128 in train_model (OPENBLAS_NUM_THREADS=1: no server
+ * threads), 65 at worst (63 of them). tests/test_blas_limit.c checks both halves against the
  * library: the slots it really gives, and the broken give-back.
  *
  * BLIS (Debian's libblis-serial-dev: no threads of its own) keeps its packing
@@ -51,6 +52,7 @@ const char *build_blas(void) {
 
 #else /* OpenBLAS */
 #include <cblas.h>
+#include <dlfcn.h>
 
 void blas_single_thread(void) { openblas_set_num_threads(1); }
 
@@ -73,11 +75,22 @@ static int openblas_version(void) {
 /* whether the 512 auxiliary slots are usable (fixed in 0.3.25) */
 static int openblas_aux_ok(void) { return openblas_version() >= 325; }
 
+/* OpenBLAS's own server threads, each holding one slot: blas_num_threads - 1
+ * (its global, exported, read through dlsym so that a library without it
+ * still links), else the most there can be, MAX_THREADS - 1. train_model
+ * runs with OPENBLAS_NUM_THREADS=1 (it re-executes itself to set it), so
+ * there it is 0 unless the user set another count. */
+static int openblas_servers(int n) {
+    const int *nt = (const int *)dlsym(RTLD_DEFAULT, "blas_num_threads");
+    int s = nt ? *nt - 1 : n - 1;
+    return s < 0 ? 0 : s > n - 1 ? n - 1 : s;
+}
+
 int blas_threads_max(void) {
     int n = openblas_max_threads();
     if (n <= 0) return 0;
     int table = 2 * n > 50 ? 2 * n : 50;
-    return table + (openblas_aux_ok() ? 512 : 0) - (n - 1);
+    return table + (openblas_aux_ok() ? 512 : 0) - openblas_servers(n);
 }
 
 const char *blas_limit_why(void) {
@@ -86,9 +99,9 @@ const char *blas_limit_why(void) {
     if (n <= 0) return "OpenBLAS names no MAX_THREADS: no limit known";
     if (!buf[0])
         snprintf(buf, sizeof buf, "OpenBLAS MAX_THREADS=%d: a table of max(50, 2x%d) sgemm buffers%s, "
-                 "less the %d its own threads may hold", n, n,
+                 "less the %d its own threads hold (OPENBLAS_NUM_THREADS - 1)", n, n,
                  openblas_aux_ok() ? " + 512 auxiliary ones" : " (its 512 auxiliary ones are unsafe before 0.3.25)",
-                 n - 1);
+                 openblas_servers(n));
     return buf;
 }
 

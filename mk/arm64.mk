@@ -6,7 +6,8 @@
 #                       multiarch: scripts/deps.sh installs them), run under
 #                       qemu-user (qemu-aarch64), or natively on an aarch64
 #                       machine: tests/test_arm64.sh, which `make test` runs
-#                       too (it skips, saying why, without the toolchain)
+#                       too, without the two slowest programs (it skips,
+#                       saying why, without the toolchain)
 #   make arm64-build    the build alone
 #
 # The flags come from the arm64 .pc files: pkg-config with PKG_CONFIG_LIBDIR
@@ -36,4 +37,4 @@ arm64-build:
 	    $(ARM64_BINS)
 
 test-arm64:
-	BUILD=$(ARM64_BUILD) ARM64_CC=$(ARM64_CC) tests/test_arm64.sh
+	ARM64_FULL=1 ARM64_CC=$(ARM64_CC) tests/test_arm64.sh

@@ -17,9 +17,8 @@
  *     the flag of slot index + NUM_BUFFERS instead: the slot is lost, and a
  *     slot in use would be handed out twice); core/blas.c counts the
  *     auxiliary slots exactly when they work;
- *   - blas_threads_max() is at most the usable slots (the table, plus the
- *     auxiliary ones where they work, less the server threads) and below
- *     them only by the server threads this machine did not start;
+ *   - blas_threads_max() is the usable slots: the table, plus the auxiliary
+ *     ones where they work, less one for each server thread;
  *   - in the parent, THREADS sgemm calls at once give the right product with
  *     the rest of the usable table held.
  * BLIS: no limit of its own (0), so train_model's 1024 applies; sgemm from
@@ -194,9 +193,7 @@ int main(void) {
     printf("usable at once: %d; blas_threads_max() = %d\n", usable, limit);
     EXPECT(limit > 0 && limit <= usable, "blas_threads_max() %d is not within the %d buffers this "
            "OpenBLAS can really give at once", limit, usable);
-    EXPECT(usable - limit == (maxt - 1) - servers, "blas_threads_max() %d is %d below the usable "
-           "buffers, not by the %d server threads this machine did not start", limit, usable - limit,
-           (maxt - 1) - servers);
+    EXPECT(usable == limit, "blas_threads_max() %d is not the %d buffers usable at once", limit, usable);
 
     /* the parent's table is intact: hold all of the usable table but THREADS
      * slots (never the auxiliary ones: their give-back is what is broken),
