@@ -18,7 +18,7 @@
 
 ARM64_CC    ?= $(if $(filter aarch64,$(shell uname -m)),cc,aarch64-linux-gnu-gcc)
 ARM64_BUILD ?= build/arm64
-ARM64_TESTS := test_ops test_model test_threads test_ckpt test_clones test_blas_limit
+ARM64_TESTS := test_ops test_model test_threads test_ckpt test_clones
 ARM64_BINS  := $(ARM64_BUILD)/lockfree/train_model $(ARM64_BUILD)/locked/train_model \
                $(ARM64_TESTS:%=$(ARM64_BUILD)/tests/%) $(ARM64_BUILD)/micro/ceilings
 

@@ -4,8 +4,10 @@
 # gcc-aarch64-linux-gnu against the arm64 OpenBLAS and hwloc (multiarch;
 # make arm64-build, mk/arm64.mk), run under qemu-user (qemu-aarch64), or
 # natively on an aarch64 machine:
-#   - test_ops (ops against naive references), test_ckpt (checkpoints),
-#     test_blas_limit (the arm64 OpenBLAS's table), on a Neoverse N1; with
+#   - test_ops (ops against naive references), test_ckpt (checkpoints), on
+#     a Neoverse N1 (not test_blas_limit: its 640 OpenBLAS buffers of 32 MiB
+#     do not fit qemu-user's guest address space, and OpenBLAS retries a
+#     failed mmap forever); with
 #     ARM64_FULL=1 (make test-arm64 sets it) also test_model (the model
 #     against central finite differences) and test_threads (1 thread against
 #     N), which take 1-2 minutes of emulated CPU each;
@@ -77,7 +79,7 @@ run_test() {   # CPU NAME
     ok
     echo "  $2 (qemu -cpu $1): ${line#*: }"
 }
-for t in test_ops test_ckpt test_blas_limit; do run_test neoverse-n1 "$t"; done
+for t in test_ops test_ckpt; do run_test neoverse-n1 "$t"; done
 if [[ ${ARM64_FULL:-0} == 1 ]]; then
     for t in test_model test_threads; do run_test neoverse-n1 "$t"; done
 else
