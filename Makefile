@@ -51,8 +51,11 @@ GIT_REV  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(
 DEFS     = -D_GNU_SOURCE -DCLLM_CC='"$(shell $(CC) --version | head -n1)"' \
            -DCLLM_CFLAGS='"$(CFLAGS)"' -DCLLM_GIT='"$(GIT_REV)"'
 
+# the core modules the harness compiles too (it does not link libcllm): the
+# JSON writer and --pin's parser
+BENCH_CORE_SRC := core/jsonw.c core/pinspec.c
 CORE_SRC := core/util.c core/blas.c core/cli.c core/config.c core/ops.c core/model.c core/pool.c core/pin.c core/perfev.c core/reduce.c \
-            core/trainer.c core/data.c core/ckpt.c core/report.c core/comm_single.c
+            core/trainer.c core/data.c core/ckpt.c core/report.c core/comm_single.c $(BENCH_CORE_SRC)
 CORE_HDR := $(wildcard core/*.h)
 
 LOCKFREE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/lockfree/obj/%.o)
@@ -116,8 +119,8 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/lockfree/libcllm.a $(CORE_HDR) tests/check.
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -Icore $< $(BUILD)/lockfree/libcllm.a $(LIBS) -o $@
 
-$(BUILD)/scale: $(BENCH_SRC) $(BENCH_HDR) $(BUILD)/lockfree/libcllm.a
-	$(CC) $(WARN) $(CFLAGS) $(DEFS) $(HWLOC_CFLAGS) -Ibench $(BENCH_SRC) -lpfm $(HWLOC_LIBS) -lm -o $@
+$(BUILD)/scale: $(BENCH_SRC) $(BENCH_CORE_SRC) $(BENCH_HDR) $(CORE_HDR) $(BUILD)/lockfree/libcllm.a
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) $(HWLOC_CFLAGS) -Ibench $(BENCH_SRC) $(BENCH_CORE_SRC) -lpfm $(HWLOC_LIBS) -lm -o $@
 
 $(BUILD)/tests/test_counters: bench/test_counters.c bench/counters.c bench/counters.h bench/counters_child.h tests/check.h
 	@mkdir -p $(@D)

@@ -103,8 +103,10 @@ static void csv_row(void *ctx, const json *rec) {
     }
     /* the metric of an ok run (as the summaries use it), NA otherwise */
     const char *status = json_str(json_get(rec, "status"), "");
+    double ranks = json_num(json_get(rec, "ranks"), 1);
+    int workers = (int)json_num(json_get(rec, "threads"), 0) * (ranks > 1 ? (int)ranks : 1);
     double v = !strcmp(status, "ok") ? stats_metric_of(c->m, json_get(rec, "report"), json_num(json_get(rec, "wall_s"), NAN),
-                                                       (int)json_num(json_get(rec, "threads"), 0)) : NAN;
+                                                       workers) : NAN;
     fputc(',', c->f);
     if (isfinite(v)) fprintf(c->f, "%.17g", v); else fputs("NA", c->f);
     fputc(',', c->f);
@@ -213,7 +215,7 @@ int export_hyperfine(FILE *f, const char *runs_path, const char *const *variants
             if (!k) continue;
             fputs(first ? "\n{\"command\":" : ",\n{\"command\":", f);
             first = 0;
-            json_put_str(f, l.r[cmd].command);
+            jw_put_str(f, l.r[cmd].command);
             fputs(",\"mean\":", f); hf_num(f, stats_mean(x, k));
             fputs(",\"stddev\":", f); hf_num(f, stats_stddev(x, k));
             double lo = stats_min(x, k), hi = stats_max(x, k);
@@ -238,7 +240,7 @@ int export_hyperfine(FILE *f, const char *runs_path, const char *const *variants
                 hf_num(f, l.r[i].exit_code);
             }
             fprintf(f, "],\"parameters\":{\"threads\":\"%d\",\"variant\":", threads[t]);
-            json_put_str(f, variants[v]);
+            jw_put_str(f, variants[v]);
             if (rk > 1) fprintf(f, ",\"ranks\":\"%d\"", rk);
             fputs("}}", f);
         }

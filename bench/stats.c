@@ -96,10 +96,10 @@ double stats_karp_flatt(double s, int n) {
 
 const stats_metric STATS_METRIC_DEFAULT = { "tokens_per_s", NAN, 0, "tokens/s", 1 };
 
-double stats_metric_of(const stats_metric *m, const json *report, double wall_s, int threads) {
+double stats_metric_of(const stats_metric *m, const json *report, double wall_s, int workers) {
     if (!m) m = &STATS_METRIC_DEFAULT;
     double v = m->key ? json_num(json_path(report, m->key), NAN)
-                      : wall_s > 0 ? m->work * (m->strong ? 1 : threads) / wall_s : NAN;
+                      : wall_s > 0 ? m->work * (m->strong ? 1 : workers) / wall_s : NAN;
     return v > 0 && isfinite(v) ? v : NAN;
 }
 
@@ -183,23 +183,23 @@ static void put_counters(FILE *f, const counters *c) {
         char val[64];
         int sup = counters_format_value(v, "null", val, sizeof val);
         fputs(i ? "," : "", f);
-        json_put_str(f, v->name);
+        jw_put_str(f, v->name);
         fprintf(f, ":{\"value\":%s", val);
         if (sup && v->group) {
             fprintf(f, ",\"group\":%d,\"group_leader\":", v->group);
-            json_put_str(f, v->leader);
+            jw_put_str(f, v->leader);
         }
         if (sup) {
             fprintf(f, ",\"raw\":%llu,\"time_enabled_ns\":%llu,\"time_running_ns\":%llu,"
                     "\"running_frac\":", (unsigned long long)v->raw,
                     (unsigned long long)v->time_enabled, (unsigned long long)v->time_running);
-            json_put_num(f, v->running_frac);
-            json_kv_bool(f, "user_only", v->user_only);
-            json_kv_str(f, "opened", v->opened);
+            jw_put_num(f, v->running_frac);
+            jw_kv_bool(f, "user_only", v->user_only);
+            jw_kv_str(f, "opened", v->opened);
         } else {
             if (v->group) fprintf(f, ",\"group\":%d", v->group);   /* listed in a group, did not open */
             fputs(",\"reason\":", f);
-            json_put_str(f, v->reason);
+            jw_put_str(f, v->reason);
         }
         fputc('}', f);
     }
@@ -213,18 +213,18 @@ static void stats_write_host_fields(FILE *f, const stats_record *r) {
     int usable = h->usable_cpus > 0 ? h->usable_cpus : r->cpus;
     int workers = r->threads * (r->ranks > 1 ? r->ranks : 1);
     int over = workers > usable;
-    json_kv_bool(f, "oversubscribed", over);
-    json_kv_bool(f, "smt_shared", !over && h->cores > 0 && workers > h->cores);
-    json_kv_num(f, "affinity_cpus", r->cpus);
-    json_kv_num(f, "usable_cpus", usable);
-    json_kv_num(f, "cores", h->cores > 0 ? h->cores : NAN);
-    json_kv_str(f, "pin", h->pin);
+    jw_kv_bool(f, "oversubscribed", over);
+    jw_kv_bool(f, "smt_shared", !over && h->cores > 0 && workers > h->cores);
+    jw_kv_num(f, "affinity_cpus", r->cpus);
+    jw_kv_num(f, "usable_cpus", usable);
+    jw_kv_num(f, "cores", h->cores > 0 ? h->cores : NAN);
+    jw_kv_str(f, "pin", h->pin);
     const noise_run *n = h->noise;
-    json_kv_num(f, "outside_busy_s", n ? n->outside_busy_s : NAN);
-    json_kv_num(f, "outside_cpus", n ? n->outside_cpus : NAN);
-    json_kv_num(f, "outside_share", n ? n->outside_share : NAN);
-    json_kv_num(f, "steal_cpus", n ? n->steal_cpus : NAN);
-    json_kv_num(f, "outside_resolution_s", n ? n->resolution_s : NAN);
+    jw_kv_num(f, "outside_busy_s", n ? n->outside_busy_s : NAN);
+    jw_kv_num(f, "outside_cpus", n ? n->outside_cpus : NAN);
+    jw_kv_num(f, "outside_share", n ? n->outside_share : NAN);
+    jw_kv_num(f, "steal_cpus", n ? n->steal_cpus : NAN);
+    jw_kv_num(f, "outside_resolution_s", n ? n->resolution_s : NAN);
     const double *ld[2] = { n ? n->load_start : NULL, n ? n->load_end : NULL };
     for (int k = 0; k < 2; k++) {
         fprintf(f, ",\"loadavg_%s\":", k ? "end" : "start");
@@ -235,35 +235,35 @@ static void stats_write_host_fields(FILE *f, const stats_record *r) {
     double e[3];
     stats_eff_freq(counter_live(r->cnt, "cycles"), counter_live(r->cnt, "ref-cycles"),
                    counter_live(r->cnt, "task-clock"), h->nominal_mhz, e);
-    json_kv_num(f, "nominal_mhz", h->nominal_mhz);
-    json_kv_num(f, "eff_ghz", e[0]);
-    json_kv_num(f, "cycles_per_ref_cycle", e[1]);
-    json_kv_num(f, "eff_ghz_ref", e[2]);
+    jw_kv_num(f, "nominal_mhz", h->nominal_mhz);
+    jw_kv_num(f, "eff_ghz", e[0]);
+    jw_kv_num(f, "cycles_per_ref_cycle", e[1]);
+    jw_kv_num(f, "eff_ghz_ref", e[2]);
 }
 
 void stats_write_record(FILE *f, const stats_record *r) {
     const struct rusage *ru = r->ru;
     fputs("{\"variant\":", f);
-    json_put_str(f, r->variant);
+    jw_put_str(f, r->variant);
     int ranks = r->ranks > 1 ? r->ranks : 1;
     fprintf(f, ",\"threads\":%d,\"ranks\":%d,\"workers\":%d,\"rep\":%d,\"point\":%d", r->threads,
             ranks, ranks * r->threads, r->rep, r->point);
-    json_kv_str(f, "status", r->status);
-    json_kv_num(f, "exit_code", r->exit_code >= 0 ? r->exit_code : NAN);
-    json_kv_str(f, "signal", r->signal);
-    json_kv_str(f, "reason", r->reason);
-    json_kv_str(f, "start_time", r->start_time);
-    json_kv_num(f, "wall_s", r->wall_s);
-    json_kv_num(f, "user_s", ru->ru_utime.tv_sec + ru->ru_utime.tv_usec * 1e-6);
-    json_kv_num(f, "sys_s", ru->ru_stime.tv_sec + ru->ru_stime.tv_usec * 1e-6);
-    json_kv_num(f, "peak_rss_kib", (double)ru->ru_maxrss);
-    json_kv_num(f, "voluntary_ctx_switches", (double)ru->ru_nvcsw);
-    json_kv_num(f, "involuntary_ctx_switches", (double)ru->ru_nivcsw);
+    jw_kv_str(f, "status", r->status);
+    jw_kv_num(f, "exit_code", r->exit_code >= 0 ? r->exit_code : NAN);
+    jw_kv_str(f, "signal", r->signal);
+    jw_kv_str(f, "reason", r->reason);
+    jw_kv_str(f, "start_time", r->start_time);
+    jw_kv_num(f, "wall_s", r->wall_s);
+    jw_kv_num(f, "user_s", ru->ru_utime.tv_sec + ru->ru_utime.tv_usec * 1e-6);
+    jw_kv_num(f, "sys_s", ru->ru_stime.tv_sec + ru->ru_stime.tv_usec * 1e-6);
+    jw_kv_num(f, "peak_rss_kib", (double)ru->ru_maxrss);
+    jw_kv_num(f, "voluntary_ctx_switches", (double)ru->ru_nvcsw);
+    jw_kv_num(f, "involuntary_ctx_switches", (double)ru->ru_nivcsw);
     stats_write_host_fields(f, r);
     fputs(",\"command\":[", f);
     for (int i = 0; r->argv[i]; i++) {
         if (i) fputc(',', f);
-        json_put_str(f, r->argv[i]);
+        jw_put_str(f, r->argv[i]);
     }
     fputc(']', f);
     if (r->env) {
@@ -273,9 +273,9 @@ void stats_write_record(FILE *f, const stats_record *r) {
             char name[256];
             snprintf(name, sizeof name, "%.*s", (int)(k < 255 ? k : 255), r->env[i]);
             if (i) fputc(',', f);
-            json_put_str(f, name);
+            jw_put_str(f, name);
             fputc(':', f);
-            json_put_str(f, r->env[i][k] ? r->env[i] + k + 1 : "");
+            jw_put_str(f, r->env[i][k] ? r->env[i] + k + 1 : "");
         }
         fputc('}', f);
     }
@@ -283,7 +283,7 @@ void stats_write_record(FILE *f, const stats_record *r) {
     put_counters(f, r->cnt);
     fputs(",\"report\":", f);
     json_write(f, r->report);
-    json_kv_str(f, "stderr_tail", r->stderr_tail);
+    jw_kv_str(f, "stderr_tail", r->stderr_tail);
     fputs("}\n", f);
 }
 
@@ -317,7 +317,7 @@ int stats_run_from_json(const json *rec, const stats_metric *m, stats_run *r, ch
     r->sys_s = json_num(json_get(rec, "sys_s"), NAN);
     r->peak_rss_kib = json_num(json_get(rec, "peak_rss_kib"), NAN);
     const json *report = json_get(rec, "report");
-    r->metric = m ? stats_metric_of(m, report, r->wall_s, r->threads)
+    r->metric = m ? stats_metric_of(m, report, r->wall_s, r->threads * r->ranks)
                   : json_num(json_get(report, "tokens_per_s"), NAN);
     r->tokens = json_num(json_get(report, "tokens"), NAN);
     r->mem_per_thread = json_num(json_path(report, "memory.per_thread_total"), NAN);
@@ -395,6 +395,32 @@ int stats_read_runs(const char *path, void (*add)(void *ctx, const json *rec), v
 // ----------------------------------------------------------------------------
 // points
 
+/* The positive metrics of the successful runs of point p into out (room
+ * for nruns); returns how many. */
+static int point_metrics(const stats_run *runs, int nruns, const stats_point *p, double *out) {
+    int k = 0;
+    for (int i = 0; i < nruns; i++)
+        if (runs[i].ok && runs[i].threads == p->threads && (runs[i].ranks > 1 ? runs[i].ranks : 1) == p->ranks &&
+            strcmp(runs[i].variant, p->variant) == 0 && runs[i].metric > 0)
+            out[k++] = runs[i].metric;
+    return k;
+}
+
+void stats_speedup(const double *base, int m, const double *cand, int n, double *est, double *lo, double *hi) {
+    *est = *lo = *hi = NAN;
+    if (m < 1 || n < 1) return;
+    double *d = malloc(sizeof *d * (size_t)m * (size_t)n);
+    if (!d) { fprintf(stderr, "scale: out of memory\n"); exit(1); }
+    size_t k = 0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) d[k++] = log(cand[j]) - log(base[i]);
+    qsort(d, k, sizeof *d, cmp_double);
+    *est = exp(k % 2 ? d[k / 2] : (d[k / 2 - 1] + d[k / 2]) / 2);
+    *lo = exp(d[0]);
+    *hi = exp(d[k - 1]);
+    free(d);
+}
+
 void stats_summarize(const stats_run *runs, int nruns, const char *const *variants,
                      int nv, const int *threads, int nt, int cpus, stats_point *out) {
     for (int v = 0; v < nv; v++)
@@ -468,16 +494,15 @@ void stats_summarize_points(const stats_run *runs, int nruns, stats_point *pts, 
         for (int ph = 0; ph < STATS_PHASES; ph++) MEDIAN_OF(phase_s[ph], ok[i]->phase_s[ph]);
 #undef MEDIAN_OF
     }
-    /* speedups need the 1-worker median of the same variant */
+    /* speedups over the 1-worker point of the same variant */
     for (int j = 0; j < n; j++) {
         stats_point *p = &pts[j];
-        double base = NAN;
+        const stats_point *base = NULL;
         for (int i = 0; i < n; i++)
-            if (pts[i].workers == 1 && strcmp(pts[i].variant, p->variant) == 0) base = pts[i].tps_median;
-        int good = base > 0;
-        p->speedup = good ? p->tps_median / base : NAN;
-        p->speedup_min = good ? p->tps_min / base : NAN;
-        p->speedup_max = good ? p->tps_max / base : NAN;
+            if (pts[i].workers == 1 && strcmp(pts[i].variant, p->variant) == 0) base = &pts[i];
+        int kb = base ? point_metrics(runs, nruns, base, wall) : 0;
+        int kc = point_metrics(runs, nruns, p, tps);
+        stats_speedup(wall, kb, tps, kc, &p->speedup, &p->speedup_min, &p->speedup_max);
         p->efficiency = p->speedup / p->workers;
         p->karp_flatt = stats_karp_flatt(p->speedup, p->workers);
     }
@@ -629,7 +654,7 @@ void stats_warnings(const stats_point *pts, int n, const stats_metric *m, FILE *
         if (!*msg) continue;
         fprintf(err, "scale: warning: %s\n", msg);
         if (!first) fputc(',', json_list);
-        json_put_str(json_list, msg);
+        jw_put_str(json_list, msg);
         first = 0;
     }
 }
@@ -638,13 +663,13 @@ void stats_write_memory_json(FILE *f, const stats_memory *m, int nv) {
     fputc('[', f);
     for (int v = 0; v < nv; v++) {
         fputs(v ? ",{\"variant\":" : "{\"variant\":", f);
-        json_put_str(f, m[v].variant);
-        json_kv_num(f, "analytic_bytes_per_thread", m[v].analytic);
-        json_kv_num(f, "measured_bytes_per_thread", m[v].measured);
-        json_kv_num(f, "difference_bytes", m[v].measured - m[v].analytic);
-        json_kv_num(f, "measured_intercept_bytes", m[v].intercept);
-        json_kv_num(f, "fit_points", m[v].points);
-        json_kv_num(f, "ranks", m[v].ranks > 1 ? m[v].ranks : 1);
+        jw_put_str(f, m[v].variant);
+        jw_kv_num(f, "analytic_bytes_per_thread", m[v].analytic);
+        jw_kv_num(f, "measured_bytes_per_thread", m[v].measured);
+        jw_kv_num(f, "difference_bytes", m[v].measured - m[v].analytic);
+        jw_kv_num(f, "measured_intercept_bytes", m[v].intercept);
+        jw_kv_num(f, "fit_points", m[v].points);
+        jw_kv_num(f, "ranks", m[v].ranks > 1 ? m[v].ranks : 1);
         fputc('}', f);
     }
     fputc(']', f);
@@ -705,11 +730,12 @@ void stats_print_table(FILE *f, const stats_point *pts, int n, const stats_memor
         fputc('\n', f);
     }
     if (mranks)
-        fprintf(f, "workers = ranks x threads; speedup = %s over the 1-worker (1 rank x 1 thread) median of "
-                "the same variant;\nmemory per thread: the fit over threads at each rank count, of the largest "
+        fprintf(f, "workers = ranks x threads; speedup = %s over the 1-worker (1 rank x 1 thread) point of "
+                "the same variant,\nthe median of the pairwise ratios of their reps (Hodges-Lehmann);\nmemory per thread: the fit over threads at each rank count, of the largest "
                 "process's RSS (one rank);\nserial = Karp-Flatt fraction over workers;\n", metric->unit);
     else
-        fprintf(f, "speedup = %s over the 1-thread median of the same variant; "
+        fprintf(f, "speedup = %s over the 1-thread point of the same variant, the median of the pairwise "
+                "ratios of their reps (Hodges-Lehmann); "
                 "serial = Karp-Flatt fraction;\n", metric->unit);
     fputs("GHz = cycles / task-clock (NA without hardware counters); "
           "outside = CPUs kept busy by other processes during a run (median)\n", f);
