@@ -376,10 +376,10 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
     }
     int blas_max = blas_threads_max();
     if (blas_max > 0 && nth > blas_max) {
-        snprintf(err, errlen, "thread count %d is more than the %d threads this OpenBLAS was built for "
-                 "(MAX_THREADS=%d in openblas_get_config()): every worker calls sgemm at once, and "
-                 "beyond that its buffer table overflows (rebuild OpenBLAS with a larger NUM_THREADS "
-                 "for more workers)", nth, blas_max, blas_max);
+        snprintf(err, errlen, "thread count %d is more than the %d workers that may call this BLAS's "
+                 "sgemm at once (%s; past it the table overflows and sgemm crashes): use fewer "
+                 "threads, more ranks, an OpenBLAS built with a larger NUM_THREADS, or a build "
+                 "against BLIS (make BLAS=blis)", nth, blas_max, blas_limit_why());
         return NULL;
     }
     /* Under an address-space limit (ulimit -v), OpenBLAS retries a failed

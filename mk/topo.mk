@@ -14,11 +14,11 @@ TOPO_HDR := bench/topo.h bench/json.h core/jsonw.h core/machine.h
 
 $(BUILD)/topo: $(TOPO_SRC) $(TOPO_HDR) mk/topo.mk
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -DTOPO_MAIN -Ibench $(TOPO_SRC) -lhwloc -lm -o $@
+	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -DTOPO_MAIN $(HWLOC_CFLAGS) -Ibench $(TOPO_SRC) $(HWLOC_LIBS) -lm -o $@
 
 $(BUILD)/tests/test_topo: bench/test_topo.c $(TOPO_SRC) $(TOPO_HDR) bench/noise.c bench/noise.h tests/check.h mk/topo.mk
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -Ibench -Itests bench/test_topo.c $(TOPO_SRC) bench/noise.c -lhwloc -lm -o $@
+	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE $(HWLOC_CFLAGS) -Ibench -Itests bench/test_topo.c $(TOPO_SRC) bench/noise.c $(HWLOC_LIBS) -lm -o $@
 
 $(BUILD)/tests/test_counter_groups: bench/test_counter_groups.c bench/counters.c bench/counters.h bench/counters_child.h \
     tests/check.h mk/topo.mk
