@@ -99,14 +99,27 @@ VINLINE lanes lmax(lanes a, lanes b) {
  * The steps with w >= LANES / NV add whole vectors (lane l of v[j] is
  * lane j * LANES / NV + l), the rest are scalar; every loop has a constant
  * trip count and unrolls completely */
+/* Full unrolling of the lane reductions below (their trip counts are
+ * constants once the outer loop is unrolled). At -O1, as in the sanitizer
+ * builds, gcc does not unroll the outer loop and warns that it ignores the
+ * inner annotation (-Werror): there the loops run as written, the same
+ * operations in the same order, so the same bits. */
+#ifndef KERN_UNROLL
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(CLLM_NO_UNROLL)
+#define KERN_UNROLL(n)
+#else
+#define KERN_PRAGMA_(x) _Pragma(#x)
+#define KERN_UNROLL(n) KERN_PRAGMA_(GCC unroll n)
+#endif
+#endif
 VINLINE float lsum(lanes v) {
     for (int w = NV / 2; w > 0; w /= 2)
         for (int j = 0; j < w; j++) v.v[j] += v.v[j + w];
     float p[LANES / NV];
     memcpy(p, &v.v[0], sizeof p);
-#pragma GCC unroll 4
+KERN_UNROLL(4)
     for (int s = 1; s <= LOG2_VW; s++)
-#pragma GCC unroll 8
+KERN_UNROLL(8)
         for (int l = 0; l < (LANES / NV) >> s; l++) p[l] += p[l + ((LANES / NV) >> s)];
     return p[0];
 }
@@ -119,9 +132,9 @@ VINLINE float lmaxall(lanes v) {
         }
     float p[LANES / NV];
     memcpy(p, &v.v[0], sizeof p);
-#pragma GCC unroll 4
+KERN_UNROLL(4)
     for (int s = 1; s <= LOG2_VW; s++)
-#pragma GCC unroll 8
+KERN_UNROLL(8)
         for (int l = 0; l < (LANES / NV) >> s; l++) {
             int w = (LANES / NV) >> s;
             p[l] = p[l + w] > p[l] ? p[l + w] : p[l];
