@@ -103,6 +103,16 @@ double stats_metric_of(const stats_metric *m, const json *report, double wall_s,
     return v > 0 && isfinite(v) ? v : NAN;
 }
 
+double stats_record_metric(const json *rec, const stats_metric *m) {
+    const json *v = json_get(rec, "metric");
+    if (v) return json_num(v, NAN);
+    /* a record written before it carried its metric: computed from its report */
+    const json *report = json_get(rec, "report");
+    return m ? stats_metric_of(m, report, json_num(json_get(rec, "wall_s"), NAN),
+                               (int)json_num(json_get(rec, "threads"), 0))
+             : json_num(json_get(report, "tokens_per_s"), NAN);
+}
+
 // ----------------------------------------------------------------------------
 // run records
 
@@ -241,6 +251,14 @@ static void stats_write_host_fields(FILE *f, const stats_record *r) {
     json_kv_num(f, "eff_ghz_ref", e[2]);
 }
 
+/* ,"key":v with every digit (%.17g), so that reading it back gives the
+ * same double; null when not finite */
+static void put_exact(FILE *f, const char *key, double v) {
+    fprintf(f, ",\"%s\":", key);
+    if (isfinite(v)) fprintf(f, "%.17g", v);
+    else fputs("null", f);
+}
+
 void stats_write_record(FILE *f, const stats_record *r) {
     const struct rusage *ru = r->ru;
     fputs("{\"variant\":", f);
@@ -253,13 +271,17 @@ void stats_write_record(FILE *f, const stats_record *r) {
     json_kv_str(f, "signal", r->signal);
     json_kv_str(f, "reason", r->reason);
     json_kv_str(f, "start_time", r->start_time);
-    json_kv_num(f, "wall_s", r->wall_s);
+    put_exact(f, "wall_s", r->wall_s);   /* every digit: the metric is derived from it */
     json_kv_num(f, "user_s", ru->ru_utime.tv_sec + ru->ru_utime.tv_usec * 1e-6);
     json_kv_num(f, "sys_s", ru->ru_stime.tv_sec + ru->ru_stime.tv_usec * 1e-6);
     json_kv_num(f, "peak_rss_kib", (double)ru->ru_maxrss);
     json_kv_num(f, "voluntary_ctx_switches", (double)ru->ru_nvcsw);
     json_kv_num(f, "involuntary_ctx_switches", (double)ru->ru_nivcsw);
     stats_write_host_fields(f, r);
+    /* the derived figures, computed here once: the analysis reads them */
+    put_exact(f, "metric", stats_metric_of(r->metric, r->report, r->wall_s, r->threads));
+    put_exact(f, "timed_cpu_s", json_num(json_get(r->report, "timed_cpu_user_s"), NAN) +
+                                json_num(json_get(r->report, "timed_cpu_sys_s"), NAN));
     fputs(",\"command\":[", f);
     for (int i = 0; r->argv[i]; i++) {
         if (i) fputc(',', f);
@@ -317,8 +339,7 @@ int stats_run_from_json(const json *rec, const stats_metric *m, stats_run *r, ch
     r->sys_s = json_num(json_get(rec, "sys_s"), NAN);
     r->peak_rss_kib = json_num(json_get(rec, "peak_rss_kib"), NAN);
     const json *report = json_get(rec, "report");
-    r->metric = m ? stats_metric_of(m, report, r->wall_s, r->threads)
-                  : json_num(json_get(report, "tokens_per_s"), NAN);
+    r->metric = stats_record_metric(rec, m);
     r->tokens = json_num(json_get(report, "tokens"), NAN);
     r->mem_per_thread = json_num(json_path(report, "memory.per_thread_total"), NAN);
     phases_from_report(report, r->phase_s);

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "pin.h"
 #include "trainer.h"
 
 #ifdef __cplusplus
@@ -23,10 +24,13 @@ enum {
 
 typedef struct {
     const char *data_path, *config_name, *save, *resume, *report, *tokname;
-    const char *pin;             /* --pin as given (NULL: none); checked by pin_parse */
+    const char *pin;             /* --pin as given (NULL: none) */
+    pin_spec pin_spec;           /* --pin parsed (pin_parse; mode none when not given) */
     const char *phase_counters;  /* --phase-counters as given (NULL: off); parsed into opt.events */
     int over[7];                 /* V C L NH F T B overrides, -1 = not given */
     int config_given, threads, quiet, memtable, eval_batches, help;
+    int describe;                /* --describe: print this build's facts as JSON (describe.h) */
+    int ranks;                   /* --ranks R with --describe; 0 = not given */
     long steps;                  /* -1 = not given */
     double epochs;               /* -1 = not given */
     train_opts opt;

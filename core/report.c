@@ -106,7 +106,7 @@ static void json_phase_counters(json_w *j, const trainer_t *t) {
     json_obj_close(j);
 }
 
-static void json_memtable(json_w *j, const memtable_t *m, int nth, int recompute) {
+void report_json_memtable(json_w *j, const memtable_t *m, int nth, int recompute) {
     json_obj_open(j, "memory");
     json_str(j, "recompute", recompute == RECOMPUTE_LAYERS ? "layers" : "none");
     json_arr_open(j, "per_thread");
@@ -261,7 +261,7 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     char merr[256];
     if (trainer_memtable_rank(c, nth, ri->scaling_strong, ri->recompute, trainer_rank(t), nranks, &mt, merr,
                               sizeof merr) == 0)
-        json_memtable(&j, &mt, nth, ri->recompute);
+        report_json_memtable(&j, &mt, nth, ri->recompute);
     if (ri->comm && comm_library(ri->comm)) {
         double sent, recv;
         trainer_comm_bytes(t, &sent, &recv);

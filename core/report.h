@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "trainer.h"
+#include "util.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -47,6 +48,10 @@ int report_memtable(FILE *f, const config_t *c, int nth, int strong, int recompu
  * sharded optimizer state and total. */
 int report_memtable_ranks(FILE *f, const config_t *c, int nth, int strong, int recompute, int nranks,
                           char *err, size_t errlen);
+
+/* The memory table as the report's "memory" object (core/REPORT.md), one
+ * place for the report and train_model --describe. */
+void report_json_memtable(json_w *j, const memtable_t *m, int nth, int recompute);
 
 #ifdef __cplusplus
 }

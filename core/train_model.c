@@ -25,6 +25,7 @@
 #include "comm.h"
 #include "config.h"
 #include "data.h"
+#include "describe.h"
 #include "pin.h"
 #include "report.h"
 #include "trainer.h"
@@ -33,13 +34,14 @@
 #define STOP_GRACE_DEFAULT_S 5
 
 static void usage(FILE *f) {
-    char blas_max[32] = "no limit known";
+    char blas_max[32] = "no limit known", configs[256];
+    config_list(configs, sizeof configs, " ");
     if (blas_threads_max() > 0) snprintf(blas_max, sizeof blas_max, "%d", blas_threads_max());
     fprintf(f,
 "usage: train_model [DATA] [options]          (variant: %s)\n"
 "  DATA                 a text file or a directory read recursively;\n"
 "                       none = a built-in synthetic corpus\n"
-"  --config NAME        tiny seed seed-cli S G M bench (default tiny)\n"
+"  --config NAME        %s (default %s)\n"
 "  --V --C --L --NH --F N   override one field of the config\n"
 "  --seq T              sequence length\n"
 "  --batch B            sequences per worker per step (weak scaling) or the\n"
@@ -61,6 +63,9 @@ static void usage(FILE *f) {
 "                       a flag given for one of them overrides it (and says so)\n"
 "  --report FILE        JSON report (fields: core/REPORT.md)\n"
 "  --memory-table       print the memory table for the config and thread count, then exit\n"
+"  --describe [--ranks R]   print this build's configs, limits, build facts and the\n"
+"                       memory table of the shape given (R ranks of --threads each) as\n"
+"                       JSON, then exit (fields: core/REPORT.md)\n"
 "  --quiet              no per-step progress lines\n"
 "  --no-timing          do not read the per-phase clocks\n"
 "  --pin none|cores|scatter|LIST   bind worker i to one CPU (default none; README):\n"
@@ -76,7 +81,7 @@ static void usage(FILE *f) {
 "  finish within the grace period (CLLM_STOP_GRACE_S seconds, default %d, at least 3x the\n"
 "  longest step so far), exit 1 without saving; a second signal exits at once (128+signal)\n"
 "exit codes: 0 ok, 1 runtime failure, 2 usage error, 128+N stopped by signal N\n",
-            build_variant(), THREADS_MAX, blas_max, PERFEV_MAX, perfev_all_names(), STOP_GRACE_DEFAULT_S);
+            build_variant(), configs, CONFIG_DEFAULT, THREADS_MAX, blas_max, PERFEV_MAX, perfev_all_names(), STOP_GRACE_DEFAULT_S);
 }
 
 /* the job's ranks (one without MPI); a failure on one rank ends them all */
@@ -268,9 +273,9 @@ int main(int argc, char **argv) {
     ckpt_t ck;
     memset(&ck, 0, sizeof ck);
     if (config_preset(&cfg, config_name) != 0) {
-        char names[256] = "";
-        for (int i = 0; config_names[i]; i++) { strcat(names, " "); strcat(names, config_names[i]); }
-        die_usage("--config: unknown config '%s' (one of:%s)", config_name, names);
+        char names[256];
+        config_list(names, sizeof names, " ");
+        die_usage("--config: unknown config '%s' (one of: %s)", config_name, names);
     }
     int *field[7] = { &cfg.V, &cfg.C, &cfg.L, &cfg.NH, &cfg.F, &cfg.T, &cfg.B };
     for (int k = 0; k < 7; k++) if (over[k] > 0) *field[k] = over[k];
@@ -289,6 +294,13 @@ int main(int argc, char **argv) {
     }
     if (config_validate(&cfg, err, sizeof err) != 0) die_usage("%s", err);
 
+    if (co.describe) {
+        if (lead && describe_write(stdout, &cfg, threads, co.ranks ? co.ranks : nranks, opt.strong, opt.recompute,
+                                   err, sizeof err) != 0)
+            die_usage("%s", err);
+        comm_finalize(g_comm);
+        return 0;
+    }
     if (memtable) {
         if (lead && report_memtable_ranks(stdout, &cfg, threads, opt.strong, opt.recompute, nranks, err,
                                           sizeof err) != 0)
@@ -308,18 +320,17 @@ int main(int argc, char **argv) {
     if (report && lead) probe_writable("--report", report);
     if (save && lead) probe_writable("--save", save);
     /* --pin: one CPU per worker, planned here so a bad value exits 2 before any work */
-    static pin_spec pin;
+    const pin_spec *pin = &co.pin_spec;
     static int pin_cpus[THREADS_MAX];
-    if (pin_parse(co.pin ? co.pin : "none", &pin, err, sizeof err) != 0) die_usage("%s", err);
     int wrapped = 0;
-    if (pin_plan_here(&pin, threads, pin_cpus, &wrapped, err, sizeof err) != 0) die_usage("%s", err);
+    if (pin_plan_here(pin, threads, pin_cpus, &wrapped, err, sizeof err) != 0) die_usage("%s", err);
     if (wrapped) {
         say_prefix();
         fprintf(stderr, "--pin %s: %d workers on fewer CPUs: the order wraps around, "
                 "so some CPUs carry two or more workers (the report lists each worker's CPU)\n",
-                pin_mode_name(pin.mode), threads);
+                pin_mode_name(pin->mode), threads);
     }
-    if (pin.mode != PIN_NONE) opt.pin_cpus = pin_cpus;
+    if (pin->mode != PIN_NONE) opt.pin_cpus = pin_cpus;
 
     /* ---- data and tokenizer */
     text_t text;
@@ -488,7 +499,7 @@ int main(int argc, char **argv) {
         trainer_sample_cpus(t);      /* each worker's CPU now, for the report */
         run_info ri = { data_path ? data_path : "synthetic", tokname, cmd, losses, step_ms,
                         done, first, wall, val, val_batches, opt.strong, timed_user, timed_sys,
-                        opt.recompute, g_comm, co.pin ? co.pin : "none", pin_mode_name(pin.mode), wrapped };
+                        opt.recompute, g_comm, co.pin ? co.pin : "none", pin_mode_name(pin->mode), wrapped };
         if (report_write(report, t, &ri, err, sizeof err) != 0) {
             fprintf(stderr, "train_model: %s\n", err);
             rc = 1;

@@ -31,9 +31,10 @@ for ((i = 0; i < ${#args[@]}; i++)); do
         --reps) reps=1 ;;
     esac
 done
+# make bench's own choice of repetitions (build/scale's default is for a quick look)
 [[ $reps -eq 1 || " ${args[*]} " == *" --resume "* ]] || args+=(--reps 5)
 if [[ -z $out ]]; then
-    out="results/$(date -u +%Y%m%dT%H%M%SZ)-$(hostname -s 2>/dev/null || hostname)"
+    out=$(build/scale --default-out)
     args+=(--out "$out")
 fi
 cpus=$(nproc)
