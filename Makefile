@@ -26,7 +26,7 @@ DEFS     = -D_GNU_SOURCE -DCLLM_CC='"$(shell $(CC) --version | head -n1)"' \
            -DCLLM_CFLAGS='"$(CFLAGS)"' -DCLLM_GIT='"$(GIT_REV)"'
 
 CORE_SRC := core/util.c core/cli.c core/config.c core/ops.c core/model.c core/pool.c core/pin.c core/perfev.c core/reduce.c \
-            core/trainer.c core/data.c core/ckpt.c core/report.c core/describe.c core/comm_single.c
+            core/trainer.c core/plan.c core/memtable.c core/data.c core/ckpt.c core/report.c core/describe.c core/comm_single.c
 CORE_HDR := $(wildcard core/*.h)
 
 LOCKFREE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/lockfree/obj/%.o)

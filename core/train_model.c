@@ -308,14 +308,12 @@ int main(int argc, char **argv) {
         comm_finalize(g_comm);
         return 0;
     }
-    if (opt.strong && cfg.B < threads * nranks) {
-        if (nranks > 1)
-            die_usage("--scaling strong: the global batch of %d sequences is smaller than the %d workers "
-                      "(%d ranks x --threads %d); raise --batch to at least %d", cfg.B, threads * nranks,
-                      nranks, threads, threads * nranks);
-        die_usage("--scaling strong: the global batch of %d sequences is smaller than --threads %d; "
-                  "raise --batch to at least %d", cfg.B, threads, threads);
-    }
+    /* every check and every size of the trainer, before anything is
+     * allocated: bad input exits 2 here, a refusal (memory, limits) 1 */
+    static trainer_plan_t plan;
+    int plan_rc = trainer_plan(&cfg, &opt, threads, comm_rank(g_comm), nranks, &plan, err, sizeof err);
+    if (plan_rc == -2) die_usage("%s", err);
+    if (plan_rc != 0) die("%s", err);
     /* rank 0 writes the report and the checkpoint */
     if (report && lead) probe_writable("--report", report);
     if (save && lead) probe_writable("--save", save);
@@ -363,7 +361,7 @@ int main(int argc, char **argv) {
         die("%s%s", err, data_path ? "" : " (synthetic corpus)");
 
     /* ---- trainer */
-    int Bglobal = opt.strong ? cfg.B : cfg.B * threads * nranks;
+    const int Bglobal = plan.Bglobal;
     if (epochs > 0) {
         double per_step = (double)Bglobal * cfg.T;
         steps = (long)ceil(epochs * corpus.ntrain / per_step);
@@ -375,7 +373,7 @@ int main(int argc, char **argv) {
      * the last step of this run */
     if (!(co.given & CLI_LR_STEPS) && !resume_has_opts) opt.lr_steps = first + steps;
     if (nranks > 1) ranks_agree(argc, argv, tok, ntok, resume ? &ck : NULL);
-    trainer_t *t = trainer_create_ranks(&cfg, &opt, threads, g_comm, &corpus, err, sizeof err);
+    trainer_t *t = trainer_create_planned(&plan, &opt, g_comm, &corpus, err, sizeof err);
     if (!t) die("%s", err);
     if (resume) {
         /* every rank read the same file; each keeps its shard of the moments */
