@@ -36,6 +36,10 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
 BENCH_SRC := $(filter-out bench/test_%.c,$(wildcard bench/*.c))
 BENCH_HDR := $(wildcard bench/*.h)
+# the harness's modules as a library (all but scale.c's main), for build/scale
+# and the bench/test_*.c programs
+BENCH_OBJ := $(patsubst bench/%.c,$(BUILD)/bench/obj/%.o,$(filter-out bench/scale.c,$(BENCH_SRC)))
+BENCH_TEST_BINS := $(patsubst bench/%.c,$(BUILD)/tests/%,$(wildcard bench/test_*.c))
 
 .PHONY: all test bench perf clean deps sanitize asan-build tsan-build FORCE
 
@@ -47,8 +51,7 @@ EXTRA_ALL :=
 -include $(wildcard mk/*.mk)
 
 all: $(EXTRA_ALL) $(BUILD)/lockfree/train_model $(BUILD)/locked/train_model $(BUILD)/train_model \
-     $(TEST_BINS) $(BUILD)/tests/torch_dump $(if $(wildcard bench/scale.c),$(BUILD)/scale) \
-     $(if $(wildcard bench/test_counters.c),$(BUILD)/tests/test_counters)
+     $(TEST_BINS) $(BUILD)/tests/torch_dump $(if $(wildcard bench/scale.c),$(BUILD)/scale) $(BENCH_TEST_BINS)
 
 $(BUILD)/lockfree/obj/%.o: core/%.c $(CORE_HDR) Makefile
 	@mkdir -p $(@D)
@@ -84,12 +87,20 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/lockfree/libcllm.a $(CORE_HDR) tests/check.
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -Icore $< $(BUILD)/lockfree/libcllm.a $(LIBS) -o $@
 
-$(BUILD)/scale: $(BENCH_SRC) $(BENCH_HDR) $(BUILD)/lockfree/libcllm.a
-	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench $(BENCH_SRC) -lpfm -lhwloc -lm -o $@
-
-$(BUILD)/tests/test_counters: bench/test_counters.c bench/counters.c bench/counters.h bench/counters_child.h tests/check.h
+$(BUILD)/bench/obj/%.o: bench/%.c $(BENCH_HDR) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench -Itests bench/test_counters.c bench/counters.c -lpfm -lm -o $@
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench -c $< -o $@
+
+$(BUILD)/bench/libbench.a: $(BENCH_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/scale: bench/scale.c $(BUILD)/bench/libbench.a $(BENCH_HDR) $(BUILD)/lockfree/libcllm.a
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench $< $(BUILD)/bench/libbench.a -lpfm -lhwloc -lm -o $@
+
+# every bench/test_*.c by this one rule (the tests/ rule above links the core)
+$(BUILD)/tests/test_%: bench/test_%.c $(BUILD)/bench/libbench.a $(BENCH_HDR) tests/check.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench -Itests $< $(BUILD)/bench/libbench.a -lpfm -lhwloc -lm -o $@
 
 deps:
 	@scripts/deps.sh

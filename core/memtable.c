@@ -41,10 +41,12 @@ int trainer_memtable_rank(const config_t *c, int nth, int strong, int recompute,
     if (strong && c->B < nw) {
         if (nranks > 1)
             snprintf(err, errlen, "--scaling strong: the global batch of %d sequences is smaller than the %d "
-                     "workers (%d ranks x --threads %d); raise --batch to at least %d", c->B, nw, nranks, nth, nw);
+                     "workers (%d ranks x --threads %d) that strong scaling splits it over; raise --batch to "
+                     "at least %d", c->B, nw, nranks, nth, nw);
         else
             snprintf(err, errlen, "--scaling strong: the global batch of %d sequences is smaller than "
-                     "--threads %d; raise --batch to at least %d", c->B, nth, nth);
+                     "--threads %d (strong scaling splits it over the threads); raise --batch to at least %d",
+                     c->B, nth, nth);
         return -2;
     }
     mt->Bmax = strong ? (c->B + nw - 1) / nw : c->B;

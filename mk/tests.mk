@@ -4,16 +4,9 @@
 #   $(BUILD)/tests/optim_dump   training steps dumped for the optimizer
 #                               reference (tests/test_optim.sh); built by the
 #                               Makefile's tests/%.c rule
-#   $(BUILD)/tests/test_stats   bench/stats.c's statistics on known inputs
-#                               (bench/test_stats.c)
+# (bench/test_*.c are built by the Makefile's bench/test_%.c rule)
 
 # a rule here would otherwise become the default goal of a bare `make`
 .DEFAULT_GOAL := all
 
-EXTRA_ALL += $(BUILD)/tests/optim_dump $(if $(wildcard bench/test_stats.c),$(BUILD)/tests/test_stats)
-
-$(BUILD)/tests/test_stats: bench/test_stats.c bench/stats.c bench/stats.h bench/json.c bench/json.h \
-                           bench/counters.c bench/counters.h tests/check.h mk/tests.mk
-	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench -Itests bench/test_stats.c bench/stats.c bench/json.c \
-	    bench/counters.c -lpfm -lm -o $@
+EXTRA_ALL += $(BUILD)/tests/optim_dump
