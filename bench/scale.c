@@ -39,14 +39,11 @@
 #include "template.h"
 #include "topo.h"
 
-#ifndef CLLM_CC
-#define CLLM_CC "unknown"
-#endif
-#ifndef CLLM_CFLAGS
-#define CLLM_CFLAGS "unknown"
-#endif
-#ifndef CLLM_GIT
-#define CLLM_GIT "unknown"
+/* CLLM_CC, CLLM_CFLAGS, CLLM_GIT: the harness's own build, from the
+ * Makefile's DEFS (the only build of this file; core/util.c keeps the
+ * fallbacks for builds of the core without them) */
+#if !defined(CLLM_CC) || !defined(CLLM_CFLAGS) || !defined(CLLM_GIT)
+#error "build/scale is built by the Makefile, which defines CLLM_CC, CLLM_CFLAGS and CLLM_GIT"
 #endif
 
 #define TAIL_BYTES 2000      /* stderr kept from a failed child */

@@ -37,13 +37,7 @@ int describe_write(FILE *f, const config_t *c, int nth, int nranks, int strong, 
     json_obj_open(&j, NULL);
     json_str(&j, "tool", "train_model");
     json_int(&j, "format", 1);
-    json_obj_open(&j, "build");
-    json_str(&j, "variant", build_variant());
-    json_str(&j, "compiler", build_compiler());
-    json_str(&j, "cflags", build_cflags());
-    json_str(&j, "blas", build_blas());
-    json_str(&j, "git", build_git());
-    json_obj_close(&j);
+    report_json_build(&j);
     json_obj_open(&j, "limits");
     json_int(&j, "threads_max", THREADS_MAX);
     json_int(&j, "ranks_max", RANKS_MAX);

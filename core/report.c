@@ -106,6 +106,16 @@ static void json_phase_counters(json_w *j, const trainer_t *t) {
     json_obj_close(j);
 }
 
+void report_json_build(json_w *j) {
+    json_obj_open(j, "build");
+    json_str(j, "compiler", build_compiler());
+    json_str(j, "cflags", build_cflags());
+    json_str(j, "blas", build_blas());
+    json_str(j, "git", build_git());
+    json_str(j, "variant", build_variant());
+    json_obj_close(j);
+}
+
 void report_json_memtable(json_w *j, const memtable_t *m, int nth, int recompute) {
     json_obj_open(j, "memory");
     json_str(j, "recompute", recompute == RECOMPUTE_LAYERS ? "layers" : "none");
@@ -276,13 +286,7 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     } else {
         json_null(&j, "mpi");
     }
-    json_obj_open(&j, "build");
-    json_str(&j, "compiler", build_compiler());
-    json_str(&j, "cflags", build_cflags());
-    json_str(&j, "blas", build_blas());
-    json_str(&j, "git", build_git());
-    json_str(&j, "variant", build_variant());
-    json_obj_close(&j);
+    report_json_build(&j);
     json_str(&j, "command", ri->command);
     json_obj_close(&j);
     return afile_commit(&a, err, errlen);

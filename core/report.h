@@ -52,6 +52,8 @@ int report_memtable_ranks(FILE *f, const config_t *c, int nth, int strong, int r
 /* The memory table as the report's "memory" object (core/REPORT.md), one
  * place for the report and train_model --describe. */
 void report_json_memtable(json_w *j, const memtable_t *m, int nth, int recompute);
+/* The build as the report's "build" object (compiler, cflags, blas, git, variant). */
+void report_json_build(json_w *j);
 
 #ifdef __cplusplus
 }

@@ -233,6 +233,39 @@ static void ranks_agree(int argc, char **argv, const int *tok, size_t ntok, cons
     if (any) comm_abort(g_comm, any);
 }
 
+/* The training tokens: DATA (or the synthetic corpus) encoded by the
+ * tokenizer built from it (or, on --resume with words, the checkpoint's
+ * vocabulary). Exits on failure: 2 for a tokenizer that cannot be built
+ * from the user's data and options, 1 otherwise. */
+static int *load_tokens(const char *data_path, const char *tokname, int V, const ckpt_t *ck,
+                        const char *resume, int lead, tokenizer_t *tk, size_t *ntok) {
+    char err[1024];
+    text_t text;
+    if (data_path) {
+        if (text_load(&text, data_path, err, sizeof err) != 0) die("%s", err);
+        if (text.skipped_nul && lead)
+            fprintf(stderr, "train_model: skipped %d file(s) holding NUL bytes under %s\n",
+                    text.skipped_nul, data_path);
+        if (text.skipped_dirs && lead)
+            fprintf(stderr, "train_model: skipped %d link(s) to a directory already read under %s "
+                    "(symlink loops): each directory is read once\n", text.skipped_dirs, data_path);
+    } else if (text_synthetic(&text, 42, 1 << 19) != 0) {
+        die("cannot allocate %d bytes for the synthetic corpus", (1 << 19) + 256);
+    }
+    int tkind = strcmp(tokname, "words") == 0 ? TOK_WORDS : TOK_BYTES;
+    if (ck && tkind == TOK_WORDS) {
+        if (tokenizer_from_words(tk, ck->vocab, ck->vocab_bytes, ck->tok_words, err, sizeof err) != 0)
+            die("checkpoint %s: %s", resume, err);
+    } else if (tokenizer_build(tk, tkind, text.text, text.len, V, err, sizeof err) != 0) {
+        if (resume) die("checkpoint %s: %s", resume, err);
+        die_usage("%s", err);
+    }
+    int *tok = tokenizer_encode(tk, text.text, text.len, ntok);
+    if (!tok) die("cannot allocate %zu bytes for the token array", (text.len + 16) * sizeof(int));
+    text_free(&text);
+    return tok;
+}
+
 int main(int argc, char **argv) {
     /* OpenBLAS starts its own thread pool when it loads, before main, and
      * those threads spin for a while: CPU time that is not training. With
@@ -331,31 +364,9 @@ int main(int argc, char **argv) {
     if (pin->mode != PIN_NONE) opt.pin_cpus = pin_cpus;
 
     /* ---- data and tokenizer */
-    text_t text;
-    if (data_path) {
-        if (text_load(&text, data_path, err, sizeof err) != 0) die("%s", err);
-        if (text.skipped_nul && lead)
-            fprintf(stderr, "train_model: skipped %d file(s) holding NUL bytes under %s\n",
-                    text.skipped_nul, data_path);
-        if (text.skipped_dirs && lead)
-            fprintf(stderr, "train_model: skipped %d link(s) to a directory already read under %s "
-                    "(symlink loops): each directory is read once\n", text.skipped_dirs, data_path);
-    } else if (text_synthetic(&text, 42, 1 << 19) != 0) {
-        die("cannot allocate %d bytes for the synthetic corpus", (1 << 19) + 256);
-    }
     tokenizer_t tk;
-    int tkind = strcmp(tokname, "words") == 0 ? TOK_WORDS : TOK_BYTES;
-    if (resume && tkind == TOK_WORDS) {
-        if (tokenizer_from_words(&tk, ck.vocab, ck.vocab_bytes, ck.tok_words, err, sizeof err) != 0)
-            die("checkpoint %s: %s", resume, err);
-    } else if (tokenizer_build(&tk, tkind, text.text, text.len, cfg.V, err, sizeof err) != 0) {
-        if (resume) die("checkpoint %s: %s", resume, err);
-        die_usage("%s", err);
-    }
     size_t ntok;
-    int *tok = tokenizer_encode(&tk, text.text, text.len, &ntok);
-    if (!tok) die("cannot allocate %zu bytes for the token array", (text.len + 16) * sizeof(int));
-    text_free(&text);
+    int *tok = load_tokens(data_path, tokname, cfg.V, resume ? &ck : NULL, resume, lead, &tk, &ntok);
     corpus_t corpus;
     if (corpus_split(&corpus, tok, ntok, cfg.T, err, sizeof err) != 0)
         die("%s%s", err, data_path ? "" : " (synthetic corpus)");

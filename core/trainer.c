@@ -428,7 +428,7 @@ static inline stamp stamp_now(const trainer_t *t) {
 
 /* the worker's counters at a phase boundary: what they moved since the last
  * boundary goes to phase ph (ph < 0: the start of a step, nothing is added) */
-static void counters_read(worker_t *w, int ph) {
+static void phase_counts_read(worker_t *w, int ph) {
     if (w->ev.leader < 0 || w->ev_failed) return;
     uint64_t v[PERFEV_MAX], en, run;
     memcpy(v, w->ev_last, sizeof v);
@@ -448,7 +448,7 @@ static void counters_read(worker_t *w, int ph) {
 
 static inline stamp phase_start(const trainer_t *t, worker_t *w) {
     stamp s = stamp_now(t);
-    counters_read(w, -1);
+    phase_counts_read(w, -1);
     return s;
 }
 
@@ -456,7 +456,7 @@ static inline stamp phase_end(const trainer_t *t, worker_t *w, int ph, stamp s) 
     stamp e = stamp_now(t);
     w->wall[ph] += e.wall - s.wall;
     w->cpu[ph] += e.cpu - s.cpu;
-    counters_read(w, ph);
+    phase_counts_read(w, ph);
     return e;
 }
 

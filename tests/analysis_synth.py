@@ -126,7 +126,7 @@ def rank_records(ranks, threads, reps=5, cpus=64, sigma_threads=0.02, sigma_proc
 
 
 def memory_rows(recs):
-    """memory.csv's rows as build/scale writes them (bench/stats.c,
+    """memory.csv's rows as build/scale writes them (bench/points.c,
     stats_memory_fit): per variant the least-squares line of the points'
     median peak RSS (bytes) over threads, one-process points only."""
     rows = []
