@@ -266,6 +266,37 @@ static int *load_tokens(const char *data_path, const char *tokname, int V, const
     return tok;
 }
 
+/* --save: rank 0 writes the checkpoint, with every rank's shard of Adam's
+ * moments gathered into it (collective under MPI). Returns 0, or -1 after
+ * saying why on stderr. */
+static int save_checkpoint(trainer_t *t, const char *save, const config_t *cfg, const tokenizer_t *tk,
+                           const train_opts *opt, int lead) {
+    char err[1024];
+    int rc = 0, nranks = trainer_ranks(t);
+    size_t np = trainer_nparams(t);
+    float *m = trainer_adam_m(t), *v = trainer_adam_v(t), *m_all = NULL, *v_all = NULL;
+    if (nranks > 1) {          /* rank 0 writes one file with every rank's moments */
+        if (lead) {
+            m_all = xmalloc(np * sizeof(float));
+            v_all = xmalloc(np * sizeof(float));
+            if (!m_all || !v_all)
+                die("--save %s: cannot allocate %zu bytes to gather the Adam moments of %d ranks",
+                    save, 2 * np * sizeof(float), nranks);
+        }
+        trainer_gather_moments(t, m_all, v_all);
+        m = m_all;
+        v = v_all;
+    }
+    if (lead && ckpt_save(save, cfg, tk, trainer_steps_done(t), opt, trainer_params(t),
+                          m, v, np, err, sizeof err) != 0) {
+        fprintf(stderr, "train_model: %s\n", err);
+        rc = -1;
+    }
+    free(m_all);
+    free(v_all);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     /* OpenBLAS starts its own thread pool when it loads, before main, and
      * those threads spin for a while: CPU time that is not training. With
@@ -474,29 +505,7 @@ int main(int argc, char **argv) {
     alarm(0);
 
     int rc = failed ? 1 : 0;
-    if (save && !failed) {
-        size_t np = trainer_nparams(t);
-        float *m = trainer_adam_m(t), *v = trainer_adam_v(t), *m_all = NULL, *v_all = NULL;
-        if (nranks > 1) {          /* rank 0 writes one file with every rank's moments */
-            if (lead) {
-                m_all = xmalloc(np * sizeof(float));
-                v_all = xmalloc(np * sizeof(float));
-                if (!m_all || !v_all)
-                    die("--save %s: cannot allocate %zu bytes to gather the Adam moments of %d ranks",
-                        save, 2 * np * sizeof(float), nranks);
-            }
-            trainer_gather_moments(t, m_all, v_all);
-            m = m_all;
-            v = v_all;
-        }
-        if (lead && ckpt_save(save, &cfg, &tk, trainer_steps_done(t), &opt, trainer_params(t),
-                              m, v, np, err, sizeof err) != 0) {
-            fprintf(stderr, "train_model: %s\n", err);
-            rc = 1;
-        }
-        free(m_all);
-        free(v_all);
-    }
+    if (save && !failed && save_checkpoint(t, save, &cfg, &tk, &opt, lead) != 0) rc = 1;
     if (report) trainer_gather_stats(t);    /* every rank's phases, for rank 0's report */
     if (report && lead) {
         char cmd[4096] = "";
