@@ -25,8 +25,12 @@ GIT_REV  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(
 DEFS     = -D_GNU_SOURCE -DCLLM_CC='"$(shell $(CC) --version | head -n1)"' \
            -DCLLM_CFLAGS='"$(CFLAGS)"' -DCLLM_GIT='"$(GIT_REV)"'
 
+# the core modules the harness compiles too (it does not link libcllm): the
+# JSON writer and --pin's parser
+BENCH_CORE_SRC := core/jsonw.c core/pinspec.c
 CORE_SRC := core/util.c core/cli.c core/config.c core/ops.c core/model.c core/pool.c core/pin.c core/perfev.c core/reduce.c \
-            core/trainer.c core/plan.c core/memtable.c core/data.c core/ckpt.c core/report.c core/describe.c core/comm_single.c
+            core/trainer.c core/plan.c core/memtable.c core/data.c core/ckpt.c core/report.c core/describe.c \
+            core/comm_single.c $(BENCH_CORE_SRC)
 CORE_HDR := $(wildcard core/*.h)
 
 LOCKFREE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/lockfree/obj/%.o)
@@ -38,7 +42,8 @@ BENCH_SRC := $(filter-out bench/test_%.c,$(wildcard bench/*.c))
 BENCH_HDR := $(wildcard bench/*.h)
 # the harness's modules as a library (all but scale.c's main), for build/scale
 # and the bench/test_*.c programs
-BENCH_OBJ := $(patsubst bench/%.c,$(BUILD)/bench/obj/%.o,$(filter-out bench/scale.c,$(BENCH_SRC)))
+BENCH_OBJ := $(patsubst bench/%.c,$(BUILD)/bench/obj/%.o,$(filter-out bench/scale.c,$(BENCH_SRC))) \
+             $(BENCH_CORE_SRC:core/%.c=$(BUILD)/bench/obj/core/%.o)
 BENCH_TEST_BINS := $(patsubst bench/%.c,$(BUILD)/tests/%,$(wildcard bench/test_*.c))
 
 .PHONY: all test bench perf clean deps sanitize asan-build tsan-build FORCE
@@ -87,14 +92,18 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/lockfree/libcllm.a $(CORE_HDR) tests/check.
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -Icore $< $(BUILD)/lockfree/libcllm.a $(LIBS) -o $@
 
-$(BUILD)/bench/obj/%.o: bench/%.c $(BENCH_HDR) Makefile
+$(BUILD)/bench/obj/%.o: bench/%.c $(BENCH_HDR) $(CORE_HDR) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench -c $< -o $@
+
+$(BUILD)/bench/obj/core/%.o: core/%.c $(CORE_HDR) Makefile
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench -c $< -o $@
 
 $(BUILD)/bench/libbench.a: $(BENCH_OBJ)
 	ar rcs $@ $^
 
-$(BUILD)/scale: bench/scale.c $(BUILD)/bench/libbench.a $(BENCH_HDR) $(BUILD)/lockfree/libcllm.a
+$(BUILD)/scale: bench/scale.c $(BUILD)/bench/libbench.a $(BENCH_HDR) $(CORE_HDR) $(BUILD)/lockfree/libcllm.a
 	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench $< $(BUILD)/bench/libbench.a -lpfm -lhwloc -lm -o $@
 
 # every bench/test_*.c by this one rule (the tests/ rule above links the core)

@@ -212,7 +212,7 @@ int export_hyperfine(FILE *f, const char *runs_path, const char *const *variants
             if (!k) continue;
             fputs(first ? "\n{\"command\":" : ",\n{\"command\":", f);
             first = 0;
-            json_put_str(f, l.r[cmd].command);
+            jw_put_str(f, l.r[cmd].command);
             fputs(",\"mean\":", f); hf_num(f, stats_mean(x, k));
             fputs(",\"stddev\":", f); hf_num(f, stats_stddev(x, k));
             double lo = stats_min(x, k), hi = stats_max(x, k);
@@ -237,7 +237,7 @@ int export_hyperfine(FILE *f, const char *runs_path, const char *const *variants
                 hf_num(f, l.r[i].exit_code);
             }
             fprintf(f, "],\"parameters\":{\"threads\":\"%d\",\"variant\":", threads[t]);
-            json_put_str(f, variants[v]);
+            jw_put_str(f, variants[v]);
             if (rk > 1) fprintf(f, ",\"ranks\":\"%d\"", rk);
             fputs("}}", f);
         }

@@ -1,5 +1,6 @@
 /*
- * json.c - a tiny recursive-descent JSON reader and compact writer (see json.h).
+ * json.c - a small recursive-descent JSON reader, strict per I-JSON, and the
+ * copy of a tree back out (see json.h).
  */
 #include "json.h"
 
@@ -87,7 +88,8 @@ static int parse_hex4(json_parser *p, unsigned *cp) {
     return 0;
 }
 
-/* Cursor on the opening quote. Returns a malloc'ed string, or NULL on error. */
+/* Cursor on the opening quote. Returns a malloc'ed string, or NULL on error.
+ * Strict per I-JSON (see json.h); the result is decoded back to bytes. */
 static char *parse_string(json_parser *p) {
     p->i++;
     /* the decoded string is never longer than the encoded one */
@@ -98,8 +100,19 @@ static char *parse_string(json_parser *p) {
     if (!out) { parser_fail(p, "out of memory"); return NULL; }
     size_t o = 0;
     while (p->s[p->i] != '"') {
-        unsigned char c = (unsigned char)p->s[p->i++];
+        unsigned char c = (unsigned char)p->s[p->i];
         if (c < 0x20) { parser_fail(p, "control character in string"); free(out); return NULL; }
+        if (c >= 0x80) {
+            unsigned cp;
+            int k = jw_utf8_seq((const unsigned char *)p->s + p->i, &cp);
+            if (k == 0) { parser_fail(p, "invalid UTF-8 byte 0x%02x in string", c); free(out); return NULL; }
+            if (jw_cp_forbidden(cp)) { parser_fail(p, "noncharacter U+%04X in string", cp); free(out); return NULL; }
+            memcpy(out + o, p->s + p->i, (size_t)k);
+            o += (size_t)k;
+            p->i += (size_t)k;
+            continue;
+        }
+        p->i++;
         if (c != '\\') { out[o++] = (char)c; continue; }
         char e = p->s[p->i++];
         switch (e) {
@@ -114,15 +127,22 @@ static char *parse_string(json_parser *p) {
         case 'u': {
             unsigned cp;
             if (parse_hex4(p, &cp) < 0) { free(out); return NULL; }
-            if (cp >= 0xD800 && cp < 0xDC00 && p->n - p->i >= 6 &&
-                p->s[p->i] == '\\' && p->s[p->i + 1] == 'u') {
+            if (cp == 0) { parser_fail(p, "\\u0000 in string (it would cut the string short)"); free(out); return NULL; }
+            if (cp >= 0xDC00 && cp <= 0xDFFF) { parser_fail(p, "lone low surrogate \\u%04x", cp); free(out); return NULL; }
+            if (cp >= 0xD800 && cp < 0xDC00) {
                 unsigned lo;
+                if (p->n - p->i < 6 || p->s[p->i] != '\\' || p->s[p->i + 1] != 'u') {
+                    parser_fail(p, "lone high surrogate \\u%04x", cp);
+                    free(out);
+                    return NULL;
+                }
                 p->i += 2;
                 if (parse_hex4(p, &lo) < 0) { free(out); return NULL; }
-                if (lo < 0xDC00 || lo > 0xDFFF) { parser_fail(p, "bad surrogate pair"); free(out); return NULL; }
+                if (lo < 0xDC00 || lo > 0xDFFF) { parser_fail(p, "lone high surrogate \\u%04x", cp); free(out); return NULL; }
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
             }
-            /* a \u escape takes 6 bytes and decodes to at most 4 (surrogate pairs: 12 to 4) */
+            if (jw_cp_forbidden(cp)) { parser_fail(p, "noncharacter U+%04X in string", cp); free(out); return NULL; }
+            /* a \u escape takes 6 bytes and decodes to at most 3 (surrogate pairs: 12 to 4) */
             put_utf8(out, &o, cp);
             break;
         }
@@ -131,6 +151,7 @@ static char *parse_string(json_parser *p) {
     }
     p->i++;
     out[o] = '\0';
+    jw_decode_bytes(out);
     return out;
 }
 
@@ -145,6 +166,7 @@ static json *parse_number(json_parser *p) {
     size_t digits = p->i;
     while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9') p->i++;
     if (p->i == digits) { parser_fail(p, "bad number"); return NULL; }
+    if (p->s[digits] == '0' && p->i - digits > 1) { parser_fail(p, "number with a leading zero"); return NULL; }
     if (p->i < p->n && p->s[p->i] == '.') {
         p->i++;
         size_t frac = p->i;
@@ -186,6 +208,11 @@ static json *parse_container(json_parser *p, int depth, json_type t) {
             parser_skip_ws(p);
             if (p->i >= p->n || p->s[p->i] != ':') { parser_fail(p, "expected ':'"); free(key); break; }
             p->i++;
+        }
+        if (key) {
+            const json *dup = j->child;
+            while (dup && strcmp(dup->key, key) != 0) dup = dup->next;
+            if (dup) { parser_fail(p, "duplicate member name \"%.60s\"", key); free(key); break; }
         }
         json *v = parse_value(p, depth + 1);
         if (!v) { free(key); break; }
@@ -336,30 +363,6 @@ const char *json_str(const json *j, const char *dflt) {
 // ----------------------------------------------------------------------------
 // writer
 
-void json_put_str(FILE *f, const char *s) {
-    if (!s) { fputs("null", f); return; }
-    fputc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        switch (*c) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
-        default:
-            if (*c < 0x20) fprintf(f, "\\u%04x", *c);
-            else fputc(*c, f);
-        }
-    }
-    fputc('"', f);
-}
-
-void json_put_num(FILE *f, double v) {
-    if (!isfinite(v)) fputs("null", f);
-    else if (v == floor(v) && fabs(v) < 1e15) fprintf(f, "%.0f", v);
-    else fprintf(f, "%.10g", v);
-}
-
 void json_write(FILE *f, const json *j) {
     if (!j) { fputs("null", f); return; }
     switch (j->type) {
@@ -369,38 +372,16 @@ void json_write(FILE *f, const json *j) {
         if (j->str) fputs(j->str, f);
         else fputs("null", f);
         break;
-    case JSON_STR: json_put_str(f, j->str); break;
+    case JSON_STR: jw_put_str(f, j->str); break;
     case JSON_ARR:
     case JSON_OBJ:
         fputc(j->type == JSON_ARR ? '[' : '{', f);
         for (const json *c = j->child; c; c = c->next) {
             if (c != j->child) fputc(',', f);
-            if (j->type == JSON_OBJ) { json_put_str(f, c->key); fputc(':', f); }
+            if (j->type == JSON_OBJ) { jw_put_str(f, c->key); fputc(':', f); }
             json_write(f, c);
         }
         fputc(j->type == JSON_ARR ? ']' : '}', f);
         break;
     }
-}
-
-/* ,"key": */
-static void json_put_key(FILE *f, const char *key) {
-    fputc(',', f);
-    json_put_str(f, key);
-    fputc(':', f);
-}
-
-void json_kv_str(FILE *f, const char *key, const char *v) {
-    json_put_key(f, key);
-    json_put_str(f, v);
-}
-
-void json_kv_num(FILE *f, const char *key, double v) {
-    json_put_key(f, key);
-    json_put_num(f, v);
-}
-
-void json_kv_bool(FILE *f, const char *key, int v) {
-    json_put_key(f, key);
-    fputs(v ? "true" : "false", f);
 }

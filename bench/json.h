@@ -1,17 +1,25 @@
 /*
- * json.h - a tiny JSON reader (a tree of nodes) and writer helpers for the
- * benchmark harness: it reads train_model's --report file, runs.jsonl lines
- * and meta.json, and writes them back compactly.
+ * json.h - the harness's JSON reader (a tree of nodes): it reads
+ * train_model's --report file, runs.jsonl lines and meta.json, and
+ * json_write() copies a tree back compactly. The writer is core/jsonw.h.
  *
- * Numbers keep the text they were read with, so json_write() copies a
- * report through without changing a digit. The non-standard tokens NaN,
- * Infinity, -Infinity, nan, inf are accepted as numbers and written as null.
+ * Strict per I-JSON (RFC 7493) where it matters to the data: the text must
+ * be UTF-8; no \u0000 (it would cut a string short), no lone or misordered
+ * surrogate escape, no noncharacter, no number with a leading zero
+ * (01, -01), no duplicate member name. Every string is decoded back to its
+ * bytes (jw_decode_bytes: U+10FE80..U+10FEFF stand for the bytes 0x80..0xFF
+ * that were not valid UTF-8 when written). Numbers keep the text they were
+ * read with, so json_write() copies a report through without changing a
+ * digit. The non-standard tokens NaN, Infinity, -Infinity, nan, inf are
+ * accepted as numbers (tools other than ours write them) and written as null.
  */
 #ifndef CLLM_JSON_H
 #define CLLM_JSON_H
 
 #include <stddef.h>
 #include <stdio.h>
+
+#include "../core/jsonw.h"   /* the writer: jw_put_str, jw_kv_num, ... */
 
 typedef enum { JSON_NULL, JSON_BOOL, JSON_NUM, JSON_STR, JSON_ARR, JSON_OBJ } json_type;
 
@@ -40,14 +48,8 @@ const json *json_at(const json *arr, int i);                /* element or NULL *
 double json_num(const json *j, double dflt);                /* number, else dflt */
 const char *json_str(const json *j, const char *dflt);      /* string, else dflt */
 
-/* Writers (compact, no newline). json_put_num writes null for NaN/Inf and
- * integers without a decimal point. */
-void json_put_str(FILE *f, const char *s);          /* NULL writes null */
-void json_put_num(FILE *f, double v);
+/* The tree back as compact JSON (no newline), through the project's writer
+ * (core/jsonw.h: strings as I-JSON, numbers as their text). */
 void json_write(FILE *f, const json *j);
-/* ,"key":value - one member after the first of an object being written. */
-void json_kv_str(FILE *f, const char *key, const char *v);
-void json_kv_num(FILE *f, const char *key, double v);
-void json_kv_bool(FILE *f, const char *key, int v);   /* v != 0: true */
 
 #endif

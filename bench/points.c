@@ -16,6 +16,17 @@
 // ----------------------------------------------------------------------------
 // points
 
+/* The positive metrics of the successful runs of point p into out (room
+ * for nruns); returns how many. */
+static int point_metrics(const stats_run *runs, int nruns, const stats_point *p, double *out) {
+    int k = 0;
+    for (int i = 0; i < nruns; i++)
+        if (runs[i].ok && runs[i].threads == p->threads && (runs[i].ranks > 1 ? runs[i].ranks : 1) == p->ranks &&
+            strcmp(runs[i].variant, p->variant) == 0 && runs[i].metric > 0)
+            out[k++] = runs[i].metric;
+    return k;
+}
+
 void stats_summarize(const stats_run *runs, int nruns, const char *const *variants,
                      int nv, const int *threads, int nt, int cpus, stats_point *out) {
     for (int v = 0; v < nv; v++)
@@ -89,16 +100,15 @@ void stats_summarize_points(const stats_run *runs, int nruns, stats_point *pts, 
         for (int ph = 0; ph < STATS_PHASES; ph++) MEDIAN_OF(phase_s[ph], ok[i]->phase_s[ph]);
 #undef MEDIAN_OF
     }
-    /* speedups need the 1-worker median of the same variant */
+    /* speedups over the 1-worker point of the same variant */
     for (int j = 0; j < n; j++) {
         stats_point *p = &pts[j];
-        double base = NAN;
+        const stats_point *base = NULL;
         for (int i = 0; i < n; i++)
-            if (pts[i].workers == 1 && strcmp(pts[i].variant, p->variant) == 0) base = pts[i].tps_median;
-        int good = base > 0;
-        p->speedup = good ? p->tps_median / base : NAN;
-        p->speedup_min = good ? p->tps_min / base : NAN;
-        p->speedup_max = good ? p->tps_max / base : NAN;
+            if (pts[i].workers == 1 && strcmp(pts[i].variant, p->variant) == 0) base = &pts[i];
+        int kb = base ? point_metrics(runs, nruns, base, wall) : 0;
+        int kc = point_metrics(runs, nruns, p, tps);
+        stats_speedup(wall, kb, tps, kc, &p->speedup, &p->speedup_min, &p->speedup_max);
         p->efficiency = p->speedup / p->workers;
         p->karp_flatt = stats_karp_flatt(p->speedup, p->workers);
     }

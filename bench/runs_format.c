@@ -93,23 +93,23 @@ static void put_counters(FILE *f, const counters *c) {
         char val[64];
         int sup = counters_format_value(v, "null", val, sizeof val);
         fputs(i ? "," : "", f);
-        json_put_str(f, v->name);
+        jw_put_str(f, v->name);
         fprintf(f, ":{\"value\":%s", val);
         if (sup && v->group) {
             fprintf(f, ",\"group\":%d,\"group_leader\":", v->group);
-            json_put_str(f, v->leader);
+            jw_put_str(f, v->leader);
         }
         if (sup) {
             fprintf(f, ",\"raw\":%llu,\"time_enabled_ns\":%llu,\"time_running_ns\":%llu,"
                     "\"running_frac\":", (unsigned long long)v->raw,
                     (unsigned long long)v->time_enabled, (unsigned long long)v->time_running);
-            json_put_num(f, v->running_frac);
-            json_kv_bool(f, "user_only", v->user_only);
-            json_kv_str(f, "opened", v->opened);
+            jw_put_num(f, v->running_frac);
+            jw_kv_bool(f, "user_only", v->user_only);
+            jw_kv_str(f, "opened", v->opened);
         } else {
             if (v->group) fprintf(f, ",\"group\":%d", v->group);   /* listed in a group, did not open */
             fputs(",\"reason\":", f);
-            json_put_str(f, v->reason);
+            jw_put_str(f, v->reason);
         }
         fputc('}', f);
     }
@@ -123,18 +123,18 @@ static void stats_write_host_fields(FILE *f, const stats_record *r) {
     int usable = h->usable_cpus > 0 ? h->usable_cpus : r->cpus;
     int workers = r->threads * (r->ranks > 1 ? r->ranks : 1);
     int over = workers > usable;
-    json_kv_bool(f, "oversubscribed", over);
-    json_kv_bool(f, "smt_shared", !over && h->cores > 0 && workers > h->cores);
-    json_kv_num(f, "affinity_cpus", r->cpus);
-    json_kv_num(f, "usable_cpus", usable);
-    json_kv_num(f, "cores", h->cores > 0 ? h->cores : NAN);
-    json_kv_str(f, "pin", h->pin);
+    jw_kv_bool(f, "oversubscribed", over);
+    jw_kv_bool(f, "smt_shared", !over && h->cores > 0 && workers > h->cores);
+    jw_kv_num(f, "affinity_cpus", r->cpus);
+    jw_kv_num(f, "usable_cpus", usable);
+    jw_kv_num(f, "cores", h->cores > 0 ? h->cores : NAN);
+    jw_kv_str(f, "pin", h->pin);
     const noise_run *n = h->noise;
-    json_kv_num(f, "outside_busy_s", n ? n->outside_busy_s : NAN);
-    json_kv_num(f, "outside_cpus", n ? n->outside_cpus : NAN);
-    json_kv_num(f, "outside_share", n ? n->outside_share : NAN);
-    json_kv_num(f, "steal_cpus", n ? n->steal_cpus : NAN);
-    json_kv_num(f, "outside_resolution_s", n ? n->resolution_s : NAN);
+    jw_kv_num(f, "outside_busy_s", n ? n->outside_busy_s : NAN);
+    jw_kv_num(f, "outside_cpus", n ? n->outside_cpus : NAN);
+    jw_kv_num(f, "outside_share", n ? n->outside_share : NAN);
+    jw_kv_num(f, "steal_cpus", n ? n->steal_cpus : NAN);
+    jw_kv_num(f, "outside_resolution_s", n ? n->resolution_s : NAN);
     const double *ld[2] = { n ? n->load_start : NULL, n ? n->load_end : NULL };
     for (int k = 0; k < 2; k++) {
         fprintf(f, ",\"loadavg_%s\":", k ? "end" : "start");
@@ -145,10 +145,10 @@ static void stats_write_host_fields(FILE *f, const stats_record *r) {
     double e[3];
     stats_eff_freq(counter_live(r->cnt, "cycles"), counter_live(r->cnt, "ref-cycles"),
                    counter_live(r->cnt, "task-clock"), h->nominal_mhz, e);
-    json_kv_num(f, "nominal_mhz", h->nominal_mhz);
-    json_kv_num(f, "eff_ghz", e[0]);
-    json_kv_num(f, "cycles_per_ref_cycle", e[1]);
-    json_kv_num(f, "eff_ghz_ref", e[2]);
+    jw_kv_num(f, "nominal_mhz", h->nominal_mhz);
+    jw_kv_num(f, "eff_ghz", e[0]);
+    jw_kv_num(f, "cycles_per_ref_cycle", e[1]);
+    jw_kv_num(f, "eff_ghz_ref", e[2]);
 }
 
 /* ,"key":v with every digit (%.17g), so that reading it back gives the
@@ -162,30 +162,30 @@ static void put_exact(FILE *f, const char *key, double v) {
 void stats_write_record(FILE *f, const stats_record *r) {
     const struct rusage *ru = r->ru;
     fputs("{\"variant\":", f);
-    json_put_str(f, r->variant);
+    jw_put_str(f, r->variant);
     int ranks = r->ranks > 1 ? r->ranks : 1;
     fprintf(f, ",\"threads\":%d,\"ranks\":%d,\"workers\":%d,\"rep\":%d,\"point\":%d", r->threads,
             ranks, ranks * r->threads, r->rep, r->point);
-    json_kv_str(f, "status", r->status);
-    json_kv_num(f, "exit_code", r->exit_code >= 0 ? r->exit_code : NAN);
-    json_kv_str(f, "signal", r->signal);
-    json_kv_str(f, "reason", r->reason);
-    json_kv_str(f, "start_time", r->start_time);
+    jw_kv_str(f, "status", r->status);
+    jw_kv_num(f, "exit_code", r->exit_code >= 0 ? r->exit_code : NAN);
+    jw_kv_str(f, "signal", r->signal);
+    jw_kv_str(f, "reason", r->reason);
+    jw_kv_str(f, "start_time", r->start_time);
     put_exact(f, "wall_s", r->wall_s);   /* every digit: the metric is derived from it */
-    json_kv_num(f, "user_s", ru->ru_utime.tv_sec + ru->ru_utime.tv_usec * 1e-6);
-    json_kv_num(f, "sys_s", ru->ru_stime.tv_sec + ru->ru_stime.tv_usec * 1e-6);
-    json_kv_num(f, "peak_rss_kib", (double)ru->ru_maxrss);
-    json_kv_num(f, "voluntary_ctx_switches", (double)ru->ru_nvcsw);
-    json_kv_num(f, "involuntary_ctx_switches", (double)ru->ru_nivcsw);
+    jw_kv_num(f, "user_s", ru->ru_utime.tv_sec + ru->ru_utime.tv_usec * 1e-6);
+    jw_kv_num(f, "sys_s", ru->ru_stime.tv_sec + ru->ru_stime.tv_usec * 1e-6);
+    jw_kv_num(f, "peak_rss_kib", (double)ru->ru_maxrss);
+    jw_kv_num(f, "voluntary_ctx_switches", (double)ru->ru_nvcsw);
+    jw_kv_num(f, "involuntary_ctx_switches", (double)ru->ru_nivcsw);
     stats_write_host_fields(f, r);
     /* the derived figures, computed here once: the analysis reads them */
-    put_exact(f, "metric", stats_metric_of(r->metric, r->report, r->wall_s, r->threads));
+    put_exact(f, "metric", stats_metric_of(r->metric, r->report, r->wall_s, ranks * r->threads));
     put_exact(f, "timed_cpu_s", json_num(json_get(r->report, "timed_cpu_user_s"), NAN) +
                                 json_num(json_get(r->report, "timed_cpu_sys_s"), NAN));
     fputs(",\"command\":[", f);
     for (int i = 0; r->argv[i]; i++) {
         if (i) fputc(',', f);
-        json_put_str(f, r->argv[i]);
+        jw_put_str(f, r->argv[i]);
     }
     fputc(']', f);
     if (r->env) {
@@ -195,9 +195,9 @@ void stats_write_record(FILE *f, const stats_record *r) {
             char name[256];
             snprintf(name, sizeof name, "%.*s", (int)(k < 255 ? k : 255), r->env[i]);
             if (i) fputc(',', f);
-            json_put_str(f, name);
+            jw_put_str(f, name);
             fputc(':', f);
-            json_put_str(f, r->env[i][k] ? r->env[i] + k + 1 : "");
+            jw_put_str(f, r->env[i][k] ? r->env[i] + k + 1 : "");
         }
         fputc('}', f);
     }
@@ -205,7 +205,7 @@ void stats_write_record(FILE *f, const stats_record *r) {
     put_counters(f, r->cnt);
     fputs(",\"report\":", f);
     json_write(f, r->report);
-    json_kv_str(f, "stderr_tail", r->stderr_tail);
+    jw_kv_str(f, "stderr_tail", r->stderr_tail);
     fputs("}\n", f);
 }
 

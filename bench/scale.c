@@ -236,17 +236,17 @@ static void meta_host(FILE *f, const scale *s) {
     uname(&u);
     const topo *t = &s->topo;
     fputs("{\"hostname\":", f);
-    json_put_str(f, host);
-    json_kv_str(f, "cpu_model", *t->cpu_model ? t->cpu_model : NULL);
-    json_kv_num(f, "online_cpus", t->online_cpus);
-    json_kv_num(f, "affinity_cpus", s->cpus);
-    json_kv_num(f, "usable_cpus", t->usable_cpus);
-    json_kv_num(f, "cores", t->affinity_cores);
+    jw_put_str(f, host);
+    jw_kv_str(f, "cpu_model", *t->cpu_model ? t->cpu_model : NULL);
+    jw_kv_num(f, "online_cpus", t->online_cpus);
+    jw_kv_num(f, "affinity_cpus", s->cpus);
+    jw_kv_num(f, "usable_cpus", t->usable_cpus);
+    jw_kv_num(f, "cores", t->affinity_cores);
     fputs(",\"kernel\":{\"sysname\":", f);
-    json_put_str(f, u.sysname);
-    json_kv_str(f, "release", u.release);
-    json_kv_str(f, "version", u.version);
-    json_kv_str(f, "machine", u.machine);
+    jw_put_str(f, u.sysname);
+    jw_kv_str(f, "release", u.release);
+    jw_kv_str(f, "version", u.version);
+    jw_kv_str(f, "machine", u.machine);
     fputs("},\"topology\":", f);
     topo_write_json(f, t);
     fputs("}", f);
@@ -264,12 +264,12 @@ static void meta_noise(FILE *f, const scale *s) {
     }
     double mx = stats_max(x, k);
     fputs("{\"noise_max_cpus\":", f);
-    json_put_num(f, s->o.noise_max);
-    json_kv_num(f, "runs_measured", k);
-    json_kv_num(f, "runs_noisy", noisy);
-    json_kv_num(f, "runs_undetermined", undetermined);
-    json_kv_num(f, "outside_cpus_median", stats_median(x, k));
-    json_kv_num(f, "outside_cpus_max", mx);
+    jw_put_num(f, s->o.noise_max);
+    jw_kv_num(f, "runs_measured", k);
+    jw_kv_num(f, "runs_noisy", noisy);
+    jw_kv_num(f, "runs_undetermined", undetermined);
+    jw_kv_num(f, "outside_cpus_median", stats_median(x, k));
+    jw_kv_num(f, "outside_cpus_max", mx);
     fputs("}", f);
     free(x);
 }
@@ -281,14 +281,14 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     FILE *f = atomic_open(&a, s->out, "meta.json");
     if (!f) return -1;
     fputs("{\"tool\":\"scale\",\"format\":1", f);
-    json_kv_str(f, "status", status);
-    json_kv_str(f, "start_time", s->start_time);
-    json_kv_str(f, "end_time", end_time);
-    json_kv_str(f, "first_start_time", s->first_start);
-    json_kv_bool(f, "resumed", s->resumed);
-    json_kv_str(f, "command", s->command);
+    jw_kv_str(f, "status", status);
+    jw_kv_str(f, "start_time", s->start_time);
+    jw_kv_str(f, "end_time", end_time);
+    jw_kv_str(f, "first_start_time", s->first_start);
+    jw_kv_bool(f, "resumed", s->resumed);
+    jw_kv_str(f, "command", s->command);
     fputs(",\"argv\":[", f);
-    for (int i = 0; i < s->argc; i++) { fputs(i ? "," : "", f); json_put_str(f, s->argv[i]); }
+    for (int i = 0; i < s->argc; i++) { fputs(i ? "," : "", f); jw_put_str(f, s->argv[i]); }
     fprintf(f, "],\"options\":{\"threads\":[");
     for (int t = 0; t < s->o.nt; t++) fprintf(f, "%s%d", t ? "," : "", s->o.threads[t]);
     fputs("]", f);
@@ -298,49 +298,49 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
         fputs("]", f);
     }
     fputs(",\"variants\":[", f);
-    for (int v = 0; v < s->o.nbuiltin; v++) { fputs(v ? "," : "", f); json_put_str(f, s->o.variants[v]); }
+    for (int v = 0; v < s->o.nbuiltin; v++) { fputs(v ? "," : "", f); jw_put_str(f, s->o.variants[v]); }
     fputs("]", f);
     if (s->o.ncmd) {           /* only then: a sweep without them records what it always did */
         fputs(",\"commands\":[", f);
         for (int c = 0; c < s->o.ncmd; c++) {
             fputs(c ? ",{\"name\":" : "{\"name\":", f);
-            json_put_str(f, s->o.cmds[c].name);
-            json_kv_str(f, "template", s->o.cmds[c].text);
+            jw_put_str(f, s->o.cmds[c].name);
+            jw_kv_str(f, "template", s->o.cmds[c].text);
             fputc('}', f);
         }
         fputc(']', f);
     }
-    json_kv_num(f, "reps", s->o.reps);
-    json_kv_str(f, "config", s->o.raw[OPT_CONFIG]);
-    json_kv_num(f, "steps", s->o.steps);
+    jw_kv_num(f, "reps", s->o.reps);
+    jw_kv_str(f, "config", s->o.raw[OPT_CONFIG]);
+    jw_kv_num(f, "steps", s->o.steps);
     for (int k = OPT_SCALING; k <= OPT_BIN_DIR; k++)
         if (((k == OPT_METRIC || k == OPT_WORK || k == OPT_UNIT || k == OPT_MPIRUN_ARGS) && !s->o.raw[k]) ||
             k == OPT_RANKS)
             continue;               /* ranks: above, as a list */
-        else if (k == OPT_WORK) json_kv_num(f, OPT_NAMES[k], s->o.work);
-        else if (k == OPT_TIMEOUT) json_kv_num(f, OPT_NAMES[k], s->o.timeout);
-        else if (k == OPT_NOISE_MAX) json_kv_num(f, OPT_NAMES[k], s->o.noise_max);
-        else json_kv_str(f, OPT_NAMES[k], s->o.raw[k]);
+        else if (k == OPT_WORK) jw_kv_num(f, OPT_NAMES[k], s->o.work);
+        else if (k == OPT_TIMEOUT) jw_kv_num(f, OPT_NAMES[k], s->o.timeout);
+        else if (k == OPT_NOISE_MAX) jw_kv_num(f, OPT_NAMES[k], s->o.noise_max);
+        else jw_kv_str(f, OPT_NAMES[k], s->o.raw[k]);
     fputs("},\"child_env\":{\"OPENBLAS_NUM_THREADS\":\"1\"}", f);
     if (!s->o.metric_default) {   /* what summary.csv's metric columns and every table hold */
         fputs(",\"metric\":{\"key\":", f);
-        json_put_str(f, s->metric.key);
-        json_kv_num(f, "work", s->metric.work);
-        json_kv_str(f, "unit", s->metric.unit);
-        json_kv_str(f, "columns", s->metric.is_default ? "tokens_per_s" : "metric");
+        jw_put_str(f, s->metric.key);
+        jw_kv_num(f, "work", s->metric.work);
+        jw_kv_str(f, "unit", s->metric.unit);
+        jw_kv_str(f, "columns", s->metric.is_default ? "tokens_per_s" : "metric");
         fputc('}', f);
     }
     fputs(",\"host\":", f);
     meta_host(f, s);
     fputs(",\"harness\":{\"cc\":", f);
-    json_put_str(f, CLLM_CC);
-    json_kv_str(f, "cflags", CLLM_CFLAGS);
-    json_kv_str(f, "git", CLLM_GIT);
+    jw_put_str(f, CLLM_CC);
+    jw_kv_str(f, "cflags", CLLM_CFLAGS);
+    jw_kv_str(f, "git", CLLM_GIT);
     int pv = pfm_get_version();
     fprintf(f, ",\"libpfm_version\":\"%d.%d\"},\"train_model_build\":%s", PFM_MAJ_VERSION(pv),
             pv & 0xffff, s->build_json ? s->build_json : "null");
     json *b = s->build_json ? json_parse(s->build_json, strlen(s->build_json), NULL, 0) : NULL;
-    json_kv_str(f, "blas", json_str(json_get(b, "blas"), NULL));
+    jw_kv_str(f, "blas", json_str(json_get(b, "blas"), NULL));
     json_free(b);
     int ok = 0;
     for (int i = 0; i < s->nruns; i++) ok += s->runs[i].ok;
@@ -509,7 +509,7 @@ static int sweep_run(scale *s, int v, int threads, int ranks, int rep, int point
     } else if ((exit_code = WEXITSTATUS(st)) != 0) {
         snprintf(reason, sizeof reason, "exit code %d", exit_code);
     } else {
-        point_check_report(&s->metric, s->o.tmpl[v], report, wall, threads, &rj, reason, sizeof reason);
+        point_check_report(&s->metric, s->o.tmpl[v], report, wall, threads * (ranks > 1 ? ranks : 1), &rj, reason, sizeof reason);
         if (!*reason) status = "ok";
     }
     char *tail = strcmp(status, "ok") != 0 ? file_tail(logp) : NULL;

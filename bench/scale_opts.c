@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "scale_opts.h"
+#include "../core/pinspec.h"
 
 static const char *const VARIANTS[NVARIANTS] = { "lockfree", "locked", "mpi" };
 
@@ -218,25 +219,15 @@ static int opts_parse_metric(scale_opts *o, int cross, char *err, size_t errlen)
 }
 
 /* --pin none | cores | scatter | LIST (CPU numbers and ranges: 0,2,4-7),
- * passed on to train_model; NULL (not given) is fine. */
+ * passed on to train_model and parsed here by its own parser, so the two
+ * bound it alike (core/pinspec.h); NULL (not given) is fine. */
 static int opts_check_pin(const char *pin, char *err, size_t errlen) {
-    if (!pin || !strcmp(pin, "none") || !strcmp(pin, "cores") || !strcmp(pin, "scatter")) return 0;
-    const char *s = pin;
-    for (;;) {
-        char *end;
-        errno = 0;
-        long a = strtol(s, &end, 10), b = a;
-        int ok = end != s && isdigit((unsigned char)*s) && !errno && a <= 1 << 20;
-        if (ok && *end == '-') {
-            s = end + 1;
-            b = strtol(s, &end, 10);
-            ok = end != s && isdigit((unsigned char)*s) && !errno && b >= a && b <= 1 << 20;
-        }
-        if (!ok || (*end != ',' && *end != '\0'))
-            return fail(err, errlen, -1, "--pin: '%.200s' is not none, cores, scatter or a CPU list like 0,2,4-7", pin);
-        if (!*end) return 0;
-        s = end + 1;
-    }
+    if (!pin) return 0;
+    pin_spec *spec = malloc(sizeof *spec);
+    if (!spec) return fail(err, errlen, -1, "out of memory");
+    int rc = pin_parse(pin, spec, err, errlen);
+    free(spec);
+    return rc;
 }
 
 static int opts_parse_noise_max(scale_opts *o, char *err, size_t errlen) {
@@ -311,9 +302,9 @@ static void opts_canon(const scale_opts *o, int k, char *buf, size_t n) {
             used += (size_t)snprintf(buf + used, n - used, "%s%s", v ? "," : "", o->variants[v]);
     } else if (k == OPT_REPS) snprintf(buf, n, "%d", o->reps);
     else if (k == OPT_STEPS) snprintf(buf, n, "%d", o->steps);
-    else if (k == OPT_TIMEOUT) snprintf(buf, n, "%g", o->timeout);
-    else if (k == OPT_NOISE_MAX) snprintf(buf, n, "%g", o->noise_max);
-    else if (k == OPT_WORK && o->raw[k]) snprintf(buf, n, "%g", o->work);
+    else if (k == OPT_TIMEOUT) jw_fmt_num(buf, n, o->timeout);
+    else if (k == OPT_NOISE_MAX) jw_fmt_num(buf, n, o->noise_max);
+    else if (k == OPT_WORK && o->raw[k]) jw_fmt_num(buf, n, o->work);
     else snprintf(buf, n, "%s", o->raw[k] ? o->raw[k] : "");
 }
 
@@ -325,13 +316,16 @@ static char *stored_option(const json *opts, int k) {
     size_t n;
     FILE *m = open_memstream(&buf, &n);
     if (!m) return strdup("");
+    /* numbers as the writer writes them, so they round-trip exactly
+     * (--steps 1000000 stays 1000000; %g made it 1e+06) */
+    char num[40];
     if (j->type == JSON_ARR) {
         for (const json *c = j->child; c; c = c->next) {
             fputs(c != j->child ? "," : "", m);
-            if (c->type == JSON_NUM) fprintf(m, "%g", c->num);
+            if (c->type == JSON_NUM) { jw_fmt_num(num, sizeof num, c->num); fputs(num, m); }
             else fputs(json_str(c, ""), m);
         }
-    } else if (j->type == JSON_NUM) fprintf(m, "%g", j->num);
+    } else if (j->type == JSON_NUM) { jw_fmt_num(num, sizeof num, j->num); fputs(num, m); }
     else fputs(json_str(j, ""), m);
     fclose(m);
     return buf;

@@ -137,7 +137,7 @@ pid_t point_spawn(counters *cnt, const point_cmd *pc, int logfd, char *err, size
 }
 
 void point_check_report(const stats_metric *m, const template *t, const char *report, double wall,
-                        int threads, json **rj, char *reason, size_t n) {
+                        int workers, json **rj, char *reason, size_t n) {
     char perr[256];
     const char *key = m->key;
     *rj = NULL;
@@ -156,7 +156,7 @@ void point_check_report(const stats_metric *m, const template *t, const char *re
             return;
         }
     }
-    if (isfinite(stats_metric_of(m, *rj, wall, threads))) return;
+    if (isfinite(stats_metric_of(m, *rj, wall, workers))) return;
     if (key && !strcmp(key, "tokens_per_s") && !t) snprintf(reason, n, "report has no numeric tokens_per_s");
     else if (key) snprintf(reason, n, "report has no positive number at '%s' (--metric)", key);
     else snprintf(reason, n, "no positive wall time for --work");
@@ -201,15 +201,15 @@ void point_dry_run(FILE *f, const scale_opts *o, const char *out) {
         point_order(o, point, &rep, &t, &v, &r);
         point_command(o, out, v, o->threads[t], point_rank(o, v, r), rep, &pc);
         fprintf(f, "{\"point\":%d,\"variant\":", point);
-        json_put_str(f, o->variants[v]);
+        jw_put_str(f, o->variants[v]);
         fprintf(f, ",\"threads\":%d,\"ranks\":%d,\"rep\":%d,\"command\":[", o->threads[t],
                 point_rank(o, v, r), rep);
-        for (int i = 0; pc.argv[i]; i++) { fputs(i ? "," : "", f); json_put_str(f, pc.argv[i]); }
+        for (int i = 0; pc.argv[i]; i++) { fputs(i ? "," : "", f); jw_put_str(f, pc.argv[i]); }
         fputs("],\"env\":{", f);
         for (int i = 0; pc.envv && pc.envv[i]; i++) {
             size_t k = strcspn(pc.envv[i], "=");
             fprintf(f, "%s\"%.*s\":", i ? "," : "", (int)k, pc.envv[i]);
-            json_put_str(f, pc.envv[i] + k + 1);
+            jw_put_str(f, pc.envv[i] + k + 1);
         }
         fputs("},\"shell\":", f);
         char *line = NULL;
@@ -217,7 +217,7 @@ void point_dry_run(FILE *f, const scale_opts *o, const char *out) {
         FILE *m = open_memstream(&line, &len);
         template_put_shell(m, pc.envv, pc.argv);
         fclose(m);
-        json_put_str(f, line);
+        jw_put_str(f, line);
         fputs("}\n", f);
         free(line);
         point_command_free(&pc);

@@ -54,7 +54,7 @@ pid_t point_spawn(counters *cnt, const point_cmd *pc, int logfd, char *err, size
 /* Whether a run that exited 0 gave the metric m: its report read into *rj
  * (NULL when there is none) and reason filled when not (left empty: ok). */
 void point_check_report(const stats_metric *m, const template *t, const char *report, double wall,
-                        int threads, json **rj, char *reason, size_t n);
+                        int workers, json **rj, char *reason, size_t n);
 
 /* The point-th run of the interleaved order: repetition r rotates the
  * thread list by r and runs the variants forwards (r even) or backwards

@@ -1,10 +1,10 @@
 /*
  * stats.c - the numbers of a scaling sweep (stats.h): median, mean,
- * spread, the least-squares line, Karp-Flatt, and the sweep's metric. The
- * other jobs of stats.h are in their own files: runs_format.c (the
- * runs.jsonl record, both ways), points.c (the per-point summaries and the
- * memory fit), stats_write.c (summary.csv, memory.csv, the warnings and the
- * table).
+ * spread, the least-squares line, Karp-Flatt, the Hodges-Lehmann speedup,
+ * and the sweep's metric. The other jobs of stats.h are in their own files:
+ * runs_format.c (the runs.jsonl record, both ways), points.c (the per-point
+ * summaries and the memory fit), stats_write.c (summary.csv, memory.csv,
+ * the warnings and the table).
  */
 #include "stats.h"
 
@@ -93,15 +93,30 @@ double stats_karp_flatt(double s, int n) {
     return (1.0 / s - 1.0 / n) / (1.0 - 1.0 / n);
 }
 
+void stats_speedup(const double *base, int m, const double *cand, int n, double *est, double *lo, double *hi) {
+    *est = *lo = *hi = NAN;
+    if (m < 1 || n < 1) return;
+    double *d = malloc(sizeof *d * (size_t)m * (size_t)n);
+    if (!d) { fprintf(stderr, "scale: out of memory\n"); exit(1); }
+    size_t k = 0;
+    for (int i = 0; i < m; i++)
+        for (int j = 0; j < n; j++) d[k++] = log(cand[j]) - log(base[i]);
+    qsort(d, k, sizeof *d, cmp_double);
+    *est = exp(k % 2 ? d[k / 2] : (d[k / 2 - 1] + d[k / 2]) / 2);
+    *lo = exp(d[0]);
+    *hi = exp(d[k - 1]);
+    free(d);
+}
+
 // ----------------------------------------------------------------------------
 // the metric
 
 const stats_metric STATS_METRIC_DEFAULT = { "tokens_per_s", NAN, 0, "tokens/s", 1 };
 
-double stats_metric_of(const stats_metric *m, const json *report, double wall_s, int threads) {
+double stats_metric_of(const stats_metric *m, const json *report, double wall_s, int workers) {
     if (!m) m = &STATS_METRIC_DEFAULT;
     double v = m->key ? json_num(json_path(report, m->key), NAN)
-                      : wall_s > 0 ? m->work * (m->strong ? 1 : threads) / wall_s : NAN;
+                      : wall_s > 0 ? m->work * (m->strong ? 1 : workers) / wall_s : NAN;
     return v > 0 && isfinite(v) ? v : NAN;
 }
 
@@ -110,8 +125,9 @@ double stats_record_metric(const json *rec, const stats_metric *m) {
     if (v) return json_num(v, NAN);
     /* a record written before it carried its metric: computed from its report */
     const json *report = json_get(rec, "report");
-    return m ? stats_metric_of(m, report, json_num(json_get(rec, "wall_s"), NAN),
-                               (int)json_num(json_get(rec, "threads"), 0))
+    double ranks = json_num(json_get(rec, "ranks"), 1);
+    int workers = (int)json_num(json_get(rec, "threads"), 0) * (ranks > 1 ? (int)ranks : 1);
+    return m ? stats_metric_of(m, report, json_num(json_get(rec, "wall_s"), NAN), workers)
              : json_num(json_get(report, "tokens_per_s"), NAN);
 }
 

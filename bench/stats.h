@@ -52,7 +52,7 @@ typedef struct {
     double wall_median, wall_min, wall_max, wall_stddev, wall_cv;
     double tps_median, tps_min, tps_max;       /* the metric (tokens/s by default) */
     double tps_cv;                /* stddev / mean of the metric: the variability warning */
-    double speedup, speedup_min, speedup_max;  /* metric over the 1-worker median */
+    double speedup, speedup_min, speedup_max;  /* over the 1-worker point: stats_speedup */
     double efficiency, cpu_util, karp_flatt;
     double user_median, sys_median, rss_median_kib;
     double mem_analytic;          /* bytes per thread, from the report */
@@ -89,6 +89,14 @@ double stats_max(const double *x, int n);
 /* Least-squares line y = a + b x over the finite pairs; returns the number
  * of pairs used, and b = NAN unless at least two distinct x. */
 int stats_linfit(const double *x, const double *y, int n, double *a, double *b);
+/* The speedup cand / base of two samples of positive metrics (sizes m, n),
+ * the one quantity the report, summary.csv and the analysis print: the
+ * Hodges-Lehmann ratio, the median of the m*n pairwise ratios cand_j /
+ * base_i (on log scale, as scripts/cllm_analysis/stats.py hl_ratio_ci,
+ * whose Mann-Whitney interval always contains it), and the range of those
+ * ratios [min cand / max base, max cand / min base], which contains it
+ * too. NAN when a side is empty. */
+void stats_speedup(const double *base, int m, const double *cand, int n, double *est, double *lo, double *hi);
 /* Karp-Flatt serial fraction of speedup s on n threads (NAN for n <= 1). */
 double stats_karp_flatt(double s, int n);
 
@@ -105,8 +113,9 @@ typedef struct {
 extern const stats_metric STATS_METRIC_DEFAULT;
 
 /* The metric of one run: the number at m->key in report, or m->work
- * (x threads under weak scaling) / wall_s. NAN when missing or not > 0. */
-double stats_metric_of(const stats_metric *m, const json *report, double wall_s, int threads);
+ * (x workers under weak scaling: every thread of every rank, threads x
+ * ranks, each did m->work) / wall_s. NAN when missing or not > 0. */
+double stats_metric_of(const stats_metric *m, const json *report, double wall_s, int workers);
 /* The metric of a runs.jsonl record: its "metric" field (written by
  * stats_write_record), or for a record older than that field the
  * stats_metric_of of its report (m NULL: the report's tokens_per_s). The one

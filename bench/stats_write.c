@@ -115,7 +115,7 @@ void stats_warnings(const stats_point *pts, int n, const stats_metric *m, FILE *
         if (!*msg) continue;
         fprintf(err, "scale: warning: %s\n", msg);
         if (!first) fputc(',', json_list);
-        json_put_str(json_list, msg);
+        jw_put_str(json_list, msg);
         first = 0;
     }
 }
@@ -124,13 +124,13 @@ void stats_write_memory_json(FILE *f, const stats_memory *m, int nv) {
     fputc('[', f);
     for (int v = 0; v < nv; v++) {
         fputs(v ? ",{\"variant\":" : "{\"variant\":", f);
-        json_put_str(f, m[v].variant);
-        json_kv_num(f, "analytic_bytes_per_thread", m[v].analytic);
-        json_kv_num(f, "measured_bytes_per_thread", m[v].measured);
-        json_kv_num(f, "difference_bytes", m[v].measured - m[v].analytic);
-        json_kv_num(f, "measured_intercept_bytes", m[v].intercept);
-        json_kv_num(f, "fit_points", m[v].points);
-        json_kv_num(f, "ranks", m[v].ranks > 1 ? m[v].ranks : 1);
+        jw_put_str(f, m[v].variant);
+        jw_kv_num(f, "analytic_bytes_per_thread", m[v].analytic);
+        jw_kv_num(f, "measured_bytes_per_thread", m[v].measured);
+        jw_kv_num(f, "difference_bytes", m[v].measured - m[v].analytic);
+        jw_kv_num(f, "measured_intercept_bytes", m[v].intercept);
+        jw_kv_num(f, "fit_points", m[v].points);
+        jw_kv_num(f, "ranks", m[v].ranks > 1 ? m[v].ranks : 1);
         fputc('}', f);
     }
     fputc(']', f);
@@ -191,11 +191,12 @@ void stats_print_table(FILE *f, const stats_point *pts, int n, const stats_memor
         fputc('\n', f);
     }
     if (mranks)
-        fprintf(f, "workers = ranks x threads; speedup = %s over the 1-worker (1 rank x 1 thread) median of "
-                "the same variant;\nmemory per thread: the fit over threads at each rank count, of the largest "
+        fprintf(f, "workers = ranks x threads; speedup = %s over the 1-worker (1 rank x 1 thread) point of "
+                "the same variant,\nthe median of the pairwise ratios of their reps (Hodges-Lehmann);\nmemory per thread: the fit over threads at each rank count, of the largest "
                 "process's RSS (one rank);\nserial = Karp-Flatt fraction over workers;\n", metric->unit);
     else
-        fprintf(f, "speedup = %s over the 1-thread median of the same variant; "
+        fprintf(f, "speedup = %s over the 1-thread point of the same variant, the median of the pairwise "
+                "ratios of their reps (Hodges-Lehmann); "
                 "serial = Karp-Flatt fraction;\n", metric->unit);
     fputs("GHz = cycles / task-clock (NA without hardware counters); "
           "outside = CPUs kept busy by other processes during a run (median)\n", f);

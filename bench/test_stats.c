@@ -87,15 +87,60 @@ static void test_summarize(void) {
     /* wall = 1000 / tps: 2-thread walls 6.667 4.762 5.263 5.882, median (5.263 + 5.882) / 2 */
     EXPECT(near(pts[1].wall_median, 0.5 * (1000.0 / 190 + 1000.0 / 170)), "2-thread wall median %g",
            pts[1].wall_median);
-    EXPECT(near(pts[1].speedup, 180.0 / 105) && near(pts[1].efficiency, 180.0 / 105 / 2),
-           "speedup %g efficiency %g, want %g %g", pts[1].speedup, pts[1].efficiency, 180.0 / 105, 90.0 / 105);
-    EXPECT(near(pts[1].speedup_min, 150.0 / 105) && near(pts[1].speedup_max, 210.0 / 105),
+    /* the speedup: the median of the 16 pairwise ratios on log scale, the
+     * 8th and 9th of them being 150/90 and 170/100; the range 150/130 .. 210/90 */
+    double hl = sqrt(150.0 / 90 * 170.0 / 100);
+    EXPECT(near(pts[1].speedup, hl) && near(pts[1].efficiency, hl / 2),
+           "speedup %g efficiency %g, want %g %g", pts[1].speedup, pts[1].efficiency, hl, hl / 2);
+    EXPECT(near(pts[1].speedup_min, 150.0 / 130) && near(pts[1].speedup_max, 210.0 / 90),
            "speedup range %g..%g", pts[1].speedup_min, pts[1].speedup_max);
     EXPECT(near(pts[0].cpu_util, 1.0), "cpu_util %g, want 1", pts[0].cpu_util);
 }
 
+/* issue 21's example: the figure and its range are one quantity (the
+ * range contains the figure); a ratio of medians said 3.99x beside a
+ * geometric-mean interval [1.38, 3.84] */
+static void test_speedup_example(void) {
+    double base[] = { 99, 100, 101, 100.5, 99.5 };
+    double cand[] = { 400, 401, 399, 402, 398, 400.5, 100, 101, 99, 100.2 };
+    double s, lo, hi;
+    stats_speedup(base, 5, cand, 10, &s, &lo, &hi);
+    EXPECT(lo <= s && s <= hi, "speedup %g outside its range [%g, %g]", s, lo, hi);
+    /* 30 of the 50 pairwise ratios are near 4: their median is one of them */
+    EXPECT(s > 3.9 && s < 4.1, "speedup %g, want the Hodges-Lehmann ratio near 4", s);
+    stats_speedup(base, 5, cand, 0, &s, &lo, &hi);
+    EXPECT(isnan(s) && isnan(lo) && isnan(hi), "a speedup without candidate reps is %g, not NaN", s);
+}
+
+/* --work under weak scaling counts every worker of every rank: 2 ranks x 1
+ * thread at the same wall time as 1 x 1 did twice the work (issue 21) */
+static void test_rank_metric(void) {
+    stats_metric m = STATS_METRIC_DEFAULT;
+    m.key = NULL;
+    m.work = 10;
+    m.strong = 0;
+    const char *lines[] = {
+        "{\"variant\":\"mpi\",\"threads\":1,\"ranks\":1,\"rep\":0,\"status\":\"ok\",\"wall_s\":2}",
+        "{\"variant\":\"mpi\",\"threads\":1,\"ranks\":2,\"rep\":0,\"status\":\"ok\",\"wall_s\":2}",
+        "{\"variant\":\"mpi\",\"threads\":2,\"ranks\":2,\"rep\":0,\"status\":\"ok\",\"wall_s\":2}" };
+    double want[] = { 5, 10, 20 };
+    for (int i = 0; i < 3; i++) {
+        char err[128];
+        json *rec = json_parse(lines[i], strlen(lines[i]), err, sizeof err);
+        stats_run r;
+        int rc = rec ? stats_run_from_json(rec, &m, &r, err, sizeof err) : -1;
+        EXPECT(rc == 0 && near(r.metric, want[i]), "weak --work 10 over 2 s at record %d: metric %g, want %g (%s)",
+               i, rc == 0 ? r.metric : NAN, want[i], rc == 0 ? "" : err);
+        json_free(rec);
+    }
+    m.strong = 1;
+    EXPECT(near(stats_metric_of(&m, NULL, 2.0, 4), 5), "strong --work: the total over the wall, whatever the workers");
+}
+
 int main(void) {
     test_basic();
+    test_rank_metric();
+    test_speedup_example();
     test_summarize();
     return check_finish("test_stats");
 }

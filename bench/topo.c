@@ -406,43 +406,43 @@ void topo_free(topo *t) {
 // ----------------------------------------------------------------------------
 // JSON
 
-static void topo_kv_opt(FILE *f, const char *key, const char *s) { json_kv_str(f, key, *s ? s : NULL); }
+static void topo_kv_opt(FILE *f, const char *key, const char *s) { jw_kv_str(f, key, *s ? s : NULL); }
 
 static void topo_put_cpuset(FILE *f, hwloc_const_bitmap_t set) {
     char *s = NULL;
     hwloc_bitmap_list_asprintf(&s, set);
-    json_put_str(f, s);
+    jw_put_str(f, s);
     free(s);
 }
 
 void topo_write_json(FILE *f, const topo *t) {
     hwloc_topology_t hw = (hwloc_topology_t)t->hw;
     fputs("{\"source\":", f);
-    json_put_str(f, "hwloc");
-    json_kv_str(f, "hwloc_version", t->hwloc_version);
-    json_kv_bool(f, "this_system", t->this_system);
+    jw_put_str(f, "hwloc");
+    jw_kv_str(f, "hwloc_version", t->hwloc_version);
+    jw_kv_bool(f, "this_system", t->this_system);
     topo_kv_opt(f, "cpu_model", t->cpu_model);
     topo_kv_opt(f, "cpu_vendor", t->cpu_vendor);
-    json_kv_num(f, "cpu_family", t->cpu_family >= 0 ? t->cpu_family : NAN);
-    json_kv_num(f, "cpu_model_number", t->cpu_model_number >= 0 ? t->cpu_model_number : NAN);
-    json_kv_num(f, "cpu_stepping", t->cpu_stepping >= 0 ? t->cpu_stepping : NAN);
-    json_kv_num(f, "cpuinfo_mhz", t->cpuinfo_mhz);
-    json_kv_num(f, "packages", t->packages);
-    json_kv_num(f, "numa_nodes", t->numa_nodes);
-    json_kv_num(f, "cores", t->cores);
-    json_kv_num(f, "pus", t->pus);
-    json_kv_num(f, "pus_per_core", t->pus_per_core);
-    json_kv_num(f, "online_cpus", t->online_cpus);
-    json_kv_num(f, "affinity_cpus", t->affinity_cpus);
-    json_kv_num(f, "affinity_cores", t->affinity_cores);
-    json_kv_str(f, "affinity_list", t->affinity_list);
-    json_kv_num(f, "usable_cpus", t->usable_cpus);
+    jw_kv_num(f, "cpu_family", t->cpu_family >= 0 ? t->cpu_family : NAN);
+    jw_kv_num(f, "cpu_model_number", t->cpu_model_number >= 0 ? t->cpu_model_number : NAN);
+    jw_kv_num(f, "cpu_stepping", t->cpu_stepping >= 0 ? t->cpu_stepping : NAN);
+    jw_kv_num(f, "cpuinfo_mhz", t->cpuinfo_mhz);
+    jw_kv_num(f, "packages", t->packages);
+    jw_kv_num(f, "numa_nodes", t->numa_nodes);
+    jw_kv_num(f, "cores", t->cores);
+    jw_kv_num(f, "pus", t->pus);
+    jw_kv_num(f, "pus_per_core", t->pus_per_core);
+    jw_kv_num(f, "online_cpus", t->online_cpus);
+    jw_kv_num(f, "affinity_cpus", t->affinity_cpus);
+    jw_kv_num(f, "affinity_cores", t->affinity_cores);
+    jw_kv_str(f, "affinity_list", t->affinity_list);
+    jw_kv_num(f, "usable_cpus", t->usable_cpus);
     fputs(",\"numa\":[", f);
     for (int i = 0; hw && i < t->numa_nodes; i++) {
         hwloc_obj_t o = hwloc_get_obj_by_type(hw, HWLOC_OBJ_NUMANODE, (unsigned)i);
         fprintf(f, "%s{\"os_index\":%u,\"pus\":", i ? "," : "", o->os_index);
         topo_put_cpuset(f, o->cpuset);
-        json_kv_num(f, "local_memory_bytes", o->attr->numanode.local_memory
+        jw_kv_num(f, "local_memory_bytes", o->attr->numanode.local_memory
                     ? (double)o->attr->numanode.local_memory : NAN);
         fputc('}', f);
     }
@@ -450,15 +450,15 @@ void topo_write_json(FILE *f, const topo *t) {
     for (int i = 0; i < t->ncaches; i++) {
         const topo_cache *c = &t->caches[i];
         fprintf(f, "%s{\"name\":", i ? "," : "");
-        json_put_str(f, c->name);
-        json_kv_num(f, "level", c->level);
-        json_kv_str(f, "type", c->type);
-        json_kv_num(f, "size_bytes", c->size);
-        json_kv_num(f, "total_bytes", c->total);
-        json_kv_num(f, "instances", c->instances);
-        json_kv_num(f, "pus_per_instance", c->pus_per_instance);
-        json_kv_num(f, "linesize", c->linesize > 0 ? c->linesize : NAN);
-        json_kv_num(f, "ways", c->ways != 0 ? c->ways : NAN);
+        jw_put_str(f, c->name);
+        jw_kv_num(f, "level", c->level);
+        jw_kv_str(f, "type", c->type);
+        jw_kv_num(f, "size_bytes", c->size);
+        jw_kv_num(f, "total_bytes", c->total);
+        jw_kv_num(f, "instances", c->instances);
+        jw_kv_num(f, "pus_per_instance", c->pus_per_instance);
+        jw_kv_num(f, "linesize", c->linesize > 0 ? c->linesize : NAN);
+        jw_kv_num(f, "ways", c->ways != 0 ? c->ways : NAN);
         fputs(",\"shared_pus\":[", f);
         for (int j = 0; hw && j < c->instances; j++) {
             if (j) fputc(',', f);
@@ -468,29 +468,29 @@ void topo_write_json(FILE *f, const topo *t) {
     }
     const topo_cgroup *g = &t->cgroup;
     fputs("],\"cgroup\":{\"version\":", f);
-    json_put_num(f, g->version ? g->version : NAN);
-    json_kv_bool(f, "override", g->override);
-    json_kv_str(f, "path", g->version || g->override ? g->path : NULL);
-    json_kv_num(f, "quota_cpus", g->quota_cpus);
-    json_kv_num(f, "quota_us", g->quota_us);
-    json_kv_num(f, "period_us", g->period_us);
-    json_kv_num(f, "quota_ceil", g->quota_ceil ? g->quota_ceil : NAN);
+    jw_put_num(f, g->version ? g->version : NAN);
+    jw_kv_bool(f, "override", g->override);
+    jw_kv_str(f, "path", g->version || g->override ? g->path : NULL);
+    jw_kv_num(f, "quota_cpus", g->quota_cpus);
+    jw_kv_num(f, "quota_us", g->quota_us);
+    jw_kv_num(f, "period_us", g->period_us);
+    jw_kv_num(f, "quota_ceil", g->quota_ceil ? g->quota_ceil : NAN);
     topo_kv_opt(f, "limit_at", g->limit_at);
     topo_kv_opt(f, "error", g->error);
     const topo_cpufreq *q = &t->cpufreq;
     fputs("},\"cpufreq\":{\"cpu\":", f);
-    json_put_num(f, q->cpu);
+    jw_put_num(f, q->cpu);
     topo_kv_opt(f, "governor", q->governor);
     topo_kv_opt(f, "driver", q->driver);
-    json_kv_num(f, "base_mhz", q->base_mhz);
-    json_kv_num(f, "min_mhz", q->min_mhz);
-    json_kv_num(f, "max_mhz", q->max_mhz);
-    json_kv_num(f, "cur_mhz", q->cur_mhz);
+    jw_kv_num(f, "base_mhz", q->base_mhz);
+    jw_kv_num(f, "min_mhz", q->min_mhz);
+    jw_kv_num(f, "max_mhz", q->max_mhz);
+    jw_kv_num(f, "cur_mhz", q->cur_mhz);
     if (q->boost < 0) fputs(",\"boost\":null", f);
-    else json_kv_bool(f, "boost", q->boost);
+    else jw_kv_bool(f, "boost", q->boost);
     topo_kv_opt(f, "boost_source", q->boost_source);
     fputs("},\"thp\":{\"enabled\":", f);
-    json_put_str(f, *t->thp_enabled ? t->thp_enabled : NULL);
+    jw_put_str(f, *t->thp_enabled ? t->thp_enabled : NULL);
     topo_kv_opt(f, "defrag", t->thp_defrag);
     fputs("}}", f);
 }

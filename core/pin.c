@@ -1,6 +1,6 @@
 /*
- * pin.c - --pin's parser, the placement of workers on CPUs over an hwloc
- * topology, and the binding of a thread (see pin.h).
+ * pin.c - the placement of workers on CPUs over an hwloc topology, and the
+ * binding of a thread (see pin.h; --pin's parser is pinspec.c).
  */
 #include "pin.h"
 
@@ -12,46 +12,6 @@
 #include <string.h>
 
 #include "util.h"
-
-const char *pin_mode_name(int mode) {
-    static const char *const names[] = { "none", "cores", "scatter", "list" };
-    return mode >= 0 && mode <= PIN_LIST ? names[mode] : "?";
-}
-
-int pin_parse(const char *s, pin_spec *out, char *err, size_t errlen) {
-    memset(out, 0, sizeof *out);
-    if (!s) s = "";
-    if (!strcmp(s, "none")) { out->mode = PIN_NONE; return 0; }
-    if (!strcmp(s, "cores")) { out->mode = PIN_CORES; return 0; }
-    if (!strcmp(s, "scatter")) { out->mode = PIN_SCATTER; return 0; }
-    out->mode = PIN_LIST;
-    const char *p = s;
-    for (;;) {
-        char *end;
-        errno = 0;
-        long a = strtol(p, &end, 10), b = a;
-        int ok = end != p && isdigit((unsigned char)*p) && !errno && a < CPU_SETSIZE;
-        if (ok && *end == '-') {
-            p = end + 1;
-            b = strtol(p, &end, 10);
-            ok = end != p && isdigit((unsigned char)*p) && !errno && b >= a && b < CPU_SETSIZE;
-        }
-        if (!ok || (*end != ',' && *end != '\0')) {
-            snprintf(err, errlen, "--pin: '%.200s' is not none, cores, scatter or a list of CPU "
-                     "numbers and ranges below %d like 0,2,4-7", s, CPU_SETSIZE);
-            return -1;
-        }
-        for (long c = a; c <= b; c++) {
-            if (out->n == PIN_LIST_MAX) {
-                snprintf(err, errlen, "--pin: '%.200s' has more than %d CPUs", s, PIN_LIST_MAX);
-                return -1;
-            }
-            out->cpus[out->n++] = (int)c;
-        }
-        if (!*end) return 0;
-        p = end + 1;
-    }
-}
 
 /* ---------------------------------------------------------------- orders */
 

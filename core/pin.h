@@ -28,23 +28,11 @@
 
 #include <hwloc.h>
 
+#include "pinspec.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-enum { PIN_NONE, PIN_CORES, PIN_SCATTER, PIN_LIST };
-
-#define PIN_LIST_MAX 1024
-
-typedef struct {
-    int mode;                    /* PIN_* */
-    int n;                       /* LIST entries */
-    int cpus[PIN_LIST_MAX];      /* LIST, in the order given, ranges expanded */
-} pin_spec;
-
-/* Parse --pin's value. -1 with err naming the bad value. */
-int pin_parse(const char *s, pin_spec *out, char *err, size_t errlen);
-const char *pin_mode_name(int mode);
 
 /* One OS CPU index per worker into cpus[0..nth), over topology `topo`, using
  * only the CPUs of `allowed` (a pure function of its inputs: tests pass a

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "comm.h"
+#include "jsonw.h"
 #include "util.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -20,26 +21,26 @@ static int cmp_double(const void *a, const void *b) {
 
 /* where each worker ran: --pin, the CPU it was bound to, and its CPU and
  * affinity mask sampled at the end of the run (trainer_sample_cpus) */
-static void json_pin(json_w *j, const trainer_t *t, const run_info *ri) {
+static void json_pin(jw *j, const trainer_t *t, const run_info *ri) {
     int nth = trainer_threads(t);
-    json_obj_open(j, "pin");
-    json_str(j, "given", ri->pin ? ri->pin : "none");
-    json_str(j, "mode", ri->pin_mode ? ri->pin_mode : "none");
-    json_int(j, "wrapped", ri->pin_wrapped);
-    json_arr_open(j, "workers");
+    jw_obj_open(j, "pin");
+    jw_str(j, "given", ri->pin ? ri->pin : "none");
+    jw_str(j, "mode", ri->pin_mode ? ri->pin_mode : "none");
+    jw_int(j, "wrapped", ri->pin_wrapped);
+    jw_arr_open(j, "workers");
     for (int i = 0; i < nth; i++) {
         worker_cpu wc;
         trainer_worker_cpu(t, i, &wc);
-        json_obj_open(j, NULL);
-        json_int(j, "worker", i);
-        json_int(j, "tid", wc.tid);
-        if (wc.bound >= 0) json_int(j, "bound", wc.bound); else json_null(j, "bound");
-        if (wc.cpu_now >= 0) json_int(j, "cpu_end", wc.cpu_now); else json_null(j, "cpu_end");
-        if (wc.affinity[0]) json_str(j, "affinity_end", wc.affinity); else json_null(j, "affinity_end");
-        json_obj_close(j);
+        jw_obj_open(j, NULL);
+        jw_int(j, "worker", i);
+        jw_int(j, "tid", wc.tid);
+        if (wc.bound >= 0) jw_int(j, "bound", wc.bound); else jw_null(j, "bound");
+        if (wc.cpu_now >= 0) jw_int(j, "cpu_end", wc.cpu_now); else jw_null(j, "cpu_end");
+        if (wc.affinity[0]) jw_str(j, "affinity_end", wc.affinity); else jw_null(j, "affinity_end");
+        jw_obj_close(j);
     }
-    json_arr_close(j);
-    json_obj_close(j);
+    jw_arr_close(j);
+    jw_obj_close(j);
 }
 
 /* "ENOENT (No such file or directory)" */
@@ -51,98 +52,98 @@ static const char *errno_text(int e, char *buf, size_t n) {
 
 /* --phase-counters: per event, counts[phase][worker] (null for a worker on
  * which it is unavailable, with the reason in unavailable[worker]) */
-static void json_phase_counters(json_w *j, const trainer_t *t) {
+static void json_phase_counters(jw *j, const trainer_t *t) {
     const perfev_set *ev = &trainer_opts(t)->events;
     int nth = trainer_threads(t);
-    if (ev->n == 0) { json_null(j, "phase_counters"); return; }
-    json_obj_open(j, "phase_counters");
-    json_arr_open(j, "phases");
-    for (int p = 0; p < PH_COUNT; p++) json_str(j, NULL, phase_names[p]);
-    json_arr_close(j);
-    json_arr_open(j, "events");
+    if (ev->n == 0) { jw_null(j, "phase_counters"); return; }
+    jw_obj_open(j, "phase_counters");
+    jw_arr_open(j, "phases");
+    for (int p = 0; p < PH_COUNT; p++) jw_str(j, NULL, phase_names[p]);
+    jw_arr_close(j);
+    jw_arr_open(j, "events");
     for (int e = 0; e < ev->n; e++) {
-        json_obj_open(j, NULL);
-        json_str(j, "name", perfev_name(ev->id[e]));
+        jw_obj_open(j, NULL);
+        jw_str(j, "name", perfev_name(ev->id[e]));
         int avail = 0, user = 0;
         unsigned long long c[PH_COUNT];
         for (int i = 0; i < nth; i++) {
             int u;
             if (trainer_phase_counts(t, i, e, c, &u) == 0) { avail++; user |= u; }
         }
-        json_int(j, "available_workers", avail);
-        json_str(j, "scope", avail == 0 ? "none" : user ? "user" : "user+kernel");
-        json_arr_open(j, "counts");
+        jw_int(j, "available_workers", avail);
+        jw_str(j, "scope", avail == 0 ? "none" : user ? "user" : "user+kernel");
+        jw_arr_open(j, "counts");
         for (int p = 0; p < PH_COUNT; p++) {
-            json_arr_open(j, NULL);
+            jw_arr_open(j, NULL);
             for (int i = 0; i < nth; i++) {
                 int u;
-                if (trainer_phase_counts(t, i, e, c, &u) == 0) json_uint(j, NULL, c[p]);
-                else json_null(j, NULL);
+                if (trainer_phase_counts(t, i, e, c, &u) == 0) jw_uint(j, NULL, c[p]);
+                else jw_null(j, NULL);
             }
-            json_arr_close(j);
+            jw_arr_close(j);
         }
-        json_arr_close(j);
-        json_arr_open(j, "unavailable");
+        jw_arr_close(j);
+        jw_arr_open(j, "unavailable");
         for (int i = 0; i < nth; i++) {
             int u, rc = trainer_phase_counts(t, i, e, c, &u);
             char buf[128];
-            if (rc == 0) json_null(j, NULL);
-            else json_str(j, NULL, errno_text(rc, buf, sizeof buf));
+            if (rc == 0) jw_null(j, NULL);
+            else jw_str(j, NULL, errno_text(rc, buf, sizeof buf));
         }
-        json_arr_close(j);
-        json_obj_close(j);
+        jw_arr_close(j);
+        jw_obj_close(j);
     }
-    json_arr_close(j);
+    jw_arr_close(j);
     const char *kind[2] = { "time_enabled_ns", "time_running_ns" };
     for (int k = 0; k < 2; k++) {
-        json_arr_open(j, kind[k]);
+        jw_arr_open(j, kind[k]);
         for (int i = 0; i < nth; i++) {
             unsigned long long en, run;
             trainer_counter_times(t, i, &en, &run);
-            json_uint(j, NULL, k == 0 ? en : run);
+            jw_uint(j, NULL, k == 0 ? en : run);
         }
-        json_arr_close(j);
+        jw_arr_close(j);
     }
-    json_obj_close(j);
+    jw_obj_close(j);
 }
 
-void report_json_build(json_w *j) {
-    json_obj_open(j, "build");
-    json_str(j, "compiler", build_compiler());
-    json_str(j, "cflags", build_cflags());
-    json_str(j, "blas", build_blas());
-    json_str(j, "git", build_git());
-    json_str(j, "variant", build_variant());
-    json_obj_close(j);
+void report_json_build(jw *j) {
+    jw_obj_open(j, "build");
+    jw_str(j, "compiler", build_compiler());
+    jw_str(j, "cflags", build_cflags());
+    jw_str(j, "blas", build_blas());
+    jw_str(j, "git", build_git());
+    jw_str(j, "variant", build_variant());
+    jw_obj_close(j);
 }
 
-void report_json_memtable(json_w *j, const memtable_t *m, int nth, int recompute) {
-    json_obj_open(j, "memory");
-    json_str(j, "recompute", recompute == RECOMPUTE_LAYERS ? "layers" : "none");
-    json_arr_open(j, "per_thread");
+void report_json_memtable(jw *j, const memtable_t *m, int nth, int recompute) {
+    jw_obj_open(j, "memory");
+    jw_str(j, "recompute", recompute == RECOMPUTE_LAYERS ? "layers" : "none");
+    jw_arr_open(j, "per_thread");
     for (int i = 0; i < m->n_per_thread; i++) {
-        json_obj_open(j, NULL);
-        json_str(j, "name", m->per_thread[i].name);
-        json_int(j, "bytes", (long long)m->per_thread[i].bytes);
-        json_obj_close(j);
+        jw_obj_open(j, NULL);
+        jw_str(j, "name", m->per_thread[i].name);
+        jw_int(j, "bytes", (long long)m->per_thread[i].bytes);
+        jw_obj_close(j);
     }
-    json_arr_close(j);
-    json_int(j, "per_thread_total", (long long)m->per_thread_total);
-    json_arr_open(j, "shared");
+    jw_arr_close(j);
+    jw_int(j, "per_thread_total", (long long)m->per_thread_total);
+    jw_arr_open(j, "shared");
     for (int i = 0; i < m->n_shared; i++) {
-        json_obj_open(j, NULL);
-        json_str(j, "name", m->shared[i].name);
-        json_int(j, "bytes", (long long)m->shared[i].bytes);
-        json_obj_close(j);
+        jw_obj_open(j, NULL);
+        jw_str(j, "name", m->shared[i].name);
+        jw_int(j, "bytes", (long long)m->shared[i].bytes);
+        jw_obj_close(j);
     }
-    json_arr_close(j);
-    json_int(j, "shared_total", (long long)m->shared_total);
-    json_int(j, "threads", nth);
-    json_int(j, "total_at_threads", (long long)m->total);
-    json_int(j, "rank", m->rank);
-    json_int(j, "ranks", m->nranks);
-    json_int(j, "adam_shard_params", (long long)m->shard);
-    json_obj_close(j);
+    jw_arr_close(j);
+    jw_int(j, "shared_total", (long long)m->shared_total);
+    jw_int(j, "threads", nth);
+    jw_int(j, "total_at_threads", (long long)m->total);
+    jw_int(j, "rank", m->rank);
+    jw_int(j, "ranks", m->nranks);
+    jw_int(j, "adam_shard_params", (long long)m->shard);
+    jw_obj_close(j);
 }
 
 int report_write(const char *path, const trainer_t *t, const run_info *ri, char *err, size_t errlen) {
@@ -150,32 +151,32 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     int nth = trainer_threads(t), nw = trainer_workers(t), nranks = trainer_ranks(t);
     afile a;
     if (afile_open(&a, path, err, errlen) != 0) return -1;
-    json_w j;
-    json_begin(&j, a.f);
-    json_obj_open(&j, NULL);
-    json_str(&j, "tool", "train_model");
-    json_str(&j, "variant", build_variant());
-    json_int(&j, "threads", nth);
-    json_int(&j, "ranks", nranks);
-    json_int(&j, "workers", nw);
-    json_str(&j, "scaling", ri->scaling_strong ? "strong" : "weak");
-    json_str(&j, "recompute", ri->recompute == RECOMPUTE_LAYERS ? "layers" : "none");
-    json_obj_open(&j, "config");
-    json_str(&j, "name", c->name);
-    json_int(&j, "V", c->V); json_int(&j, "C", c->C); json_int(&j, "L", c->L);
-    json_int(&j, "NH", c->NH); json_int(&j, "F", c->F); json_int(&j, "T", c->T);
-    json_int(&j, "B", c->B);
-    json_obj_close(&j);
-    json_str(&j, "tokenizer", ri->tokenizer);
-    json_uint(&j, "seed", trainer_opts(t)->seed);
-    json_str(&j, "data", ri->data);
-    json_int(&j, "params", (long long)trainer_nparams(t));
+    jw j;
+    jw_begin(&j, a.f);
+    jw_obj_open(&j, NULL);
+    jw_str(&j, "tool", "train_model");
+    jw_str(&j, "variant", build_variant());
+    jw_int(&j, "threads", nth);
+    jw_int(&j, "ranks", nranks);
+    jw_int(&j, "workers", nw);
+    jw_str(&j, "scaling", ri->scaling_strong ? "strong" : "weak");
+    jw_str(&j, "recompute", ri->recompute == RECOMPUTE_LAYERS ? "layers" : "none");
+    jw_obj_open(&j, "config");
+    jw_str(&j, "name", c->name);
+    jw_int(&j, "V", c->V); jw_int(&j, "C", c->C); jw_int(&j, "L", c->L);
+    jw_int(&j, "NH", c->NH); jw_int(&j, "F", c->F); jw_int(&j, "T", c->T);
+    jw_int(&j, "B", c->B);
+    jw_obj_close(&j);
+    jw_str(&j, "tokenizer", ri->tokenizer);
+    jw_uint(&j, "seed", trainer_opts(t)->seed);
+    jw_str(&j, "data", ri->data);
+    jw_int(&j, "params", (long long)trainer_nparams(t));
     long long tps = (long long)trainer_global_batch(t) * c->T;
-    json_int(&j, "first_step", ri->first_step);
-    json_int(&j, "steps", ri->nsteps);
-    json_int(&j, "tokens_per_step", tps);
-    json_int(&j, "tokens", tps * ri->nsteps);
-    json_num(&j, "wall_s", ri->wall_s);
+    jw_int(&j, "first_step", ri->first_step);
+    jw_int(&j, "steps", ri->nsteps);
+    jw_int(&j, "tokens_per_step", tps);
+    jw_int(&j, "tokens", tps * ri->nsteps);
+    jw_num(&j, "wall_s", ri->wall_s);
     /* The first step of a run is warm-up, left out of the throughput when
      * there is more than one. It does not pay the first touch of our buffers
      * (each worker zeroes its own in trainer_create: ~11000 minor page faults
@@ -186,11 +187,11 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     long warm = ri->nsteps > 1 ? 1 : 0;
     double timed_ms = 0;
     for (long i = warm; i < ri->nsteps; i++) timed_ms += ri->step_ms[i];
-    json_int(&j, "warmup_steps", warm);
-    json_num(&j, "timed_wall_s", timed_ms * 1e-3);
-    json_num(&j, "timed_cpu_user_s", ri->timed_cpu_user_s);
-    json_num(&j, "timed_cpu_sys_s", ri->timed_cpu_sys_s);
-    json_num(&j, "tokens_per_s", timed_ms > 0 ? tps * (ri->nsteps - warm) / (timed_ms * 1e-3) : 0.0);
+    jw_int(&j, "warmup_steps", warm);
+    jw_num(&j, "timed_wall_s", timed_ms * 1e-3);
+    jw_num(&j, "timed_cpu_user_s", ri->timed_cpu_user_s);
+    jw_num(&j, "timed_cpu_sys_s", ri->timed_cpu_sys_s);
+    jw_num(&j, "tokens_per_s", timed_ms > 0 ? tps * (ri->nsteps - warm) / (timed_ms * 1e-3) : 0.0);
     double *ms = xmalloc(sizeof(double) * (ri->nsteps > 0 ? ri->nsteps : 1));
     if (!ms) {
         afile_abort(&a);
@@ -198,29 +199,29 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
                  sizeof(double) * (ri->nsteps > 0 ? ri->nsteps : 1), path);
         return -1;
     }
-    json_obj_open(&j, "ms_per_step");
+    jw_obj_open(&j, "ms_per_step");
     if (ri->nsteps > 0) {
         memcpy(ms, ri->step_ms, sizeof(double) * ri->nsteps);
         qsort(ms, ri->nsteps, sizeof(double), cmp_double);
         long n = ri->nsteps;
-        json_num(&j, "median", n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]));
-        json_num(&j, "min", ms[0]);
-        json_num(&j, "max", ms[n - 1]);
+        jw_num(&j, "median", n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2]));
+        jw_num(&j, "min", ms[0]);
+        jw_num(&j, "max", ms[n - 1]);
     }
-    json_obj_close(&j);
+    jw_obj_close(&j);
     free(ms);
-    json_arr_open(&j, "step_ms");
-    for (long i = 0; i < ri->nsteps; i++) json_num(&j, NULL, ri->step_ms[i]);
-    json_arr_close(&j);
-    json_arr_open(&j, "loss");
-    for (long i = 0; i < ri->nsteps; i++) json_num(&j, NULL, ri->losses[i]);
-    json_arr_close(&j);
-    json_int(&j, "val_batches", ri->val_batches);
-    if (ri->val_batches > 0) json_num(&j, "val_loss", ri->val_loss);
-    else json_null(&j, "val_loss");
-    json_num(&j, "flops_per_step", config_flops(c, trainer_global_batch(t)));
-    json_int(&j, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
-    json_int(&j, "affinity_cpus", cpu_affinity_count());
+    jw_arr_open(&j, "step_ms");
+    for (long i = 0; i < ri->nsteps; i++) jw_num(&j, NULL, ri->step_ms[i]);
+    jw_arr_close(&j);
+    jw_arr_open(&j, "loss");
+    for (long i = 0; i < ri->nsteps; i++) jw_num(&j, NULL, ri->losses[i]);
+    jw_arr_close(&j);
+    jw_int(&j, "val_batches", ri->val_batches);
+    if (ri->val_batches > 0) jw_num(&j, "val_loss", ri->val_loss);
+    else jw_null(&j, "val_loss");
+    jw_num(&j, "flops_per_step", config_flops(c, trainer_global_batch(t)));
+    jw_int(&j, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
+    jw_int(&j, "affinity_cpus", cpu_affinity_count());
 
     /* phases: wall_s[phase][worker], cpu_s[phase][worker], over every
      * rank's workers in global order (rank-major) */
@@ -234,28 +235,28 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
         return -1;
     }
     for (int i = 0; i < nw; i++) trainer_phase_times(t, i, wall[i], cpu[i]);
-    json_obj_open(&j, "phases");
-    json_arr_open(&j, "names");
-    for (int p = 0; p < PH_COUNT; p++) json_str(&j, NULL, phase_names[p]);
-    json_arr_close(&j);
+    jw_obj_open(&j, "phases");
+    jw_arr_open(&j, "names");
+    for (int p = 0; p < PH_COUNT; p++) jw_str(&j, NULL, phase_names[p]);
+    jw_arr_close(&j);
     const char *kind[2] = { "wall_s", "cpu_s" };
     for (int k = 0; k < 2; k++) {
-        json_arr_open(&j, kind[k]);
+        jw_arr_open(&j, kind[k]);
         for (int p = 0; p < PH_COUNT; p++) {
-            json_arr_open(&j, NULL);
-            for (int i = 0; i < nw; i++) json_num(&j, NULL, k == 0 ? wall[i][p] : cpu[i][p]);
-            json_arr_close(&j);
+            jw_arr_open(&j, NULL);
+            for (int i = 0; i < nw; i++) jw_num(&j, NULL, k == 0 ? wall[i][p] : cpu[i][p]);
+            jw_arr_close(&j);
         }
-        json_arr_close(&j);
+        jw_arr_close(&j);
     }
-    json_obj_close(&j);
-    json_obj_open(&j, "imbalance");
+    jw_obj_close(&j);
+    jw_obj_open(&j, "imbalance");
     for (int p = 0; p < PH_COUNT; p++) {
         double mx = 0, sum = 0;
         for (int i = 0; i < nw; i++) { sum += wall[i][p]; mx = MAX(mx, wall[i][p]); }
-        json_num(&j, phase_names[p], sum > 0 ? mx / (sum / nw) : 1.0);
+        jw_num(&j, phase_names[p], sum > 0 ? mx / (sum / nw) : 1.0);
     }
-    json_obj_close(&j);
+    jw_obj_close(&j);
     free(wall);
     free(cpu);
     json_pin(&j, t, ri);
@@ -263,10 +264,10 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    json_int(&j, "peak_rss_kib", ru.ru_maxrss);
-    json_arr_open(&j, "ranks_peak_rss_kib");
-    for (int r = 0; r < nranks; r++) json_int(&j, NULL, trainer_rank_rss(t, r));
-    json_arr_close(&j);
+    jw_int(&j, "peak_rss_kib", ru.ru_maxrss);
+    jw_arr_open(&j, "ranks_peak_rss_kib");
+    for (int r = 0; r < nranks; r++) jw_int(&j, NULL, trainer_rank_rss(t, r));
+    jw_arr_close(&j);
     memtable_t mt;
     char merr[256];
     if (trainer_memtable_rank(c, nth, ri->scaling_strong, ri->recompute, trainer_rank(t), nranks, &mt, merr,
@@ -275,20 +276,20 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     if (ri->comm && comm_library(ri->comm)) {
         double sent, recv;
         trainer_comm_bytes(t, &sent, &recv);
-        json_obj_open(&j, "mpi");
-        json_str(&j, "library", comm_library(ri->comm));
-        json_str(&j, "thread_level", comm_thread_level(ri->comm));
-        json_int(&j, "ranks", nranks);
-        json_int(&j, "threads_per_rank", nth);
-        json_num(&j, "bytes_sent_per_step", sent);
-        json_num(&j, "bytes_received_per_step", recv);
-        json_obj_close(&j);
+        jw_obj_open(&j, "mpi");
+        jw_str(&j, "library", comm_library(ri->comm));
+        jw_str(&j, "thread_level", comm_thread_level(ri->comm));
+        jw_int(&j, "ranks", nranks);
+        jw_int(&j, "threads_per_rank", nth);
+        jw_num(&j, "bytes_sent_per_step", sent);
+        jw_num(&j, "bytes_received_per_step", recv);
+        jw_obj_close(&j);
     } else {
-        json_null(&j, "mpi");
+        jw_null(&j, "mpi");
     }
     report_json_build(&j);
-    json_str(&j, "command", ri->command);
-    json_obj_close(&j);
+    jw_str(&j, "command", ri->command);
+    jw_obj_close(&j);
     return afile_commit(&a, err, errlen);
 }
 

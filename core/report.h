@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "trainer.h"
-#include "util.h"
+#include "jsonw.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -51,9 +51,9 @@ int report_memtable_ranks(FILE *f, const config_t *c, int nth, int strong, int r
 
 /* The memory table as the report's "memory" object (core/REPORT.md), one
  * place for the report and train_model --describe. */
-void report_json_memtable(json_w *j, const memtable_t *m, int nth, int recompute);
+void report_json_memtable(jw *j, const memtable_t *m, int nth, int recompute);
 /* The build as the report's "build" object (compiler, cflags, blas, git, variant). */
-void report_json_build(json_w *j);
+void report_json_build(jw *j);
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,6 @@
 /*
  * util.c - random numbers, clocks, aligned allocation with fault injection,
- * atomic file writes, a small JSON writer and the build facts.
+ * atomic file writes and the build facts.
  */
 #include "util.h"
 
@@ -246,83 +246,6 @@ void afile_abort(afile *a) {
     a->f = NULL;
     unlink(a->tmp);
     afile_pending = NULL;
-}
-
-/* ---------------------------------------------------------------- json */
-
-void json_begin(json_w *j, FILE *f) {
-    memset(j, 0, sizeof *j);
-    j->f = f;
-    j->first[0] = 1;
-}
-
-static void json_key(json_w *j, const char *key) {
-    if (!j->first[j->depth]) fputc(',', j->f);
-    j->first[j->depth] = 0;
-    if (j->depth <= 2) { fputc('\n', j->f); for (int i = 0; i < j->depth; i++) fputs("  ", j->f); }
-    if (key) fprintf(j->f, "\"%s\":", key);
-}
-
-static void json_escaped(FILE *f, const char *s) {
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-        else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
-        else fputc(*p, f);
-    }
-    fputc('"', f);
-}
-
-void json_obj_open(json_w *j, const char *key) {
-    if (j->depth > 0 || !j->first[0]) json_key(j, key);
-    else j->first[0] = 0;
-    fputc('{', j->f);
-    CHECK(j->depth < 31, "json nesting too deep");
-    j->first[++j->depth] = 1;
-}
-
-void json_obj_close(json_w *j) {
-    j->depth--;
-    if (j->depth < 2) { fputc('\n', j->f); for (int i = 0; i < j->depth; i++) fputs("  ", j->f); }
-    fputc('}', j->f);
-    if (j->depth == 0) fputc('\n', j->f);
-}
-
-void json_arr_open(json_w *j, const char *key) {
-    json_key(j, key);
-    fputc('[', j->f);
-    j->first[++j->depth] = 1;
-}
-
-void json_arr_close(json_w *j) {
-    j->depth--;
-    fputc(']', j->f);
-}
-
-void json_str(json_w *j, const char *key, const char *v) {
-    json_key(j, key);
-    json_escaped(j->f, v ? v : "");
-}
-
-void json_num(json_w *j, const char *key, double v) {
-    json_key(j, key);
-    if (isfinite(v)) fprintf(j->f, "%.9g", v);
-    else fputs("null", j->f);
-}
-
-void json_int(json_w *j, const char *key, long long v) {
-    json_key(j, key);
-    fprintf(j->f, "%lld", v);
-}
-
-void json_uint(json_w *j, const char *key, unsigned long long v) {
-    json_key(j, key);
-    fprintf(j->f, "%llu", v);
-}
-
-void json_null(json_w *j, const char *key) {
-    json_key(j, key);
-    fputs("null", j->f);
 }
 
 /* ---------------------------------------------------------------- build */

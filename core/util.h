@@ -1,7 +1,7 @@
 /*
  * util.h - the small things every module needs: CHECK for broken invariants,
- * a seeded random generator, clocks, aligned allocation, atomic file writes
- * and a minimal JSON writer.
+ * a seeded random generator, clocks, aligned allocation and atomic file
+ * writes (the JSON writer is core/jsonw.h).
  */
 #ifndef CLLM_UTIL_H
 #define CLLM_UTIL_H
@@ -110,23 +110,6 @@ void afile_abort(afile *a);
 /* Remove the temp file of the atomic write in progress, if any: for a
  * signal handler that is about to _exit (async-signal-safe: one unlink). */
 void afile_unlink_pending(void);
-
-/* JSON writer: tracks commas; strings escaped. */
-typedef struct {
-    FILE *f;
-    int depth;
-    int first[32];
-} json_w;
-void json_begin(json_w *j, FILE *f);
-void json_obj_open(json_w *j, const char *key);   /* key NULL inside arrays / top */
-void json_obj_close(json_w *j);
-void json_arr_open(json_w *j, const char *key);
-void json_arr_close(json_w *j);
-void json_str(json_w *j, const char *key, const char *v);
-void json_num(json_w *j, const char *key, double v);  /* non-finite -> null */
-void json_int(json_w *j, const char *key, long long v);
-void json_uint(json_w *j, const char *key, unsigned long long v);
-void json_null(json_w *j, const char *key);
 
 /* Build facts, from the Makefile. */
 const char *build_compiler(void);

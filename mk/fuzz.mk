@@ -70,7 +70,7 @@ $(FUZZ_BUILD)/libcore.a: $(FUZZ_CORE_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(FUZZ_BUILD)/libbench.a: $(FUZZ_BENCH_OBJ)
+$(FUZZ_BUILD)/libbench.a: $(FUZZ_BENCH_OBJ) $(FUZZ_BUILD)/obj/core/jsonw.o $(FUZZ_BUILD)/obj/core/pinspec.o
 	rm -f $@
 	ar rcs $@ $^
 

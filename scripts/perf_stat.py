@@ -13,6 +13,7 @@ import sys
 import tempfile
 
 import sweep_common as sc
+from cllm_analysis import ijson
 from cllm_analysis.atomic import write_atomic
 
 USAGE = """\
@@ -329,7 +330,7 @@ def perf_stat_main(argv):
         'host': host_info(opt['bin-dir']),
         'points': points,
     }
-    write_atomic(os.path.join(out, 'meta.json'), json.dumps(meta, indent=1) + '\n')
+    write_atomic(os.path.join(out, 'meta.json'), ijson.dumps(meta, indent=1) + '\n')
     table = perf_table(out, meta)
     write_atomic(os.path.join(out, 'perf.csv'), sc.csv_text(COLS, table))
     perf_print(meta, table)

@@ -25,6 +25,10 @@ import re
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cllm_analysis import ijson  # noqa: E402
+from cllm_analysis.atomic import open_atomic, write_atomic  # noqa: E402
+
 
 def die(msg):
     print(f"roofline.py: {msg}", file=sys.stderr)
@@ -276,7 +280,7 @@ PT = {("seed", "fwd"): 7, ("seed", "bwd"): 6, ("S", "fwd"): 9, ("S", "bwd"): 8,
 GROUPS = [("matmul", "#1f77b4"), ("attention", "#9467bd"), ("layernorm", "#2ca02c"),
           ("gelu", "#ff7f0e"), ("crossentropy", "#8c564b")]
 for grp, _ in GROUPS:
-    with open(os.path.join(PLOTS, f"k_{grp}.dat"), "w") as f:
+    with open_atomic(os.path.join(PLOTS, f"k_{grp}.dat")) as f:
         f.write("# ai gflops pointtype name\n")
         for k in kernels:
             if k["group"] == grp:
@@ -285,14 +289,14 @@ for grp, _ in GROUPS:
 # close pairs (forward/backward, step 1T/NT) do not overwrite each other
 LABEL_POS = {"forward": (1.15, 0.72), "backward": (1.15, 1.3), "reduce": (1.2, 1.0),
              "optimizer": (1.2, 1.0)}
-with open(os.path.join(PLOTS, "steps.dat"), "w") as f:
+with open_atomic(os.path.join(PLOTS, "steps.dat")) as f:
     f.write("# ai gflops label_x label_y label   (train_model --report, config S, weak scaling)\n")
     for i, t in enumerate(trains):
         dy = 0.72 if i % 2 == 0 else 1.35
         f.write(f'{t["ai"]:.6g} {t["gflops"]:.6g} {t["ai"] / 1.15:.6g} {t["gflops"] * dy:.6g} '
                 f'"step {t["threads"]}T"\n')
 for tag, sel in (("phases1", lambda p: p["threads"] == 1), ("phasesN", lambda p: p["threads"] > 1)):
-    with open(os.path.join(PLOTS, f"{tag}.dat"), "w") as f:
+    with open_atomic(os.path.join(PLOTS, f"{tag}.dat")) as f:
         f.write("# ai gflops label_x label_y label   (trainer_step phase clocks, config S)\n")
         for p in phases:
             if sel(p):
@@ -356,7 +360,7 @@ gp += [
     "  NaN w p pt 5 ps 1.4 lc rgb '#000000' t 'config M'",
 ]
 script = "\n".join(gp) + "\n"
-with open(os.path.join(PLOTS, "roofline.gp"), "w") as f:
+with open_atomic(os.path.join(PLOTS, "roofline.gp")) as f:
     f.write("set terminal pngcairo size 1500,900 noenhanced font 'DejaVu Sans,11'\n")
     f.write("set output 'roofline.png'\n")
     f.write(script)
@@ -529,12 +533,11 @@ w("- Hardware counters are not read: bench/counters attaches only to a spawned c
   "minor faults come from getrusage.")
 if errors:
     w("- benchmarks that failed: " + "; ".join(f"{n}: {m}" for n, m in errors))
-with open(os.path.join(RUN, "roofline.md"), "w") as f:
+with open_atomic(os.path.join(RUN, "roofline.md")) as f:
     f.write("\n".join(md) + "\n")
 
 summary = {"ceilings": {"peak_gflops": PEAK, "bw_gbs": BW, "threads_max": NMAX},
            "kernels": kernels, "steps": steps, "phases": phases, "train": trains, "pool": pools,
            "combine": combines,
            "errors": errors}
-with open(os.path.join(RUN, "roofline.json"), "w") as f:
-    json.dump(summary, f, indent=1, default=str)
+write_atomic(os.path.join(RUN, "roofline.json"), ijson.dumps(summary, indent=1, default=str))

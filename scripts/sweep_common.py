@@ -6,13 +6,14 @@ the output folder (files are written by cllm_analysis/atomic.py). Standard
 library only: Debian's /usr/bin/python3 runs it."""
 import csv
 import io
-import json
 import os
 import re
 import shutil
 import socket
 import sys
 import time
+
+from cllm_analysis import ijson
 
 # the options of both tools that a harness run folder's meta.json gives
 # ("options" of bench/RESULTS.md), so that --run DIR measures the harness's points
@@ -84,8 +85,7 @@ def sweep_args(tool, argv, defaults, actions=None):
         meta = os.path.join(run_dir, 'meta.json')
         if os.path.isfile(meta):            # the harness's points, unless given here
             try:
-                with open(meta) as f:
-                    o = json.load(f).get('options', {})
+                o = ijson.load_file(meta).get('options', {})
                 for k in RUN_KEYS:
                     v = o.get(k)
                     if v is not None and k not in given:

@@ -83,13 +83,14 @@ CASES = [("USL sigma 0.03 kappa 2e-4", 0.03, 2e-4, 0.0), ("USL sigma 0.005 kappa
 D = 300
 t0 = time.time()
 print(f"coverage over {D} data sets per case (threads {','.join(map(str, TH))}): fit = profile interval of the "
-      f"step model's speedup at 63, measured = Welch interval at 63; no interval counts as a miss")
+      f"step model's speedup at 63, measured = the Hodges-Lehmann ratio's Mann-Whitney interval at 63; no interval "
+      "counts as a miss")
 for ci_, (name, S, K, A) in enumerate(CASES):
     true = float(models.speedup(63, S, K, A))
     for reps in (3, 5):
         for noise in (0.02, 0.05):
             rng = np.random.default_rng(1000 * ci_ + 10 * reps + int(noise * 100))
-            hit = hitm = zero = nd = 0
+            hit = hitm = zero = nd = nm = inside = 0
             for _ in range(D):
                 mult = np.exp(rng.normal(0, noise, (len(TH), reps)))
                 data = {n: 2000.0 * float(models.speedup(n, S, K, A)) * mult[i] for i, n in enumerate(TH)}
@@ -102,12 +103,18 @@ for ci_, (name, S, K, A) in enumerate(CASES):
                     zero += not hi > lo
                 else:
                     nd += 1
-                _, wci, _ = stats.geo_ratio_ci(data[1], data[63])
+                ms, wci, _ = stats.hl_ratio_ci(data[1], data[63])
                 hitm += wci is not None and wci[0] <= true <= wci[1]
+                nm += wci is None
+                inside += wci is None or wci[0] <= ms <= wci[1]
             print(f"  {name:32s} {reps} reps {noise:.0%} noise: true {true:5.1f}x  fit {hit / D:.1%}  "
-                  f"measured {hitm / D:.1%}  (no interval {nd}, zero-width {zero})")
+                  f"measured {hitm / D:.1%}  (no interval {nd}, measured none {nm}, zero-width {zero})")
             check(f"coverage {name}, {reps} reps, {noise:.0%}: fit {hit / D:.1%} >= 93%", hit >= 0.93 * D)
-            check(f"coverage {name}, {reps} reps, {noise:.0%}: measured {hitm / D:.1%} >= 93%", hitm >= 0.93 * D)
+            check(f"the measured speedup inside its own interval ({name}, {reps} reps)", inside == D)
+            if reps >= 4:
+                check(f"coverage {name}, {reps} reps, {noise:.0%}: measured {hitm / D:.1%} >= 93%", hitm >= 0.93 * D)
+            else:     # 3 and 3 reps: no distribution-free interval reaches 95% (at most 90%)
+                check(f"no measured 95% interval claimed from {reps} reps", nm == D)
             check(f"no zero-width interval ({name}, {reps} reps, {noise:.0%})", zero == 0)
 print(f"  ({time.time() - t0:.1f} s)")
 
@@ -183,6 +190,16 @@ for reps in (3, 5):
     cov = float(np.mean((cis[:, 0] <= 1.5) & (1.5 <= cis[:, 1])))
     print(f"Welch 95% interval of a ratio, {reps} reps: coverage {cov:.1%} over 2000 data sets")
     check(f"Welch interval coverage, {reps} reps >= 93% ({cov:.1%})", cov >= 0.93)
+for reps in (5, 8):
+    b = 1000 * np.exp(rng.normal(0, 0.05, (500, reps)))
+    c = 1500 * np.exp(rng.normal(0, 0.05, (500, reps)))
+    res = [stats.hl_ratio_ci(x, y) for x, y in zip(b, c)]
+    cov = float(np.mean([ci[0] <= 1.5 <= ci[1] for _, ci, _ in res]))
+    inside = all(ci[0] <= s_ <= ci[1] for s_, ci, _ in res)
+    print(f"Hodges-Lehmann 95% interval of a ratio, {reps} reps: coverage {cov:.1%} over 500 data sets "
+          f"(exact coverage {res[0][2]:.1%})")
+    check(f"Hodges-Lehmann interval coverage, {reps} reps >= 93% ({cov:.1%})", cov >= 0.93)
+    check(f"every Hodges-Lehmann ratio inside its interval ({reps} reps)", inside)
 
 # --- 6. the projection on real data of a 2-CPU machine: from the 1-thread phases
 # alone, the 2-thread step within 10% of the measured one. Committed data rather

@@ -2,12 +2,14 @@
 tests/check.sh (a module, not a test: the runner runs only test_*):
 
     check(desc, ok)   one check; prints "FAIL: desc" when ok is false
-    finish()          prints the closing "N passed, N failed" line and exits
-                      1 when any check failed, else 0
+    skip(reason)      one check not made: prints "SKIP: reason"
+    finish(name="")   prints the closing "N passed, N failed, N skipped" line
+                      and exits 1 when any check failed or when nothing at
+                      all was checked or skipped (as check.h does), else 0
 """
 import sys
 
-passed = failed = 0
+passed = failed = skipped = 0
 
 
 def check(desc, ok):
@@ -19,6 +21,15 @@ def check(desc, ok):
         print(f"FAIL: {desc}")
 
 
-def finish():
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+def skip(reason):
+    global skipped
+    skipped += 1
+    print(f"SKIP: {reason}", flush=True)
+
+
+def finish(name=""):
+    lead = f"{name}: " if name else ""
+    print(f"{lead}{passed} passed, {failed} failed, {skipped} skipped")
+    if passed + failed + skipped == 0:
+        print("FAIL: nothing was checked", flush=True)
+    sys.exit(1 if failed or passed + skipped == 0 else 0)

@@ -126,7 +126,7 @@ check "metric from the dotted path; speedup = threads exactly" is_true "$D" \
     "[float(row('prog', t)['metric_median']) for t in (1, 2, 3)] == [10, 20, 30] and [float(row('prog', t)['speedup']) for t in (1, 2, 3)] == [1, 2, 3]"
 check "summary.csv names its unit" is_true "$D" "all(r['metric_unit'] == 'items/s' for r in rows) and 'tokens_per_s_median' not in rows[0]"
 check "the table names the unit" grep -q "items/s" "$T/stdout"
-check "the table's speedup note names the unit" grep -qF "speedup = items/s over the 1-thread median" "$T/stdout"
+check "the table's speedup note names the unit" grep -qF "speedup = items/s over the 1-thread point" "$T/stdout"
 check "every point's command line and env in runs.jsonl" is_true "$D" \
     "all(r['command'] == ['$T/prog.sh', str(r['threads']), '$D/.report-%s-%d-%d.json' % (r['variant'], r['threads'], r['rep'])] and r['env'] == {} for r in recs)"
 check "the report is kept in the record" is_true "$D" "all(r['report']['a']['b'] == 10 * r['threads'] for r in recs if r['variant'] == 'prog')"

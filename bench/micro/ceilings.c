@@ -528,7 +528,7 @@ int main(int argc, char **argv) {
 
     fprintf(f, "{\n  \"tool\": \"ceilings\",\n  \"time_utc\": \"%s\",\n  \"hostname\": \"%s\",\n", when, host);
     fprintf(f, "  \"cpu_model\": \"%s\",\n  \"cpu_mhz\": ", model);
-    json_put_num(f, have_topo ? machine.cpuinfo_mhz : NAN);   /* null when /proc/cpuinfo has none */
+    jw_put_num(f, have_topo ? machine.cpuinfo_mhz : NAN);   /* null when /proc/cpuinfo has none */
     fprintf(f, ",\n  \"online_cpus\": %d,\n  \"affinity_cpus\": %d,\n", ncpu, ncpus_aff);
     /* the CPU's identity, not only its name (-1: unknown) */
     fprintf(f, "  \"cpu_vendor\": \"%s\",\n  \"cpu_family\": %d,\n  \"cpu_model_number\": %d,\n"

@@ -4,7 +4,7 @@ Modules, each one job, imported only downwards in this list (no cycles):
 
     atomic    atomic file writes (standard library only: scripts/sweep_common.py uses it)
     util      numbers, formatting, JSON cleaning (and atomic's writer, re-exported)
-    stats     scipy statistics: t quantiles, Welch interval, Mann-Whitney, bootstrap
+    stats     scipy statistics: t quantiles, Hodges-Lehmann ratio and interval, Welch interval, Mann-Whitney, bootstrap
     models    USL / Amdahl / the step model with its amortisation term, the
               log estimator with profile intervals, R usl's estimator
     runs      loading a results folder (refusing what build/scale did not write)

@@ -70,21 +70,23 @@ def point_row(p, base):
         row["compute_tps"] = [q["tokens_per_step"] / span for q in reps
                               if q.get("phase_step") and q["tokens_per_step"] and (span := compute_span(q)) > 0]
     if base and base["reps"]:
+        # the speedup, its range and its interval: one quantity, the
+        # Hodges-Lehmann ratio of the reps (stats.hl_ratio_ci; bench/stats.c
+        # stats_speedup prints the same figure and range in summary.csv)
         b = tps(base)
-        x1 = float(np.median(b))
-        s = row["tps_median"] / x1
-        row.update({"speedup": s, "speedup_min": row["tps_min"] / x1, "speedup_max": row["tps_max"] / x1,
+        s, ci, cover = stats.hl_ratio_ci(b, x)
+        d = x[None, :] / b[:, None]
+        row.update({"speedup": s, "speedup_min": float(d.min()), "speedup_max": float(d.max()),
                     "efficiency": s / n, "karp_flatt": stats.karp_flatt(s, n)})
         if n > 1:
-            _, ci, _ = stats.geo_ratio_ci(b, x)
-            row["speedup_ci"] = ci
+            row["speedup_ci"], row["speedup_ci_coverage"] = ci, cover
             if ci:
                 row["karp_flatt_ci"] = sorted([stats.karp_flatt(ci[1], n), stats.karp_flatt(ci[0], n)])
         bp = point_row(base, None) if n > 1 else row
         if row.get("compute_tps") and bp.get("compute_tps"):
-            row["par_speedup"] = float(np.median(row["compute_tps"]) / np.median(bp["compute_tps"]))
+            ps, pci, _ = stats.hl_ratio_ci(bp["compute_tps"], row["compute_tps"])
+            row["par_speedup"] = ps
             if n > 1:
-                _, pci, _ = stats.geo_ratio_ci(bp["compute_tps"], row["compute_tps"])
                 row["par_speedup_ci"] = pci
     return row
 
@@ -167,7 +169,8 @@ def memory_of(run, train_model):
         out["variants"][v] = m
     seed = None
     m0 = next(iter(out["variants"].values()), None)
-    if run["config"] == "seed" and m0 and not strong:
+    if run["config"] == "seed" and m0 and not strong and m0.get("analytic_per_thread") is not None \
+            and m0.get("shared") is not None:      # (a --command sweep's reports have no memory table)
         seed = {"per_thread": m0["analytic_per_thread"], "shared": m0["shared"], "source": "this run's reports",
                 "total_63": m0["shared"] + 63 * m0["analytic_per_thread"]}
     elif train_model and os.access(train_model, os.X_OK):

@@ -3,11 +3,10 @@ results folder), compare (the point-by-point comparison and gate) and
 peers-report (make peers' table and plot). They
 parse arguments, read the folders and call the package; nothing else."""
 import argparse
-import json
 import os
 import sys
 
-from . import analysis, compare, peers, plots, project, report, runs
+from . import analysis, compare, ijson, peers, plots, project, report, runs
 from .util import json_text, write_atomic
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -26,8 +25,8 @@ Exit: 0 ok, 1 unreadable or refused results folder or a failed plot, 2 usage err
 
 COMPARE_EPILOG = """\
 Per point: ratio = candidate over baseline as a speed (> 1 = candidate faster),
-the ratio of geometric means with its 95% Welch t interval on log scale, and
-the Mann-Whitney U test (scipy, exact without ties). Verdicts: faster / slower
+the Hodges-Lehmann ratio (median of the pairwise ratios) with its 95%
+Mann-Whitney (Moses) interval, which always contains it, and the Mann-Whitney U test (scipy, exact without ties). Verdicts: faster / slower
 (p < alpha in that direction, the interval excludes 1 and the ratio is beyond
 1 +- threshold), equivalent (the interval inside 1 +- threshold), no
 significant difference, undecidable (the rep counts cannot reach alpha: the
@@ -131,8 +130,7 @@ def peers_main(argv=None):
     ceil = None
     if a.ceilings or os.path.exists(cpath):
         try:
-            with open(cpath) as f:
-                ceil = json.load(f)
+            ceil = ijson.load_file(cpath)
             res = peers.build(subs, ceil)
         except (OSError, ValueError, KeyError, TypeError) as e:
             die("peers-report", f"cannot use the ceilings file {cpath}: {e}")

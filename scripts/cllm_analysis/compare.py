@@ -2,9 +2,12 @@
 and the verdict of each point, for a report or a gate.
 
 Per point: ratio = candidate over baseline as a speed (> 1 = candidate
-faster; for wall_s the inverse), as the ratio of geometric means with its
-Welch t interval on log scale (95%), and the ratio of medians beside it;
-the Mann-Whitney U test (scipy, exact where it can be). Verdicts:
+faster; for wall_s the inverse), the Hodges-Lehmann ratio (the median of the
+pairwise ratios) with the interval that inverts the Mann-Whitney test
+(stats.hl_ratio_ci: it always contains the ratio), and the Mann-Whitney U
+test itself (scipy, exact where it can be): figure, interval, p values and
+verdict are all of one quantity. The ratio of medians is kept in the row
+("ratio_medians") for reference, not printed as the figure. Verdicts:
 
   faster / slower   p (one-sided, in that direction) < alpha, the interval
                     excludes 1, and the ratio is beyond 1 +- threshold
@@ -45,10 +48,10 @@ def compare_point(base, cand, higher_better=True, threshold=0.05, alpha=0.05, le
     if not len(base) or not len(cand):
         return dict(out, verdict="no data")
     b, c = (base, cand) if higher_better else (1 / base, 1 / cand)     # as speeds
-    r, ci, dof = stats.geo_ratio_ci(b, c, level)
+    r, ci, cover = stats.hl_ratio_ci(b, c, level)
     mw = stats.mann_whitney(c, b)
     mp = stats.min_one_sided_p(len(b), len(c))
-    out.update({"ratio": r, "ratio_medians": float(np.median(c) / np.median(b)), "ci": ci, "ci_dof": dof,
+    out.update({"ratio": r, "ratio_medians": float(np.median(c) / np.median(b)), "ci": ci, "ci_coverage": cover,
                 "U": mw["U"], "p_two": mw["p_two"], "p_faster": mw["p_greater"], "p_slower": mw["p_less"],
                 "exact": mw["exact"], "min_p": mp, "alpha": alpha, "threshold": threshold})
     if mp >= alpha:
@@ -126,7 +129,8 @@ def table(rows, header, show_phases=False, notes=()):
                     L.append(f"{'':<16} {r[side + '_variant']} phase shares: " +
                              ", ".join(f"{k.replace('_', ' ')} {v:.1%}" for k, v in ph.items() if v >= 0.0005))
     L.append("* = oversubscribed (threads > CPUs); ratio = candidate / baseline as a speed (> 1 = candidate "
-             "faster), geometric means; 95% CI: Welch t on log scale; p: Mann-Whitney U (exact without ties), "
+             "faster), Hodges-Lehmann (median of the pairwise ratios); 95% CI: its Mann-Whitney (Moses) interval; "
+             "p: Mann-Whitney U (exact without ties), "
              "1-sided in the ratio's direction")
     return "\n".join(L)
 

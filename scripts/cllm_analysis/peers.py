@@ -2,7 +2,7 @@
 and one plot from the build/scale folders of one peers run (DIR/<config>/,
 one sweep per config, with train_model's variants and the peers' --command
 templates), through the statistics every sweep gets (analysis.point_row:
-medians, min-max, the Welch interval of the speedup; compare.compare_point
+medians, min-max, the speedup and its interval (stats.hl_ratio_ci); compare.compare_point
 for the ratio of cllm over the peer).
 
 Per config and thread count, for every variant: the sweep's metric (tokens/s
@@ -27,6 +27,7 @@ import numpy as np
 
 from . import analysis, compare, runs
 from .plots import gp_header, gp_str, vstyle
+from .atomic import open_atomic
 from .util import fmetric, fmt_ci, fnum, write_atomic
 
 LOW_PEAK = 0.75       # a multi-thread peak under 0.75 x min(N, CPUs) x the 1-thread one: load held a CPU
@@ -162,7 +163,7 @@ def text(subs, res, plot_rel=None):
         if not r["reps_ok"]:
             L.append(f"| {r['config']} | {r['threads']} | {r['impl']} | {r['variant']} | | failed (0/{r['reps_failed']}) | | | | | |")
             continue
-        vs = "; ".join(f"{a['ratio_medians']:.2f} {fmt_ci(a['ci'], '{:.2f}')} ({a['variant']})"
+        vs = "; ".join(f"{a['ratio']:.2f} {fmt_ci(a['ci'], '{:.2f}')} ({a['variant']})"
                        for a in (r.get("against") or {}).values())
         var = r["variant"] + "".join(f" (beside {o['variant']}: {fmetric(o.get('tps_median'))})" for o in r["others"])
         L.append(f"| {r['config']} | {r['threads']} | {r['impl']} | {var} | {fnum(r['seqs_per_step'], '{:.0f}')} | "
@@ -174,8 +175,9 @@ def text(subs, res, plot_rel=None):
     L += ["", "Notes", "",
           f"- **{res['scaling'].capitalize()} scaling**: cllm at N threads trains N x B sequences per step (B per "
           "worker); torch_gpt.py with --scaling weak trains N x B sequences on N intra-op threads, so both do the same "
-          f"work per step and the comparison is {unit}, the sweeps' metric. cllm / peer = cllm's median over the "
-          "peer's better setting's, with the 95% Welch interval of the ratio of geometric means (scripts/compare's).",
+          f"work per step and the comparison is {unit}, the sweeps' metric. cllm / peer = cllm over the "
+          "peer's better setting, the Hodges-Lehmann ratio (median of the pairwise ratios of the reps) with its 95% "
+          "Mann-Whitney interval (scripts/compare's).",
           "- **tokens/s**: training tokens of the steps after the warm-up over their summed wall time, in cllm's report "
           "(one warm-up step) and torch_gpt.py's (its --warmup steps) alike; medians and ranges over the reps, which "
           "build/scale interleaved (bench/RESULTS.md).",
@@ -207,7 +209,7 @@ def csv_text(res):
         vals = [r["config"], r["threads"], r["impl"], r["variant"], r["chosen"], r["oversubscribed"], r["reps_ok"],
                 r["reps_failed"], r.get("seqs_per_step"), r.get("tps_median"), r.get("tps_min"), r.get("tps_max"), res["unit"],
                 r.get("speedup"), sci[0], sci[1], r.get("gflops"), r.get("peak_gflops"), r.get("mfu"), mr[0], mr[1],
-                r.get("cpu_util_process"), a.get("ratio_medians"), ci[0], ci[1], a.get("variant")]
+                r.get("cpu_util_process"), a.get("ratio"), ci[0], ci[1], a.get("variant")]
         lines.append(",".join(cell(x) for x in vals))
     return "\n".join(lines) + "\n"
 
@@ -222,7 +224,7 @@ def plot_script(subs, res, d):
         for v in s["variants"]:
             if v not in names:
                 names.append(v)
-    with open(os.path.join(d, "peers.dat"), "w") as f:
+    with open_atomic(os.path.join(d, "peers.dat")) as f:
         f.write("# one block per config (gnuplot index i = the i-th): threads, then median min max of "
                 + ", ".join(names) + f" ({res['unit']}; ? = none)\n")
         for c in configs:
@@ -262,7 +264,7 @@ def write(d, subs, res, plots_dir):
     os.makedirs(plots_dir, exist_ok=True)
     note = ""
     gp = plot_script(subs, res, plots_dir)
-    with open(os.path.join(plots_dir, "peers.gp"), "w") as f:
+    with open_atomic(os.path.join(plots_dir, "peers.gp")) as f:
         f.write("# peers.gp - written by scripts/peers-report; redraw with: gnuplot -e 'fmt=\"svg\"' peers.gp\n" + gp)
     if not shutil.which("gnuplot"):
         note = "no plot: gnuplot is not installed (scripts/deps.sh installs gnuplot-nox)"

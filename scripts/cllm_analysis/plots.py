@@ -10,6 +10,7 @@ import subprocess
 import numpy as np
 
 from . import models
+from .atomic import open_atomic
 from .util import fnum
 
 STYLE = {"lockfree": ("#1d4e89", "lock-free"), "locked": ("#c8553d", "locked")}
@@ -82,7 +83,7 @@ def plot_speedup(run, res, d):
         V = res["variants"][v]
         color, label = vstyle(v, run)
         rows = [r for r in V["rows"] if r.get("speedup") is not None]
-        with open(os.path.join(d, f"speedup_{v}.dat"), "w") as f:
+        with open_atomic(os.path.join(d, f"speedup_{v}.dat")) as f:
             f.write("# threads speedup_median speedup_min speedup_max oversubscribed parallel_part\n")
             for r in rows:
                 f.write(f"{r['threads']} {r['speedup']:.6g} {r['speedup_min']:.6g} {r['speedup_max']:.6g} "
@@ -120,7 +121,7 @@ def plot_speedup(run, res, d):
             continue
         desc = (f"target {t['target']['cores']} cores, {t['target']['dram_gbs']:g} GB/s" if t["target"]
                 else "this machine")
-        with open(os.path.join(d, f"projection_{key}.dat"), "w") as f:
+        with open_atomic(os.path.join(d, f"projection_{key}.dat")) as f:
             f.write("# threads projected_speedup (a model, not a measurement)\n")
             for n, s in zip(t["threads"], t["speedup"]):
                 f.write(f"{n} {s:.6g}\n")
@@ -130,12 +131,13 @@ def plot_speedup(run, res, d):
         spr = (t.get("speedup_spread") or {})
         k = str(min(63, len(t["speedup"])))
         if spr.get(k):
-            with open(os.path.join(d, f"projection_{key}_spread.dat"), "w") as f:
+            with open_atomic(os.path.join(d, f"projection_{key}_spread.dat")) as f:
                 f.write(f"{k} {t['speedup'][int(k) - 1]:.6g} {spr[k][0]:.6g} {spr[k][1]:.6g}\n")
             plots.append(f"'projection_{key}_spread.dat' using 1:2:3:4 with yerrorbars pt 1 ps 1.5 lw 2 lc rgb '{col}' "
                          f"title 'projection spread over the reps at {k} ({desc})'")
-    np.savetxt(os.path.join(d, "curves.dat"), np.column_stack(cols), fmt="%.6g",
-               header="threads then, per fitted model: speedup (the step model also its 95% band low, high)")
+    with open_atomic(os.path.join(d, "curves.dat")) as f:
+        np.savetxt(f, np.column_stack(cols), fmt="%.6g",
+                   header="threads then, per fitted model: speedup (the step model also its 95% band low, high)")
     ymax = max(ymax, xmax * 1.2)
     sub = "points: median over reps, bars: min-max; curves fitted on the non-oversubscribed points"
     if res["verdict"]["class"] == "not testable":
@@ -163,7 +165,7 @@ def plot_efficiency(run, res, d):
     for v in run["variants"]:
         color, label = vstyle(v, run)
         rows = [r for r in res["variants"][v]["rows"] if r.get("efficiency") is not None]
-        with open(os.path.join(d, f"efficiency_{v}.dat"), "w") as f:
+        with open_atomic(os.path.join(d, f"efficiency_{v}.dat")) as f:
             f.write("# threads efficiency oversubscribed karp_flatt_percent lo hi\n")
             for r in rows:
                 ci = r.get("karp_flatt_ci") or [r.get("karp_flatt")] * 2
@@ -226,7 +228,7 @@ def plot_phases(run, res, d):
                          f"lc rgb '{PHASE_COLORS[i]}' {'title ' + gp_str(nm) if idx == 0 else 'notitle'}")
     if not blocks:
         return None
-    with open(os.path.join(d, "phases.dat"), "w") as f:
+    with open_atomic(os.path.join(d, "phases.dat")) as f:
         f.write("\n\n\n".join(blocks) + "\n")
     flat = "flat bars = perfect weak scaling" if run["scaling"] == "weak" else "strong scaling: bars shrink as 1/N when nothing is lost"
     return gp_header("phases", 1300, 700) + f"""set title {gp_str(f"the step at N workers: ms per worker per step by part ({run['name']})")}."\\n{{/*0.8 {flat}; * = oversubscribed (threads > {run['cpus']} CPUs)}}"
@@ -247,7 +249,7 @@ def plot_memory(run, res, d):
     plots = []
     for v, m in mem["variants"].items():
         color, lab = vstyle(v, run)
-        with open(os.path.join(d, f"memory_{v}.dat"), "w") as f:
+        with open_atomic(os.path.join(d, f"memory_{v}.dat")) as f:
             f.write("# threads peak_rss_MiB analytic_total_MiB oversubscribed\n")
             for q in m["points"]:
                 f.write(f"{q['threads']} {fnum(q['peak_rss'] and q['peak_rss'] / 2**20, '{:.6g}', '?')} "
@@ -279,7 +281,7 @@ def plot_counters(run, res, d):
     ipc, llc = [], []
     for v in run["variants"]:
         color, label = vstyle(v, run)
-        with open(os.path.join(d, f"counters_{v}.dat"), "w") as f:
+        with open_atomic(os.path.join(d, f"counters_{v}.dat")) as f:
             f.write("# threads ipc llc_misses_per_token oversubscribed\n")
             for r in res["variants"][v]["rows"]:
                 if r["reps_ok"]:
@@ -313,7 +315,7 @@ def make(run, res, d):
         gp = fn(run, res, d)
         if gp is None:
             continue
-        with open(os.path.join(d, name + ".gp"), "w") as f:
+        with open_atomic(os.path.join(d, name + ".gp")) as f:
             f.write(f"# {name}.gp - written by scripts/analyze; redraw with: gnuplot -e 'fmt=\"svg\"' {name}.gp\n" + gp)
         for fmt in ("png", "svg"):
             p = subprocess.run(["gnuplot", "-e", f'fmt="{fmt}"', name + ".gp"], cwd=d, capture_output=True, text=True)

@@ -42,12 +42,11 @@ The interval is the spread of the projection over the reps (a percentile
 bootstrap of the 1- and 2-thread reps): it leaves out the model's own error.
 """
 import functools
-import json
 
 import numpy as np
 from scipy import stats as st
 
-from . import stats
+from . import ijson, stats
 
 PARTS = ["compute", "combine", "optimizer", "waiting", "other"]
 
@@ -69,8 +68,7 @@ def ceilings_of(obj):
 
 
 def load_ceilings(path):
-    with open(path) as f:
-        return ceilings_of(json.load(f))
+    return ceilings_of(ijson.load_file(path))
 
 
 def parse_target(text):

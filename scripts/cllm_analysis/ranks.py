@@ -98,10 +98,10 @@ def row_of(p, base):
         row["payload_gbit_s_lower_bound"] = row["bytes_per_step"] * 8 / (row["comm_ms"] * 1e-3) / 1e9
     if base and base["reps"]:
         b = np.array([q["tps"] for q in base["reps"]])
-        s = row["tps_median"] / float(np.median(b))
+        s, ci, _ = stats.hl_ratio_ci(b, x)    # one quantity with its interval (analysis.point_row)
         row.update({"speedup": s, "efficiency": s / p["workers"], "karp_flatt": stats.karp_flatt(s, p["workers"])})
         if p["workers"] > 1:
-            row["speedup_ci"] = stats.geo_ratio_ci(b, x)[1]
+            row["speedup_ci"] = ci
     return row
 
 

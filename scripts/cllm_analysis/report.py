@@ -193,10 +193,11 @@ def text(run, res, plots_dir, made, plots_note=""):
           f"started {meta.get('first_start_time')}", "",
           "## Measurements", "",
           f"Whole-step speedup = {run['unit']} (" + ("timed steps" if run["unit"] == "tokens/s" else "the sweep's metric") +
-          ") over the 1-thread median of the same variant (" +
+          ") over the 1-thread point of the same variant (" +
           ("weak scaling: N threads do N times the work" if run["scaling"] == "weak" else
-           "strong scaling: a fixed global batch") + "): ratio of medians [min-max over the reps] and the 95% Welch "
-          "interval of the ratio of geometric means. Karp-Flatt e = (1/s - 1/N)/(1 - 1/N) from that speedup and "
+           "strong scaling: a fixed global batch") + "): the Hodges-Lehmann ratio (the median of the pairwise "
+          "ratios of the reps) [min-max of those ratios] and its 95% interval from the Mann-Whitney test (Moses; "
+          "it always contains the figure, and is left out where the reps cannot reach 95%). Karp-Flatt e = (1/s - 1/N)/(1 - 1/N) from that speedup and "
           "interval. Parallel part = per-worker forward+backward throughput over its 1-thread value. CPU = CPUs "
           "busy, (user+sys)/wall, over the timed steps (the report's timed_cpu_*) and, in brackets, over the whole "
           f"process; CPU-us per token likewise. cv = coefficient of variation of {run['unit']}. **over** = oversubscribed "
@@ -290,7 +291,7 @@ def ranks_section(res):
         return []
     L = ["## Ranks x threads (MPI)", "",
          f"The {g['variant']} variant at R ranks x T threads, N = R x T workers. Speedup = tokens/s over the 1 rank x "
-         "1 thread median [95% Welch interval]; per step (all steps, the warm-up included): the step, comm = worker 0 "
+         "1 thread point, the Hodges-Lehmann ratio [95% Mann-Whitney interval]; per step (all steps, the warm-up included): the step, comm = worker 0 "
          "of each rank inside MPI calls (waiting for the slowest rank included), comm_sum = adding the rank sums; "
          "share = (comm + comm_sum) / step; payload = bytes rank 0 sends per step (its gradient sums and updated "
          "slice, core/REPORT.md), and payload / comm, a lower bound of the rate the transport reached. **over** = "

@@ -14,12 +14,12 @@ run_from_records(meta, records, ...) builds the same data from objects in
 memory, so the tests need no files.
 """
 import csv
-import json
 import os
 import sys
 
 import numpy as np
 
+from . import ijson
 from .util import num
 
 PHASES = ["forward", "backward", "lock_wait", "barrier_wait", "reduce", "optimizer"]
@@ -69,12 +69,15 @@ def dotted(obj, key):
 # falls back.
 
 def legacy_metric(r, metric):
-    """The metric of a record without one: the number at metric["key"] of its
-    report, or work (x threads under weak scaling) over its wall time."""
+    """The metric of a record without one, as build/scale computes it
+    (stats_metric_of): the number at metric["key"] of its report, or work (x
+    workers under weak scaling: every thread of every rank, threads x ranks)
+    over its wall time."""
     if metric.get("key"):
         return num(dotted(r.get("report") or {}, metric["key"]))
     w, wall = num(metric.get("work")), num(r.get("wall_s"))
-    return w * (1 if metric.get("strong") else int(r["threads"])) / wall if w and wall and wall > 0 else None
+    workers = int(r["threads"]) * max(1, int(r.get("ranks") or 1))
+    return w * (1 if metric.get("strong") else workers) / wall if w and wall and wall > 0 else None
 
 
 def recorded(r, field, metric=None, cpus=None):
@@ -196,14 +199,14 @@ def run_from_records(meta, records, memory_rows=None, name="run", path=".", hype
 def read_runs_jsonl(path):
     """The records of runs.jsonl; a cut-short last line is dropped with a
     warning (scale drops it too), a bad line before it is an error."""
-    with open(path) as f:
-        lines = f.read().split("\n")
+    with open(path, "rb") as f:
+        lines = f.read().split(b"\n")
     recs = []
     for i, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            recs.append(json.loads(line))
+            recs.append(ijson.loads(line))      # strict I-JSON, strings decoded back to their bytes
         except ValueError as e:
             if i >= len(lines) - 2:
                 print(f"analyze: warning: {path}: ignoring a truncated last line {i + 1}", file=sys.stderr)
@@ -221,8 +224,7 @@ def load_folder(d):
     if not os.path.exists(mpath):
         raise NotScaleFolder(f"{d} has no meta.json: not a build/scale results folder")
     try:
-        with open(mpath) as f:
-            meta = json.load(f)
+        meta = ijson.load_file(mpath)
     except (OSError, ValueError) as e:
         raise ValueError(f"{mpath}: {e}")
     if not isinstance(meta, dict) or meta.get("tool") != "scale":
@@ -235,11 +237,11 @@ def load_folder(d):
     recs = read_runs_jsonl(rpath)
     mem_rows = None
     if os.path.exists(os.path.join(d, "memory.csv")):
-        with open(os.path.join(d, "memory.csv")) as f:
+        with open(os.path.join(d, "memory.csv"), encoding="utf-8", errors="surrogateescape") as f:
             mem_rows = list(csv.DictReader(f))
     hf = None
     if os.path.exists(os.path.join(d, "hyperfine.csv")):      # scripts/hyperfine.sh --run DIR
-        with open(os.path.join(d, "hyperfine.csv")) as f:
+        with open(os.path.join(d, "hyperfine.csv"), encoding="utf-8", errors="surrogateescape") as f:
             hf = list(csv.DictReader(f))
     return run_from_records(meta, recs, mem_rows, os.path.basename(os.path.normpath(d)), d, hf)
 

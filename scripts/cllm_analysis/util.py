@@ -1,11 +1,11 @@
 """util.py - small helpers shared by the modules: number parsing, formatting
 of figures and intervals, JSON cleaning; the package's atomic writer
 (atomic.py) re-exported."""
-import json
 import math
 
 import numpy as np
 
+from . import ijson
 from .atomic import write_atomic  # noqa: F401 (the package's writer, re-exported)
 
 
@@ -69,4 +69,5 @@ def json_clean(o):
 
 
 def json_text(o):
-    return json.dumps(json_clean(o), indent=1, allow_nan=False) + "\n"
+    """o as the project's JSON (ijson.dumps: I-JSON whatever its strings hold)."""
+    return ijson.dumps(json_clean(o), indent=1, allow_nan=False) + "\n"
