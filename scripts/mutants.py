@@ -138,7 +138,7 @@ MUTANTS = [
     # ---- issue 21, integrity (the data and analysis half)
     Mutant("metric-without-ranks", "--work's weak-scaling metric counts threads, not ranks x threads (C)",
            [("bench/stats.c", "int workers = (int)json_num(json_get(rec, \"threads\"), 0) * (ranks > 1 ? (int)ranks : 1);",
-             "int workers = (int)json_num(json_get(rec, \"threads\"), 0);"),
+             "int workers = (int)json_num(json_get(rec, \"threads\"), 0) * (ranks > 0 ? 1 : 1);"),
             ("bench/runs_format.c", "stats_metric_of(r->metric, r->report, r->wall_s, ranks * r->threads)",
              "stats_metric_of(r->metric, r->report, r->wall_s, r->threads)")],
            ["test_stats"]),
