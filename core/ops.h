@@ -102,6 +102,22 @@ void crossentropy_backward(float *logits, const float *scale, const int *targets
 typedef struct { float lr, beta1, beta2, rb1, rb2, eps, wd, gscale; } adamw_step;
 void adamw_update(float *p, float *m, float *v, const float *grad, size_t n, const adamw_step *s);
 
+/* The ISA clone the hot kernels above run (ops.c, ops_kern.h): "avx512f",
+ * "avx2" or "default" (baseline x86-64; the only one of builds without
+ * clones: clang, ThreadSanitizer, other CPUs). Picked once before main: the
+ * one the environment's CLLM_ISA names (a clone this build or CPU cannot
+ * run there is an error: a message and exit 2), else the widest this CPU
+ * runs. Every clone gives the same bits (tests/test_clones.c). */
+typedef enum { OPS_ISA_DEFAULT, OPS_ISA_AVX2, OPS_ISA_AVX512F } ops_isa_t;
+const char *ops_isa(void);
+ops_isa_t ops_isa_id(void);
+/* switch every hot kernel to clone `name` (tests, benchmarks): 0, or -1 when
+ * this build has no such clone or this CPU cannot run it. Not while another
+ * thread runs a kernel. */
+int ops_isa_set(const char *name);
+/* the clones this build has and this CPU runs, widest first, "a,b,c" */
+void ops_isa_list(char *buf, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,19 +26,18 @@ extern "C" {
         }                                                                    \
     } while (0)
 
-/* Hot elementwise loops are compiled for AVX-512, AVX2 and baseline x86-64,
- * picked at load time (ifunc), so one portable binary uses the widest vectors
- * the CPU has. The clones compute the same IEEE operations (no contraction
- * into FMA: -std=c11 keeps -ffp-contract=off in gcc; reductions in explicit
- * lanes, core/ops.c), so results do not depend on which clone runs:
- * tests/test_clones.c runs each clone and compares the bits. */
+/* The hot kernels (core/ops.c, core/reduce.c) are compiled for AVX-512F,
+ * AVX2 and baseline x86-64, one picked before main (ops.h ops_isa), so one
+ * portable binary uses the widest vectors the CPU has. The clones compute
+ * the same IEEE operations (no contraction into FMA: -std=c11 keeps
+ * -ffp-contract=off in gcc; reductions in explicit lanes, core/ops_kern.h),
+ * so results do not depend on which clone runs: tests/test_clones.c runs
+ * each clone and compares the bits. gcc on x86-64 only (#pragma GCC target
+ * sets the ISA macros there; clang's does not), and not under
+ * ThreadSanitizer (whose builds have always had the baseline only). */
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
-/* (not under ThreadSanitizer: ifunc resolvers run before its runtime is up
- * and the program dies at load) */
-#define HOT __attribute__((target_clones("avx512f", "avx2", "default")))
 #define CLLM_HAVE_CLONES 1
 #else
-#define HOT
 #define CLLM_HAVE_CLONES 0
 #endif
 

@@ -91,12 +91,8 @@ MUTANTS = [
     Mutant("int-element-count", "defect 2: GELU's element count an int (B*T*F past 2^31 skips it)",
            [("core/ops.h", "void gelu_forward(float *out, float *dgelu, const float *inp, size_t N);",
              "void gelu_forward(float *out, float *dgelu, const float *inp, int N);"),
-            ("core/ops.c", "HOT void gelu_forward(float *out, float *dgelu, const float *inp, size_t N) {\n"
-             "    if (!dgelu) {\n        for (size_t i = 0; i < N; i++) {",
-             "HOT void gelu_forward(float *out, float *dgelu, const float *inp, int N) {\n"
-             "    if (!dgelu) {\n        for (int i = 0; i < N; i++) {"),
-            ("core/ops.c", "    for (size_t i = 0; i < N; i++) {\n        float x = inp[i];\n        float th = tanh_approx",
-             "    for (int i = 0; i < N; i++) {\n        float x = inp[i];\n        float th = tanh_approx")],
+            ("core/ops.c", "void gelu_forward(float *out, float *dgelu, const float *inp, size_t N) {",
+             "void gelu_forward(float *out, float *dgelu, const float *inp, int N) {")],
            ["test_bigcount"]),
     Mutant("pool-create-hang", "defect 3: pool_create hangs when a thread cannot be created "
            "(the started workers are never released)",

@@ -11,11 +11,19 @@ there to draw roofline.png and roofline.svg.
 Conventions: a point's arithmetic intensity (AI) is its analytic FLOPs over
 its analytic minimal bytes (flop_per_iter / bytes_per_iter of micro.json).
 Each point is judged against the roof of the memory level its working set
-(bytes_per_iter) fits in: L2, LLC or DRAM (ceilings' triads). A point is
-compute-bound when its AI is at or above that roof's ridge (peak / bandwidth),
-bandwidth-bound below it; a point far below its roof (< 25 %) is limited by
+(ws_bytes) fits in: L1, L2, LLC or DRAM (ceilings' triads; L1 where the
+ceilings measured it), and against the compute peak of the instructions it
+may use: the FMA peak for the sgemm-based kernels (matmul, attention), half
+of it for the core's own kernels (LayerNorm, GELU, cross-entropy, AdamW),
+which the core compiles without FMA contraction (a multiply and an add). A
+point is compute-bound when its AI is at or above that roof's ridge (peak /
+bandwidth), bandwidth-bound below it; a point far below its roof (< 25 %) is limited by
 something the roofline does not model (call overhead, exp/tanh throughput,
 latency), which the verdict says. Missing values are written as "NA".
+
+Every ISA clone of the core's kernels the CPU ran (make micro runs the kernel
+benchmarks once per clone, CLLM_ISA=<clone>, into RUN/micro-<clone>.json)
+gets its own rows in the per-clone table.
 """
 import glob
 import json
@@ -85,8 +93,9 @@ def ceiling(kind, threads, key):
 CPUS = int(ceil.get("online_cpus") or 1)
 NMAX = max(r["threads"] for r in ceil["fma"])
 PEAK = {n: ceiling("fma", n, "best_gflops")[0] for n in (1, NMAX)}
+LEVELS = ("dram", "llc", "l2") + (("l1",) if ceil.get("triad_l1") else ())
 BW = {lvl: {n: ceiling("triad_" + lvl, n, "best_gbs")[0] for n in (1, NMAX)}
-      for lvl in ("dram", "llc", "l2")}
+      for lvl in LEVELS}
 # a roof at NMAX threads is at least the 1-thread roof (one of the threads
 # alone moves that much): a lower N-thread figure was measured under load
 PEAK[NMAX] = max(PEAK[NMAX], PEAK[1])
@@ -102,10 +111,17 @@ INPLACE_KERNELS = ("crossentropy_bwd",)
 INPLACE_PHASES = ("reduce", "optimizer")
 L2_BYTES = float(ceil.get("l2_bytes") or 0)
 LLC_BYTES = float(ceil["llc"]["bytes"]) * float(ceil["llc"].get("instances", 1))
+L1_BYTES = float(ceil.get("l1d_bytes") or 0) if "l1" in LEVELS else 0.0
+# the core's kernels multiply and add separately (no FMA contraction in core/):
+# their compute roof is half the FMA peak
+MULADD = 0.5
+FMA_GROUPS = ("matmul", "attention")
 
 
 def roof_level(bytes_):
     """memory level whose bandwidth bounds a working set of this many bytes"""
+    if bytes_ <= L1_BYTES:
+        return "l1"
     if bytes_ <= L2_BYTES:
         return "l2"
     if bytes_ <= LLC_BYTES:
@@ -113,8 +129,8 @@ def roof_level(bytes_):
     return "dram"
 
 
-def verdict(ai, gflops, ws, threads, inplace=False):
-    peak = PEAK[1 if threads == 1 else NMAX]
+def verdict(ai, gflops, ws, threads, inplace=False, peak_frac=1.0):
+    peak = PEAK[1 if threads == 1 else NMAX] * peak_frac
     lvl = roof_level(ws)
     bw = BW[lvl][1 if threads == 1 else NMAX] * (INPLACE if inplace else 1.0)
     ridge = peak / bw
@@ -130,7 +146,8 @@ def verdict(ai, gflops, ws, threads, inplace=False):
         v += (f"; ABOVE its roof ({frac * 100:.0f}%): the {lvl.upper()} roof underestimates this kernel "
               f"(working set at a cache-size edge, or the triad measured under load)")
     return {"level": lvl, "ridge": ridge, "roof_gflops": roof, "frac_of_roof": frac,
-            "frac_of_peak": gflops / peak, "verdict": v}
+            "frac_of_peak": gflops / peak, "verdict": v, "peak_kind": "FMA" if peak_frac == 1.0 else "mul+add",
+            "roof_gbs": bw, "bound": "compute" if ai >= ridge else lvl}
 
 
 # ------------------------------------------------------------------ micro.json
@@ -165,24 +182,52 @@ FAMILY = {  # benchmark family -> (plot group, direction)
     "layernorm_fwd": ("layernorm", "fwd"), "layernorm_bwd": ("layernorm", "bwd"),
     "gelu_fwd": ("gelu", "fwd"), "gelu_bwd": ("gelu", "bwd"),
     "crossentropy_fwd": ("crossentropy", "fwd"), "crossentropy_bwd": ("crossentropy", "bwd"),
+    "adamw": ("adamw", "update"),
 }
 CONFIG_ORDER = ["seed", "S", "M"]
+
+def kernel_row(name, rows):
+    """one kernel benchmark (1 thread) against its roof, or None"""
+    parts = name.split("/")
+    fam = parts[0]
+    g = med(rows, "GFLOP")
+    flop, byt = med(rows, "flop_per_iter"), med(rows, "bytes_per_iter")
+    if g is None or not flop or not byt:
+        return None
+    k = {"name": name, "group": FAMILY[fam][0], "dir": FAMILY[fam][1],
+         "config": parts[1] if len(parts) > 1 else "", "label": rows[0].get("label", ""), "gflops": g,
+         "gbs": med(rows, "GB"), "spread": spread(rows, "GFLOP"), "reps": len(rows),
+         "flop": flop, "bytes": byt, "ai": flop / byt, "ws": med(rows, "ws_bytes") or byt}
+    frac = 1.0 if FAMILY[fam][0] in FMA_GROUPS else MULADD
+    k.update(verdict(k["ai"], g, k["ws"], 1, fam in INPLACE_KERNELS, frac))
+    # the FLOPs the source executes (exp, division), where micro counts them
+    ex = med(rows, "exec_flop_per_iter")
+    k["exec_flop"] = ex
+    k["exec_gflops"] = g * ex / flop if ex else None
+    k["exec"] = verdict(ex / byt, k["exec_gflops"], k["ws"], 1, fam in INPLACE_KERNELS, frac) if ex else None
+    return k
+
+
+def kernel_runs(doc):
+    """the iteration rows of each kernel benchmark of one micro JSON"""
+    out = {}
+    for r in doc.get("benchmarks", []):
+        if r.get("error_occurred") or r.get("run_type") == "aggregate":
+            continue
+        name = r.get("run_name", r["name"])
+        if name.split("/")[0] in FAMILY:
+            out.setdefault(name, []).append(r)
+    return out
+
 
 kernels, steps, phases, pools, combines = [], [], [], [], []
 for name, rows in runs.items():
     parts = name.split("/")
     fam = parts[0]
     if fam in FAMILY:
-        g = med(rows, "GFLOP")
-        flop, byt = med(rows, "flop_per_iter"), med(rows, "bytes_per_iter")
-        if g is None or not flop or not byt:
-            continue
-        k = {"name": name, "group": FAMILY[fam][0], "dir": FAMILY[fam][1],
-             "config": parts[1], "label": rows[0].get("label", ""), "gflops": g,
-             "gbs": med(rows, "GB"), "spread": spread(rows, "GFLOP"), "reps": len(rows),
-             "flop": flop, "bytes": byt, "ai": flop / byt, "ws": med(rows, "ws_bytes") or byt}
-        k.update(verdict(k["ai"], g, k["ws"], 1, fam in INPLACE_KERNELS))
-        kernels.append(k)
+        k = kernel_row(name, rows)
+        if k:
+            kernels.append(k)
     elif fam == "trainer_step":
         n = int(re.search(r"threads:(\d+)", name).group(1))
         g = med(rows, "GFLOP")
@@ -233,6 +278,19 @@ for name, rows in runs.items():
         c["ratio_best"] = c["gbs_best"] / c["triad_best"] if c["triad_best"] and c["gbs_best"] else None
         c["ratio_median"] = c["gbs_median"] / c["triad_median"] if c["triad_median"] and c["gbs_median"] else None
         combines.append(c)
+
+# every ISA clone of the core's kernels: micro.json's own (context cllm_isa)
+# and RUN/micro-<clone>.json of the others
+ISA_MAIN = (micro.get("context") or {}).get("cllm_isa", "NA")
+clone_rows = [dict(k, isa=ISA_MAIN) for k in kernels if k["group"] != "matmul"]
+for path in sorted(glob.glob(os.path.join(RUN, "micro-*.json"))):
+    doc = load(path)
+    isa = (doc.get("context") or {}).get("cllm_isa") or os.path.basename(path)[6:-5]
+    for name, rows in kernel_runs(doc).items():
+        k = kernel_row(name, rows)
+        if k and k["group"] != "matmul":
+            clone_rows.append(dict(k, isa=isa))
+CLONE_ORDER = ["avx512f", "avx2", "default"]
 
 # ------------------------------------------------------------------ train_model reports
 
@@ -396,9 +454,12 @@ w("## Ceilings (build/micro/ceilings, best of trials)\n")
 w("| | 1 thread | %d threads |" % NMAX)
 w("|---|---|---|")
 w(f"| fp32 FMA peak, GFLOP/s ({ceil.get('isa')}) | {fmt(PEAK[1])} | {fmt(PEAK[NMAX])} |")
-for lvl, nm in (("dram", "DRAM triad"), ("llc", "LLC triad"), ("l2", "L2 triad")):
-    w(f"| {nm}, GB/s | {fmt(BW[lvl][1])} | {fmt(BW[lvl][NMAX])} |")
-for lvl, nm in (("dram", "DRAM"), ("llc", "LLC"), ("l2", "L2")):
+for lvl, nm in (("dram", "DRAM triad"), ("llc", "LLC triad"), ("l2", "L2 triad"), ("l1", "L1 triad")):
+    if lvl in BW:
+        w(f"| {nm}, GB/s | {fmt(BW[lvl][1])} | {fmt(BW[lvl][NMAX])} |")
+for lvl, nm in (("dram", "DRAM"), ("llc", "LLC"), ("l2", "L2"), ("l1", "L1")):
+    if lvl not in BW:
+        continue
     w(f"| ridge point vs {nm}, FLOP/byte | {fmt(PEAK[1] / BW[lvl][1])} | {fmt(PEAK[NMAX] / BW[lvl][NMAX])} |")
 w(f"\nDRAM triad arrays: {human_bytes(float(ceil.get('triad_array_bytes', 0)))} each "
   f"(>= 4x the LLC); triad bytes are STREAM's 24 per element (no write-allocate).\n")
@@ -454,6 +515,30 @@ for k in sorted(kernels, key=lambda k: (CONFIG_ORDER.index(k["config"]) if k["co
     w(f"| {k['name']} | {k['label']} | {fmt(k['gflops'])} | {fmt(k['gbs'])} | "
       f"{fmt(100 * k['spread']) + '%' if k['spread'] is not None else 'NA'} | {fmt(k['ai'])} | "
       f"{human_bytes(k['ws'])} | {k['level'].upper()} | {fmt(100 * k['frac_of_roof'])}% | {k['verdict']} |")
+w("")
+
+w("## The core's kernels per ISA clone (1 thread, median over repetitions)\n")
+if clone_rows:
+    w("| benchmark | clone | GB/s | GFLOP/s (model) | GFLOP/s (executed) | roof | roof value | % of roof |")
+    w("|---|---|---|---|---|---|---|---|")
+    for k in sorted(clone_rows, key=lambda k: (CONFIG_ORDER.index(k["config"]) if k["config"] in CONFIG_ORDER else 9,
+                                               k["name"], CLONE_ORDER.index(k["isa"]) if k["isa"] in CLONE_ORDER else 9)):
+        v = k["exec"] or k     # judged on the executed FLOPs where micro counts them
+        if v["bound"] == "compute":
+            roof, val = f"compute ({v['peak_kind']} peak)", f"{fmt(v['roof_gflops'])} GFLOP/s"
+        else:
+            roof, val = f"{v['level'].upper()} ({human_bytes(k['ws'])})", f"{fmt(v['roof_gbs'])} GB/s"
+        w(f"| {k['name']} | {k['isa']} | {fmt(k['gbs'])} | {fmt(k['gflops'])} | {fmt(k['exec_gflops'])} | "
+          f"{roof} | {val} | {fmt(100 * v['frac_of_roof'])}% |")
+    w("\nA memory-bound kernel meets the triad of the level its working set fits in (the GB/s column "
+      "against the roof value); a compute-bound one the mul+add peak, half the FMA peak, since core/ "
+      "forbids FMA contraction. Model FLOPs are the analytic counts of bench/micro/ops.cc; for the "
+      "kernels built on the core's exp (GELU, cross-entropy's forward) the executed FLOPs (its polynomial, "
+      "GELU's division, counted from the source: bench/micro/ops.cc EXP_OPS) are several times more, and "
+      "those are what the roof and the % judge (NA: the two counts are the same). The clone of micro.json is the one picked at start "
+      f"({ISA_MAIN}); the others ran with CLLM_ISA set.")
+else:
+    w("No kernel benchmarks.")
 w("")
 
 w("## The gradient combine against the triad (micro reduce, ceilings triad, same thread count)\n")
@@ -537,7 +622,7 @@ with open_atomic(os.path.join(RUN, "roofline.md")) as f:
     f.write("\n".join(md) + "\n")
 
 summary = {"ceilings": {"peak_gflops": PEAK, "bw_gbs": BW, "threads_max": NMAX},
-           "kernels": kernels, "steps": steps, "phases": phases, "train": trains, "pool": pools,
+           "kernels": kernels, "kernels_per_clone": clone_rows, "steps": steps, "phases": phases, "train": trains, "pool": pools,
            "combine": combines,
            "errors": errors}
 write_atomic(os.path.join(RUN, "roofline.json"), ijson.dumps(summary, indent=1, default=str))

@@ -4,7 +4,9 @@
 #
 #   scripts/roofline.sh --measure [options]   make micro: a new run folder
 #       1. build/micro/ceilings (at 1, 2, 4, ... and all CPUs) -> RUN/ceilings.json
-#       2. build/micro/micro (repetitions) -> RUN/micro.json (+ micro.txt)
+#       2. build/micro/micro (repetitions) -> RUN/micro.json (+ micro.txt), then
+#          the core's kernels in each other ISA clone the CPU runs (CLLM_ISA)
+#          -> RUN/micro-<clone>.json
 #       3. train_model --config S at 1 and all online CPUs -> RUN/train_t<N>.json
 #       4. the roofline (below)
 #   scripts/roofline.sh [options] [RUN]      make roofline: redo step 4 for RUN
@@ -78,6 +80,22 @@ if [[ $measure -eq 1 ]]; then
     [[ $reps -gt 1 ]] && args+=(--benchmark_display_aggregates_only=true)
     [[ -n $filter ]] && args+=(--benchmark_filter="$filter")
     "$BUILD/micro/micro" "${args[@]}" | tee "$run/micro.txt"
+    # the core's own kernels again in every other ISA clone this CPU runs
+    # (CLLM_ISA: the core's switch), one micro-<clone>.json each
+    isas=$("$BUILD/micro/micro" --isa-list)
+    main_isa=${isas%%,*}
+    [[ -n ${CLLM_ISA:-} ]] && main_isa=$CLLM_ISA
+    kfilter='^(layernorm|gelu|crossentropy|adamw|attention)'
+    [[ -n $filter ]] && kfilter="$filter"
+    for isa in ${isas//,/ }; do
+        [[ $isa == "$main_isa" ]] && continue
+        echo "roofline.sh: the kernels in the $isa clone (CLLM_ISA=$isa)" >&2
+        kargs=(--benchmark_repetitions="$reps" --benchmark_min_time="$min_time" --benchmark_filter="$kfilter"
+               --benchmark_out="$run/micro-$isa.json" --benchmark_out_format=json)
+        [[ $reps -gt 1 ]] && kargs+=(--benchmark_display_aggregates_only=true)
+        CLLM_ISA=$isa "$BUILD/micro/micro" "${kargs[@]}" \
+            | tee "$run/micro-$isa.txt"
+    done
     uptime >>"$run/uptime.txt"
 else
     if [[ -z $run ]]; then

@@ -1,62 +1,32 @@
 /*
- * test_clones.c - the hot ops of core/ops.c give the same bits whichever
- * target_clones clone runs (util.h HOT: AVX-512F, AVX2, baseline x86-64), so
- * results do not depend on the CPU the program lands on.
+ * test_clones.c - the hot ops of core/ops.c and core/reduce.c give the same
+ * bits whichever ISA clone runs (ops.h ops_isa: AVX-512F, AVX2, baseline
+ * x86-64), so results do not depend on the CPU the program lands on.
  *
- * Each clone is picked the way the program picks it at load time: by GCC's
- * resolver of the function, which reads the CPU features libgcc detected
- * (__cpu_model, an ABI that compiled __builtin_cpu_supports calls rely on).
- * With AVX-512F masked out of them the resolver returns the AVX2 clone, with
- * AVX2 masked too the baseline one. Every op then runs on the same inputs
- * (sizes with vector tails, attention over several blocks) in each clone the
- * CPU can run, and the outputs are compared bit for bit with the baseline
+ * Each clone is picked with ops_isa_set, the switch CLLM_ISA drives. Every
+ * op then runs on the same inputs (sizes with vector tails, attention over
+ * several blocks, the combine of 1, 2 and 6 buffers) in each clone the CPU
+ * can run, and the outputs are compared bit for bit with the baseline
  * clone's. A clone this CPU cannot run is reported as not tested.
  *
- * Built without clones (clang, ThreadSanitizer: HOT is empty), there is one
+ * Built without clones (clang, ThreadSanitizer), there is one
  * implementation: the test then checks that two runs of it give the same bits.
  */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "ops.h"
+#include "reduce.h"
 #include "util.h"
-
-typedef void (*ln_fwd_fn)(float *, float *, float *, const float *, const float *, const float *,
-                          float *, const float *, size_t, size_t);
-typedef void (*ln_apply_fn)(float *, const float *, const float *, const float *, const float *,
-                            const float *, size_t, size_t);
-typedef void (*ln_bwd_fn)(float *, float *, float *, const float *, const float *, const float *,
-                          const float *, const float *, size_t, size_t);
-typedef void (*att_fwd_fn)(float *, float *, float *, const float *, size_t, size_t, size_t, size_t);
-typedef void (*att_bwd_fn)(float *, float *, const float *, const float *, const float *, size_t,
-                           size_t, size_t, size_t);
-typedef void (*gelu_fwd_fn)(float *, float *, const float *, size_t);
-typedef void (*gelu_bwd_fn)(float *, const float *, const float *, size_t);
-typedef double (*ce_fwd_fn)(float *, float *, float *, const int *, size_t, size_t);
-typedef void (*ce_bwd_fn)(float *, const float *, const int *, float, size_t, size_t);
-typedef void (*adamw_fn)(float *, float *, float *, const float *, size_t, const adamw_step *);
-
-/* one implementation of each hot op */
-typedef struct {
-    ln_fwd_fn ln_fwd;
-    ln_apply_fn ln_apply;
-    ln_bwd_fn ln_bwd;
-    att_fwd_fn att_fwd;
-    att_bwd_fn att_bwd;
-    gelu_fwd_fn gelu_fwd;
-    gelu_bwd_fn gelu_bwd;
-    ce_fwd_fn ce_fwd;
-    ce_bwd_fn ce_bwd;
-    adamw_fn adamw;
-} op_set;
-#define N_OPS 10
 
 /* shapes: tails of 8 (C = 200), 7 (V = 1003), 9 (GN = 1001) elements past
  * whole 16-float vectors; attention over two blocks, the second partial */
-enum { LN = 37, LC = 200, AB = 2, AT = 100, AC = 64, ANH = 4, GN = 1001, CN = 7, CV = 1003 };
+enum { LN = 37, LC = 200, AB = 2, AT = 100, AC = 64, ANH = 4, GN = 1001, CN = 7, CV = 1003, RB = 6 };
 
 typedef struct {
     float ln_out[LN * LC], ln_mean[LN], ln_rstd[LN], ln_res[LN * LC], ln_app[LN * LC];
@@ -66,6 +36,8 @@ typedef struct {
     float ce_logits[CN * CV], ce_scale[CN], ce_loss[CN];
     double ce_total;
     float ad_p[GN], ad_m[GN], ad_v[GN];
+    float rd_one[GN], rd_two[GN], rd_six[GN];   /* reduce_sum of 1 (in place), 2 and RB buffers */
+    double rd_norm[3];
 } outputs;
 
 typedef struct {
@@ -75,6 +47,7 @@ typedef struct {
     float ce_logits[CN * CV];
     int ce_tgt[CN];
     float ad_p[GN], ad_m[GN], ad_v[GN], ad_g[GN];
+    float rd_src[RB][GN];
 } inputs;
 
 static void fill(float *x, size_t n, rng_t *r, float lo, float hi) {
@@ -99,33 +72,43 @@ static void make_inputs(inputs *in) {
     fill(in->ad_m, GN, &s, -0.1f, 0.1f);
     fill(in->ad_v, GN, &s, 0, 0.01f);
     fill(in->ad_g, GN, &s, -1, 1);
+    for (int b = 0; b < RB; b++) fill(in->rd_src[b], GN, &s, -2, 2);
 }
 
-static void run_ops(const op_set *o, const inputs *in, outputs *out) {
+static void run_ops(const inputs *in, outputs *out) {
     memset(out, 0, sizeof *out);
-    o->ln_fwd(out->ln_out, out->ln_mean, out->ln_rstd, in->ln_x, in->ln_w, in->ln_b, out->ln_res,
+    layernorm_forward(out->ln_out, out->ln_mean, out->ln_rstd, in->ln_x, in->ln_w, in->ln_b, out->ln_res,
               in->ln_rb, LN, LC);
-    o->ln_apply(out->ln_app, in->ln_x, in->ln_w, in->ln_b, out->ln_mean, out->ln_rstd, LN, LC);
+    layernorm_apply(out->ln_app, in->ln_x, in->ln_w, in->ln_b, out->ln_mean, out->ln_rstd, LN, LC);
     memcpy(out->ln_dx, in->ln_dx0, sizeof out->ln_dx);
-    o->ln_bwd(out->ln_dx, out->ln_dw, out->ln_db, in->ln_dout, in->ln_x, in->ln_w, out->ln_mean,
+    layernorm_backward(out->ln_dx, out->ln_dw, out->ln_db, in->ln_dout, in->ln_x, in->ln_w, out->ln_mean,
               out->ln_rstd, LN, LC);
     float *scr = malloc(sizeof(float) * attention_scratch_floats(AT));
     CHECK(scr, "out of memory");
-    o->att_fwd(out->att_out, out->att_st, scr, in->att_qkv, AB, AT, AC, ANH);
-    o->att_bwd(out->att_dqkv, scr, in->att_dout, in->att_qkv, out->att_st, AB, AT, AC, ANH);
+    attention_forward(out->att_out, out->att_st, scr, in->att_qkv, AB, AT, AC, ANH);
+    attention_backward(out->att_dqkv, scr, in->att_dout, in->att_qkv, out->att_st, AB, AT, AC, ANH);
     free(scr);
-    o->gelu_fwd(out->gelu_out, NULL, in->gelu_x, GN);
-    o->gelu_fwd(out->gelu_out2, out->gelu_dg, in->gelu_x, GN);
-    o->gelu_bwd(out->gelu_dx, out->gelu_dg, in->gelu_dout, GN);
+    gelu_forward(out->gelu_out, NULL, in->gelu_x, GN);
+    gelu_forward(out->gelu_out2, out->gelu_dg, in->gelu_x, GN);
+    gelu_backward(out->gelu_dx, out->gelu_dg, in->gelu_dout, GN);
     memcpy(out->ce_logits, in->ce_logits, sizeof out->ce_logits);
-    out->ce_total = o->ce_fwd(out->ce_logits, out->ce_scale, out->ce_loss, in->ce_tgt, CN, CV);
-    o->ce_bwd(out->ce_logits, out->ce_scale, in->ce_tgt, 1.0f / CN, CN, CV);
+    out->ce_total = crossentropy_forward(out->ce_logits, out->ce_scale, out->ce_loss, in->ce_tgt, CN, CV);
+    crossentropy_backward(out->ce_logits, out->ce_scale, in->ce_tgt, 1.0f / CN, CN, CV);
     memcpy(out->ad_p, in->ad_p, sizeof out->ad_p);
     memcpy(out->ad_m, in->ad_m, sizeof out->ad_m);
     memcpy(out->ad_v, in->ad_v, sizeof out->ad_v);
     adamw_step st = { .lr = 1e-2f, .beta1 = 0.9f, .beta2 = 0.95f, .rb1 = 1.0f / (1.0f - 0.9f * 0.9f),
                       .rb2 = 1.0f / (1.0f - 0.95f * 0.95f), .eps = 1e-8f, .wd = 0.1f, .gscale = 0.7f };
-    o->adamw(out->ad_p, out->ad_m, out->ad_v, in->ad_g, GN, &st);
+    adamw_update(out->ad_p, out->ad_m, out->ad_v, in->ad_g, GN, &st);
+    /* the combine: in place over one buffer (the norm alone), two buffers
+     * into a separate dst, six (a group of four, then one of one) */
+    const float *src[RB];
+    for (int b = 0; b < RB; b++) src[b] = in->rd_src[b];
+    memcpy(out->rd_one, in->rd_src[0], sizeof out->rd_one);
+    float *one = out->rd_one;
+    out->rd_norm[0] = reduce_sum(one, (const float *const *)&one, 1, GN);
+    out->rd_norm[1] = reduce_sum(out->rd_two, src, 2, GN);
+    out->rd_norm[2] = reduce_sum(out->rd_six, src, RB, GN);
 }
 
 /* bit-for-bit comparison of each op's outputs of clone `name` with ref's */
@@ -156,6 +139,10 @@ static void compare(const char *name, const outputs *a, const outputs *ref) {
     SAME("adamw params", ad_p);
     SAME("adamw m", ad_m);
     SAME("adamw v", ad_v);
+    SAME("reduce_sum 1 buffer", rd_one);
+    SAME("reduce_sum 2 buffers", rd_two);
+    SAME("reduce_sum 6 buffers", rd_six);
+    SAME("reduce_sum norms", rd_norm);
 #undef SAME
     int ok = memcmp(&a->ce_total, &ref->ce_total, sizeof(double)) == 0;
     printf("  %-4s %-8s %-26s same bits as the reference\n", ok ? "ok" : "FAIL", name, "crossentropy total");
@@ -163,81 +150,74 @@ static void compare(const char *name, const outputs *a, const outputs *ref) {
 }
 
 #if CLLM_HAVE_CLONES
-/* GCC's resolvers (weak globals named "<function>.resolver") and the CPU
- * features they read: libgcc's struct __processor_model; AVX2 is bit 10 and
- * AVX-512F bit 15 of __cpu_features[0] (libgcc's enum processor_features) */
-void *r_ln_fwd(void) __asm__("layernorm_forward.resolver");
-void *r_ln_apply(void) __asm__("layernorm_apply.resolver");
-void *r_ln_bwd(void) __asm__("layernorm_backward.resolver");
-void *r_att_fwd(void) __asm__("attention_forward.resolver");
-void *r_att_bwd(void) __asm__("attention_backward.resolver");
-void *r_gelu_fwd(void) __asm__("gelu_forward.resolver");
-void *r_gelu_bwd(void) __asm__("gelu_backward.resolver");
-void *r_ce_fwd(void) __asm__("crossentropy_forward.resolver");
-void *r_ce_bwd(void) __asm__("crossentropy_backward.resolver");
-void *r_adamw(void) __asm__("adamw_update.resolver");
-extern struct { unsigned int vendor, type, subtype; unsigned int features[1]; } __cpu_model;
-#define FEAT_AVX2 (1u << 10)
-#define FEAT_AVX512F (1u << 15)
-
-/* the clones the resolvers return with the features in `clear` masked out */
-static op_set resolve(unsigned clear) {
-    unsigned saved = __cpu_model.features[0];
-    __cpu_model.features[0] = saved & ~clear;
-    op_set o = {
-        (ln_fwd_fn)r_ln_fwd(), (ln_apply_fn)r_ln_apply(), (ln_bwd_fn)r_ln_bwd(),
-        (att_fwd_fn)r_att_fwd(), (att_bwd_fn)r_att_bwd(), (gelu_fwd_fn)r_gelu_fwd(),
-        (gelu_bwd_fn)r_gelu_bwd(), (ce_fwd_fn)r_ce_fwd(), (ce_bwd_fn)r_ce_bwd(), (adamw_fn)r_adamw(),
-    };
-    __cpu_model.features[0] = saved;
-    return o;
-}
-
-/* how many of the ops' pointers differ between two sets */
-static int differ(const op_set *a, const op_set *b) {
-    void *const *pa = (void *const *)a, *const *pb = (void *const *)b;
-    int n = 0;
-    for (int i = 0; i < N_OPS; i++) n += pa[i] != pb[i];
-    return n;
+/* run every op in clone `name`, or say why not */
+static int run_in(const char *name, const inputs *in, outputs *out) {
+    if (ops_isa_set(name) != 0) {
+        printf("  --   %-8s not tested: this CPU cannot run it\n", name);
+        return 0;
+    }
+    EXPECT(strcmp(ops_isa(), name) == 0, "ops_isa() is %s after ops_isa_set(%s)", ops_isa(), name);
+    run_ops(in, out);
+    return 1;
 }
 #endif
 
+/* this program again with CLLM_ISA=isa in its environment (the child only
+ * reports ops_isa()): its exit status, its first output line in out */
+static int run_self(const char *isa, char *out, size_t n) {
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "CLLM_ISA=%s TEST_CLONES_CHILD=1 /proc/%d/exe 2>&1", isa, (int)getpid());
+    out[0] = '\0';
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    if (!fgets(out, (int)n, p)) out[0] = '\0';
+    out[strcspn(out, "\n")] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 int main(void) {
+    if (getenv("TEST_CLONES_CHILD")) {   /* run_self's child: which clone CLLM_ISA gave */
+        printf("%s\n", ops_isa());
+        return 0;
+    }
     openblas_set_num_threads(1);
     static inputs in;
     static outputs ref, got;
     make_inputs(&in);
+    char list[64];
+    ops_isa_list(list, sizeof list);
+    printf("clones this build has and this CPU runs: %s (picked at start: %s)\n", list, ops_isa());
+    /* a name no build has, and (where the CPU lacks AVX2) one it cannot run */
+    EXPECT(ops_isa_set("sse9") == -1, "ops_isa_set accepted an unknown clone");
+    EXPECT(strcmp(ops_isa(), "sse9") != 0, "a refused clone became the current one");
+    /* CLLM_ISA picks the clone before main; one this build or CPU lacks is
+     * refused with a message naming the choices, exit 2 */
+    char line[256];
+    int rc = run_self("default", line, sizeof line);
+    EXPECT(rc == 0 && strcmp(line, "default") == 0, "CLLM_ISA=default: exit %d, clone '%s'", rc, line);
+    rc = run_self("sse9", line, sizeof line);
+    EXPECT(rc == 2 && strstr(line, "CLLM_ISA=sse9") && strstr(line, "default"),
+           "CLLM_ISA=sse9: exit %d, message '%s'", rc, line);
+    printf("CLLM_ISA=sse9: exit %d, \"%s\"\n", rc, line);
 #if CLLM_HAVE_CLONES
     __builtin_cpu_init();
     const int has512 = __builtin_cpu_supports("avx512f"), has2 = __builtin_cpu_supports("avx2");
-    op_set base = resolve(FEAT_AVX512F | FEAT_AVX2), avx2 = resolve(FEAT_AVX512F), best = resolve(0);
     printf("this CPU: avx512f %s, avx2 %s\n", has512 ? "yes" : "no", has2 ? "yes" : "no");
-    /* the resolvers must hand out distinct clones, or the comparisons below say nothing */
-    if (has2)
-        EXPECT(differ(&base, &avx2) == N_OPS, "masking AVX2 changed %d of %d resolver answers",
-               differ(&base, &avx2), N_OPS);
-    run_ops(&base, &in, &ref);
-    if (has2) {
-        run_ops(&avx2, &in, &got);
-        compare("avx2", &got, &ref);
-    } else {
-        printf("  --   avx2     not tested: this CPU has no AVX2\n");
-    }
-    if (has512) {
-        EXPECT(differ(&avx2, &best) == N_OPS, "AVX-512F changed %d of %d resolver answers",
-               differ(&avx2, &best), N_OPS);
-        run_ops(&best, &in, &got);
-        compare("avx512f", &got, &ref);
-    } else {
-        printf("  --   avx512f  not tested: this CPU has no AVX-512F\n");
-    }
+    /* the widest clone the CPU runs is the one picked at start (no CLLM_ISA in tests) */
+    if (!getenv("CLLM_ISA"))
+        EXPECT(strncmp(list, ops_isa(), strlen(ops_isa())) == 0, "picked %s, not the widest of %s",
+               ops_isa(), list);
+    EXPECT((ops_isa_set("avx512f") == 0) == !!has512, "ops_isa_set(avx512f) disagrees with the CPU");
+    EXPECT((ops_isa_set("avx2") == 0) == !!has2, "ops_isa_set(avx2) disagrees with the CPU");
+    EXPECT(run_in("default", &in, &ref), "the baseline clone cannot run");
+    if (run_in("avx2", &in, &got)) compare("avx2", &got, &ref);
+    if (run_in("avx512f", &in, &got)) compare("avx512f", &got, &ref);
 #else
-    printf("no target_clones in this build: one implementation, run twice\n");
-    op_set one = { layernorm_forward, layernorm_apply, layernorm_backward, attention_forward,
-                   attention_backward, gelu_forward, gelu_backward, crossentropy_forward,
-                   crossentropy_backward, adamw_update };
-    run_ops(&one, &in, &ref);
-    run_ops(&one, &in, &got);
+    printf("no ISA clones in this build: one implementation, run twice\n");
+    EXPECT(strcmp(list, "default") == 0, "a build without clones lists %s", list);
+    run_ops(&in, &ref);
+    run_ops(&in, &got);
     compare("rerun", &got, &ref);
 #endif
     return check_finish("test_clones");

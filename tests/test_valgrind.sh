@@ -64,7 +64,7 @@ vg 0 "resume a words checkpoint" "$BUILD/lockfree/train_model" "$T/data" --steps
 head -c 5000 "$T/lockfree.ck" >"$T/cut.ck"
 vg 1 "a truncated checkpoint" "$BUILD/lockfree/train_model" --steps 1 --quiet --resume "$T/cut.ck"
 
-# The hot loops' ISA clones (core/util.h HOT: avx512f, avx2, default) give
+# The hot loops' ISA clones (core/ops.c: avx512f, avx2, default) give
 # the same bits. valgrind emulates no AVX-512 and hides it from CPUID, so
 # under it the avx2 clones run; natively, on a CPU with AVX-512, the avx512f
 # ones. Both runs use OpenBLAS's Haswell kernels (OPENBLAS_CORETYPE), so the

@@ -3,7 +3,7 @@
  * (a register-only kernel for the widest vector unit, picked at run time) and
  * the memory bandwidth (a STREAM-style triad over arrays of at least 4x the
  * last-level caches, plus the same triad on private arrays filling half the
- * L2 and half the LLC for the cache roofs), at 1 thread and at the number of
+ * L1d, half the L2 and half the LLC for the cache roofs), at 1 thread and at the number of
  * online CPUs. Writes one JSON object.
  *
  *   build/micro/ceilings [--seconds S] [--threads 1,2] [--array-mb M]
@@ -159,6 +159,26 @@ static void caches_read(caches_t *c, int ncpu) {
         c->l2_bytes = s > 0 ? s : 512 << 10;
         c->l2_source = s > 0 ? "sysconf" : "default 512 KiB (not found)";
     }
+}
+
+/* cpu0's level-1 data cache in bytes (sysfs, else sysconf, else 32 KiB);
+ * *source says which */
+static long long l1d_bytes(const char **source) {
+    char path[256], buf[256];
+    for (int i = 0; i < 16; i++) {
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+        if (read_line(path, buf, sizeof buf) != 0) break;
+        if (strcmp(buf, "Data") != 0) continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        if (read_line(path, buf, sizeof buf) != 0 || atoi(buf) != 1) continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        if (read_line(path, buf, sizeof buf) != 0) continue;
+        long long sz = parse_size(buf);
+        if (sz > 0) { *source = "sysfs"; return sz; }
+    }
+    long v = sysconf(_SC_LEVEL1_DCACHE_SIZE);
+    *source = v > 0 ? "sysconf" : "default 32 KiB (not found)";
+    return v > 0 ? v : 32 << 10;
 }
 
 /* ---------------------------------------------------------------- FMA kernels */
@@ -371,6 +391,23 @@ static result_t rates(const shared_t *s, double work) {
     return out;
 }
 
+/* The triad on private arrays of `ws` bytes per thread (three of them), at
+ * s->nth threads: the roof of the cache level that holds them. *ws_out gets
+ * the working set used (at least 3 x 256 doubles). */
+static result_t cache_roof(shared_t *s, double ws, int trials, size_t *ws_out) {
+    s->cn = (size_t)(ws / 3 / sizeof(double));
+    if (s->cn < 256) s->cn = 256;
+    /* sweeps for about 10 ms on one thread, timed on the DRAM arrays */
+    double t = now();
+    for (int r = 0; r < 4; r++) triad(s->a, s->b, s->c, 3.0, s->cn);
+    t = (now() - t) / 4;
+    s->sweeps = t > 0 ? (long)(0.01 / t) + 1 : 100;
+    s->job = JOB_CACHE; s->trials = trials;
+    if (run_job(s) != 0) die(1, "%s", s->err);
+    *ws_out = 3 * s->cn * sizeof(double);
+    return rates(s, 24.0 * (double)s->cn * (double)s->sweeps * s->nth);
+}
+
 /* ---------------------------------------------------------------- main */
 
 /* ws: bytes of one thread's working set (0: not written) */
@@ -463,8 +500,10 @@ int main(int argc, char **argv) {
         if (t > 0.01 || fma_iters > (1L << 40)) break;
         fma_iters *= 2;
     }
-    result_t fma[16], dram[16], l2[16], llc[16];
-    size_t l2_ws[16], llc_ws[16];
+    const char *l1_source;
+    long long l1_bytes = l1d_bytes(&l1_source);
+    result_t fma[16], dram[16], l1[16], l2[16], llc[16];
+    size_t l1_ws[16], l2_ws[16], llc_ws[16];
     for (int k = 0; k < nt; k++) {
         s->nth = nthreads[k];
         for (int i = 0; i < s->nth; i++) s->cpus[i] = s->nth <= ncpus_aff ? cpus[i] : -1;
@@ -485,27 +524,15 @@ int main(int argc, char **argv) {
         run_job(s);
         dram[k] = rates(s, 24.0 * (double)s->n);
 
-        /* cache triads: each thread's three arrays fill half its L2, then
-         * its share of half the LLC (per-thread working sets, in the JSON) */
-        for (int lvl = 0; lvl < 2; lvl++) {
-            double ws = lvl == 0 ? (double)ca.l2_bytes / 2
-                                 : (double)ca.llc_bytes * ca.llc_instances / 2 / s->nth;
-            s->cn = (size_t)(ws / 3 / sizeof(double));
-            if (s->cn < 1024) s->cn = 1024;
-            /* sweeps for about 10 ms on one thread, timed on the DRAM arrays */
-            double t = now();
-            for (int r = 0; r < 4; r++) triad(s->a, s->b, s->c, 3.0, s->cn);
-            t = (now() - t) / 4;
-            s->sweeps = t > 0 ? (long)(0.01 / t) + 1 : 100;
-            s->job = JOB_CACHE; s->trials = trials;
-            if (run_job(s) != 0) die(1, "%s", s->err);
-            result_t r = rates(s, 24.0 * (double)s->cn * (double)s->sweeps * s->nth);
-            if (lvl == 0) { l2[k] = r; l2_ws[k] = 3 * s->cn * sizeof(double); }
-            else { llc[k] = r; llc_ws[k] = 3 * s->cn * sizeof(double); }
-        }
+        /* cache triads: each thread's three arrays fill half its L1d, half
+         * its L2, then its share of half the LLC (per-thread working sets, in the JSON) */
+        l1[k] = cache_roof(s, (double)l1_bytes / 2, trials, &l1_ws[k]);
+        l2[k] = cache_roof(s, (double)ca.l2_bytes / 2, trials, &l2_ws[k]);
+        llc[k] = cache_roof(s, (double)ca.llc_bytes * ca.llc_instances / 2 / s->nth, trials, &llc_ws[k]);
         fprintf(stderr, "ceilings: %d thread%s: FMA (%s) %.1f GFLOP/s, triad DRAM %.2f GB/s, "
-                "LLC %.1f GB/s, L2 %.1f GB/s\n", s->nth, s->nth > 1 ? "s" : "", isa->name,
-                fma[k].best * 1e-9, dram[k].best * 1e-9, llc[k].best * 1e-9, l2[k].best * 1e-9);
+                "LLC %.1f GB/s, L2 %.1f GB/s, L1 %.1f GB/s\n", s->nth, s->nth > 1 ? "s" : "", isa->name,
+                fma[k].best * 1e-9, dram[k].best * 1e-9, llc[k].best * 1e-9, l2[k].best * 1e-9,
+                l1[k].best * 1e-9);
     }
 
     FILE *f = stdout;
@@ -548,6 +575,7 @@ int main(int argc, char **argv) {
             ca.llc_level, ca.llc_bytes, ca.llc_instances, ca.source);
     fprintf(f, "  \"l2_bytes\": %lld,\n  \"l2_source\": \"%s\",\n  \"triad_array_bytes\": %zu,\n",
             ca.l2_bytes, ca.l2_source, s->n * sizeof(double));
+    fprintf(f, "  \"l1d_bytes\": %lld,\n  \"l1d_source\": \"%s\",\n", l1_bytes, l1_source);
     fprintf(f, "  \"seconds\": %g,\n", seconds);
     fprintf(f, "  \"fma\": [\n");
     for (int k = 0; k < nt; k++) json_result(f, nthreads[k], fma[k], 1e-9, "gflops", 0, k == nt - 1);
@@ -558,6 +586,8 @@ int main(int argc, char **argv) {
     for (int k = 0; k < nt; k++) json_result(f, nthreads[k], llc[k], 1e-9, "gbs", llc_ws[k], k == nt - 1);
     fprintf(f, "  ],\n  \"triad_l2\": [\n");
     for (int k = 0; k < nt; k++) json_result(f, nthreads[k], l2[k], 1e-9, "gbs", l2_ws[k], k == nt - 1);
+    fprintf(f, "  ],\n  \"triad_l1\": [\n");
+    for (int k = 0; k < nt; k++) json_result(f, nthreads[k], l1[k], 1e-9, "gbs", l1_ws[k], k == nt - 1);
     double sink = 0;
     for (int i = 0; i < MAXTHREADS; i++) sink += s->sink[i];
     fprintf(f, "  ],\n  \"checksum\": %.6g\n}\n", sink);

@@ -7,13 +7,18 @@
  *                     [--benchmark_min_time=S] [--benchmark_out=FILE.json
  *                      --benchmark_out_format=json]
  * scripts/roofline.sh runs it into a run folder (make micro).
+ *   build/micro/micro --isa-list   the core's ISA clones this CPU runs, "a,b,c"
+ * The kernels run in the clone the core picked at start (ops.h ops_isa): the
+ * widest the CPU runs, or the one CLLM_ISA names; the context says which.
  */
 #include "micro.h"
 
 #include <cblas.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
+#include <string>
 
 namespace micro {
 
@@ -31,6 +36,12 @@ config_t config_get(const std::string &name) {
 }  // namespace micro
 
 int main(int argc, char **argv) {
+    char isas[64];
+    ops_isa_list(isas, sizeof isas);
+    if (argc == 2 && std::string(argv[1]) == "--isa-list") {
+        std::printf("%s\n", isas);
+        return 0;
+    }
     openblas_set_num_threads(1);   /* one BLAS thread inside each worker, as train_model */
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
@@ -39,6 +50,8 @@ int main(int argc, char **argv) {
     benchmark::AddCustomContext("cllm_core_cflags", build_cflags());
     benchmark::AddCustomContext("cllm_blas", build_blas());
     benchmark::AddCustomContext("cllm_variant", build_variant());
+    benchmark::AddCustomContext("cllm_isa", ops_isa());
+    benchmark::AddCustomContext("cllm_isa_list", isas);
     benchmark::AddCustomContext("micro_compiler", __VERSION__);
     benchmark::AddCustomContext("online_cpus", std::to_string(sysconf(_SC_NPROCESSORS_ONLN)));
     benchmark::AddCustomContext("counters",

@@ -10,6 +10,10 @@
  *   flop_per_iter, bytes_per_iter: the analytic counts of one iteration
  *           (the roofline's arithmetic intensity is their ratio)
  *   ws_bytes  the working set, which picks the cache level of its roof
+ *   exec_flop_per_iter  (the kernels built on ops.c's exp_approx only) the
+ *           floating-point operations the core's source executes in one
+ *           iteration, exp's polynomial and GELU's division included: what
+ *           the compute roof (mul + add) is judged against
  * The pool benchmarks, which move neither, report "barriers" / "runs" rates.
  */
 #ifndef CLLM_MICRO_H
@@ -59,13 +63,14 @@ private:
 /* Report the analytic work of one iteration as rate counters; ws is the
  * working set (distinct bytes the timed call touches: an in-place buffer
  * counts once, where bytes counts its read and its write). */
-inline void set_work(benchmark::State &st, double flop, double bytes, double ws) {
+inline void set_work(benchmark::State &st, double flop, double bytes, double ws, double exec_flop = 0) {
     double it = static_cast<double>(st.iterations());
     st.counters["GFLOP"] = benchmark::Counter(flop * it * 1e-9, benchmark::Counter::kIsRate);
     st.counters["GB"] = benchmark::Counter(bytes * it * 1e-9, benchmark::Counter::kIsRate);
     st.counters["flop_per_iter"] = flop;
     st.counters["bytes_per_iter"] = bytes;
     st.counters["ws_bytes"] = ws;
+    if (exec_flop > 0) st.counters["exec_flop_per_iter"] = exec_flop;
 }
 
 /* bytes of the buffers a timed call touches */

@@ -48,6 +48,19 @@ std::string shape(const char *fmt, ...) {
     return buf;
 }
 
+/* Floating-point operations of core/ops.c's exp_approx, counted from its
+ * source: two clamps, the reduction (3), r in two steps (4), the degree-5
+ * Horner polynomial (10), y (4), 2^n (1), the product (1) */
+constexpr double EXP_OPS = 25;
+/* tanh_approx: 2u, + 1, the division, 1 - */
+constexpr double TANH_OPS = EXP_OPS + 4;
+/* gelu_forward per element, without dgelu: u (5), tanh, 0.5 x (1 + th) (3) */
+constexpr double GELU_OPS = 5 + TANH_OPS + 3;
+/* with dgelu: u, tanh, sech^2 (2), the clamp (2), out (3), dgelu (11) */
+constexpr double GELU_D_OPS = 5 + TANH_OPS + 2 + 2 + 3 + 11;
+/* crossentropy_forward per logit: max (1), subtract (1), exp, the double sum (2) */
+constexpr double CE_OPS = 1 + 1 + EXP_OPS + 2;
+
 void reg(const std::string &name, const std::string &label,
          std::function<void(benchmark::State &)> fn) {
     benchmark::RegisterBenchmark(name.c_str(), [fn, label](benchmark::State &st) {
@@ -171,7 +184,7 @@ void register_pointwise(const std::string &cn, const config_t &c) {
             gelu_forward(out.get(), nullptr, inp.get(), nf);
             benchmark::ClobberMemory();
         }
-        set_work(st, 10.0 * nf, 8.0 * nf, footprint({ &inp, &out }));
+        set_work(st, 10.0 * nf, 8.0 * nf, footprint({ &inp, &out }), GELU_OPS * nf);
     });
     /* backward: the recompute pass (GELU and its derivative, about 20
      * FLOPs an element) and the product with dout (1) */
@@ -183,7 +196,8 @@ void register_pointwise(const std::string &cn, const config_t &c) {
             gelu_backward(dinp.get(), dg.get(), dout.get(), nf);
             benchmark::ClobberMemory();
         }
-        set_work(st, 21.0 * nf, 24.0 * nf, footprint({ &inp, &out, &dg, &dout, &dinp }));
+        set_work(st, 21.0 * nf, 24.0 * nf, footprint({ &inp, &out, &dg, &dout, &dinp }),
+                 (GELU_D_OPS + 1) * nf);
     });
     /* cross-entropy over the logits (N,V): forward about 4 FLOPs an element
      * (max, subtract, exp, sum), backward 1 */
@@ -202,7 +216,8 @@ void register_pointwise(const std::string &cn, const config_t &c) {
             benchmark::ClobberMemory();
         }
         benchmark::DoNotOptimize(sink);
-        set_work(st, 4.0 * nv, 4.0 * (2.0 * nv + 3.0 * N), footprint({ &probs, &scale, &losses }) + 4.0 * N);
+        set_work(st, 4.0 * nv, 4.0 * (2.0 * nv + 3.0 * N), footprint({ &probs, &scale, &losses }) + 4.0 * N,
+                 CE_OPS * nv);
     });
     reg("crossentropy_bwd/" + cn, cl, [=](benchmark::State &st) {
         Buf probs(nv), scale(N), losses(N);

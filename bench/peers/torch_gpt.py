@@ -92,19 +92,21 @@ def main():
     model = GPT(V, C, L, NH, Fh, T)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.95), weight_decay=0.1)
     g = torch.Generator().manual_seed(1)
-    times = []
+    times, cpu = [], []
     for step in range(a.warmup + a.steps):
         idx = torch.randint(0, min(V, 256), (B, T), generator=g)
         tgt = torch.randint(0, min(V, 256), (B, T), generator=g)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad(set_to_none=True)
         loss = model(idx, tgt)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         dt = (time.perf_counter() - t0) * 1e3
+        dc = (time.process_time() - c0) * 1e3
         if step >= a.warmup:
             times.append(dt)
+            cpu.append(dc)
     flops = 6.0 * B * T * (L * (4.0 * C * C + 2.0 * C * Fh) + V * C) + 12.0 * L * B * T * T * C
     med = statistics.median(times)
     timed = sum(times) / 1e3
@@ -116,6 +118,10 @@ def main():
         "tokens": B * T * (a.warmup + a.steps), "timed_wall_s": timed,
         "tokens_per_s": B * T * a.steps / timed,
         "ms_per_step": {"median": med, "min": min(times), "max": max(times)},
+        # CPU time of the process (every thread) per timed step: what a
+        # shared machine's other load does not add to
+        "cpu_ms_per_step": {"median": statistics.median(cpu), "min": min(cpu), "max": max(cpu)},
+        "timed_cpu_s": sum(cpu) / 1e3,
         "flops_per_step": flops,
         "intra_op_threads": torch.get_num_threads(), "inter_op_threads": torch.get_num_interop_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
