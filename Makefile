@@ -26,10 +26,10 @@ DEFS     = -D_GNU_SOURCE -DCLLM_CC='"$(shell $(CC) --version | head -n1)"' \
            -DCLLM_CFLAGS='"$(CFLAGS)"' -DCLLM_GIT='"$(GIT_REV)"'
 
 # the core modules the harness compiles too (it does not link libcllm): the
-# JSON writer and --pin's parser
-BENCH_CORE_SRC := core/jsonw.c core/pinspec.c
-CORE_SRC := core/util.c core/cli.c core/config.c core/ops.c core/model.c core/pool.c core/pin.c core/perfev.c core/reduce.c \
-            core/trainer.c core/plan.c core/memtable.c core/data.c core/ckpt.c core/report.c core/describe.c \
+# JSON writer, --pin's parser and the atomic file writer
+BENCH_CORE_SRC := core/jsonw.c core/pinspec.c core/afile.c
+CORE_SRC := core/util.c core/crc32c.c core/cli.c core/config.c core/ops.c core/model.c core/pool.c core/pin.c core/perfev.c core/reduce.c \
+            core/trainer.c core/plan.c core/memtable.c core/trace.c core/data.c core/ckpt.c core/report.c core/describe.c \
             core/comm_single.c $(BENCH_CORE_SRC)
 CORE_HDR := $(wildcard core/*.h)
 

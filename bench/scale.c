@@ -29,6 +29,7 @@
 
 #include <perfmon/pfmlib.h>
 
+#include "../core/afile.h"
 #include "counters.h"
 #include "export.h"
 #include "json.h"
@@ -130,28 +131,21 @@ static int mkdir_p(const char *path) {
     return 0;
 }
 
-/* Atomic file: write to a temp file in the same folder, fsync, rename. */
-typedef struct { FILE *f; char tmp[PATH_MAX + 32], path[PATH_MAX + 32]; } atomic_file;
+/* Atomic, durable files: the core's one writer (core/afile.h: temporary
+ * file in the folder, fsync, rename, fsync of the folder, dead writers'
+ * temporaries removed). Both return with errno set on failure. */
+typedef afile atomic_file;
 
 static FILE *atomic_open(atomic_file *a, const char *dir, const char *name) {
-    snprintf(a->path, sizeof a->path, "%s/%s", dir, name);
-    snprintf(a->tmp, sizeof a->tmp, "%s/.%s.XXXXXX", dir, name);
-    int fd = mkstemp(a->tmp);
-    a->f = fd >= 0 ? fdopen(fd, "w") : NULL;
-    if (fd >= 0 && !a->f) { close(fd); unlink(a->tmp); }
-    return a->f;
+    char path[PATH_MAX + 32], err[PATH_MAX + 128];
+    if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) { errno = ENAMETOOLONG; return NULL; }
+    return afile_open(a, path, err, sizeof err) == 0 ? a->f : NULL;
 }
 
-/* Returns 0, or -1 (temp file removed, errno set) when any write failed. */
 static int atomic_commit(atomic_file *a, const char *dir) {
-    int bad = fflush(a->f) != 0 || ferror(a->f) || fsync(fileno(a->f)) != 0 || fchmod(fileno(a->f), 0644) != 0;
-    int e = errno;
-    if (fclose(a->f) != 0) bad = 1;
-    if (!bad && rename(a->tmp, a->path) != 0) { bad = 1; e = errno; }
-    if (bad) { unlink(a->tmp); errno = e; return -1; }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) { fsync(dfd); close(dfd); }
-    return 0;
+    (void)dir;
+    char err[PATH_MAX + 256];
+    return afile_commit(a, err, sizeof err);
 }
 
 // ----------------------------------------------------------------------------
@@ -194,6 +188,14 @@ static void usage(FILE *f, const facts *fa) {
           "  --events LIST    counter events, {a,b} = one group (default: the counters module's list)\n"
           "  --pin P          passed to train_model as --pin P: none | cores | scatter | CPU list\n"
           "                   (default: no --pin, train_model's own default)\n"
+          "  --trace [POINTS] keep the timeline (train_model --trace, first 100 steps at most) of rep 0\n"
+          "                   of these thread counts (comma list; default: 1 and the largest count\n"
+          "                   that is not oversubscribed) as <out>/trace-<variant>-<threads>.json\n"
+          "  --reps-over N    N repetitions (fewer than --reps) of the oversubscribed points\n"
+          "                   (more workers than usable CPUs): shown, never fitted; meta.json\n"
+          "                   reps_oversubscribed (default: --reps; make bench: 2)\n"
+          "  --quiet          no progress (by default: a line that redraws itself on a terminal,\n"
+          "                   else one plain line per finished point, with elapsed time and ETA)\n"
           "  --noise-max C    warn when other processes kept more than C CPUs busy during a run\n"
           "                   (default 0.1)\n"
           "  --bin-dir DIR    where <variant>/train_model is (default build)\n"
@@ -345,7 +347,10 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     int ok = 0;
     for (int i = 0; i < s->nruns; i++) ok += s->runs[i].ok;
     fprintf(f, ",\"points_total\":%d,\"runs_recorded\":%d,\"runs_ok\":%d,\"runs_failed\":%d",
-            point_total(&s->o), s->nruns, ok, s->nruns - ok);
+            point_expected(&s->o), s->nruns, ok, s->nruns - ok);
+    /* --reps-over: the repetitions of oversubscribed points (null: --reps) */
+    if (s->o.reps_over >= 0 && s->o.reps_over < s->o.reps) fprintf(f, ",\"reps_oversubscribed\":%d", s->o.reps_over);
+    else fputs(",\"reps_oversubscribed\":null", f);
     fputs(",\"analysis\":{\"memory\":", f);
     stats_write_memory_json(f, mem, nv);
     fputs(",\"noise\":", f);
@@ -575,12 +580,13 @@ static void fmt_secs(char *buf, size_t n, double x) {
 /* Runs every point not yet recorded, in the interleaved order. Returns 0,
  * or the signal that interrupted it. */
 static int sweep(scale *s) {
-    int total = point_total(&s->o), todo = total, done_now = 0;
+    int total = point_total(&s->o), todo = point_expected(&s->o), done_now = 0;
     char *done = calloc((size_t)(s->o.reps * s->o.nv * s->o.nt * s->o.nr), 1);
     for (int i = 0; i < s->nruns; i++) {
         int g = grid_index(s, s->runs[i].variant, s->runs[i].threads, s->runs[i].ranks > 1 ? s->runs[i].ranks : 1,
                            s->runs[i].rep);
-        if (g >= 0 && !done[g]) { done[g] = 1; todo--; }
+        if (g >= 0 && !done[g]) { done[g] = 1; todo -= !point_skipped(&s->o, s->runs[i].rep, g / s->o.nr % s->o.nt,
+                                                                          g / s->o.nr / s->o.nt % s->o.nv, g % s->o.nr); }
     }
     int tty = isatty(2), sig = 0;
     double t_start = now_s();
@@ -589,8 +595,9 @@ static int sweep(scale *s) {
         point_order(&s->o, point, &rep, &t, &v, &r);
         int ranks = point_rank(&s->o, v, r);
         if (done[((rep * s->o.nv + v) * s->o.nt + t) * s->o.nr + r]) continue;
+        if (point_skipped(&s->o, rep, t, v, r)) continue;
         if (g_signal) { sig = g_signal; break; }
-        if (tty) {
+        if (tty && !s->o.quiet) {
             char el[16], eta[16], rk[32] = "";
             double e = now_s() - t_start;
             fmt_secs(el, sizeof el, e);
@@ -599,11 +606,23 @@ static int sweep(scale *s) {
             fprintf(stderr, "\r[%d/%d] %s %s%d threads rep %d  elapsed %s  ETA %s\033[K",
                     done_now + 1, todo, s->o.variants[v], rk, s->o.threads[t], rep, el, eta);
         }
+        double p0 = now_s();
         if (sweep_run(s, v, s->o.threads[t], ranks, rep, point)) sig = g_signal;
         done_now++;
+        if (!tty && !s->o.quiet && !sig) {
+            /* not a terminal (a log, a pipe): one plain line per finished point */
+            char el[16], eta[16], rk[32] = "";
+            double e = now_s() - t_start;
+            fmt_secs(el, sizeof el, e);
+            fmt_secs(eta, sizeof eta, e / done_now * (todo - done_now));
+            if (point_is_mpi(&s->o, v)) snprintf(rk, sizeof rk, "%d ranks x ", ranks);
+            fprintf(stderr, "scale: [%d/%d] %s %s%d threads rep %d done in %.1fs%s  elapsed %s  ETA %s\n",
+                    done_now, todo, s->o.variants[v], rk, s->o.threads[t], rep, now_s() - p0,
+                    s->o.threads[t] * ranks > s->topo.usable_cpus ? " (oversubscribed)" : "", el, eta);
+        }
     }
     if (!sig) sig = g_signal;
-    if (tty && todo) fputc('\n', stderr);
+    if (tty && !s->o.quiet && todo) fputc('\n', stderr);
     free(done);
     return sig;
 }
@@ -657,7 +676,7 @@ static int write_exports(scale *s) {
     int bad = 0;
     FILE *f = atomic_open(&a, s->out, "runs.csv");
     int r = f ? export_runs_csv(f, runs, s->cnt, &s->metric, err, sizeof err) : -1;
-    if (f && r != 0) { fclose(f); unlink(a.tmp); }
+    if (f && r != 0) afile_abort(&a);
     if (!f || r != 0 || atomic_commit(&a, s->out) != 0) {
         fprintf(stderr, "scale: cannot write %s/runs.csv: %s\n", s->out, *err ? err : strerror(errno));
         bad = -1;
@@ -671,7 +690,7 @@ static int write_exports(scale *s) {
     *err = '\0';
     f = *name ? atomic_open(&a, dir, name) : NULL;
     r = f ? export_hyperfine(f, runs, s->o.variants, s->o.nv, s->o.threads, s->o.nt, err, sizeof err) : -1;
-    if (f && r != 0) { fclose(f); unlink(a.tmp); }
+    if (f && r != 0) afile_abort(&a);
     if (!f || r != 0 || atomic_commit(&a, dir) != 0) {
         fprintf(stderr, "scale: cannot write --export-hyperfine %s: %s\n", hf, *err ? err : strerror(errno));
         bad = -1;
@@ -865,7 +884,7 @@ int main(int argc, char **argv) {
     if (meta_write(&s, "running", NULL, NULL, 0, NULL) != 0)
         die(1, "cannot write %s/meta.json: %s", s.out, strerror(errno));
     int sig = sweep(&s);
-    int total = point_total(&s.o), failed = 0;
+    int total = point_expected(&s.o), failed = 0;
     for (int i = 0; i < s.nruns; i++) failed += !s.runs[i].ok;
     int bad = finish(&s, sig ? "interrupted" : s.nruns < total ? "incomplete" : "complete");
     close(s.runs_fd);

@@ -41,12 +41,33 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) {
 }
 
 int scale_opts_parse(scale_opts *o, int argc, char **argv, char *err, size_t errlen) {
+    o->reps_over = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return 1;
         if (strncmp(a, "--", 2) != 0) return fail(err, errlen, -1, "unexpected argument '%s'", a);
         if (strcmp(a, "--dry-run") == 0) { o->dry_run = 1; continue; }
         if (strcmp(a, "--default-out") == 0) { o->default_out = 1; continue; }
+        if (strcmp(a, "--quiet") == 0) { o->quiet = 1; continue; }
+        if (strcmp(a, "--reps-over") == 0) {
+            char *end;
+            long n = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
+            if (i + 1 >= argc || end == argv[i + 1] || *end || n < 1 || n > 1000)
+                return fail(err, errlen, -1, "--reps-over needs a repetition count 1..1000");
+            o->reps_over = (int)n;
+            i++;
+            continue;
+        }
+        if (strcmp(a, "--trace") == 0) {      /* an optional value: the next word unless it is a flag */
+            o->trace = 1;
+            if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+                const char *p = argv[++i];
+                if (!*p || strspn(p, "0123456789,") != strlen(p))
+                    return fail(err, errlen, -1, "--trace: '%s' is not a list of thread counts (e.g. 1,2)", p);
+                o->trace_points = p;
+            }
+            continue;
+        }
         const char *eq = strchr(a, '=');
         size_t len = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
         if (len == 7 && strncmp(a + 2, "command", 7) == 0) {   /* repeatable: one variant each */

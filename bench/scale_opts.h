@@ -45,6 +45,10 @@ typedef struct {
     template cmds[MAX_COMMANDS];   /* parsed by scale_opts_validate */
     int dry_run;                   /* --dry-run: print every point's command, run nothing */
     int default_out;               /* --default-out: print the default run folder's name, run nothing */
+    int quiet;                     /* --quiet: no progress lines */
+    int reps_over;                 /* --reps-over N: reps of oversubscribed points; -1: --reps */
+    int trace;                     /* --trace [POINTS]: keep rep 0's train_model --trace */
+    const char *trace_points;      /* its thread counts (comma list); NULL: the default points */
     int cores, usable_cpus;        /* the machine the mpi variant's mapping is for (scale.c sets them) */
     facts facts;                   /* train_model's configs and limits (scale.c reads them from
                                       train_model --describe); unknown: those checks are skipped */

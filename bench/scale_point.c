@@ -30,6 +30,22 @@ static int point_per_threads(const scale_opts *o) {
 
 int point_total(const scale_opts *o) { return o->reps * o->nt * point_per_threads(o); }
 
+int point_skipped(const scale_opts *o, int rep, int t, int v, int r) {
+    if (o->reps_over < 0 || rep < o->reps_over || o->usable_cpus <= 0) return 0;
+    int workers = o->threads[t] * (point_is_mpi(o, v) ? point_rank(o, v, r) : 1);
+    return workers > o->usable_cpus;
+}
+
+int point_expected(const scale_opts *o) {
+    int n = 0, total = point_total(o);
+    for (int point = 0; point < total; point++) {
+        int rep, t, v, r;
+        point_order(o, point, &rep, &t, &v, &r);
+        n += !point_skipped(o, rep, t, v, r);
+    }
+    return n;
+}
+
 void point_order(const scale_opts *o, int point, int *rep, int *t, int *v, int *r) {
     int nv = o->nv, nt = o->nt, per = point_per_threads(o);
     *rep = point / (per * nt);
@@ -82,6 +98,27 @@ static int mpirun_prefix(const scale_opts *o, int ranks, int threads, point_cmd 
     return a;
 }
 
+/* scale --trace: is this point one whose rep 0 keeps its trace? The thread
+ * counts given, else 1 and the largest workers count that is not
+ * oversubscribed (ranks x threads <= usable CPUs) */
+static int point_traced(const scale_opts *o, int threads, int ranks) {
+    if (o->trace_points) {
+        char buf[256];
+        snprintf(buf, sizeof buf, "%s", o->trace_points);
+        for (char *sv, *tok = strtok_r(buf, ",", &sv); tok; tok = strtok_r(NULL, ",", &sv))
+            if (atoi(tok) == threads) return 1;
+        return 0;
+    }
+    if (threads * ranks == 1) return 1;
+    int best = 0;
+    for (int t = 0; t < o->nt; t++)
+        for (int r = 0; r < o->nr; r++) {
+            int w = o->threads[t] * (o->nr > 1 ? o->ranks[r] : 1);
+            if (w <= o->usable_cpus && w > best) best = w;
+        }
+    return threads * ranks == best;
+}
+
 void point_command(const scale_opts *o, const char *out, int v, int threads, int ranks, int rep, point_cmd *pc) {
     const char *variant = o->variants[v];
     const template *t = o->tmpl[v];
@@ -111,6 +148,17 @@ void point_command(const scale_opts *o, const char *out, int v, int threads, int
                      "--report", pc->report };
     for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++) argv[a++] = rest[i];
     if (o->raw[OPT_PIN]) { argv[a++] = "--pin"; argv[a++] = o->raw[OPT_PIN]; }
+    pc->trace[0] = 0;
+    if (o->trace && rep == 0 && point_traced(o, threads, mpi ? ranks : 1)) {
+        /* the first 100 steps at most: enough for the timeline, bounded in size */
+        if (mpi) snprintf(pc->trace, sizeof pc->trace, "%s/trace-%s-%dx%d.json", out, variant, ranks, threads);
+        else snprintf(pc->trace, sizeof pc->trace, "%s/trace-%s-%d.json", out, variant, threads);
+        snprintf(pc->tw, sizeof pc->tw, "1:%d", o->steps < 100 ? o->steps : 100);
+        argv[a++] = "--trace";
+        argv[a++] = pc->trace;
+        argv[a++] = "--trace-steps";
+        argv[a++] = pc->tw;
+    }
     argv[a] = NULL;
     pc->argv = argv;
     pc->envv = NULL;
@@ -199,6 +247,7 @@ void point_dry_run(FILE *f, const scale_opts *o, const char *out) {
         int rep, t, v, r;
         point_cmd pc;
         point_order(o, point, &rep, &t, &v, &r);
+        if (point_skipped(o, rep, t, v, r)) continue;
         point_command(o, out, v, o->threads[t], point_rank(o, v, r), rep, &pc);
         fprintf(f, "{\"point\":%d,\"variant\":", point);
         jw_put_str(f, o->variants[v]);

@@ -24,6 +24,7 @@
 
 typedef struct {
     char report[PATH_MAX + 64], bin[PATH_MAX], tb[16], kb[16], rb[16], nb[16], pe[32];
+    char trace[PATH_MAX + 64], tw[40];   /* --trace FILE and its --trace-steps window; "" none */
     char *fixed[24 + 12 + POINT_MPIRUN_WORDS];   /* [mpirun ...] train_model's argv */
     char *words;               /* --mpirun-args, split in place (malloc'ed) */
     char **argv, **envv;       /* what runs; envv NULL for train_model (no "env" field) */
@@ -37,6 +38,11 @@ int point_is_mpi(const scale_opts *o, int v);
 int point_nranks(const scale_opts *o, int v);
 int point_rank(const scale_opts *o, int v, int r);
 int point_total(const scale_opts *o);
+/* --reps-over: is this point (rep, threads index t, variant v, rank index
+ * r) one the sweep leaves out (an oversubscribed point past --reps-over)? */
+int point_skipped(const scale_opts *o, int rep, int t, int v, int r);
+/* the points the sweep runs: point_total less the skipped ones */
+int point_expected(const scale_opts *o);
 
 /* The command of variant v at (threads, ranks, rep); out is the run folder
  * ({out}, and where {report} lies). For the mpi variant: mpirun -np ranks,

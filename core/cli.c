@@ -112,11 +112,14 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
             DBL("--clip", 0, 1e6, o->opt.clip, CLI_CLIP)
             LONG("--seed", 0, 1L << 62, o->opt.seed, CLI_SEED)
             LONG("--eval-batches", 0, 1 << 20, o->eval_batches, 0)
+            LONG("--save-every", 1, 1L << 40, o->save_every, 0)
+            DBL("--save-every-s", 1e-3, 1e7, o->save_every_s, 0)
             STR("--save", o->save)
             STR("--resume", o->resume)
             STR("--report", o->report)
             STR("--pin", o->pin)
             STR("--phase-counters", o->phase_counters)
+            STR("--trace", o->trace)
 #undef LONG
 #undef DBL
 #undef STR
@@ -127,6 +130,15 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
             } else if (strcmp(a, "--recompute") == 0) {
                 if (parse_choice(a, v, "none", "layers", &s, err, errlen)) return -1;
                 o->opt.recompute = strcmp(s, "layers") == 0 ? RECOMPUTE_LAYERS : RECOMPUTE_NONE;
+            } else if (strcmp(a, "--trace-steps") == 0) {
+                char *end;
+                if (!v) goto missing;
+                errno = 0;
+                o->trace_a = strtol(v, &end, 10);
+                if (end == v || *end != ':' || errno) goto bad_window;
+                const char *b = end + 1;
+                o->trace_b = strtol(b, &end, 10);
+                if (end == b || *end || errno || o->trace_a < 1 || o->trace_b < o->trace_a) goto bad_window;
             } else if (strcmp(a, "--tokenizer") == 0) {
                 if (parse_choice(a, v, "bytes", "words", &o->tokname, err, errlen)) return -1;
             } else if (a[0] == '-' && a[1]) {
@@ -145,6 +157,18 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
     missing:
         snprintf(err, errlen, "%s needs a value", a);
         return -1;
+    bad_window:
+        snprintf(err, errlen, "--trace-steps: '%.64s' is not A:B, two step numbers with 1 <= A <= B "
+                 "(as the progress lines number them)", v);
+        return -1;
+    }
+    if ((o->trace_a || o->trace_b) && !o->trace) {
+        snprintf(err, errlen, "--trace-steps needs --trace FILE");
+        return -1;
+    }
+    if (o->trace && !o->opt.timing) {
+        snprintf(err, errlen, "--trace reads the phase clocks, which --no-timing turns off");
+        return -1;
     }
     if (o->steps > 0 && o->epochs > 0) {
         snprintf(err, errlen, "--steps and --epochs exclude each other");
@@ -152,6 +176,11 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
     }
     if (o->ranks && !o->describe) {
         snprintf(err, errlen, "--ranks goes with --describe (a run's ranks are mpirun's -n)");
+        return -1;
+    }
+    if ((o->save_every || o->save_every_s) && !o->save) {
+        snprintf(err, errlen, "%s needs --save FILE (the checkpoint it rewrites)",
+                 o->save_every ? "--save-every" : "--save-every-s");
         return -1;
     }
     if (pin_parse(o->pin ? o->pin : "none", &o->pin_spec, err, errlen) != 0) return -1;

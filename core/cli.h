@@ -27,12 +27,16 @@ typedef struct {
     const char *pin;             /* --pin as given (NULL: none) */
     pin_spec pin_spec;           /* --pin parsed (pin_parse; mode none when not given) */
     const char *phase_counters;  /* --phase-counters as given (NULL: off); parsed into opt.events */
+    const char *trace;           /* --trace FILE (NULL: off) */
+    long trace_a, trace_b;       /* --trace-steps A:B (1-based, inclusive); 0:0 = every step */
     int over[7];                 /* V C L NH F T B overrides, -1 = not given */
     int config_given, threads, quiet, memtable, eval_batches, help;
     int describe;                /* --describe: print this build's facts as JSON (describe.h) */
     int ranks;                   /* --ranks R with --describe; 0 = not given */
     long steps;                  /* -1 = not given */
     double epochs;               /* -1 = not given */
+    long save_every;             /* --save-every N steps, 0 = off */
+    double save_every_s;         /* --save-every-s S seconds, 0 = off */
     train_opts opt;
     unsigned given;              /* CLI_* bits */
 } cli_opts;

@@ -10,8 +10,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "comm.h"
 #include "jsonw.h"
+#include "trace.h"
 #include "util.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -261,6 +263,7 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     free(cpu);
     json_pin(&j, t, ri);
     json_phase_counters(&j, t);
+    trace_report_json(ri->trace, &j);
 
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

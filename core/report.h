@@ -33,6 +33,7 @@ typedef struct {
     const char *pin;           /* --pin as given ("none" when not) */
     const char *pin_mode;      /* none / cores / scatter / list */
     int pin_wrapped;           /* cores/scatter had more workers than CPUs */
+    const struct trace *trace; /* the run's timeline (trace.h): "stragglers"; NULL: null */
 } run_info;
 
 /* Write atomically. -1 with err naming the file on failure. */

@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "afile.h"
 #include "ckpt.h"
 #include "cli.h"
 #include "comm.h"
@@ -28,6 +29,7 @@
 #include "describe.h"
 #include "pin.h"
 #include "report.h"
+#include "trace.h"
 #include "trainer.h"
 #include "util.h"
 
@@ -57,7 +59,13 @@ static void usage(FILE *f) {
 "                       layer's input and recomputes its forward in backward\n"
 "                       (less memory, same results; default none)\n"
 "  --eval-batches N     validation batches after training (default 2, 0 = none)\n"
-"  --save FILE          checkpoint at the end (and on SIGINT/SIGTERM)\n"
+"  --save FILE          checkpoint at the end (and on SIGINT/SIGTERM), written atomically\n"
+"                       and durably (core/CHECKPOINT.md)\n"
+"  --save-every N       also write it after every N-th step (steps counted from the first\n"
+"                       run, so a resumed run keeps the same ones)\n"
+"  --save-every-s S     also write it when S seconds have passed since the last write\n"
+"                       (both may be given: whichever comes first); a crash or SIGKILL\n"
+"                       then loses at most the steps since the last one\n"
 "  --resume FILE        continue from a checkpoint: config, vocabulary, seed and training\n"
 "                       options (lr, warmup, cosine horizon, wd, clip, scaling) come from it;\n"
 "                       a flag given for one of them overrides it (and says so)\n"
@@ -76,10 +84,17 @@ static void usage(FILE *f) {
 "  --phase-counters EVENTS   per-thread perf events read at every phase boundary, per\n"
 "                       worker and phase in the report (comma list, at most %d of:\n"
 "                       %s)\n"
+"  --trace FILE         a timeline of every worker's phases per step (Chrome Trace Event\n"
+"                       JSON: open it in ui.perfetto.dev or chrome://tracing; README)\n"
+"  --trace-steps A:B    trace only steps A..B (as the progress lines number them); a trace\n"
+"                       that would pass 100 MB is refused before training without it\n"
 "  --help\n"
-"signals: SIGINT/SIGTERM stop after the step in flight and save; if that step does not\n"
-"  finish within the grace period (CLLM_STOP_GRACE_S seconds, default %d, at least 3x the\n"
-"  longest step so far), exit 1 without saving; a second signal exits at once (128+signal)\n"
+"signals: SIGINT/SIGTERM stop after the step in flight, or at the next validation batch,\n"
+"  save the last completed step and exit 128+signal; a signal while the checkpoint or the\n"
+"  report is written lets it finish. If the step in flight does not finish within the grace\n"
+"  period (CLLM_STOP_GRACE_S seconds, default %d, at least 3x the longest step so far), exit 1\n"
+"  without saving (the previous checkpoint stays as it was); a second signal exits at once\n"
+"  (128+signal), the checkpoint being written, if any, left as it was\n"
 "exit codes: 0 ok, 1 runtime failure, 2 usage error, 128+N stopped by signal N\n",
             build_variant(), configs, CONFIG_DEFAULT, THREADS_MAX, blas_max, PERFEV_MAX, perfev_all_names(), STOP_GRACE_DEFAULT_S);
 }
@@ -117,10 +132,11 @@ static void die(const char *fmt, ...) {
  * the step in flight (then the checkpoint and report are written), and arms
  * an alarm: a step that does not end within the grace period is stuck, and
  * the process exits 1 without saving. A second signal exits at once. Either
- * way the temp file of a write in progress is removed. Once the steps and
- * the validation are done (`finishing`), a first signal arms no alarm: the
- * writes are let finish. */
-static volatile sig_atomic_t stop_signal, finishing;
+ * way the temp file of a write in progress is removed. Once the steps are
+ * done (`finishing`: validation checks the flag at every batch) or while a
+ * periodic checkpoint is written (`writing`), a first signal arms no alarm:
+ * the writes are let finish. */
+static volatile sig_atomic_t stop_signal, finishing, writing;
 static volatile sig_atomic_t grace_s = STOP_GRACE_DEFAULT_S;
 
 static void say(const char *s) {         /* async-signal-safe */
@@ -137,9 +153,12 @@ static void on_signal(int sig) {
         _exit(128 + sig);
     }
     stop_signal = sig;
-    if (!finishing) {
+    if (!finishing && !writing) {
         say("train_model: stop signal: stopping after the step in flight (a second signal exits at once)\n");
         alarm((unsigned)grace_s);
+    } else {
+        say("train_model: stop signal: stopping once the validation batch or the write in flight "
+            "is done (a second signal exits at once)\n");
     }
 }
 
@@ -199,10 +218,8 @@ static void resume_opts(train_opts *opt, unsigned given, const ckpt_t *ck, const
 /* check early that a file can be written where asked, so a long run does not
  * end in an error */
 static void probe_writable(const char *what, const char *path) {
-    afile a;
-    char err[512];
-    if (afile_open(&a, path, err, sizeof err) != 0) die("%s: %s", what, err);
-    afile_abort(&a);
+    char err[PATH_MAX + 256];
+    if (afile_probe(path, err, sizeof err) != 0) die("%s: %s", what, err);
 }
 
 /* Under MPI every rank must train the same thing: the same command line
@@ -266,35 +283,91 @@ static int *load_tokens(const char *data_path, const char *tokname, int V, const
     return tok;
 }
 
-/* --save: rank 0 writes the checkpoint, with every rank's shard of Adam's
- * moments gathered into it (collective under MPI). Returns 0, or -1 after
- * saying why on stderr. */
-static int save_checkpoint(trainer_t *t, const char *save, const config_t *cfg, const tokenizer_t *tk,
-                           const train_opts *opt, int lead) {
-    char err[1024];
-    int rc = 0, nranks = trainer_ranks(t);
-    size_t np = trainer_nparams(t);
-    float *m = trainer_adam_m(t), *v = trainer_adam_v(t), *m_all = NULL, *v_all = NULL;
-    if (nranks > 1) {          /* rank 0 writes one file with every rank's moments */
-        if (lead) {
-            m_all = xmalloc(np * sizeof(float));
-            v_all = xmalloc(np * sizeof(float));
-            if (!m_all || !v_all)
-                die("--save %s: cannot allocate %zu bytes to gather the Adam moments of %d ranks",
-                    save, 2 * np * sizeof(float), nranks);
-        }
-        trainer_gather_moments(t, m_all, v_all);
-        m = m_all;
-        v = v_all;
+/* the stop flag, the same on every rank (the largest signal number any saw) */
+static int stop_agreed(void) { return comm_size(g_comm) > 1 ? comm_max_int(g_comm, stop_signal) : stop_signal; }
+
+/* ---- checkpoints: --save at the end, and periodically with --save-every
+ * N (after every step that is a multiple of N, counted from the first run)
+ * and --save-every-s S (when S seconds have passed since the last write, by
+ * rank 0's clock). Under MPI every rank takes part (the Adam moments are
+ * gathered to rank 0, which writes). */
+typedef struct {
+    const char *path;
+    long every;
+    double every_s, last_t;   /* the time of the last write (or of the start) */
+    long saved;               /* steps done at the last written checkpoint, -1 none */
+    float *m_all, *v_all;     /* rank 0 under MPI: the gathered moments */
+} saver_t;
+
+/* dies when the gather buffers cannot be allocated */
+static void saver_init(saver_t *sv, const char *path, long every, double every_s, size_t np) {
+    memset(sv, 0, sizeof *sv);
+    sv->path = path;
+    sv->every = every;
+    sv->every_s = every_s;
+    sv->last_t = time_wall();
+    sv->saved = -1;
+    if (path && comm_size(g_comm) > 1 && comm_rank(g_comm) == 0) {
+        sv->m_all = xmalloc(np * sizeof(float));
+        sv->v_all = xmalloc(np * sizeof(float));
+        if (!sv->m_all || !sv->v_all)
+            die("--save %s: cannot allocate %zu bytes to gather the Adam moments of %d ranks",
+                path, 2 * np * sizeof(float), comm_size(g_comm));
     }
-    if (lead && ckpt_save(save, cfg, tk, trainer_steps_done(t), opt, trainer_params(t),
-                          m, v, np, err, sizeof err) != 0) {
+}
+
+static void saver_free(saver_t *sv) {
+    free(sv->m_all);
+    free(sv->v_all);
+}
+
+/* whether a periodic checkpoint is due now, the same answer on every rank */
+static int saver_due(saver_t *sv, long step) {
+    int due = sv->every > 0 && step > 0 && step % sv->every == 0;
+    if (sv->every_s > 0) {
+        int late = comm_rank(g_comm) == 0 && time_wall() - sv->last_t >= sv->every_s;
+        if (comm_size(g_comm) > 1) late = comm_max_int(g_comm, late);
+        due |= late;
+    }
+    return due && step != sv->saved;
+}
+
+/* Write the checkpoint of the trainer's state now. 0, or -1 after rank 0
+ * said why on stderr (every rank returns the same, so they all agree on
+ * what has been saved and call the collective gather together). */
+static int saver_write(saver_t *sv, trainer_t *t, const config_t *cfg, const tokenizer_t *tk,
+                       const train_opts *opt) {
+    size_t np = trainer_nparams(t);
+    float *m = trainer_adam_m(t), *v = trainer_adam_v(t);
+    if (comm_size(g_comm) > 1) {        /* rank 0 writes one file with every rank's moments */
+        trainer_gather_moments(t, sv->m_all, sv->v_all);
+        m = sv->m_all;
+        v = sv->v_all;
+    }
+    int rc = 0;
+    char err[PATH_MAX + 512];
+    if (comm_rank(g_comm) == 0 &&
+        ckpt_save(sv->path, cfg, tk, trainer_steps_done(t), opt, trainer_params(t), m, v, np, err, sizeof err) != 0) {
         fprintf(stderr, "train_model: %s\n", err);
         rc = -1;
     }
-    free(m_all);
-    free(v_all);
+    if (comm_size(g_comm) > 1) rc = -comm_max_int(g_comm, -rc);
+    sv->last_t = time_wall();
+    if (rc == 0) sv->saved = trainer_steps_done(t);
     return rc;
+}
+
+/* Validation, batch by batch: a stop signal ends it before the next batch,
+ * on every rank at the same one. The mean loss, or NaN when it was stopped
+ * (*done: the batches that ran). */
+static float validate(trainer_t *t, int batches, int *done) {
+    double loss = 0.0;
+    for (int b = 0; b < batches; b++) {
+        if (stop_agreed()) { *done = b; return NAN; }
+        trainer_eval_add(t, b, &loss);
+    }
+    *done = batches;
+    return (float)(loss / ((double)batches * trainer_global_batch(t) * trainer_config(t)->T));
 }
 
 int main(int argc, char **argv) {
@@ -381,6 +454,11 @@ int main(int argc, char **argv) {
     /* rank 0 writes the report and the checkpoint */
     if (report && lead) probe_writable("--report", report);
     if (save && lead) probe_writable("--save", save);
+    if (co.trace && lead) {       /* a usage error: exit 2 before anything runs */
+        afile a;
+        if (afile_open(&a, co.trace, err, sizeof err) != 0) die_usage("--trace: %s", err);
+        afile_abort(&a);
+    }
     /* --pin: one CPU per worker, planned here so a bad value exits 2 before any work */
     const pin_spec *pin = &co.pin_spec;
     static int pin_cpus[THREADS_MAX];
@@ -415,8 +493,33 @@ int main(int argc, char **argv) {
      * the last step of this run */
     if (!(co.given & CLI_LR_STEPS) && !resume_has_opts) opt.lr_steps = first + steps;
     if (nranks > 1) ranks_agree(argc, argv, tok, ntok, resume ? &ck : NULL);
+    /* the timeline: straggler statistics whenever the phase clocks run,
+     * events for --trace (its window clipped to this run's steps) */
+    long tlo = first, thi = first + steps - 1;
+    if (co.trace && co.trace_a > 0) {
+        tlo = MAX(co.trace_a - 1, first);
+        thi = MIN(co.trace_b - 1, first + steps - 1);
+        if (tlo > thi)
+            die_usage("--trace-steps %ld:%ld: this run's steps are %ld..%ld", co.trace_a, co.trace_b,
+                      first + 1, first + steps);
+    }
+    if (co.trace) {
+        double bytes = trace_estimate_bytes(thi - tlo + 1, threads * nranks, nranks);
+        if (bytes > TRACE_MAX_BYTES)
+            die_usage("--trace %s: %ld steps x %d workers would make a trace of about %.0f MB, more "
+                      "than %.0f MB; trace a window of steps with --trace-steps A:B (for example "
+                      "--trace-steps %ld:%ld)", co.trace, thi - tlo + 1, threads * nranks, bytes / 1e6,
+                      TRACE_MAX_BYTES / 1e6, tlo + 1,
+                      tlo + MAX(1L, (long)((thi - tlo + 1) * (TRACE_MAX_BYTES / bytes))));
+    }
     trainer_t *t = trainer_create_planned(&plan, &opt, g_comm, &corpus, err, sizeof err);
     if (!t) die("%s", err);
+    trace_t *tr = NULL;
+    if (opt.timing) {
+        tr = trace_create(threads, g_comm, first, steps, co.trace != NULL, tlo, thi, err, sizeof err);
+        if (!tr) die("%s", err);
+        trainer_set_trace(t, tr);
+    }
     if (resume) {
         /* every rank read the same file; each keeps its shard of the moments */
         memcpy(trainer_params(t), ck.params, trainer_nparams(t) * sizeof(float));
@@ -456,13 +559,24 @@ int main(int argc, char **argv) {
     struct rusage ru_start, ru_warm, ru_end;
     getrusage(RUSAGE_SELF, &ru_start);
     ru_warm = ru_start;
+    saver_t sv;
+    saver_init(&sv, save, co.save_every, co.save_every_s, trainer_nparams(t));
     /* a stop signal ends the run after the same step on every rank */
-    for (long s = 0; s < steps && !(stop = nranks > 1 ? comm_max_int(g_comm, stop_signal) : stop_signal); s++) {
+    for (long s = 0; s < steps && !(stop = stop_agreed()); s++) {
+        if (s > 0 && save && saver_due(&sv, trainer_steps_done(t))) {   /* the step before this one */
+            writing = 1;
+            if (saver_write(&sv, t, &cfg, &tk, &opt) != 0 && lead)
+                fprintf(stderr, "train_model: the periodic checkpoint failed; training goes on, and the "
+                        "next one tries again\n");
+            writing = 0;
+            if ((stop = stop_agreed())) break;
+        }
         double t0 = time_wall();
         float loss = trainer_step(t);
         double ms = (time_wall() - t0) * 1e3;
         losses[s] = loss;
         step_ms[s] = ms;
+        if (tr) trace_step_stats(tr, first + s, loss, (double)Bglobal * cfg.T / (ms * 1e-3));
         done = s + 1;
         if (3e-3 * ms > grace_s) grace_s = (sig_atomic_t)MIN(3e-3 * ms + 1, 86400.0);
         if (s == 0) getrusage(RUSAGE_SELF, &ru_warm);
@@ -492,32 +606,49 @@ int main(int argc, char **argv) {
         for (int r = 0; r < nranks; r++) { timed_user += all[2 * r]; timed_sys += all[2 * r + 1]; }
         free(all);
     }
+    /* the steps are over: a stop signal from now on arms no alarm (validation
+     * checks it at every batch, the writes are let finish) */
+    finishing = 1;
+    alarm(0);
     /* a signal during the last step too: the loop checks only before a step */
-    stop = nranks > 1 ? comm_max_int(g_comm, stop_signal) : stop_signal;
+    stop = stop_agreed();
     float val = NAN;
     int val_batches = 0;
     if (!failed && !stop && eval_batches > 0) {
-        val = trainer_eval(t, eval_batches);
-        val_batches = eval_batches;
+        int ran = 0;
+        double v0 = time_wall();
+        val = validate(t, eval_batches, &ran);
+        if (tr) trace_instant(tr, "validation", v0, time_wall());
+        if (ran == eval_batches) val_batches = eval_batches;
+        else if (lead)
+            fprintf(stderr, "train_model: stop signal: validation stopped after %d of %d batches "
+                    "(no validation loss)\n", ran, eval_batches);
     }
-    /* the work that could hang is done: a stop signal now lets the writes finish */
-    finishing = 1;
-    alarm(0);
 
     int rc = failed ? 1 : 0;
-    if (save && !failed && save_checkpoint(t, save, &cfg, &tk, &opt, lead) != 0) rc = 1;
+    if (save && !failed && sv.saved != trainer_steps_done(t)) {
+        double c0 = time_wall();
+        if (saver_write(&sv, t, &cfg, &tk, &opt) != 0) rc = 1;
+        if (tr) trace_instant(tr, "checkpoint", c0, time_wall());
+    }
+    saver_free(&sv);
     if (report) trainer_gather_stats(t);    /* every rank's phases, for rank 0's report */
+    char cmd[4096] = "";
+    for (int i = 0; i < argc; i++) {
+        if (strlen(cmd) + strlen(argv[i]) + 2 >= sizeof cmd) break;
+        if (i) strcat(cmd, " ");
+        strcat(cmd, argv[i]);
+    }
+    if (co.trace && done > 0 &&          /* collective under MPI */
+        trace_write(tr, co.trace, opt.pin_cpus, cmd, err, sizeof err) != 0) {
+        fprintf(stderr, "train_model: %s\n", err);
+        rc = 1;
+    }
     if (report && lead) {
-        char cmd[4096] = "";
-        for (int i = 0; i < argc; i++) {
-            if (strlen(cmd) + strlen(argv[i]) + 2 >= sizeof cmd) break;
-            if (i) strcat(cmd, " ");
-            strcat(cmd, argv[i]);
-        }
         trainer_sample_cpus(t);      /* each worker's CPU now, for the report */
         run_info ri = { data_path ? data_path : "synthetic", tokname, cmd, losses, step_ms,
                         done, first, wall, val, val_batches, opt.strong, timed_user, timed_sys,
-                        opt.recompute, g_comm, co.pin ? co.pin : "none", pin_mode_name(pin->mode), wrapped };
+                        opt.recompute, g_comm, co.pin ? co.pin : "none", pin_mode_name(pin->mode), wrapped, tr };
         if (report_write(report, t, &ri, err, sizeof err) != 0) {
             fprintf(stderr, "train_model: %s\n", err);
             rc = 1;
@@ -539,6 +670,7 @@ int main(int argc, char **argv) {
         if (rc == 0) rc = 128 + stop;   /* a failed write stays exit 1 */
     }
     trainer_free(t);
+    trace_free(tr);
     tokenizer_free(&tk);
     free(tok);
     free(losses);

@@ -25,6 +25,7 @@
 #include "ops.h"
 #include "pool.h"
 #include "reduce.h"
+#include "trace.h"
 
 #ifndef CLLM_LOCKED
 #define CLLM_LOCKED 0
@@ -54,6 +55,7 @@ typedef struct {
     uint64_t ev_last[PERFEV_MAX], ev_sum[PH_COUNT][PERFEV_MAX];
     uint64_t ev_en, ev_run, ev_en_last, ev_run_last;
     first_touch_t touch;
+    trace_lane *tl;        /* its lane of the run's timeline (trace.h), NULL: none */
 } worker_t;
 
 struct trainer {
@@ -98,6 +100,7 @@ struct trainer {
     double *phase_mine, *phase_all;   /* trainer_gather_stats: [nth or nworkers][2][PH_COUNT] */
     long *rss_all;                 /* trainer_gather_stats: peak RSS of each rank, KiB */
     long kill_rank, kill_step;     /* test hook (CLLM_TEST_KILL_RANK): -1 off */
+    struct trace *trace;           /* trainer_set_trace: the run's timeline, NULL: none */
 };
 
 /* ---- test-only hook (tests/test_cli.sh), off unless CLLM_TEST_HOLD_MS is set:
@@ -457,6 +460,7 @@ static inline stamp phase_end(const trainer_t *t, worker_t *w, int ph, stamp s) 
     w->wall[ph] += e.wall - s.wall;
     w->cpu[ph] += e.cpu - s.cpu;
     phase_counts_read(w, ph);
+    if (w->tl) trace_phase(w->tl, ph, s.wall, e.wall);
     return e;
 }
 
@@ -607,7 +611,11 @@ float trainer_lr_at(const train_opts *o, long step) {
 float trainer_step(trainer_t *t) {
     if (t->step == t->kill_step && t->rank == t->kill_rank) raise(SIGKILL);   /* test hook */
     t->lr_now = trainer_lr_at(&t->opt, t->step);
+    struct trace *tr = t->trace;
+    if (tr) trace_step_begin(tr, t->step, time_wall());
     pool_run(t->pool, step_job, t);
+    double t_pool = tr ? time_wall() : 0.0;
+    if (tr) trace_job_end(tr, t_pool);
     double loss = 0.0;
     if (t->nranks > 1) {
         /* ---- MPI insertion point 3 of 3: the updated slices from every rank
@@ -619,6 +627,7 @@ float trainer_step(trainer_t *t) {
     } else {
         for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
     }
+    if (tr) trace_step_end(tr, t->nranks > 1 ? time_wall() : t_pool);   /* one rank: nothing after the job */
     t->step++;
     return (float)(loss / ((double)t->Bglobal * t->cfg.T));
 }
@@ -637,19 +646,21 @@ static void eval_job(void *arg, int ith, int nth) {
 #endif
 }
 
+void trainer_eval_add(trainer_t *t, int b, double *loss) {
+    t->eval_batch = b;
+    pool_run(t->pool, eval_job, t);
+    if (t->nranks > 1) {
+        for (int j = 0; j < t->nth; j++) t->wstat[j] = t->w[j].loss;
+        comm_allgather_f64(t->comm, t->wstat, t->wstat_all, t->nth);
+        for (int g = 0; g < t->nworkers; g++) *loss += t->wstat_all[g];
+    } else {
+        for (int j = 0; j < t->nth; j++) *loss += t->w[j].loss;
+    }
+}
+
 float trainer_eval(trainer_t *t, int batches) {
     double loss = 0.0;
-    for (int b = 0; b < batches; b++) {
-        t->eval_batch = b;
-        pool_run(t->pool, eval_job, t);
-        if (t->nranks > 1) {
-            for (int j = 0; j < t->nth; j++) t->wstat[j] = t->w[j].loss;
-            comm_allgather_f64(t->comm, t->wstat, t->wstat_all, t->nth);
-            for (int g = 0; g < t->nworkers; g++) loss += t->wstat_all[g];
-        } else {
-            for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
-        }
-    }
+    for (int b = 0; b < batches; b++) trainer_eval_add(t, b, &loss);
     return (float)(loss / ((double)batches * t->Bglobal * t->cfg.T));
 }
 
@@ -737,6 +748,13 @@ void trainer_slice(const trainer_t *t, int ith, size_t *k0, size_t *k1) {
 }
 
 long trainer_syncs(const trainer_t *t) { return pool_syncs(t->pool); }
+
+void trainer_set_trace(trainer_t *t, struct trace *tr) {
+    if (tr && !t->opt.timing) tr = NULL;
+    CHECK(!tr || trace_threads(tr) == t->nth, "a trace of %d workers for %d", trace_threads(tr), t->nth);
+    t->trace = tr;
+    for (int i = 0; i < t->nth; i++) t->w[i].tl = tr ? trace_lane_of(tr, i) : NULL;
+}
 
 static void sample_job(void *arg, int ith, int nth) {
     trainer_t *t = arg;

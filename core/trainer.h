@@ -192,6 +192,11 @@ const char *trainer_memory_limit(double *bytes);
 float trainer_step(trainer_t *t);
 /* Mean validation loss over `batches` global batches of the validation split. */
 float trainer_eval(trainer_t *t, int batches);
+/* Validation batch b (a global batch) on its own: adds every worker's summed
+ * token loss, of every rank, to *loss in trainer_eval's order, so a caller
+ * that stops between batches gets the same bits for those it ran. The mean
+ * is *loss / (batches * global batch * T). Collective under MPI. */
+void trainer_eval_add(trainer_t *t, int b, double *loss);
 
 /* State for checkpoints and reports. */
 long trainer_steps_done(const trainer_t *t);
@@ -236,6 +241,13 @@ long trainer_rank_rss(const trainer_t *t, int r);
 /* local worker ith's (of this rank's pool) slice of the parameter vector, [k0, k1): it combines and
  * updates those parameters (multiples of 16 floats but the last) */
 void trainer_slice(const trainer_t *t, int ith, size_t *k0, size_t *k1);
+/* Record every phase of every worker into the run's timeline (trace.h:
+ * straggler statistics, --trace's events) from the next step on; NULL
+ * stops. The trace is this rank's, made for trainer_threads workers, and
+ * must outlive its use. Nothing is recorded with timing off. Between
+ * steps only. */
+struct trace;
+void trainer_set_trace(trainer_t *t, struct trace *tr);
 /* barriers crossed since trainer_create (pool_syncs): 3 per step */
 long trainer_syncs(const trainer_t *t);
 

@@ -189,65 +189,6 @@ int size_add(size_t a, size_t b, size_t *out) {
     return 1;
 }
 
-/* ---------------------------------------------------------------- files */
-
-/* the temp file of the atomic write in progress (one at a time), for
- * afile_unlink_pending */
-static const char *volatile afile_pending;
-
-void afile_unlink_pending(void) {
-    const char *p = afile_pending;
-    if (p) unlink(p);
-}
-
-int afile_open(afile *a, const char *path, char *err, size_t errlen) {
-    memset(a, 0, sizeof *a);
-    if (strlen(path) >= sizeof a->path) {
-        snprintf(err, errlen, "%s: path too long", path);
-        return -1;
-    }
-    strcpy(a->path, path);
-    snprintf(a->tmp, sizeof a->tmp, "%s.tmp.%ld", path, (long)getpid());
-    afile_pending = a->tmp;
-    a->f = fopen(a->tmp, "wb");
-    if (!a->f) {
-        afile_pending = NULL;
-        snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-int afile_commit(afile *a, char *err, size_t errlen) {
-    int bad = ferror(a->f);
-    if (fflush(a->f) != 0) bad = 1;
-    if (!bad && fsync(fileno(a->f)) != 0) bad = 1;
-    int e = errno;
-    if (fclose(a->f) != 0 && !bad) { bad = 1; e = errno; }
-    a->f = NULL;
-    if (bad) {
-        snprintf(err, errlen, "cannot write %s: %s", a->path, strerror(e ? e : EIO));
-        unlink(a->tmp);
-        afile_pending = NULL;
-        return -1;
-    }
-    if (rename(a->tmp, a->path) != 0) {
-        snprintf(err, errlen, "cannot rename %s to %s: %s", a->tmp, a->path, strerror(errno));
-        unlink(a->tmp);
-        afile_pending = NULL;
-        return -1;
-    }
-    afile_pending = NULL;
-    return 0;
-}
-
-void afile_abort(afile *a) {
-    if (a->f) fclose(a->f);
-    a->f = NULL;
-    unlink(a->tmp);
-    afile_pending = NULL;
-}
-
 /* ---------------------------------------------------------------- build */
 
 const char *build_compiler(void) { return CLLM_CC; }

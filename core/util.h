@@ -1,7 +1,7 @@
 /*
  * util.h - the small things every module needs: CHECK for broken invariants,
- * a seeded random generator, clocks, aligned allocation and atomic file
- * writes (the JSON writer is core/jsonw.h).
+ * a seeded random generator, clocks and aligned allocation (atomic file
+ * writes are core/afile.h, the JSON writer core/jsonw.h).
  */
 #ifndef CLLM_UTIL_H
 #define CLLM_UTIL_H
@@ -95,20 +95,7 @@ void mem_fail_after(long n);
 int size_mul(size_t a, size_t b, size_t *out);
 int size_add(size_t a, size_t b, size_t *out);
 
-/* Atomic file write: open "<path>.tmp.<pid>", write, fsync, rename over path.
- * On any failure the temp file is removed, the old file is untouched, and
- * errbuf names the file and the reason. */
-typedef struct {
-    FILE *f;
-    char path[1024];
-    char tmp[1100];
-} afile;
-int afile_open(afile *a, const char *path, char *err, size_t errlen);
-int afile_commit(afile *a, char *err, size_t errlen);   /* closes; 0 ok */
-void afile_abort(afile *a);
-/* Remove the temp file of the atomic write in progress, if any: for a
- * signal handler that is about to _exit (async-signal-safe: one unlink). */
-void afile_unlink_pending(void);
+/* Atomic file writes: core/afile.h. */
 
 /* Build facts, from the Makefile. */
 const char *build_compiler(void);

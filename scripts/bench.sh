@@ -23,22 +23,34 @@ for x in "$@"; do
     fi
 done
 [[ -x build/scale ]] || { echo "make bench: build/scale is missing: run make all" >&2; exit 1; }
-out="" reps=0
+out="" reps=0 reps_over=0
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
     case ${args[i]} in
         --out|--resume) out=${args[i + 1]:-} ;;
         --reps) reps=1 ;;
+        --reps-over) reps_over=1 ;;
     esac
 done
 # make bench's own choice of repetitions (build/scale's default is for a quick look)
 [[ $reps -eq 1 || " ${args[*]} " == *" --resume "* ]] || args+=(--reps 5)
+# oversubscribed points (more threads than usable CPUs) are shown, never
+# fitted: 2 repetitions of them, not 5 (most of a small machine's sweep went there)
+[[ $reps_over -eq 1 ]] || args+=(--reps-over 2)
+# the timelines of rep 0 at 1 thread and the largest non-oversubscribed
+# count (trace-*.json in the run folder; plots/<run>/timeline.png)
+[[ " ${args[*]} " == *" --trace "* || " ${args[*]} " == *" --resume "* ]] || args+=(--trace)
 if [[ -z $out ]]; then
     out=$(build/scale --default-out)
     args+=(--out "$out")
 fi
 cpus=$(nproc)
-echo "make bench: sweep into $out ($cpus CPUs online; thread counts above $cpus are oversubscribed)" >&2
+echo "make bench: sweep into $out, report $out/REPORT.md, plots in plots/${out##*/}/ ($cpus CPUs usable;" \
+     "thread counts above $cpus are oversubscribed)" >&2
+if [[ " ${args[*]} " != *" --resume "* ]]; then
+    est=$(build/scale --dry-run "${args[@]}" 2>/dev/null | /usr/bin/python3 scripts/bench_estimate.py "$cpus" || true)
+    [[ -z $est ]] || echo "make bench: expected time on this machine: $est, plus about a minute for the ceilings and the analysis" >&2
+fi
 rc=0
 build/scale "${args[@]}" || rc=$?
 if [[ $rc -eq 2 ]]; then

@@ -81,7 +81,7 @@ MUTANTS = [
            ["test_cli.sh"]),
     # ---- issue 10, "Missed by the fuzzers"
     Mutant("ckpt-no-payload-checksum", "a skipped payload-checksum check in ckpt_load",
-           [("core/ckpt.c", "if (ps != get64(h, H_PAYLOADSUM)) {", "if (0 && ps != get64(h, H_PAYLOADSUM)) {")],
+           [("core/ckpt.c", "if (got[b] == table[blk]) continue;", "if (1 || got[b] == table[blk]) continue;")],
            ["test_model", "test_cli.sh", "test_ckpt"]),
     # ---- issue 10, "Defects" 1-8: the text is the fix on the core branch
     # (i10-core); until that branch is merged these report "did not apply"
@@ -125,6 +125,36 @@ MUTANTS = [
            [("core/trainer.c", "    for (int r = 0; r < R; r++) src[r] = t->xbuf + (size_t)r * cnt + rel;",
              "    for (int r = 0; r < R; r++) src[r] = t->xbuf + (size_t)(R - 1 - r) * cnt + rel;")],
            ["test_mpi.sh"]),
+    # ---- issue 21, integrity
+    Mutant("ckpt-old-hash", "issue 21: the old carry-only hash (FNV over words, its top 32 bits) put back "
+           "in place of each block's CRC-32C: two flipped sign bits cancel",
+           [("core/ckpt.c", "            crc32c_blocks(p + off, n, CKPT_BLOCK_BYTES, sum);",
+             "            for (size_t q = 0; q * CKPT_BLOCK_BYTES < n; q++)\n"
+             "                sum[q] = (uint32_t)(ckpt_hash(CKPT_HASH_INIT, p + off + q * CKPT_BLOCK_BYTES,\n"
+             "                                              MIN(CKPT_BLOCK_BYTES, n - q * CKPT_BLOCK_BYTES)) >> 32);"),
+            ("core/ckpt.c", "            crc32c_blocks(p + o, n, CKPT_BLOCK_BYTES, got);",
+             "            for (size_t q = 0; q * CKPT_BLOCK_BYTES < n; q++)\n"
+             "                got[q] = (uint32_t)(ckpt_hash(CKPT_HASH_INIT, p + o + q * CKPT_BLOCK_BYTES,\n"
+             "                                              MIN(CKPT_BLOCK_BYTES, n - q * CKPT_BLOCK_BYTES)) >> 32);")],
+           ["test_ckpt_flips"]),
+    Mutant("afile-no-dir-fsync", "issue 21: the atomic writer does not fsync the folder after the rename",
+           [("core/afile.c", "    if (dfd < 0 || (fsync(dfd) != 0 && errno != EINVAL)) {",
+             "    if (dfd < 0) {")],
+           ["test_afile"]),
+    Mutant("afile-no-sweep", "issue 21: a dead writer's temporaries are never removed",
+           [("core/afile.c", "    afile_sweep(path);\n    int fd = -1;", "    int fd = -1;")],
+           ["test_afile", "test_ckpt_integrity.sh"]),
+    Mutant("afile-sweeps-live", "issue 21: the sweep removes a live writer's temporary too",
+           [("core/afile.c", "if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;",
+             "if (kill((pid_t)pid, 0) != 0 && errno != ESRCH) continue;")],
+           ["test_afile"]),
+    Mutant("validation-ignores-stop", "issue 21: validation does not check the stop flag",
+           [("core/train_model.c", "        if (stop_agreed()) { *done = b; return NAN; }", "")],
+           ["test_ckpt_integrity.sh"]),
+    Mutant("no-periodic-save", "issue 21: --save-every never writes",
+           [("core/train_model.c", "    int due = sv->every > 0 && step > 0 && step % sv->every == 0;",
+             "    int due = 0 && sv->every > 0 && step > 0 && step % sv->every == 0;")],
+           ["test_ckpt_integrity.sh"]),
     Mutant("mpi-moments-not-gathered", "rank 0 saves its own shard of the moments, not every rank's",
            [("core/trainer.c", "    comm_gather(t->comm, t->m, m, t->rank_off, t->rank_cnt);\n"
              "    comm_gather(t->comm, t->v, v, t->rank_off, t->rank_cnt);",

@@ -96,6 +96,7 @@ else
 fi
 
 # --- one sweep per config ------------------------------------------------------------------
+echo "peers.sh: results in $out/<config>/ and $out/peers.md, plots in plots/${out##*/}/" >&2
 rc=0
 for c in ${configs//,/ }; do
     k=${K[$c]:-10} w=${W[$c]:-1}
@@ -106,6 +107,8 @@ for c in ${configs//,/ }; do
     args=(--threads "$threads" --reps "$reps" --config "$c" --steps $((k + 1)) --scaling weak
           --variants lockfree,locked "${cmds[@]}" --bin-dir "$bin" --timeout "$timeout")
     if [[ -f $out/$c/runs.jsonl ]]; then args=(--resume "$out/$c" "${args[@]}"); else args+=(--out "$out/$c"); fi
+    est=$("$bin/scale" --dry-run "${args[@]}" 2>/dev/null | "$python" scripts/bench_estimate.py "$(nproc)" || true)
+    [[ -z $est ]] || echo "peers.sh: config $c, expected time on this machine: $est" >&2
     r=0
     "$bin/scale" "${args[@]}" || r=$?
     [[ $r -eq 0 || $r -eq 1 ]] || { echo "peers.sh: build/scale exited $r on config $c; finish with the same command" >&2; exit "$r"; }

@@ -50,6 +50,8 @@ for v in lockfree locked; do
     # opens the counters and zeroes every worker's memory; the report reads it all
     run "$BUILD/$v/train_model" --threads 4 --steps 4 --pin cores --phase-counters task-clock,context-switches \
         --quiet --report "$tmp/$v-pin.json"
+    # the timeline: workers write their lanes, the main thread reads them between jobs
+    run "$BUILD/$v/train_model" --threads 4 --steps 4 --quiet --trace "$tmp/$v-trace.json" --report "$tmp/$v-tr.json"
     # a worker thread that cannot be created, with workers already started
     # (pool_create must release them without racing on the barrier)
     for i in 1 3; do run_rc 1 env CLLM_FAIL_THREAD_AT=$i "$BUILD/$v/train_model" --threads 4 --steps 1 --quiet; done
@@ -58,7 +60,7 @@ if [[ -x $BUILD/mpi/train_model ]]; then
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1   # Open MPI as root (CI)
     M=(mpirun --oversubscribe --bind-to none)
     run "${M[@]}" -np 2 --mca pml ob1 --mca btl vader,self "$BUILD/mpi/train_model" --threads 2 --steps 8 \
-        --warmup 3 --clip 0.5 --quiet --save "$tmp/mpi2.ck" --report "$tmp/mpi2.json"
+        --warmup 3 --clip 0.5 --quiet --save "$tmp/mpi2.ck" --report "$tmp/mpi2.json" --trace "$tmp/mpi2-trace.json"
     mpisupp="halt_on_error=1 exitcode=66 suppressions=$PWD/tests/tsan_mpi.supp"
     run env TSAN_OPTIONS="$mpisupp" "${M[@]}" -np 4 "$BUILD/mpi/train_model" --threads 2 --steps 4 --quiet \
         --save "$tmp/mpi4.ck"

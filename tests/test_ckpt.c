@@ -4,9 +4,11 @@
  * fixed up so that the earlier checks pass, and must come back with that
  * check's own message, naming the file, written by that call (err is filled
  * with a stale text before every call, and a successful load must leave it
- * empty). Also: the training options of version 2 round-trip bit for bit,
- * and a version 1 file (the same checkpoint rewritten with the 128-byte
- * header) loads with its seed and no options.
+ * empty). Also: the training options round-trip bit for bit, and the same
+ * checkpoint rewritten as version 2 (FNV checksums, no block table) and as
+ * version 1 (128-byte header) loads, version 1 with its seed and no options,
+ * and a flipped payload bit in either is refused by its old checksum.
+ * tests/test_ckpt_flips.c flips bits of a version 3 file by the thousand.
  */
 #include <math.h>
 #include <stdint.h>
@@ -19,6 +21,7 @@
 #include "check.h"
 #include "ckpt.h"
 #include "config.h"
+#include "crc32c.h"
 #include "data.h"
 #include "model.h"
 #include "trainer.h"
@@ -51,8 +54,29 @@ static void write_all(const char *path, const unsigned char *b, size_t n) {
     fclose(f);
 }
 
-/* the header checksum of a version 2 header, recomputed */
-static void fix_header(unsigned char *b) { put64(b, 256, ckpt_hash(CKPT_HASH_INIT, b, 256)); }
+/* the header checksum of a version 3 header, recomputed */
+static void fix_header(unsigned char *b) { put64(b, 256, crc32c(0, b, 256)); }
+
+static size_t pool_len;     /* the vocabulary's bytes: the payload starts at 264 */
+
+/* The checkpoint orig as version 1 or 2: the FNV payload checksum at 120,
+ * the header (128 or 256 bytes) and its FNV checksum, the payload, no block
+ * table. *n: its length. */
+static unsigned char *legacy(int version, size_t np, size_t *n) {
+    size_t hb = version == 1 ? 128 : 256, payload = pool_len + 12 * np;
+    unsigned char *b = malloc(hb + 8 + payload);
+    memcpy(b, orig, hb);
+    memcpy(b + hb + 8, orig + 264, payload);
+    put32(b, 8, (uint32_t)version);
+    put32(b, 12, (uint32_t)hb);
+    const unsigned char *pl = orig + 264;
+    uint64_t ps = ckpt_hash(CKPT_HASH_INIT, pl, pool_len);
+    for (int k = 0; k < 3; k++) ps = ckpt_hash(ps, pl + pool_len + k * 4 * np, 4 * np);
+    put64(b, 120, ps);
+    put64(b, hb, ckpt_hash(CKPT_HASH_INIT, b, hb));
+    *n = hb + 8 + payload;
+    return b;
+}
 
 /* load `path`; 1 when it failed with a message naming the file, holding
  * `want`, written by this call */
@@ -81,7 +105,7 @@ static void case_fails(const char *what, edit_fn edit, int fix, size_t n, const 
 }
 
 static void e_magic(unsigned char *b) { b[3] ^= 0x20; }
-static void e_version(unsigned char *b) { put32(b, 8, 3); }
+static void e_version(unsigned char *b) { put32(b, 8, 4); }
 static void e_hdrsize(unsigned char *b) { put32(b, 12, 128); }
 static void e_config_bits(unsigned char *b) { b[20] ^= 1; }
 static void e_nh(unsigned char *b) { put32(b, 28, 3); }
@@ -99,8 +123,10 @@ static void e_clip(unsigned char *b) { putf(b, 152, INFINITY); }
 static void e_warmup(unsigned char *b) { put32(b, 156, (1u << 30) + 1); }
 static void e_lrsteps(unsigned char *b) { put64(b, 160, (1ULL << 40) + 1); }
 static void e_scaling(unsigned char *b) { put32(b, 168, 2); }
-static void e_payload(unsigned char *b) { b[orig_n - 5] ^= 0x40; }
+static void e_blocks(unsigned char *b) { put32(b, 120, 4096); }
+static void e_payload(unsigned char *b) { b[264 + pool_len + 5] ^= 0x40; }
 static void e_vocab(unsigned char *b) { b[270] ^= 0x01; }
+static void e_table(unsigned char *b) { b[orig_n - 3] ^= 0x40; }
 
 static void test_each_check(void) {
     char err[1024];
@@ -109,8 +135,8 @@ static void test_each_check(void) {
     write_all(bad, orig, 0);
     EXPECT(fails_with(bad, "bad magic", err, sizeof err), "empty file: %s", err);
     case_fails("12 bytes", NULL, 0, 12, "truncated header (12 of at least 136 bytes)");
-    case_fails("version 3", e_version, 0, 0, "version 3, this build reads versions 1 and 2");
-    case_fails("header size", e_hdrsize, 0, 0, "header size 128, version 2 has 256");
+    case_fails("version 4", e_version, 0, 0, "version 4, this build reads versions 1 to 3");
+    case_fails("header size", e_hdrsize, 0, 0, "header size 128, version 3 has 256");
     case_fails("short v2 header", NULL, 0, 200, "truncated header (200 of 264 bytes)");
     case_fails("header checksum", e_config_bits, 0, 0, "header checksum mismatch");
     case_fails("config", e_nh, 1, 0, "invalid config: config field NH=3 does not divide C=4");
@@ -128,10 +154,12 @@ static void test_each_check(void) {
     case_fails("warmup", e_warmup, 1, 0, "training option warmup = 1073741825 is out of range");
     case_fails("lr_steps", e_lrsteps, 1, 0, "training option lr_steps = 1099511627777 is out of range");
     case_fails("scaling", e_scaling, 1, 0, "training option scaling = 2 is neither");
+    case_fails("block size", e_blocks, 1, 0, "checksum kind 1 over blocks of 4096 bytes, this build reads");
     case_fails("truncated payload", NULL, 0, orig_n - 4, "truncated: the header promises");
     case_fails("trailing bytes", NULL, 0, orig_n + 8, "trailing bytes: the header promises");
     case_fails("payload (params)", e_payload, 0, 0, "payload checksum mismatch");
-    case_fails("payload (vocabulary)", e_vocab, 0, 0, "payload checksum mismatch");
+    case_fails("payload (vocabulary)", e_vocab, 0, 0, "payload checksum mismatch (CRC-32C of block 0, bytes 264..");
+    case_fails("payload (block table)", e_table, 0, 0, "payload checksum mismatch (CRC-32C of block 3, bytes 2113..3008 of the file, in the Adam second moments)");
     EXPECT(fails_with(dir, "not a regular file", err, sizeof err), "a directory: %s", err);
     char missing[320];
     snprintf(missing, sizeof missing, "%s/none.ck", dir);
@@ -144,11 +172,11 @@ static void test_each_check(void) {
     ckpt_free(&ck);
 }
 
-static void test_versions(const train_opts *o, const tokenizer_t *tk) {
+static void test_versions(const train_opts *o, const tokenizer_t *tk, size_t np) {
     char err[1024];
     ckpt_t ck;
     EXPECT(ckpt_load(good, &ck, err, sizeof err) == 0, "load: %s", err);
-    EXPECT(ck.version == 2 && ck.has_opts == 1, "version %d has_opts %d", ck.version, ck.has_opts);
+    EXPECT(ck.version == 3 && ck.has_opts == 1, "version %d has_opts %d", ck.version, ck.has_opts);
     const float *a[] = { &o->lr, &o->min_lr_frac, &o->wd, &o->beta1, &o->beta2, &o->eps, &o->clip };
     const float *b[] = { &ck.opt.lr, &ck.opt.min_lr_frac, &ck.opt.wd, &ck.opt.beta1, &ck.opt.beta2,
                          &ck.opt.eps, &ck.opt.clip };
@@ -161,14 +189,30 @@ static void test_versions(const train_opts *o, const tokenizer_t *tk) {
            memcmp(ck.vocab, tk->pool, tk->pool_len) == 0, "vocabulary does not round-trip");
     ckpt_free(&ck);
 
+    /* version 2: the same header and payload, FNV checksums, no block table */
+    size_t n2;
+    unsigned char *v2 = legacy(2, np, &n2);
+    char p2[320];
+    snprintf(p2, sizeof p2, "%s/v2.ck", dir);
+    write_all(p2, v2, n2);
+    snprintf(err, sizeof err, "STALE");
+    EXPECT(ckpt_load(p2, &ck, err, sizeof err) == 0 && err[0] == 0, "version 2 load: %s", err);
+    EXPECT(ck.version == 2 && ck.has_opts == 1 && ck.opt.lr == o->lr && ck.step == 7 &&
+           memcmp(ck.params, orig + 264 + pool_len, 4 * np) == 0, "version 2: version %d has_opts %d",
+           ck.version, ck.has_opts);
+    ckpt_free(&ck);
+    v2[264 + pool_len + 9] ^= 0x08;
+    write_all(p2, v2, n2);
+    EXPECT(fails_with(p2, "payload checksum mismatch (corrupted data)", err, sizeof err), "v2 flip: %s", err);
+    v2[264 + pool_len + 9] ^= 0x08;
+    v2[40] ^= 0x02;
+    write_all(p2, v2, n2);
+    EXPECT(fails_with(p2, "header checksum mismatch (FNV-1a", err, sizeof err), "v2 header flip: %s", err);
+    free(v2);
+
     /* version 1: header [0, 128), its checksum at 128, payload at 136 */
-    size_t n1 = orig_n - 128;
-    unsigned char *v1 = malloc(orig_n);
-    memcpy(v1, orig, 128);
-    memcpy(v1 + 136, orig + 264, orig_n - 264);
-    put32(v1, 8, 1);
-    put32(v1, 12, 128);
-    put64(v1, 128, ckpt_hash(CKPT_HASH_INIT, v1, 128));
+    size_t n1;
+    unsigned char *v1 = legacy(1, np, &n1);
     char p1[320];
     snprintf(p1, sizeof p1, "%s/v1.ck", dir);
     write_all(p1, v1, n1);
@@ -187,6 +231,9 @@ static void test_versions(const train_opts *o, const tokenizer_t *tk) {
     put32(v1, 12, 128);
     write_all(p1, v1, 100);
     EXPECT(fails_with(p1, "truncated header (100 of 136 bytes)", err, sizeof err), "v1 short: %s", err);
+    v1[136 + pool_len + 3] ^= 0x80;
+    write_all(p1, v1, n1);
+    EXPECT(fails_with(p1, "payload checksum mismatch (corrupted data)", err, sizeof err), "v1 flip: %s", err);
     free(v1);
 }
 
@@ -211,10 +258,12 @@ int main(void) {
     o.eps = 1e-6f; o.clip = 0.5f; o.warmup = 3; o.lr_steps = 40; o.seed = 987654321; o.strong = 1;
     EXPECT(ckpt_save(good, &c, &tk, 7, &o, p, p + np, p + 2 * np, np, err, sizeof err) == 0, "save: %s", err);
     orig = read_all(good, &orig_n);
-    EXPECT(orig_n == 264 + tk.pool_len + 12 * np, "file of %zu bytes", orig_n);
+    pool_len = tk.pool_len;
+    /* four sections of one block each: four CRCs after the payload */
+    EXPECT(orig_n == 264 + tk.pool_len + 12 * np + 16, "file of %zu bytes", orig_n);
 
     test_each_check();
-    test_versions(&o, &tk);
+    test_versions(&o, &tk, np);
 
     free(orig);
     free(p);

@@ -157,7 +157,7 @@ expect 1 "cannot allocate [0-9]+ bytes for the shared" -- env CLLM_FAIL_ALLOC_AF
 expect 1 "cannot allocate [0-9]+ bytes for the worker table" -- env CLLM_FAIL_ALLOC_AFTER=4 "$LF" --steps 1
 expect 1 "cannot allocate [0-9]+ bytes for the training context and gradients of worker 1" -- env CLLM_FAIL_ALLOC_AFTER=10 "$LF" --steps 1 --threads 2
 expect 1 "the loss became NaN"       -- "$LF" --lr 1e5 --clip 0 --steps 200 --warmup 0
-if ls "$tmp"/*.tmp.* >/dev/null 2>&1; then bad "temporary files left behind"; else ok; fi
+if compgen -G "$tmp/.*.tmp" >/dev/null; then bad "temporary files left behind"; else ok; fi
 
 # --- a save that fails after the start-up probe passed: the write (a file
 # size limit, with SIGXFSZ ignored so write() returns EFBIG) and the rename

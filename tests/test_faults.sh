@@ -49,7 +49,8 @@ trap 'exit 143' TERM   # the runner's time limit: unmount on the way out
 # run ARGS...: sets rc; stdout, stderr in $T/out, $T/err
 run() { rc=0; "$@" >"$T/out" 2>"$T/err" </dev/null || rc=$?; }
 err_has() { grep -qE -- "$1" "$T/err"; }
-no_tmp() { ! compgen -G "$1/*.tmp.*" >/dev/null && ! compgen -G "$1/.*.??????" >/dev/null; }
+# the atomic writer's temporaries (core/afile.h): .<name>.<pid>.<hex>.tmp
+no_tmp() { ! compgen -G "$1/.*.tmp" >/dev/null; }
 # ckpt_step FILE: the step stored in a checkpoint header (core/ckpt.c: offset 104)
 ckpt_step() { od -An -t d8 -j 104 -N 8 "$1" | tr -d ' '; }
 
@@ -359,7 +360,8 @@ cycle() {   # cycle SIGNAL MODE: one run, the signal sent at a random time or on
         sleep "0.$(printf '%03d' $((RANDOM % 300)))"
     else
         for _ in $(seq 20000); do
-            [[ -s $P.tmp.$pid ]] && { landed=1; break; }
+            for f in "$T"/.cyc.ck."$pid".*.tmp; do [[ -s $f ]] && landed=1; done
+            [[ $landed -eq 1 ]] && break
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.001
         done
@@ -371,7 +373,7 @@ cycle() {   # cycle SIGNAL MODE: one run, the signal sent at a random time or on
     check "$what: the signal landed while the run was $([[ $mode == random ]] && echo training || echo saving)" test "$landed" -eq 1
     check "$what: exit ${sigrc[$sig]}" test "$rc" -eq "${sigrc[$sig]}"
     if [[ $sig == KILL ]]; then
-        rm -f "$P".tmp.*      # a killed writer cannot clean up (see docs-reliability.md)
+        :   # a killed writer cannot clean up: the next write removes its temporary (core/afile.h)
     else
         check "$what: says it was stopped by the signal" grep -q "stopped by signal" "$T/cyc.err"
         check "$what: no temporary file left" no_tmp "$T"

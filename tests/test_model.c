@@ -323,18 +323,22 @@ static char *read_all(const char *path, long *n) {
     return buf;
 }
 
-/* files in path's folder whose name starts with path's name + ".tmp." */
+/* the atomic writer's temporaries of path (core/afile.h): files in its
+ * folder named ".<name>.<pid>.<hex>.tmp" */
 static int temp_files_of(const char *path) {
     char dir[512];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
     const char *base = slash ? slash + 1 : path;
     char prefix[256];
-    snprintf(prefix, sizeof prefix, "%s.tmp.", base);
+    snprintf(prefix, sizeof prefix, ".%s.", base);
     if (slash) *slash = 0; else snprintf(dir, sizeof dir, ".");
     DIR *d = opendir(dir);
     int k = 0;
-    for (struct dirent *e; d && (e = readdir(d));) k += strncmp(e->d_name, prefix, strlen(prefix)) == 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        k += strncmp(e->d_name, prefix, strlen(prefix)) == 0 && n > 4 && strcmp(e->d_name + n - 4, ".tmp") == 0;
+    }
     if (d) closedir(d);
     return k;
 }

@@ -41,7 +41,7 @@ rc=0; CLLM_TEST_KILL_RANK=0:3 timeout 120 "${RUN[@]}" -np 2 "$MPI" --steps 10000
 check "rank 0 killed: mpirun exits non-zero, no hang (exit $rc)" bash -c "[[ $rc -ne 0 && $rc -ne 124 ]]"
 check "mpirun says which rank died" grep -q "rank 0 .*exited on signal 9" "$tmp/kill0.log"
 check "the checkpoint written before is intact" cmp -s "$tmp/keep.ck" "$tmp/keep.orig"
-check "no temp file is left" bash -c '! ls "$1"/keep.ck.tmp.* 2>/dev/null' _ "$tmp"
+check "no temp file is left" bash -c '! ls "$1"/.keep.ck.*.tmp 2>/dev/null' _ "$tmp"
 
 # --- a rank stuck in a step: the harness's --timeout ends the job, nothing is left running
 rc=0; CLLM_TEST_HANG_STEP=2 "$SCALE" "${S[@]}" --ranks 2 --threads 1 --steps 50 --timeout 3 --out "$tmp/hang" \

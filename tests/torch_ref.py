@@ -58,7 +58,8 @@ except ImportError as e:  # pragma: no cover - depends on the machine
 # ---------------------------------------------------------------- checkpoint
 
 CKPT_MAGIC = b"CLLMCKPT"
-CKPT_HEADER_BYTES = {1: 128, 2: 256}   # version -> header size (core/CHECKPOINT.md)
+CKPT_HEADER_BYTES = {1: 128, 2: 256, 3: 256}   # version -> header size (core/CHECKPOINT.md)
+CKPT_BLOCK_BYTES = 1 << 20                     # version 3's CRC-32C blocks
 FNV_INIT, FNV_PRIME, MASK64 = 0xcbf29ce484222325, 0x100000001b3, (1 << 64) - 1
 
 PARAM_NAMES = ["wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
@@ -77,6 +78,16 @@ def fnv_words(h, data):
     for (w,) in struct.iter_unpack("<Q", data):
         h = ((h ^ w) * FNV_PRIME) & MASK64
     return h
+
+
+def crc32c(data):
+    """CRC-32C (Castagnoli; core/crc32c.h), bit by bit: for headers only."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
 
 
 def param_shapes(cfg):
@@ -113,7 +124,7 @@ def read_ckpt(path):
         die(f"{path}: version {version} header {hdrbytes}, this script reads versions "
             + ", ".join(f"{v} (header {b})" for v, b in CKPT_HEADER_BYTES.items()))
     (hsum,) = struct.unpack_from("<Q", raw, hb)
-    if fnv_words(FNV_INIT, raw[:hb]) != hsum:
+    if (crc32c(raw[:hb]) if version == 3 else fnv_words(FNV_INIT, raw[:hb])) != hsum:
         die(f"{path}: header checksum mismatch")
     V, C, L, NH, F_, T, B, tok_kind, tok_words = struct.unpack_from("<9i", raw, 16)
     name = raw[52:84].split(b"\0")[0].decode("ascii", "replace")
@@ -122,8 +133,10 @@ def read_ckpt(path):
     if C % NH:
         die(f"{path}: NH={NH} does not divide C={C}")
     start = hb + 8 + vocab_bytes
-    if len(raw) != start + 3 * 4 * nparams:
-        die(f"{path}: {len(raw)} bytes, the header promises {start + 12 * nparams}")
+    blocks = sum(-(-n // CKPT_BLOCK_BYTES) for n in (vocab_bytes, 4 * nparams, 4 * nparams, 4 * nparams))
+    expect = start + 12 * nparams + (4 * blocks if version == 3 else 0)
+    if len(raw) != expect:
+        die(f"{path}: {len(raw)} bytes, the header promises {expect}")
     flat = np.frombuffer(raw, dtype="<f4", count=nparams, offset=start)
     return cfg, split_params(flat, cfg)
 

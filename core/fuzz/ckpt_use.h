@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ckpt.h"
+#include "crc32c.h"
 #include "config.h"
 #include "data.h"
 #include "fuzz_util.h"
@@ -69,23 +70,40 @@ static void ckpt_verify_bytes(const uint8_t *d, size_t n, const ckpt_t *ck) {
     FUZZ_CHECK(n >= 16 && memcmp(d, CKPT_MAGIC, 8) == 0, "accepted without the magic");
     uint32_t version;
     memcpy(&version, d + 8, 4);
-    FUZZ_CHECK((version == 1 || version == 2) && (int)version == ck->version, "accepted version %u", version);
+    FUZZ_CHECK(version >= 1 && version <= 3 && (int)version == ck->version, "accepted version %u", version);
     size_t hb = version == 1 ? CKPT_HEADER_BYTES_V1 : CKPT_HEADER_BYTES;
     FUZZ_CHECK(n >= hb + 8, "accepted a short header of %zu bytes", n);
-    FUZZ_CHECK(use_get64(d, hb) == ckpt_hash(CKPT_HASH_INIT, d, hb), "accepted a wrong header checksum");
+    FUZZ_CHECK(use_get64(d, hb) == (version == 3 ? crc32c(0, d, hb) : ckpt_hash(CKPT_HASH_INIT, d, hb)),
+               "accepted a wrong header checksum");
     uint64_t vb = use_get64(d, 88), np = use_get64(d, 96);
     FUZZ_CHECK(vb == ck->vocab_bytes && np == ck->nparams, "sizes differ from the header");
-    FUZZ_CHECK(vb <= n && np <= n / 12 && n == hb + 8 + vb + 12 * np, "accepted %zu bytes for %llu + 12*%llu",
-               n, (unsigned long long)vb, (unsigned long long)np);
+    const uint64_t B = CKPT_BLOCK_BYTES;
+    uint64_t nblocks = version == 3 ? (vb + B - 1) / B + 3 * ((np * 4 + B - 1) / B) : 0;
+    FUZZ_CHECK(vb <= n && np <= n / 12 && n == hb + 8 + vb + 12 * np + 4 * nblocks,
+               "accepted %zu bytes for %llu + 12*%llu", n, (unsigned long long)vb, (unsigned long long)np);
     const uint8_t *pl = d + hb + 8;
-    uint64_t ps = CKPT_HASH_INIT;
-    if (vb) ps = ckpt_hash(ps, pl, vb);
-    for (int k = 0; k < 3; k++) ps = ckpt_hash(ps, pl + vb + (size_t)k * np * 4, np * 4);
-    FUZZ_CHECK(ps == use_get64(d, 120), "accepted a wrong payload checksum");
+    if (version == 3) {
+        const uint8_t *tab = pl + vb + 12 * np;
+        uint64_t k = 0;
+        const uint8_t *sec[4] = { pl, pl + vb, pl + vb + 4 * np, pl + vb + 8 * np };
+        uint64_t len[4] = { vb, 4 * np, 4 * np, 4 * np };
+        for (int q = 0; q < 4; q++)
+            for (uint64_t o = 0; o < len[q]; o += B, k++) {
+                uint32_t want;
+                memcpy(&want, tab + 4 * k, 4);
+                FUZZ_CHECK(crc32c(0, sec[q] + o, len[q] - o < B ? len[q] - o : B) == want,
+                           "accepted a wrong block checksum (block %llu)", (unsigned long long)k);
+            }
+    } else {
+        uint64_t ps = CKPT_HASH_INIT;
+        if (vb) ps = ckpt_hash(ps, pl, vb);
+        for (int k = 0; k < 3; k++) ps = ckpt_hash(ps, pl + vb + (size_t)k * np * 4, np * 4);
+        FUZZ_CHECK(ps == use_get64(d, 120), "accepted a wrong payload checksum");
+    }
     FUZZ_CHECK((uint64_t)ck->step == use_get64(d, 104) && ck->seed == use_get64(d, 112) &&
                ck->opt.seed == ck->seed, "step or seed differ from the header");
-    FUZZ_CHECK(ck->has_opts == (version == 2), "has_opts %d for version %u", ck->has_opts, version);
-    if (version == 2) {
+    FUZZ_CHECK(ck->has_opts == (version >= 2), "has_opts %d for version %u", ck->has_opts, version);
+    if (version >= 2) {
         const float *o[] = { &ck->opt.lr, &ck->opt.min_lr_frac, &ck->opt.wd, &ck->opt.beta1,
                              &ck->opt.beta2, &ck->opt.eps, &ck->opt.clip };
         for (int k = 0; k < 7; k++)

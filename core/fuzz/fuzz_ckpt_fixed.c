@@ -6,9 +6,10 @@
  * payload to what the header promises, and writes word lists.
  *
  * Layout (core/ckpt.c, CHECKPOINT.md): version 1 has a 128-byte header,
- * version 2 a 256-byte one (the training options at 128..172); the header
- * checksum follows the header, then vocabulary bytes, params, Adam m, Adam
- * v. Byte 84 of the header is unused by both versions; here it steers the
+ * versions 2 and 3 a 256-byte one (the training options at 128..172); the
+ * header checksum follows the header, then vocabulary bytes, params, Adam m,
+ * Adam v; version 3 then has a CRC-32C per 1 MiB block of each section
+ * (versions 1 and 2: one FNV-1a payload checksum at 120). Byte 84 of the header is unused by both versions; here it steers the
  * fix-up:
  *   bit 0 set: keep the header checksum as it is (reach the mismatch error)
  *   bit 1 set: keep the payload checksum as it is (reach that mismatch: a
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "ckpt.h"
+#include "crc32c.h"
 #include "ckpt_use.h"
 #include "fuzz_util.h"
 #include "model.h"
@@ -52,22 +54,32 @@ static void fix_sums(uint8_t *b, size_t n) {
     size_t hs = sum_at(b), end = hs + 8;
     if (n < end) return;
     uint8_t ctl = b[H_CONTROL];
+    int v3 = get32(b, H_VERSION) == 3;
     if (!(ctl & 2)) {
         uint64_t vb = get64(b, H_VOCABBYTES), np = get64(b, H_NPARAMS);
         uint64_t ps = CKPT_HASH_INIT;
         size_t off = end, left = n - end;
-        /* the loader hashes vocab, params, m, v separately; when the sizes
-         * do not add up the loader stops before the payload sum anyway */
-        if (vb <= left && np <= (left - vb) / 12 && vb + 12 * np == left) {
+        const uint64_t B = CKPT_BLOCK_BYTES;
+        uint64_t nblocks = vb <= left && np <= left / 4 ? (vb + B - 1) / B + 3 * ((np * 4 + B - 1) / B) : 0;
+        /* the loader checks vocab, params, m, v separately; when the sizes
+         * do not add up the loader stops before the payload sums anyway */
+        if (v3 && vb <= left && np <= (left - vb) / 12 && vb + 12 * np + 4 * nblocks == left) {
+            uint8_t *tab = b + off + vb + 12 * np;
+            uint64_t len[4] = { vb, 4 * np, 4 * np, 4 * np }, k = 0;
+            for (int q = 0; q < 4; off += len[q], q++)
+                for (uint64_t o = 0; o < len[q]; o += B, k++)
+                    put32(tab, (int)(4 * k), crc32c(0, b + off + o, len[q] - o < B ? len[q] - o : B));
+        } else if (!v3 && vb <= left && np <= (left - vb) / 12 && vb + 12 * np == left) {
             if (vb) ps = ckpt_hash(ps, b + off, vb);
             off += vb;
             for (int k = 0; k < 3; k++, off += np * 4) ps = ckpt_hash(ps, b + off, np * 4);
-        } else {
-            ps = ckpt_hash(ps, b + off, left);
+            put64(b, H_PAYLOADSUM, ps);
+        } else if (!v3) {
+            put64(b, H_PAYLOADSUM, ckpt_hash(ps, b + off, left));
         }
-        put64(b, H_PAYLOADSUM, ps);
     }
-    if (!(ctl & 1)) put64(b, (int)hs, ckpt_hash(CKPT_HASH_INIT, b, hs));
+    if (!(ctl & 1))
+        put64(b, (int)hs, v3 ? crc32c(0, b, hs) : ckpt_hash(CKPT_HASH_INIT, b, hs));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
@@ -91,7 +103,8 @@ static uint64_t rnd(uint64_t *s) {
 }
 
 /* Resize the payload to what the header promises: nparams from the config
- * (when it is valid), then header + 8 + vocab + 12 * nparams bytes. */
+ * (when it is valid), then header + 8 + vocab + 12 * nparams bytes (and
+ * version 3's block table). */
 static size_t fit_payload(uint8_t *b, size_t n, size_t max, uint64_t *s) {
     const size_t H_END = sum_at(b) + 8;
     config_t c;
@@ -110,6 +123,12 @@ static size_t fit_payload(uint8_t *b, size_t n, size_t max, uint64_t *s) {
         put64(b, H_VOCABBYTES, 0);
     }
     size_t want = H_END + vb + 12 * np;
+    if (get32(b, H_VERSION) == 3) {      /* the block table */
+        const uint64_t B = CKPT_BLOCK_BYTES;
+        size_t table = 4 * ((vb + B - 1) / B + 3 * ((np * 4 + B - 1) / B));
+        if (want > max || table > max - want) return n;
+        want += table;
+    }
     for (size_t i = n; i < want; i++) b[i] = rnd(s) % 4 ? 0 : (uint8_t)rnd(s);
     return want;
 }

@@ -23,7 +23,7 @@ import subprocess
 
 import numpy as np
 
-from . import compare, models, project, ranks, stats, verdict
+from . import compare, models, project, ranks, stats, stragglers, verdict
 from .runs import LLC_NAMES, tps, variant_points
 from .util import med, num
 
@@ -273,6 +273,11 @@ def analyze(run, boot=DEFAULT_BOOT, seed=DEFAULT_SEED, train_model=None, ceil=No
     res["comparison"] = compare.variants_rows(run)
     if ranks.has_ranks(run):
         res["ranks"] = ranks.analysis_of(run, amortised_share(run, "mpi")[0], target_threads)
+    res["stragglers"] = stragglers.of_run(run)
     res["warnings"] = warnings_of(run, res)
     res["verdict"] = verdict.verdict_of(run, res)
+    sentence = stragglers.verdict_sentence(res)
+    if sentence:
+        res["verdict"]["text"] += " " + sentence
+        res["verdict"]["stragglers"] = sentence
     return res

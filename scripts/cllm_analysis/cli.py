@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from . import analysis, compare, ijson, peers, plots, project, report, runs
+from . import analysis, compare, ijson, peers, plots, project, report, runs, timeline
 from .util import json_text, write_atomic
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -87,7 +87,7 @@ def analyze_main(argv=None):
             die("analyze", f"cannot read the ceilings file {cpath}: {e}")
     res = analysis.analyze(run, a.bootstrap, a.seed, a.train_model, ceil, target)
     plots_dir = a.plots_dir or os.path.join(REPO, "plots", run["name"])
-    made, note = ([], "No plots: --no-plots was given.") if a.no_plots else plots.make(run, res, plots_dir)
+    made, note = ([], "No plots: --no-plots was given.") if a.no_plots else plots.make(run, res, plots_dir, (("timeline", timeline.plot),))
     res["plots"] = made
     res["counters_plot_made"] = "counters" in made
     report.write(run, res, plots_dir, made, note)

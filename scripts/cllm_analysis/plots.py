@@ -304,14 +304,15 @@ unset multiplot
 """
 
 
-def make(run, res, d):
-    """Writes data + scripts into d and draws them; returns (plots made, why some are missing)."""
+def make(run, res, d, extra=()):
+    """Writes data + scripts into d and draws them; returns (plots made, why some are missing).
+    extra: more (name, function) pairs drawn the same way (timeline.py's)."""
     os.makedirs(d, exist_ok=True)
     if not shutil.which("gnuplot"):
         return [], "No plots: gnuplot is not installed (scripts/deps.sh installs gnuplot-nox)."
     made, failed = [], []
     for name, fn in (("speedup", plot_speedup), ("efficiency", plot_efficiency), ("phases", plot_phases),
-                     ("memory", plot_memory), ("counters", plot_counters)):
+                     ("memory", plot_memory), ("counters", plot_counters)) + tuple(extra):
         gp = fn(run, res, d)
         if gp is None:
             continue

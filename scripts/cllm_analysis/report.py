@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from . import compare, models
+from . import compare, models, stragglers
 from .analysis import NOTE_PER_THREAD_KIB, NOTE_TOTAL_63_MB
 from .runs import PHASES
 from .util import fmetric, fmt_ci, fnum, ranges, write_atomic
@@ -183,7 +183,9 @@ def text(run, res, plots_dir, made, plots_note=""):
           (f"- Sweep: config **{run['config']}** (V={cfg.get('V')} C={cfg.get('C')} L={cfg.get('L')} NH={cfg.get('NH')} "
            f"F={cfg.get('F')} T={cfg.get('T')} B={cfg.get('B')}, {fnum(first.get('params'), '{:.0f}')} parameters), "
            f"{opts.get('steps')} steps, " if tm else "- Sweep: ") +
-          f"{run['scaling']} scaling, {opts.get('reps')} reps, threads {opts.get('threads')}, "
+          f"{run['scaling']} scaling, {opts.get('reps')} reps" +
+          (f" ({meta['reps_oversubscribed']} at the oversubscribed points: --reps-over)"
+           if meta.get("reps_oversubscribed") else "") + f", threads {opts.get('threads')}, "
           f"variants {run['variants']}; the metric: **{run['unit']}** (" +
           (f"the report's {run['metric']['key']}" if run['metric'].get('key') else
            f"--work {run['metric']['work']:g} units {'in total' if run['scaling'] == 'strong' else 'per thread'} "
@@ -213,6 +215,7 @@ def text(run, res, plots_dir, made, plots_note=""):
     L += fits_section(run, res)
     L += projection_section(res)
     L += where_time_goes(run, res)
+    L += stragglers.section(res)
     L += ["## Lock-free against locked", ""]
     rows = res.get("comparison")
     if rows:

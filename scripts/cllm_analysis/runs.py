@@ -126,7 +126,8 @@ def rep_of(r, metric=None):
            "proc_wall_s": num(r.get("wall_s")), "proc_cpu_s": (num(r.get("user_s")) or 0) + (num(r.get("sys_s")) or 0),
            "rss_bytes": num(r.get("peak_rss_kib")) * 1024 if num(r.get("peak_rss_kib")) is not None else None,
            "params": num(rep.get("params")), "config": rep.get("config") or {}, "memory": rep.get("memory") or {},
-           "flops_per_step": num(rep.get("flops_per_step")), "scaling": rep.get("scaling")}
+           "flops_per_step": num(rep.get("flops_per_step")), "scaling": rep.get("scaling"),
+           "report_raw": {"stragglers": rep.get("stragglers"), "pin": rep.get("pin")}}
     # per-step phase times: mean over workers (seconds per step, all steps)
     ph = rep.get("phases") or {}
     names = ph.get("names") or PHASES

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# test_progress.sh - build/scale's output when stderr is not a terminal: one
+# plain "scale: [k/n] ... elapsed ... ETA ..." line per finished point, none
+# with --quiet; --reps-over N runs N repetitions of the oversubscribed points
+# only (meta.json reps_oversubscribed, status complete); --trace keeps the
+# trace of rep 0 at 1 thread and at the largest non-oversubscribed count,
+# and the analysis draws plots/<run>/timeline.png from them, linked from
+# REPORT.md. Ends with "test_progress: N passed, N failed, N skipped".
+# test-timeout: 120
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+SCALE=$BUILD/scale
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+source tests/check.sh
+check_built test_progress "$SCALE" "$BUILD/lockfree/train_model"
+usable=$($PY -c 'import os; print(len(os.sched_getaffinity(0)))')
+over=$((usable + 1))
+BASE=(--bin-dir "$BUILD" --config tiny --steps 3 --variants lockfree)
+
+# stderr a pipe: a plain line per finished point
+"$SCALE" "${BASE[@]}" --threads 1 --reps 2 --out "$T/a" 2>&1 >/dev/null | cat >"$T/a.err"
+check "two plain progress lines on a pipe ($(head -c 300 "$T/a.err"))" \
+    test "$(grep -cE '^scale: \[[12]/2\] lockfree 1 threads rep [01] done in [0-9.]+s  elapsed [0-9]+s  ETA [0-9]+s$' "$T/a.err")" -eq 2
+check "no terminal control characters on a pipe" bash -c "! grep -q $'\\r' '$T/a.err'"
+"$SCALE" "${BASE[@]}" --threads 1 --reps 2 --quiet --out "$T/q" 2>&1 >/dev/null | cat >"$T/q.err"
+check "--quiet: no progress line" bash -c "! grep -q '^scale: \[' '$T/q.err'"
+
+# --reps-over: fewer repetitions where oversubscribed, said in meta.json
+"$SCALE" "${BASE[@]}" --threads "1,$over" --reps 3 --reps-over 1 --quiet --trace --out "$T/o" >/dev/null 2>&1 || true
+check "--reps-over 1: 3 + 1 runs" test "$(wc -l <"$T/o/runs.jsonl")" -eq 4
+check "meta.json: reps_oversubscribed 1, status complete" $PY -c '
+import json,sys; m=json.load(open(sys.argv[1])); sys.exit(0 if m["reps_oversubscribed"]==1 and m["status"]=="complete" and m["points_total"]==4 else 1)' "$T/o/meta.json"
+check "--trace kept rep 0's trace at 1 thread" test -s "$T/o/trace-lockfree-1.json"
+check "no trace of the oversubscribed point" test ! -e "$T/o/trace-lockfree-$over.json"
+check "--reps-over 0 refused (exit 2)" bash -c "'$SCALE' --reps-over 0 --dry-run >/dev/null 2>&1; test \$? -eq 2"
+
+# the timeline picture from a traced 2-thread point
+if [[ $usable -ge 2 ]] && command -v gnuplot >/dev/null; then
+    "$SCALE" "${BASE[@]}" --variants lockfree,locked --threads 1,2 --reps 1 --steps 6 --quiet --trace --out "$T/t" >/dev/null 2>&1
+    check "traces of 1 and 2 threads, both variants" test -s "$T/t/trace-lockfree-2.json" -a -s "$T/t/trace-locked-2.json" -a -s "$T/t/trace-lockfree-1.json"
+    $PY scripts/analyze.py "$T/t" --plots "$T/plots" >/dev/null 2>&1 || true
+    check "timeline.png and .svg drawn" test -s "$T/plots/timeline.png" -a -s "$T/plots/timeline.svg"
+    check "REPORT.md links the timeline" grep -q 'timeline.png' "$T/t/REPORT.md"
+    check "the timeline has both variants' panels" grep -q "timeline_locked.dat" "$T/plots/timeline.gp"
+else
+    skip "timeline picture: needs 2 usable CPUs and gnuplot"
+fi
+check_finish test_progress

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# test_trace.sh - train_model --trace (core/trace.h): the file parses as JSON
+# and every event has its required fields, tracks are ordered and never
+# overlap, each worker's phases add up to its step, ranks / workers / steps
+# match the run (tests/trace_check.py), for the lock-free, locked and MPI
+# variants; --trace-steps keeps a window; a stop signal still writes the
+# trace; an unwritable path, a bad window and a trace past 100 MB exit 2
+# before training; a deliberately slowed worker (CLLM_TEST_SLOW_WORKER) is
+# the one the report's stragglers name last, and the analysis flags it.
+# Ends with "test_trace: N passed, N failed, N skipped".
+# test-timeout: 120
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+LF=$BUILD/lockfree/train_model
+LK=$BUILD/locked/train_model
+MPI=$BUILD/mpi/train_model
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+source tests/check.sh
+check_built test_trace "$LF" "$LK"
+# expect_rc CODE WORDS DESCRIPTION COMMAND...: exit CODE and stderr holding WORDS
+expect_rc() {
+    local code=$1 words=$2 d=$3 rc=0; shift 3
+    "$@" >"$T/out" 2>"$T/err" || rc=$?
+    if [[ $rc -eq $code ]] && grep -q -- "$words" "$T/err"; then ok
+    else bad "$d: rc $rc (want $code), stderr: $(head -c 300 "$T/err")"; fi
+}
+# tcheck FILE RANKS THREADS STEPS [TOL]: tests/trace_check.py's checks, counted here
+tcheck() {
+    local out rc=0
+    out=$($PY tests/trace_check.py "$@" 2>&1) || rc=$?
+    if [[ $rc -eq 0 ]]; then ok; else bad "trace_check $*: $out"; fi
+}
+RUN=(--steps 6 --quiet --eval-batches 1)
+
+for v in "$LF" "$LK"; do
+    for th in 1 2; do
+        "$v" "${RUN[@]}" --threads $th --trace "$T/t.json" --save "$T/ck" >/dev/null
+        tcheck "$T/t.json" 1 $th 6
+    done
+done
+# instants: validation and checkpoint
+check "validation and checkpoint instants" $PY -c '
+import json,sys; ev=json.load(open(sys.argv[1]))["traceEvents"]
+n={e["name"] for e in ev if e["ph"]=="i"}; sys.exit(0 if {"validation","checkpoint"}<=n else 1)' "$T/t.json"
+# a window of steps
+"$LF" --steps 8 --quiet --eval-batches 0 --threads 2 --trace "$T/w.json" --trace-steps 3:5 >/dev/null
+tcheck "$T/w.json" 1 2 3
+check "--trace-steps 3:5 holds steps 3..5" $PY -c '
+import json,sys; ev=json.load(open(sys.argv[1]))["traceEvents"]
+s={e["args"]["step"] for e in ev if e["ph"]=="X"}; sys.exit(0 if s=={3,4,5} else 1)' "$T/w.json"
+
+# bad input: exit 2 before training (no step line, no file)
+expect_rc 2 "--trace" "unwritable --trace" "$LF" "${RUN[@]}" --trace "$T/no/such/dir/t.json"
+expect_rc 2 "--trace-steps" "--trace-steps 5:2" "$LF" "${RUN[@]}" --trace "$T/x.json" --trace-steps 5:2
+expect_rc 2 "--trace-steps" "--trace-steps x" "$LF" "${RUN[@]}" --trace "$T/x.json" --trace-steps x
+expect_rc 2 "needs --trace" "--trace-steps without --trace" "$LF" "${RUN[@]}" --trace-steps 1:2
+expect_rc 2 "this run's steps" "--trace-steps past the run" "$LF" "${RUN[@]}" --trace "$T/x.json" --trace-steps 9:12
+expect_rc 2 "--trace-steps A:B" "a trace past 100 MB" "$LF" --steps 100000000 --quiet --threads 2 --trace "$T/x.json"
+check "no trace file after the refusals" test ! -e "$T/x.json"
+expect_rc 2 "--no-timing" "--trace with --no-timing" "$LF" "${RUN[@]}" --trace "$T/x.json" --no-timing
+
+# a stop signal: the steps done are in the trace
+"$LF" --steps 100000 --quiet --eval-batches 0 --threads 2 --trace "$T/s.json" --trace-steps 1:20000 \
+    >/dev/null 2>"$T/serr" & pid=$!
+sleep 1; kill -TERM $pid; rc=0; wait $pid || rc=$?
+check "stopped run exits 143 (got $rc)" test $rc -eq 143
+done_steps=$(sed -n 's/.*stopped by signal 15 after \([0-9]*\) steps.*/\1/p' "$T/serr")
+if [[ -n $done_steps && -s $T/s.json ]]; then tcheck "$T/s.json" 1 2 "$(( done_steps < 20000 ? done_steps : 20000 ))"
+else bad "stopped run: no trace or no step count ($(head -c 200 "$T/serr"))"; fi
+
+# a slowed worker is the straggler: last at the barrier after backward in every step
+# (20 ms of sleep against steps of about a millisecond: worker 0 would have to
+# lose its CPU for longer than that to arrive later; 90% of the steps is asked)
+CLLM_TEST_SLOW_WORKER=1:20 "$LF" --steps 24 --quiet --eval-batches 0 --threads 2 --report "$T/r.json" >/dev/null
+check "the report names worker 1 last after backward in 90% of the steps" $PY -c '
+import json,sys; s=json.load(open(sys.argv[1]))["stragglers"]; b=s["barriers"][0]
+sys.exit(0 if b["name"]=="after backward" and len(b["last"])==24 and b["last"].count(1)>=22 and sorted(b["spread_ms"])[12]>=5 else 1)' "$T/r.json"
+check "the analysis flags worker 1 after backward (binomial p < 0.01), not worker 0" $PY -c '
+import json,sys; sys.path.insert(0,"scripts")
+from cllm_analysis import stragglers
+r=stragglers.analyse([json.load(open(sys.argv[1]))])
+f={x.get("worker"): x["p"] for x in r["flags"] if x["barrier"]=="after backward"}
+sys.exit(0 if f.get(1, 1) < 0.01 and 0 not in f else 1)' "$T/r.json"
+# by NUMA node (made-up reports: 4 workers bound to CPUs 0-3, nodes {0,1} and
+# {2,3}, workers 2 and 3 taking turns at being last): the node is flagged, no worker is
+check "the analysis flags a NUMA node whose workers share the last arrivals" $PY -c '
+import sys; sys.path.insert(0,"scripts")
+from cllm_analysis import stragglers
+last=[2,3]*12
+rep={"stragglers":{"workers":4,"barriers":[{"name":"after backward","spread_ms":[1.0]*24,"last":last}]},
+     "pin":{"workers":[{"bound":c} for c in range(4)]}}
+numa=[{"os_index":0,"pus":"0-1"},{"os_index":1,"pus":"2-3"}]
+r=stragglers.analyse([rep], numa=numa)
+nodes=[x["numa_node"] for x in r["flags"] if "numa_node" in x]
+workers=[x["worker"] for x in r["flags"] if "worker" in x]
+unbound=stragglers.analyse([{**rep, "pin": {"workers": [{"bound": None}] * 4}}], numa=numa)
+sys.exit(0 if nodes==[1] and not workers and not unbound["flags"] else 1)'
+"$LF" --steps 4 --quiet --eval-batches 0 --threads 1 --report "$T/r1.json" >/dev/null
+check "1 thread: stragglers null" $PY -c '
+import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))["stragglers"] is None else 1)' "$T/r1.json"
+
+# MPI: one file with every rank
+if [[ -x $MPI ]] && command -v mpirun >/dev/null; then
+    # as tests/mpi_common.sh (not sourced: it brings its own temp folder and counters)
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+    export LSAN_OPTIONS="suppressions=$PWD/tests/lsan_mpi.supp:fast_unwind_on_malloc=0"
+    export OMPI_MCA_mca_base_component_disable_dlclose=1 PMIX_MCA_mca_base_component_disable_dlclose=1
+    mpirun --oversubscribe --bind-to none -np 2 "$MPI" --steps 4 --quiet --eval-batches 0 --threads 2 \
+        --trace "$T/m.json" >/dev/null 2>"$T/merr" || bad "mpirun: $(head -c 300 "$T/merr")"
+    # worker 0's MPI calls sit on their own track; the step's end after the
+    # allgather is read a few instructions later: 50 us of tolerance
+    tcheck "$T/m.json" 2 2 4 50
+else
+    skip "MPI trace: build/mpi/train_model or mpirun missing"
+fi
+check_finish test_trace
