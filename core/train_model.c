@@ -391,6 +391,10 @@ int main(int argc, char **argv) {
     int prc = cli_parse(&co, argc, argv, err, sizeof err);
     if (prc < 0) die_usage("%s", err);
     if (co.help) {
+        /* one write: past a pipe's 4 KiB stdio buffer a reader that stops
+         * early (grep -q) would otherwise end the second write with SIGPIPE */
+        static char help_buf[1 << 16];
+        setvbuf(stdout, help_buf, _IOFBF, sizeof help_buf);
         if (lead) usage(stdout);
         comm_finalize(g_comm);
         return 0;
