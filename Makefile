@@ -26,11 +26,10 @@ DEFS     = -D_GNU_SOURCE -DCLLM_CC='"$(shell $(CC) --version | head -n1)"' \
            -DCLLM_CFLAGS='"$(CFLAGS)"' -DCLLM_GIT='"$(GIT_REV)"'
 
 # the core modules the harness compiles too (it does not link libcllm): the
-# JSON writer, --pin's parser and the atomic file writer
-BENCH_CORE_SRC := core/jsonw.c core/pinspec.c core/afile.c
-CORE_SRC := core/util.c core/crc32c.c core/cli.c core/config.c core/ops.c core/model.c core/pool.c core/pin.c core/perfev.c core/reduce.c \
-            core/trainer.c core/plan.c core/memtable.c core/trace.c core/data.c core/ckpt.c core/report.c core/describe.c \
-            core/comm_single.c $(BENCH_CORE_SRC)
+# JSON writer, --pin's parser, the atomic file writer and the machine (usable CPUs, one definition)
+BENCH_CORE_SRC := core/jsonw.c core/pinspec.c core/afile.c core/machine.c
+CORE_SRC := core/util.c core/crc32c.c core/cli.c core/config.c core/ops.c core/model.c core/pool.c core/pin.c core/plan.c core/perfev.c core/reduce.c core/ranks.c \
+            core/trainer.c core/trainer_plan.c core/memtable.c core/describe.c core/trace.c core/data.c core/ckpt.c core/report.c core/comm_single.c $(BENCH_CORE_SRC)
 CORE_HDR := $(wildcard core/*.h)
 
 LOCKFREE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/lockfree/obj/%.o)

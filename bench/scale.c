@@ -180,6 +180,8 @@ static void usage(FILE *f, const facts *fa) {
           "  --config NAME    %s (default %s)\n"
           "  --steps K        training steps per run (default 24)\n"
           "  --scaling S      weak | strong (default weak)\n"
+          "  --batch B        train_model's --batch B (sequences per worker; default: the config's)\n"
+          "  --overlap on|off train_model's --overlap (the mpi variant's exchange during backward)\n"
           "  --data PATH      training text file or folder (default: train_model's synthetic corpus)\n"
           "  --out DIR        run folder (default results/<UTC time>-<hostname>; --default-out\n"
           "                   prints the one it would take now, and exits)\n"
@@ -209,6 +211,9 @@ static void usage(FILE *f, const facts *fa) {
           "                   '--hostfile H'); with a --map-by or --bind-to of its own, scale adds none\n"
           "  --export-hyperfine FILE  also write hyperfine's JSON export (--export-json) to FILE\n"
           "  --dry-run        print every point's command (JSON lines) and run nothing\n"
+          "  --machine PATH   plan only, on an hwloc snapshot folder or XML file: its topology, and\n"
+          "                   per --threads entry the usable-CPU verdict and train_model --pin-plan's\n"
+          "                   plan (--pin, default cores); runs and writes nothing\n"
           "  --help           this text\n"
           "Exit: 0 all runs ok, 1 runtime error or some run failed, 2 usage error (a bad\n"
           "template too), 130/143 interrupted by SIGINT/SIGTERM (completed runs are kept).\n",
@@ -316,7 +321,9 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     jw_kv_str(f, "config", s->o.raw[OPT_CONFIG]);
     jw_kv_num(f, "steps", s->o.steps);
     for (int k = OPT_SCALING; k <= OPT_BIN_DIR; k++)
-        if (((k == OPT_METRIC || k == OPT_WORK || k == OPT_UNIT || k == OPT_MPIRUN_ARGS) && !s->o.raw[k]) ||
+        if (((k == OPT_METRIC || k == OPT_WORK || k == OPT_UNIT || k == OPT_MPIRUN_ARGS || k == OPT_BATCH ||
+              k == OPT_OVERLAP) &&
+             !s->o.raw[k]) ||
             k == OPT_RANKS)
             continue;               /* ranks: above, as a list */
         else if (k == OPT_WORK) jw_kv_num(f, OPT_NAMES[k], s->o.work);
@@ -782,11 +789,53 @@ static void check_mpirun(const scale *s) {
             pid <= 0 ? err : "mpirun --version failed");
 }
 
+/* scale --machine PATH: the sweep's plan on that machine, run nothing. One
+ * JSON object: the machine's topology (build/topo's), then per thread count
+ * the usable-CPU verdict and train_model --machine --pin-plan's plan (the
+ * core plans; scale only drives it through its CLI). */
+static int machine_plan(scale *s) {
+    const char *pin = s->o.raw[OPT_PIN] && strcmp(s->o.raw[OPT_PIN], "none") ? s->o.raw[OPT_PIN] : "cores";
+    printf("{\"machine\":");
+    topo_write_json(stdout, &s->topo);
+    printf(",\"pin\":");
+    jw_put_str(stdout, pin);
+    printf(",\"points\":[");
+    for (int i = 0; i < s->o.nt; i++) {
+        int n = s->o.threads[i];
+        char tn[16], bin[PATH_MAX];
+        snprintf(tn, sizeof tn, "%d", n);
+        snprintf(bin, sizeof bin, "%s/train_model", s->o.raw[OPT_BIN_DIR]);
+        fflush(stdout);
+        printf("%s{\"threads\":%d,\"usable_cpus\":%d", i ? "," : "", n, s->topo.usable_cpus);
+        jw_kv_bool(stdout, "oversubscribed", n > s->topo.usable_cpus);
+        printf(",\"plan\":");
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl(bin, bin, "--machine", s->o.machine, "--threads", tn, "--pin", pin, "--pin-plan", "--config",
+                  s->o.raw[OPT_CONFIG], (char *)NULL);
+            fprintf(stderr, "scale: cannot run %s: %s\n", bin, strerror(errno));
+            _exit(127);
+        }
+        int st = 0;
+        while (pid > 0 && waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+        if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+            printf("null}]}\n");
+            fprintf(stderr, "scale: --machine %s: train_model --pin-plan failed at --threads %d\n", s->o.machine, n);
+            return WIFEXITED(st) && WEXITSTATUS(st) == 2 ? 2 : 1;
+        }
+        printf("}");
+    }
+    printf("]}\n");
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 /* The topology (meta.json host.topology) and the usable CPUs every point is
  * judged against; says so when a cgroup quota lowers them. */
 static void read_topology(scale *s) {
-    char err[256];
-    if (topo_read(&s->topo, err, sizeof err) != 0) die(1, "cannot read the topology: %s", err);
+    char err[1024];
+    if (topo_read_machine(&s->topo, s->o.machine, err, sizeof err) != 0)
+        die(s->o.machine ? 2 : 1, "cannot read the topology: %s", err);
     const topo_cgroup *g = &s->topo.cgroup;
     if (g->error[0]) fprintf(stderr, "scale: warning: cgroup CPU quota unreadable: %s\n", g->error);
     if (s->topo.usable_cpus < s->cpus)
@@ -825,7 +874,13 @@ int main(int argc, char **argv) {
     if (setenv("OPENBLAS_NUM_THREADS", "1", 1) != 0) die(1, "setenv OPENBLAS_NUM_THREADS: %s", strerror(errno));
     cpu_set_t cs;
     s.cpus = sched_getaffinity(0, sizeof cs, &cs) == 0 ? CPU_COUNT(&cs) : (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (s.o.machine && s.o.given[OPT_RESUME])
+        die(2, "--machine %s: scale only plans on a snapshot; --resume runs on this machine", s.o.machine);
     read_topology(&s);
+    if (s.o.machine) {   /* plan only: nothing runs, nothing is written */
+        s.cpus = s.topo.affinity_cpus;
+        exit(machine_plan(&s));
+    }
 
     if (s.o.given[OPT_RESUME]) {
         resume_options(&s, s.o.raw[OPT_RESUME]);

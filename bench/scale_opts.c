@@ -20,13 +20,14 @@
 static const char *const VARIANTS[NVARIANTS] = { "lockfree", "locked", "mpi" };
 
 const char *const OPT_NAMES[NOPTS] = { "threads", "variants", "reps", "config", "steps",
-    "scaling", "data", "events", "pin", "metric", "work", "unit", "ranks", "timeout", "noise-max",
+    "scaling", "data", "events", "pin", "metric", "work", "unit", "ranks", "batch", "overlap", "timeout", "noise-max",
     "mpirun-args", "bin-dir", "out", "resume", "export-hyperfine" };
 /* pin NULL: no --pin for train_model (its default, none); metric, work,
  * unit NULL: the report's tokens_per_s in tokens/s; ranks NULL: no MPI
- * sweep (one process per point) */
+ * sweep (one process per point); batch NULL: the config's own; overlap
+ * NULL: train_model's default (off) */
 static const char *const OPT_DEFAULTS[NOPTS] = { "1,2,4,8,16,32,63", "lockfree,locked", "3",
-    "seed", "24", "weak", NULL, NULL, NULL, NULL, NULL, NULL, NULL, "600", "0.1", NULL, "build", NULL,
+    "seed", "24", "weak", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "600", "0.1", NULL, "build", NULL,
     NULL, NULL };
 
 const char *scale_opts_default(int k) { return k >= 0 && k < NOPTS ? OPT_DEFAULTS[k] : NULL; }
@@ -66,6 +67,11 @@ int scale_opts_parse(scale_opts *o, int argc, char **argv, char *err, size_t err
                     return fail(err, errlen, -1, "--trace: '%s' is not a list of thread counts (e.g. 1,2)", p);
                 o->trace_points = p;
             }
+            continue;
+        }
+        if (strcmp(a, "--machine") == 0 || strncmp(a, "--machine=", 10) == 0) {
+            o->machine = a[9] == '=' ? a + 10 : i + 1 < argc ? argv[++i] : NULL;
+            if (!o->machine || !*o->machine) return fail(err, errlen, -1, "--machine needs a snapshot folder or XML file");
             continue;
         }
         const char *eq = strchr(a, '=');
@@ -283,6 +289,10 @@ static int opts_validate(scale_opts *o, int cross, char *err, size_t errlen) {
     if (parse_int(o->raw[OPT_STEPS], 1, 1000000000, &v) != 0)
         return fail(err, errlen, -1, "--steps: '%s' is not a positive integer", o->raw[OPT_STEPS]);
     o->steps = (int)v;
+    if (o->raw[OPT_BATCH] && parse_int(o->raw[OPT_BATCH], 1, 65536, &v) != 0)
+        return fail(err, errlen, -1, "--batch: '%s' is not 1..65536", o->raw[OPT_BATCH]);
+    if (o->raw[OPT_OVERLAP] && strcmp(o->raw[OPT_OVERLAP], "on") != 0 && strcmp(o->raw[OPT_OVERLAP], "off") != 0)
+        return fail(err, errlen, -1, "--overlap: '%s' is not on or off", o->raw[OPT_OVERLAP]);
     if (!facts_has_config(&o->facts, o->raw[OPT_CONFIG])) {
         char names[FACTS_CONFIGS_MAX * (FACTS_NAME_MAX + 2)];
         facts_config_list(&o->facts, names, sizeof names);

@@ -23,7 +23,7 @@
 /* Options; the first OPT_COMPARED ones define the sweep and must match on
  * --resume (so do the --command templates, kept apart in cmd_raw). */
 enum { OPT_THREADS, OPT_VARIANTS, OPT_REPS, OPT_CONFIG, OPT_STEPS, OPT_SCALING, OPT_DATA,
-       OPT_EVENTS, OPT_PIN, OPT_METRIC, OPT_WORK, OPT_UNIT, OPT_RANKS, OPT_COMPARED,
+       OPT_EVENTS, OPT_PIN, OPT_METRIC, OPT_WORK, OPT_UNIT, OPT_RANKS, OPT_BATCH, OPT_OVERLAP, OPT_COMPARED,
        OPT_TIMEOUT = OPT_COMPARED, OPT_NOISE_MAX, OPT_MPIRUN_ARGS, OPT_BIN_DIR, OPT_OUT, OPT_RESUME,
        OPT_EXPORT_HYPERFINE, NOPTS };
 
@@ -49,6 +49,7 @@ typedef struct {
     int reps_over;                 /* --reps-over N: reps of oversubscribed points; -1: --reps */
     int trace;                     /* --trace [POINTS]: keep rep 0's train_model --trace */
     const char *trace_points;      /* its thread counts (comma list); NULL: the default points */
+    const char *machine;           /* --machine PATH: plan on that snapshot or XML only (scale.c) */
     int cores, usable_cpus;        /* the machine the mpi variant's mapping is for (scale.c sets them) */
     facts facts;                   /* train_model's configs and limits (scale.c reads them from
                                       train_model --describe); unknown: those checks are skipped */

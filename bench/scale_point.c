@@ -159,6 +159,8 @@ void point_command(const scale_opts *o, const char *out, int v, int threads, int
         argv[a++] = "--trace-steps";
         argv[a++] = pc->tw;
     }
+    if (o->raw[OPT_BATCH]) { argv[a++] = "--batch"; argv[a++] = o->raw[OPT_BATCH]; }
+    if (o->raw[OPT_OVERLAP]) { argv[a++] = "--overlap"; argv[a++] = o->raw[OPT_OVERLAP]; }
     argv[a] = NULL;
     pc->argv = argv;
     pc->envv = NULL;

@@ -39,14 +39,6 @@ static void topo_copy(char *d, size_t n, const char *s) {
     d[k] = '\0';
 }
 
-/* Whether the sep-separated list names the word want (list is cut up). */
-static int topo_has_word(char *list, const char *sep, const char *want) {
-    char *save = NULL;
-    for (char *tok = strtok_r(list, sep, &save); tok; tok = strtok_r(NULL, sep, &save))
-        if (strcmp(tok, want) == 0) return 1;
-    return 0;
-}
-
 /* A file holding one number (kHz for cpufreq); NAN when unreadable. */
 static double topo_read_num(const char *path) {
     char buf[64], *end;
@@ -56,185 +48,27 @@ static double topo_read_num(const char *path) {
 }
 
 // ----------------------------------------------------------------------------
-// cgroup CPU quota
+// cgroup CPU quota and usable CPUs: core/machine.c (one definition)
 
-/* One level's limit. Returns 1 with quota and period (microseconds) when a
- * quota is set, 0 when there is none at this level ("max", -1 or no file),
- * -1 with err filled when a file is there but malformed. *version is set to
- * the format found (2 cpu.max, 1 cfs files). */
-static int topo_cg_level(const char *dir, double *quota, double *period, int *version,
-                         char *err, size_t errlen) {
-    char path[1200], buf[128], pbuf[64];
-    snprintf(path, sizeof path, "%s/cpu.max", dir);
-    if (topo_read_line(path, buf, sizeof buf)) {
-        *version = 2;
-        char q[64];
-        long long p;
-        if (sscanf(buf, "%63s %lld", q, &p) != 2 || p <= 0) {
-            snprintf(err, errlen, "cpu.max '%.60s' is not 'QUOTA PERIOD' or 'max PERIOD'", buf);
-            return -1;
-        }
-        if (strcmp(q, "max") == 0) return 0;
-        char *end;
-        long long qv = strtoll(q, &end, 10);
-        if (*end || qv <= 0) {
-            snprintf(err, errlen, "cpu.max '%.60s': quota is not a positive integer or max", buf);
-            return -1;
-        }
-        *quota = (double)qv;
-        *period = (double)p;
-        return 1;
-    }
-    snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
-    if (!topo_read_line(path, buf, sizeof buf)) return 0;
-    *version = 1;
-    snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir);
-    char *end, *pend;
-    long long qv = strtoll(buf, &end, 10);
-    const char *ps = topo_read_line(path, pbuf, sizeof pbuf);
-    long long pv = ps ? strtoll(ps, &pend, 10) : 0;
-    if (end == buf || *end || (qv <= 0 && qv != -1) || !ps || *pend || pv <= 0) {
-        snprintf(err, errlen, "cpu.cfs_quota_us '%.40s' / cpu.cfs_period_us '%.40s' are not a quota and a period",
-                 buf, ps ? ps : "(unreadable)");
-        return -1;
-    }
-    if (qv == -1) return 0;
-    *quota = (double)qv;
-    *period = (double)pv;
-    return 1;
-}
-
-/* Walks dir = root + path, then each parent up to root, keeping the tightest
- * quota: a parent's quota limits its children too. */
-static void topo_cg_walk(topo_cgroup *c, const char *root) {
-    char rel[512];
-    snprintf(rel, sizeof rel, "%s", c->path);
-    for (;;) {
-        char dir[1100], err[200] = "";
-        snprintf(dir, sizeof dir, "%s%s", root, strcmp(rel, "/") == 0 ? "" : rel);
-        double q = NAN, p = NAN;
-        int v = 0, r = topo_cg_level(dir, &q, &p, &v, err, sizeof err);
-        if (v && !c->version) c->version = v;
-        if (r < 0 && !c->error[0]) snprintf(c->error, sizeof c->error, "%.80s: %.160s", rel, err);
-        if (r > 0 && !(q / p >= c->quota_cpus)) {
-            c->quota_cpus = q / p;
-            c->quota_us = q;
-            c->period_us = p;
-            c->quota_ceil = (int)(((long long)q + (long long)p - 1) / (long long)p);
-            snprintf(c->limit_at, sizeof c->limit_at, "%s", rel);
-        }
-        if (strcmp(rel, "/") == 0) break;
-        char *slash = strrchr(rel, '/');
-        if (slash == rel) rel[1] = '\0';
-        else *slash = '\0';
-    }
-}
-
-/* The mount of the hierarchy holding the cpu controller: cgroup2 when its
- * root lists "cpu" in cgroup.controllers, else a v1 mount whose options name
- * "cpu". Fills mnt (mount point) and mroot (the mount's root inside the
- * hierarchy); returns 2, 1 or 0 (none). */
-static int topo_cg_mount(char *mnt, size_t mn, char *mroot, size_t rn) {
-    FILE *f = fopen("/proc/self/mountinfo", "r");
-    if (!f) return 0;
-    char line[4096];
-    int found = 0;
-    char v1mnt[1024] = "", v1root[1024] = "";
-    while (!found && fgets(line, sizeof line, f)) {
-        char root[1024], point[1024];
-        /* id parent major:minor root mount-point options ... - fstype source super-options */
-        if (sscanf(line, "%*s %*s %*s %1023s %1023s", root, point) != 2) continue;
-        char *sep = strstr(line, " - ");
-        if (!sep) continue;
-        char fstype[64], src[256], opts[1024] = "";
-        if (sscanf(sep + 3, "%63s %255s %1023s", fstype, src, opts) < 2) continue;
-        if (strcmp(fstype, "cgroup2") == 0) {
-            char path[1100], ctl[512];
-            snprintf(path, sizeof path, "%s/cgroup.controllers", point);
-            if (topo_read_line(path, ctl, sizeof ctl) && topo_has_word(ctl, " ", "cpu")) found = 2;
-            if (found) { snprintf(mnt, mn, "%s", point); snprintf(mroot, rn, "%s", root); }
-        } else if (strcmp(fstype, "cgroup") == 0 && !v1mnt[0] && topo_has_word(opts, ",", "cpu")) {
-            snprintf(v1mnt, sizeof v1mnt, "%s", point);
-            snprintf(v1root, sizeof v1root, "%s", root);
-        }
-    }
-    fclose(f);
-    if (!found && v1mnt[0]) {
-        snprintf(mnt, mn, "%s", v1mnt);
-        snprintf(mroot, rn, "%s", v1root);
-        found = 1;
-    }
-    return found;
-}
-
-/* The process's cgroup in hierarchy `version` from /proc/self/cgroup. */
-static int topo_cg_own_path(int version, char *path, size_t n) {
-    FILE *f = fopen("/proc/self/cgroup", "r");
-    if (!f) return -1;
-    char line[4096];
-    int ok = -1;
-    while (ok < 0 && fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = '\0';
-        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2) continue;
-        *c2 = '\0';
-        const char *ctl = c1 + 1;
-        int match = 0;
-        if (version == 2) match = strcmp(line, "0") == 0 && *ctl == '\0';
-        else {
-            char list[512];
-            snprintf(list, sizeof list, "%s", ctl);
-            match = topo_has_word(list, ",", "cpu");
-        }
-        if (match) { snprintf(path, n, "%s", c2 + 1); ok = 0; }
-    }
-    fclose(f);
-    return ok;
-}
-
-void topo_read_cgroup(topo_cgroup *c) {
-    memset(c, 0, sizeof *c);
-    c->quota_cpus = c->quota_us = c->period_us = NAN;
-    snprintf(c->path, sizeof c->path, "/");
-    const char *froot = getenv("CLLM_TOPO_CGROUP_ROOT");
-    if (froot && *froot) {
-        c->override = 1;
-        const char *fp = getenv("CLLM_TOPO_CGROUP_PATH");
-        if (fp && *fp == '/') snprintf(c->path, sizeof c->path, "%s", fp);
-        topo_cg_walk(c, froot);
-        return;
-    }
-    char mnt[1024], mroot[1024], own[512];
-    int v = topo_cg_mount(mnt, sizeof mnt, mroot, sizeof mroot);
-    if (!v) return;
-    c->version = v;
-    if (topo_cg_own_path(v, own, sizeof own) != 0) {
-        snprintf(c->error, sizeof c->error, "no cgroup v%d entry with the cpu controller in /proc/self/cgroup", v);
-        return;
-    }
-    /* the mount shows the hierarchy from mroot down (containers mount their
-     * own cgroup as the root): strip that prefix from the own path */
-    size_t k = strlen(mroot);
-    const char *rel = own;
-    if (strcmp(mroot, "/") != 0 && strncmp(own, mroot, k) == 0 && (own[k] == '/' || own[k] == '\0'))
-        rel = own[k] ? own + k : "/";
-    snprintf(c->path, sizeof c->path, "%s", rel);
-    topo_cg_walk(c, mnt);
-}
+void topo_read_cgroup(topo_cgroup *c) { machine_read_cgroup(c, NULL); }
 
 int topo_usable_cpus(int affinity_cpus, const topo_cgroup *c) {
-    if (c && c->quota_ceil > 0 && c->quota_ceil < affinity_cpus) return c->quota_ceil;
-    return affinity_cpus;
+    hwloc_bitmap_t aff = hwloc_bitmap_alloc();
+    if (!aff) return affinity_cpus;
+    if (affinity_cpus > 0) hwloc_bitmap_set_range(aff, 0, affinity_cpus - 1);
+    int n = machine_usable(NULL, NULL, aff, c ? c->quota_ceil : 0, NULL);
+    hwloc_bitmap_free(aff);
+    return n;
 }
 
 // ----------------------------------------------------------------------------
 // cpufreq, transparent huge pages, /proc/cpuinfo
 
-static void topo_read_cpufreq(topo_cpufreq *q, int cpu) {
-    char dir[96], path[160], buf[64];
+static void topo_read_cpufreq(topo_cpufreq *q, int cpu, const char *root) {
+    char dir[1200], path[1300], buf[64];
     memset(q, 0, sizeof *q);
     q->cpu = cpu;
-    snprintf(dir, sizeof dir, "/sys/devices/system/cpu/cpu%d/cpufreq", cpu);
+    snprintf(dir, sizeof dir, "%s/sys/devices/system/cpu/cpu%d/cpufreq", root, cpu);
     snprintf(path, sizeof path, "%s/scaling_governor", dir);
     if (topo_read_line(path, buf, sizeof buf)) topo_copy(q->governor, sizeof q->governor, buf);
     snprintf(path, sizeof path, "%s/scaling_driver", dir);
@@ -249,18 +83,18 @@ static void topo_read_cpufreq(topo_cpufreq *q, int cpu) {
     /* boost: the global acpi-cpufreq / amd-pstate switch, intel_pstate's
      * no_turbo (inverted), or the per-policy switch of newer kernels */
     static const struct { const char *path; int inverted; } boost[] = {
-        { "/sys/devices/system/cpu/cpufreq/boost", 0 },
-        { "/sys/devices/system/cpu/intel_pstate/no_turbo", 1 },
+        { "sys/devices/system/cpu/cpufreq/boost", 0 },
+        { "sys/devices/system/cpu/intel_pstate/no_turbo", 1 },
         { NULL, 0 },
     };
     q->boost = -1;
     for (int i = 0; i < 3 && q->boost < 0; i++) {
-        char p[160];
-        if (boost[i].path) snprintf(p, sizeof p, "%s", boost[i].path);
+        char p[1300];
+        if (boost[i].path) snprintf(p, sizeof p, "%s/%s", root, boost[i].path);
         else snprintf(p, sizeof p, "%s/boost", dir);
         if (!topo_read_line(p, buf, sizeof buf) || (buf[0] != '0' && buf[0] != '1')) continue;
         q->boost = (buf[0] == '1') != boost[i].inverted;
-        topo_copy(q->boost_source, sizeof q->boost_source, p);
+        topo_copy(q->boost_source, sizeof q->boost_source, p + strlen(root));   /* relative to the machine */
     }
 }
 
@@ -275,8 +109,10 @@ static void topo_read_thp(const char *path, char *out, size_t n) {
 
 /* hwloc has no clock figure: the "cpu MHz" of the first CPU listed (x86
  * only; in a VM often the host's TSC rate, not the clock it runs at). */
-static double topo_cpuinfo_mhz(void) {
-    FILE *f = fopen("/proc/cpuinfo", "r");
+static double topo_cpuinfo_mhz(const char *root) {
+    char file[1200];
+    snprintf(file, sizeof file, "%s/proc/cpuinfo", root);
+    FILE *f = fopen(file, "r");
     char line[512];
     double mhz = NAN;
     while (f && isnan(mhz) && fgets(line, sizeof line, f)) {
@@ -331,22 +167,15 @@ static void topo_info_attr(hwloc_topology_t hw, const char *name, char *out, siz
     snprintf(out, n, "%s", v ? v : "");
 }
 
-int topo_read(topo *t, char *err, size_t errlen) {
+int topo_read_machine(topo *t, const char *path, char *err, size_t errlen) {
     memset(t, 0, sizeof *t);
-    hwloc_topology_t hw;
-    if (hwloc_topology_init(&hw) != 0) {
-        snprintf(err, errlen, "hwloc_topology_init: %s", strerror(errno));
-        return -1;
-    }
-    /* the whole machine, as lscpu shows it, even where a cgroup cpuset hides part */
-    hwloc_topology_set_flags(hw, HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED);
-    hwloc_topology_set_icache_types_filter(hw, HWLOC_TYPE_FILTER_KEEP_ALL);   /* L1i, as lscpu */
-    if (hwloc_topology_load(hw) != 0) {
-        snprintf(err, errlen, "hwloc_topology_load: %s", strerror(errno));
-        hwloc_topology_destroy(hw);
-        return -1;
-    }
+    machine_t *m = &t->m;
+    if (machine_load(m, path, err, errlen) != 0) return -1;
+    hwloc_topology_t hw = m->hw;
     t->hw = hw;
+    /* the root every other file is read under: "" live, the snapshot's
+     * folder, none for an XML file (it holds no /proc or /sys) */
+    const char *root = m->live ? "" : !strcmp(m->source, "snapshot") ? m->path : NULL;
     topo_copy(t->hwloc_version, sizeof t->hwloc_version, HWLOC_VERSION);
     t->this_system = hwloc_topology_is_thissystem(hw);
     topo_info_attr(hw, "CPUModel", t->cpu_model, sizeof t->cpu_model);
@@ -364,40 +193,62 @@ int topo_read(topo *t, char *err, size_t errlen) {
     t->numa_nodes = hwloc_get_nbobjs_by_type(hw, HWLOC_OBJ_NUMANODE);
     t->cores = hwloc_get_nbobjs_by_type(hw, HWLOC_OBJ_CORE);
     t->pus = hwloc_get_nbobjs_by_type(hw, HWLOC_OBJ_PU);
-    t->online_cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    t->online_cpus = hwloc_bitmap_weight(m->online);
 
-    hwloc_bitmap_t aff = hwloc_bitmap_alloc();
-    if (!t->this_system || hwloc_get_cpubind(hw, aff, HWLOC_CPUBIND_THREAD) != 0)
-        hwloc_bitmap_copy(aff, hwloc_topology_get_topology_cpuset(hw));
+    /* a synthetic machine (HWLOC_SYNTHETIC, tests) has no affinity of its
+     * own: machine_load takes its allowed set */
+    if (m->live && !t->this_system) hwloc_bitmap_copy(m->affinity, m->allowed);
+    hwloc_const_bitmap_t aff = m->affinity;
     t->affinity_cpus = hwloc_bitmap_weight(aff);
     hwloc_bitmap_list_asprintf(&t->affinity_list, aff);
+    t->pus_per_core_min = 0;
     for (int i = 0; i < t->cores; i++) {
         hwloc_obj_t core = hwloc_get_obj_by_type(hw, HWLOC_OBJ_CORE, (unsigned)i);
         int w = hwloc_bitmap_weight(core->cpuset);
         if (w > t->pus_per_core) t->pus_per_core = w;
+        if (!t->pus_per_core_min || w < t->pus_per_core_min) t->pus_per_core_min = w;
         if (hwloc_bitmap_intersects(core->cpuset, aff)) t->affinity_cores++;
     }
     if (t->cores == 0) {   /* hwloc found no core level: count PUs as cores */
         t->cores = t->pus;
         t->affinity_cores = t->affinity_cpus;
-        t->pus_per_core = 1;
+        t->pus_per_core = t->pus_per_core_min = 1;
     }
     int first = hwloc_bitmap_first(aff);
-    hwloc_bitmap_free(aff);
 
     topo_read_caches(t, hw);
-    topo_read_cgroup(&t->cgroup);
-    t->usable_cpus = topo_usable_cpus(t->affinity_cpus, &t->cgroup);
-    topo_read_cpufreq(&t->cpufreq, first > 0 ? first : 0);
-    topo_read_thp("/sys/kernel/mm/transparent_hugepage/enabled", t->thp_enabled, sizeof t->thp_enabled);
-    topo_read_thp("/sys/kernel/mm/transparent_hugepage/defrag", t->thp_defrag, sizeof t->thp_defrag);
-    t->cpuinfo_mhz = topo_cpuinfo_mhz();
+    t->cgroup = m->cgroup;
+    if (m->live && !t->this_system)   /* keep the one definition: usable over the synthetic sets */
+        m->usable = machine_usable(m->online, m->allowed, m->affinity, m->cgroup.quota_ceil, m->usable_set);
+    t->usable_cpus = m->usable;
+    t->cpufreq.boost = -1;
+    t->cpufreq.base_mhz = t->cpufreq.min_mhz = t->cpufreq.max_mhz = t->cpufreq.cur_mhz = NAN;
+    t->cpuinfo_mhz = NAN;
+    if (root) {
+        char p1[1200], p2[1200];
+        topo_read_cpufreq(&t->cpufreq, first > 0 ? first : 0, root);
+        snprintf(p1, sizeof p1, "%s/sys/kernel/mm/transparent_hugepage/enabled", root);
+        snprintf(p2, sizeof p2, "%s/sys/kernel/mm/transparent_hugepage/defrag", root);
+        topo_read_thp(p1, t->thp_enabled, sizeof t->thp_enabled);
+        topo_read_thp(p2, t->thp_defrag, sizeof t->thp_defrag);
+        t->cpuinfo_mhz = topo_cpuinfo_mhz(root);
+    }
+    const char *where = m->live ? "this machine" : root ? "the snapshot" : "an hwloc XML file";
+    if (!t->cpufreq.governor[0] && isnan(t->cpufreq.max_mhz))
+        snprintf(t->why_no_cpufreq, sizeof t->why_no_cpufreq, "%s has no cpufreq files for CPU %d%s", where,
+                 t->cpufreq.cpu, m->live ? " (usual in a VM)" : "");
+    if (!t->thp_enabled[0])
+        snprintf(t->why_no_thp, sizeof t->why_no_thp, "%s has no sys/kernel/mm/transparent_hugepage", where);
+    if (isnan(t->cpuinfo_mhz))
+        snprintf(t->why_no_mhz, sizeof t->why_no_mhz, "%s has no \"cpu MHz\" line in proc/cpuinfo", where);
     return 0;
 }
 
+int topo_read(topo *t, char *err, size_t errlen) { return topo_read_machine(t, NULL, err, errlen); }
+
 void topo_free(topo *t) {
     if (!t) return;
-    if (t->hw) hwloc_topology_destroy((hwloc_topology_t)t->hw);
+    machine_free(&t->m);
     free(t->affinity_list);
     t->hw = NULL;
     t->affinity_list = NULL;
@@ -415,33 +266,118 @@ static void topo_put_cpuset(FILE *f, hwloc_const_bitmap_t set) {
     free(s);
 }
 
+/* hwloc's cpukinds: index (higher = faster, as hwloc ranks them), its
+ * efficiency, PUs, cores and info attributes (CoreType, FrequencyMaxMHz) */
+static void topo_write_kinds(FILE *f, const topo *t) {
+    hwloc_topology_t hw = (hwloc_topology_t)t->hw;
+    fputs(",\"cpukinds\":[", f);
+    for (int k = 0; hw && k < t->m.nkinds; k++) {
+        hwloc_bitmap_t set = hwloc_bitmap_alloc();
+        int eff = -1;
+        unsigned ninfo = 0;
+        struct hwloc_info_s *info = NULL;
+        if (!set || hwloc_cpukinds_get_info(hw, (unsigned)k, set, &eff, &ninfo, &info, 0) != 0) {
+            hwloc_bitmap_free(set);
+            continue;
+        }
+        fprintf(f, "%s{\"index\":%d", k ? "," : "", k);
+        jw_kv_num(f, "efficiency", eff >= 0 ? eff : NAN);
+        fputs(",\"pus\":", f);
+        topo_put_cpuset(f, set);
+        jw_kv_num(f, "cores", hwloc_get_nbobjs_inside_cpuset_by_type(hw, set, HWLOC_OBJ_CORE));
+        fputs(",\"info\":{", f);
+        for (unsigned i = 0; i < ninfo; i++) {
+            if (i) fputc(',', f);
+            jw_put_str(f, info[i].name);
+            fputc(':', f);
+            jw_put_str(f, info[i].value);
+        }
+        fputs("}}", f);
+        hwloc_bitmap_free(set);
+    }
+    fputc(']', f);
+    if (t->m.nkinds > 1)
+        jw_kv_str(f, "cpukinds_warning", "cores of different kinds: with equal work per worker, the slowest kind "
+                    "is the straggler of every step (--pin cores fills the fastest kind first)");
+}
+
+/* every PU hwloc shows: OS index, core and package (logical indexes), NUMA
+ * node (OS index), kind, allowed, usable, and cpufreq's max MHz where the
+ * machine has the file */
+static void topo_write_pus(FILE *f, const topo *t) {
+    hwloc_topology_t hw = (hwloc_topology_t)t->hw;
+    const char *root = t->m.live ? "" : t->m.source && !strcmp(t->m.source, "snapshot") ? t->m.path : NULL;
+    fputs(",\"pu_map\":[", f);
+    hwloc_obj_t pu = NULL;
+    for (int i = 0; hw && (pu = hwloc_get_next_obj_by_type(hw, HWLOC_OBJ_PU, pu)); i++) {
+        machine_place p;
+        machine_place_of(&t->m, (int)pu->os_index, &p);
+        fprintf(f, "%s{\"pu\":%u", i ? "," : "", pu->os_index);
+        jw_kv_num(f, "core", p.core >= 0 ? p.core : NAN);
+        jw_kv_num(f, "package", p.package >= 0 ? p.package : NAN);
+        jw_kv_num(f, "numa", p.numa >= 0 ? p.numa : NAN);
+        jw_kv_num(f, "kind", p.kind >= 0 ? p.kind : NAN);
+        jw_kv_bool(f, "allowed", hwloc_bitmap_isset(t->m.allowed, pu->os_index));
+        jw_kv_bool(f, "usable", hwloc_bitmap_isset(t->m.usable_set, pu->os_index));
+        double mhz = NAN;
+        if (root) {
+            char path[1300];
+            snprintf(path, sizeof path, "%s/sys/devices/system/cpu/cpu%u/cpufreq/cpuinfo_max_freq", root, pu->os_index);
+            mhz = topo_read_num(path) / 1000.0;
+        }
+        jw_kv_num(f, "max_mhz", mhz);
+        fputc('}', f);
+    }
+    fputc(']', f);
+}
+
 void topo_write_json(FILE *f, const topo *t) {
     hwloc_topology_t hw = (hwloc_topology_t)t->hw;
     fputs("{\"source\":", f);
     jw_put_str(f, "hwloc");
     jw_kv_str(f, "hwloc_version", t->hwloc_version);
     jw_kv_bool(f, "this_system", t->this_system);
+    jw_kv_str(f, "machine", t->m.source ? t->m.source : "live");
+    jw_kv_str(f, "machine_path", t->m.path[0] ? t->m.path : NULL);
     topo_kv_opt(f, "cpu_model", t->cpu_model);
     topo_kv_opt(f, "cpu_vendor", t->cpu_vendor);
     jw_kv_num(f, "cpu_family", t->cpu_family >= 0 ? t->cpu_family : NAN);
     jw_kv_num(f, "cpu_model_number", t->cpu_model_number >= 0 ? t->cpu_model_number : NAN);
     jw_kv_num(f, "cpu_stepping", t->cpu_stepping >= 0 ? t->cpu_stepping : NAN);
     jw_kv_num(f, "cpuinfo_mhz", t->cpuinfo_mhz);
+    topo_kv_opt(f, "cpuinfo_mhz_absent", t->why_no_mhz);
     jw_kv_num(f, "packages", t->packages);
     jw_kv_num(f, "numa_nodes", t->numa_nodes);
     jw_kv_num(f, "cores", t->cores);
     jw_kv_num(f, "pus", t->pus);
     jw_kv_num(f, "pus_per_core", t->pus_per_core);
+    jw_kv_num(f, "pus_per_core_min", t->pus_per_core_min);
     jw_kv_num(f, "online_cpus", t->online_cpus);
     jw_kv_num(f, "affinity_cpus", t->affinity_cpus);
     jw_kv_num(f, "affinity_cores", t->affinity_cores);
     jw_kv_str(f, "affinity_list", t->affinity_list);
     jw_kv_num(f, "usable_cpus", t->usable_cpus);
+    if (t->m.online) {
+        fputs(",\"online_list\":", f);
+        topo_put_cpuset(f, t->m.online);
+        hwloc_bitmap_t off = hwloc_bitmap_alloc();
+        if (off) hwloc_bitmap_andnot(off, hwloc_topology_get_complete_cpuset(hw), t->m.online);
+        fputs(",\"offline_list\":", f);
+        if (off) topo_put_cpuset(f, off); else fputs("null", f);
+        hwloc_bitmap_free(off);
+        fputs(",\"allowed_list\":", f);
+        topo_put_cpuset(f, t->m.allowed);
+        fputs(",\"usable_list\":", f);
+        topo_put_cpuset(f, t->m.usable_set);
+    }
+    topo_write_kinds(f, t);
+    topo_write_pus(f, t);
     fputs(",\"numa\":[", f);
     for (int i = 0; hw && i < t->numa_nodes; i++) {
         hwloc_obj_t o = hwloc_get_obj_by_type(hw, HWLOC_OBJ_NUMANODE, (unsigned)i);
         fprintf(f, "%s{\"os_index\":%u,\"pus\":", i ? "," : "", o->os_index);
         topo_put_cpuset(f, o->cpuset);
+        jw_kv_bool(f, "allowed", hwloc_bitmap_isset(hwloc_topology_get_allowed_nodeset(hw), o->os_index));
         jw_kv_num(f, "local_memory_bytes", o->attr->numanode.local_memory
                     ? (double)o->attr->numanode.local_memory : NAN);
         fputc('}', f);
@@ -464,6 +400,12 @@ void topo_write_json(FILE *f, const topo *t) {
             if (j) fputc(',', f);
             topo_put_cpuset(f, hwloc_get_obj_by_type(hw, (hwloc_obj_type_t)c->hwloc_type, (unsigned)j)->cpuset);
         }
+        fputs("],\"instance_bytes\":[", f);   /* each instance's size: they may differ */
+        for (int j = 0; hw && j < c->instances; j++) {
+            hwloc_obj_t o = hwloc_get_obj_by_type(hw, (hwloc_obj_type_t)c->hwloc_type, (unsigned)j);
+            if (j) fputc(',', f);
+            jw_put_num(f, o->attr->cache.size ? (double)o->attr->cache.size : NAN);
+        }
         fputs("]}", f);
     }
     const topo_cgroup *g = &t->cgroup;
@@ -477,6 +419,7 @@ void topo_write_json(FILE *f, const topo *t) {
     jw_kv_num(f, "quota_ceil", g->quota_ceil ? g->quota_ceil : NAN);
     topo_kv_opt(f, "limit_at", g->limit_at);
     topo_kv_opt(f, "error", g->error);
+    topo_kv_opt(f, "absent", g->absent);
     const topo_cpufreq *q = &t->cpufreq;
     fputs("},\"cpufreq\":{\"cpu\":", f);
     jw_put_num(f, q->cpu);
@@ -489,9 +432,11 @@ void topo_write_json(FILE *f, const topo *t) {
     if (q->boost < 0) fputs(",\"boost\":null", f);
     else jw_kv_bool(f, "boost", q->boost);
     topo_kv_opt(f, "boost_source", q->boost_source);
+    topo_kv_opt(f, "absent", t->why_no_cpufreq);
     fputs("},\"thp\":{\"enabled\":", f);
     jw_put_str(f, *t->thp_enabled ? t->thp_enabled : NULL);
     topo_kv_opt(f, "defrag", t->thp_defrag);
+    topo_kv_opt(f, "absent", t->why_no_thp);
     fputs("}}", f);
 }
 
@@ -500,19 +445,27 @@ void topo_write_json(FILE *f, const topo *t) {
 
 #ifdef TOPO_MAIN
 int main(int argc, char **argv) {
-    if (argc > 1) {
-        int help = strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0;
+    const char *path = NULL;
+    int bad = 0, help = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) help = 1;
+        else if (!strcmp(argv[i], "--machine") && i + 1 < argc) path = argv[++i];
+        else bad = 1;
+    }
+    if (help || bad) {
         fprintf(help ? stdout : stderr,
-                "%susage: topo\nPrints this machine's topology, cgroup CPU quota, cpufreq and THP state\n"
-                "as one JSON object (bench/RESULTS.md, meta.json host.topology).\n",
-                help ? "" : "topo: no arguments expected\n");
+                "%susage: topo [--machine PATH]\nPrints the machine's topology, usable CPUs, cgroup CPU quota, "
+                "cpufreq and THP state\nas one JSON object (bench/RESULTS.md, meta.json host.topology).\n"
+                "--machine PATH: an extracted hwloc snapshot folder (hwloc-gather-topology) or an hwloc XML\n"
+                "file instead of this machine; what it lacks is null with the reason.\n",
+                help ? "" : "topo: unexpected arguments\n");
         return help ? 0 : 2;
     }
     topo t;
-    char err[256];
-    if (topo_read(&t, err, sizeof err) != 0) {
+    char err[1024];
+    if (topo_read_machine(&t, path, err, sizeof err) != 0) {
         fprintf(stderr, "topo: %s\n", err);
-        return 1;
+        return path ? 2 : 1;
     }
     topo_write_json(stdout, &t);
     fputc('\n', stdout);

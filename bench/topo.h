@@ -11,8 +11,11 @@
  * frequencies and boost state, transparent huge pages, and the "cpu MHz"
  * line of /proc/cpuinfo (the only field hwloc does not give).
  *
- * Usable CPUs = min(PUs in the affinity mask, ceil(quota / period)): the
- * count a thread count is judged against (oversubscribed above it).
+ * Usable CPUs: core/machine.h's one definition (online ∩ allowed ∩
+ * affinity, capped by ceil(quota / period)): the count a thread count is
+ * judged against (oversubscribed above it). With --machine PATH (build/topo,
+ * build/scale) every field comes from that snapshot or XML file, and a
+ * group it lacks is null with the reason (why_no_*, cgroup.absent).
  *
  * Test-only environment (tests/test_topo.sh; never set it for a real run):
  *   CLLM_TOPO_CGROUP_ROOT=DIR   read the cgroup quota from DIR as if it were
@@ -31,6 +34,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "../core/machine.h"   /* the machine and its usable CPUs */
+
 #define TOPO_MAX_CACHES 12
 
 typedef struct {
@@ -45,16 +50,7 @@ typedef struct {
     int hwloc_type;        /* its hwloc_obj_type_t */
 } topo_cache;
 
-typedef struct {
-    int version;           /* 2 (cpu.max), 1 (cfs files), 0: no cpu controller found */
-    int override;          /* 1: read from CLLM_TOPO_CGROUP_ROOT (test only) */
-    char path[512];        /* own cgroup, relative to the hierarchy root */
-    double quota_cpus;     /* quota / period of the tightest level; NAN: no quota */
-    double quota_us, period_us;  /* of that level; NAN when no quota */
-    int quota_ceil;        /* ceil(quota / period); 0 when no quota */
-    char limit_at[512];    /* that level's path; "" when no quota */
-    char error[256];       /* a quota file that could not be read or parsed; "" ok */
-} topo_cgroup;
+typedef machine_cgroup topo_cgroup;   /* core/machine.h */
 
 typedef struct {
     int cpu;               /* the CPU the files were read for (first of the affinity mask) */
@@ -65,29 +61,35 @@ typedef struct {
 } topo_cpufreq;
 
 typedef struct topo {
-    void *hw;              /* hwloc_topology_t */
+    machine_t m;           /* the machine (live, snapshot or XML) and its usable CPUs */
+    void *hw;              /* m.hw */
     int this_system;       /* 0: hwloc read a synthetic or XML machine (tests) */
     char hwloc_version[16];  /* HWLOC_VERSION of the headers it was built with */
     char cpu_model[128], cpu_vendor[64];   /* "" unknown */
     int cpu_family, cpu_model_number, cpu_stepping;   /* x86 CPUID figures; -1 unknown */
     double cpuinfo_mhz;    /* /proc/cpuinfo "cpu MHz" of the first CPU; NAN when absent */
-    int packages, numa_nodes, cores, pus, pus_per_core;   /* whole machine */
-    int online_cpus;       /* sysconf(_SC_NPROCESSORS_ONLN) */
+    int packages, numa_nodes, cores, pus, pus_per_core;   /* whole machine; pus_per_core: the largest core's */
+    int pus_per_core_min;  /* the smallest core's (hybrid machines: E-cores without SMT) */
+    int online_cpus;       /* PUs the kernel has online (hwloc's topology cpuset) */
     int affinity_cpus;     /* PUs in the calling thread's affinity mask (read before pinning) */
     int affinity_cores;    /* cores with at least one PU in that mask */
     char *affinity_list;   /* that mask, "0-3,8" (malloc'ed) */
-    int usable_cpus;       /* min(affinity_cpus, cgroup quota_ceil) */
+    int usable_cpus;       /* machine_usable: |online ∩ allowed ∩ affinity| capped by the quota */
     topo_cache caches[TOPO_MAX_CACHES];
     int ncaches;
     topo_cgroup cgroup;
     topo_cpufreq cpufreq;
     char thp_enabled[16], thp_defrag[32];  /* the selected [value]; "" not readable */
+    char why_no_cpufreq[200], why_no_thp[200], why_no_mhz[200];   /* why a group is null; "" read */
 } topo;
 
 /* Reads everything. Returns 0, or -1 with err filled when hwloc cannot load
  * a topology (t is then freed). The kernel files are best effort: what
  * cannot be read is "" / NAN / -1 and written as null. */
 int topo_read(topo *t, char *err, size_t errlen);
+/* The same for --machine PATH (NULL: live): every field from that machine,
+ * none from this one; -1 with err naming the path and hwloc's reason. */
+int topo_read_machine(topo *t, const char *path, char *err, size_t errlen);
 void topo_free(topo *t);   /* tolerates a zeroed t */
 
 /* The cgroup quota alone, from the mounted hierarchy or the test override.

@@ -84,6 +84,7 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
         else if (strcmp(a, "--no-timing") == 0) { o->opt.timing = 0; takes = 0; }
         else if (strcmp(a, "--memory-table") == 0) { o->memtable = 1; takes = 0; }
         else if (strcmp(a, "--describe") == 0) { o->describe = 1; takes = 0; }
+        else if (strcmp(a, "--pin-plan") == 0) { o->pin_plan = 1; takes = 0; }
         else if (strcmp(a, "--config") == 0) {
             if (!v) goto missing;
             o->config_name = v;
@@ -118,6 +119,7 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
             STR("--resume", o->resume)
             STR("--report", o->report)
             STR("--pin", o->pin)
+            STR("--machine", o->machine)
             STR("--phase-counters", o->phase_counters)
             STR("--trace", o->trace)
 #undef LONG
@@ -139,6 +141,9 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
                 const char *b = end + 1;
                 o->trace_b = strtol(b, &end, 10);
                 if (end == b || *end || errno || o->trace_a < 1 || o->trace_b < o->trace_a) goto bad_window;
+            } else if (strcmp(a, "--overlap") == 0) {
+                if (parse_choice(a, v, "on", "off", &s, err, errlen)) return -1;
+                o->opt.overlap = strcmp(s, "on") == 0;
             } else if (strcmp(a, "--tokenizer") == 0) {
                 if (parse_choice(a, v, "bytes", "words", &o->tokname, err, errlen)) return -1;
             } else if (a[0] == '-' && a[1]) {

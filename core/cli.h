@@ -26,6 +26,8 @@ typedef struct {
     const char *data_path, *config_name, *save, *resume, *report, *tokname;
     const char *pin;             /* --pin as given (NULL: none) */
     pin_spec pin_spec;           /* --pin parsed (pin_parse; mode none when not given) */
+    const char *machine;         /* --machine PATH (NULL: the live machine); only with pin_plan */
+    int pin_plan;                /* --pin-plan: print the placement as JSON and exit */
     const char *phase_counters;  /* --phase-counters as given (NULL: off); parsed into opt.events */
     const char *trace;           /* --trace FILE (NULL: off) */
     long trace_a, trace_b;       /* --trace-steps A:B (1-based, inclusive); 0:0 = every step */

@@ -70,6 +70,20 @@ int comm_max_int(comm_t *c, int v);
 /* rank 0's n bytes into buf on every rank */
 void comm_bcast(comm_t *c, void *buf, size_t n);
 
+/* Non-blocking messages for the overlapped exchange (--overlap on): worker 0
+ * posts sends and receives of n floats to or from rank peer as buckets of
+ * gradients become ready; both sides post them in the same order, so MPI's
+ * non-overtaking rule matches them (one tag). comm_reserve sizes the queue
+ * once, when the trainer is created (0, or -1 when it cannot allocate);
+ * posting past it is a CHECK failure. comm_progress tests every posted
+ * message (MPI progresses only inside its calls) and returns 1 when all are
+ * done; comm_wait_all waits for them all and empties the queue. */
+int comm_reserve(comm_t *c, int n);
+void comm_post_send(comm_t *c, const float *buf, size_t n, int peer);
+void comm_post_recv(comm_t *c, float *buf, size_t n, int peer);
+int comm_progress(comm_t *c);
+void comm_wait_all(comm_t *c);
+
 #ifdef __cplusplus
 }
 #endif

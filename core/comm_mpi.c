@@ -16,6 +16,8 @@
 struct comm {
     int rank, size, provided;
     int *scnt, *sdsp, *rcnt, *rdsp;   /* MPI's int counts, per rank */
+    MPI_Request *req;                 /* comm_post_*: nreq posted of cap */
+    int nreq, cap;
     char library[MPI_MAX_LIBRARY_VERSION_STRING];
 };
 
@@ -71,6 +73,7 @@ void comm_finalize(comm_t *c) {
     if (!c) return;
     MPI_Finalize();
     free(c->scnt);
+    free(c->req);
     free(c);
 }
 
@@ -141,4 +144,36 @@ int comm_max_int(comm_t *c, int v) {
 
 void comm_bcast(comm_t *c, void *buf, size_t n) {
     MPI_Bcast(buf, to_int(n), MPI_BYTE, 0, MPI_COMM_WORLD);
+}
+
+int comm_reserve(comm_t *c, int n) {
+    if (n <= c->cap) return 0;
+    MPI_Request *r = xcalloc((size_t)n, sizeof *r);
+    if (!r) return -1;
+    free(c->req);
+    c->req = r;
+    c->cap = n;
+    c->nreq = 0;
+    return 0;
+}
+
+void comm_post_send(comm_t *c, const float *buf, size_t n, int peer) {
+    CHECK(c->nreq < c->cap, "comm_post_send: more than the %d messages reserved", c->cap);
+    MPI_Isend(buf, to_int(n), MPI_FLOAT, peer, 0, MPI_COMM_WORLD, &c->req[c->nreq++]);
+}
+
+void comm_post_recv(comm_t *c, float *buf, size_t n, int peer) {
+    CHECK(c->nreq < c->cap, "comm_post_recv: more than the %d messages reserved", c->cap);
+    MPI_Irecv(buf, to_int(n), MPI_FLOAT, peer, 0, MPI_COMM_WORLD, &c->req[c->nreq++]);
+}
+
+int comm_progress(comm_t *c) {
+    int done = 1;
+    if (c->nreq) MPI_Testall(c->nreq, c->req, &done, MPI_STATUSES_IGNORE);
+    return done;
+}
+
+void comm_wait_all(comm_t *c) {
+    if (c->nreq) MPI_Waitall(c->nreq, c->req, MPI_STATUSES_IGNORE);
+    c->nreq = 0;
 }

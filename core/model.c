@@ -220,6 +220,11 @@ double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
 }
 
 void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B) {
+    model_backward_hook(c, p, g, x, B, NULL, NULL);
+}
+
+void model_backward_hook(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B,
+                         void (*layer_done)(void *arg, int l), void *arg) {
     const size_t T = c->T, C = c->C, L = c->L, NH = c->NH, F = c->F;
     const size_t BT = (size_t)B * T;
 
@@ -258,6 +263,7 @@ void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx
                         x->dqkv, x->ln, p->t[P_QKVW] + l * 3 * C * C, BT, C, 3 * C, 0);
         layernorm_backward(x->dres, g->t[P_LN1W] + l * C, g->t[P_LN1B] + l * C, x->dbtc, a.res,
                            p->t[P_LN1W] + l * C, a.ln1m, a.ln1r, BT, C);
+        if (layer_done) layer_done(arg, (int)l);
     }
     /* encoded = wte[inp] + wpe: dwte already holds the classifier's part */
     encoder_backward(g->t[P_WTE], g->t[P_WPE], x->dres, x->inp, B, T, C);

@@ -111,6 +111,11 @@ double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
 /* The rest of the backward pass, from d(lnf) in x->dbtc down to the
  * embeddings; call once after model_forward with the same g. */
 void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B);
+/* model_backward, calling layer_done(arg, l) as soon as layer l's parameter
+ * gradients are final (l = L-1 down to 0; the embeddings' and the final
+ * LayerNorm's are final only when it returns); layer_done NULL: none. */
+void model_backward_hook(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B,
+                         void (*layer_done)(void *arg, int l), void *arg);
 
 #ifdef __cplusplus
 }

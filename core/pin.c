@@ -15,28 +15,47 @@
 
 /* ---------------------------------------------------------------- orders */
 
+/* hwloc's cpukind index of a core (higher = faster), 0 when the machine
+ * has fewer than two kinds or the core is not in one */
+static int core_kind(hwloc_topology_t topo, hwloc_obj_t core) {
+    if (hwloc_cpukinds_get_nr(topo, 0) < 2) return 0;
+    int k = hwloc_cpukinds_get_by_cpuset(topo, core->cpuset, 0);
+    return k > 0 ? k : 0;
+}
+
 /* The allowed PUs inside `within` in the `cores` order: PU r of every core,
- * for r = 0, 1, ...; a machine hwloc shows without cores counts each PU as
- * one. Returns how many went into out (at most max). */
+ * for r = 0, 1, ...; in each round the cores of the fastest cpukind first
+ * (hwloc's order inside a kind); a machine hwloc shows without cores counts
+ * each PU as one. Returns how many went into out (at most max), -1 when the
+ * core table cannot be allocated. */
 static int order_cores(hwloc_topology_t topo, hwloc_const_bitmap_t allowed, hwloc_const_bitmap_t within,
                        int *out, int max) {
     int ncores = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_CORE);
     hwloc_obj_type_t unit = ncores > 0 ? HWLOC_OBJ_CORE : HWLOC_OBJ_PU;
     int nunits = ncores > 0 ? ncores : hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
+    hwloc_obj_t *units = xcalloc((size_t)(nunits > 0 ? nunits : 1), sizeof *units);
+    if (!units) return -1;
+    /* the units by kind, fastest first (an insertion sort keeps hwloc's order inside a kind) */
+    for (int u = 0; u < nunits; u++) {
+        hwloc_obj_t o = hwloc_get_obj_by_type(topo, unit, (unsigned)u);
+        int k = core_kind(topo, o), j = u;
+        while (j > 0 && core_kind(topo, units[j - 1]) < k) { units[j] = units[j - 1]; j--; }
+        units[j] = o;
+    }
     int n = 0;
     for (int r = 0, more = 1; more && n < max; r++) {
         more = 0;
         for (int u = 0; u < nunits && n < max; u++) {
-            hwloc_obj_t core = hwloc_get_obj_by_type(topo, unit, (unsigned)u);
             int seen = 0;
             hwloc_obj_t pu = NULL;
-            while ((pu = hwloc_get_next_obj_inside_cpuset_by_type(topo, core->cpuset, HWLOC_OBJ_PU, pu))) {
+            while ((pu = hwloc_get_next_obj_inside_cpuset_by_type(topo, units[u]->cpuset, HWLOC_OBJ_PU, pu))) {
                 if (!hwloc_bitmap_isset(allowed, pu->os_index) || !hwloc_bitmap_isset(within, pu->os_index))
                     continue;
                 if (seen++ == r) { out[n++] = (int)pu->os_index; more = 1; break; }
             }
         }
     }
+    free(units);
     return n;
 }
 
@@ -80,7 +99,8 @@ static int order_scatter(hwloc_topology_t topo, hwloc_const_bitmap_t allowed, in
         d[i].rank = pkg && (int)pkg->logical_index < npkg ? in_pkg[pkg->logical_index]++ : i;
     }
     qsort(d, (size_t)nd, sizeof *d, domain_cmp);
-    for (int i = 0; i < nd; i++) len[i] = order_cores(topo, allowed, d[i].set, list + (size_t)i * max, max);
+    for (int i = 0; i < nd; i++)
+        if ((len[i] = order_cores(topo, allowed, d[i].set, list + (size_t)i * max, max)) < 0) goto done;
     n = 0;
     for (int more = 1; more && n < max;) {
         more = 0;
@@ -107,7 +127,7 @@ int pin_plan(hwloc_topology_t topo, hwloc_const_bitmap_t allowed, const pin_spec
                 char mask[256];
                 hwloc_bitmap_list_snprintf(mask, sizeof mask, allowed);
                 snprintf(err, errlen, "--pin: CPU %d (worker %d) is not one this process may run on "
-                         "(its affinity mask: %s)", s->cpus[i], i, mask);
+                         "(its usable CPUs, online and allowed and in its affinity mask: %s)", s->cpus[i], i, mask);
                 return -1;
             }
         }
@@ -123,7 +143,7 @@ int pin_plan(hwloc_topology_t topo, hwloc_const_bitmap_t allowed, const pin_spec
     if (m <= 0) {
         free(order);
         snprintf(err, errlen, m < 0 ? "--pin: cannot allocate the placement tables"
-                                    : "--pin: no CPU of the affinity mask is in the topology");
+                                    : "--pin: no usable CPU is in the topology");
         return -1;
     }
     for (int i = 0; i < nth; i++) cpus[i] = order[i % m];
@@ -146,26 +166,25 @@ hwloc_topology_t pin_topology_load(char *err, size_t errlen) {
     return topo;
 }
 
+int pin_plan_machine(const machine_t *m, const pin_spec *s, int nth, int *cpus, int *wrapped,
+                     char *err, size_t errlen) {
+    return pin_plan(m->hw, m->usable_set, s, nth, cpus, wrapped, err, errlen);
+}
+
 int pin_plan_here(const pin_spec *s, int nth, int *cpus, int *wrapped, char *err, size_t errlen) {
     if (s->mode == PIN_NONE) return pin_plan(NULL, NULL, s, nth, cpus, wrapped, err, errlen);
-    char e[256];
-    hwloc_topology_t topo = pin_topology_load(e, sizeof e);
-    if (!topo) { snprintf(err, errlen, "--pin: cannot read the topology: %s", e); return -1; }
+    char e[512];
+    machine_t m;
+    if (machine_load(&m, NULL, e, sizeof e) != 0) { snprintf(err, errlen, "--pin: cannot read the topology: %s", e); return -1; }
     int rc = -1;
-    hwloc_bitmap_t allowed = hwloc_bitmap_alloc();
-    if (!allowed) {
-        snprintf(err, errlen, "--pin: cannot allocate a CPU set");
-    } else if (!hwloc_topology_is_thissystem(topo)) {
+    if (!hwloc_topology_is_thissystem(m.hw)) {
         snprintf(err, errlen, "--pin %s: the topology hwloc loaded is not this machine's "
                  "(HWLOC_SYNTHETIC, HWLOC_XMLFILE or HWLOC_FSROOT in the environment?): threads "
                  "cannot be bound to it", pin_mode_name(s->mode));
-    } else if (hwloc_get_cpubind(topo, allowed, HWLOC_CPUBIND_THREAD) != 0) {
-        snprintf(err, errlen, "--pin: cannot read this thread's affinity mask: %s", strerror(errno));
     } else {
-        rc = pin_plan(topo, allowed, s, nth, cpus, wrapped, err, errlen);
+        rc = pin_plan_machine(&m, s, nth, cpus, wrapped, err, errlen);
     }
-    hwloc_bitmap_free(allowed);
-    hwloc_topology_destroy(topo);
+    machine_free(&m);
     return rc;
 }
 

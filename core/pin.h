@@ -5,7 +5,8 @@
  *
  *   none      no binding (the default): the scheduler places and moves them
  *   cores     physical cores first: PU 0 of every core in hwloc's order,
- *             then PU 1 of every core (the SMT siblings), and so on
+ *             then PU 1 of every core (the SMT siblings), and so on; in
+ *             each round the cores of the fastest hwloc cpukind first
  *   scatter   spread over packages and NUMA nodes: round-robin over the
  *             domains (the NUMA nodes when there are several, else the
  *             packages), ordered so consecutive workers alternate packages
@@ -15,8 +16,8 @@
  *             gets entry i mod length), entries past the worker count are
  *             unused (so one LIST serves a whole sweep of thread counts)
  *
- * Every CPU must lie in the allowed set (the process's affinity mask): a
- * LIST entry outside it is an error. cores and scatter with more workers
+ * Every CPU must lie in the usable set (online ∩ allowed cpuset ∩ the
+ * process's affinity mask, machine.h): a LIST entry outside it is an error. cores and scatter with more workers
  * than allowed CPUs wrap around their order (worker i gets CPU i mod m) and
  * say so (*wrapped): a sweep past the CPU count keeps every worker pinned,
  * and the report shows which share a CPU.
@@ -28,6 +29,7 @@
 
 #include <hwloc.h>
 
+#include "machine.h"
 #include "pinspec.h"
 
 #ifdef __cplusplus
@@ -42,8 +44,13 @@ extern "C" {
 int pin_plan(hwloc_topology_t topo, hwloc_const_bitmap_t allowed, const pin_spec *s, int nth,
              int *cpus, int *wrapped, char *err, size_t errlen);
 
-/* pin_plan over this machine's topology and the calling thread's affinity
- * mask; also refuses a topology that is not this system's (HWLOC_SYNTHETIC
+/* pin_plan over a loaded machine's topology and its usable set (online ∩
+ * allowed ∩ affinity, machine.h): THE plan, what --pin-plan prints and what
+ * a live --pin binds. */
+int pin_plan_machine(const machine_t *m, const pin_spec *s, int nth, int *cpus, int *wrapped,
+                     char *err, size_t errlen);
+
+/* pin_plan_machine over the live machine; also refuses a topology that is not this system's (HWLOC_SYNTHETIC
  * or HWLOC_XMLFILE in the environment), on which nothing can be bound. */
 int pin_plan_here(const pin_spec *s, int nth, int *cpus, int *wrapped, char *err, size_t errlen);
 

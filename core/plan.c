@@ -1,121 +1,89 @@
 /*
- * plan.c - trainer_plan (trainer.h): every check a trainer of a given shape
- * must pass and every size it will have, before anything is allocated:
- * train_model refuses bad input with it before reading its data, and
- * trainer_create_ranks runs it first.
+ * plan.c - the --pin-plan JSON (see plan.h).
+ *
+ * Under first touch a page lives on the NUMA node of the thread that first
+ * writes it: each worker's context and gradient buffer are first written by
+ * that worker, and each page of the parameters and Adam moments by the
+ * worker whose slice holds the page's first byte (trainer.c). So a bound
+ * worker's buffers and slice are on its PU's node; an unbound worker's are
+ * wherever the scheduler runs it (null).
  */
-#include <limits.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
+#include "plan.h"
 
-#include "comm.h"
+#include <stdlib.h>
+
+#include "jsonw.h"
 #include "trainer.h"
 #include "util.h"
 
-const char *trainer_memory_limit(double *bytes) {
-    const char *s = getenv("CLLM_MEMORY_LIMIT_MIB");
-    if (s && *s) {
-        char *end;
-        double mib = strtod(s, &end);
-        if (*end == 0 && mib > 0) {
-            *bytes = mib * 1048576.0;
-            return "the limit CLLM_MEMORY_LIMIT_MIB";
-        }
-    }
-    *bytes = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    return "the machine's memory";
+static void put_or_null(jw *j, const char *key, int v) {
+    if (v >= 0) jw_int(j, key, v); else jw_null(j, key);
 }
 
-int trainer_plan(const config_t *c, const train_opts *o, int nth, int rank, int nranks, trainer_plan_t *p,
-                 char *err, size_t errlen) {
-    if (config_validate(c, err, errlen) != 0) return -1;
-    if (o->recompute != RECOMPUTE_NONE && o->recompute != RECOMPUTE_LAYERS) {
-        snprintf(err, errlen, "recompute mode %d is not none (0) or layers (1)", o->recompute);
-        return -1;
-    }
-    if (nth < 1 || nth > THREADS_MAX) {
-        snprintf(err, errlen, "thread count %d is out of range 1..%d", nth, THREADS_MAX);
-        return -1;
-    }
-    if (nranks < 1 || nranks > RANKS_MAX || rank < 0 || rank >= nranks) {
-        snprintf(err, errlen, "rank %d of %d is out of range (1..%d ranks)", rank, nranks, RANKS_MAX);
-        return -1;
-    }
-    if ((long long)nth * nranks > WORKERS_MAX) {
-        snprintf(err, errlen, "%d ranks x %d threads are %lld workers, more than %d", nranks, nth,
-                 (long long)nth * nranks, WORKERS_MAX);
-        return -1;
-    }
-    memset(p, 0, sizeof *p);
-    memtable_t *m = &p->mem;
-    int rc = trainer_memtable_rank(c, nth, o->strong, o->recompute, rank, nranks, m, err, errlen);
-    if (rc != 0) return rc;
-    if (nranks > 1) {
-        size_t counts[P_COUNT], np = param_counts(c, counts);
-        if (np > INT_MAX || m->shard * (size_t)nranks > INT_MAX) {
-            snprintf(err, errlen, "config %s has %zu parameters: across %d ranks a count or offset "
-                     "passes the %d elements an MPI count (int) holds", c->name, np, nranks, INT_MAX);
-            return -1;
-        }
-    }
-    double limit;
-    const char *limit_what = trainer_memory_limit(&limit);
-    if (limit > 0 && (double)m->total > limit) {
-        snprintf(err, errlen, "the footprint of config %s at %d threads is %.1f MiB, more than %s "
-                 "of %.1f MiB", c->name, nth, m->total / 1048576.0, limit_what, limit / 1048576.0);
-        return -1;
-    }
-    int blas_max = blas_threads_max();
-    if (blas_max > 0 && nth > blas_max) {
-        snprintf(err, errlen, "thread count %d is more than the %d threads this OpenBLAS was built for "
-                 "(MAX_THREADS=%d in openblas_get_config()): every worker calls sgemm at once, and "
-                 "beyond that its buffer table overflows (rebuild OpenBLAS with a larger NUM_THREADS "
-                 "for more workers)", nth, blas_max, blas_max);
-        return -1;
-    }
-    /* Under an address-space limit (ulimit -v), OpenBLAS retries a failed
-     * mmap of its per-thread buffer forever instead of failing: refuse up
-     * front when the limit cannot hold our buffers plus, measured here, about
-     * 190 MiB for the process and 110 MiB per further thread (the BLAS
-     * buffer and a thread stack). */
-    struct rlimit as;
-    if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
-        double need = (double)m->total + (190.0 + 110.0 * (nth - 1)) * 1048576.0;
-        if (need > (double)as.rlim_cur) {
-            snprintf(err, errlen, "the address-space limit (ulimit -v) of %.0f MiB is below the "
-                     "about %.0f MiB that config %s at %d threads needs (%.1f MiB of buffers, "
-                     "plus the process, BLAS buffers and thread stacks)",
-                     as.rlim_cur / 1048576.0, need / 1048576.0, c->name, nth, m->total / 1048576.0);
-            return -1;
-        }
-    }
-    p->cfg = *c;
-    p->nth = nth;
-    p->rank = rank;
-    p->nranks = nranks;
-    p->nworkers = nth * nranks;
-    p->strong = o->strong;
-    p->recompute = o->recompute;
-    const int nw = p->nworkers;
-    p->Bglobal = o->strong ? c->B : c->B * nw;
-    size_t counts[P_COUNT];
-    p->nparams = param_counts(c, counts);
-    /* data and parameter slice by the global worker index: what is
-     * trained does not depend on the split into ranks and threads */
+int plan_write(FILE *f, const machine_t *m, const pin_spec *s, const char *pin_given, int nth,
+               const int *cpus, int wrapped, size_t nparams, int blas_max) {
+    jw j;
+    jw_begin(&j, f);
+    jw_obj_open(&j, NULL);
+
+    jw_obj_open(&j, "machine");
+    jw_str(&j, "source", m->source);
+    if (m->live) jw_null(&j, "path"); else jw_str(&j, "path", m->path);
+    jw_int(&j, "usable_cpus", m->usable);
+    char *list = NULL;
+    hwloc_bitmap_list_asprintf(&list, m->usable_set);
+    jw_str(&j, "usable_list", list ? list : "");
+    free(list);
+    jw_num(&j, "quota_cpus", m->cgroup.quota_cpus);
+    if (m->cgroup.absent[0]) jw_str(&j, "quota_absent", m->cgroup.absent); else jw_null(&j, "quota_absent");
+    jw_int(&j, "cpukinds", m->nkinds);
+    jw_obj_close(&j);
+
+    jw_int(&j, "threads", nth);
+    jw_str(&j, "pin", pin_given ? pin_given : "none");
+    jw_str(&j, "mode", pin_mode_name(s->mode));
+    jw_int(&j, "wrapped", wrapped);
+    jw_int(&j, "oversubscribed", nth > m->usable);
+    jw_int(&j, "bound", m->live && s->mode != PIN_NONE);
+    jw_str(&j, "binding", !m->live ? "never: hwloc cannot bind threads to a snapshot's or an XML file's CPUs; "
+                                       "this is the plan train_model --pin would bind on that machine"
+                 : s->mode == PIN_NONE ? "none: the scheduler places and moves the workers"
+                 : "train_model --pin binds each worker to its pu (this same plan)");
+    if (blas_max > 0) jw_int(&j, "blas_max_threads", blas_max); else jw_null(&j, "blas_max_threads");
+    if (blas_max > 0 && nth > blas_max)
+        jw_str(&j, "blas_note", "more workers than this OpenBLAS's MAX_THREADS: train_model refuses to train "
+                 "them here (an OpenBLAS built with a larger MAX_THREADS serves them)");
+    else jw_null(&j, "blas_note");
+    jw_uint(&j, "nparams", (unsigned long long)nparams);
+
+    jw_arr_open(&j, "workers");
     for (int i = 0; i < nth; i++) {
-        worker_share *s = &p->share[i];
-        int g = rank * nth + i;
-        if (o->strong) {
-            s->row0 = (int)((long)g * c->B / nw);
-            s->rows = (int)((long)(g + 1) * c->B / nw) - s->row0;
-        } else {
-            s->row0 = g * c->B;
-            s->rows = c->B;
-        }
-        memtable_worker_slice(p->nparams, nw, g, &s->k0, &s->k1);
+        machine_place p = { -1, -1, -1, -1, -1 };
+        if (cpus[i] >= 0) machine_place_of(m, cpus[i], &p);
+        /* a PU without a local node (its node offline) or whose node the
+         * cgroup does not allow allocates from the nearest allowed one:
+         * known here only when a single node is allowed */
+        int mem = p.numa;
+        hwloc_const_nodeset_t mems = hwloc_topology_get_allowed_nodeset(m->hw);
+        if (cpus[i] >= 0 && (mem < 0 || !hwloc_bitmap_isset(mems, (unsigned)mem)))
+            mem = hwloc_bitmap_weight(mems) == 1 ? hwloc_bitmap_first(mems) : -1;
+        size_t k0, k1;
+        trainer_worker_slice(nparams, nth, i, &k0, &k1);
+        jw_obj_open(&j, NULL);
+        jw_int(&j, "worker", i);
+        put_or_null(&j, "pu", cpus[i]);
+        put_or_null(&j, "core", p.core);
+        put_or_null(&j, "package", p.package);
+        put_or_null(&j, "numa", p.numa);
+        put_or_null(&j, "kind", p.kind);
+        put_or_null(&j, "buffers_numa", mem);     /* context + gradient buffer: first touch by the worker */
+        jw_uint(&j, "params_first", (unsigned long long)k0);
+        jw_uint(&j, "params_end", (unsigned long long)k1);
+        put_or_null(&j, "params_numa", k1 > k0 ? mem : -1);   /* its slice of parameters and Adam moments */
+        jw_obj_close(&j);
     }
-    return 0;
+    jw_arr_close(&j);
+    jw_obj_close(&j);
+    fputc('\n', f);
+    return fflush(f) == 0 && !ferror(f) ? 0 : -1;
 }

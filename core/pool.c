@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "machine.h"
 #include "util.h"
 
 /* How long a waiter spins before it sleeps. A futex sleep and wake costs
@@ -173,21 +174,15 @@ static int fail_thread_at(void) {
     return s && *s ? atoi(s) : -1;
 }
 
-/* the CPUs this thread may run on (its affinity mask; the online CPUs when
- * it cannot be read), at least 1 */
-static int usable_cpus(void) {
-    int n = cpu_affinity_count();
-    if (n > 0) return n;
-    long on = sysconf(_SC_NPROCESSORS_ONLN);
-    return on > 0 ? (int)on : 1;
-}
-
 pool_t *pool_create(int nth, char *err, size_t errlen) {
     pool_t *p = xcalloc(1, sizeof *p);
     if (!p) { snprintf(err, errlen, "cannot allocate %zu bytes for the thread pool", sizeof *p); return NULL; }
     p->nth = nth;
     p->bar.n = nth;
-    atomic_init(&p->spin_ns, nth <= usable_cpus() ? SPIN_NS : 0);   /* oversubscribed: sleep at once */
+    /* oversubscribed (more workers than usable CPUs: affinity, cpuset and the
+     * cgroup quota, machine.h): sleep at once, a spinning waiter burns the
+     * quota its peers need to arrive */
+    atomic_init(&p->spin_ns, nth <= machine_usable_here() ? SPIN_NS : 0);
     atomic_init(&p->bar.count, 0);
     atomic_init(&p->bar.gen.val, 0);
     atomic_init(&p->bar.gen.sleepers, 0);
@@ -261,6 +256,8 @@ void pool_run(pool_t *p, pool_fn fn, void *arg) {
 void pool_barrier(pool_t *p) { barrier_wait(p); }
 
 int pool_size(const pool_t *p) { return p->nth; }
+
+long pool_spin_ns(const pool_t *p) { return atomic_load_explicit(&p->spin_ns, memory_order_relaxed); }
 
 void pool_spin(pool_t *p, long ns) { atomic_store_explicit(&p->spin_ns, ns > 0 ? ns : 0, memory_order_relaxed); }
 

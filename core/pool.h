@@ -6,7 +6,8 @@
  * pool_barrier(). The barrier holds no mutex: an atomic arrival counter and
  * a generation word; waiters spin for a fixed time (about 50 us, by the
  * clock), then sleep on a futex, and an oversubscribed pool (more workers
- * than the CPUs of the creating thread's affinity mask) sleeps at once. With
+ * than usable CPUs: online ∩ allowed ∩ the creating thread's affinity mask,
+ * capped by the cgroup CPU quota, core/machine.h) sleeps at once. With
  * nth == 1 it returns at once.
  *
  * Cost: one pool_run is one barrier, not two: the end of a job and the
@@ -39,6 +40,8 @@ int pool_size(const pool_t *p);
  * workers that share CPUs by pinning, whom the affinity count does not
  * show as oversubscribed). Any thread, any time. */
 void pool_spin(pool_t *p, long ns);
+/* the waiters' spin time now, ns (0: they sleep at once) */
+long pool_spin_ns(const pool_t *p);
 /* Barriers completed since pool_create: each pool_barrier round (once, not
  * once per worker) and each pool_run's job boundary; at nth == 1 as well. */
 long pool_syncs(const pool_t *p);

@@ -14,6 +14,7 @@
 #include "comm.h"
 #include "jsonw.h"
 #include "trace.h"
+#include "machine.h"
 #include "util.h"
 
 static int cmp_double(const void *a, const void *b) {
@@ -224,6 +225,9 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     jw_num(&j, "flops_per_step", config_flops(c, trainer_global_batch(t)));
     jw_int(&j, "online_cpus", sysconf(_SC_NPROCESSORS_ONLN));
     jw_int(&j, "affinity_cpus", cpu_affinity_count());
+    /* the count the pool judged its threads against (machine.h's one definition) */
+    jw_int(&j, "usable_cpus", machine_usable_here());
+    jw_int(&j, "barrier_spin_ns", trainer_spin_ns(t));   /* 0: waiters sleep at once */
 
     /* phases: wall_s[phase][worker], cpu_s[phase][worker], over every
      * rank's workers in global order (rank-major) */
@@ -286,6 +290,8 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
         jw_int(&j, "threads_per_rank", nth);
         jw_num(&j, "bytes_sent_per_step", sent);
         jw_num(&j, "bytes_received_per_step", recv);
+        jw_str(&j, "overlap", trainer_overlap(t) ? "on" : "off");
+        jw_num(&j, "exchange_in_flight_s", trainer_overlap_inflight_s(t));
         jw_obj_close(&j);
     } else {
         jw_null(&j, "mpi");

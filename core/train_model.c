@@ -28,6 +28,7 @@
 #include "data.h"
 #include "describe.h"
 #include "pin.h"
+#include "plan.h"
 #include "report.h"
 #include "trace.h"
 #include "trainer.h"
@@ -55,6 +56,9 @@ static void usage(FILE *f) {
 "                       default: the last step of this run)  --wd X (0.1)  --clip X (1.0)\n"
 "  --seed N             initialisation and batch sampling (default 1337)\n"
 "  --tokenizer bytes|words   (default bytes)\n"
+"  --overlap on|off     MPI variant, several ranks: exchange the gradients in\n"
+"                       buckets (a layer each) while backward runs (default off;\n"
+"                       the same bits either way)\n"
 "  --recompute none|layers   activation checkpointing: layers keeps only each\n"
 "                       layer's input and recomputes its forward in backward\n"
 "                       (less memory, same results; default none)\n"
@@ -81,6 +85,10 @@ static void usage(FILE *f) {
 "                       over NUMA nodes / packages; LIST: CPU numbers and ranges (0,2,4-7),\n"
 "                       entry i for worker i, cycled when shorter, extra entries unused;\n"
 "                       cores/scatter with more workers than CPUs wrap around (a warning)\n"
+"  --pin-plan           print the plan as JSON (each worker's PU, core, package, NUMA node,\n"
+"                       core kind, and the node of its buffers and parameter slice) and exit\n"
+"  --machine PATH       with --pin-plan: plan on an hwloc snapshot folder or XML file\n"
+"                       (hwloc-gather-topology's) instead of this machine; nothing is bound\n"
 "  --phase-counters EVENTS   per-thread perf events read at every phase boundary, per\n"
 "                       worker and phase in the report (comma list, at most %d of:\n"
 "                       %s)\n"
@@ -399,6 +407,9 @@ int main(int argc, char **argv) {
         comm_finalize(g_comm);
         return 0;
     }
+    if (co.machine && !co.pin_plan)
+        die_usage("--machine %s: a snapshot or XML machine can only be planned for: give --pin-plan "
+                  "(training, --memory-table and the rest run on this machine only)", co.machine);
     const char *data_path = co.data_path, *config_name = co.config_name, *save = co.save;
     const char *resume = co.resume, *report = co.report, *tokname = co.tokname;
     int *over = co.over;
@@ -463,18 +474,38 @@ int main(int argc, char **argv) {
         if (afile_open(&a, co.trace, err, sizeof err) != 0) die_usage("--trace: %s", err);
         afile_abort(&a);
     }
-    /* --pin: one CPU per worker, planned here so a bad value exits 2 before any work */
-    const pin_spec *pin = &co.pin_spec;
+    /* --pin: one CPU per worker, planned here so a bad value exits 2 before
+     * any work; --pin-plan prints this same plan (pin_plan_machine) and exits */
+    static pin_spec pin;
+    pin = co.pin_spec;          /* parsed once, by cli_parse */
     static int pin_cpus[THREADS_MAX];
     int wrapped = 0;
-    if (pin_plan_here(pin, threads, pin_cpus, &wrapped, err, sizeof err) != 0) die_usage("%s", err);
+    if (pin.mode != PIN_NONE || co.pin_plan) {
+        machine_t mach;
+        if (machine_load(&mach, co.machine, err, sizeof err) != 0) die_usage("%s", err);
+        if (!co.pin_plan && !hwloc_topology_is_thissystem(mach.hw))
+            die_usage("--pin %s: the topology hwloc loaded is not this machine's (HWLOC_SYNTHETIC, "
+                      "HWLOC_XMLFILE or HWLOC_FSROOT in the environment?): threads cannot be bound to it",
+                      pin_mode_name(pin.mode));
+        if (pin_plan_machine(&mach, &pin, threads, pin_cpus, &wrapped, err, sizeof err) != 0) die_usage("%s", err);
+        if (co.pin_plan) {
+            size_t counts[P_COUNT];
+            int rc = lead ? plan_write(stdout, &mach, &pin, co.pin, threads, pin_cpus, wrapped,
+                                       param_counts(&cfg, counts), blas_threads_max()) : 0;
+            machine_free(&mach);
+            if (rc != 0) die("--pin-plan: cannot write the plan to stdout");
+            comm_finalize(g_comm);
+            return 0;
+        }
+        machine_free(&mach);
+    }
     if (wrapped) {
         say_prefix();
         fprintf(stderr, "--pin %s: %d workers on fewer CPUs: the order wraps around, "
                 "so some CPUs carry two or more workers (the report lists each worker's CPU)\n",
-                pin_mode_name(pin->mode), threads);
+                pin_mode_name(pin.mode), threads);
     }
-    if (pin->mode != PIN_NONE) opt.pin_cpus = pin_cpus;
+    if (pin.mode != PIN_NONE) opt.pin_cpus = pin_cpus;
 
     /* ---- data and tokenizer */
     tokenizer_t tk;
@@ -652,7 +683,7 @@ int main(int argc, char **argv) {
         trainer_sample_cpus(t);      /* each worker's CPU now, for the report */
         run_info ri = { data_path ? data_path : "synthetic", tokname, cmd, losses, step_ms,
                         done, first, wall, val, val_batches, opt.strong, timed_user, timed_sys,
-                        opt.recompute, g_comm, co.pin ? co.pin : "none", pin_mode_name(pin->mode), wrapped, tr };
+                        opt.recompute, g_comm, co.pin ? co.pin : "none", pin_mode_name(pin.mode), wrapped, tr };
         if (report_write(report, t, &ri, err, sizeof err) != 0) {
             fprintf(stderr, "train_model: %s\n", err);
             rc = 1;

@@ -24,6 +24,7 @@
 #include "pin.h"
 #include "ops.h"
 #include "pool.h"
+#include "ranks.h"
 #include "reduce.h"
 #include "trace.h"
 
@@ -101,6 +102,14 @@ struct trainer {
     long *rss_all;                 /* trainer_gather_stats: peak RSS of each rank, KiB */
     long kill_rank, kill_step;     /* test hook (CLLM_TEST_KILL_RANK): -1 off */
     struct trace *trace;           /* trainer_set_trace: the run's timeline, NULL: none */
+    /* --overlap on with several ranks (ranks.h): L + 1 buckets; per step,
+     * how many workers finished each, whether its local sum is done, the
+     * next bucket worker 0 posts, and when it posted the first */
+    int overlap;
+    ranks_bucket *bk;
+    atomic_int *bk_count, *bk_ready;
+    int bk_next;
+    double bk_t0, inflight_s;
 };
 
 /* ---- test-only hook (tests/test_cli.sh), off unless CLLM_TEST_HOLD_MS is set:
@@ -136,6 +145,7 @@ void train_opts_default(train_opts *o) {
     o->pin_cpus = NULL;
     memset(&o->events, 0, sizeof o->events);
     o->recompute = RECOMPUTE_NONE;
+    o->overlap = 0;
 }
 
 
@@ -329,6 +339,19 @@ trainer_t *trainer_create_planned(const trainer_plan_t *pl, const train_opts *o,
         t->phase_mine = t->wstat_all + 2 * nw;
         t->phase_all = t->phase_mine + 2 * PH_COUNT * nth;
     }
+    if (nranks > 1 && o->overlap) {
+        const int nb = c->L + 1;
+        const ranks_t rk = { comm, rank, nranks, nth, t->rank_off, t->rank_cnt, NULL };
+        t->bk = xcalloc((size_t)nb, sizeof *t->bk);
+        t->bk_count = xcalloc(2 * (size_t)nb, sizeof *t->bk_count);
+        if (!t->bk || !t->bk_count || comm_reserve(comm, ranks_messages(&rk, c->L)) != 0) {
+            snprintf(err, errlen, "cannot allocate the overlapped exchange's tables (%d buckets, %d ranks)", nb, nranks);
+            goto fail;
+        }
+        t->bk_ready = t->bk_count + nb;
+        ranks_buckets(t->pcount, c->L, t->bk);
+        t->overlap = 1;
+    }
 
     t->w = mem_alloc(sizeof(worker_t) * nth);
     t->wmem = xcalloc(nth, sizeof *t->wmem);
@@ -414,6 +437,8 @@ void trainer_free(trainer_t *t) {
     if (t->rank_off != t->rank_one) free(t->rank_off);
     free(t->wstat);
     free(t->rss_all);
+    free(t->bk);
+    free(t->bk_count);
     mem_free(t->w);
     mem_free_untouched(t->shared, t->shared_bytes);
     free(t);
@@ -492,34 +517,84 @@ static void adamw_slice(trainer_t *t, size_t k0, size_t k1, float scale) {
 }
 
 /* ---- the combine across ranks (nranks > 1; trainer_create_ranks in
- * trainer.h). Worker 0 alone calls MPI (MPI_THREAD_FUNNELED), between the
- * pool's barriers. */
+ * trainer.h; the arithmetic and the MPI calls are ranks.c's). Worker 0
+ * alone calls MPI (MPI_THREAD_FUNNELED), between the pool's barriers. */
+
+static ranks_t ranks_view(const trainer_t *t) {
+    return (ranks_t){ t->comm, t->rank, t->nranks, t->nth, t->rank_off, t->rank_cnt, t->xbuf };
+}
 
 /* This rank's sums of the slices worker ith of every rank owns, the
  * exchange, then worker ith's slice as the ranks' sums added in rank order
  * 0..R-1 into grad[0]; returns its squared norm. */
-static double ranks_combine(trainer_t *t, worker_t *w, int ith, stamp *s) {
-    const int T = t->nth, R = t->nranks;
-    const float *src[THREADS_MAX > RANKS_MAX ? THREADS_MAX : RANKS_MAX];
-    if (T > 1)
-        for (int d = 0; d < R; d++) {
-            size_t k0, k1;
-            memtable_worker_slice(t->nparams, t->nworkers, d * T + ith, &k0, &k1);
-            for (int j = 0; j < T; j++) src[j] = t->grad[j] + k0;
-            reduce_sum(t->grad[0] + k0, src, T, k1 - k0);
-        }
-    *s = phase_end(t, w, PH_REDUCE, *s);
-    pool_barrier(t->pool);
-    *s = phase_end(t, w, PH_BARRIER, *s);
+/* Worker 0: post the buckets that are ready, in order, and let MPI
+ * progress the ones in flight (all: post every bucket, which the caller
+ * knows to be ready). */
+static void overlap_post(trainer_t *t, int all) {
+    const ranks_t rk = ranks_view(t);
+    const int nb = t->cfg.L + 1;
+    while (t->bk_next < nb && (all || atomic_load_explicit(&t->bk_ready[t->bk_next], memory_order_acquire))) {
+        if (t->bk_next == 0 && t->opt.timing) t->bk_t0 = time_wall();
+        ranks_bucket_post(&rk, t->grad[0], &t->bk[t->bk_next++]);
+    }
+    comm_progress(t->comm);
+}
+
+typedef struct { trainer_t *t; int ith; } layer_arg;
+
+/* model_backward_hook's call after layer l: the last of the rank's workers
+ * to finish it sums the bucket over them and marks it ready; worker 0 posts
+ * what is ready (it alone calls MPI). */
+static void layer_done(void *arg, int l) {
+    layer_arg *a = arg;
+    trainer_t *t = a->t;
+    const int b = t->cfg.L - 1 - l;
+    if (atomic_fetch_add_explicit(&t->bk_count[b], 1, memory_order_acq_rel) == t->nth - 1) {
+        const ranks_t rk = ranks_view(t);
+        ranks_bucket_local_sum(&rk, t->grad, &t->bk[b]);
+        atomic_store_explicit(&t->bk_ready[b], 1, memory_order_release);
+    }
+    if (a->ith == 0) overlap_post(t, 0);
+}
+
+/* --overlap on, after backward's barrier (every layer's bucket is summed):
+ * worker 0 sums the last bucket, posts what is left and waits for all;
+ * then every worker its own slice as the ranks' sums in rank order. */
+static double ranks_combine_overlap(trainer_t *t, worker_t *w, int ith, stamp *s) {
+    const ranks_t rk = ranks_view(t);
     if (ith == 0) {
-        comm_exchange(t->comm, t->grad[0], t->rank_off, t->rank_cnt, t->xbuf);
+        if (t->opt.timing && t->bk_next > 0) t->inflight_s += time_wall() - t->bk_t0;
+        ranks_bucket_local_sum(&rk, t->grad, &t->bk[t->cfg.L]);
+        *s = phase_end(t, w, PH_REDUCE, *s);
+        overlap_post(t, 1);
+        comm_wait_all(t->comm);
         *s = phase_end(t, w, PH_COMM, *s);
     }
     pool_barrier(t->pool);
     *s = phase_end(t, w, PH_BARRIER, *s);
-    size_t cnt = t->rank_cnt[t->rank], rel = w->k0 - t->moff;
-    for (int r = 0; r < R; r++) src[r] = t->xbuf + (size_t)r * cnt + rel;
-    double sq = reduce_sum(t->grad[0] + w->k0, src, R, w->k1 - w->k0);
+    double sq = ranks_owner_sum(&rk, t->grad[0], w->k0, w->k1);
+    *s = phase_end(t, w, PH_COMM_SUM, *s);
+    return sq;
+}
+
+static double ranks_combine(trainer_t *t, worker_t *w, int ith, stamp *s) {
+    if (t->overlap) return ranks_combine_overlap(t, w, ith, s);
+    const ranks_t rk = ranks_view(t);
+    for (int d = 0; d < t->nranks && t->nth > 1; d++) {
+        size_t k0, k1;
+        memtable_worker_slice(t->nparams, t->nworkers, d * t->nth + ith, &k0, &k1);
+        ranks_local_sum(&rk, t->grad, k0, k1);
+    }
+    *s = phase_end(t, w, PH_REDUCE, *s);
+    pool_barrier(t->pool);
+    *s = phase_end(t, w, PH_BARRIER, *s);
+    if (ith == 0) {
+        ranks_exchange(&rk, t->grad[0]);
+        *s = phase_end(t, w, PH_COMM, *s);
+    }
+    pool_barrier(t->pool);
+    *s = phase_end(t, w, PH_BARRIER, *s);
+    double sq = ranks_owner_sum(&rk, t->grad[0], w->k0, w->k1);
     *s = phase_end(t, w, PH_COMM_SUM, *s);
     return sq;
 }
@@ -560,7 +635,12 @@ static void step_job(void *arg, int ith, int nth) {
     /* the forward phase includes the classifier's fused backward (model.h) */
     w->loss = model_forward(&t->cfg, &t->p, x, w->rows, &t->g[ith], dloss);
     s = phase_end(t, w, PH_FORWARD, s);
-    model_backward(&t->cfg, &t->p, &t->g[ith], x, w->rows);
+    if (t->overlap) {
+        layer_arg la = { t, ith };
+        model_backward_hook(&t->cfg, &t->p, &t->g[ith], x, w->rows, layer_done, &la);
+    } else {
+        model_backward(&t->cfg, &t->p, &t->g[ith], x, w->rows);
+    }
     hold_enter();   /* test-only, see the top */
 #if CLLM_LOCKED
     pthread_mutex_unlock(&t->model_lock);
@@ -613,6 +693,13 @@ float trainer_step(trainer_t *t) {
     t->lr_now = trainer_lr_at(&t->opt, t->step);
     struct trace *tr = t->trace;
     if (tr) trace_step_begin(tr, t->step, time_wall());
+    if (t->overlap) {   /* before the job: pool_run orders these writes before the workers start */
+        for (int b = 0; b <= t->cfg.L; b++) {
+            atomic_store_explicit(&t->bk_count[b], 0, memory_order_relaxed);
+            atomic_store_explicit(&t->bk_ready[b], 0, memory_order_relaxed);
+        }
+        t->bk_next = 0;
+    }
     pool_run(t->pool, step_job, t);
     double t_pool = tr ? time_wall() : 0.0;
     if (tr) trace_job_end(tr, t_pool);
@@ -621,7 +708,8 @@ float trainer_step(trainer_t *t) {
         /* ---- MPI insertion point 3 of 3: the updated slices from every rank
          * (worker 0 is this thread; the job's end ordered every AdamW before) */
         stamp s = phase_start(t, &t->w[0]);
-        comm_allgather(t->comm, t->params, t->rank_off, t->rank_cnt);
+        const ranks_t rk = ranks_view(t);
+        ranks_allgather(&rk, t->params);
         phase_end(t, &t->w[0], PH_COMM, s);
         for (int g = 0; g < t->nworkers; g++) loss += t->wstat_all[2 * g];
     } else {
@@ -694,16 +782,12 @@ void trainer_gather_moments(trainer_t *t, float *m, float *v) {
     comm_gather(t->comm, t->v, v, t->rank_off, t->rank_cnt);
 }
 
+double trainer_overlap_inflight_s(const trainer_t *t) { return t->inflight_s; }
+int trainer_overlap(const trainer_t *t) { return t->overlap; }
+
 void trainer_comm_bytes(const trainer_t *t, double *sent, double *received) {
-    /* the exchange sends every other rank its range and receives this
-     * rank's range from each; the allgather the reverse; the per-step
-     * statistics add 2 doubles per worker */
-    double other = 0, mine = (double)t->rank_cnt[t->rank] * (t->nranks - 1);
-    for (int r = 0; r < t->nranks; r++)
-        if (r != t->rank) other += (double)t->rank_cnt[r];
-    double stat = 16.0 * t->nth * (t->nranks - 1);
-    *sent = t->nranks > 1 ? 4.0 * (other + mine) + stat : 0.0;
-    *received = *sent > 0 ? 4.0 * (mine + other) + 16.0 * (t->nworkers - t->nth) : 0.0;
+    const ranks_t rk = ranks_view(t);
+    ranks_bytes(&rk, sent, received);
 }
 
 void trainer_phase_times(const trainer_t *t, int g, double wall[PH_COUNT], double cpu[PH_COUNT]) {
@@ -747,6 +831,8 @@ void trainer_slice(const trainer_t *t, int ith, size_t *k0, size_t *k1) {
     *k1 = t->w[ith].k1;
 }
 
+void trainer_worker_slice(size_t np, int n, int g, size_t *k0, size_t *k1) { memtable_worker_slice(np, n, g, k0, k1); }
+
 long trainer_syncs(const trainer_t *t) { return pool_syncs(t->pool); }
 
 void trainer_set_trace(trainer_t *t, struct trace *tr) {
@@ -755,6 +841,7 @@ void trainer_set_trace(trainer_t *t, struct trace *tr) {
     t->trace = tr;
     for (int i = 0; i < t->nth; i++) t->w[i].tl = tr ? trace_lane_of(tr, i) : NULL;
 }
+long trainer_spin_ns(const trainer_t *t) { return pool_spin_ns(t->pool); }
 
 static void sample_job(void *arg, int ith, int nth) {
     trainer_t *t = arg;

@@ -56,6 +56,7 @@ typedef struct {
     int strong;            /* 1: B is the global batch, split over workers */
     int timing;            /* 1: read the phase clocks */
     int recompute;         /* RECOMPUTE_NONE or RECOMPUTE_LAYERS (model.h) */
+    int overlap;           /* 1: the ranks' gradient exchange in buckets during backward (ranks.h) */
     /* Where the workers run (pin.h's plan): worker i is bound to OS CPU
      * pin_cpus[i] before it touches its memory; NULL: not bound. Read by
      * trainer_create only (it copies the numbers). */
@@ -67,7 +68,7 @@ typedef struct {
 
 /* The library defaults: lr 1e-3, min_lr_frac 0.1, wd 0.1, betas 0.9 and
  * 0.95, eps 1e-8, clip 1.0, warmup 10, lr_steps 0, seed 1337, weak scaling,
- * timing on, not pinned, no counters. */
+ * timing on, not pinned, no counters, no overlap. */
 void train_opts_default(train_opts *o);
 
 /* The learning rate of step `step` (0-based: the step that runs when
@@ -231,6 +232,12 @@ const config_t *trainer_config(const trainer_t *t);
 const train_opts *trainer_opts(const trainer_t *t);
 /* accumulated phase times of global worker g (0..trainer_workers-1),
  * seconds; other ranks' workers as of the last trainer_gather_stats */
+/* --overlap on with several ranks: worker 0's seconds, summed over the
+ * steps, from posting the first bucket to the end of backward (the exchange
+ * in flight beside compute); 0 otherwise. */
+double trainer_overlap_inflight_s(const trainer_t *t);
+/* 1 when the exchange is overlapped (--overlap on and several ranks) */
+int trainer_overlap(const trainer_t *t);
 void trainer_phase_times(const trainer_t *t, int g, double wall[PH_COUNT], double cpu[PH_COUNT]);
 /* Collective: every worker's phase times and every rank's peak RSS to every
  * rank (nothing to do with one rank). */
@@ -248,6 +255,12 @@ void trainer_slice(const trainer_t *t, int ith, size_t *k0, size_t *k1);
  * steps only. */
 struct trace;
 void trainer_set_trace(trainer_t *t, struct trace *tr);
+/* the slice [k0, k1) worker g of n gets of np parameters, without a trainer
+ * (what trainer_create assigns; --pin-plan prints it) */
+void trainer_worker_slice(size_t np, int n, int g, size_t *k0, size_t *k1);
+/* how long the pool's waiters spin before they sleep, ns (pool_spin_ns):
+ * 0 when oversubscribed or when pinned workers share a CPU */
+long trainer_spin_ns(const trainer_t *t);
 /* barriers crossed since trainer_create (pool_syncs): 3 per step */
 long trainer_syncs(const trainer_t *t);
 

@@ -35,3 +35,11 @@ ci-compare: all
 
 bench-analysis:
 	scripts/bench-analysis.sh
+
+# make machines: the plan and the projection of results/reference-2core/ on
+# each hwloc snapshot of ../shared/machines/ (scripts/machines.py), written to
+# results/machines/ (README.md holds the table). MACHINES_ARGS: --dram NAME=X,
+# --link-gbs NAME=Y, --dram-gbs-per-node X, --snapshots DIR, --reference DIR.
+.PHONY: machines
+machines: all
+	/usr/bin/python3 scripts/machines.py $(MACHINES_ARGS)

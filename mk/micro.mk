@@ -32,9 +32,9 @@ $(BUILD)/micro/micro: $(MICRO_SRC) $(MICRO_HDR) $(BUILD)/lockfree/libcllm.a $(CO
 # the ceilings are C, built at -O3 whatever CFLAGS says (the FMA kernel is
 # intrinsics): at -O2 gcc 12 leaves the triad scalar, and a scalar triad
 # measures the core's instruction rate in L2 and LLC, not their bandwidth
-$(BUILD)/micro/ceilings: bench/micro/ceilings.c bench/topo.c bench/topo.h bench/json.c core/jsonw.c core/jsonw.h mk/micro.mk
+$(BUILD)/micro/ceilings: bench/micro/ceilings.c bench/topo.c bench/topo.h bench/json.c core/jsonw.c core/jsonw.h core/machine.c core/machine.h mk/micro.mk
 	@mkdir -p $(@D)
-	$(CC) $(WARN) -O3 -g $(MICRO_SAN) -D_GNU_SOURCE -Ibench $< bench/topo.c bench/json.c core/jsonw.c -lhwloc -lpthread -lm -o $@
+	$(CC) $(WARN) -O3 -g $(MICRO_SAN) -D_GNU_SOURCE -Ibench $< bench/topo.c bench/json.c core/jsonw.c core/machine.c -lhwloc -lpthread -lm -o $@
 
 .PHONY: micro roofline
 micro: deps all

@@ -43,3 +43,12 @@ $(BUILD)/mpi/train_model: core/train_model.c $(BUILD)/mpi/libcllm.a $(CORE_HDR)
 .PHONY: bench-mpi
 bench-mpi: deps all
 	scripts/bench-mpi.sh $(BENCH_MPI_ARGS)
+
+# make bench-2node [BENCH_2NODE_ARGS=...]: the MPI variant on two nodes of
+# scripts/cluster (network namespaces, tbf-shaped veth link; root only),
+# 1 thread per node, against the 2-node model from a link probe and a 1-node
+# x 2-thread reference of the same run (scripts/bench_2node.py --help;
+# results/<UTC>-<host>-2node/).
+.PHONY: bench-2node
+bench-2node: deps all
+	/usr/bin/python3 scripts/bench_2node.py $(BENCH_2NODE_ARGS)

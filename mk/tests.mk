@@ -6,11 +6,14 @@
 #                               Makefile's tests/%.c rule
 # (bench/test_*.c are built by the Makefile's bench/test_%.c rule)
 #   make test-long              the long versions of cheap tests (below)
+#   $(BUILD)/tests/plan_invariants   the worker plan's invariants on extracted
+#                               machine snapshots (tests/test_machines.sh runs it);
+#                               built by the Makefile's tests/%.c rule
 
 # a rule here would otherwise become the default goal of a bare `make`
 .DEFAULT_GOAL := all
 
-EXTRA_ALL += $(BUILD)/tests/optim_dump
+EXTRA_ALL += $(BUILD)/tests/optim_dump $(BUILD)/tests/plan_invariants
 
 # make test-long: longer versions of cheap tests, not part of `make test`:
 # 2,000 SIGKILLs inside checkpoint writes and 40 at random steps of a

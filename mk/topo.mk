@@ -10,8 +10,8 @@
 
 EXTRA_ALL += $(BUILD)/topo
 
-TOPO_SRC := bench/topo.c bench/json.c core/jsonw.c
-TOPO_HDR := bench/topo.h bench/json.h core/jsonw.h
+TOPO_SRC := bench/topo.c bench/json.c core/jsonw.c core/machine.c
+TOPO_HDR := bench/topo.h bench/json.h core/jsonw.h core/machine.h
 
 $(BUILD)/topo: $(TOPO_SRC) $(TOPO_HDR) mk/topo.mk
 	@mkdir -p $(@D)

@@ -19,6 +19,7 @@ pkgs=(
     libpfm4-dev                         # bench/counters: event names -> perf_event_open
     libhwloc-dev                        # bench/topo: packages, NUMA nodes, cores, SMT, caches (hwloc)
     openmpi-bin libopenmpi-dev          # the MPI variant (build/mpi, mk/mpi.mk): mpirun, mpicc's flags
+    iproute2                            # scripts/cluster: ip netns, veth, tc tbf (make bench-2node)
     libbenchmark-dev g++                # bench/micro: Google Benchmark kernels
     linux-perf hyperfine                # make perf, make hyperfine
     gnuplot-nox                         # plots

@@ -4,7 +4,8 @@
 # warmup, clipping, evaluation and a checkpoint, and a pool whose thread 1
 # or 3 of 4 cannot be created. Any report fails the run. Then the MPI
 # variant (when built: build/tsan/mpi/train_model) under mpirun: 2 ranks x 2
-# threads over shared memory alone, with no suppression; 4 ranks x 2 threads
+# threads over shared memory alone, with no suppression (overlap off and on);
+# 4 ranks x 2 threads
 # (oversubscribed) with Open MPI's default transports, whose TCP transport
 # needs the suppressions of tests/tsan_mpi.supp (a lock-order report inside
 # Open MPI's MPI_Init), and a resume of its checkpoint at 2 ranks. Open MPI
@@ -61,6 +62,9 @@ if [[ -x $BUILD/mpi/train_model ]]; then
     M=(mpirun --oversubscribe --bind-to none)
     run "${M[@]}" -np 2 --mca pml ob1 --mca btl vader,self "$BUILD/mpi/train_model" --threads 2 --steps 8 \
         --warmup 3 --clip 0.5 --quiet --save "$tmp/mpi2.ck" --report "$tmp/mpi2.json" --trace "$tmp/mpi2-trace.json"
+    # --overlap on: the buckets' counters and flags between the workers and worker 0's posts
+    run "${M[@]}" -np 2 --mca pml ob1 --mca btl vader,self "$BUILD/mpi/train_model" --threads 2 --steps 4 \
+        --overlap on --quiet
     mpisupp="halt_on_error=1 exitcode=66 suppressions=$PWD/tests/tsan_mpi.supp"
     run env TSAN_OPTIONS="$mpisupp" "${M[@]}" -np 4 "$BUILD/mpi/train_model" --threads 2 --steps 4 --quiet \
         --save "$tmp/mpi4.ck"

@@ -145,6 +145,11 @@ else
     check "real cgroup v$ver: quota 0.5 CPUs read" pyck "$T/real.json" "j['cgroup']['quota_cpus'] == 0.5 and j['cgroup']['version'] == $ver and j['cgroup']['limit_at'].endswith('cllm-test-topo.$$') and not j['cgroup']['override']"
     check "real cgroup: usable 1" pyck "$T/real.json" "j['usable_cpus'] == 1"
     check "real cgroup: scale judges 2 threads oversubscribed" rec "$T/real" 2 "r['oversubscribed'] and r['usable_cpus'] == 1"
+    # the pool decides with the same definition: its waiters sleep at once
+    sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG" "$BUILD/train_model" --threads 2 --steps 1 \
+        --eval-batches 0 --quiet --report "$T/real-pool.json" >/dev/null 2>&1 || true
+    check "real cgroup: train_model's pool (2 threads) counts 1 usable CPU and does not spin" \
+        pyck "$T/real-pool.json" "j['usable_cpus'] == 1 and j['barrier_spin_ns'] == 0"
     rmdir "$CG" && CG=''
     check "real cgroup removed" test -z "$CG"
 fi

@@ -249,6 +249,11 @@ def warnings_of(run, res):
                       for q in p["reps"]):
         w.append("the reports have no timed_cpu_user_s/timed_cpu_sys_s (train_model older than these fields): "
                  "CPU utilisation is over the whole process only")
+    topo = (run["meta"].get("host") or {}).get("topology") or {}
+    if topo.get("cpukinds_warning"):   # build/topo's, from hwloc cpukinds
+        kinds = ", ".join(f"{k.get('info', {}).get('CoreType', 'kind ' + str(k['index']))} on PUs {k['pus']}"
+                          for k in topo.get("cpukinds") or [])
+        w.append(f"this machine has cores of different kinds ({kinds}): {topo['cpukinds_warning']}")
     return w
 
 

@@ -61,17 +61,31 @@ def analyze_main(argv=None):
     ap.add_argument("--seed", type=int, default=analysis.DEFAULT_SEED, help="bootstrap seed (reports are reproducible)")
     ap.add_argument("--no-plots", action="store_true", help="write REPORT.md and fit.json only")
     ap.add_argument("--ceilings", help="build/micro/ceilings JSON for the projection (default RESULTS_DIR/ceilings.json)")
-    ap.add_argument("--project", metavar="cores=N,dram-gbs=X",
-                    help="also project onto a target machine of N cores and X GB/s of DRAM bandwidth (cores like this machine's)")
+    ap.add_argument("--project", metavar="cores=N,dram-gbs=X | machine=PATH,dram-gbs-per-node=X[,link-gbs=Y]",
+                    help="also project onto a target machine of N cores and X GB/s of DRAM bandwidth, or onto an hwloc "
+                         "snapshot folder or XML file (workers placed by its plan, X GB/s per NUMA node, Y GB/s between "
+                         "nodes); cores like this machine's")
+    ap.add_argument("--machine", metavar="PATH",
+                    help="--project machine=PATH with the default bandwidth per NUMA node "
+                         f"({project.DEFAULT_DRAM_GBS_PER_NODE:g} GB/s)")
     ap.add_argument("--train-model", default=os.path.join(REPO, "build", "lockfree", "train_model"),
                     help="asked for the seed config's memory table (default build/lockfree/train_model)")
     a = ap.parse_args(argv)
     if a.bootstrap < 0:
         ap.error("--bootstrap must be >= 0")
     try:
-        target = project.parse_target(a.project) if a.project else None
+        if a.machine and a.project:
+            raise ValueError("give --machine PATH or --project, not both")
+        target = project.parse_target(a.project if a.project else f"machine={a.machine}" if a.machine else "") \
+            if a.project or a.machine else None
     except ValueError as e:
         ap.error(str(e))
+    if target and target.get("machine"):
+        try:
+            target = project.load_machine(target, os.path.join(REPO, "build"))
+        except (RuntimeError, OSError, ValueError) as e:
+            print(f"analyze: --machine {target['machine']}: {e}", file=sys.stderr)
+            sys.exit(2)
     try:
         run = runs.load_folder(a.results_dir)
     except runs.NotScaleFolder as e:

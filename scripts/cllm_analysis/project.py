@@ -33,6 +33,18 @@ bandwidth N workers can draw (GB/s; the target's dram-gbs for a target):
   T(N) = F + R + O + W + Q;  speedup S(N) = (tokens per step at N / T(N)) /
   (tokens per step at 1 / T(1)).
 
+On a machine target (--project machine=PATH,dram-gbs-per-node=X[,link-gbs=Y],
+an hwloc snapshot or XML): the workers sit where its plan puts them (--pin
+cores: train_model --machine --pin-plan); B(N) = sum over NUMA nodes of
+min(n_k triad_1, X) with n_k of the N workers on node k; the combine also
+waits for N r(N) c(N) / Y, c(N) = sum_k n_k (N - n_k) / N^2 the share of its
+reads that cross nodes (without Y: no link limit, and it says so); the
+compute of a step is its slowest worker's: F times the fastest kind's max
+MHz over the slowest planned kind's (hwloc cpukinds; 1 when the machine has
+one kind or no frequencies), times the most workers on one core (SMT
+siblings share it; no SMT gain assumed, a lower bound). The cores are
+assumed like this run's.
+
 Step times are training wall / steps (the warm-up step included, as the
 phase clocks include it). Without a ceilings file there is no bandwidth
 ceiling: the projection is then an upper bound on the speedup, and says so.
@@ -42,6 +54,7 @@ The interval is the spread of the projection over the reps (a percentile
 bootstrap of the 1- and 2-thread reps): it leaves out the model's own error.
 """
 import functools
+import os
 
 import numpy as np
 from scipy import stats as st
@@ -71,8 +84,17 @@ def load_ceilings(path):
     return ceilings_of(ijson.load_file(path))
 
 
+# The snapshots carry no bandwidth: a machine target without dram-gbs-per-node
+# gets this figure per NUMA node (GB/s; `make machines` prints it). A STREAM
+# triad of one socket of the DDR2/DDR3 era these hwloc snapshots come from
+# is about 5-20 GB/s and of a DDR4 server socket 40-100: give the real one.
+DEFAULT_DRAM_GBS_PER_NODE = 20.0
+
+
 def parse_target(text):
-    """'cores=64,dram-gbs=200' -> {cores: 64, dram_gbs: 200.0}; ValueError naming the fault."""
+    """'cores=64,dram-gbs=200' -> {cores: 64, dram_gbs: 200.0}, or
+    'machine=PATH,dram-gbs-per-node=X[,link-gbs=Y]' -> {machine: PATH,
+    dram_gbs_node: X, link_gbs: Y or None}; ValueError naming the fault."""
     out = {}
     for part in text.split(","):
         k, _, v = part.partition("=")
@@ -82,13 +104,84 @@ def parse_target(text):
                 out["cores"] = int(v)
             elif k in ("dram-gbs", "dram_gbs"):
                 out["dram_gbs"] = float(v)
+            elif k == "machine":
+                out["machine"] = v
+            elif k in ("dram-gbs-per-node", "dram_gbs_per_node"):
+                out["dram_gbs_node"] = float(v)
+            elif k in ("link-gbs", "link_gbs"):
+                out["link_gbs"] = float(v)
             else:
-                raise ValueError(f"unknown key '{k}' (cores=N,dram-gbs=X)")
+                raise ValueError(f"unknown key '{k}' (cores=N,dram-gbs=X or machine=PATH,dram-gbs-per-node=X"
+                                 f"[,link-gbs=Y])")
         except ValueError as e:
             raise ValueError(f"--project {text}: {e}")
+    if "machine" in out:
+        if not out["machine"] or "cores" in out or "dram_gbs" in out:
+            raise ValueError(f"--project {text}: machine=PATH takes dram-gbs-per-node=X[,link-gbs=Y], not cores or dram-gbs")
+        out.setdefault("dram_gbs_node", None)
+        out.setdefault("link_gbs", None)
+        for k in ("dram_gbs_node", "link_gbs"):
+            if out[k] is not None and not 0 < out[k] < 1e6:
+                raise ValueError(f"--project {text}: {k.replace('_', '-')} must be > 0")
+        return out
     if not 1 <= out.get("cores", 0) <= 4096 or not 0 < out.get("dram_gbs", 0) < 1e6:
         raise ValueError(f"--project {text}: give cores=N (1..4096) and dram-gbs=X (> 0), e.g. cores=64,dram-gbs=200")
     return out
+
+
+def load_machine(target, build):
+    """A machine target made concrete: its topology (build/topo --machine)
+    and its plan at every usable PU (train_model --machine --pin-plan --pin
+    cores; the plan at N workers is the first N entries of it, as pin.c
+    orders them). Adds to target: cores (usable PUs), usable_cores, the
+    node, the kind and the kind's max MHz of each worker, the machine's
+    name. RuntimeError with the tool's message when the machine is refused."""
+    import subprocess
+    def run(args):
+        r = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr.strip() or f"{args[0]} exited {r.returncode}")
+        return ijson.loads(r.stdout, f"{args[0]} --machine {path}")
+    path = target["machine"]
+    topo = run([f"{build}/topo", "--machine", path])
+    n = min(int(topo["usable_cpus"]), 1024)
+    plan = run([f"{build}/train_model", "--machine", path, "--threads", str(n), "--pin", "cores", "--pin-plan"])
+    w = plan["workers"]
+    kind_mhz = {k["index"]: float(k["info"].get("FrequencyMaxMHz") or 0) or None for k in topo.get("cpukinds", [])}
+    out = dict(target)
+    out.update({"cores": n, "usable_pus": n, "name": os.path.basename(os.path.normpath(path)),
+                "usable_cores": len({x["core"] for x in w}), "packages": topo["packages"],
+                "numa_nodes": topo["numa_nodes"], "nkinds": len(topo.get("cpukinds", [])),
+                "node": [x["buffers_numa"] for x in w], "kind": [x["kind"] for x in w], "core": [x["core"] for x in w],
+                "kind_mhz": [kind_mhz.get(x["kind"]) for x in w],
+                "dram_default": target.get("dram_gbs_node") is None})
+    if out["dram_default"]:
+        out["dram_gbs_node"] = DEFAULT_DRAM_GBS_PER_NODE
+    out["shares"] = [machine_shares(out, k) for k in range(1, n + 1)]   # computed once: the bootstrap reads them
+    return out
+
+
+def machine_shares(t, n):
+    """At the first n workers of machine target t: the workers per NUMA node,
+    the share of the combine's reads that cross nodes (worker i reads its
+    slice from every worker j's gradient buffer, which sits on j's node), and
+    the slowest worker's compute factor (fastest kind's max MHz / its own:
+    the step waits for it; 1 without frequencies), times the most workers
+    sharing one core (SMT siblings, with no SMT gain assumed)."""
+    nodes = t["node"][:n]
+    per = {}
+    for x in nodes:
+        per[x] = per.get(x, 0) + 1
+    cross = sum(c * (n - c) for c in per.values()) / (n * n) if n > 1 else 0.0
+    mhz = [m for m in t["kind_mhz"][:n] if m]
+    top = max((m for m in t["kind_mhz"] if m), default=None)
+    slow = top / min(mhz) if mhz and top else 1.0
+    # SMT: workers on one core's PUs share it; counted with no SMT gain (a
+    # lower bound: siblings add 0-30% on most cores)
+    on_core = {}
+    for c in t["core"][:n]:
+        on_core[c] = on_core.get(c, 0) + 1
+    return per, cross, slow * max(on_core.values(), default=1)
 
 
 _X = np.linspace(-8, 8, 2001)
@@ -145,11 +238,16 @@ def step_time(ns, c1, c2, shape, machine, strong=False):
     share = (1.0 / ns) if strong else 1.0          # a worker's part of the 1-thread work
     Fb = cb["compute"] * ((b / ns) if strong else 1.0)
     Fb = np.where(ns < b, c1["compute"] * share, Fb)   # N = 1 from a 2-thread base: the 1-thread cost
-    compute = np.maximum.reduce([Fb, ns * (12 * P + 2 * A * share) / bw, shape["flops"] * share / peak])
+    slow = np.array([machine.get("slow", lambda n: 1.0)(n) for n in ns])   # the slowest kind's factor
+    compute = np.maximum.reduce([Fb * slow, ns * (12 * P + 2 * A * share) / bw, shape["flops"] * share / peak * slow])
     def rbytes(n):
         return np.where(n > 1, 4 * P * (n + 1) / n, 4 * P)
     eb = rbytes(np.array(b)) / cb["combine"] if cb["combine"] > 0 else np.inf
     combine = np.maximum(rbytes(ns) / eb, ns * rbytes(ns) / bw)
+    if machine.get("cross"):   # the reads that cross NUMA nodes, over the links
+        link = np.array([machine["link_gbs"](n) or np.inf for n in ns]) * 1e9
+        cross = np.array([machine["cross"](n) for n in ns])
+        combine = np.maximum(combine, ns * rbytes(ns) * cross / link)
     optimizer = np.maximum(cb["optimizer"] * b / ns, 28 * P / bw)
     if c2:
         e2 = expected_max_normal(2)
@@ -178,6 +276,16 @@ def machine_model(ceil, cpus, target=None, seen1=0.0, seen_all=0.0):
     ceilings, or none) or a target. seen1, seen_all: the bandwidth the run's
     phases drew at 1 and at 2 threads, which raise a triad that is lower."""
     bw1 = max(ceil["bw1"], seen1) if ceil else None
+    if target and target.get("machine"):
+        cap = target["dram_gbs_node"]
+
+        sh = target["shares"]
+
+        def bw_agg(n):   # each node's workers draw up to its bandwidth
+            return sum(min(c * bw1, cap) if bw1 else cap for c in sh[int(n) - 1][0].values())
+        return {"bw_agg": bw_agg, "peak_core": lambda n: ceil["peak1"] if ceil else None, "cores": target["cores"],
+                "cross": lambda n: sh[int(n) - 1][1], "slow": lambda n: sh[int(n) - 1][2],
+                "link_gbs": lambda n: target["link_gbs"]}
     if target:
         cap = target["dram_gbs"]
         return {"bw_agg": lambda n: min(n * bw1, cap) if bw1 else cap,
@@ -198,7 +306,8 @@ def project(reps1, reps2, shape, ceil, cpus, target=None, strong=False, boot=100
     reps1, reps2: lists of per-rep phase_step dicts at 1 and 2 threads (reps2
     may be empty). Returns a dict for fit.json and the report, or one with a
     'reason' when it cannot be made."""
-    out = {"variant": variant, "target": target, "ceilings": ceil, "strong": strong}
+    shown = {k: v for k, v in target.items() if k != "shares"} if target else target
+    out = {"variant": variant, "target": shown, "ceilings": ceil, "strong": strong}
     if variant != "lockfree":
         out["reason"] = "only the lock-free variant is projected (the lock serialises forward and backward)"
         return out
@@ -223,13 +332,17 @@ def project(reps1, reps2, shape, ceil, cpus, target=None, strong=False, boot=100
         return curve_of(costs(r1), costs(r2) if r2 is not None and len(r2) else None)
 
     parts, sp = curve_of(c1, c2)
+    if target and target.get("machine"):
+        out["cross_node_share"] = [target["shares"][int(n) - 1][1] for n in ns]
+        out["slowest_kind_factor"] = [target["shares"][int(n) - 1][2] for n in ns]
     out.update({"threads": ns.astype(int).tolist(), "base_threads": base, "costs_1": plain(c1), "costs_2": plain(c2),
                 "observed_gbs": {"1": seen1, "2": seen2 if c2 else None},
                 "parts_s": {k: v.tolist() for k, v in parts.items()}, "speedup": sp.tolist(),
                 "bandwidth_ceiling": bool(ceil) or bool(target)})
     # spread over the reps: percentile bootstrap of the 1- and 2-thread reps
     samples = [reps1] + ([reps2] if reps2 else [])
-    keys = sorted({cores, min(2, cores), min(63, cores)})
+    keys = sorted({cores, min(2, cores), min(63, cores)} |
+                  ({min(target["usable_cores"], cores)} if target and target.get("machine") else set()))
     if boot > 0 and all(len(s) >= 2 for s in samples):
         objs = [np.array(s, dtype=object) for s in samples]
 

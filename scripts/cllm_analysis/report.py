@@ -148,8 +148,19 @@ def projection_section(res):
             continue
         n = len(t["speedup"])
         k = min(T, n)
-        desc = (f"{t['target']['cores']} cores, {t['target']['dram_gbs']:g} GB/s DRAM, cores assumed like this machine's"
-                if t["target"] else f"{n} CPUs")
+        tg = t["target"]
+        if tg and tg.get("machine"):
+            desc = (f"{tg['name']}: {tg['packages']} packages, {tg['numa_nodes']} NUMA nodes, {tg['usable_cores']} usable "
+                    f"cores, {tg['usable_pus']} usable PUs, workers where --pin cores puts them; "
+                    f"{tg['dram_gbs_node']:g} GB/s per NUMA node{' (the default: the snapshot has no figure)' if tg['dram_default'] else ''}, "
+                    + (f"{tg['link_gbs']:g} GB/s between nodes" if tg.get("link_gbs") else "no link limit given")
+                    + f", {t['cross_node_share'][-1]:.0%} of the combine's reads cross nodes at {n}"
+                    + (f", the slowest core kind and SMT siblings (no SMT gain assumed) make compute up to "
+                       f"{max(t['slowest_kind_factor']):.2f}x slower" if max(t['slowest_kind_factor']) > 1 else "")
+                    + "; cores assumed like this machine's")
+        else:
+            desc = (f"{tg['cores']} cores, {tg['dram_gbs']:g} GB/s DRAM, cores assumed like this machine's"
+                    if tg else f"{n} CPUs")
         spr = t.get("speedup_spread") or {}
         L.append(f"- {what} ({desc}; base: the {t['base_threads']}-thread costs): whole-step speedup "
                  f"{t['speedup'][k - 1]:.2f}x at {k} threads {fmt_ci(spr.get(str(k)), '{:.2f}') if spr.get(str(k)) else ''}; "

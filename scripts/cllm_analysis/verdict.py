@@ -86,8 +86,11 @@ def projection_words(res):
     if t and t.get("speedup"):
         T = min(res["target_threads"], len(t["speedup"]))
         spr = (t.get("speedup_spread") or {}).get(str(T))
-        out.append(f"Projection (a model, not a measurement) for a target of {t['target']['cores']} cores and "
-                   f"{t['target']['dram_gbs']:g} GB/s of DRAM bandwidth, cores assumed like this machine's: whole-step "
+        tg = t["target"]
+        what = (f"the machine {tg['name']} ({tg['usable_pus']} usable PUs, {tg['numa_nodes']} NUMA nodes at "
+                f"{tg['dram_gbs_node']:g} GB/s each, workers where --pin cores puts them)" if tg.get("machine") else
+                f"a target of {tg['cores']} cores and {tg['dram_gbs']:g} GB/s of DRAM bandwidth")
+        out.append(f"Projection (a model, not a measurement) for {what}, cores assumed like this machine's: whole-step "
                    f"speedup {t['speedup'][T - 1]:.1f}x at {T} threads" +
                    (f" (spread over the reps {fmt_ci(spr, '{:.1f}')}; model error not included)" if spr else "") +
                    ("" if t.get("bandwidth_ceiling") else "; no bandwidth ceiling was applied") +
