@@ -463,7 +463,8 @@ int main(int argc, char **argv) {
     /* every check and every size of the trainer, before anything is
      * allocated: bad input exits 2 here, a refusal (memory, limits) 1 */
     static trainer_plan_t plan;
-    int plan_rc = trainer_plan(&cfg, &opt, threads, comm_rank(g_comm), nranks, &plan, err, sizeof err);
+    int plan_rc = co.pin_plan ? 0   /* --pin-plan trains nothing: it plans the placement below */
+                : trainer_plan(&cfg, &opt, threads, comm_rank(g_comm), nranks, &plan, err, sizeof err);
     if (plan_rc == -2) die_usage("%s", err);
     if (plan_rc != 0) die("%s", err);
     /* rank 0 writes the report and the checkpoint */
