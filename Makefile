@@ -6,7 +6,10 @@
 #   make perf       perf stat per thread count          make hyperfine / micro / peers
 #   make clean
 #
-# CC, CFLAGS, BLAS (link flags of the BLAS) and BLAS_CFLAGS are overridable.
+#   make BLAS=blis  the same against BLIS instead of OpenBLAS (below, "BLAS")
+#   make test-arm64 cross build for aarch64, fast tests under qemu-user (mk/arm64.mk)
+#
+# CC, CFLAGS, BLAS, BLAS_CFLAGS / BLAS_LIBS and PKG_CONFIG are overridable.
 
 CC       ?= cc
 CXX      ?= c++
@@ -17,9 +20,32 @@ WARN     := -std=c11 -Wall -Wextra -Wshadow -Wno-unused-parameter $(if $(WERROR)
 # exp; it assumes no floating-point trap handler, changes no result, and is
 # not -ffast-math (which stays banned from core/: it changes results).
 WARN     += -fno-trapping-math -fno-math-errno
-BLAS_CFLAGS ?= -I/usr/include/x86_64-linux-gnu/openblas-pthread
-BLAS     ?= -lopenblas
-LIBS     := $(BLAS) -lhwloc -lpthread -lm
+# Flags of the libraries from pkg-config where they ship a .pc (OpenBLAS,
+# hwloc), so no path of one architecture is written here; PKG_CONFIG names
+# another pkg-config (a cross one: mk/arm64.mk).
+PKG_CONFIG ?= pkg-config
+# The BLAS: BLAS=openblas (Debian's libopenblas-dev, pthread variant: its
+# openblas.pc) or BLAS=blis (Debian's libblis-serial-dev: BLIS without
+# threads of its own, one per worker). BLIS ships no .pc: its Debian
+# layout is include/<multiarch>/blis-serial and lib/<multiarch>/blis-serial,
+# the multiarch triplet being the compiler's (-print-multiarch); BLAS_CFLAGS
+# and BLAS_LIBS override both. Why OpenBLAS is the default: README, "BLAS".
+BLAS     ?= openblas
+BLAS_CHOICES := openblas blis
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+ifeq ($(BLAS),openblas)
+BLAS_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags openblas)
+BLAS_LIBS   ?= $(shell $(PKG_CONFIG) --libs openblas)
+else ifeq ($(BLAS),blis)
+BLAS_CFLAGS ?= -isystem /usr/include/$(MULTIARCH)/blis-serial
+BLAS_LIBS   ?= -L/usr/lib/$(MULTIARCH)/blis-serial -Wl,-rpath,/usr/lib/$(MULTIARCH)/blis-serial -lblis
+else
+$(error BLAS=$(BLAS) is not a BLAS this build knows: the choices are $(BLAS_CHOICES) (make BLAS=openblas or make BLAS=blis))
+endif
+BLAS_CFLAGS += -DCLLM_BLAS_$(BLAS)=1
+HWLOC_CFLAGS := $(shell $(PKG_CONFIG) --cflags hwloc)
+HWLOC_LIBS   := $(shell $(PKG_CONFIG) --libs hwloc)
+LIBS     := $(BLAS_LIBS) $(HWLOC_LIBS) -lpthread -lm
 BUILD    ?= build
 GIT_REV  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 DEFS     = -D_GNU_SOURCE -DCLLM_CC='"$(shell $(CC) --version | head -n1)"' \
@@ -28,7 +54,7 @@ DEFS     = -D_GNU_SOURCE -DCLLM_CC='"$(shell $(CC) --version | head -n1)"' \
 # the core modules the harness compiles too (it does not link libcllm): the
 # JSON writer, --pin's parser, the atomic file writer and the machine (usable CPUs, one definition)
 BENCH_CORE_SRC := core/jsonw.c core/pinspec.c core/afile.c core/machine.c
-CORE_SRC := core/util.c core/crc32c.c core/cli.c core/config.c core/ops.c core/model.c core/pool.c core/pin.c core/plan.c core/perfev.c core/reduce.c core/ranks.c \
+CORE_SRC := core/util.c core/blas.c core/crc32c.c core/cli.c core/config.c core/ops.c core/model.c core/pool.c core/pin.c core/plan.c core/perfev.c core/reduce.c core/ranks.c \
             core/trainer.c core/trainer_plan.c core/memtable.c core/describe.c core/trace.c core/data.c core/ckpt.c core/report.c core/comm_single.c $(BENCH_CORE_SRC)
 CORE_HDR := $(wildcard core/*.h)
 
@@ -57,13 +83,13 @@ EXTRA_ALL :=
 all: $(EXTRA_ALL) $(BUILD)/lockfree/train_model $(BUILD)/locked/train_model $(BUILD)/train_model \
      $(TEST_BINS) $(BUILD)/tests/torch_dump $(if $(wildcard bench/scale.c),$(BUILD)/scale) $(BENCH_TEST_BINS)
 
-$(BUILD)/lockfree/obj/%.o: core/%.c $(CORE_HDR) Makefile
+$(BUILD)/lockfree/obj/%.o: core/%.c $(CORE_HDR) Makefile $(BUILD)/.blas
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -DCLLM_LOCKED=0 -c $< -o $@
+	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(HWLOC_CFLAGS) $(DEFS) -DCLLM_LOCKED=0 -c $< -o $@
 
-$(BUILD)/locked/obj/%.o: core/%.c $(CORE_HDR) Makefile
+$(BUILD)/locked/obj/%.o: core/%.c $(CORE_HDR) Makefile $(BUILD)/.blas
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -DCLLM_LOCKED=1 -c $< -o $@
+	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(HWLOC_CFLAGS) $(DEFS) -DCLLM_LOCKED=1 -c $< -o $@
 
 # The git revision (and a -dirty mark) is compiled into util.o and scale for
 # every report and results folder; this stamp changes when the revision
@@ -72,6 +98,12 @@ $(BUILD)/.gitrev: FORCE
 	@mkdir -p $(@D)
 	@echo '$(GIT_REV)' | cmp -s - $@ || echo '$(GIT_REV)' > $@
 FORCE:
+# the same for the BLAS: objects and programs built against one BLAS are
+# rebuilt when `make BLAS=...` names another (or other flags for it)
+BLAS_STAMP := $(BLAS) $(BLAS_CFLAGS) $(BLAS_LIBS)
+$(BUILD)/.blas: FORCE
+	@mkdir -p $(@D)
+	@echo '$(BLAS_STAMP)' | cmp -s - $@ || echo '$(BLAS_STAMP)' > $@
 $(BUILD)/lockfree/obj/util.o $(BUILD)/locked/obj/util.o $(BUILD)/scale: $(BUILD)/.gitrev
 
 $(BUILD)/lockfree/libcllm.a: $(LOCKFREE_OBJ)
@@ -79,7 +111,7 @@ $(BUILD)/lockfree/libcllm.a: $(LOCKFREE_OBJ)
 $(BUILD)/locked/libcllm.a: $(LOCKED_OBJ)
 	ar rcs $@ $^
 
-$(BUILD)/%/train_model: core/train_model.c $(BUILD)/%/libcllm.a $(CORE_HDR)
+$(BUILD)/%/train_model: core/train_model.c $(BUILD)/%/libcllm.a $(CORE_HDR) $(BUILD)/.blas
 	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) $< $(BUILD)/$*/libcllm.a $(LIBS) -o $@
 
 $(BUILD)/train_model: $(BUILD)/lockfree/train_model
@@ -87,28 +119,28 @@ $(BUILD)/train_model: $(BUILD)/lockfree/train_model
 
 # tests link the lock-free library; locked against lock-free is compared
 # through the two binaries (tests/test_cli.sh).
-$(BUILD)/tests/%: tests/%.c $(BUILD)/lockfree/libcllm.a $(CORE_HDR) tests/check.h tests/corpus.h
+$(BUILD)/tests/%: tests/%.c $(BUILD)/lockfree/libcllm.a $(CORE_HDR) tests/check.h tests/corpus.h $(BUILD)/.blas
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -Icore $< $(BUILD)/lockfree/libcllm.a $(LIBS) -o $@
 
 $(BUILD)/bench/obj/%.o: bench/%.c $(BENCH_HDR) $(CORE_HDR) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench -c $< -o $@
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) $(HWLOC_CFLAGS) -Ibench -c $< -o $@
 
 $(BUILD)/bench/obj/core/%.o: core/%.c $(CORE_HDR) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench -c $< -o $@
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) $(HWLOC_CFLAGS) -Ibench -c $< -o $@
 
 $(BUILD)/bench/libbench.a: $(BENCH_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/scale: bench/scale.c $(BUILD)/bench/libbench.a $(BENCH_HDR) $(CORE_HDR) $(BUILD)/lockfree/libcllm.a
-	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench $< $(BUILD)/bench/libbench.a -lpfm -lhwloc -lm -o $@
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) $(HWLOC_CFLAGS) -Ibench $< $(BUILD)/bench/libbench.a -lpfm $(HWLOC_LIBS) -lm -o $@
 
 # every bench/test_*.c by this one rule (the tests/ rule above links the core)
 $(BUILD)/tests/test_%: bench/test_%.c $(BUILD)/bench/libbench.a $(BENCH_HDR) tests/check.h
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench -Itests $< $(BUILD)/bench/libbench.a -lpfm -lhwloc -lm -o $@
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) $(HWLOC_CFLAGS) -Ibench -Itests $< $(BUILD)/bench/libbench.a -lpfm $(HWLOC_LIBS) -lm -o $@
 
 deps:
 	@scripts/deps.sh

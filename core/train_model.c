@@ -9,7 +9,6 @@
  *
  * Exit codes: 0 success, 1 runtime failure, 2 usage error.
  */
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -37,9 +36,9 @@
 #define STOP_GRACE_DEFAULT_S 5
 
 static void usage(FILE *f) {
-    char blas_max[32] = "no limit known", configs[256];
+    char blas_max[32] = "no limit of its own", configs[256];
     config_list(configs, sizeof configs, " ");
-    if (blas_threads_max() > 0) snprintf(blas_max, sizeof blas_max, "%d", blas_threads_max());
+    if (blas_threads_max() > 0) snprintf(blas_max, sizeof blas_max, "at most %d", blas_threads_max());
     fprintf(f,
 "usage: train_model [DATA] [options]          (variant: %s)\n"
 "  DATA                 a text file or a directory read recursively;\n"
@@ -49,7 +48,7 @@ static void usage(FILE *f) {
 "  --seq T              sequence length\n"
 "  --batch B            sequences per worker per step (weak scaling) or the\n"
 "                       global batch (strong scaling)\n"
-"  --threads N          worker threads, 1..%d (default 1; this OpenBLAS: at most %s)\n"
+"  --threads N          worker threads, 1..%d (default 1; this BLAS: %s)\n"
 "  --scaling weak|strong   (default weak: every worker takes B sequences)\n"
 "  --steps S            steps to run (default 20)   --epochs E  passes over the training split\n"
 "  --lr X (1e-3)  --min-lr-frac X (0.1)  --warmup N (10)  --lr-steps N (cosine horizon,\n"
@@ -387,7 +386,7 @@ int main(int argc, char **argv) {
      * call below still keeps BLAS single-threaded inside each worker. */
     if (!getenv("OPENBLAS_NUM_THREADS") && setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0)
         execv("/proc/self/exe", argv);
-    openblas_set_num_threads(1);   /* one BLAS thread inside each worker */
+    blas_single_thread();          /* one BLAS thread inside each worker */
 
     char err[1024];
     /* MPI (the MPI variant) starts before anything can fail, so that a

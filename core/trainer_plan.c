@@ -70,10 +70,10 @@ int trainer_plan(const config_t *c, const train_opts *o, int nth, int rank, int 
     }
     int blas_max = blas_threads_max();
     if (blas_max > 0 && nth > blas_max) {
-        snprintf(err, errlen, "thread count %d is more than the %d threads this OpenBLAS was built for "
-                 "(MAX_THREADS=%d in openblas_get_config()): every worker calls sgemm at once, and "
-                 "beyond that its buffer table overflows (rebuild OpenBLAS with a larger NUM_THREADS "
-                 "for more workers)", nth, blas_max, blas_max);
+        snprintf(err, errlen, "thread count %d is more than the %d workers that may call this BLAS's "
+                 "sgemm at once (%s; past it the table overflows and sgemm crashes): use fewer "
+                 "threads, more ranks, an OpenBLAS built with a larger NUM_THREADS, or a build "
+                 "against BLIS (make BLAS=blis)", nth, blas_max, blas_limit_why());
         return -1;
     }
     /* Under an address-space limit (ulimit -v), OpenBLAS retries a failed

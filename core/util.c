@@ -1,10 +1,9 @@
 /*
  * util.c - random numbers, clocks, aligned allocation with fault injection,
- * atomic file writes and the build facts.
+ * atomic file writes and the build facts (the BLAS's: core/blas.c).
  */
 #include "util.h"
 
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <sched.h>
@@ -199,15 +198,3 @@ const char *build_git(void) { return CLLM_GIT; }
 #endif
 const char *build_variant(void) { return CLLM_MPI ? "mpi" : CLLM_LOCKED ? "locked" : "lockfree"; }
 
-int blas_threads_max(void) {
-    const char *p = strstr(openblas_get_config(), "MAX_THREADS=");
-    if (!p) return 0;
-    long n = strtol(p + strlen("MAX_THREADS="), NULL, 10);
-    return n > 0 && n < (1L << 20) ? (int)n : 0;
-}
-
-const char *build_blas(void) {
-    static char buf[256];
-    if (!buf[0]) snprintf(buf, sizeof buf, "OpenBLAS %s", openblas_get_config());
-    return buf;
-}

@@ -104,13 +104,14 @@ const char *build_git(void);
 const char *build_blas(void);
 const char *build_variant(void);
 
-/* The most threads that may call the BLAS at once: MAX_THREADS=N from
- * openblas_get_config(), 0 when it does not say. OpenBLAS built without
- * thread-local buffers (as Debian's 0.3.21 is) gives each running sgemm call
- * a slot of a table sized from that number at build time (2N slots, then a
- * one-time warning and 512 more); past the table, its buffer allocation
- * returns NULL and sgemm crashes. The trainer refuses more workers than N. */
+/* The BLAS (core/blas.c; which one: `make BLAS=openblas|blis`). */
+/* one BLAS thread inside each worker: call before the first BLAS call */
+void blas_single_thread(void);
+/* The most workers that may call the BLAS's sgemm at once, 0 when the BLAS
+ * has no limit of its own (BLIS); blas_limit_why() says where it comes from,
+ * in words, for messages and --help. */
 int blas_threads_max(void);
+const char *blas_limit_why(void);
 
 #ifdef __cplusplus
 }

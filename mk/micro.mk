@@ -34,7 +34,7 @@ $(BUILD)/micro/micro: $(MICRO_SRC) $(MICRO_HDR) $(BUILD)/lockfree/libcllm.a $(CO
 # measures the core's instruction rate in L2 and LLC, not their bandwidth
 $(BUILD)/micro/ceilings: bench/micro/ceilings.c bench/topo.c bench/topo.h bench/json.c core/jsonw.c core/jsonw.h core/machine.c core/machine.h mk/micro.mk
 	@mkdir -p $(@D)
-	$(CC) $(WARN) -O3 -g $(MICRO_SAN) -D_GNU_SOURCE -Ibench $< bench/topo.c bench/json.c core/jsonw.c core/machine.c -lhwloc -lpthread -lm -o $@
+	$(CC) $(WARN) -O3 -g $(MICRO_SAN) -D_GNU_SOURCE $(HWLOC_CFLAGS) -Ibench $< bench/topo.c bench/json.c core/jsonw.c core/machine.c $(HWLOC_LIBS) -lpthread -lm -o $@
 
 .PHONY: micro roofline
 micro: deps all

@@ -27,10 +27,10 @@ MPI_OBJ    := $(MPI_SRC:core/%.c=$(BUILD)/mpi/obj/%.o)
 
 EXTRA_ALL += $(BUILD)/mpi/train_model
 
-$(BUILD)/mpi/obj/%.o: core/%.c $(CORE_HDR) Makefile mk/mpi.mk
+$(BUILD)/mpi/obj/%.o: core/%.c $(CORE_HDR) Makefile mk/mpi.mk $(BUILD)/.blas
 	@mkdir -p $(@D)
 	@test -n "$(MPI_LIBS)" || { echo "mk/mpi.mk: mpicc not found: install openmpi-bin libopenmpi-dev (scripts/deps.sh)" >&2; exit 1; }
-	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(MPI_CFLAGS) $(DEFS) -DCLLM_LOCKED=0 -DCLLM_MPI=1 -c $< -o $@
+	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(HWLOC_CFLAGS) $(MPI_CFLAGS) $(DEFS) -DCLLM_LOCKED=0 -DCLLM_MPI=1 -c $< -o $@
 
 $(BUILD)/mpi/obj/util.o: $(BUILD)/.gitrev
 

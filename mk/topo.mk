@@ -15,4 +15,5 @@ TOPO_HDR := bench/topo.h bench/json.h core/jsonw.h core/machine.h
 
 $(BUILD)/topo: $(TOPO_SRC) $(TOPO_HDR) mk/topo.mk
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -DTOPO_MAIN -Ibench $(TOPO_SRC) -lhwloc -lm -o $@
+	$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE -DTOPO_MAIN $(HWLOC_CFLAGS) -Ibench $(TOPO_SRC) $(HWLOC_LIBS) -lm -o $@
+

@@ -24,7 +24,6 @@
  *   per step:  int64 steps done; float32 lr, grad norm, loss;
  *              float32[nparams] x4: gradient, parameters, m, v after the step
  */
-#include <cblas.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +41,7 @@ static void die(const char *msg, const char *what) {
 }
 
 int main(int argc, char **argv) {
-    openblas_set_num_threads(1);
+    blas_single_thread();
     if (argc < 2 || argv[1][0] == '-') {
         fprintf(stderr, "usage: optim_dump OUT [train_model's flags]\n");
         return 2;

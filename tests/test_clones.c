@@ -12,7 +12,6 @@
  * Built without clones (clang, ThreadSanitizer), there is one
  * implementation: the test then checks that two runs of it give the same bits.
  */
-#include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,7 +180,7 @@ int main(void) {
         printf("%s\n", ops_isa());
         return 0;
     }
-    openblas_set_num_threads(1);
+    blas_single_thread();
     static inputs in;
     static outputs ref, got;
     make_inputs(&in);

@@ -15,7 +15,6 @@
  *
  * test-timeout: 120 (under ASan x3: the 2828 allocation points take about 30 s there)
  */
-#include <cblas.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -222,7 +221,7 @@ static void test_threads(void) {
 }
 
 int main(void) {
-    openblas_set_num_threads(1);
+    blas_single_thread();
     signal(SIGALRM, on_alarm);
     make_tree();
     words_text = many_words(2600, &words_len);

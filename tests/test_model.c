@@ -8,7 +8,6 @@
  * validation, and the memory table against what the allocator really hands
  * out, in both layouts, with seed-cli's per-worker budgets.
  */
-#include <cblas.h>
 #include <dirent.h>
 #include <math.h>
 #include <signal.h>
@@ -525,7 +524,7 @@ static void test_memtable(void) {
 }
 
 int main(void) {
-    openblas_set_num_threads(1);
+    blas_single_thread();
     test_gradcheck();
     test_recompute();
     test_loss_falls();

@@ -11,7 +11,6 @@
  * large |x|, a cross-entropy that stays finite for logits whose exp
  * overflows a float, and AdamW against the update written in double.
  */
-#include <cblas.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 
 #include "check.h"
 #include "ops.h"
+#include "util.h"
 
 enum { B = 2, T = 5, C = 8, NH = 2, HS = C / NH, F = 12, V = 11, OC = 6, N = B * T, NG = 40 };
 
@@ -554,7 +554,7 @@ static void test_adamw(uint64_t *rng) {
 /* ---------------------------------------------------------------- main */
 
 int main(void) {
-    openblas_set_num_threads(1);
+    blas_single_thread();
     uint64_t rng = 0x5eedull;
     test_encoder(&rng);
     test_layernorm(&rng);

@@ -16,7 +16,6 @@
  *   - the parser: unknown, repeated, empty and too many events refused
  * Ends with "test_phase_counters: N passed, N failed".
  */
-#include <cblas.h>
 #include <errno.h>
 #include <sched.h>
 #include <stdio.h>
@@ -165,7 +164,7 @@ static void test_unavailable(void) {
 }
 
 int main(void) {
-    openblas_set_num_threads(1);
+    blas_single_thread();
     tokens = test_corpus(&corpus, 128);
     test_parse();
     test_page_faults();

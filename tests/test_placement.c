@@ -15,7 +15,6 @@
  *     thread's affinity mask restored by trainer_free
  * Ends with "test_placement: N passed, N failed".
  */
-#include <cblas.h>
 #include <dirent.h>
 #include <sched.h>
 #include <stdint.h>
@@ -264,7 +263,7 @@ static void test_binding(void) {
 }
 
 int main(void) {
-    openblas_set_num_threads(1);
+    blas_single_thread();
     tokens = test_corpus(&corpus, 128);
     test_first_touch();
     test_barrier_count();

@@ -5,7 +5,6 @@
  * lr_steps = 0 (the library default: no decay); and the default through a
  * real trainer, whose steps must use exactly trainer_lr_at's value.
  */
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,7 +108,7 @@ static void test_default_in_trainer(void) {
 }
 
 int main(void) {
-    openblas_set_num_threads(1);
+    blas_single_thread();
     test_formula();
     test_default_in_trainer();
     return check_finish("test_schedule");

@@ -5,7 +5,6 @@
  * pool's barrier, and thread-count validation. Locked against lock-free is
  * compared through the two binaries in tests/test_cli.sh.
  */
-#include <cblas.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -157,7 +156,7 @@ static void test_bad_threads(void) {
 }
 
 int main(void) {
-    openblas_set_num_threads(1);
+    blas_single_thread();
     tokens = test_corpus(&corpus, 64);
     test_pool();
     test_bitwise();

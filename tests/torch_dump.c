@@ -28,7 +28,6 @@
  *   float32[nparams] gradient of the mean loss, in the checkpoint's
  *              parameter order (core/model.h)
  */
-#include <cblas.h>
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -59,7 +58,7 @@ static long parse_long(const char *flag, const char *s, long lo, long hi) {
 }
 
 int main(int argc, char **argv) {
-    openblas_set_num_threads(1);
+    blas_single_thread();
     const char *ckpath = NULL, *out = NULL, *tokfile = NULL;
     long B = -1;
     unsigned long long seed = 1;

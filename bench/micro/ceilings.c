@@ -39,6 +39,13 @@
 #define HAVE_X86 0
 #endif
 
+#if defined(__aarch64__)
+#include <arm_neon.h>   /* Advanced SIMD: part of the ARMv8-A baseline */
+#define HAVE_NEON 1
+#else
+#define HAVE_NEON 0
+#endif
+
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
@@ -54,7 +61,7 @@ static void usage(FILE *f) {
 "  --seconds S     time per measurement (FMA, DRAM, L2 and LLC triads), per thread count (default 0.5)\n"
 "  --threads LIST  comma-separated thread counts (default: 1 and the online CPUs)\n"
 "  --array-mb M    bytes of EACH triad array, MiB (default: 4 x the sum of the last-level caches)\n"
-"  --isa NAME      avx512f | avx2 | fma | scalar (default: the widest the CPU has)\n"
+"  --isa NAME      avx512f | avx2 | fma | neon (aarch64) | scalar (default: the widest the CPU has)\n"
 "  --out FILE      write the JSON there (default: stdout)\n"
 "  --help\n"
 "exit codes: 0 ok, 1 runtime failure, 2 usage error\n");
@@ -237,6 +244,41 @@ static float fma_avx256(long iters) {
 }
 #endif
 
+#if HAVE_NEON
+/* 16 independent 4-lane FMA chains (vfmaq_f32: FMLA): enough to cover the
+ * FMA latency of the aarch64 cores in use (4 cycles, 2-4 pipes) */
+static float fma_neon(long iters) {
+    float32x4_t a = vdupq_n_f32(fma_a), b = vdupq_n_f32(fma_b);
+#define DECL(i) float32x4_t x##i = vdupq_n_f32(1.0f + (float)(i) * 1e-3f);
+    REP16(DECL)
+#undef DECL
+    for (long n = 0; n < iters; n++) {
+#define STEP(i) x##i = vfmaq_f32(b, x##i, a);
+        REP16(STEP)
+#undef STEP
+    }
+    float32x4_t s = vdupq_n_f32(0.0f);
+#define SUM(i) s = vaddq_f32(s, x##i);
+    REP16(SUM)
+#undef SUM
+    return vaddvq_f32(s);
+}
+
+/* the triad with 2-lane double FMAs, 4 vectors a round; the tail scalar */
+static void triad_neon(double *restrict a, const double *restrict b, const double *restrict c,
+                       double s, size_t n) {
+    float64x2_t vs = vdupq_n_f64(s);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        vst1q_f64(a + i, vfmaq_f64(vld1q_f64(b + i), vs, vld1q_f64(c + i)));
+        vst1q_f64(a + i + 2, vfmaq_f64(vld1q_f64(b + i + 2), vs, vld1q_f64(c + i + 2)));
+        vst1q_f64(a + i + 4, vfmaq_f64(vld1q_f64(b + i + 4), vs, vld1q_f64(c + i + 4)));
+        vst1q_f64(a + i + 6, vfmaq_f64(vld1q_f64(b + i + 6), vs, vld1q_f64(c + i + 6)));
+    }
+    for (; i < n; i++) a[i] = b[i] + s * c[i];
+}
+#endif
+
 /* no FMA unit: separate multiply and add (2 FLOPs per lane all the same) */
 static float fma_scalar(long iters) {
     float a = fma_a, b = fma_b;
@@ -268,6 +310,9 @@ static const isa_t isas[] = {
     { "avx2", 256, 12 * 8 * 2.0, fma_avx256 },
     { "fma", 256, 12 * 8 * 2.0, fma_avx256 },
 #endif
+#if HAVE_NEON
+    { "neon", 128, 16 * 4 * 2.0, fma_neon },
+#endif
     { "scalar", 32, 16 * 2.0, fma_scalar },
 };
 
@@ -278,6 +323,9 @@ static int isa_supported(const char *name) {
     if (strcmp(name, "avx2") == 0) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (strcmp(name, "fma") == 0) return __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma");
 #endif
+#if HAVE_NEON
+    if (strcmp(name, "neon") == 0) return 1;
+#endif
     return strcmp(name, "scalar") == 0;
 }
 
@@ -285,7 +333,11 @@ static int isa_supported(const char *name) {
 
 CLONES static void triad(double *restrict a, const double *restrict b, const double *restrict c,
                          double s, size_t n) {
+#if HAVE_NEON
+    triad_neon(a, b, c, s, n);
+#else
     for (size_t i = 0; i < n; i++) a[i] = b[i] + s * c[i];
+#endif
 }
 
 /* ---------------------------------------------------------------- threads */

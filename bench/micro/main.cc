@@ -13,7 +13,6 @@
  */
 #include "micro.h"
 
-#include <cblas.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -42,7 +41,7 @@ int main(int argc, char **argv) {
         std::printf("%s\n", isas);
         return 0;
     }
-    openblas_set_num_threads(1);   /* one BLAS thread inside each worker, as train_model */
+    blas_single_thread();   /* one BLAS thread inside each worker, as train_model */
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
     benchmark::AddCustomContext("cllm_git", build_git());
