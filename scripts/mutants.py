@@ -118,7 +118,7 @@ MUTANTS = [
              '        (void)val_batches;\n        snprintf(valtxt, sizeof valtxt, ", val %.4f", val);')],
            ["test_limits.sh"]),
     Mutant("blas-thread-limit", "defect 8: more workers than OpenBLAS's MAX_THREADS accepted",
-           [("core/plan.c", "    if (blas_max > 0 && nth > blas_max) {", "    if (0 && blas_max > 0 && nth > blas_max) {")],
+           [("core/trainer_plan.c", "    if (blas_max > 0 && nth > blas_max) {", "    if (0 && blas_max > 0 && nth > blas_max) {")],
            ["test_limits.sh"]),
     # ---- issue 13, the MPI variant
     Mutant("mpi-rank-order", "the ranks' sums of a slice added in reverse rank order",
