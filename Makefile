@@ -55,7 +55,7 @@ DEFS     = -D_GNU_SOURCE -DCLLM_CC='"$(shell $(CC) --version | head -n1)"' \
 # JSON writer, --pin's parser, the atomic file writer and the machine (usable CPUs, one definition)
 BENCH_CORE_SRC := core/jsonw.c core/pinspec.c core/afile.c core/machine.c
 CORE_SRC := core/util.c core/blas.c core/crc32c.c core/cli.c core/config.c core/ops.c core/model.c core/pool.c core/pin.c core/plan.c core/perfev.c core/reduce.c core/ranks.c \
-            core/trainer.c core/trace.c core/data.c core/ckpt.c core/report.c core/comm_single.c $(BENCH_CORE_SRC)
+            core/trainer.c core/trainer_plan.c core/memtable.c core/describe.c core/trace.c core/data.c core/ckpt.c core/report.c core/comm_single.c $(BENCH_CORE_SRC)
 CORE_HDR := $(wildcard core/*.h)
 
 LOCKFREE_OBJ := $(CORE_SRC:core/%.c=$(BUILD)/lockfree/obj/%.o)
@@ -65,6 +65,11 @@ TEST_BINS := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
 BENCH_SRC := $(filter-out bench/test_%.c,$(wildcard bench/*.c))
 BENCH_HDR := $(wildcard bench/*.h)
+# the harness's modules as a library (all but scale.c's main), for build/scale
+# and the bench/test_*.c programs
+BENCH_OBJ := $(patsubst bench/%.c,$(BUILD)/bench/obj/%.o,$(filter-out bench/scale.c,$(BENCH_SRC))) \
+             $(BENCH_CORE_SRC:core/%.c=$(BUILD)/bench/obj/core/%.o)
+BENCH_TEST_BINS := $(patsubst bench/%.c,$(BUILD)/tests/%,$(wildcard bench/test_*.c))
 
 .PHONY: all test bench perf clean deps sanitize asan-build tsan-build FORCE
 
@@ -76,8 +81,7 @@ EXTRA_ALL :=
 -include $(wildcard mk/*.mk)
 
 all: $(EXTRA_ALL) $(BUILD)/lockfree/train_model $(BUILD)/locked/train_model $(BUILD)/train_model \
-     $(TEST_BINS) $(BUILD)/tests/torch_dump $(if $(wildcard bench/scale.c),$(BUILD)/scale) \
-     $(if $(wildcard bench/test_counters.c),$(BUILD)/tests/test_counters)
+     $(TEST_BINS) $(BUILD)/tests/torch_dump $(if $(wildcard bench/scale.c),$(BUILD)/scale) $(BENCH_TEST_BINS)
 
 $(BUILD)/lockfree/obj/%.o: core/%.c $(CORE_HDR) Makefile $(BUILD)/.blas
 	@mkdir -p $(@D)
@@ -119,12 +123,24 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/lockfree/libcllm.a $(CORE_HDR) tests/check.
 	@mkdir -p $(@D)
 	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -Icore $< $(BUILD)/lockfree/libcllm.a $(LIBS) -o $@
 
-$(BUILD)/scale: $(BENCH_SRC) $(BENCH_CORE_SRC) $(BENCH_HDR) $(CORE_HDR) $(BUILD)/lockfree/libcllm.a
-	$(CC) $(WARN) $(CFLAGS) $(DEFS) $(HWLOC_CFLAGS) -Ibench $(BENCH_SRC) $(BENCH_CORE_SRC) -lpfm $(HWLOC_LIBS) -lm -o $@
-
-$(BUILD)/tests/test_counters: bench/test_counters.c bench/counters.c bench/counters.h bench/counters_child.h tests/check.h
+$(BUILD)/bench/obj/%.o: bench/%.c $(BENCH_HDR) $(CORE_HDR) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(WARN) $(CFLAGS) $(DEFS) -Ibench -Itests bench/test_counters.c bench/counters.c -lpfm -lm -o $@
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) $(HWLOC_CFLAGS) -Ibench -c $< -o $@
+
+$(BUILD)/bench/obj/core/%.o: core/%.c $(CORE_HDR) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) $(HWLOC_CFLAGS) -Ibench -c $< -o $@
+
+$(BUILD)/bench/libbench.a: $(BENCH_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/scale: bench/scale.c $(BUILD)/bench/libbench.a $(BENCH_HDR) $(CORE_HDR) $(BUILD)/lockfree/libcllm.a
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) $(HWLOC_CFLAGS) -Ibench $< $(BUILD)/bench/libbench.a -lpfm $(HWLOC_LIBS) -lm -o $@
+
+# every bench/test_*.c by this one rule (the tests/ rule above links the core)
+$(BUILD)/tests/test_%: bench/test_%.c $(BUILD)/bench/libbench.a $(BENCH_HDR) tests/check.h
+	@mkdir -p $(@D)
+	$(CC) $(WARN) $(CFLAGS) $(DEFS) $(HWLOC_CFLAGS) -Ibench -Itests $< $(BUILD)/bench/libbench.a -lpfm $(HWLOC_LIBS) -lm -o $@
 
 deps:
 	@scripts/deps.sh

@@ -103,10 +103,7 @@ static void csv_row(void *ctx, const json *rec) {
     }
     /* the metric of an ok run (as the summaries use it), NA otherwise */
     const char *status = json_str(json_get(rec, "status"), "");
-    double ranks = json_num(json_get(rec, "ranks"), 1);
-    int workers = (int)json_num(json_get(rec, "threads"), 0) * (ranks > 1 ? (int)ranks : 1);
-    double v = !strcmp(status, "ok") ? stats_metric_of(c->m, json_get(rec, "report"), json_num(json_get(rec, "wall_s"), NAN),
-                                                       workers) : NAN;
+    double v = !strcmp(status, "ok") ? stats_record_metric(rec, c->m) : NAN;
     fputc(',', c->f);
     if (isfinite(v)) fprintf(c->f, "%.17g", v); else fputs("NA", c->f);
     fputc(',', c->f);

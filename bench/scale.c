@@ -40,14 +40,11 @@
 #include "template.h"
 #include "topo.h"
 
-#ifndef CLLM_CC
-#define CLLM_CC "unknown"
-#endif
-#ifndef CLLM_CFLAGS
-#define CLLM_CFLAGS "unknown"
-#endif
-#ifndef CLLM_GIT
-#define CLLM_GIT "unknown"
+/* CLLM_CC, CLLM_CFLAGS, CLLM_GIT: the harness's own build, from the
+ * Makefile's DEFS (the only build of this file; core/util.c keeps the
+ * fallbacks for builds of the core without them) */
+#if !defined(CLLM_CC) || !defined(CLLM_CFLAGS) || !defined(CLLM_GIT)
+#error "build/scale is built by the Makefile, which defines CLLM_CC, CLLM_CFLAGS and CLLM_GIT"
 #endif
 
 #define TAIL_BYTES 2000      /* stderr kept from a failed child */
@@ -154,12 +151,20 @@ static int atomic_commit(atomic_file *a, const char *dir) {
 // ----------------------------------------------------------------------------
 // options
 
-static void usage(FILE *f) {
-    fputs("usage: scale [options]\n"
+/* The defaults and limits come from their owners: scale_opts.c's table and
+ * train_model --describe (facts, when a train_model is under --bin-dir). */
+static void usage(FILE *f, const facts *fa) {
+    char threads_max[32] = "train_model's limit", configs[FACTS_CONFIGS_MAX * (FACTS_NAME_MAX + 2)];
+    snprintf(configs, sizeof configs, "a config of train_model --describe");
+    if (fa->known) {
+        snprintf(threads_max, sizeof threads_max, "%d", fa->threads_max);
+        facts_config_list(fa, configs, sizeof configs);
+    }
+    fprintf(f, "usage: scale [options]\n"
           "Runs <bin-dir>/<variant>/train_model, or the programs of --command templates, over\n"
           "thread counts, variants and repetitions and writes runs.jsonl, summary.csv,\n"
           "memory.csv, runs.csv and meta.json (bench/RESULTS.md).\n"
-          "  --threads LIST   thread counts, 1..1024 each (default 1,2,4,8,16,32,63)\n"
+          "  --threads LIST   thread counts, 1..%s each (default %s)\n"
           "  --variants LIST  train_model's variants: lockfree, locked (default lockfree,locked;\n"
           "                   none when --command is given, unless listed here)\n"
           "  --command NAME='TEMPLATE'  one more variant, NAME, running TEMPLATE (repeatable):\n"
@@ -171,14 +176,15 @@ static void usage(FILE *f) {
           "  --work N         instead: N units per thread (weak) or in total (strong) / wall time\n"
           "  --unit LABEL     the metric's unit in every table (default tokens/s; units/s with\n"
           "                   --work; KEY with --metric)\n"
-          "  --reps N         repetitions of every point (default 3)\n"
-          "  --config NAME    tiny | seed | seed-cli | S | G | M | bench (default seed)\n"
+          "  --reps N         repetitions of every point (default %s)\n"
+          "  --config NAME    %s (default %s)\n"
           "  --steps K        training steps per run (default 24)\n"
           "  --scaling S      weak | strong (default weak)\n"
           "  --batch B        train_model's --batch B (sequences per worker; default: the config's)\n"
           "  --overlap on|off train_model's --overlap (the mpi variant's exchange during backward)\n"
           "  --data PATH      training text file or folder (default: train_model's synthetic corpus)\n"
-          "  --out DIR        run folder (default results/<UTC time>-<hostname>)\n"
+          "  --out DIR        run folder (default results/<UTC time>-<hostname>; --default-out\n"
+          "                   prints the one it would take now, and exits)\n"
           "  --timeout S      kill a run after S seconds (default 600)\n"
           "  --resume DIR     finish the sweep in DIR; options and templates must match the stored ones\n"
           "  --events LIST    counter events, {a,b} = one group (default: the counters module's list)\n"
@@ -210,7 +216,20 @@ static void usage(FILE *f) {
           "                   plan (--pin, default cores); runs and writes nothing\n"
           "  --help           this text\n"
           "Exit: 0 all runs ok, 1 runtime error or some run failed, 2 usage error (a bad\n"
-          "template too), 130/143 interrupted by SIGINT/SIGTERM (completed runs are kept).\n", f);
+          "template too), 130/143 interrupted by SIGINT/SIGTERM (completed runs are kept).\n",
+            threads_max, scale_opts_default(OPT_THREADS), scale_opts_default(OPT_REPS), configs,
+            scale_opts_default(OPT_CONFIG));
+}
+
+/* results/<UTC time>-<hostname>: the one place the default run folder's
+ * name is made (scripts ask build/scale --default-out) */
+static void default_out(char *buf, size_t n) {
+    char t[32], host[128] = "host";
+    utc_time(t, sizeof t, "%Y%m%dT%H%M%SZ");
+    gethostname(host, sizeof host - 1);
+    for (char *p = host; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.')) *p = '_';
+    snprintf(buf, n, "results/%s-%s", t, host);
 }
 
 // ----------------------------------------------------------------------------
@@ -513,7 +532,8 @@ static int sweep_run(scale *s, int v, int threads, int ranks, int rep, int point
     size_t len = 0;
     FILE *f = open_memstream(&line, &len);
     stats_record r = { variant, threads, rep, point, status, exit_code, sig, *reason ? reason : NULL,
-                       start, wall, &ru, s->cpus, pc.argv, pc.envv, s->cnt, rj, tail, NULL, ranks };
+                       start, wall, &ru, s->cpus, pc.argv, pc.envv, s->cnt, rj, tail, NULL, ranks,
+                       &s->metric };
     noise_run nr;
     stats_host host;
     record_host(s, &r, &host, &nr, &n0, &n1);
@@ -619,12 +639,26 @@ static int sweep(scale *s) {
 
 /* Reads DIR/meta.json: options given on the command line must equal the
  * stored ones (else exit 2, naming the option); the others are taken from it. */
+/* train_model's configs and limits (facts.h) from the train_model under
+ * bin_dir. None there leaves them unknown (a sweep of --command templates
+ * only; a train_model variant then fails point_check_programs); one that
+ * does not describe itself (a stand-in, an old build) too, with a warning:
+ * each run's train_model still checks its own options. */
+static void read_facts(scale *s, const char *bin_dir) {
+    char err[1024];
+    if (facts_read(&s->o.facts, bin_dir, err, sizeof err) != 0 && strncmp(err, "no train_model", 14) != 0)
+        fprintf(stderr, "scale: warning: %s: --config and the thread and rank limits are left to each "
+                "run's train_model\n", err);
+}
+
 static void resume_options(scale *s, const char *dir) {
     static char err[65536];    /* messages quote stored and given option values */
     char path[PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/meta.json", dir);
     json *meta = json_parse_file(path, err, sizeof err);
     if (!meta) die(1, "--resume %s: cannot read %s: %s", dir, path, err);
+    read_facts(s, s->o.given[OPT_BIN_DIR] ? s->o.raw[OPT_BIN_DIR]
+                  : json_str(json_path(meta, "options.bin-dir"), s->o.raw[OPT_BIN_DIR]));
     int r = scale_opts_resume(&s->o, meta, dir, err, sizeof err);
     if (r != 0) {
         json_free(meta);
@@ -813,7 +847,17 @@ int main(int argc, char **argv) {
     static scale s;
     static char oerr[65536];   /* messages quote option values */
     int r = scale_opts_parse(&s.o, argc, argv, oerr, sizeof oerr);
-    if (r == 1) { usage(stdout); exit(0); }
+    if (r == 1 || (r == 0 && s.o.default_out)) {   /* the facts for --help's lists, best effort */
+        char ferr[1024];
+        facts_read(&s.o.facts, s.o.raw[OPT_BIN_DIR] ? s.o.raw[OPT_BIN_DIR] : "build", ferr, sizeof ferr);
+        if (r == 1) usage(stdout, &s.o.facts);
+        else {
+            default_out(s.out, sizeof s.out);
+            puts(s.out);
+        }
+        exit(0);
+    }
+    if (r == 0 && !s.o.given[OPT_RESUME]) read_facts(&s, s.o.raw[OPT_BIN_DIR]);
     /* --resume validates after taking the stored options (scale_opts_resume) */
     if (r != 0 || (!s.o.given[OPT_RESUME] && scale_opts_validate(&s.o, oerr, sizeof oerr) != 0)) die(2, "%s", oerr);
     s.argc = argc;
@@ -845,12 +889,7 @@ int main(int argc, char **argv) {
     } else if (s.o.given[OPT_OUT]) {
         snprintf(s.out, sizeof s.out, "%s", s.o.raw[OPT_OUT]);
     } else {
-        char t[32], host[128] = "host";
-        utc_time(t, sizeof t, "%Y%m%dT%H%M%SZ");
-        gethostname(host, sizeof host - 1);
-        for (char *p = host; *p; p++)
-            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.')) *p = '_';
-        snprintf(s.out, sizeof s.out, "results/%s-%s", t, host);
+        default_out(s.out, sizeof s.out);
     }
 
     s.metric = (stats_metric){ s.o.metric_key, s.o.work, strcmp(s.o.raw[OPT_SCALING], "strong") == 0, s.o.unit,

@@ -17,11 +17,7 @@
 #include "scale_opts.h"
 #include "../core/pinspec.h"
 
-#define MAX_THREADS 1024     /* train_model's limit */
-#define NCONFIGS 7
-
 static const char *const VARIANTS[NVARIANTS] = { "lockfree", "locked", "mpi" };
-static const char *const CONFIGS[NCONFIGS] = { "tiny", "seed", "seed-cli", "S", "G", "M", "bench" };
 
 const char *const OPT_NAMES[NOPTS] = { "threads", "variants", "reps", "config", "steps",
     "scaling", "data", "events", "pin", "metric", "work", "unit", "ranks", "batch", "overlap", "timeout", "noise-max",
@@ -33,6 +29,8 @@ const char *const OPT_NAMES[NOPTS] = { "threads", "variants", "reps", "config", 
 static const char *const OPT_DEFAULTS[NOPTS] = { "1,2,4,8,16,32,63", "lockfree,locked", "3",
     "seed", "24", "weak", NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, "600", "0.1", NULL, "build", NULL,
     NULL, NULL };
+
+const char *scale_opts_default(int k) { return k >= 0 && k < NOPTS ? OPT_DEFAULTS[k] : NULL; }
 
 /* Writes the message into err and returns rc. */
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) {
@@ -50,6 +48,7 @@ int scale_opts_parse(scale_opts *o, int argc, char **argv, char *err, size_t err
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return 1;
         if (strncmp(a, "--", 2) != 0) return fail(err, errlen, -1, "unexpected argument '%s'", a);
         if (strcmp(a, "--dry-run") == 0) { o->dry_run = 1; continue; }
+        if (strcmp(a, "--default-out") == 0) { o->default_out = 1; continue; }
         if (strcmp(a, "--quiet") == 0) { o->quiet = 1; continue; }
         if (strcmp(a, "--reps-over") == 0) {
             char *end;
@@ -110,7 +109,8 @@ static int parse_int(const char *s, long lo, long hi, long *out) {
     return v < lo || v > hi ? -2 : 0;
 }
 
-/* A list of distinct counts 1..max (--threads, --ranks) into out[*n]. */
+/* A list of distinct counts 1..max (--threads, --ranks) into out[*n]; max
+ * is train_model's limit when known (o->facts), else INT_MAX. */
 static int opts_parse_counts(const char *flag, const char *what, long max, const char *list, int *out,
                              int *nout, char *err, size_t errlen) {
     if (!*list) return fail(err, errlen, -1, "--%s: empty list", flag);
@@ -130,7 +130,8 @@ static int opts_parse_counts(const char *flag, const char *what, long max, const
         if (r == -1 || n >= 31) return fail(err, errlen, -1, "--%s: '%s' is not a number", flag, item);
         if (v < 1) return fail(err, errlen, -1, "--%s: %ld is not a positive %s count", flag, v, what);
         if (v > max)
-            return fail(err, errlen, -1, "--%s: %ld exceeds train_model's limit of %ld %ss", flag, v, max, what);
+            return fail(err, errlen, -1, "--%s: %ld exceeds %s limit of %ld %ss", flag, v,
+                        max < INT_MAX ? "train_model's" : "the", max, what);
         for (int t = 0; t < *nout; t++)
             if (out[t] == v) return fail(err, errlen, -1, "--%s: %ld is listed twice", flag, v);
         out[(*nout)++] = (int)v;
@@ -141,16 +142,18 @@ static int opts_parse_counts(const char *flag, const char *what, long max, const
 }
 
 static int opts_parse_threads(scale_opts *o, const char *list, char *err, size_t errlen) {
-    return opts_parse_counts("threads", "thread", MAX_THREADS, list, o->threads, &o->nt, err, errlen);
+    return opts_parse_counts("threads", "thread", o->facts.known ? o->facts.threads_max : INT_MAX, list,
+                             o->threads, &o->nt, err, errlen);
 }
 
 /* --ranks: the mpi variant's rank counts; checked against the variants
- * and the thread counts (at most MAX_THREADS workers in all) */
+ * and the thread counts (at most train_model's workers_max in all) */
 static int opts_parse_ranks(scale_opts *o, char *err, size_t errlen) {
     o->nr = 1;
     o->ranks[0] = 1;
     if (!o->raw[OPT_RANKS]) return 0;
-    if (opts_parse_counts("ranks", "rank", MAX_RANKS, o->raw[OPT_RANKS], o->ranks, &o->nr, err, errlen) != 0)
+    if (opts_parse_counts("ranks", "rank", o->facts.known ? o->facts.ranks_max : INT_MAX, o->raw[OPT_RANKS],
+                          o->ranks, &o->nr, err, errlen) != 0)
         return -1;
     int mpi = 0;
     for (int v = 0; v < o->nv; v++) mpi |= strcmp(o->variants[v], "mpi") == 0;
@@ -158,9 +161,10 @@ static int opts_parse_ranks(scale_opts *o, char *err, size_t errlen) {
         return fail(err, errlen, -1, "--ranks sweeps the mpi variant, which --variants leaves out (add mpi)");
     for (int r = 0; r < o->nr; r++)
         for (int t = 0; t < o->nt; t++)
-            if ((long)o->ranks[r] * o->threads[t] > MAX_THREADS)
+            if (o->facts.known && (long)o->ranks[r] * o->threads[t] > o->facts.workers_max)
                 return fail(err, errlen, -1, "--ranks %d x --threads %d are %ld workers, more than train_model's "
-                            "%d", o->ranks[r], o->threads[t], (long)o->ranks[r] * o->threads[t], MAX_THREADS);
+                            "%d", o->ranks[r], o->threads[t], (long)o->ranks[r] * o->threads[t],
+                            o->facts.workers_max);
     return 0;
 }
 
@@ -289,10 +293,11 @@ static int opts_validate(scale_opts *o, int cross, char *err, size_t errlen) {
         return fail(err, errlen, -1, "--batch: '%s' is not 1..65536", o->raw[OPT_BATCH]);
     if (o->raw[OPT_OVERLAP] && strcmp(o->raw[OPT_OVERLAP], "on") != 0 && strcmp(o->raw[OPT_OVERLAP], "off") != 0)
         return fail(err, errlen, -1, "--overlap: '%s' is not on or off", o->raw[OPT_OVERLAP]);
-    int c = 0;
-    while (c < NCONFIGS && strcmp(o->raw[OPT_CONFIG], CONFIGS[c]) != 0) c++;
-    if (c == NCONFIGS)
-        return fail(err, errlen, -1, "--config: unknown config '%s' (tiny, seed, seed-cli, S, G, M, bench)", o->raw[OPT_CONFIG]);
+    if (!facts_has_config(&o->facts, o->raw[OPT_CONFIG])) {
+        char names[FACTS_CONFIGS_MAX * (FACTS_NAME_MAX + 2)];
+        facts_config_list(&o->facts, names, sizeof names);
+        return fail(err, errlen, -1, "--config: unknown config '%s' (%s)", o->raw[OPT_CONFIG], names);
+    }
     if (strcmp(o->raw[OPT_SCALING], "weak") != 0 && strcmp(o->raw[OPT_SCALING], "strong") != 0)
         return fail(err, errlen, -1, "--scaling: '%s' is not weak or strong", o->raw[OPT_SCALING]);
     char *end;

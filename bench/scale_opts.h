@@ -11,12 +11,12 @@
 
 #include <stddef.h>
 
+#include "facts.h"
 #include "json.h"
 #include "template.h"
 
 #define MAX_ENTRIES 4096     /* thread list entries */
 #define NVARIANTS 3          /* train_model's: lockfree, locked, mpi */
-#define MAX_RANKS 1024       /* train_model's limit (core/comm.h RANKS_MAX) */
 #define MAX_COMMANDS 16      /* --command NAME=TEMPLATE */
 #define MAX_VARIANTS (NVARIANTS + MAX_COMMANDS)
 
@@ -44,12 +44,15 @@ typedef struct {
     int ncmd, cmd_given;
     template cmds[MAX_COMMANDS];   /* parsed by scale_opts_validate */
     int dry_run;                   /* --dry-run: print every point's command, run nothing */
+    int default_out;               /* --default-out: print the default run folder's name, run nothing */
     int quiet;                     /* --quiet: no progress lines */
     int reps_over;                 /* --reps-over N: reps of oversubscribed points; -1: --reps */
     int trace;                     /* --trace [POINTS]: keep rep 0's train_model --trace */
     const char *trace_points;      /* its thread counts (comma list); NULL: the default points */
     const char *machine;           /* --machine PATH: plan on that snapshot or XML only (scale.c) */
     int cores, usable_cpus;        /* the machine the mpi variant's mapping is for (scale.c sets them) */
+    facts facts;                   /* train_model's configs and limits (scale.c reads them from
+                                      train_model --describe); unknown: those checks are skipped */
     double timeout;
     double noise_max;          /* --noise-max: outside load (CPUs) above which a run is noisy */
     /* the metric the speedups use: the report's number at metric_key (a
@@ -60,6 +63,9 @@ typedef struct {
     int metric_default;        /* none of --metric, --work, --unit, --command: today's sweep */
 } scale_opts;
 
+/* The default text of option k (NULL: none), the one owner of each default. */
+const char *scale_opts_default(int k);
+
 /* Reads argv[1..argc-1] into o->raw / o->given (o zeroed or freed before)
  * and fills in the defaults. Returns 0, 1 when --help / -h was asked (the
  * caller prints usage), or -1 with a usage error in err (scale exits 2). */
@@ -69,7 +75,8 @@ int scale_opts_parse(scale_opts *o, int argc, char **argv, char *err, size_t err
  * --command template), reps, steps, timeout, noise_max and the metric, and
  * checks --pin's form and that every template can give the metric. --ranks
  * without --variants sweeps the mpi variant; --ranks with variants that
- * leave out mpi is an error; ranks x threads may not pass 1024 workers.
+ * leave out mpi is an error; --config, threads, ranks and ranks x threads
+ * are checked against o->facts when known.
  * Returns 0, or -1 with a usage error in err (scale exits 2). */
 int scale_opts_validate(scale_opts *o, char *err, size_t errlen);
 

@@ -116,6 +116,11 @@ extern const stats_metric STATS_METRIC_DEFAULT;
  * (x workers under weak scaling: every thread of every rank, threads x
  * ranks, each did m->work) / wall_s. NAN when missing or not > 0. */
 double stats_metric_of(const stats_metric *m, const json *report, double wall_s, int workers);
+/* The metric of a runs.jsonl record: its "metric" field (written by
+ * stats_write_record), or for a record older than that field the
+ * stats_metric_of of its report (m NULL: the report's tokens_per_s). The one
+ * place that falls back for old folders. */
+double stats_record_metric(const json *rec, const stats_metric *m);
 
 /* Where a run ran and what else ran meanwhile (bench/RESULTS.md, runs.jsonl). */
 typedef struct {
@@ -146,6 +151,7 @@ typedef struct {
     const char *stderr_tail;      /* end of the child's output when not ok, else NULL */
     const stats_host *host;       /* NULL: usable = cpus, nothing else known */
     int ranks;                    /* MPI ranks of threads each (mpirun); 0 or 1: one process */
+    const stats_metric *metric;   /* the sweep's metric, recorded as "metric" (NULL: the default) */
 } stats_record;
 
 /* The effective clock from counts of one run (NAN where one is missing):

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "comm.h"
 #include "pin.h"
 
 static int parse_long(const char *flag, const char *s, long lo, long hi, long *out,
@@ -59,10 +60,11 @@ static int parse_choice(const char *flag, const char *v, const char *a, const ch
 
 int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
     memset(o, 0, sizeof *o);
-    o->config_name = "tiny";
+    o->config_name = CONFIG_DEFAULT;
     o->tokname = "bytes";
     for (int k = 0; k < 7; k++) o->over[k] = -1;
     o->threads = 1;
+    o->ranks = 0;
     o->eval_batches = 2;
     o->steps = -1;
     o->epochs = -1;
@@ -81,6 +83,7 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
         else if (strcmp(a, "--quiet") == 0) { o->quiet = 1; takes = 0; }
         else if (strcmp(a, "--no-timing") == 0) { o->opt.timing = 0; takes = 0; }
         else if (strcmp(a, "--memory-table") == 0) { o->memtable = 1; takes = 0; }
+        else if (strcmp(a, "--describe") == 0) { o->describe = 1; takes = 0; }
         else if (strcmp(a, "--pin-plan") == 0) { o->pin_plan = 1; takes = 0; }
         else if (strcmp(a, "--config") == 0) {
             if (!v) goto missing;
@@ -99,6 +102,7 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
 #define STR(name, dst) \
     else if (strcmp(a, name) == 0) { if (!v) goto missing; dst = v; }
             LONG("--threads", 1, THREADS_MAX, o->threads, 0)
+            LONG("--ranks", 1, RANKS_MAX, o->ranks, 0)
             LONG("--steps", 1, 1L << 40, o->steps, 0)
             DBL("--epochs", 1e-6, 1e6, o->epochs, 0)
             DBL("--lr", 0, 1e6, o->opt.lr, CLI_LR)
@@ -175,15 +179,16 @@ int cli_parse(cli_opts *o, int argc, char **argv, char *err, size_t errlen) {
         snprintf(err, errlen, "--steps and --epochs exclude each other");
         return -1;
     }
+    if (o->ranks && !o->describe) {
+        snprintf(err, errlen, "--ranks goes with --describe (a run's ranks are mpirun's -n)");
+        return -1;
+    }
     if ((o->save_every || o->save_every_s) && !o->save) {
         snprintf(err, errlen, "%s needs --save FILE (the checkpoint it rewrites)",
                  o->save_every ? "--save-every" : "--save-every-s");
         return -1;
     }
-    if (o->pin) {
-        pin_spec spec;
-        if (pin_parse(o->pin, &spec, err, errlen) != 0) return -1;
-    }
+    if (pin_parse(o->pin ? o->pin : "none", &o->pin_spec, err, errlen) != 0) return -1;
     if (o->phase_counters && perfev_parse(o->phase_counters, &o->opt.events, err, errlen) != 0) return -1;
     return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "pin.h"
 #include "trainer.h"
 
 #ifdef __cplusplus
@@ -23,7 +24,8 @@ enum {
 
 typedef struct {
     const char *data_path, *config_name, *save, *resume, *report, *tokname;
-    const char *pin;             /* --pin as given (NULL: none); checked by pin_parse */
+    const char *pin;             /* --pin as given (NULL: none) */
+    pin_spec pin_spec;           /* --pin parsed (pin_parse; mode none when not given) */
     const char *machine;         /* --machine PATH (NULL: the live machine); only with pin_plan */
     int pin_plan;                /* --pin-plan: print the placement as JSON and exit */
     const char *phase_counters;  /* --phase-counters as given (NULL: off); parsed into opt.events */
@@ -31,6 +33,8 @@ typedef struct {
     long trace_a, trace_b;       /* --trace-steps A:B (1-based, inclusive); 0:0 = every step */
     int over[7];                 /* V C L NH F T B overrides, -1 = not given */
     int config_given, threads, quiet, memtable, eval_batches, help;
+    int describe;                /* --describe: print this build's facts as JSON (describe.h) */
+    int ranks;                   /* --ranks R with --describe; 0 = not given */
     long steps;                  /* -1 = not given */
     double epochs;               /* -1 = not given */
     long save_every;             /* --save-every N steps, 0 = off */

@@ -7,10 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *const config_names[] = {
-    "tiny", "seed", "seed-cli", "S", "G", "M", "bench", NULL
-};
-
 static const config_t presets[] = {
     /* name       V      C    L  NH   F     T    B */
     { "tiny",     256,   32,  2, 2,   128,  16,  4 },  /* tests */
@@ -21,6 +17,19 @@ static const config_t presets[] = {
     { "M",        256,   768, 12, 12, 3072, 256, 2 },
     { "bench",    256,   64,  2, 4,   256,  64,  2 },  /* make bench's default sweep */
 };
+
+int config_at(int i, config_t *c) {
+    if (i < 0 || (size_t)i >= sizeof presets / sizeof presets[0]) return -1;
+    *c = presets[i];
+    return 0;
+}
+
+void config_list(char *buf, size_t n, const char *sep) {
+    size_t used = 0;
+    if (n) buf[0] = '\0';
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0] && used < n; i++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%s", i ? sep : "", presets[i].name);
+}
 
 int config_preset(config_t *c, const char *name) {
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {

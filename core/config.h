@@ -21,8 +21,13 @@ typedef struct {
 
 /* Fill *c with preset `name`. Returns 0, or -1 for an unknown name. */
 int config_preset(config_t *c, const char *name);
-/* The preset names, NULL-terminated, for messages and --help. */
-extern const char *const config_names[];
+/* Preset i (0, 1, ...) into *c: 0, or -1 past the last. The presets' one
+ * list: --help, the errors and train_model --describe read it. */
+int config_at(int i, config_t *c);
+/* The preset names joined by sep into buf (cut at n). */
+void config_list(char *buf, size_t n, const char *sep);
+/* train_model's config when --config is not given */
+#define CONFIG_DEFAULT "tiny"
 
 /* Validate shapes. Returns 0, or -1 with err naming the offending field
  * (NH not dividing C, a size <= 0 or absurdly large, byte counts that

@@ -110,7 +110,17 @@ static void json_phase_counters(jw *j, const trainer_t *t) {
     jw_obj_close(j);
 }
 
-static void json_memtable(jw *j, const memtable_t *m, int nth, int recompute) {
+void report_json_build(jw *j) {
+    jw_obj_open(j, "build");
+    jw_str(j, "compiler", build_compiler());
+    jw_str(j, "cflags", build_cflags());
+    jw_str(j, "blas", build_blas());
+    jw_str(j, "git", build_git());
+    jw_str(j, "variant", build_variant());
+    jw_obj_close(j);
+}
+
+void report_json_memtable(jw *j, const memtable_t *m, int nth, int recompute) {
     jw_obj_open(j, "memory");
     jw_str(j, "recompute", recompute == RECOMPUTE_LAYERS ? "layers" : "none");
     jw_arr_open(j, "per_thread");
@@ -269,7 +279,7 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     char merr[256];
     if (trainer_memtable_rank(c, nth, ri->scaling_strong, ri->recompute, trainer_rank(t), nranks, &mt, merr,
                               sizeof merr) == 0)
-        json_memtable(&j, &mt, nth, ri->recompute);
+        report_json_memtable(&j, &mt, nth, ri->recompute);
     if (ri->comm && comm_library(ri->comm)) {
         double sent, recv;
         trainer_comm_bytes(t, &sent, &recv);
@@ -286,13 +296,7 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
     } else {
         jw_null(&j, "mpi");
     }
-    jw_obj_open(&j, "build");
-    jw_str(&j, "compiler", build_compiler());
-    jw_str(&j, "cflags", build_cflags());
-    jw_str(&j, "blas", build_blas());
-    jw_str(&j, "git", build_git());
-    jw_str(&j, "variant", build_variant());
-    jw_obj_close(&j);
+    report_json_build(&j);
     jw_str(&j, "command", ri->command);
     jw_obj_close(&j);
     return afile_commit(&a, err, errlen);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "trainer.h"
+#include "jsonw.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -48,6 +49,12 @@ int report_memtable(FILE *f, const config_t *c, int nth, int strong, int recompu
  * sharded optimizer state and total. */
 int report_memtable_ranks(FILE *f, const config_t *c, int nth, int strong, int recompute, int nranks,
                           char *err, size_t errlen);
+
+/* The memory table as the report's "memory" object (core/REPORT.md), one
+ * place for the report and train_model --describe. */
+void report_json_memtable(jw *j, const memtable_t *m, int nth, int recompute);
+/* The build as the report's "build" object (compiler, cflags, blas, git, variant). */
+void report_json_build(jw *j);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,7 @@
 #include "comm.h"
 #include "config.h"
 #include "data.h"
+#include "describe.h"
 #include "pin.h"
 #include "plan.h"
 #include "report.h"
@@ -35,13 +36,14 @@
 #define STOP_GRACE_DEFAULT_S 5
 
 static void usage(FILE *f) {
-    char blas_max[32] = "no limit of its own";
+    char blas_max[32] = "no limit of its own", configs[256];
+    config_list(configs, sizeof configs, " ");
     if (blas_threads_max() > 0) snprintf(blas_max, sizeof blas_max, "at most %d", blas_threads_max());
     fprintf(f,
 "usage: train_model [DATA] [options]          (variant: %s)\n"
 "  DATA                 a text file or a directory read recursively;\n"
 "                       none = a built-in synthetic corpus\n"
-"  --config NAME        tiny seed seed-cli S G M bench (default tiny)\n"
+"  --config NAME        %s (default %s)\n"
 "  --V --C --L --NH --F N   override one field of the config\n"
 "  --seq T              sequence length\n"
 "  --batch B            sequences per worker per step (weak scaling) or the\n"
@@ -72,6 +74,9 @@ static void usage(FILE *f) {
 "                       a flag given for one of them overrides it (and says so)\n"
 "  --report FILE        JSON report (fields: core/REPORT.md)\n"
 "  --memory-table       print the memory table for the config and thread count, then exit\n"
+"  --describe [--ranks R]   print this build's configs, limits, build facts and the\n"
+"                       memory table of the shape given (R ranks of --threads each) as\n"
+"                       JSON, then exit (fields: core/REPORT.md)\n"
 "  --quiet              no per-step progress lines\n"
 "  --no-timing          do not read the per-phase clocks\n"
 "  --pin none|cores|scatter|LIST   bind worker i to one CPU (default none; README):\n"
@@ -98,7 +103,7 @@ static void usage(FILE *f) {
 "  without saving (the previous checkpoint stays as it was); a second signal exits at once\n"
 "  (128+signal), the checkpoint being written, if any, left as it was\n"
 "exit codes: 0 ok, 1 runtime failure, 2 usage error, 128+N stopped by signal N\n",
-            build_variant(), THREADS_MAX, blas_max, PERFEV_MAX, perfev_all_names(), STOP_GRACE_DEFAULT_S);
+            build_variant(), configs, CONFIG_DEFAULT, THREADS_MAX, blas_max, PERFEV_MAX, perfev_all_names(), STOP_GRACE_DEFAULT_S);
 }
 
 /* the job's ranks (one without MPI); a failure on one rank ends them all */
@@ -252,6 +257,39 @@ static void ranks_agree(int argc, char **argv, const int *tok, size_t ntok, cons
     if (any) comm_abort(g_comm, any);
 }
 
+/* The training tokens: DATA (or the synthetic corpus) encoded by the
+ * tokenizer built from it (or, on --resume with words, the checkpoint's
+ * vocabulary). Exits on failure: 2 for a tokenizer that cannot be built
+ * from the user's data and options, 1 otherwise. */
+static int *load_tokens(const char *data_path, const char *tokname, int V, const ckpt_t *ck,
+                        const char *resume, int lead, tokenizer_t *tk, size_t *ntok) {
+    char err[1024];
+    text_t text;
+    if (data_path) {
+        if (text_load(&text, data_path, err, sizeof err) != 0) die("%s", err);
+        if (text.skipped_nul && lead)
+            fprintf(stderr, "train_model: skipped %d file(s) holding NUL bytes under %s\n",
+                    text.skipped_nul, data_path);
+        if (text.skipped_dirs && lead)
+            fprintf(stderr, "train_model: skipped %d link(s) to a directory already read under %s "
+                    "(symlink loops): each directory is read once\n", text.skipped_dirs, data_path);
+    } else if (text_synthetic(&text, 42, 1 << 19) != 0) {
+        die("cannot allocate %d bytes for the synthetic corpus", (1 << 19) + 256);
+    }
+    int tkind = strcmp(tokname, "words") == 0 ? TOK_WORDS : TOK_BYTES;
+    if (ck && tkind == TOK_WORDS) {
+        if (tokenizer_from_words(tk, ck->vocab, ck->vocab_bytes, ck->tok_words, err, sizeof err) != 0)
+            die("checkpoint %s: %s", resume, err);
+    } else if (tokenizer_build(tk, tkind, text.text, text.len, V, err, sizeof err) != 0) {
+        if (resume) die("checkpoint %s: %s", resume, err);
+        die_usage("%s", err);
+    }
+    int *tok = tokenizer_encode(tk, text.text, text.len, ntok);
+    if (!tok) die("cannot allocate %zu bytes for the token array", (text.len + 16) * sizeof(int));
+    text_free(&text);
+    return tok;
+}
+
 /* the stop flag, the same on every rank (the largest signal number any saw) */
 static int stop_agreed(void) { return comm_size(g_comm) > 1 ? comm_max_int(g_comm, stop_signal) : stop_signal; }
 
@@ -360,6 +398,10 @@ int main(int argc, char **argv) {
     int prc = cli_parse(&co, argc, argv, err, sizeof err);
     if (prc < 0) die_usage("%s", err);
     if (co.help) {
+        /* one write: past a pipe's 4 KiB stdio buffer a reader that stops
+         * early (grep -q) would otherwise end the second write with SIGPIPE */
+        static char help_buf[1 << 16];
+        setvbuf(stdout, help_buf, _IOFBF, sizeof help_buf);
         if (lead) usage(stdout);
         comm_finalize(g_comm);
         return 0;
@@ -382,9 +424,9 @@ int main(int argc, char **argv) {
     ckpt_t ck;
     memset(&ck, 0, sizeof ck);
     if (config_preset(&cfg, config_name) != 0) {
-        char names[256] = "";
-        for (int i = 0; config_names[i]; i++) { strcat(names, " "); strcat(names, config_names[i]); }
-        die_usage("--config: unknown config '%s' (one of:%s)", config_name, names);
+        char names[256];
+        config_list(names, sizeof names, " ");
+        die_usage("--config: unknown config '%s' (one of: %s)", config_name, names);
     }
     int *field[7] = { &cfg.V, &cfg.C, &cfg.L, &cfg.NH, &cfg.F, &cfg.T, &cfg.B };
     for (int k = 0; k < 7; k++) if (over[k] > 0) *field[k] = over[k];
@@ -403,6 +445,13 @@ int main(int argc, char **argv) {
     }
     if (config_validate(&cfg, err, sizeof err) != 0) die_usage("%s", err);
 
+    if (co.describe) {
+        if (lead && describe_write(stdout, &cfg, threads, co.ranks ? co.ranks : nranks, opt.strong, opt.recompute,
+                                   err, sizeof err) != 0)
+            die_usage("%s", err);
+        comm_finalize(g_comm);
+        return 0;
+    }
     if (memtable) {
         if (lead && report_memtable_ranks(stdout, &cfg, threads, opt.strong, opt.recompute, nranks, err,
                                           sizeof err) != 0)
@@ -410,14 +459,13 @@ int main(int argc, char **argv) {
         comm_finalize(g_comm);
         return 0;
     }
-    if (opt.strong && cfg.B < threads * nranks) {
-        if (nranks > 1)
-            die_usage("--scaling strong: the global batch of %d sequences is smaller than the %d workers "
-                      "(%d ranks x --threads %d); raise --batch to at least %d", cfg.B, threads * nranks,
-                      nranks, threads, threads * nranks);
-        die_usage("--scaling strong: the global batch of %d sequences is smaller than --threads %d; "
-                  "raise --batch to at least %d", cfg.B, threads, threads);
-    }
+    /* every check and every size of the trainer, before anything is
+     * allocated: bad input exits 2 here, a refusal (memory, limits) 1 */
+    static trainer_plan_t plan;
+    int plan_rc = co.pin_plan ? 0   /* --pin-plan trains nothing: it plans the placement below */
+                : trainer_plan(&cfg, &opt, threads, comm_rank(g_comm), nranks, &plan, err, sizeof err);
+    if (plan_rc == -2) die_usage("%s", err);
+    if (plan_rc != 0) die("%s", err);
     /* rank 0 writes the report and the checkpoint */
     if (report && lead) probe_writable("--report", report);
     if (save && lead) probe_writable("--save", save);
@@ -429,8 +477,8 @@ int main(int argc, char **argv) {
     /* --pin: one CPU per worker, planned here so a bad value exits 2 before
      * any work; --pin-plan prints this same plan (pin_plan_machine) and exits */
     static pin_spec pin;
+    pin = co.pin_spec;          /* parsed once, by cli_parse */
     static int pin_cpus[THREADS_MAX];
-    if (pin_parse(co.pin ? co.pin : "none", &pin, err, sizeof err) != 0) die_usage("%s", err);
     int wrapped = 0;
     if (pin.mode != PIN_NONE || co.pin_plan) {
         machine_t mach;
@@ -460,37 +508,15 @@ int main(int argc, char **argv) {
     if (pin.mode != PIN_NONE) opt.pin_cpus = pin_cpus;
 
     /* ---- data and tokenizer */
-    text_t text;
-    if (data_path) {
-        if (text_load(&text, data_path, err, sizeof err) != 0) die("%s", err);
-        if (text.skipped_nul && lead)
-            fprintf(stderr, "train_model: skipped %d file(s) holding NUL bytes under %s\n",
-                    text.skipped_nul, data_path);
-        if (text.skipped_dirs && lead)
-            fprintf(stderr, "train_model: skipped %d link(s) to a directory already read under %s "
-                    "(symlink loops): each directory is read once\n", text.skipped_dirs, data_path);
-    } else if (text_synthetic(&text, 42, 1 << 19) != 0) {
-        die("cannot allocate %d bytes for the synthetic corpus", (1 << 19) + 256);
-    }
     tokenizer_t tk;
-    int tkind = strcmp(tokname, "words") == 0 ? TOK_WORDS : TOK_BYTES;
-    if (resume && tkind == TOK_WORDS) {
-        if (tokenizer_from_words(&tk, ck.vocab, ck.vocab_bytes, ck.tok_words, err, sizeof err) != 0)
-            die("checkpoint %s: %s", resume, err);
-    } else if (tokenizer_build(&tk, tkind, text.text, text.len, cfg.V, err, sizeof err) != 0) {
-        if (resume) die("checkpoint %s: %s", resume, err);
-        die_usage("%s", err);
-    }
     size_t ntok;
-    int *tok = tokenizer_encode(&tk, text.text, text.len, &ntok);
-    if (!tok) die("cannot allocate %zu bytes for the token array", (text.len + 16) * sizeof(int));
-    text_free(&text);
+    int *tok = load_tokens(data_path, tokname, cfg.V, resume ? &ck : NULL, resume, lead, &tk, &ntok);
     corpus_t corpus;
     if (corpus_split(&corpus, tok, ntok, cfg.T, err, sizeof err) != 0)
         die("%s%s", err, data_path ? "" : " (synthetic corpus)");
 
     /* ---- trainer */
-    int Bglobal = opt.strong ? cfg.B : cfg.B * threads * nranks;
+    const int Bglobal = plan.Bglobal;
     if (epochs > 0) {
         double per_step = (double)Bglobal * cfg.T;
         steps = (long)ceil(epochs * corpus.ntrain / per_step);
@@ -521,7 +547,7 @@ int main(int argc, char **argv) {
                       TRACE_MAX_BYTES / 1e6, tlo + 1,
                       tlo + MAX(1L, (long)((thi - tlo + 1) * (TRACE_MAX_BYTES / bytes))));
     }
-    trainer_t *t = trainer_create_ranks(&cfg, &opt, threads, g_comm, &corpus, err, sizeof err);
+    trainer_t *t = trainer_create_planned(&plan, &opt, g_comm, &corpus, err, sizeof err);
     if (!t) die("%s", err);
     trace_t *tr = NULL;
     if (opt.timing) {

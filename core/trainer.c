@@ -117,7 +117,7 @@ struct trainer {
  * model lock of the locked variant) and counts how many workers are inside
  * at once; trainer_free prints the most seen. It proves the locked variant
  * serialises and the lock-free one overlaps without depending on speed. */
-static int hold_ms = -1;
+static int hold_ms;            /* hooks.hold_ms of the last trainer created */
 static atomic_int hold_inside, hold_most;
 static void hold_enter(void) {
     if (hold_ms <= 0) return;
@@ -148,108 +148,6 @@ void train_opts_default(train_opts *o) {
     o->overlap = 0;
 }
 
-/* ---------------------------------------------------------------- memory table */
-
-/* the parameter slice [k0, k1) of worker g of n: whole cache lines (16
- * floats) each, the last ones short or empty */
-static void worker_slice(size_t np, int n, int g, size_t *k0, size_t *k1) {
-    size_t dr = (np + n - 1) / n;
-    dr = (dr + 15) / 16 * 16;
-    *k0 = MIN((size_t)g * dr, np);
-    *k1 = MIN(*k0 + dr, np);
-}
-
-/* the range rank r of R owns: the slices of its nth workers */
-static void rank_range(size_t np, int nth, int R, int r, size_t *off, size_t *cnt) {
-    size_t a, b, e;
-    worker_slice(np, nth * R, r * nth, off, &b);
-    worker_slice(np, nth * R, r * nth + nth - 1, &a, &e);
-    *cnt = e - *off;
-}
-
-int trainer_memtable(const config_t *c, int nth, int strong, int recompute, memtable_t *mt,
-                     char *err, size_t errlen) {
-    return trainer_memtable_rank(c, nth, strong, recompute, 0, 1, mt, err, errlen);
-}
-
-int trainer_memtable_rank(const config_t *c, int nth, int strong, int recompute, int rank, int nranks,
-                          memtable_t *mt, char *err, size_t errlen) {
-    memset(mt, 0, sizeof *mt);
-    int nw = nth * nranks;
-    if (strong && c->B < nw) {
-        if (nranks > 1)
-            snprintf(err, errlen, "strong scaling splits the global batch of %d sequences over %d "
-                     "workers (%d ranks x %d threads): the batch must be at least the worker count",
-                     c->B, nw, nranks, nth);
-        else
-            snprintf(err, errlen, "strong scaling splits the global batch of %d sequences over %d "
-                     "threads: the batch must be at least the thread count", c->B, nth);
-        return -1;
-    }
-    mt->Bmax = strong ? (c->B + nw - 1) / nw : c->B;
-    mt->rank = rank;
-    mt->nranks = nranks;
-    if ((long long)mt->Bmax * c->T > INT_MAX) {
-        snprintf(err, errlen, "a worker's %d sequences of %d tokens are %lld rows, more than the %d "
-                 "rows a BLAS call takes (int): lower --batch or --seq", mt->Bmax, c->T,
-                 (long long)mt->Bmax * c->T, INT_MAX);
-        return -1;
-    }
-    size_t ctx_bytes;
-    int n = ctx_layout(c, mt->Bmax, recompute, NULL, mt->per_thread, &ctx_bytes);
-    if (n < 0) { snprintf(err, errlen, "config sizes overflow the per-thread buffers"); return -1; }
-    size_t counts[P_COUNT];
-    size_t np = param_counts(c, counts), pbytes;
-    if (!size_mul(np, sizeof(float), &pbytes)) { snprintf(err, errlen, "parameter bytes overflow"); return -1; }
-    mt->per_thread[n++] = (mem_item){ "grad", pbytes, NULL };
-    mt->per_thread[n++] = (mem_item){ "worker_state", sizeof(worker_t), NULL };
-    mt->n_per_thread = n;
-    size_t pad_p = mem_round_line(pbytes);
-    if (!size_add(ctx_bytes, pad_p, &mt->per_thread_total)) goto overflow;
-    /* worker_t lives in the trainer's array of workers, padded to a line */
-    mt->per_thread_total += sizeof(worker_t);
-    /* Adam's moments are sharded over the ranks (ZeRO-1): this rank's range;
-     * with several ranks, the receive buffer of the exchange too */
-    size_t off, cnt;
-    rank_range(np, nth, nranks, rank, &off, &cnt);
-    mt->shard = cnt;
-    size_t sbytes = cnt * sizeof(float), pad_s = mem_round_line(sbytes);
-    mt->shared[0] = (mem_item){ "params", pbytes, NULL };
-    mt->shared[1] = (mem_item){ "adam_m", sbytes, NULL };
-    mt->shared[2] = (mem_item){ "adam_v", sbytes, NULL };
-    mt->n_shared = 3;
-    if (!size_add(pad_p, pad_s, &mt->shared_total) || !size_add(mt->shared_total, pad_s, &mt->shared_total))
-        goto overflow;
-    if (nranks > 1) {
-        size_t xbytes;
-        if (!size_mul(sbytes, (size_t)nranks, &xbytes)) goto overflow;
-        mt->shared[mt->n_shared++] = (mem_item){ "comm_recv", xbytes, NULL };
-        if (!size_add(mt->shared_total, mem_round_line(xbytes), &mt->shared_total)) goto overflow;
-    }
-    size_t all;
-    if (!size_mul(mt->per_thread_total, (size_t)nth, &all) || !size_add(all, mt->shared_total, &mt->total))
-        goto overflow;
-    return 0;
-overflow:
-    snprintf(err, errlen, "config sizes overflow: the memory footprint does not fit in 64 bits");
-    return -1;
-}
-
-/* ---------------------------------------------------------------- create */
-
-const char *trainer_memory_limit(double *bytes) {
-    const char *s = getenv("CLLM_MEMORY_LIMIT_MIB");
-    if (s && *s) {
-        char *end;
-        double mib = strtod(s, &end);
-        if (*end == 0 && mib > 0) {
-            *bytes = mib * 1048576.0;
-            return "the limit CLLM_MEMORY_LIMIT_MIB";
-        }
-    }
-    *bytes = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    return "the machine's memory";
-}
 
 /* ---------------------------------------------------------------- placement */
 
@@ -330,6 +228,8 @@ static void place_job(void *arg, int ith, int nth) {
     (void)nth;
 }
 
+/* ---------------------------------------------------------------- create */
+
 trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
                           const corpus_t *data, char *err, size_t errlen) {
     return trainer_create_ranks(c, o, nth, NULL, data, err, errlen);
@@ -337,67 +237,42 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
 
 trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth, comm_t *comm,
                                 const corpus_t *data, char *err, size_t errlen) {
-    if (config_validate(c, err, errlen) != 0) return NULL;
-    if (o->recompute != RECOMPUTE_NONE && o->recompute != RECOMPUTE_LAYERS) {
-        snprintf(err, errlen, "recompute mode %d is not none (0) or layers (1)", o->recompute);
-        return NULL;
-    }
-    if (hold_ms < 0) hold_ms = getenv("CLLM_TEST_HOLD_MS") ? atoi(getenv("CLLM_TEST_HOLD_MS")) : 0;
-    if (nth < 1 || nth > THREADS_MAX) {
-        snprintf(err, errlen, "thread count %d is out of range 1..%d", nth, THREADS_MAX);
-        return NULL;
-    }
-    int rank = comm_rank(comm), nranks = comm_size(comm);
-    if (nranks < 1 || nranks > RANKS_MAX || rank < 0 || rank >= nranks) {
-        snprintf(err, errlen, "rank %d of %d is out of range (1..%d ranks)", rank, nranks, RANKS_MAX);
-        return NULL;
-    }
-    if ((long long)nth * nranks > WORKERS_MAX) {
-        snprintf(err, errlen, "%d ranks x %d threads are %lld workers, more than %d", nranks, nth,
-                 (long long)nth * nranks, WORKERS_MAX);
-        return NULL;
-    }
-    memtable_t mt;
-    if (trainer_memtable_rank(c, nth, o->strong, o->recompute, rank, nranks, &mt, err, errlen) != 0) return NULL;
-    if (nranks > 1) {
-        size_t counts[P_COUNT], np = param_counts(c, counts);
-        if (np > INT_MAX || mt.shard * (size_t)nranks > INT_MAX) {
-            snprintf(err, errlen, "config %s has %zu parameters: across %d ranks a count or offset "
-                     "passes the %d elements an MPI count (int) holds", c->name, np, nranks, INT_MAX);
-            return NULL;
-        }
-    }
-    double limit;
-    const char *limit_what = trainer_memory_limit(&limit);
-    if (limit > 0 && (double)mt.total > limit) {
-        snprintf(err, errlen, "the footprint of config %s at %d threads is %.1f MiB, more than %s "
-                 "of %.1f MiB", c->name, nth, mt.total / 1048576.0, limit_what, limit / 1048576.0);
-        return NULL;
-    }
-    int blas_max = blas_threads_max();
-    if (blas_max > 0 && nth > blas_max) {
-        snprintf(err, errlen, "thread count %d is more than the %d workers that may call this BLAS's "
-                 "sgemm at once (%s; past it the table overflows and sgemm crashes): use fewer "
-                 "threads, more ranks, an OpenBLAS built with a larger NUM_THREADS, or a build "
-                 "against BLIS (make BLAS=blis)", nth, blas_max, blas_limit_why());
-        return NULL;
-    }
-    /* Under an address-space limit (ulimit -v), OpenBLAS retries a failed
-     * mmap of its per-thread buffer forever instead of failing: refuse up
-     * front when the limit cannot hold our buffers plus, measured here, about
-     * 190 MiB for the process and 110 MiB per further thread (the BLAS
-     * buffer and a thread stack). */
-    struct rlimit as;
-    if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
-        double need = (double)mt.total + (190.0 + 110.0 * (nth - 1)) * 1048576.0;
-        if (need > (double)as.rlim_cur) {
-            snprintf(err, errlen, "the address-space limit (ulimit -v) of %.0f MiB is below the "
-                     "about %.0f MiB that config %s at %d threads needs (%.1f MiB of buffers, "
-                     "plus the process, BLAS buffers and thread stacks)",
-                     as.rlim_cur / 1048576.0, need / 1048576.0, c->name, nth, mt.total / 1048576.0);
-            return NULL;
-        }
-    }
+    trainer_plan_t p;             /* on the stack: the fault-injection tests count the allocations */
+    if (trainer_plan(c, o, nth, comm_rank(comm), comm_size(comm), &p, err, errlen) != 0) return NULL;
+    return trainer_create_planned(&p, o, comm, data, err, errlen);
+}
+
+size_t trainer_worker_bytes(void) { return sizeof(worker_t); }
+
+/* The test hooks, read from the environment in one place, by each
+ * trainer_create (a test may set one between two trainers). */
+static struct {
+    int hold_ms;                   /* CLLM_TEST_HOLD_MS */
+    long hang_step;                /* CLLM_TEST_HANG_STEP, -1 off */
+    long kill_rank, kill_step;     /* CLLM_TEST_KILL_RANK=R:S, -1 off */
+    int debug_touch;               /* CLLM_DEBUG_FIRST_TOUCH=1 */
+} hooks;
+
+static void hooks_read(void) {
+    const char *hold = getenv("CLLM_TEST_HOLD_MS");
+    hooks.hold_ms = hold ? atoi(hold) : 0;
+    const char *hang = getenv("CLLM_TEST_HANG_STEP");
+    hooks.hang_step = hang && *hang ? atol(hang) : -1;
+    const char *kill = getenv("CLLM_TEST_KILL_RANK");
+    hooks.kill_rank = hooks.kill_step = -1;
+    if (kill && *kill && sscanf(kill, "%ld:%ld", &hooks.kill_rank, &hooks.kill_step) != 2)
+        hooks.kill_rank = hooks.kill_step = -1;
+    const char *dbg = getenv("CLLM_DEBUG_FIRST_TOUCH");
+    hooks.debug_touch = dbg && strcmp(dbg, "1") == 0;
+}
+
+trainer_t *trainer_create_planned(const trainer_plan_t *pl, const train_opts *o, comm_t *comm,
+                                  const corpus_t *data, char *err, size_t errlen) {
+    hooks_read();
+    hold_ms = hooks.hold_ms;
+    const config_t *c = &pl->cfg;
+    const memtable_t mt = pl->mem;
+    const int nth = pl->nth, rank = pl->rank, nranks = pl->nranks;
     trainer_t *t = xcalloc(1, sizeof *t);
     if (!t) { snprintf(err, errlen, "cannot allocate %zu bytes for the trainer", sizeof *t); return NULL; }
     t->cfg = *c;
@@ -410,13 +285,10 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
     t->nranks = nranks;
     t->nworkers = nth * nranks;
     const int nw = t->nworkers;
-    t->Bglobal = o->strong ? c->B : c->B * nw;
-    const char *hang = getenv("CLLM_TEST_HANG_STEP");
-    t->hang_step = hang && *hang ? atol(hang) : -1;
-    const char *kill = getenv("CLLM_TEST_KILL_RANK");
-    t->kill_rank = t->kill_step = -1;
-    if (kill && *kill && sscanf(kill, "%ld:%ld", &t->kill_rank, &t->kill_step) != 2)
-        t->kill_rank = t->kill_step = -1;
+    t->Bglobal = pl->Bglobal;
+    t->hang_step = hooks.hang_step;
+    t->kill_rank = hooks.kill_rank;
+    t->kill_step = hooks.kill_step;
     t->nparams = param_counts(c, t->pcount);
     /* the layout of the shared block, from the memory table's own items */
     size_t pad_p = mem_round_line(mt.shared[0].bytes), pad_s = mem_round_line(mt.shared[1].bytes);
@@ -424,8 +296,7 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
     t->pad_s = pad_s;
     t->shared_bytes = mt.shared_total;
     t->wbytes = mt.per_thread_total - sizeof(worker_t);
-    const char *dbg = getenv("CLLM_DEBUG_FIRST_TOUCH");
-    t->debug_touch = dbg && strcmp(dbg, "1") == 0;
+    t->debug_touch = hooks.debug_touch;
 
     /* untouched: each page is placed where place_job first writes it */
     t->shared = mem_alloc_untouched(mt.shared_total);
@@ -453,7 +324,7 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
         goto fail;
     }
     t->rank_cnt = t->rank_off + nranks;
-    for (int r = 0; r < nranks; r++) rank_range(t->nparams, nth, nranks, r, &t->rank_off[r], &t->rank_cnt[r]);
+    for (int r = 0; r < nranks; r++) memtable_rank_range(t->nparams, nth, nranks, r, &t->rank_off[r], &t->rank_cnt[r]);
     t->moff = t->rank_off[rank];
     if (nranks > 1) {
         size_t nd = 2 * (size_t)nth + 2 * (size_t)nw + 2 * PH_COUNT * (size_t)(nth + nw);
@@ -499,17 +370,10 @@ trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth,
         w->cpu_now = -1;
         for (int k = 0; k < PERFEV_MAX; k++) w->ev.fd[k] = -1;
         w->ev.leader = -1;
-        /* data and parameter slice by the global worker index: what is
-         * trained does not depend on the split into ranks and threads */
-        int g = rank * nth + i;
-        if (o->strong) {
-            w->row0 = (int)((long)g * c->B / nw);
-            w->rows = (int)((long)(g + 1) * c->B / nw) - w->row0;
-        } else {
-            w->row0 = g * c->B;
-            w->rows = c->B;
-        }
-        worker_slice(t->nparams, nw, g, &w->k0, &w->k1);
+        w->row0 = pl->share[i].row0;
+        w->rows = pl->share[i].rows;
+        w->k0 = pl->share[i].k0;
+        w->k1 = pl->share[i].k1;
     }
     for (int i = 0; i < nth; i++) {
         t->wmem[i] = mem_alloc_untouched(t->wbytes);
@@ -592,7 +456,7 @@ static inline stamp stamp_now(const trainer_t *t) {
 
 /* the worker's counters at a phase boundary: what they moved since the last
  * boundary goes to phase ph (ph < 0: the start of a step, nothing is added) */
-static void counters_read(worker_t *w, int ph) {
+static void phase_counts_read(worker_t *w, int ph) {
     if (w->ev.leader < 0 || w->ev_failed) return;
     uint64_t v[PERFEV_MAX], en, run;
     memcpy(v, w->ev_last, sizeof v);
@@ -612,7 +476,7 @@ static void counters_read(worker_t *w, int ph) {
 
 static inline stamp phase_start(const trainer_t *t, worker_t *w) {
     stamp s = stamp_now(t);
-    counters_read(w, -1);
+    phase_counts_read(w, -1);
     return s;
 }
 
@@ -620,7 +484,7 @@ static inline stamp phase_end(const trainer_t *t, worker_t *w, int ph, stamp s) 
     stamp e = stamp_now(t);
     w->wall[ph] += e.wall - s.wall;
     w->cpu[ph] += e.cpu - s.cpu;
-    counters_read(w, ph);
+    phase_counts_read(w, ph);
     if (w->tl) trace_phase(w->tl, ph, s.wall, e.wall);
     return e;
 }
@@ -718,7 +582,7 @@ static double ranks_combine(trainer_t *t, worker_t *w, int ith, stamp *s) {
     const ranks_t rk = ranks_view(t);
     for (int d = 0; d < t->nranks && t->nth > 1; d++) {
         size_t k0, k1;
-        worker_slice(t->nparams, t->nworkers, d * t->nth + ith, &k0, &k1);
+        memtable_worker_slice(t->nparams, t->nworkers, d * t->nth + ith, &k0, &k1);
         ranks_local_sum(&rk, t->grad, k0, k1);
     }
     *s = phase_end(t, w, PH_REDUCE, *s);
@@ -967,7 +831,7 @@ void trainer_slice(const trainer_t *t, int ith, size_t *k0, size_t *k1) {
     *k1 = t->w[ith].k1;
 }
 
-void trainer_worker_slice(size_t np, int n, int g, size_t *k0, size_t *k1) { worker_slice(np, n, g, k0, k1); }
+void trainer_worker_slice(size_t np, int n, int g, size_t *k0, size_t *k1) { memtable_worker_slice(np, n, g, k0, k1); }
 
 long trainer_syncs(const trainer_t *t) { return pool_syncs(t->pool); }
 

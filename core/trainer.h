@@ -35,6 +35,7 @@
 
 #include "config.h"
 #include "data.h"
+#include "memtable.h"
 #include "model.h"
 #include "perfev.h"
 
@@ -144,6 +145,41 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
 trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth, comm_t *comm,
                                 const corpus_t *data, char *err, size_t errlen);
 void trainer_free(trainer_t *t);   /* tolerates NULL */
+
+/* ---- the plan: every check and every size, before anything is allocated ---- */
+typedef struct {
+    int row0, rows;                /* its sequences of the global batch */
+    size_t k0, k1;                 /* its slice of the parameter vector */
+} worker_share;
+
+typedef struct {
+    config_t cfg;
+    int nth, rank, nranks, nworkers;
+    int strong, recompute;
+    int Bglobal;                   /* sequences per step over every worker */
+    size_t nparams;
+    memtable_t mem;                /* this rank's buffers: what trainer_create allocates */
+    worker_share share[THREADS_MAX];   /* this rank's workers, by their index here */
+} trainer_plan_t;
+
+/* Makes every check trainer_create_ranks makes, and computes the memory
+ * table, the global batch and the workers' slices, for rank `rank` of
+ * nranks with nth threads each; allocates nothing, starts nothing, changes
+ * nothing (it reads the memory limit, the address-space limit and the
+ * BLAS's thread limit). Returns 0; -2 with err for bad input a user gave (a
+ * strong-scaling batch smaller than the workers: train_model exits 2); -1
+ * with err for any other refusal (the errors of trainer_create_ranks
+ * before its allocations: train_model exits 1). */
+int trainer_plan(const config_t *c, const train_opts *o, int nth, int rank, int nranks, trainer_plan_t *p,
+                 char *err, size_t errlen);
+/* trainer_create_ranks on a plan made for comm's rank and size (p is
+ * copied): allocates, places and starts. NULL with err when an allocation,
+ * a thread or a binding fails. */
+trainer_t *trainer_create_planned(const trainer_plan_t *p, const train_opts *o, comm_t *comm,
+                                  const corpus_t *data, char *err, size_t errlen);
+/* The bytes of one worker's state in the trainer's array (the memory
+ * table's "worker_state" item). */
+size_t trainer_worker_bytes(void);
 
 /* The memory the footprint is checked against, in bytes: the machine's
  * physical memory, or CLLM_MEMORY_LIMIT_MIB (MiB) from the environment when
@@ -261,30 +297,6 @@ typedef struct {
     } r[FT_COUNT];
 } first_touch_t;
 void trainer_first_touch(const trainer_t *t, int ith, first_touch_t *out);
-
-/* ---- memory table: the same sizes the allocator uses ---- */
-typedef struct {
-    mem_item per_thread[CTX_ITEMS + 2];
-    int n_per_thread;
-    size_t per_thread_total;     /* one worker's allocation, padded */
-    mem_item shared[4];          /* params, adam_m, adam_v (this rank's shard), comm_recv (ranks > 1) */
-    int n_shared;
-    size_t shared_total;
-    size_t total;                /* shared + nth * per_thread: one rank's */
-    int Bmax;                    /* sequences per worker context */
-    int rank, nranks;
-    size_t shard;                /* parameters whose moments this rank holds */
-} memtable_t;
-
-/* The table of the layout for recompute mode `recompute` (model.h). -1 with
- * err when sizes overflow or the split is impossible (strong scaling with
- * fewer sequences than workers). */
-int trainer_memtable(const config_t *c, int nth, int strong, int recompute, memtable_t *m,
-                     char *err, size_t errlen);
-/* The table of rank `rank` of nranks, nth threads each (trainer_memtable is
- * rank 0 of 1). */
-int trainer_memtable_rank(const config_t *c, int nth, int strong, int recompute, int rank, int nranks,
-                          memtable_t *m, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

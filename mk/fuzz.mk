@@ -29,7 +29,7 @@ FUZZ_DEFS  := -D_GNU_SOURCE -DCLLM_LOCKED=0
 # built. bench/: the JSON reader and the runs.jsonl reader (stats.c, which
 # needs counters.c and libpfm for its record writer).
 FUZZ_CORE_OBJ  := $(CORE_SRC:core/%.c=$(FUZZ_BUILD)/obj/core/%.o)
-FUZZ_BENCH_SRC := bench/json.c bench/stats.c bench/counters.c $(wildcard bench/scale_opts.c bench/template.c)
+FUZZ_BENCH_SRC := bench/json.c bench/stats.c bench/runs_format.c bench/points.c bench/stats_write.c bench/counters.c $(wildcard bench/scale_opts.c bench/template.c bench/facts.c)
 FUZZ_BENCH_OBJ := $(FUZZ_BENCH_SRC:bench/%.c=$(FUZZ_BUILD)/obj/bench/%.o)
 
 # fuzz_scale_opts needs scale's option parser as functions (bench/scale_opts.h,

@@ -29,5 +29,5 @@ has() { [[ " ${args[*]} " == *" $1 "* ]]; }
 has --ranks || args+=(--ranks "$list")
 has --threads || args+=(--threads "$list")
 has --config || args+=(--config seed)
-has --out || has --resume || args+=(--out "results/$(date -u +%Y%m%dT%H%M%SZ)-$(hostname -s 2>/dev/null || hostname)-mpi")
+has --out || has --resume || args+=(--out "$(build/scale --default-out)-mpi")
 exec scripts/bench.sh "${args[@]}"

@@ -32,6 +32,7 @@ for ((i = 0; i < ${#args[@]}; i++)); do
         --reps-over) reps_over=1 ;;
     esac
 done
+# make bench's own choice of repetitions (build/scale's default is for a quick look)
 [[ $reps -eq 1 || " ${args[*]} " == *" --resume "* ]] || args+=(--reps 5)
 # oversubscribed points (more threads than usable CPUs) are shown, never
 # fitted: 2 repetitions of them, not 5 (most of a small machine's sweep went there)
@@ -40,7 +41,7 @@ done
 # count (trace-*.json in the run folder; plots/<run>/timeline.png)
 [[ " ${args[*]} " == *" --trace "* || " ${args[*]} " == *" --resume "* ]] || args+=(--trace)
 if [[ -z $out ]]; then
-    out="results/$(date -u +%Y%m%dT%H%M%SZ)-$(hostname -s 2>/dev/null || hostname)"
+    out=$(build/scale --default-out)
     args+=(--out "$out")
 fi
 cpus=$(nproc)

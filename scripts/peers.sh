@@ -82,7 +82,7 @@ done
 [[ -x $bin/scale ]] || die "$bin/scale is missing: run make all"
 "$python" -c 'import torch' 2>/dev/null ||
     die "$python cannot import torch: sudo apt-get install python3-torch (or --python PATH)"
-out=${out:-results/$(date -u +%Y%m%dT%H%M%SZ)-$(hostname -s 2>/dev/null || hostname)-peers}
+out=${out:-$("$bin/scale" --default-out)-peers}
 mkdir -p "$out" || die "cannot create $out"
 
 # --- the peak, measured here, now --------------------------------------------------------

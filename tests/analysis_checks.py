@@ -269,7 +269,8 @@ except runs.NotScaleFolder:
 # --- 8. memory: strong scaling point by point, weak scaling by the slope
 for scaling in ("strong", "weak"):
     recs = analysis_synth.records([1, 2, 4], 2, 8, scaling=scaling, seed=4)
-    res = analysis.analyze(runs.run_from_records(analysis_synth.meta([1, 2, 4], 2, 8, scaling=scaling), recs), boot=0)
+    res = analysis.analyze(runs.run_from_records(analysis_synth.meta([1, 2, 4], 2, 8, scaling=scaling), recs,
+                                                 analysis_synth.memory_rows(recs)), boot=0)
     m = res["memory"]["variants"]["lockfree"]
     if scaling == "strong":
         check("strong scaling: no per-thread slope", "measured_per_thread" not in m)
@@ -311,6 +312,49 @@ check(f"ranks: 4 processes against 4 threads: ratio {cmp4['ratio']:.3f} (true {t
       cmp4["ci"][0] <= true4 <= cmp4["ci"][1] and cmp4["verdict"] == "slower")
 check("ranks: the comparison covers N = 2, 4 (8 threads x 1 rank is not in the grid)",
       [c["workers"] for c in g["comparison"]] == [2, 4])
+
+# --- 10b. the derived fields are read as build/scale recorded them, never
+# recomputed: records whose derived fields deliberately disagree with their
+# raw ones come out as recorded; a record without them (an old folder) gets
+# them derived once, in runs.recorded.
+recs = analysis_synth.records([1, 2, 4], reps=3, cpus=8, noise=0.0, variants=("lockfree",))
+for r in recs:
+    r["workers"] = r["threads"]
+    r["usable_cpus"] = 8
+    r["metric"] = 1000.0 * r["threads"] + 7          # not tokens_per_s, not work x workers / wall
+    r["timed_cpu_s"] = 123.0 + r["threads"]          # not timed_cpu_user_s + timed_cpu_sys_s
+    r["oversubscribed"] = r["threads"] == 4          # 4 threads, 8 CPUs in the mask
+run = runs.run_from_records(analysis_synth.meta([1, 2, 4], 3, 8, variants=("lockfree",)), recs)
+p4 = run["points"][("lockfree", 4)]
+check("a recorded oversubscribed (true at 4 threads, 8 CPUs in the mask) is read as recorded", p4["over"] is True
+      and run["points"][("lockfree", 2)]["over"] is False)
+check("the recorded metric is read, not recomputed from the report",
+      sorted({q["tps"] for q in p4["reps"]}) == [4007.0])
+check("the recorded timed_cpu_s is read", {q["timed_cpu_s"] for q in p4["reps"]} == {127.0})
+res = analysis.analyze(run, boot=50)
+row4 = next(r for r in res["variants"]["lockfree"]["rows"] if r["threads"] == 4)
+check(f"the analysis keeps the recorded figures (tps median {row4.get('tps_median')}, oversubscribed "
+      f"{row4.get('oversubscribed')})", row4.get("tps_median") == 4007.0 and row4.get("oversubscribed") is True)
+mrecs = analysis_synth.rank_records([1, 2], [1, 2], reps=2, cpus=8)
+for r in mrecs:
+    r["workers"] = 99 if int(r.get("ranks") or 1) * int(r["threads"]) == 4 else int(r.get("ranks") or 1) * int(r["threads"])
+    r["oversubscribed"] = int(r.get("ranks") or 1) == 2 and int(r["threads"]) == 2
+mrun = runs.run_from_records(analysis_synth.meta([1, 2], 2, 8), mrecs)
+from cllm_analysis import ranks as ranks_of  # noqa: E402
+mp = ranks_of.points(mrun)
+q22 = next(p for k, p in mp.items() if k[1] == 2 and k[2] == 2)
+check(f"ranks: the recorded workers ({q22['workers']}) and oversubscribed ({q22['over']}) are read",
+      q22["workers"] == 99 and q22["over"] is True)
+old = dict(recs[0])
+for k in ("metric", "timed_cpu_s", "workers", "oversubscribed"):
+    old.pop(k)
+q = runs.rep_of(old, runs.DEFAULT_METRIC)
+check("an old record without the fields: the metric is its report's tokens_per_s, timed CPU its user + sys",
+      q["tps"] == old["report"]["tokens_per_s"] and
+      q["timed_cpu_s"] == old["report"]["timed_cpu_user_s"] + old["report"]["timed_cpu_sys_s"])
+check("an old record without oversubscribed: workers > CPUs in the mask",
+      runs.recorded(dict(old, threads=9), "oversubscribed", cpus=8) is True and
+      runs.recorded(old, "oversubscribed", cpus=8) is False)
 
 # --- 11. the package has no import cycle
 import re  # noqa: E402

@@ -125,6 +125,28 @@ def rank_records(ranks, threads, reps=5, cpus=64, sigma_threads=0.02, sigma_proc
     return recs
 
 
+def memory_rows(recs):
+    """memory.csv's rows as build/scale writes them (bench/points.c,
+    stats_memory_fit): per variant the least-squares line of the points'
+    median peak RSS (bytes) over threads, one-process points only."""
+    rows = []
+    for v in dict.fromkeys(r["variant"] for r in recs):
+        pts = {}
+        for r in recs:
+            if r["variant"] == v and int(r.get("ranks") or 1) == 1 and r["status"] == "ok":
+                pts.setdefault(int(r["threads"]), []).append(r["peak_rss_kib"] * 1024.0)
+        x = sorted(pts)
+        an = float(np.median([r["report"]["memory"]["per_thread_total"] for r in recs if r["variant"] == v]))
+        row = {"variant": v, "analytic_bytes_per_thread": an, "measured_bytes_per_thread": "NA",
+               "difference_bytes": "NA", "measured_intercept_bytes": "NA", "fit_points": len(x), "ranks": 1}
+        if len(x) >= 2:
+            b, a = np.polyfit(x, [float(np.median(pts[n])) for n in x], 1)
+            row.update({"measured_bytes_per_thread": float(b), "difference_bytes": float(b) - an,
+                        "measured_intercept_bytes": float(a)})
+        rows.append(row)
+    return rows
+
+
 def meta(threads, reps, cpus, config="seed", scaling="weak", steps=20, variants=("lockfree", "locked"), host="synthetic"):
     return {"tool": "scale", "format": 1, "status": "complete", "runs_ok": None, "runs_failed": 0,
             "options": {"threads": list(threads), "variants": list(variants), "reps": reps, "config": config,
@@ -143,6 +165,10 @@ def write_folder(out, threads, reps, cpus, host="synthetic", **kw):
         f.writelines(json.dumps(r) + "\n" for r in recs)
     with open(os.path.join(out, "meta.json"), "w") as f:
         json.dump(m, f)
+    rows = memory_rows(recs)
+    with open(os.path.join(out, "memory.csv"), "w") as f:
+        f.write(",".join(rows[0]) + "\n")
+        f.writelines(",".join(str(x) for x in r.values()) + "\n" for r in rows)
 
 
 def main():

@@ -12,6 +12,9 @@
 #   FAKE_MATCH=LIST  where FAKE_FAULT applies: comma list of VARIANT:THREADS,
 #                    VARIANT or :THREADS (default: every run)
 #   FAKE_LOG=FILE    append "VARIANT THREADS" for each run (tests count runs)
+#   FAKE_DESCRIBE=BIN  the real train_model that answers --describe (the
+#                    configs and limits build/scale reads; default
+#                    ${BUILD:-build}/lockfree/train_model from the current folder)
 #   FAKE_REPS_DIR=D  repeats differ: the k-th run (k = 0, 1, ...) of each
 #                    (variant, threads) point, counted in D/VARIANT-THREADS,
 #                    reports its throughput times FACTOR[k % 4], FACTOR =
@@ -34,6 +37,7 @@ cmdline="train_model $*"
 while (($#)); do
     case $1 in
         --help) usage; exit 0 ;;
+        --describe) exec "${FAKE_DESCRIBE:-${BUILD:-build}/lockfree/train_model}" --describe ;;
         --quiet) quiet=1 ;;
         --no-timing|--memory-table) ;;
         --config|--threads|--steps|--scaling|--report|--epochs|--V|--C|--L|--NH|--F|--seq|\

@@ -51,6 +51,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) {
 
     scale_opts o;
     memset(&o, 0, sizeof o);
+    /* what build/scale reads from train_model --describe (bench/facts.h) */
+    o.facts = (facts){ .known = 1, .threads_max = 1024, .ranks_max = 1024, .workers_max = 1024, .nconfigs = 2,
+                       .configs = { "tiny", "seed" } };
     char err[1024];
     err[0] = 0;
     int rc = scale_opts_parse(&o, argc, argv, err, sizeof err);

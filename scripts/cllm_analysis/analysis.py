@@ -17,8 +17,8 @@ whole step with the amortisation term written out (models.py), a = the
 optimizer's share of the 1-thread step under weak scaling (0 under strong
 scaling, where every part of a step is divided over the workers).
 """
+import json
 import os
-import re
 import subprocess
 
 import numpy as np
@@ -131,6 +131,17 @@ def fits_of(run, v, target):
     return f
 
 
+def describe(train_model, *args):
+    """train_model --describe ARGS as an object (core/REPORT.md): the
+    build's configs, limits and the memory table of a shape, read from the
+    core instead of copied or scraped; None when it cannot answer."""
+    try:
+        p = subprocess.run([train_model, "--describe", *args], capture_output=True, text=True, timeout=30)
+        return json.loads(p.stdout) if p.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return None
+
+
 def memory_of(run, train_model):
     """Analytic memory against peak RSS: under weak scaling the per-thread
     slope; under strong scaling point by point (each worker's context holds
@@ -151,13 +162,10 @@ def memory_of(run, train_model):
             m["points"].append({"threads": p["threads"], "over": p["over"], "peak_rss": rss, "analytic_total": tot,
                                 "analytic_per_thread": num(p["reps"][0]["memory"].get("per_thread_total")),
                                 "difference": rss - tot if rss is not None and tot is not None else None})
-        if not strong:
+        if not strong:      # build/scale's fit (memory.csv); none there: not determined
             csvm = run["memory_csv"].get(v) or {}
-            slope, icpt = num(csvm.get("measured_bytes_per_thread")), num(csvm.get("measured_intercept_bytes"))
-            xy = [(q["threads"], q["peak_rss"]) for q in m["points"] if q["peak_rss"] is not None]
-            if slope is None and len(xy) >= 2:
-                slope, icpt = (float(c) for c in np.polyfit([x for x, _ in xy], [y for _, y in xy], 1))
-            m["measured_per_thread"], m["measured_intercept"] = slope, icpt
+            m["measured_per_thread"] = num(csvm.get("measured_bytes_per_thread"))
+            m["measured_intercept"] = num(csvm.get("measured_intercept_bytes"))
         out["variants"][v] = m
     seed = None
     m0 = next(iter(out["variants"].values()), None)
@@ -166,16 +174,12 @@ def memory_of(run, train_model):
         seed = {"per_thread": m0["analytic_per_thread"], "shared": m0["shared"], "source": "this run's reports",
                 "total_63": m0["shared"] + 63 * m0["analytic_per_thread"]}
     elif train_model and os.access(train_model, os.X_OK):
-        try:
-            txt = subprocess.run([train_model, "--config", "seed", "--memory-table", "--threads", "63"],
-                                 capture_output=True, text=True, timeout=30).stdout
-            got = [re.search(rx, txt, re.M) for rx in (r"^\s*per-thread\s+(\d+) bytes", r"^\s*shared\s+(\d+) bytes",
-                                                       r"^total at 63 threads: (\d+) bytes")]
-            if all(got):
-                seed = {"per_thread": float(got[0].group(1)), "shared": float(got[1].group(1)),
-                        "total_63": float(got[2].group(1)), "source": "train_model --config seed --memory-table --threads 63"}
-        except (OSError, subprocess.SubprocessError):
-            pass
+        d = describe(train_model, "--config", "seed", "--threads", "63")
+        mem = (d or {}).get("memory") or {}
+        got = [num(mem.get(k)) for k in ("per_thread_total", "shared_total", "total_at_threads")]
+        if None not in got and mem.get("threads") == 63:
+            seed = {"per_thread": got[0], "shared": got[1], "total_63": got[2],
+                    "source": "train_model --describe --config seed --threads 63"}
     out["seed_config"] = seed
     return out
 

@@ -23,7 +23,7 @@ Pure functions of the run (runs.run_from_records); no files, no printing.
 import numpy as np
 
 from . import compare, models, stats
-from .runs import rep_of
+from .runs import recorded, rep_of
 from .util import med, num
 
 SERIES = (("threads", "1 rank x N threads (a thread per worker)", lambda p: p["ranks"] == 1),
@@ -70,8 +70,8 @@ def points(run):
     for r in run["records"]:
         R, T = int(r.get("ranks") or 1), int(r["threads"])
         p = pts.setdefault((r["variant"], R, T), {
-            "variant": r["variant"], "ranks": R, "threads": T, "workers": R * T, "failed": 0, "reps": [],
-            "over": (R * T > cpus) if cpus else bool(r.get("oversubscribed"))})
+            "variant": r["variant"], "ranks": R, "threads": T, "workers": recorded(r, "workers"), "failed": 0,
+            "reps": [], "over": bool(recorded(r, "oversubscribed", cpus=cpus))})
         q = rep_of(r, run.get("metric"))
         if q is None:
             p["failed"] += 1

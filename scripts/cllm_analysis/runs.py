@@ -60,17 +60,48 @@ def dotted(obj, key):
     return obj
 
 
-def metric_value(r, metric):
-    """The metric of one record, as build/scale computes it (stats_metric_of):
-    the positive number at metric["key"] of its report, or work (x workers
-    under weak scaling: every thread of every rank, threads x ranks) over its
-    wall time; None otherwise."""
+# ---- old folders --------------------------------------------------------------
+# build/scale records every derived figure of a run once (bench/RESULTS.md):
+# "workers", "oversubscribed" (against its usable CPUs), "metric" and
+# "timed_cpu_s"; the analysis reads them. Folders written before a field
+# existed (results/reference-* lack "metric" and "timed_cpu_s") get it here,
+# derived from the raw fields as scale derived it then: the one place that
+# falls back.
+
+def legacy_metric(r, metric):
+    """The metric of a record without one, as build/scale computes it
+    (stats_metric_of): the number at metric["key"] of its report, or work (x
+    workers under weak scaling: every thread of every rank, threads x ranks)
+    over its wall time."""
     if metric.get("key"):
-        v = num(dotted(r.get("report") or {}, metric["key"]))
-    else:
-        w, wall = num(metric.get("work")), num(r.get("wall_s"))
-        workers = int(r["threads"]) * max(1, int(r.get("ranks") or 1))
-        v = w * (1 if metric.get("strong") else workers) / wall if w and wall and wall > 0 else None
+        return num(dotted(r.get("report") or {}, metric["key"]))
+    w, wall = num(metric.get("work")), num(r.get("wall_s"))
+    workers = int(r["threads"]) * max(1, int(r.get("ranks") or 1))
+    return w * (1 if metric.get("strong") else workers) / wall if w and wall and wall > 0 else None
+
+
+def recorded(r, field, metric=None, cpus=None):
+    """Derived field `field` of record r: as build/scale recorded it, else
+    (an older record) derived as above."""
+    if field in r:
+        return int(r[field]) if field == "workers" else num(r[field]) if field in ("metric", "timed_cpu_s") \
+            else r[field]
+    if field == "metric":
+        return legacy_metric(r, metric or DEFAULT_METRIC)
+    if field == "timed_cpu_s":
+        rep = r.get("report") or {}
+        cu, cs = num(rep.get("timed_cpu_user_s")), num(rep.get("timed_cpu_sys_s"))
+        return cu + cs if cu is not None and cs is not None else None
+    if field == "workers":
+        return int(r.get("ranks") or 1) * int(r["threads"])
+    if field == "oversubscribed":
+        return recorded(r, "workers") > cpus if cpus else False
+    raise KeyError(field)
+
+
+def metric_value(r, metric):
+    """The metric of one record (positive, else None)."""
+    v = recorded(r, "metric", metric)
     return v if v is not None and v > 0 else None
 
 
@@ -88,11 +119,10 @@ def rep_of(r, metric=None):
     tokens = num(rep.get("tokens"))
     train_wall = num(rep.get("wall_s"))
     timed_wall = num(rep.get("timed_wall_s"))
-    cu, cs = num(rep.get("timed_cpu_user_s")), num(rep.get("timed_cpu_sys_s"))
     out = {"tps": tps, "threads": n, "steps": steps, "warmup_steps": warm, "tokens_per_step": tps_step,
            "tokens": tokens, "train_wall_s": train_wall, "timed_wall_s": timed_wall,
            "timed_tokens": tps_step * (steps - warm) if tps_step and steps > warm else None,
-           "timed_cpu_s": cu + cs if cu is not None and cs is not None else None,
+           "timed_cpu_s": recorded(r, "timed_cpu_s"),
            "proc_wall_s": num(r.get("wall_s")), "proc_cpu_s": (num(r.get("user_s")) or 0) + (num(r.get("sys_s")) or 0),
            "rss_bytes": num(r.get("peak_rss_kib")) * 1024 if num(r.get("peak_rss_kib")) is not None else None,
            "params": num(rep.get("params")), "config": rep.get("config") or {}, "memory": rep.get("memory") or {},
@@ -150,7 +180,7 @@ def run_from_records(meta, records, memory_rows=None, name="run", path=".", hype
             continue                  # the ranks x threads grid: ranks.py
         key = (r["variant"], int(r["threads"]))
         p = pts.setdefault(key, {"variant": key[0], "threads": key[1], "failed": 0, "reps": [],
-                                 "over": (key[1] > cpus) if cpus else bool(r.get("oversubscribed"))})
+                                 "over": bool(recorded(r, "oversubscribed", cpus=cpus))})
         rep = rep_of(r, metric)
         if rep is None:
             p["failed"] += 1
