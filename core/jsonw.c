@@ -97,6 +97,7 @@ void jw_decode_bytes(char *str) {
 // numbers
 
 void jw_fmt_num(char *buf, size_t n, double v) {
+    if (!buf || n == 0) return;      /* (also tells gcc -O3 under UBSan that buf is not NULL) */
     if (!isfinite(v)) { snprintf(buf, n, "null"); return; }
     if (v == trunc(v) && fabs(v) < 9007199254740992.0) { snprintf(buf, n, "%.0f", v); return; }
     for (int prec = 15; prec <= 17; prec++) {
