@@ -58,7 +58,11 @@ sysroot=/usr/$("$ARM64_CC" -dumpmachine)
 # thread anyway (each worker calls sgemm itself)
 on() {
     local cpu=$1; shift
-    if (( native )); then "$@"; else OPENBLAS_NUM_THREADS=1 qemu-aarch64 -cpu "$cpu" -L "$sysroot" "$@"; fi
+    # TEST_CLONES_EXEC: how test_clones runs itself again (under qemu-user
+    # /proc/self/exe is qemu, not the test)
+    if (( native )); then "$@"
+    else OPENBLAS_NUM_THREADS=1 TEST_CLONES_EXEC="qemu-aarch64 -cpu $cpu -L $sysroot $1" \
+         qemu-aarch64 -cpu "$cpu" -L "$sysroot" "$@"; fi
 }
 
 # --- the build (make's output only on failure)

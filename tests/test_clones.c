@@ -164,8 +164,12 @@ static int run_in(const char *name, const inputs *in, outputs *out) {
 /* this program again with CLLM_ISA=isa in its environment (the child only
  * reports ops_isa()): its exit status, its first output line in out */
 static int run_self(const char *isa, char *out, size_t n) {
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "CLLM_ISA=%s TEST_CLONES_CHILD=1 /proc/%d/exe 2>&1", isa, (int)getpid());
+    char cmd[4096];
+    /* TEST_CLONES_EXEC: the command that runs this program (an emulator and
+     * the binary, tests/test_arm64.sh); else the program itself */
+    const char *self = getenv("TEST_CLONES_EXEC");
+    if (self) snprintf(cmd, sizeof cmd, "CLLM_ISA=%s TEST_CLONES_CHILD=1 %s 2>&1", isa, self);
+    else snprintf(cmd, sizeof cmd, "CLLM_ISA=%s TEST_CLONES_CHILD=1 /proc/%d/exe 2>&1", isa, (int)getpid());
     out[0] = '\0';
     FILE *p = popen(cmd, "r");
     if (!p) return -1;

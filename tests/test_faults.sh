@@ -253,7 +253,9 @@ fi
 children_of() {
     local c
     for c in $(pgrep -P "$1" 2>/dev/null); do
-        [[ $(readlink "/proc/$c/exe" 2>/dev/null) == */train_model ]] && echo "$c"
+        # the sweep's runs only: not scale's own `train_model --describe`
+        [[ $(readlink "/proc/$c/exe" 2>/dev/null) == */train_model ]] &&
+            grep -qa -e '--report' "/proc/$c/cmdline" 2>/dev/null && echo "$c"
     done
     return 0
 }
