@@ -548,6 +548,7 @@ typedef struct { trainer_t *t; int ith; } layer_arg;
 static void layer_done(void *arg, int l) {
     layer_arg *a = arg;
     trainer_t *t = a->t;
+    if (l >= t->cfg.L) return;  /* the head's call: its bucket is summed after the barrier */
     const int b = t->cfg.L - 1 - l;
     if (atomic_fetch_add_explicit(&t->bk_count[b], 1, memory_order_acq_rel) == t->nth - 1) {
         const ranks_t rk = ranks_view(t);
@@ -555,6 +556,21 @@ static void layer_done(void *arg, int l) {
         atomic_store_explicit(&t->bk_ready[b], 1, memory_order_release);
     }
     if (a->ith == 0) overlap_post(t, 0);
+}
+
+/* The model's calls between its parts (model.h): a clock reading for the
+ * trace's per-layer events (trace_mark: only in a step it records), and in
+ * backward the overlap's layer_done first, so that a layer's event holds
+ * the bucket work that follows it. */
+static void forward_mark(void *arg, int l) {
+    layer_arg *a = arg;
+    trace_mark(a->t->w[a->ith].tl, l);
+}
+
+static void backward_mark(void *arg, int l) {
+    layer_arg *a = arg;
+    if (a->t->overlap) layer_done(arg, l);
+    trace_mark(a->t->w[a->ith].tl, l);
 }
 
 /* --overlap on, after backward's barrier (every layer's bucket is summed):
@@ -632,15 +648,14 @@ static void step_job(void *arg, int ith, int nth) {
     fill_batch(t, w, x, 0, t->step);
     /* no zeroing of the gradient buffer: forward+backward overwrite every
      * gradient with its first write (model.h, ops.h) */
-    /* the forward phase includes the classifier's fused backward (model.h) */
-    w->loss = model_forward(&t->cfg, &t->p, x, w->rows, &t->g[ith], dloss);
+    /* the forward phase includes the classifier's fused backward (model.h);
+     * the model's hooks only where they do something: a step whose
+     * per-layer events the trace records, or the overlapped exchange */
+    layer_arg la = { t, ith };
+    const int marks = w->tl && w->tl->on;
+    w->loss = model_forward_hook(&t->cfg, &t->p, x, w->rows, &t->g[ith], dloss, marks ? forward_mark : NULL, &la);
     s = phase_end(t, w, PH_FORWARD, s);
-    if (t->overlap) {
-        layer_arg la = { t, ith };
-        model_backward_hook(&t->cfg, &t->p, &t->g[ith], x, w->rows, layer_done, &la);
-    } else {
-        model_backward(&t->cfg, &t->p, &t->g[ith], x, w->rows);
-    }
+    model_backward_hook(&t->cfg, &t->p, &t->g[ith], x, w->rows, marks || t->overlap ? backward_mark : NULL, &la);
     hold_enter();   /* test-only, see the top */
 #if CLLM_LOCKED
     pthread_mutex_unlock(&t->model_lock);
