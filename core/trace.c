@@ -55,11 +55,13 @@ static long slow_hook(int ith) {
 static long ev_per_step(int layers) { return TRACE_EV_PER_STEP + 2 * ((long)layers + 2); }
 
 double trace_estimate_bytes(long steps, int workers, int ranks, int layers) {
-    /* an event is about 130 bytes of JSON (phase and layer events alike);
-     * per step and worker 8 phase events with one rank, 15 with several
-     * (trace.h), and 2 (L + 2) layer events; per step 3 more lines */
+    /* an event is 134-146 bytes of JSON in a short run (phase and layer
+     * events alike), up to about 10 more when its step number and
+     * timestamps are long: 150; per step and worker 8 phase events with one
+     * rank, 15 with several (trace.h), and 2 (L + 2) layer events; per step
+     * 3 more lines */
     double per_worker = (ranks > 1 ? 15 : 8) + 2.0 * ((double)layers + 2);
-    return (double)steps * ((double)workers * per_worker * 130.0 + 400.0) + 65536.0;
+    return (double)steps * ((double)workers * per_worker * 150.0 + 400.0) + 65536.0;
 }
 
 /* rank r's clock minus rank 0's: rank 0 broadcasts its clock reading, every

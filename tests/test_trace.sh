@@ -74,12 +74,12 @@ check "no trace file after the refusals" test ! -e "$T/x.json"
 expect_rc 2 "--no-timing" "--trace with --no-timing" "$LF" "${RUN[@]}" --trace "$T/x.json" --no-timing
 
 # a stop signal: the steps done are in the trace
-"$LF" --steps 100000 --quiet --eval-batches 0 --threads 2 --trace "$T/s.json" --trace-steps 1:20000 \
+"$LF" --steps 100000 --quiet --eval-batches 0 --threads 2 --trace "$T/s.json" --trace-steps 1:10000 \
     >/dev/null 2>"$T/serr" & pid=$!
 sleep 1; kill -TERM $pid; rc=0; wait $pid || rc=$?
 check "stopped run exits 143 (got $rc)" test $rc -eq 143
 done_steps=$(sed -n 's/.*stopped by signal 15 after \([0-9]*\) steps.*/\1/p' "$T/serr")
-if [[ -n $done_steps && -s $T/s.json ]]; then tcheck "$T/s.json" 1 2 "$(( done_steps < 20000 ? done_steps : 20000 ))"
+if [[ -n $done_steps && -s $T/s.json ]]; then tcheck "$T/s.json" 1 2 "$(( done_steps < 10000 ? done_steps : 10000 ))" 0.01 2
 else bad "stopped run: no trace or no step count ($(head -c 200 "$T/serr"))"; fi
 
 # a slowed worker is the straggler: last at the barrier after backward in every step
