@@ -9,7 +9,9 @@
 # training; --trace-steps keeps a window; a stop signal still writes the
 # trace; an unwritable path, a bad window and a trace past 100 MB exit 2
 # before training; a deliberately slowed worker (CLLM_TEST_SLOW_WORKER) is
-# the one the report's stragglers name last, and the analysis flags it.
+# the one the report's stragglers name last, the analysis flags it and a
+# sweep's verdict names it; the analysis groups bound workers by NUMA node
+# and by core kind (made-up reports; hwloc cpukinds of a hybrid XML).
 # Ends with "test_trace: N passed, N failed, N skipped".
 # test-timeout: 120
 set -euo pipefail
@@ -95,6 +97,23 @@ from cllm_analysis import stragglers
 r=stragglers.analyse([json.load(open(sys.argv[1]))])
 f={x.get("worker"): x["p"] for x in r["flags"] if x["barrier"]=="after backward"}
 sys.exit(0 if f.get(1, 1) < 0.01 and 0 not in f else 1)' "$T/r.json"
+# the verdict: a sweep (build/scale) whose worker 1 sleeps 40 ms a step gets
+# the stragglers sentence naming it (the analysis as scripts/analyze runs it;
+# steps of tiny take about a millisecond, so the sleep is most of what the
+# 2-thread step lost; needs 2 usable CPUs, else 2 threads are oversubscribed)
+if (( $(nproc) >= 2 )) && [[ -x $BUILD/scale ]]; then
+    CLLM_TEST_SLOW_WORKER=1:40 "$BUILD/scale" --config tiny --threads 1,2 --reps 2 --steps 12 --variants lockfree \
+        --bin-dir "$BUILD" --out "$T/sweep" --quiet >/dev/null 2>"$T/sweep.err" || bad "scale: $(tail -c 300 "$T/sweep.err")"
+    check "the verdict's stragglers sentence names worker 1 after backward" $PY -c '
+import sys; sys.path.insert(0,"scripts")
+from cllm_analysis import analysis, runs
+res=analysis.analyze(runs.load_folder(sys.argv[1]))
+s=res["verdict"].get("stragglers") or ""
+sys.exit(0 if s.startswith("Stragglers: at 2 threads (lockfree)") and "worker 1 was last at the barrier after backward" in s
+         and s in res["verdict"]["text"] else print(s or res["verdict"]["text"][-300:]) or 1)' "$T/sweep"
+else
+    skip "the verdict's stragglers sentence: fewer than 2 usable CPUs or no build/scale"
+fi
 # by NUMA node (made-up reports: 4 workers bound to CPUs 0-3, nodes {0,1} and
 # {2,3}, workers 2 and 3 taking turns at being last): the node is flagged, no worker is
 check "the analysis flags a NUMA node whose workers share the last arrivals" $PY -c '
