@@ -72,6 +72,9 @@ expect_rc 2 "--trace-steps" "--trace-steps x" "$LF" "${RUN[@]}" --trace "$T/x.js
 expect_rc 2 "needs --trace" "--trace-steps without --trace" "$LF" "${RUN[@]}" --trace-steps 1:2
 expect_rc 2 "this run's steps" "--trace-steps past the run" "$LF" "${RUN[@]}" --trace "$T/x.json" --trace-steps 9:12
 expect_rc 2 "--trace-steps A:B" "a trace past 100 MB" "$LF" --steps 100000000 --quiet --threads 2 --trace "$T/x.json"
+# the layer events count: 400 steps of a 1024-layer model pass 100 MB (about 250 MB), 400 of 2 layers do not
+expect_rc 2 "--trace-steps A:B" "a 1024-layer trace past 100 MB" "$LF" --L 1024 --steps 400 --quiet --threads 2 \
+    --trace "$T/x.json"
 check "no trace file after the refusals" test ! -e "$T/x.json"
 expect_rc 2 "--no-timing" "--trace with --no-timing" "$LF" "${RUN[@]}" --trace "$T/x.json" --no-timing
 
