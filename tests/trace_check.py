@@ -114,6 +114,8 @@ def main(path, ranks, threads, steps, tol_us=0.01, layers=None):
         top = [e for e in lst if e.get("cat") != "layer"]
         ph_over += sum(b["ts"] < a["ts"] + a["dur"] - EPS for a, b in zip(top, top[1:]))
     check(f"phase events on a track never overlap ({ph_over} overlaps)", ph_over == 0)
+    dropped = (d.get("otherData") or {}).get("dropped_events")
+    check(f"no event dropped (otherData.dropped_events {dropped})", dropped == 0)
     # per-layer events inside forward and backward
     L = (d.get("otherData") or {}).get("layers")
     check(f"otherData.layers is the run's ({L}, want {layers})", isinstance(L, int) and L >= 1 and
