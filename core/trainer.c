@@ -716,21 +716,26 @@ float trainer_step(trainer_t *t) {
         t->bk_next = 0;
     }
     pool_run(t->pool, step_job, t);
-    double t_pool = tr ? time_wall() : 0.0;
+    /* under MPI worker 0's allgather below starts at the clock reading that
+     * ends the job and its end ends the step, so the trace tiles the step
+     * with no gap a preemption could widen (its phase total includes
+     * trace_job_end's statistics, a few microseconds) */
+    stamp s = { 0, 0 };
+    if (t->nranks > 1) s = phase_start(t, &t->w[0]);
+    double t_pool = tr ? (t->nranks > 1 ? s.wall : time_wall()) : 0.0;
     if (tr) trace_job_end(tr, t_pool);
-    double loss = 0.0;
+    double loss = 0.0, t_end = t_pool;   /* one rank: nothing after the job */
     if (t->nranks > 1) {
         /* ---- MPI insertion point 3 of 3: the updated slices from every rank
          * (worker 0 is this thread; the job's end ordered every AdamW before) */
-        stamp s = phase_start(t, &t->w[0]);
         const ranks_t rk = ranks_view(t);
         ranks_allgather(&rk, t->params);
-        phase_end(t, &t->w[0], PH_COMM, s);
+        t_end = phase_end(t, &t->w[0], PH_COMM, s).wall;
         for (int g = 0; g < t->nworkers; g++) loss += t->wstat_all[2 * g];
     } else {
         for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
     }
-    if (tr) trace_step_end(tr, t->nranks > 1 ? time_wall() : t_pool);   /* one rank: nothing after the job */
+    if (tr) trace_step_end(tr, t_end);
     t->step++;
     return (float)(loss / ((double)t->Bglobal * t->cfg.T));
 }
