@@ -145,10 +145,14 @@ $(BUILD)/tests/test_%: bench/test_%.c $(BUILD)/bench/libbench.a $(BENCH_HDR) tes
 deps:
 	@scripts/deps.sh
 
+# make test's builds take one job per CPU of the affinity mask (nproc: a
+# build's parallelism, not the usable-CPU figure runs are judged by, which
+# is core/machine.c's) unless make was given -j itself
+TEST_JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(shell nproc))
 test: deps
-	$(MAKE) WERROR=1 all
-	$(MAKE) WERROR=1 CC=clang BUILD=build/clang all
-	$(MAKE) asan-build tsan-build
+	$(MAKE) $(TEST_JOBS) WERROR=1 all
+	$(MAKE) $(TEST_JOBS) WERROR=1 CC=clang BUILD=build/clang all
+	$(MAKE) $(TEST_JOBS) asan-build tsan-build
 	scripts/run-tests.sh --all
 
 # AddressSanitizer + UndefinedBehaviorSanitizer over the whole test suite, and

@@ -20,17 +20,6 @@
 // ----------------------------------------------------------------------------
 // small file readers
 
-/* First line of a file, newline cut; NULL when unreadable or empty. */
-static const char *topo_read_line(const char *path, char *buf, size_t n) {
-    FILE *f = fopen(path, "r");
-    if (!f) return NULL;
-    char *r = fgets(buf, (int)n, f);
-    fclose(f);
-    if (!r) return NULL;
-    buf[strcspn(buf, "\n")] = '\0';
-    return buf;
-}
-
 /* Copies s into d (size n), cut to fit. */
 static void topo_copy(char *d, size_t n, const char *s) {
     size_t k = strlen(s);
@@ -42,7 +31,7 @@ static void topo_copy(char *d, size_t n, const char *s) {
 /* A file holding one number (kHz for cpufreq); NAN when unreadable. */
 static double topo_read_num(const char *path) {
     char buf[64], *end;
-    if (!topo_read_line(path, buf, sizeof buf)) return NAN;
+    if (!machine_read_line(path, buf, sizeof buf)) return NAN;
     double v = strtod(buf, &end);
     return end == buf ? NAN : v;
 }
@@ -70,9 +59,9 @@ static void topo_read_cpufreq(topo_cpufreq *q, int cpu, const char *root) {
     q->cpu = cpu;
     snprintf(dir, sizeof dir, "%s/sys/devices/system/cpu/cpu%d/cpufreq", root, cpu);
     snprintf(path, sizeof path, "%s/scaling_governor", dir);
-    if (topo_read_line(path, buf, sizeof buf)) topo_copy(q->governor, sizeof q->governor, buf);
+    if (machine_read_line(path, buf, sizeof buf)) topo_copy(q->governor, sizeof q->governor, buf);
     snprintf(path, sizeof path, "%s/scaling_driver", dir);
-    if (topo_read_line(path, buf, sizeof buf)) topo_copy(q->driver, sizeof q->driver, buf);
+    if (machine_read_line(path, buf, sizeof buf)) topo_copy(q->driver, sizeof q->driver, buf);
     static const char *const files[4] = { "base_frequency", "cpuinfo_min_freq", "cpuinfo_max_freq",
                                            "scaling_cur_freq" };
     double *out[4] = { &q->base_mhz, &q->min_mhz, &q->max_mhz, &q->cur_mhz };
@@ -92,7 +81,7 @@ static void topo_read_cpufreq(topo_cpufreq *q, int cpu, const char *root) {
         char p[1300];
         if (boost[i].path) snprintf(p, sizeof p, "%s/%s", root, boost[i].path);
         else snprintf(p, sizeof p, "%s/boost", dir);
-        if (!topo_read_line(p, buf, sizeof buf) || (buf[0] != '0' && buf[0] != '1')) continue;
+        if (!machine_read_line(p, buf, sizeof buf) || (buf[0] != '0' && buf[0] != '1')) continue;
         q->boost = (buf[0] == '1') != boost[i].inverted;
         topo_copy(q->boost_source, sizeof q->boost_source, p + strlen(root));   /* relative to the machine */
     }
@@ -102,7 +91,7 @@ static void topo_read_cpufreq(topo_cpufreq *q, int cpu, const char *root) {
 static void topo_read_thp(const char *path, char *out, size_t n) {
     char buf[256];
     out[0] = '\0';
-    if (!topo_read_line(path, buf, sizeof buf)) return;
+    if (!machine_read_line(path, buf, sizeof buf)) return;
     char *a = strchr(buf, '['), *b = a ? strchr(a, ']') : NULL;
     if (a && b) snprintf(out, n, "%.*s", (int)(b - a - 1), a + 1);
 }

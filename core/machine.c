@@ -18,8 +18,8 @@
 // ----------------------------------------------------------------------------
 // small file readers
 
-/* First line of a file, newline cut; NULL when unreadable or empty. */
-static const char *read_line(const char *path, char *buf, size_t n) {
+/* First line of a file (machine.h); bench/topo.c reads sysfs with it too. */
+const char *machine_read_line(const char *path, char *buf, size_t n) {
     FILE *f = fopen(path, "r");
     if (!f) return NULL;
     char *r = fgets(buf, (int)n, f);
@@ -47,7 +47,7 @@ static int has_word(char *list, const char *sep, const char *want) {
 static int cg_level(const char *dir, double *quota, double *period, int *version, char *err, size_t errlen) {
     char path[1200], buf[128], pbuf[64];
     snprintf(path, sizeof path, "%s/cpu.max", dir);
-    if (read_line(path, buf, sizeof buf)) {
+    if (machine_read_line(path, buf, sizeof buf)) {
         *version = 2;
         char q[64];
         long long p;
@@ -67,12 +67,12 @@ static int cg_level(const char *dir, double *quota, double *period, int *version
         return 1;
     }
     snprintf(path, sizeof path, "%s/cpu.cfs_quota_us", dir);
-    if (!read_line(path, buf, sizeof buf)) return 0;
+    if (!machine_read_line(path, buf, sizeof buf)) return 0;
     *version = 1;
     snprintf(path, sizeof path, "%s/cpu.cfs_period_us", dir);
     char *end, *pend;
     long long qv = strtoll(buf, &end, 10);
-    const char *ps = read_line(path, pbuf, sizeof pbuf);
+    const char *ps = machine_read_line(path, pbuf, sizeof pbuf);
     long long pv = ps ? strtoll(ps, &pend, 10) : 0;
     if (end == buf || *end || (qv <= 0 && qv != -1) || !ps || *pend || pv <= 0) {
         snprintf(err, errlen, "cpu.cfs_quota_us '%.40s' / cpu.cfs_period_us '%.40s' are not a quota and a period",
@@ -143,7 +143,7 @@ static int cg_mount(const char *fsroot, char *mnt, size_t mn, char *mroot, size_
         if (strcmp(fstype, "cgroup2") == 0) {
             char path[2400], ctl[512];
             snprintf(path, sizeof path, "%s/cgroup.controllers", full);
-            if (read_line(path, ctl, sizeof ctl) && has_word(ctl, " ", "cpu")) found = 2;
+            if (machine_read_line(path, ctl, sizeof ctl) && has_word(ctl, " ", "cpu")) found = 2;
             if (found) { snprintf(mnt, mn, "%.1100s", full); snprintf(mroot, rn, "%s", root); }
         } else if (strcmp(fstype, "cgroup") == 0 && !v1mnt[0] && has_word(opts, ",", "cpu")) {
             snprintf(v1mnt, sizeof v1mnt, "%s", full);
@@ -251,7 +251,7 @@ int machine_usable_here(void) {
     int n = 1;
     if (online && aff) {
         char buf[4096];
-        if (!read_line("/sys/devices/system/cpu/online", buf, sizeof buf) || hwloc_bitmap_list_sscanf(online, buf) != 0) {
+        if (!machine_read_line("/sys/devices/system/cpu/online", buf, sizeof buf) || hwloc_bitmap_list_sscanf(online, buf) != 0) {
             hwloc_bitmap_free(online);   /* unknown: does not restrict */
             online = NULL;
         }
@@ -294,7 +294,7 @@ static int snapshot_check(machine_t *m, char *err, size_t errlen) {
     for (int k = 0; k < 2 && rc == 0; k++) {
         char file[1200], buf[4096];
         snprintf(file, sizeof file, "%s/sys/devices/system/%s/online", m->path, kinds[k]);
-        if (!read_line(file, buf, sizeof buf)) continue;   /* old kernels lack it */
+        if (!machine_read_line(file, buf, sizeof buf)) continue;   /* old kernels lack it */
         hwloc_bitmap_t want = hwloc_bitmap_alloc();
         if (!want || hwloc_bitmap_list_sscanf(want, buf) != 0) {
             snprintf(err, errlen, "--machine %s: incomplete snapshot: sys/devices/system/%s/online is '%.100s', "

@@ -93,6 +93,11 @@ void machine_free(machine_t *m);   /* tolerates a zeroed m */
 typedef struct { int pu, core, package, numa, kind; } machine_place;
 void machine_place_of(const machine_t *m, int pu, machine_place *out);
 
+/* The first line of the file at path into buf (size n), newline cut;
+ * returns buf, or NULL when the file cannot be read or is empty (the sysfs
+ * and cgroup readers here and in bench/topo.c). */
+const char *machine_read_line(const char *path, char *buf, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -22,7 +22,7 @@ for x in "$@"; do
         exit 0
     fi
 done
-[[ -x build/scale ]] || { echo "make bench: build/scale is missing: run make all" >&2; exit 1; }
+[[ -x build/scale && -x build/topo ]] || { echo "make bench: build/scale or build/topo is missing: run make all" >&2; exit 1; }
 out="" reps=0 reps_over=0
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
@@ -44,7 +44,11 @@ if [[ -z $out ]]; then
     out=$(build/scale --default-out)
     args+=(--out "$out")
 fi
-cpus=$(nproc)
+# the usable CPUs as the core defines them (core/machine.c: online, cpuset,
+# affinity and cgroup quota), through build/topo: the figure scale judges
+# oversubscription by, not nproc's affinity count
+cpus=$(build/topo | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["usable_cpus"])') ||
+    { echo "make bench: build/topo could not say how many CPUs are usable" >&2; exit 1; }
 echo "make bench: sweep into $out, report $out/REPORT.md, plots in plots/${out##*/}/ ($cpus CPUs usable;" \
      "thread counts above $cpus are oversubscribed)" >&2
 if [[ " ${args[*]} " != *" --resume "* ]]; then

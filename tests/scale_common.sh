@@ -1,8 +1,9 @@
 # scale_common.sh - what the tests of build/scale share (sourced from the
-# repo root by tests/test_scale.sh, tests/test_scale_command.sh and
-# tests/test_scale_host.sh; not a test itself): BUILD (default build), SCALE
-# (its scale), PY (Debian's python), T (a temp folder, removed by an EXIT
-# trap that a test may replace with its own cleanup), tests/check.sh, and
+# repo root by tests/test_scale.sh, tests/test_scale_command.sh,
+# tests/test_scale_host.sh, tests/test_progress.sh and tests/test_integrity.sh;
+# not a test itself): BUILD (default build), SCALE (its scale), PY (Debian's
+# python), T (a temp folder, removed by an EXIT trap that a test may replace
+# with its own cleanup), tests/check.sh, and
 #
 #   fake_bins DIR                   DIR/lockfree/train_model and
 #                                   DIR/locked/train_model: the fake

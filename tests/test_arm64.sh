@@ -65,8 +65,12 @@ on() {
          qemu-aarch64 -cpu "$cpu" -L "$sysroot" "$@"; fi
 }
 
-# --- the build (make's output only on failure)
-if ! nice -n 10 make -s arm64-build ARM64_CC="$ARM64_CC" ARM64_BUILD="$A" WERROR=1 >"$tmp/build" 2>&1; then
+# --- the build (make's output only on failure): the test programs this run
+# uses (without ARM64_FULL not test_model and test_threads), a job per CPU
+progs=(test_ops test_ckpt test_clones)
+[[ ${ARM64_FULL:-0} == 1 ]] && progs+=(test_model test_threads)
+if ! nice -n 10 make -s -j"$(nproc)" arm64-build ARM64_CC="$ARM64_CC" ARM64_BUILD="$A" WERROR=1 \
+        ARM64_TESTS="${progs[*]}" >"$tmp/build" 2>&1; then
     bad "make arm64-build failed: $(tail -c 1500 "$tmp/build")"
     check_finish test_arm64; exit 1
 fi

@@ -30,7 +30,7 @@ if ! dpkg-query -W -f='${Status}' libblis-serial-dev 2>/dev/null | grep -q "inst
     check_finish test_blis; exit
 fi
 check_built test_blis "$BUILD/lockfree/train_model"
-if ! nice -n 10 make -s BLAS=blis BUILD=$B WERROR=1 $B/lockfree/train_model $B/locked/train_model >"$tmp/build" 2>&1; then
+if ! nice -n 10 make -s -j"$(nproc)" BLAS=blis BUILD=$B WERROR=1 $B/lockfree/train_model $B/locked/train_model >"$tmp/build" 2>&1; then
     bad "make BLAS=blis failed: $(tail -c 1500 "$tmp/build")"
     check_finish test_blis; exit 1
 fi

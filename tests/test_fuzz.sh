@@ -38,7 +38,7 @@ if ! command -v "${FUZZ_CC:-clang}" >/dev/null ||
     finish
 fi
 
-if ! make -s WERROR=1 FUZZ_BUILD="$FUZZ_BUILD" fuzz-build >"$tmp/build.log" 2>&1; then
+if ! make -s -j"$(nproc)" WERROR=1 FUZZ_BUILD="$FUZZ_BUILD" fuzz-build >"$tmp/build.log" 2>&1; then
     echo "FAIL: make fuzz-build"; tail -n 30 "$tmp/build.log"
     fail=1
     finish

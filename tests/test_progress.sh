@@ -9,14 +9,10 @@
 # test-timeout: 120
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD=${BUILD:-build}
-SCALE=$BUILD/scale
-PY=/usr/bin/python3
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-source tests/check.sh
-check_built test_progress "$SCALE" "$BUILD/lockfree/train_model"
-usable=$($PY -c 'import os; print(len(os.sched_getaffinity(0)))')
+source tests/scale_common.sh    # BUILD SCALE PY T, check.sh
+check_built test_progress "$SCALE" "$BUILD/lockfree/train_model" "$BUILD/topo"
+# the usable CPUs scale judges oversubscription by (core/machine.c, via build/topo)
+usable=$("$BUILD/topo" | $PY -c 'import json, sys; print(json.load(sys.stdin)["usable_cpus"])')
 over=$((usable + 1))
 BASE=(--bin-dir "$BUILD" --config tiny --steps 3 --variants lockfree)
 

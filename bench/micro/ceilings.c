@@ -97,15 +97,6 @@ static double median(double *v, int n) {
 
 /* ---------------------------------------------------------------- caches */
 
-static int read_line(const char *path, char *buf, size_t n) {
-    FILE *f = fopen(path, "r");
-    if (!f) return -1;
-    if (!fgets(buf, (int)n, f)) { fclose(f); return -1; }
-    fclose(f);
-    buf[strcspn(buf, "\n")] = 0;
-    return 0;
-}
-
 static long long parse_size(const char *s) {   /* "32768K", "2M", "512" */
     char *end;
     long long v = strtoll(s, &end, 10);
@@ -131,13 +122,13 @@ static void caches_read(caches_t *c, int ncpu) {
     int llc_index = -1;
     for (int i = 0; i < 16; i++) {
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
-        if (read_line(path, buf, sizeof buf) != 0) break;
+        if (!machine_read_line(path, buf, sizeof buf)) break;
         if (strcmp(buf, "Instruction") == 0) continue;
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
-        if (read_line(path, buf, sizeof buf) != 0) continue;
+        if (!machine_read_line(path, buf, sizeof buf)) continue;
         int level = atoi(buf);
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
-        if (read_line(path, buf, sizeof buf) != 0) continue;
+        if (!machine_read_line(path, buf, sizeof buf)) continue;
         long long sz = parse_size(buf);
         if (level == 2) c->l2_bytes = sz;
         if (level > c->llc_level) { c->llc_level = level; c->llc_bytes = sz; llc_index = i; }
@@ -148,7 +139,7 @@ static void caches_read(caches_t *c, int ncpu) {
         for (int cpu = 0; cpu < ncpu && nseen < 256; cpu++) {
             snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu%d/cache/index%d/shared_cpu_list",
                      cpu, llc_index);
-            if (read_line(path, buf, sizeof buf) != 0) continue;
+            if (!machine_read_line(path, buf, sizeof buf)) continue;
             int dup = 0;
             for (int j = 0; j < nseen; j++) dup |= strcmp(seen[j], buf) == 0;
             if (!dup) snprintf(seen[nseen++], sizeof seen[0], "%s", buf);
@@ -174,12 +165,12 @@ static long long l1d_bytes(const char **source) {
     char path[256], buf[256];
     for (int i = 0; i < 16; i++) {
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
-        if (read_line(path, buf, sizeof buf) != 0) break;
+        if (!machine_read_line(path, buf, sizeof buf)) break;
         if (strcmp(buf, "Data") != 0) continue;
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
-        if (read_line(path, buf, sizeof buf) != 0 || atoi(buf) != 1) continue;
+        if (!machine_read_line(path, buf, sizeof buf) || atoi(buf) != 1) continue;
         snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
-        if (read_line(path, buf, sizeof buf) != 0) continue;
+        if (!machine_read_line(path, buf, sizeof buf)) continue;
         long long sz = parse_size(buf);
         if (sz > 0) { *source = "sysfs"; return sz; }
     }
