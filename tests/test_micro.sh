@@ -148,12 +148,12 @@ for line in open("/proc/cpuinfo"):
     if k in ("vendor_id", "cpu family", "model") and k not in ident:
         ident[k] = v.strip()
 want = ("avx512f" if "avx512f" in flags else "avx2" if {"avx2", "fma"} <= flags
-        else "fma" if {"avx", "fma"} <= flags else "scalar")
+        else "fma" if {"avx", "fma"} <= flags else "sse2" if os.uname().machine == "x86_64" else "scalar")
 if os.environ.get("WANT_ISA"):
     want = os.environ["WANT_ISA"]
 if c.get("isa") != want:
     errs.append(f"isa {c.get('isa')!r}, but /proc/cpuinfo's flags (or --isa) make it {want!r}")
-if c.get("vector_bits") != {"avx512f": 512, "avx2": 256, "fma": 256, "scalar": 32}[want]:
+if c.get("vector_bits") != {"avx512f": 512, "avx2": 256, "fma": 256, "sse2": 128, "neon": 128, "scalar": 32}.get(want):
     errs.append(f"vector_bits {c.get('vector_bits')} for {want}")
 # the CPU named by its identity, not only by its model name
 for key, src, conv in (("cpu_vendor", "vendor_id", str), ("cpu_family", "cpu family", int),
@@ -163,7 +163,7 @@ for key, src, conv in (("cpu_vendor", "vendor_id", str), ("cpu_family", "cpu fam
 # every figure names the ISA it used: the FMA rows the FMA kernel's, the
 # triads the vectors of the same --isa (avx2's and fma's triads need AVX only)
 base = "sse2" if os.uname().machine == "x86_64" else "neon" if os.uname().machine == "aarch64" else "baseline"
-tri_isa = {"avx512f": "avx512f", "avx2": "avx", "fma": "avx", "neon": "neon", "scalar": base}
+tri_isa = {"avx512f": "avx512f", "avx2": "avx", "fma": "avx", "sse2": "sse2", "neon": "neon", "scalar": base}
 if c.get("triad_isa") != tri_isa.get(c.get("isa")):
     errs.append(f"triad_isa {c.get('triad_isa')!r} for isa {c.get('isa')!r}, want {tri_isa.get(c.get('isa'))!r}")
 for kind in ("fma", "triad_dram", "triad_llc", "triad_l2", "triad_l1"):
@@ -233,11 +233,12 @@ for mb in 1 4; do
         check "ceilings --array-mb $mb warns that the DRAM triad fits the LLC" grep -q "measures a cache" "$T/mb.txt"
     fi
 done
-for isa in avx512f avx2 fma scalar; do
+for isa in avx512f avx2 fma sse2 scalar; do
     case $isa in
         avx512f) grep -qw avx512f /proc/cpuinfo || continue ;;
         avx2) grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo || continue ;;
         fma) grep -qw avx /proc/cpuinfo && grep -qw fma /proc/cpuinfo || continue ;;
+        sse2) [[ $(uname -m) == x86_64 ]] || continue ;;
     esac
     rc=0
     "$CEIL" --threads 1 --seconds 0.02 --array-mb 16 --isa "$isa" --out "$T/isa.json" >"$T/isa.txt" 2>&1 || rc=$?
@@ -265,6 +266,23 @@ check "roofline.md has the combine against the triad at 1 thread" \
 check "roofline.md has the pool's step synchronisation" grep -qE "pool_step/threads:1/.* 3 barriers per step" "$RUN/roofline.md"
 check "roofline.json parses" python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['kernels'] and d['train'] and d['phases']" "$RUN/roofline.json"
 check "no absolute path in roofline.md" bash -c "! grep -qF '$T' '$RUN/roofline.md'"
+
+# the per-clone table judges each clone against the ceilings of its own ISA
+# (RUN/ceilings-<clone>.json, which roofline.sh --measure writes): here the
+# baseline clone against SSE2's, written by hand into the same run
+if [[ $(uname -m) == x86_64 ]] && "$MICRO" --isa-list | grep -q default; then
+    rc=0
+    { "$CEIL" --isa sse2 --threads 1 --seconds 0.02 --array-mb 16 --out "$RUN/ceilings-default.json" &&
+      CLLM_ISA=default "$MICRO" --benchmark_filter='^(layernorm_fwd|gelu_fwd|attention_fwd)/seed$' \
+          --benchmark_repetitions=1 --benchmark_min_time=0.001 \
+          --benchmark_out="$RUN/micro-default.json" --benchmark_out_format=json &&
+      scripts/roofline.sh --plots "$PL" "$RUN"; } >"$T/clone.txt" 2>&1 || rc=$?
+    check "roofline.sh with a clone's ceilings exits 0 (rc $rc): $(tail -c 300 "$T/clone.txt")" test "$rc" -eq 0
+    check "the default clone's LayerNorm and GELU rows name SSE2's roofs" \
+        bash -c "[[ \$(grep -cE '^\| (layernorm_fwd|gelu_fwd)/seed \| default \|.*(triad sse2|peak, sse2)' '$RUN/roofline.md') -eq 2 ]]"
+    check "attention (sgemm) stays judged against the widest FMA peak in every clone" \
+        bash -c "! grep -qE '^\| attention_fwd/seed \| default \|.*sse2' '$RUN/roofline.md'"
+fi
 
 # ---- bad input: usage errors exit 2
 expect_rc 2 "roofline.sh --bogus" scripts/roofline.sh --bogus

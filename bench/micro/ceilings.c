@@ -8,7 +8,7 @@
  * online CPUs. Writes one JSON object.
  *
  *   build/micro/ceilings [--seconds S] [--threads 1,2] [--array-mb M]
- *                        [--isa avx512f|avx2|fma|scalar] [--out FILE]
+ *                        [--isa avx512f|avx2|fma|sse2|neon|scalar] [--out FILE]
  *
  * Conventions: FMA = 2 FLOPs per lane. The triad a = b + s*c on doubles
  * counts 24 bytes per element (STREAM's count: no write-allocate traffic).
@@ -56,7 +56,8 @@ static void usage(FILE *f) {
 "  --seconds S     time per measurement (FMA, DRAM, L2 and LLC triads), per thread count (default 0.5)\n"
 "  --threads LIST  comma-separated thread counts (default: 1 and the online CPUs)\n"
 "  --array-mb M    bytes of EACH triad array, MiB (default: 4 x the sum of the last-level caches)\n"
-"  --isa NAME      avx512f | avx2 | fma | neon (aarch64) | scalar (default: the widest the CPU has);\n"
+"  --isa NAME      avx512f | avx2 | fma | sse2 (x86-64) | neon (aarch64) | scalar (default: the\n"
+"                  widest the CPU has);\n"
 "                  the FMA kernel and every triad use its vectors (JSON: isa, triad_isa;\n"
 "                  scalar: the triads in the baseline vectors, SSE2 on x86-64)\n"
 "  --out FILE      write the JSON there (default: stdout)\n"
@@ -239,6 +240,29 @@ static float fma_avx256(long iters) {
     for (int i = 0; i < 8; i++) r += out[i];
     return r;
 }
+
+/* SSE2, the x86-64 baseline (the ISA of the core's baseline clone): no FMA,
+ * so each step is a multiply then an add, 2 FLOPs a lane as the FMA kernels
+ * count theirs: this figure is the baseline's mul+add peak itself. 16
+ * chains of 4 lanes cover the latency of the two dependent operations */
+static float fma_sse2(long iters) {
+    __m128 a = _mm_set1_ps(fma_a), b = _mm_set1_ps(fma_b);
+#define DECL(i) __m128 x##i = _mm_set1_ps(1.0f + (float)(i) * 1e-3f);
+    REP16(DECL)
+#undef DECL
+    for (long n = 0; n < iters; n++) {
+#define STEP(i) x##i = _mm_add_ps(_mm_mul_ps(x##i, a), b);
+        REP16(STEP)
+#undef STEP
+    }
+    __m128 s = _mm_setzero_ps();
+#define SUM(i) s = _mm_add_ps(s, x##i);
+    REP16(SUM)
+#undef SUM
+    float out[4];
+    _mm_storeu_ps(out, s);
+    return out[0] + out[1] + out[2] + out[3];
+}
 #endif
 
 #if HAVE_NEON
@@ -359,6 +383,7 @@ static const isa_t isas[] = {
     { "avx512f", 512, 16 * 16 * 2.0, fma_avx512, triad_avx512, "avx512f", 512 },
     { "avx2", 256, 12 * 8 * 2.0, fma_avx256, triad_avx256, "avx", 256 },
     { "fma", 256, 12 * 8 * 2.0, fma_avx256, triad_avx256, "avx", 256 },
+    { "sse2", 128, 16 * 4 * 2.0, fma_sse2, triad_base, "sse2", 128 },
 #endif
 #if HAVE_NEON
     { "neon", 128, 16 * 4 * 2.0, fma_neon, triad_neon, "neon", 128 },
@@ -372,6 +397,7 @@ static int isa_supported(const char *name) {
     if (strcmp(name, "avx512f") == 0) return __builtin_cpu_supports("avx512f");
     if (strcmp(name, "avx2") == 0) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (strcmp(name, "fma") == 0) return __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma");
+    if (strcmp(name, "sse2") == 0) return 1;   /* the x86-64 baseline */
 #endif
 #if HAVE_NEON
     if (strcmp(name, "neon") == 0) return 1;
