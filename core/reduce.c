@@ -27,6 +27,8 @@
 
 #if CLLM_HAVE_CLONES
 #include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 
 #define REDUCE_BLOCK 2048
@@ -105,6 +107,14 @@ static inline __attribute__((always_inline)) size_t norm_block(double sq[8], con
         memcpy(&s2, sq + 4, sizeof s2);
         memcpy(&s3, sq + 6, sizeof s3);
         for (; k + 8 <= e; k += 8) {
+#if defined(__SSE2__)
+            /* SSE2 (the x86-64 baseline): two cvtps2pd per 4 floats; the
+             * generic conversion below became 8 scalar cvtss2sd and unpacks
+             * (objdump of reduce_sum). The same exact conversions */
+            __m128 xa = _mm_loadu_ps(dst + k), xb = _mm_loadu_ps(dst + k + 4);
+            v2d d0 = (v2d)_mm_cvtps_pd(xa), d1 = (v2d)_mm_cvtps_pd(_mm_movehl_ps(xa, xa));
+            v2d d2 = (v2d)_mm_cvtps_pd(xb), d3 = (v2d)_mm_cvtps_pd(_mm_movehl_ps(xb, xb));
+#else
             v2f x0, x1, x2, x3;
             memcpy(&x0, dst + k, sizeof x0);
             memcpy(&x1, dst + k + 2, sizeof x1);
@@ -112,6 +122,7 @@ static inline __attribute__((always_inline)) size_t norm_block(double sq[8], con
             memcpy(&x3, dst + k + 6, sizeof x3);
             v2d d0 = __builtin_convertvector(x0, v2d), d1 = __builtin_convertvector(x1, v2d);
             v2d d2 = __builtin_convertvector(x2, v2d), d3 = __builtin_convertvector(x3, v2d);
+#endif
             s0 += d0 * d0;
             s1 += d1 * d1;
             s2 += d2 * d2;
