@@ -194,12 +194,21 @@ static void layer_forward(const config_t *c, const params_t *p, ctx_t *x, int l,
 
 double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
                      const params_t *g, float dloss) {
+    return model_forward_hook(c, p, x, B, g, dloss, NULL, NULL);
+}
+
+double model_forward_hook(const config_t *c, const params_t *p, ctx_t *x, int B, const params_t *g,
+                          float dloss, void (*mark)(void *arg, int l), void *arg) {
     const size_t T = c->T, C = c->C, L = c->L, V = c->V;
     const size_t BT = (size_t)B * T;
     CHECK(B <= x->Bmax, "forward over %d sequences, context holds %d", B, x->Bmax);
 
     encoder_forward(x->encoded, x->inp, p->t[P_WTE], p->t[P_WPE], B, T, C);
-    for (size_t l = 0; l < L; l++) layer_forward(c, p, x, (int)l, B, 1);
+    if (mark) mark(arg, -1);
+    for (size_t l = 0; l < L; l++) {
+        layer_forward(c, p, x, (int)l, B, 1);
+        if (mark) mark(arg, (int)l);
+    }
     layernorm_forward(x->lnf, x->lnf_mean, x->lnf_rstd, x->res3 + (L - 1) * x->Bmax * T * C,
                       p->t[P_LNFW], p->t[P_LNFB], NULL, NULL, BT, C);
     /* the tied classifier, cls_rows positions at a time: logits = lnf @ wte^T */
@@ -233,6 +242,7 @@ void model_backward_hook(const config_t *c, const params_t *p, const params_t *g
     memset(x->dres, 0, sizeof(float) * BT * C);
     layernorm_backward(x->dres, g->t[P_LNFW], g->t[P_LNFB], x->dbtc, x->res3 + (L - 1) * x->Bmax * T * C,
                        p->t[P_LNFW], x->lnf_mean, x->lnf_rstd, BT, C);
+    if (layer_done) layer_done(arg, (int)L);
 
     for (size_t l = L; l-- > 0;) {
         layer_act a = layer_acts(c, x, (int)l);

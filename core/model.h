@@ -108,12 +108,20 @@ void ctx_carve(const config_t *c, int Bmax, int recompute, ctx_t *x, char *base)
  * (no zeroing needed first). With g NULL it only evaluates. */
 double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
                      const params_t *g, float dloss);
+/* model_forward, calling mark(arg, l) between its parts: l = -1 after the
+ * embeddings, l = 0..L-1 after layer l (what follows the last call is the
+ * head: final LayerNorm, classifier, loss and the classifier's fused
+ * backward). mark NULL: none. The calls change nothing it computes. */
+double model_forward_hook(const config_t *c, const params_t *p, ctx_t *x, int B, const params_t *g,
+                          float dloss, void (*mark)(void *arg, int l), void *arg);
 /* The rest of the backward pass, from d(lnf) in x->dbtc down to the
  * embeddings; call once after model_forward with the same g. */
 void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B);
-/* model_backward, calling layer_done(arg, l) as soon as layer l's parameter
- * gradients are final (l = L-1 down to 0; the embeddings' and the final
- * LayerNorm's are final only when it returns); layer_done NULL: none. */
+/* model_backward, calling layer_done(arg, L) after the final LayerNorm's
+ * backward (the head), then layer_done(arg, l) as soon as layer l's
+ * parameter gradients are final (l = L-1 down to 0; the embeddings' and the
+ * final LayerNorm's are final only when it returns; what follows the l = 0
+ * call is the embeddings' backward); layer_done NULL: none. */
 void model_backward_hook(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B,
                          void (*layer_done)(void *arg, int l), void *arg);
 

@@ -548,6 +548,7 @@ typedef struct { trainer_t *t; int ith; } layer_arg;
 static void layer_done(void *arg, int l) {
     layer_arg *a = arg;
     trainer_t *t = a->t;
+    if (l >= t->cfg.L) return;  /* the head's call: its bucket is summed after the barrier */
     const int b = t->cfg.L - 1 - l;
     if (atomic_fetch_add_explicit(&t->bk_count[b], 1, memory_order_acq_rel) == t->nth - 1) {
         const ranks_t rk = ranks_view(t);
@@ -555,6 +556,21 @@ static void layer_done(void *arg, int l) {
         atomic_store_explicit(&t->bk_ready[b], 1, memory_order_release);
     }
     if (a->ith == 0) overlap_post(t, 0);
+}
+
+/* The model's calls between its parts (model.h): a clock reading for the
+ * trace's per-layer events (trace_mark: only in a step it records), and in
+ * backward the overlap's layer_done first, so that a layer's event holds
+ * the bucket work that follows it. */
+static void forward_mark(void *arg, int l) {
+    layer_arg *a = arg;
+    trace_mark(a->t->w[a->ith].tl, l);
+}
+
+static void backward_mark(void *arg, int l) {
+    layer_arg *a = arg;
+    if (a->t->overlap) layer_done(arg, l);
+    trace_mark(a->t->w[a->ith].tl, l);
 }
 
 /* --overlap on, after backward's barrier (every layer's bucket is summed):
@@ -632,15 +648,14 @@ static void step_job(void *arg, int ith, int nth) {
     fill_batch(t, w, x, 0, t->step);
     /* no zeroing of the gradient buffer: forward+backward overwrite every
      * gradient with its first write (model.h, ops.h) */
-    /* the forward phase includes the classifier's fused backward (model.h) */
-    w->loss = model_forward(&t->cfg, &t->p, x, w->rows, &t->g[ith], dloss);
+    /* the forward phase includes the classifier's fused backward (model.h);
+     * the model's hooks only where they do something: a step whose
+     * per-layer events the trace records, or the overlapped exchange */
+    layer_arg la = { t, ith };
+    const int marks = w->tl && w->tl->on;
+    w->loss = model_forward_hook(&t->cfg, &t->p, x, w->rows, &t->g[ith], dloss, marks ? forward_mark : NULL, &la);
     s = phase_end(t, w, PH_FORWARD, s);
-    if (t->overlap) {
-        layer_arg la = { t, ith };
-        model_backward_hook(&t->cfg, &t->p, &t->g[ith], x, w->rows, layer_done, &la);
-    } else {
-        model_backward(&t->cfg, &t->p, &t->g[ith], x, w->rows);
-    }
+    model_backward_hook(&t->cfg, &t->p, &t->g[ith], x, w->rows, marks || t->overlap ? backward_mark : NULL, &la);
     hold_enter();   /* test-only, see the top */
 #if CLLM_LOCKED
     pthread_mutex_unlock(&t->model_lock);
@@ -701,21 +716,26 @@ float trainer_step(trainer_t *t) {
         t->bk_next = 0;
     }
     pool_run(t->pool, step_job, t);
-    double t_pool = tr ? time_wall() : 0.0;
+    /* under MPI worker 0's allgather below starts at the clock reading that
+     * ends the job and its end ends the step, so the trace tiles the step
+     * with no gap a preemption could widen (its phase total includes
+     * trace_job_end's statistics, a few microseconds) */
+    stamp s = { 0, 0 };
+    if (t->nranks > 1) s = phase_start(t, &t->w[0]);
+    double t_pool = tr ? (t->nranks > 1 ? s.wall : time_wall()) : 0.0;
     if (tr) trace_job_end(tr, t_pool);
-    double loss = 0.0;
+    double loss = 0.0, t_end = t_pool;   /* one rank: nothing after the job */
     if (t->nranks > 1) {
         /* ---- MPI insertion point 3 of 3: the updated slices from every rank
          * (worker 0 is this thread; the job's end ordered every AdamW before) */
-        stamp s = phase_start(t, &t->w[0]);
         const ranks_t rk = ranks_view(t);
         ranks_allgather(&rk, t->params);
-        phase_end(t, &t->w[0], PH_COMM, s);
+        t_end = phase_end(t, &t->w[0], PH_COMM, s).wall;
         for (int g = 0; g < t->nworkers; g++) loss += t->wstat_all[2 * g];
     } else {
         for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
     }
-    if (tr) trace_step_end(tr, t->nranks > 1 ? time_wall() : t_pool);   /* one rank: nothing after the job */
+    if (tr) trace_step_end(tr, t_end);
     t->step++;
     return (float)(loss / ((double)t->Bglobal * t->cfg.T));
 }

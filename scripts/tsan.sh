@@ -63,8 +63,9 @@ if [[ -x $BUILD/mpi/train_model ]]; then
     run "${M[@]}" -np 2 --mca pml ob1 --mca btl vader,self "$BUILD/mpi/train_model" --threads 2 --steps 8 \
         --warmup 3 --clip 0.5 --quiet --save "$tmp/mpi2.ck" --report "$tmp/mpi2.json" --trace "$tmp/mpi2-trace.json"
     # --overlap on: the buckets' counters and flags between the workers and worker 0's posts
+    # (traced: the model's backward hook serves the buckets and the per-layer events)
     run "${M[@]}" -np 2 --mca pml ob1 --mca btl vader,self "$BUILD/mpi/train_model" --threads 2 --steps 4 \
-        --overlap on --quiet
+        --overlap on --quiet --trace "$tmp/mpi2o-trace.json"
     mpisupp="halt_on_error=1 exitcode=66 suppressions=$PWD/tests/tsan_mpi.supp"
     run env TSAN_OPTIONS="$mpisupp" "${M[@]}" -np 4 "$BUILD/mpi/train_model" --threads 2 --steps 4 --quiet \
         --save "$tmp/mpi4.ck"
