@@ -23,6 +23,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#if CLLM_HAVE_CLONES
+#include <immintrin.h>   /* the vector square roots of ops_kern.h's lsqrt */
+#endif
+
 #define LANES 16            /* partial sums per reduction: one AVX-512 register of floats */
 /* query rows per attention block: against 64, attention's forward+backward
  * took 4% longer with 32 at config S's shape (the same at M's), 14% longer

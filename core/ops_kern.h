@@ -27,6 +27,18 @@
 
 #define vec K(vec)
 #define veci K(veci)
+#define vecu K(vecu)
+#define lstore K(lstore)
+#define lsub K(lsub)
+#define ldiv K(ldiv)
+#define ladd_s K(ladd_s)
+#define lrsub_s K(lrsub_s)
+#define lrdiv_s K(lrdiv_s)
+#define lbelow K(lbelow)
+#define labove K(labove)
+#define lexp K(lexp)
+#define lsqrt K(lsqrt)
+#define ltanh K(ltanh)
 #define lanes K(lanes)
 #define lzero K(lzero)
 #define lsplat K(lsplat)
@@ -41,9 +53,12 @@
 #define sum_lanes K(sum_lanes)
 #define dot_lanes K(dot_lanes)
 #define max_lanes K(max_lanes)
+#define ln_stats K(ln_stats)
+#define ln_forward_rows K(ln_forward_rows)
 
 typedef float vec __attribute__((vector_size(LANES / NV * sizeof(float))));
 typedef int32_t veci __attribute__((vector_size(LANES / NV * sizeof(int32_t))));
+typedef uint32_t vecu __attribute__((vector_size(LANES / NV * sizeof(uint32_t))));
 /* lane l is element l % (LANES / NV) of v[l / (LANES / NV)] */
 typedef struct { vec v[NV]; } lanes;
 
@@ -93,6 +108,103 @@ VINLINE lanes lmax(lanes a, lanes b) {
         a.v[j] = (vec)((m & (veci)a.v[j]) | (~m & (veci)b.v[j]));
     }
     return a;
+}
+
+VINLINE void lstore(float *p, lanes a) {
+    for (int j = 0; j < NV; j++) memcpy(p + j * (LANES / NV), &a.v[j], sizeof a.v[j]);
+}
+
+VINLINE lanes lsub(lanes a, lanes b) {
+    for (int j = 0; j < NV; j++) a.v[j] -= b.v[j];
+    return a;
+}
+
+VINLINE lanes ldiv(lanes a, lanes b) {
+    for (int j = 0; j < NV; j++) a.v[j] /= b.v[j];
+    return a;
+}
+
+VINLINE lanes ladd_s(lanes a, float s) {
+    for (int j = 0; j < NV; j++) a.v[j] += s;
+    return a;
+}
+
+/* s - a, s / a */
+VINLINE lanes lrsub_s(float s, lanes a) {
+    for (int j = 0; j < NV; j++) a.v[j] = s - a.v[j];
+    return a;
+}
+
+VINLINE lanes lrdiv_s(float s, lanes a) {
+    for (int j = 0; j < NV; j++) a.v[j] = s / a.v[j];
+    return a;
+}
+
+/* a < c ? c : a and a > c ? c : a in each lane, as the scalar clamps
+ * (a NaN stays) */
+VINLINE lanes lbelow(lanes a, float c) {
+    for (int j = 0; j < NV; j++) {
+        vec cv = (vec){ 0 } + c;
+        veci m = a.v[j] < cv;
+        a.v[j] = (vec)((m & (veci)cv) | (~m & (veci)a.v[j]));
+    }
+    return a;
+}
+
+VINLINE lanes labove(lanes a, float c) {
+    for (int j = 0; j < NV; j++) {
+        vec cv = (vec){ 0 } + c;
+        veci m = a.v[j] > cv;
+        a.v[j] = (vec)((m & (veci)cv) | (~m & (veci)a.v[j]));
+    }
+    return a;
+}
+
+/* sqrtf in each lane (IEEE, correctly rounded, as sqrtf) */
+VINLINE lanes lsqrt(lanes a) {
+    for (int j = 0; j < NV; j++) {
+#if CLLM_HAVE_CLONES && defined(__AVX512F__)
+        a.v[j] = (vec)_mm512_sqrt_ps((__m512)a.v[j]);
+#elif CLLM_HAVE_CLONES && defined(__AVX2__)
+        a.v[j] = (vec)_mm256_sqrt_ps((__m256)a.v[j]);
+#elif CLLM_HAVE_CLONES
+        a.v[j] = (vec)_mm_sqrt_ps((__m128)a.v[j]);
+#else
+        for (int l = 0; l < LANES / NV; l++) a.v[j][l] = sqrtf(a.v[j][l]);
+#endif
+    }
+    return a;
+}
+
+/* exp_approx (ops.c) on LANES floats: the same operations in the same order
+ * in every lane, so the same bits. Each step runs over all NV vectors
+ * before the next, so their chains (some 30 dependent operations) are
+ * interleaved in the instruction stream: a loop of exp_approx, vectorised
+ * by gcc, ran one chain after the other and waited on latency (GELU at
+ * half the mul+add peak on a Zen 3) */
+VINLINE lanes lexp(lanes x) {
+    x = lbelow(x, -87.3f);
+    x = labove(x, 88.3f);
+    const float shift = 12582912.0f;
+    lanes n = lsub_s(ladd_s(lmul_s(x, 1.44269504088896341f), shift), shift);
+    lanes r = lsub(x, lmul_s(n, 0.693359375f));
+    r = lsub(r, lmul_s(n, -2.12194440e-4f));
+    lanes p = lmul_s(r, 1.9875691500e-4f);
+    p = ladd_s(p, 1.3981999507e-3f);
+    p = ladd_s(lmul(p, r), 8.3334519073e-3f);
+    p = ladd_s(lmul(p, r), 4.1665795894e-2f);
+    p = ladd_s(lmul(p, r), 1.6666665459e-1f);
+    p = ladd_s(lmul(p, r), 5.0000001201e-1f);
+    lanes y = ladd_s(ladd(lmul(lmul(p, r), r), r), 1.0f);
+    lanes f = ladd_s(n, 127.0f + 8388608.0f);
+    lanes sc;
+    for (int j = 0; j < NV; j++) sc.v[j] = (vec)(((vecu)f.v[j] - 0x4B000000u) << 23);
+    return lmul(y, sc);
+}
+
+/* tanh_approx (ops.c) on LANES floats: 1 - 2 / (e^{2u} + 1) */
+VINLINE lanes ltanh(lanes u) {
+    return lrsub_s(1.0f, lrdiv_s(2.0f, ladd_s(lexp(lmul_s(u, 2.0f)), 1.0f)));
 }
 
 /* the lanes added pairwise: lane l += lane l + w for w = LANES/2, ..., 1.
@@ -175,30 +287,82 @@ VINLINE float max_lanes(const float *x, size_t n) {
 
 /* ---------------------------------------------------------------- layernorm */
 
+/* LayerNorm's forward takes LN_FROWS rows at a time, their reductions side
+ * by side: one row's sums are serial chains (each lane adds into itself),
+ * R rows keep R independent chains in flight. Each row still does its own
+ * operations in its own order, so the bits are those of one row at a time
+ * (tests/test_clones.c checks it). R * NV accumulator vectors must stay in
+ * registers: 16 named vector registers without AVX-512. */
+#if NV == 4
+#define LN_FROWS 2
+#else
+#define LN_FROWS 4
+#endif
+
+/* mean m[r] and 1/std s[r] of the R rows x + r * C (R <= LN_FROWS, a
+ * constant where inlined): sum, mean, then the squared deviations, each
+ * row as sum_lanes and its variance loop did it alone */
+VINLINE void ln_stats(const float *x, size_t C, int R, float *m_out, float *s_out) {
+    const float eps = 1e-5f;
+    const size_t cv = C / LANES * LANES;
+    lanes p[LN_FROWS];
+    float m[LN_FROWS];
+    for (int r = 0; r < R; r++) p[r] = lzero();
+    for (size_t i = 0; i < cv; i += LANES)
+        for (int r = 0; r < R; r++) p[r] = ladd(p[r], lload(x + r * C + i));
+    for (int r = 0; r < R; r++) {
+        float t = lsum(p[r]);
+        for (size_t i = cv; i < C; i++) t += x[r * C + i];
+        m[r] = t / (float)C;
+        p[r] = lzero();
+    }
+    for (size_t i = 0; i < cv; i += LANES)
+        for (int r = 0; r < R; r++) {
+            lanes d = lsub_s(lload(x + r * C + i), m[r]);
+            p[r] = ladd(p[r], lmul(d, d));
+        }
+    for (int r = 0; r < R; r++) {
+        float v = lsum(p[r]);
+        for (size_t i = cv; i < C; i++) { float d = x[r * C + i] - m[r]; v += d * d; }
+        v /= (float)C;
+        m_out[r] = m[r];
+        s_out[r] = 1.0f / sqrtf(v + eps);
+    }
+}
+
+/* rows [n, n + R) of layernorm_forward, their mean and rstd known */
+VINLINE void ln_forward_rows(float *out, const float *mean, const float *rstd, const float *inp,
+                             const float *w, const float *b, float *res_out,
+                             const float *res_bias, size_t n, size_t C, int R) {
+    for (int r = 0; r < R; r++) {
+        const float *x = inp + (n + r) * C;
+        layernorm_row(out + (n + r) * C, x, w, b, mean[n + r], rstd[n + r], C);
+        if (res_out) {
+            float *o = res_out + (n + r) * C;
+            for (size_t i = 0; i < C; i++) o[i] = x[i] + res_bias[i];
+        }
+    }
+}
+
+/* Software-pipelined over groups of LN_FROWS rows: the statistics of the
+ * next group (reductions, a division, a square root: a chain of latencies)
+ * are taken before the current group is normalised, so that independent
+ * work overlaps them; a group normalised right after its own statistics
+ * waited for them (perf annotate of layernorm_forward_avx2). */
 static void K(layernorm_forward)(float *out, float *mean, float *rstd, const float *inp,
                                  const float *w, const float *b, float *res_out,
                                  const float *res_bias, size_t N, size_t C) {
-    const float eps = 1e-5f;
-    for (size_t n = 0; n < N; n++) {
-        const float *x = inp + n * C;
-        float m = sum_lanes(x, C) / (float)C;
-        lanes p = lzero();
-        size_t i = 0;
-        for (; i + LANES <= C; i += LANES) {
-            lanes d = lsub_s(lload(x + i), m);
-            p = ladd(p, lmul(d, d));
-        }
-        float v = lsum(p);
-        for (; i < C; i++) { float d = x[i] - m; v += d * d; }
-        v /= (float)C;
-        float s = 1.0f / sqrtf(v + eps);
-        layernorm_row(out + n * C, x, w, b, m, s, C);
-        if (res_out) {
-            float *r = res_out + n * C;
-            for (i = 0; i < C; i++) r[i] = x[i] + res_bias[i];
-        }
-        mean[n] = m;
-        rstd[n] = s;
+    const size_t ng = N / LN_FROWS;
+    if (ng) ln_stats(inp, C, LN_FROWS, mean, rstd);
+    for (size_t g = 0; g < ng; g++) {
+        const size_t n = g * LN_FROWS;
+        if (g + 1 < ng)
+            ln_stats(inp + (n + LN_FROWS) * C, C, LN_FROWS, mean + n + LN_FROWS, rstd + n + LN_FROWS);
+        ln_forward_rows(out, mean, rstd, inp, w, b, res_out, res_bias, n, C, LN_FROWS);
+    }
+    for (size_t n = ng * LN_FROWS; n < N; n++) {
+        ln_stats(inp + n * C, C, 1, mean + n, rstd + n);
+        ln_forward_rows(out, mean, rstd, inp, w, b, res_out, res_bias, n, C, 1);
     }
 }
 
@@ -208,6 +372,10 @@ static void K(layernorm_apply)(float *out, const float *inp, const float *w, con
         layernorm_row(out + n * C, inp + n * C, w, b, mean[n], rstd[n], C);
 }
 
+/* Not pipelined nor taken several rows at a time as the forward is: on the
+ * Zen 3 VM neither form (rows in pairs sharing the dw/db pass, the next
+ * rows' reductions taken first) beat this one (interleaved runs, config S):
+ * its working set (inp, dout, dinp) streams from the LLC */
 static void K(layernorm_backward)(float *dinp, float *dw, float *db, const float *dout,
                                   const float *inp, const float *w, const float *mean,
                                   const float *rstd, size_t N, size_t C) {
@@ -258,9 +426,11 @@ static void K(attention_forward)(float *out, float *stats, float *scratch, const
                     size_t t = q0 + r, n = t + 1;     /* row t sees keys 0..t */
                     float *row = a + r * kn;
                     float mx = max_lanes(row, n);
-                    for (size_t j = 0; j < n; j++) row[j] = exp_approx(row[j] - mx);
-                    float inv = 1.0f / sum_lanes(row, n);
                     size_t j = 0;
+                    for (; j + LANES <= n; j += LANES) lstore(row + j, lexp(lsub_s(lload(row + j), mx)));
+                    for (; j < n; j++) row[j] = exp_approx(row[j] - mx);
+                    float inv = 1.0f / sum_lanes(row, n);
+                    j = 0;
                     for (; j < n; j++) row[j] *= inv;
                     for (; j < kn; j++) row[j] = 0.0f;
                     st[2 * t] = mx;
@@ -305,9 +475,12 @@ static void K(attention_backward)(float *dqkv, float *scratch, const float *dout
                     float *arow = a + r * kn, *drow = da + r * kn;
                     float mx = st[2 * t], inv = st[2 * t + 1];
                     /* a = softmax(s) over j <= t  ->  ds = a * (da - sum(a * da)) */
-                    for (size_t j = 0; j < n; j++) arow[j] = exp_approx(arow[j] - mx) * inv;
-                    float dot = dot_lanes(arow, drow, n);
                     size_t j = 0;
+                    for (; j + LANES <= n; j += LANES)
+                        lstore(arow + j, lmul_s(lexp(lsub_s(lload(arow + j), mx)), inv));
+                    for (; j < n; j++) arow[j] = exp_approx(arow[j] - mx) * inv;
+                    float dot = dot_lanes(arow, drow, n);
+                    j = 0;
                     for (; j < n; j++) drow[j] = arow[j] * (drow[j] - dot);
                     for (; j < kn; j++) arow[j] = drow[j] = 0.0f;
                 }
@@ -329,14 +502,34 @@ static void K(attention_backward)(float *dqkv, float *scratch, const float *dout
 /* ---------------------------------------------------------------- gelu */
 
 static void K(gelu_forward)(float *out, float *dgelu, const float *inp, size_t N) {
+    size_t i = 0;
     if (!dgelu) {
-        for (size_t i = 0; i < N; i++) {
+        /* whole groups of LANES as lanes (ltanh), the same operations as the tail's */
+        for (; i + LANES <= N; i += LANES) {
+            lanes x = lload(inp + i);
+            lanes u = lmul_s(ladd(x, lmul(lmul(lmul_s(x, 0.044715f), x), x)), GELU_K);
+            lstore(out + i, lmul(lmul_s(x, 0.5f), ladd_s(ltanh(u), 1.0f)));
+        }
+        for (; i < N; i++) {
             float x = inp[i];
             out[i] = 0.5f * x * (1.0f + tanh_approx(GELU_K * (x + 0.044715f * x * x * x)));
         }
         return;
     }
-    for (size_t i = 0; i < N; i++) {
+    /* dgelu may be inp (the backward's recompute): each group is loaded
+     * before it is written */
+    for (; i + LANES <= N; i += LANES) {
+        lanes x = lload(inp + i);
+        lanes th = ltanh(lmul_s(ladd(x, lmul(lmul(lmul_s(x, 0.044715f), x), x)), GELU_K));
+        lanes sech2 = lrsub_s(1.0f, lmul(th, th));
+        lanes xc = lbelow(labove(x, 10.0f), -10.0f);
+        lanes th1 = ladd_s(th, 1.0f);
+        lstore(out + i, lmul(lmul_s(x, 0.5f), th1));
+        lanes g = lmul_s(lmul(lmul_s(xc, 0.5f), sech2), GELU_K);
+        lanes poly = ladd_s(lmul(lmul_s(xc, 3.0f * 0.044715f), xc), 1.0f);
+        lstore(dgelu + i, ladd(lmul_s(th1, 0.5f), lmul(g, poly)));
+    }
+    for (; i < N; i++) {
         float x = inp[i];
         float th = tanh_approx(GELU_K * (x + 0.044715f * x * x * x));
         float sech2 = 1.0f - th * th;
@@ -362,10 +555,12 @@ static double K(crossentropy_forward)(float *logits, float *scale, float *losses
         float *p = logits + n * V;
         float mx = max_lanes(p, V);
         float lt = p[targets[n]];
-        for (size_t i = 0; i < V; i++) p[i] = exp_approx(p[i] - mx);
+        size_t i = 0;
+        for (; i + LANES <= V; i += LANES) lstore(p + i, lexp(lsub_s(lload(p + i), mx)));
+        for (; i < V; i++) p[i] = exp_approx(p[i] - mx);
         /* 8 double partial sums in a fixed order: vectorisable and exact enough */
         double part[8] = { 0 };
-        size_t i = 0;
+        i = 0;
         for (; i + 8 <= V; i += 8)
             for (int l = 0; l < 8; l++) part[l] += p[i + l];
         double tail = 0.0;
@@ -395,7 +590,21 @@ static void K(adamw_update)(float *restrict p, float *restrict m, float *restric
                             const float *restrict grad, size_t n, const adamw_step *s) {
     const float b1 = s->beta1, b2 = s->beta2, c1 = 1.0f - s->beta1, c2 = 1.0f - s->beta2;
     const float rb1 = s->rb1, rb2 = s->rb2, lr = s->lr, eps = s->eps, wd = s->wd, gs = s->gscale;
-    for (size_t k = 0; k < n; k++) {
+    size_t k = 0;
+    /* whole groups of LANES as lanes: the tail's operations in the same
+     * order, the NV vectors' chains (sqrt and division among them)
+     * interleaved, as in lexp */
+    for (; k + LANES <= n; k += LANES) {
+        lanes g = lmul_s(lload(grad + k), gs);
+        lanes mk = ladd(lmul_s(lload(m + k), b1), lmul_s(g, c1));
+        lanes vk = ladd(lmul_s(lload(v + k), b2), lmul(lmul_s(g, c2), g));
+        lstore(m + k, mk);
+        lstore(v + k, vk);
+        lanes pk = lload(p + k);
+        lanes t = ldiv(lmul_s(mk, rb1), ladd_s(lsqrt(lmul_s(vk, rb2)), eps));
+        lstore(p + k, lsub(pk, lmul_s(ladd(t, lmul_s(pk, wd)), lr)));
+    }
+    for (; k < n; k++) {
         float g = grad[k] * gs;
         float mk = m[k] = b1 * m[k] + c1 * g;
         float vk = v[k] = b2 * v[k] + c2 * g * g;
@@ -411,6 +620,18 @@ static const ops_kernels K(ops_kernels) = {
 
 #undef vec
 #undef veci
+#undef vecu
+#undef lstore
+#undef lsub
+#undef ldiv
+#undef ladd_s
+#undef lrsub_s
+#undef lrdiv_s
+#undef lbelow
+#undef labove
+#undef lexp
+#undef lsqrt
+#undef ltanh
 #undef lanes
 #undef lzero
 #undef lsplat
@@ -425,5 +646,8 @@ static const ops_kernels K(ops_kernels) = {
 #undef sum_lanes
 #undef dot_lanes
 #undef max_lanes
+#undef ln_stats
+#undef ln_forward_rows
 #undef NV
 #undef LOG2_VW
+#undef LN_FROWS

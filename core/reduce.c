@@ -25,21 +25,26 @@
 #include "ops.h"
 #include "util.h"
 
+#if CLLM_HAVE_CLONES
+#include <immintrin.h>
+#elif defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #define REDUCE_BLOCK 2048
 
 /* The norm's eight partial sums as vectors: lane l is sum l of reduce.h,
  * the same IEEE operations in the same order as eight scalar sums, which
  * gcc does not vectorise (it ran at half the speed of the adds in cache).
- * One 64-byte vector of doubles for AVX-512, two 32-byte ones for AVX2,
- * four 16-byte ones for the baseline: a 64-byte vector has no machine mode
+ * One 64-byte vector of doubles for AVX-512, two 32-byte ones for AVX2
+ * (in intrinsics: norm_block_avx2 below), four 16-byte ones for the
+ * baseline: a 64-byte vector has no machine mode
  * without AVX-512, and gcc had kept it in memory, moved through general
  * registers on every add (the norm alone ran at 2.7 GB/s on a Zen 3 core
  * in cache and from DRAM alike, against 13 GB/s for the two-buffer
  * combine). */
 typedef float v8f __attribute__((vector_size(32)));
 typedef double v8d __attribute__((vector_size(64)));
-typedef float v4f __attribute__((vector_size(16)));
-typedef double v4d __attribute__((vector_size(32)));
 typedef float v2f __attribute__((vector_size(8)));
 typedef double v2d __attribute__((vector_size(16)));
 
@@ -81,7 +86,7 @@ static inline __attribute__((always_inline)) void add_group(float *dst, const fl
 }
 
 /* sq[l] += dst[k]^2 for k = l, l + 8, ... in [b, b + 8 * ((e - b) / 8)):
- * nv vectors of 8 / nv doubles (a constant where this is inlined) */
+ * nv (1 or 4) vectors of 8 / nv doubles (a constant where this is inlined) */
 static inline __attribute__((always_inline)) size_t norm_block(double sq[8], const float *dst,
                                                                 size_t b, size_t e, int nv) {
     size_t k = b;
@@ -95,20 +100,6 @@ static inline __attribute__((always_inline)) size_t norm_block(double sq[8], con
             s += d * d;
         }
         memcpy(sq, &s, sizeof s);
-    } else if (nv == 2) {
-        v4d s0, s1;
-        memcpy(&s0, sq, sizeof s0);
-        memcpy(&s1, sq + 4, sizeof s1);
-        for (; k + 8 <= e; k += 8) {
-            v4f x0, x1;
-            memcpy(&x0, dst + k, sizeof x0);
-            memcpy(&x1, dst + k + 4, sizeof x1);
-            v4d d0 = __builtin_convertvector(x0, v4d), d1 = __builtin_convertvector(x1, v4d);
-            s0 += d0 * d0;
-            s1 += d1 * d1;
-        }
-        memcpy(sq, &s0, sizeof s0);
-        memcpy(sq + 4, &s1, sizeof s1);
     } else {
         v2d s0, s1, s2, s3;
         memcpy(&s0, sq, sizeof s0);
@@ -116,6 +107,14 @@ static inline __attribute__((always_inline)) size_t norm_block(double sq[8], con
         memcpy(&s2, sq + 4, sizeof s2);
         memcpy(&s3, sq + 6, sizeof s3);
         for (; k + 8 <= e; k += 8) {
+#if defined(__SSE2__)
+            /* SSE2 (the x86-64 baseline): two cvtps2pd per 4 floats; the
+             * generic conversion below became 8 scalar cvtss2sd and unpacks
+             * (objdump of reduce_sum). The same exact conversions */
+            __m128 xa = _mm_loadu_ps(dst + k), xb = _mm_loadu_ps(dst + k + 4);
+            v2d d0 = (v2d)_mm_cvtps_pd(xa), d1 = (v2d)_mm_cvtps_pd(_mm_movehl_ps(xa, xa));
+            v2d d2 = (v2d)_mm_cvtps_pd(xb), d3 = (v2d)_mm_cvtps_pd(_mm_movehl_ps(xb, xb));
+#else
             v2f x0, x1, x2, x3;
             memcpy(&x0, dst + k, sizeof x0);
             memcpy(&x1, dst + k + 2, sizeof x1);
@@ -123,6 +122,7 @@ static inline __attribute__((always_inline)) size_t norm_block(double sq[8], con
             memcpy(&x3, dst + k + 6, sizeof x3);
             v2d d0 = __builtin_convertvector(x0, v2d), d1 = __builtin_convertvector(x1, v2d);
             v2d d2 = __builtin_convertvector(x2, v2d), d3 = __builtin_convertvector(x3, v2d);
+#endif
             s0 += d0 * d0;
             s1 += d1 * d1;
             s2 += d2 * d2;
@@ -163,8 +163,38 @@ static double reduce_sum_avx512f(float *dst, const float *const *src, int n, siz
 #pragma GCC pop_options
 #pragma GCC push_options
 #pragma GCC target("avx2")
+/* norm_block with nv = 2 in intrinsics: gcc 12 lowered the generic v4f ->
+ * v4d conversion to four 2-float conversions, two 8-byte loads and two
+ * inserts per 8 floats (objdump of reduce_sum_avx2), which ran the norm at
+ * a third of the LLC's bandwidth on a Zen 3; here each half is one
+ * vcvtps2pd from memory. The same conversions (exact), products (exact in
+ * double) and adds in the same order, so the same bits */
+static inline __attribute__((always_inline)) size_t norm_block_avx2(double sq[8], const float *dst,
+                                                                     size_t b, size_t e) {
+    __m256d s0 = _mm256_loadu_pd(sq), s1 = _mm256_loadu_pd(sq + 4);
+    size_t k = b;
+    for (; k + 8 <= e; k += 8) {
+        __m256d d0 = _mm256_cvtps_pd(_mm_loadu_ps(dst + k));
+        __m256d d1 = _mm256_cvtps_pd(_mm_loadu_ps(dst + k + 4));
+        s0 = _mm256_add_pd(s0, _mm256_mul_pd(d0, d0));
+        s1 = _mm256_add_pd(s1, _mm256_mul_pd(d1, d1));
+    }
+    _mm256_storeu_pd(sq, s0);
+    _mm256_storeu_pd(sq + 4, s1);
+    return k;
+}
+
+/* reduce_body with norm_block_avx2 */
 static double reduce_sum_avx2(float *dst, const float *const *src, int n, size_t len) {
-    return reduce_body(dst, src, n, len, 2);
+    double sq[8] = { 0 };
+    for (size_t b = 0; b < len; b += REDUCE_BLOCK) {
+        size_t e = MIN(b + REDUCE_BLOCK, len);
+        add_group(dst, src[0], src + 1, MIN(4, n - 1), b, e);
+        for (int j = 5; j < n; j += 4) add_group(dst, dst, src + j, MIN(4, n - j), b, e);
+        size_t k = norm_block_avx2(sq, dst, b, e);
+        for (; k < e; k++) sq[0] += (double)dst[k] * dst[k];
+    }
+    return ((sq[0] + sq[1]) + (sq[2] + sq[3])) + ((sq[4] + sq[5]) + (sq[6] + sq[7]));
 }
 #pragma GCC pop_options
 #endif

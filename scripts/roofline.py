@@ -129,10 +129,27 @@ def roof_level(bytes_):
     return "dram"
 
 
-def verdict(ai, gflops, ws, threads, inplace=False, peak_frac=1.0):
-    peak = PEAK[1 if threads == 1 else NMAX] * peak_frac
+def clone_ceilings(path):
+    """1-thread roofs of one ISA clone from RUN/ceilings-<clone>.json (ceilings
+    --isa of that clone's ISA, written by roofline.sh --measure), or None"""
+    if not os.path.exists(path):
+        return None
+    c = load(path)
+    one = lambda kind, key: min(c.get(kind) or [{"threads": 1, key: 0}], key=lambda r: abs(r["threads"] - 1))[key]
+    bw = {lvl: one("triad_" + lvl, "best_gbs") for lvl in LEVELS}
+    if not one("fma", "best_gflops") or not all(bw.values()):
+        return None
+    # an ISA without FMA (sse2, scalar) measures mul + add itself: no halving
+    return {"isa": c.get("isa"), "triad_isa": c.get("triad_isa", c.get("isa")), "peak": one("fma", "best_gflops"),
+            "bw": bw, "muladd": c.get("isa") in ("sse2", "scalar")}
+
+
+def verdict(ai, gflops, ws, threads, inplace=False, peak_frac=1.0, cs=None):
+    """the roof of a kernel; cs: one clone's own 1-thread ceilings (clone_ceilings)"""
+    peak = (cs["peak"] * (1.0 if cs["muladd"] else peak_frac) if cs
+            else PEAK[1 if threads == 1 else NMAX] * peak_frac)
     lvl = roof_level(ws)
-    bw = BW[lvl][1 if threads == 1 else NMAX] * (INPLACE if inplace else 1.0)
+    bw = (cs["bw"][lvl] if cs else BW[lvl][1 if threads == 1 else NMAX]) * (INPLACE if inplace else 1.0)
     ridge = peak / bw
     roof = min(peak, ai * bw)
     frac = gflops / roof if roof > 0 else float("nan")
@@ -186,8 +203,9 @@ FAMILY = {  # benchmark family -> (plot group, direction)
 }
 CONFIG_ORDER = ["seed", "S", "M"]
 
-def kernel_row(name, rows):
-    """one kernel benchmark (1 thread) against its roof, or None"""
+def kernel_row(name, rows, cs=None):
+    """one kernel benchmark (1 thread) against its roof (cs: the clone's own
+    ceilings, else ceilings.json's), or None"""
     parts = name.split("/")
     fam = parts[0]
     g = med(rows, "GFLOP")
@@ -199,12 +217,17 @@ def kernel_row(name, rows):
          "gbs": med(rows, "GB"), "spread": spread(rows, "GFLOP"), "reps": len(rows),
          "flop": flop, "bytes": byt, "ai": flop / byt, "ws": med(rows, "ws_bytes") or byt}
     frac = 1.0 if FAMILY[fam][0] in FMA_GROUPS else MULADD
-    k.update(verdict(k["ai"], g, k["ws"], 1, fam in INPLACE_KERNELS, frac))
+    # sgemm-based kernels (attention) run the BLAS's own kernels, whatever
+    # the clone: ceilings.json's widest FMA peak
+    if FAMILY[fam][0] in FMA_GROUPS:
+        cs = None
+    k.update(verdict(k["ai"], g, k["ws"], 1, fam in INPLACE_KERNELS, frac, cs))
+    k["roof_isa"] = (cs["isa"], cs["triad_isa"]) if cs else (ceil.get("isa"), ceil.get("triad_isa", ceil.get("isa")))
     # the FLOPs the source executes (exp, division), where micro counts them
     ex = med(rows, "exec_flop_per_iter")
     k["exec_flop"] = ex
     k["exec_gflops"] = g * ex / flop if ex else None
-    k["exec"] = verdict(ex / byt, k["exec_gflops"], k["ws"], 1, fam in INPLACE_KERNELS, frac) if ex else None
+    k["exec"] = verdict(ex / byt, k["exec_gflops"], k["ws"], 1, fam in INPLACE_KERNELS, frac, cs) if ex else None
     return k
 
 
@@ -282,12 +305,21 @@ for name, rows in runs.items():
 # every ISA clone of the core's kernels: micro.json's own (context cllm_isa)
 # and RUN/micro-<clone>.json of the others
 ISA_MAIN = (micro.get("context") or {}).get("cllm_isa", "NA")
-clone_rows = [dict(k, isa=ISA_MAIN) for k in kernels if k["group"] != "matmul"]
+# each clone against the ceilings of its own ISA where roofline.sh measured
+# them (RUN/ceilings-<clone>.json), else against ceilings.json's
+CLONE_CEIL = {}
+clone_rows = []
+for name, rows in kernel_runs(micro).items():
+    CLONE_CEIL.setdefault(ISA_MAIN, clone_ceilings(os.path.join(RUN, f"ceilings-{ISA_MAIN}.json")))
+    k = kernel_row(name, rows, CLONE_CEIL[ISA_MAIN])
+    if k and k["group"] != "matmul":
+        clone_rows.append(dict(k, isa=ISA_MAIN))
 for path in sorted(glob.glob(os.path.join(RUN, "micro-*.json"))):
     doc = load(path)
     isa = (doc.get("context") or {}).get("cllm_isa") or os.path.basename(path)[6:-5]
+    CLONE_CEIL.setdefault(isa, clone_ceilings(os.path.join(RUN, f"ceilings-{isa}.json")))
     for name, rows in kernel_runs(doc).items():
-        k = kernel_row(name, rows)
+        k = kernel_row(name, rows, CLONE_CEIL[isa])
         if k and k["group"] != "matmul":
             clone_rows.append(dict(k, isa=isa))
 CLONE_ORDER = ["avx512f", "avx2", "default"]
@@ -456,7 +488,7 @@ w("|---|---|---|")
 w(f"| fp32 FMA peak, GFLOP/s ({ceil.get('isa')}) | {fmt(PEAK[1])} | {fmt(PEAK[NMAX])} |")
 for lvl, nm in (("dram", "DRAM triad"), ("llc", "LLC triad"), ("l2", "L2 triad"), ("l1", "L1 triad")):
     if lvl in BW:
-        w(f"| {nm}, GB/s | {fmt(BW[lvl][1])} | {fmt(BW[lvl][NMAX])} |")
+        w(f"| {nm}, GB/s ({ceil.get('triad_isa', 'ISA not recorded')}) | {fmt(BW[lvl][1])} | {fmt(BW[lvl][NMAX])} |")
 for lvl, nm in (("dram", "DRAM"), ("llc", "LLC"), ("l2", "L2"), ("l1", "L1")):
     if lvl not in BW:
         continue
@@ -525,9 +557,10 @@ if clone_rows:
                                                k["name"], CLONE_ORDER.index(k["isa"]) if k["isa"] in CLONE_ORDER else 9)):
         v = k["exec"] or k     # judged on the executed FLOPs where micro counts them
         if v["bound"] == "compute":
-            roof, val = f"compute ({v['peak_kind']} peak)", f"{fmt(v['roof_gflops'])} GFLOP/s"
+            roof, val = f"compute ({v['peak_kind']} peak, {k['roof_isa'][0]})", f"{fmt(v['roof_gflops'])} GFLOP/s"
         else:
-            roof, val = f"{v['level'].upper()} ({human_bytes(k['ws'])})", f"{fmt(v['roof_gbs'])} GB/s"
+            roof, val = (f"{v['level'].upper()} ({human_bytes(k['ws'])}, triad {k['roof_isa'][1]})",
+                         f"{fmt(v['roof_gbs'])} GB/s")
         w(f"| {k['name']} | {k['isa']} | {fmt(k['gbs'])} | {fmt(k['gflops'])} | {fmt(k['exec_gflops'])} | "
           f"{roof} | {val} | {fmt(100 * v['frac_of_roof'])}% |")
     w("\nA memory-bound kernel meets the triad of the level its working set fits in (the GB/s column "
@@ -536,7 +569,10 @@ if clone_rows:
       "kernels built on the core's exp (GELU, cross-entropy's forward) the executed FLOPs (its polynomial, "
       "GELU's division, counted from the source: bench/micro/ops.cc EXP_OPS) are several times more, and "
       "those are what the roof and the % judge (NA: the two counts are the same). The clone of micro.json is the one picked at start "
-      f"({ISA_MAIN}); the others ran with CLLM_ISA set.")
+      f"({ISA_MAIN}); the others ran with CLLM_ISA set. Each clone is judged against the ceilings of its own ISA "
+      "(the roof column names it: `ceilings --isa`, RUN/ceilings-<clone>.json; the baseline clone's is SSE2, "
+      "whose kernel multiplies and adds separately, so its figure is the mul+add peak itself), "
+      "or against ceilings.json's where that file is missing.")
 else:
     w("No kernel benchmarks.")
 w("")

@@ -6,7 +6,8 @@
 #       1. build/micro/ceilings (at 1, 2, 4, ... and all CPUs) -> RUN/ceilings.json
 #       2. build/micro/micro (repetitions) -> RUN/micro.json (+ micro.txt), then
 #          the core's kernels in each other ISA clone the CPU runs (CLLM_ISA)
-#          -> RUN/micro-<clone>.json
+#          -> RUN/micro-<clone>.json, and the ceilings of each clone's ISA at 1
+#          thread (ceilings --isa) -> RUN/ceilings-<clone>.json
 #       3. train_model --config S at 1 and all online CPUs -> RUN/train_t<N>.json
 #       4. the roofline (below)
 #   scripts/roofline.sh [options] [RUN]      make roofline: redo step 4 for RUN
@@ -95,6 +96,19 @@ if [[ $measure -eq 1 ]]; then
         [[ $reps -gt 1 ]] && kargs+=(--benchmark_display_aggregates_only=true)
         CLLM_ISA=$isa "$BUILD/micro/micro" "${kargs[@]}" \
             | tee "$run/micro-$isa.txt"
+    done
+    # the roofs of each clone's own ISA at 1 thread (ceilings --isa), where
+    # it is not the one ceilings.json measured: the baseline clone is SSE2
+    # on x86-64 (Advanced SIMD on aarch64)
+    widest=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("isa",""))' "$run/ceilings.json")
+    for isa in ${isas//,/ }; do
+        case $isa in
+            default) cisa=$(case $(uname -m) in x86_64) echo sse2 ;; aarch64) echo neon ;; *) echo scalar ;; esac) ;;
+            *) cisa=$isa ;;
+        esac
+        [[ $cisa == "$widest" ]] && continue
+        echo "roofline.sh: ceilings of the $isa clone's ISA (--isa $cisa)" >&2
+        "$BUILD/micro/ceilings" --isa "$cisa" --threads 1 --seconds "$seconds" --out "$run/ceilings-$isa.json"
     done
     uptime >>"$run/uptime.txt"
 else

@@ -148,6 +148,39 @@ static void compare(const char *name, const outputs *a, const outputs *ref) {
     EXPECT(ok, "clone %s: the cross-entropy total differs", name);
 }
 
+/* LayerNorm runs several rows at once, their reductions side by side
+ * (ops_kern.h): each row must keep the bits it has alone. Here row by row
+ * (N = 1 calls) in the current clone, against that clone's outputs of all
+ * LN rows in one call (LN = 37: groups of rows and a remainder); dw and db
+ * of one call per row are summed over the rows in order, as one call adds
+ * them. */
+static void rows_alone(const char *name, const inputs *in, const outputs *all) {
+    static float out[LC], res[LC], dx[LC], dw[LC], db[LC], sdw[LC], sdb[LC];
+    int fwd = 1, bwd = 1;
+    memset(sdw, 0, sizeof sdw);
+    memset(sdb, 0, sizeof sdb);
+    for (int n = 0; n < LN; n++) {
+        float m, s;
+        layernorm_forward(out, &m, &s, in->ln_x + n * LC, in->ln_w, in->ln_b, res, in->ln_rb, 1, LC);
+        fwd &= memcmp(out, all->ln_out + n * LC, sizeof out) == 0;
+        fwd &= memcmp(res, all->ln_res + n * LC, sizeof res) == 0;
+        fwd &= memcmp(&m, &all->ln_mean[n], sizeof m) == 0 && memcmp(&s, &all->ln_rstd[n], sizeof s) == 0;
+        memcpy(dx, in->ln_dx0 + n * LC, sizeof dx);
+        layernorm_backward(dx, dw, db, in->ln_dout + n * LC, in->ln_x + n * LC, in->ln_w, &all->ln_mean[n],
+                           &all->ln_rstd[n], 1, LC);
+        bwd &= memcmp(dx, all->ln_dx + n * LC, sizeof dx) == 0;
+        for (int i = 0; i < LC; i++) {
+            sdw[i] += dw[i];
+            sdb[i] += db[i];
+        }
+    }
+    bwd &= memcmp(sdw, all->ln_dw, sizeof sdw) == 0 && memcmp(sdb, all->ln_db, sizeof sdb) == 0;
+    printf("  %-4s %-8s %-26s same bits row by row\n", fwd ? "ok" : "FAIL", name, "layernorm_forward");
+    printf("  %-4s %-8s %-26s same bits row by row\n", bwd ? "ok" : "FAIL", name, "layernorm_backward");
+    EXPECT(fwd, "clone %s: layernorm_forward of %d rows differs from one row at a time", name, LN);
+    EXPECT(bwd, "clone %s: layernorm_backward of %d rows differs from one row at a time", name, LN);
+}
+
 #if CLLM_HAVE_CLONES
 /* run every op in clone `name`, or say why not */
 static int run_in(const char *name, const inputs *in, outputs *out) {
@@ -214,14 +247,22 @@ int main(void) {
     EXPECT((ops_isa_set("avx512f") == 0) == !!has512, "ops_isa_set(avx512f) disagrees with the CPU");
     EXPECT((ops_isa_set("avx2") == 0) == !!has2, "ops_isa_set(avx2) disagrees with the CPU");
     EXPECT(run_in("default", &in, &ref), "the baseline clone cannot run");
-    if (run_in("avx2", &in, &got)) compare("avx2", &got, &ref);
-    if (run_in("avx512f", &in, &got)) compare("avx512f", &got, &ref);
+    rows_alone("default", &in, &ref);
+    if (run_in("avx2", &in, &got)) {
+        compare("avx2", &got, &ref);
+        rows_alone("avx2", &in, &got);
+    }
+    if (run_in("avx512f", &in, &got)) {
+        compare("avx512f", &got, &ref);
+        rows_alone("avx512f", &in, &got);
+    }
 #else
     printf("no ISA clones in this build: one implementation, run twice\n");
     EXPECT(strcmp(list, "default") == 0, "a build without clones lists %s", list);
     run_ops(&in, &ref);
     run_ops(&in, &got);
     compare("rerun", &got, &ref);
+    rows_alone("only", &in, &ref);
 #endif
     return check_finish("test_clones");
 }

@@ -6,7 +6,9 @@
 # that /proc/cpuinfo's flags call for and name the CPU by vendor, family and
 # model, and the widest FMA kernel beats the scalar one by a quarter of its
 # lanes (ratios measured here: no absolute rate is asserted, machines
-# differ); scripts/roofline.sh draws the PNG/SVG and writes roofline.md from
+# differ); --array-mb 1 and 4 (smaller than the cache roofs' arrays: 4
+# segfaulted) run and say when the "DRAM" triad fits the LLC; --isa of each
+# ISA the CPU has names it for the FMA and every triad figure; scripts/roofline.sh draws the PNG/SVG and writes roofline.md from
 # that run; bad options exit 2. Run from the repo root; ends
 # with "N passed, N failed, N skipped" and exits non-zero on any failure.
 set -euo pipefail
@@ -121,12 +123,14 @@ try:
 except Exception as e:
     print(f"ceilings.json does not parse: {e}"); sys.exit(1)
 cpus = os.cpu_count() or 1
+# WANT_THREADS, WANT_ISA, WANT_ARRAY_MB: what the run's options asked for
+want_th = [int(os.environ["WANT_THREADS"])] if os.environ.get("WANT_THREADS") else sorted({1, cpus})
 for kind, key in (("fma", "best_gflops"), ("triad_dram", "best_gbs"),
-                  ("triad_llc", "best_gbs"), ("triad_l2", "best_gbs")):
+                  ("triad_llc", "best_gbs"), ("triad_l2", "best_gbs"), ("triad_l1", "best_gbs")):
     rows = c.get(kind) or []
     ths = sorted(r["threads"] for r in rows)
-    if ths != sorted({1, cpus}):
-        errs.append(f"{kind}: thread counts {ths}, want {sorted({1, cpus})}")
+    if ths != want_th:
+        errs.append(f"{kind}: thread counts {ths}, want {want_th}")
     for r in rows:
         for k in (key, key.replace("best", "median")):
             v = r.get(k)
@@ -144,18 +148,39 @@ for line in open("/proc/cpuinfo"):
     if k in ("vendor_id", "cpu family", "model") and k not in ident:
         ident[k] = v.strip()
 want = ("avx512f" if "avx512f" in flags else "avx2" if {"avx2", "fma"} <= flags
-        else "fma" if {"avx", "fma"} <= flags else "scalar")
+        else "fma" if {"avx", "fma"} <= flags else "sse2" if os.uname().machine == "x86_64" else "scalar")
+if os.environ.get("WANT_ISA"):
+    want = os.environ["WANT_ISA"]
 if c.get("isa") != want:
-    errs.append(f"isa {c.get('isa')!r}, but /proc/cpuinfo's flags make it {want!r}")
-if c.get("vector_bits") != {"avx512f": 512, "avx2": 256, "fma": 256, "scalar": 32}[want]:
+    errs.append(f"isa {c.get('isa')!r}, but /proc/cpuinfo's flags (or --isa) make it {want!r}")
+if c.get("vector_bits") != {"avx512f": 512, "avx2": 256, "fma": 256, "sse2": 128, "neon": 128, "scalar": 32}.get(want):
     errs.append(f"vector_bits {c.get('vector_bits')} for {want}")
 # the CPU named by its identity, not only by its model name
 for key, src, conv in (("cpu_vendor", "vendor_id", str), ("cpu_family", "cpu family", int),
                        ("cpu_model_number", "model", int)):
     if src in ident and c.get(key) != conv(ident[src]):
         errs.append(f"{key} {c.get(key)!r}, /proc/cpuinfo says {ident[src]!r}")
+# every figure names the ISA it used: the FMA rows the FMA kernel's, the
+# triads the vectors of the same --isa (avx2's and fma's triads need AVX only)
+base = "sse2" if os.uname().machine == "x86_64" else "neon" if os.uname().machine == "aarch64" else "baseline"
+tri_isa = {"avx512f": "avx512f", "avx2": "avx", "fma": "avx", "sse2": "sse2", "neon": "neon", "scalar": base}
+if c.get("triad_isa") != tri_isa.get(c.get("isa")):
+    errs.append(f"triad_isa {c.get('triad_isa')!r} for isa {c.get('isa')!r}, want {tri_isa.get(c.get('isa'))!r}")
+for kind in ("fma", "triad_dram", "triad_llc", "triad_l2", "triad_l1"):
+    for r in c.get(kind) or []:
+        want_isa = c.get("isa") if kind == "fma" else c.get("triad_isa")
+        if r.get("isa") != want_isa:
+            errs.append(f"{kind} at {r.get('threads')} threads: isa {r.get('isa')!r}, want {want_isa!r}")
 llc = c.get("llc", {})
-if not llc.get("bytes", 0) > 0:
+if "triad_array_bytes" in c and llc.get("bytes"):
+    fits = 3 * c["triad_array_bytes"] <= llc["bytes"] * llc.get("instances", 1)
+    if c.get("triad_dram_fits_llc") is not fits:
+        errs.append(f"triad_dram_fits_llc {c.get('triad_dram_fits_llc')!r}, want {fits} "
+                    f"(3 x {c['triad_array_bytes']} bytes against the LLC {llc})")
+if (want_mb := os.environ.get("WANT_ARRAY_MB")):
+    if c.get("triad_array_bytes") != int(want_mb) << 20:
+        errs.append(f"--array-mb {want_mb}: triad_array_bytes {c.get('triad_array_bytes')}")
+elif not llc.get("bytes", 0) > 0:
     errs.append(f"llc bytes {llc}")
 elif not c.get("triad_array_bytes", 0) >= 4 * llc["bytes"] * llc.get("instances", 1):
     errs.append(f"triad arrays of {c.get('triad_array_bytes')} bytes: want >= 4x the LLC ({llc})")
@@ -195,6 +220,34 @@ else
     bad "ceilings: the widest FMA kernel is not faster than the scalar one: $(tr '\n' ';' <<<"$msg")"
 fi
 
+# ---- --array-mb below the cache roofs' working sets (4 segfaulted on x86:
+# the cache roofs were calibrated on the DRAM arrays, past their end), and
+# --isa applied to every figure: each ISA this CPU runs, one thread
+for mb in 1 4; do
+    rc=0
+    "$CEIL" --threads 1 --seconds 0.02 --array-mb "$mb" --out "$T/mb$mb.json" >"$T/mb.txt" 2>&1 || rc=$?
+    check "ceilings --array-mb $mb exits 0 (rc $rc): $(tail -c 300 "$T/mb.txt")" test "$rc" -eq 0
+    check "ceilings --array-mb $mb: $(WANT_THREADS=1 WANT_ARRAY_MB=$mb python3 "$T/check_ceil.py" "$T/mb$mb.json" 2>&1 | head -n 8 | tr '\n' ';')" \
+        env WANT_THREADS=1 WANT_ARRAY_MB=$mb python3 "$T/check_ceil.py" "$T/mb$mb.json"
+    if python3 -c "import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))['triad_dram_fits_llc'] else 1)" "$T/mb$mb.json" 2>/dev/null; then
+        check "ceilings --array-mb $mb warns that the DRAM triad fits the LLC" grep -q "measures a cache" "$T/mb.txt"
+    fi
+done
+for isa in avx512f avx2 fma sse2 scalar; do
+    case $isa in
+        avx512f) grep -qw avx512f /proc/cpuinfo || continue ;;
+        avx2) grep -qw avx2 /proc/cpuinfo && grep -qw fma /proc/cpuinfo || continue ;;
+        fma) grep -qw avx /proc/cpuinfo && grep -qw fma /proc/cpuinfo || continue ;;
+        sse2) [[ $(uname -m) == x86_64 ]] || continue ;;
+    esac
+    rc=0
+    "$CEIL" --threads 1 --seconds 0.02 --array-mb 16 --isa "$isa" --out "$T/isa.json" >"$T/isa.txt" 2>&1 || rc=$?
+    check "ceilings --isa $isa exits 0 (rc $rc): $(tail -c 300 "$T/isa.txt")" test "$rc" -eq 0
+    check "ceilings --isa $isa: $(WANT_THREADS=1 WANT_ISA=$isa WANT_ARRAY_MB=16 python3 "$T/check_ceil.py" "$T/isa.json" 2>&1 | head -n 8 | tr '\n' ';')" \
+        env WANT_THREADS=1 WANT_ISA=$isa WANT_ARRAY_MB=16 python3 "$T/check_ceil.py" "$T/isa.json"
+    check "ceilings --isa $isa names the triads' ISA on stderr" grep -q "triad ($(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['triad_isa'])" "$T/isa.json" 2>/dev/null || echo '?'))" "$T/isa.txt"
+done
+
 # ---- the roofline from that run (it runs train_model for the step points)
 PL=$T/plots/micro-run
 rc=0
@@ -213,6 +266,24 @@ check "roofline.md has the combine against the triad at 1 thread" \
 check "roofline.md has the pool's step synchronisation" grep -qE "pool_step/threads:1/.* 3 barriers per step" "$RUN/roofline.md"
 check "roofline.json parses" python3 -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['kernels'] and d['train'] and d['phases']" "$RUN/roofline.json"
 check "no absolute path in roofline.md" bash -c "! grep -qF '$T' '$RUN/roofline.md'"
+
+# the per-clone table judges each clone against the ceilings of its own ISA
+# (RUN/ceilings-<clone>.json, which roofline.sh --measure writes): here the
+# baseline clone against SSE2's, written by hand into the same run
+# (builds with clones only: in one without, the baseline is micro.json's own)
+if [[ $(uname -m) == x86_64 ]] && "$MICRO" --isa-list | grep -q ',default'; then
+    rc=0
+    { "$CEIL" --isa sse2 --threads 1 --seconds 0.02 --array-mb 16 --out "$RUN/ceilings-default.json" &&
+      CLLM_ISA=default "$MICRO" --benchmark_filter='^(layernorm_fwd|gelu_fwd|attention_fwd)/seed$' \
+          --benchmark_repetitions=1 --benchmark_min_time=0.001 \
+          --benchmark_out="$RUN/micro-default.json" --benchmark_out_format=json &&
+      scripts/roofline.sh --plots "$PL" "$RUN"; } >"$T/clone.txt" 2>&1 || rc=$?
+    check "roofline.sh with a clone's ceilings exits 0 (rc $rc): $(tail -c 300 "$T/clone.txt")" test "$rc" -eq 0
+    check "the default clone's LayerNorm and GELU rows name SSE2's roofs" \
+        bash -c "[[ \$(grep -cE '^\| (layernorm_fwd|gelu_fwd)/seed \| default \|.*(triad sse2|peak, sse2)' '$RUN/roofline.md') -eq 2 ]]"
+    check "attention (sgemm) stays judged against the widest FMA peak in every clone" \
+        bash -c "! grep -qE '^\| attention_fwd/seed \| default \|.*sse2' '$RUN/roofline.md'"
+fi
 
 # ---- bad input: usage errors exit 2
 expect_rc 2 "roofline.sh --bogus" scripts/roofline.sh --bogus

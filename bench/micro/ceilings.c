@@ -1,13 +1,14 @@
 /*
  * ceilings.c - this machine's roofline ceilings, measured: the fp32 FMA peak
- * (a register-only kernel for the widest vector unit, picked at run time) and
+ * (a register-only kernel for the widest vector unit, picked at run time, or
+ * the one --isa names; the triads use the same ISA's vectors) and
  * the memory bandwidth (a STREAM-style triad over arrays of at least 4x the
  * last-level caches, plus the same triad on private arrays filling half the
  * L1d, half the L2 and half the LLC for the cache roofs), at 1 thread and at the number of
  * online CPUs. Writes one JSON object.
  *
  *   build/micro/ceilings [--seconds S] [--threads 1,2] [--array-mb M]
- *                        [--isa avx512f|avx2|fma|scalar] [--out FILE]
+ *                        [--isa avx512f|avx2|fma|sse2|neon|scalar] [--out FILE]
  *
  * Conventions: FMA = 2 FLOPs per lane. The triad a = b + s*c on doubles
  * counts 24 bytes per element (STREAM's count: no write-allocate traffic).
@@ -46,12 +47,6 @@
 #define HAVE_NEON 0
 #endif
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define CLONES
-#endif
-
 #define MAXTHREADS 1024
 #define MAXTRIALS 64
 
@@ -61,7 +56,10 @@ static void usage(FILE *f) {
 "  --seconds S     time per measurement (FMA, DRAM, L2 and LLC triads), per thread count (default 0.5)\n"
 "  --threads LIST  comma-separated thread counts (default: 1 and the online CPUs)\n"
 "  --array-mb M    bytes of EACH triad array, MiB (default: 4 x the sum of the last-level caches)\n"
-"  --isa NAME      avx512f | avx2 | fma | neon (aarch64) | scalar (default: the widest the CPU has)\n"
+"  --isa NAME      avx512f | avx2 | fma | sse2 (x86-64) | neon (aarch64) | scalar (default: the\n"
+"                  widest the CPU has);\n"
+"                  the FMA kernel and every triad use its vectors (JSON: isa, triad_isa;\n"
+"                  scalar: the triads in the baseline vectors, SSE2 on x86-64)\n"
 "  --out FILE      write the JSON there (default: stdout)\n"
 "  --help\n"
 "exit codes: 0 ok, 1 runtime failure, 2 usage error\n");
@@ -233,6 +231,29 @@ static float fma_avx256(long iters) {
     for (int i = 0; i < 8; i++) r += out[i];
     return r;
 }
+
+/* SSE2, the x86-64 baseline (the ISA of the core's baseline clone): no FMA,
+ * so each step is a multiply then an add, 2 FLOPs a lane as the FMA kernels
+ * count theirs: this figure is the baseline's mul+add peak itself. 16
+ * chains of 4 lanes cover the latency of the two dependent operations */
+static float fma_sse2(long iters) {
+    __m128 a = _mm_set1_ps(fma_a), b = _mm_set1_ps(fma_b);
+#define DECL(i) __m128 x##i = _mm_set1_ps(1.0f + (float)(i) * 1e-3f);
+    REP16(DECL)
+#undef DECL
+    for (long n = 0; n < iters; n++) {
+#define STEP(i) x##i = _mm_add_ps(_mm_mul_ps(x##i, a), b);
+        REP16(STEP)
+#undef STEP
+    }
+    __m128 s = _mm_setzero_ps();
+#define SUM(i) s = _mm_add_ps(s, x##i);
+    REP16(SUM)
+#undef SUM
+    float out[4];
+    _mm_storeu_ps(out, s);
+    return out[0] + out[1] + out[2] + out[3];
+}
 #endif
 
 #if HAVE_NEON
@@ -288,23 +309,77 @@ static float fma_scalar(long iters) {
     return r;
 }
 
+/* ---------------------------------------------------------------- triad */
+
+/* The triad a = b + s*c in the vectors of the ISA measured (--isa), so every
+ * figure of a run uses one ISA, named in the JSON: a multiply and an add
+ * (STREAM's operation; memory-bound, so fused or not makes no difference) */
+#if HAVE_X86
+__attribute__((target("avx512f")))
+static void triad_avx512(double *restrict a, const double *restrict b, const double *restrict c,
+                         double s, size_t n) {
+    __m512d vs = _mm512_set1_pd(s);
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm512_storeu_pd(a + i, _mm512_add_pd(_mm512_loadu_pd(b + i), _mm512_mul_pd(vs, _mm512_loadu_pd(c + i))));
+        _mm512_storeu_pd(a + i + 8, _mm512_add_pd(_mm512_loadu_pd(b + i + 8),
+                                                  _mm512_mul_pd(vs, _mm512_loadu_pd(c + i + 8))));
+    }
+    for (; i < n; i++) a[i] = b[i] + s * c[i];
+}
+
+__attribute__((target("avx")))
+static void triad_avx256(double *restrict a, const double *restrict b, const double *restrict c,
+                         double s, size_t n) {
+    __m256d vs = _mm256_set1_pd(s);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm256_storeu_pd(a + i, _mm256_add_pd(_mm256_loadu_pd(b + i), _mm256_mul_pd(vs, _mm256_loadu_pd(c + i))));
+        _mm256_storeu_pd(a + i + 4, _mm256_add_pd(_mm256_loadu_pd(b + i + 4),
+                                                  _mm256_mul_pd(vs, _mm256_loadu_pd(c + i + 4))));
+    }
+    for (; i < n; i++) a[i] = b[i] + s * c[i];
+}
+#endif
+
+/* --isa scalar: the FMA kernel is scalar, the triads run in the baseline
+ * ISA's vectors (compiled for it and vectorised at -O3: SSE2 on x86-64, the
+ * Advanced SIMD of aarch64), which every CPU of the architecture has; a
+ * scalar triad would measure the core's instruction rate in L1 and L2,
+ * not their bandwidth */
+static void triad_base(double *restrict a, const double *restrict b, const double *restrict c,
+                       double s, size_t n) {
+    for (size_t i = 0; i < n; i++) a[i] = b[i] + s * c[i];
+}
+#if defined(__x86_64__)
+#define TRIAD_BASE "sse2", 128
+#elif defined(__aarch64__)
+#define TRIAD_BASE "neon", 128
+#else
+#define TRIAD_BASE "baseline", 0
+#endif
+
 typedef struct {
     const char *name;
     int vector_bits;
     double flops_per_iter;    /* per call round */
     float (*fn)(long);
+    void (*triad)(double *restrict, const double *restrict, const double *restrict, double, size_t);
+    const char *triad_isa;    /* the vectors the triads use */
+    int triad_bits;           /* 0: not known */
 } isa_t;
 
 static const isa_t isas[] = {
 #if HAVE_X86
-    { "avx512f", 512, 16 * 16 * 2.0, fma_avx512 },
-    { "avx2", 256, 12 * 8 * 2.0, fma_avx256 },
-    { "fma", 256, 12 * 8 * 2.0, fma_avx256 },
+    { "avx512f", 512, 16 * 16 * 2.0, fma_avx512, triad_avx512, "avx512f", 512 },
+    { "avx2", 256, 12 * 8 * 2.0, fma_avx256, triad_avx256, "avx", 256 },
+    { "fma", 256, 12 * 8 * 2.0, fma_avx256, triad_avx256, "avx", 256 },
+    { "sse2", 128, 16 * 4 * 2.0, fma_sse2, triad_base, "sse2", 128 },
 #endif
 #if HAVE_NEON
-    { "neon", 128, 16 * 4 * 2.0, fma_neon },
+    { "neon", 128, 16 * 4 * 2.0, fma_neon, triad_neon, "neon", 128 },
 #endif
-    { "scalar", 32, 16 * 2.0, fma_scalar },
+    { "scalar", 32, 16 * 2.0, fma_scalar, triad_base, TRIAD_BASE },
 };
 
 static int isa_supported(const char *name) {
@@ -313,22 +388,12 @@ static int isa_supported(const char *name) {
     if (strcmp(name, "avx512f") == 0) return __builtin_cpu_supports("avx512f");
     if (strcmp(name, "avx2") == 0) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (strcmp(name, "fma") == 0) return __builtin_cpu_supports("avx") && __builtin_cpu_supports("fma");
+    if (strcmp(name, "sse2") == 0) return 1;   /* the x86-64 baseline */
 #endif
 #if HAVE_NEON
     if (strcmp(name, "neon") == 0) return 1;
 #endif
     return strcmp(name, "scalar") == 0;
-}
-
-/* ---------------------------------------------------------------- triad */
-
-CLONES static void triad(double *restrict a, const double *restrict b, const double *restrict c,
-                         double s, size_t n) {
-#if HAVE_NEON
-    triad_neon(a, b, c, s, n);
-#else
-    for (size_t i = 0; i < n; i++) a[i] = b[i] + s * c[i];
-#endif
 }
 
 /* ---------------------------------------------------------------- threads */
@@ -382,11 +447,11 @@ static void *worker(void *arg) {
         if (s->job == JOB_FMA) {
             acc += s->isa->fn(s->fma_iters);
         } else if (s->job == JOB_DRAM) {
-            triad(s->a + lo, s->b + lo, s->c + lo, 3.0, hi - lo);
+            s->isa->triad(s->a + lo, s->b + lo, s->c + lo, 3.0, hi - lo);
             acc += s->a[lo];
         } else if (pa) {
             for (long r = 0; r < s->sweeps; r++) {
-                triad(pa, pb, pc, 3.0, s->cn);
+                s->isa->triad(pa, pb, pc, 3.0, s->cn);
                 acc += pa[r % (long)s->cn];
             }
         }
@@ -440,10 +505,16 @@ static result_t rates(const shared_t *s, double work) {
 static result_t cache_roof(shared_t *s, double ws, int trials, size_t *ws_out) {
     s->cn = (size_t)(ws / 3 / sizeof(double));
     if (s->cn < 256) s->cn = 256;
-    /* sweeps for about 10 ms on one thread, timed on the DRAM arrays */
+    /* sweeps for about 10 ms on one thread, timed on arrays of this size
+     * (the DRAM arrays can be smaller than a cache level's: --array-mb) */
+    double *ca = malloc(3 * s->cn * sizeof(double));
+    if (!ca) die(1, "cannot allocate 3 arrays of %zu doubles", s->cn);
+    for (size_t i = 0; i < 3 * s->cn; i++) ca[i] = 1.0;
     double t = now();
-    for (int r = 0; r < 4; r++) triad(s->a, s->b, s->c, 3.0, s->cn);
+    for (int r = 0; r < 4; r++) s->isa->triad(ca, ca + s->cn, ca + 2 * s->cn, 3.0, s->cn);
     t = (now() - t) / 4;
+    s->sink[0] += ca[0];
+    free(ca);
     s->sweeps = t > 0 ? (long)(0.01 / t) + 1 : 100;
     s->job = JOB_CACHE; s->trials = trials;
     if (run_job(s) != 0) die(1, "%s", s->err);
@@ -454,9 +525,10 @@ static result_t cache_roof(shared_t *s, double ws, int trials, size_t *ws_out) {
 /* ---------------------------------------------------------------- main */
 
 /* ws: bytes of one thread's working set (0: not written) */
-static void json_result(FILE *f, int nth, result_t r, double scale, const char *unit, size_t ws, int last) {
-    fprintf(f, "    {\"threads\": %d, \"best_%s\": %.4f, \"median_%s\": %.4f, \"trials\": %d",
-            nth, unit, r.best * scale, unit, r.median * scale, r.trials);
+static void json_result(FILE *f, int nth, result_t r, double scale, const char *unit, size_t ws,
+                        const char *isa, int last) {
+    fprintf(f, "    {\"threads\": %d, \"isa\": \"%s\", \"best_%s\": %.4f, \"median_%s\": %.4f, \"trials\": %d",
+            nth, isa, unit, r.best * scale, unit, r.median * scale, r.trials);
     if (ws) fprintf(f, ", \"bytes_per_thread\": %zu", ws);
     fprintf(f, "}%s\n", last ? "" : ",");
 }
@@ -516,6 +588,13 @@ int main(int argc, char **argv) {
     size_t array_bytes = array_mb > 0 ? (size_t)(array_mb * 1048576.0)
                                       : (size_t)(4 * ca.llc_bytes * ca.llc_instances);
     if (array_bytes < (size_t)(16 << 20) && array_mb <= 0) array_bytes = 16 << 20;
+    /* a --array-mb whose three arrays fit the last-level caches measures
+     * them, not DRAM: said on stderr and in the JSON */
+    int dram_in_cache = 3.0 * (double)array_bytes <= (double)ca.llc_bytes * ca.llc_instances;
+    if (dram_in_cache)
+        fprintf(stderr, "ceilings: warning: --array-mb %g: the three triad arrays (%.1f MiB) fit the "
+                "last-level caches (%.1f MiB): the \"DRAM\" triad measures a cache\n", array_mb,
+                3.0 * (double)array_bytes / 1048576.0, (double)ca.llc_bytes * ca.llc_instances / 1048576.0);
 
     /* the CPUs we may run on, for pinning worker i to the i-th of them */
     int cpus[MAXTHREADS], ncpus_aff = 0;
@@ -572,9 +651,9 @@ int main(int argc, char **argv) {
         l1[k] = cache_roof(s, (double)l1_bytes / 2, trials, &l1_ws[k]);
         l2[k] = cache_roof(s, (double)ca.l2_bytes / 2, trials, &l2_ws[k]);
         llc[k] = cache_roof(s, (double)ca.llc_bytes * ca.llc_instances / 2 / s->nth, trials, &llc_ws[k]);
-        fprintf(stderr, "ceilings: %d thread%s: FMA (%s) %.1f GFLOP/s, triad DRAM %.2f GB/s, "
+        fprintf(stderr, "ceilings: %d thread%s: FMA (%s) %.1f GFLOP/s, triad (%s) DRAM %.2f GB/s, "
                 "LLC %.1f GB/s, L2 %.1f GB/s, L1 %.1f GB/s\n", s->nth, s->nth > 1 ? "s" : "", isa->name,
-                fma[k].best * 1e-9, dram[k].best * 1e-9, llc[k].best * 1e-9, l2[k].best * 1e-9,
+                fma[k].best * 1e-9, isa->triad_isa, dram[k].best * 1e-9, llc[k].best * 1e-9, l2[k].best * 1e-9,
                 l1[k].best * 1e-9);
     }
 
@@ -614,6 +693,9 @@ int main(int argc, char **argv) {
     fprintf(f, "  \"loadavg\": [%.2f, %.2f, %.2f],\n", load[0], load[1], load[2]);
     fprintf(f, "  \"isa\": \"%s\",\n  \"vector_bits\": %d,\n  \"flops_per_fma_round\": %.0f,\n",
             isa->name, isa->vector_bits, isa->flops_per_iter);
+    /* --isa applies to the triads too: their vectors (avx2's triads need AVX only) */
+    fprintf(f, "  \"triad_isa\": \"%s\",\n  \"triad_vector_bits\": %d,\n", isa->triad_isa, isa->triad_bits);
+    fprintf(f, "  \"triad_dram_fits_llc\": %s,\n", dram_in_cache ? "true" : "false");
     fprintf(f, "  \"llc\": {\"level\": %d, \"bytes\": %lld, \"instances\": %d, \"source\": \"%s\"},\n",
             ca.llc_level, ca.llc_bytes, ca.llc_instances, ca.source);
     fprintf(f, "  \"l2_bytes\": %lld,\n  \"l2_source\": \"%s\",\n  \"triad_array_bytes\": %zu,\n",
@@ -621,16 +703,17 @@ int main(int argc, char **argv) {
     fprintf(f, "  \"l1d_bytes\": %lld,\n  \"l1d_source\": \"%s\",\n", l1_bytes, l1_source);
     fprintf(f, "  \"seconds\": %g,\n", seconds);
     fprintf(f, "  \"fma\": [\n");
-    for (int k = 0; k < nt; k++) json_result(f, nthreads[k], fma[k], 1e-9, "gflops", 0, k == nt - 1);
+    for (int k = 0; k < nt; k++) json_result(f, nthreads[k], fma[k], 1e-9, "gflops", 0, isa->name, k == nt - 1);
     fprintf(f, "  ],\n  \"triad_dram\": [\n");
     for (int k = 0; k < nt; k++)
-        json_result(f, nthreads[k], dram[k], 1e-9, "gbs", 3 * s->n * sizeof(double) / (size_t)nthreads[k], k == nt - 1);
+        json_result(f, nthreads[k], dram[k], 1e-9, "gbs", 3 * s->n * sizeof(double) / (size_t)nthreads[k],
+                    isa->triad_isa, k == nt - 1);
     fprintf(f, "  ],\n  \"triad_llc\": [\n");
-    for (int k = 0; k < nt; k++) json_result(f, nthreads[k], llc[k], 1e-9, "gbs", llc_ws[k], k == nt - 1);
+    for (int k = 0; k < nt; k++) json_result(f, nthreads[k], llc[k], 1e-9, "gbs", llc_ws[k], isa->triad_isa, k == nt - 1);
     fprintf(f, "  ],\n  \"triad_l2\": [\n");
-    for (int k = 0; k < nt; k++) json_result(f, nthreads[k], l2[k], 1e-9, "gbs", l2_ws[k], k == nt - 1);
+    for (int k = 0; k < nt; k++) json_result(f, nthreads[k], l2[k], 1e-9, "gbs", l2_ws[k], isa->triad_isa, k == nt - 1);
     fprintf(f, "  ],\n  \"triad_l1\": [\n");
-    for (int k = 0; k < nt; k++) json_result(f, nthreads[k], l1[k], 1e-9, "gbs", l1_ws[k], k == nt - 1);
+    for (int k = 0; k < nt; k++) json_result(f, nthreads[k], l1[k], 1e-9, "gbs", l1_ws[k], isa->triad_isa, k == nt - 1);
     double sink = 0;
     for (int i = 0; i < MAXTHREADS; i++) sink += s->sink[i];
     fprintf(f, "  ],\n  \"checksum\": %.6g\n}\n", sink);
