@@ -111,11 +111,29 @@ double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
 /* The rest of the backward pass, from d(lnf) in x->dbtc down to the
  * embeddings; call once after model_forward with the same g. */
 void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B);
-/* model_backward, calling layer_done(arg, l) as soon as layer l's parameter
- * gradients are final (l = L-1 down to 0; the embeddings' and the final
- * LayerNorm's are final only when it returns); layer_done NULL: none. */
-void model_backward_hook(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B,
-                         void (*layer_done)(void *arg, int l), void *arg);
+/* Calls from inside a pass, for the trainer's overlap of the ranks'
+ * exchanges with compute (any member NULL: not called; the arithmetic is
+ * the same with or without them):
+ *   layer_begin(arg, l)  forward: before layer l reads its parameters; l = -1
+ *                        before the embeddings, l = L before the final
+ *                        LayerNorm (the classifier reads wte, -1's)
+ *   layer_done(arg, l)   backward: layer l's parameter gradients are final
+ *                        (l = L-1 down to 0; the embeddings' and the final
+ *                        LayerNorm's only when backward returns)
+ *   tick(arg)            between the matmuls of a layer: 3 a layer in
+ *                        forward (and its recompute), 4 in backward */
+typedef struct {
+    void (*layer_begin)(void *arg, int l);
+    void (*layer_done)(void *arg, int l);
+    void (*tick)(void *arg);
+    void *arg;
+} model_hooks;
+
+/* model_forward and model_backward with hooks (h NULL: none). */
+double model_forward_hooks(const config_t *c, const params_t *p, ctx_t *x, int B,
+                           const params_t *g, float dloss, const model_hooks *h);
+void model_backward_hooks(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B,
+                          const model_hooks *h);
 
 #ifdef __cplusplus
 }

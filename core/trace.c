@@ -170,6 +170,10 @@ void trace_phase(trace_lane *l, int ph, double t0, double t1) {
     }
 }
 
+void trace_mpi_inflight(trace_lane *l, double t0, double t1) {
+    if (l->on) lane_add(l, TRACE_PH_MPI_INFLIGHT, -1, t0, t1);
+}
+
 void trace_step_begin(trace_t *tr, long step, double t_begin) {
     tr->cur = step;
     tr->t_begin = t_begin;
@@ -422,12 +426,16 @@ static void write_rank(FILE *f, const trace_t *tr, int rank, const double *d) {
     if (tr->nranks > 1) {
         put_meta(f, rank, xtid, "thread_name", "name", "MPI exchange (worker 0's MPI calls)", 0);
         put_meta(f, rank, xtid, "thread_sort_index", "sort_index", NULL, xtid);
+        put_meta(f, rank, xtid + 1, "thread_name", "name", "MPI in flight (worker 0's messages, beside compute "
+                 "where no MPI call above)", 0);
+        put_meta(f, rank, xtid + 1, "thread_sort_index", "sort_index", NULL, xtid + 1);
     }
     const double *e = d + 4 + (long)nth * NAME_D;
     for (long k = 0; k < nev; k++, e += EV_D) {
         int ph = (int)e[3], lane = (int)e[6], barrier = (int)e[4];
-        const char *pn = ph == TRACE_PH_JOB_START ? "job_start" : ph >= 0 && ph < PH_COUNT ? phase_names[ph] : "?";
-        int tid = ph == PH_COMM ? xtid : lane + 1;
+        const char *pn = ph == TRACE_PH_JOB_START ? "job_start" : ph == TRACE_PH_MPI_INFLIGHT ? "in flight" :
+                         ph >= 0 && ph < PH_COUNT ? phase_names[ph] : "?";
+        int tid = ph == PH_COMM ? xtid : ph == TRACE_PH_MPI_INFLIGHT ? xtid + 1 : lane + 1;
         long long a = ns_of(e[0]), b = ns_of(e[1]);
         fprintf(f, ",\n{\"name\":\"%s\",\"cat\":\"phase\",\"ph\":\"X\",\"pid\":%d,\"tid\":%d", pn, rank, tid);
         put_us(f, "ts", a);

@@ -21,7 +21,10 @@
  * barrier (`barrier_wait` with barrier = the last index: from its
  * optimizer's end until every worker arrived, as worker 0 sees it when
  * pool_run returns); the report's phase totals do not count them. Worker
- * 0's MPI calls (phase `comm`) go to a track of their own per rank.
+ * 0's MPI calls (phase `comm`) go to a track of their own per rank, and
+ * with --overlap on the time its messages were in flight (trainer.h's
+ * XCLK_INFLIGHT_*) to another, "MPI in flight": the part of it that lies
+ * beside no `comm` event is the hidden exchange.
  *
  * Threads: trace_phase is called by the worker that owns the lane, between
  * trace_step_begin and trace_step_end, which the calling thread of
@@ -40,7 +43,8 @@ extern "C" {
 #endif
 
 #define TRACE_BARRIERS 8         /* barriers a step records arrivals for (3 one rank, 6 MPI) */
-#define TRACE_EV_PER_STEP 24     /* events a lane holds per step (one rank: 8; MPI: 15) */
+#define TRACE_EV_PER_STEP 48     /* events a lane holds per step (one rank: 8; MPI: 15; --overlap
+                                    on: worker 0 up to 2 more per layer and bucket in flight) */
 #define TRACE_MAX_BYTES 100000000.0   /* a trace that would pass this is refused */
 #define TRACE_INSTANTS 16
 
@@ -53,6 +57,7 @@ typedef struct {
 } trace_event;
 
 #define TRACE_PH_JOB_START 100
+#define TRACE_PH_MPI_INFLIGHT 101   /* trace_mpi_inflight: the MPI in-flight track */
 
 /* one worker's buffers, written by that worker only; padded */
 typedef struct {
@@ -90,6 +95,9 @@ double trace_estimate_bytes(long steps, int workers, int ranks);
 
 /* worker side (trainer.c phase_end): phase ph ran from t0 to t1 */
 void trace_phase(trace_lane *l, int ph, double t0, double t1);
+/* worker 0 (trainer.c): messages in flight from t0 to t1, on the rank's
+ * in-flight track; the lane's phases and barriers are not touched */
+void trace_mpi_inflight(trace_lane *l, double t0, double t1);
 /* trainer_step: before pool_run (step = steps done), right after it (the
  * time pool_run returned: every worker had reached the job's end), and at
  * the step's end (after the MPI allgather; t_pool with one rank) */

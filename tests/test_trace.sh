@@ -113,6 +113,17 @@ if [[ -x $MPI ]] && command -v mpirun >/dev/null; then
     # worker 0's MPI calls sit on their own track; the step's end after the
     # allgather is read a few instructions later: 50 us of tolerance
     tcheck "$T/m.json" 2 2 4 50
+    # --overlap on: the messages in flight on a track of their own beside the MPI calls' (worker 0's
+    # forward split at its waits for parameters); per rank, its events add up to the report's clocks
+    mpirun --oversubscribe --bind-to none -np 2 "$MPI" --steps 4 --quiet --eval-batches 0 --threads 2 \
+        --overlap on --trace "$T/mo.json" --report "$T/mo_r.json" >/dev/null 2>"$T/merr" || bad "mpirun --overlap on: $(head -c 300 "$T/merr")"
+    tcheck "$T/mo.json" 2 2 4 50
+    check "--overlap on: the in-flight track's events add up to rank 0's clocks" $PY -c '
+import json,sys; ev=json.load(open(sys.argv[1]))["traceEvents"]; c=json.load(open(sys.argv[2]))["mpi"]["clocks"]
+tid={e["tid"] for e in ev if e["ph"]=="M" and e["name"]=="thread_name" and e["pid"]==0 and e["args"]["name"].startswith("MPI in flight")}
+d=sum(e["dur"] for e in ev if e["ph"]=="X" and e["pid"]==0 and e["tid"] in tid)
+want=1e6*(c["inflight_exchange"][0]+c["inflight_allgather"][0])
+sys.exit(0 if len(tid)==1 and want>0 and abs(d-want)<=0.01*16 else 1)' "$T/mo.json" "$T/mo_r.json"
 else
     skip "MPI trace: build/mpi/train_model or mpirun missing"
 fi
