@@ -119,19 +119,21 @@ def summarize(rows, configs, rates, overlaps):
                     off_exposed = exposed
                 m = nodes.model(ref_step, fwd, bwd, nbytes, bw, rtt) if None not in (ref_step, nbytes, bw, rtt) else {}
                 shaped = None if rate == "none" else rate_gbps(rate)
-                # the rate the bytes moved at: over the exposed time (off: every byte moves inside it),
-                # over the time in flight (on)
-                t_move = exposed if ov == "off" else inflight
-                reached = nbytes * 8 / (t_move * 1e-3) / 1e9 if nbytes and t_move else None
+                # the rate the bytes moved at, overlap off only: every byte moves inside the exposed
+                # time (with it on, in flight runs to the completion worker 0 sees: no transfer time)
+                reached = nbytes * 8 / (exposed * 1e-3) / 1e9 if nbytes and exposed and ov == "off" else None
                 proj = m.get("step_on_ms" if ov == "on" else "step_off_ms")
-                # what the dependencies allow to hide: the exchange (overlap off's exposed time) up
-                # to the forward and backward of a worker (the reference's)
-                allow = min(off_exposed, (fwd or 0.0) + (bwd or 0.0)) if ov == "on" and off_exposed else None
+                # hidden against what the dependencies allow: the exchange's transfer time on the
+                # probed link (the model's) less this run's exposed time, over the part of that
+                # transfer the forward and backward of a worker (the reference's) could cover
+                xm = m.get("exchange_ms")
+                allow = min(xm, (fwd or 0.0) + (bwd or 0.0)) if ov == "on" and xm else None
                 table.append({"config": label, "link": rate, "overlap": ov, "reps": len(xs), "step_ms": step,
                               "exchange_ms": exposed, "exchange_exposed_ms": exposed,
                               "exchange_hidden_ms": hidden, "exchange_in_flight_ms": inflight,
                               "hidden_allowed_ms": allow,
-                              "hidden_of_allowed": hidden / allow if hidden is not None and allow else None,
+                              "hidden_of_allowed": (max(0.0, xm - exposed) / allow if allow and exposed is not None
+                                                    else None),
                               "bytes_per_step": nbytes, "exchange_gbps": reached,
                               "exchange_of_shaped": reached / shaped if reached and shaped else None,
                               "exchange_least_ms": least,
@@ -159,9 +161,10 @@ def render(table, meta):
              "over the ranks): exposed = worker 0 blocked in MPI calls (the waits, the statistics, posting; "
              "waiting for the other rank included); hidden = messages in flight beside compute (gradient buckets "
              "during backward, the parameter all-gather during the next forward; completion seen at worker 0's "
-             "tests); in flight = both, from post to completion. Gbit/s = bytes / exposed (off) or / in flight "
-             "(on). allowed = what the dependencies let hide: min(exposed off, forward + backward of the "
-             "reference). Probe: scripts/cluster probe, per-direction TCP stream with both directions busy, and "
+             "tests, so an upper bound of the transfer hidden); in flight = both, from post to completion. Gbit/s "
+             "= bytes / exposed (overlap off). (of allowed) = (the model's transfer time on the probed link - "
+             "exposed) / min(that transfer, forward + backward of the reference): the share of what the "
+             "dependencies let hide that this run hid. Probe: scripts/cluster probe, per-direction TCP stream with both directions busy, and "
              "the ping-pong rtt.",
              "",
              "| config | link | overlap | reps | step ms | exposed ms | hidden ms (of allowed) | in flight ms | "
