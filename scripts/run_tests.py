@@ -38,6 +38,9 @@ SKIP_RE = re.compile(r"^(?:SKIP|skipped): (.*)")
 LIMIT_RE = re.compile(r"test-timeout: (\d+)")
 # lines a test wants in the CI log even when it passes (e.g. the gate's table)
 SHOW_RE = re.compile(r"^  (gate|table) \|")
+# a failed check's line (tests/check.sh, tests/check.h) or a sanitizer's verdict
+FAIL_RE = re.compile(r"^(FAIL\b|ERROR: \w+Sanitizer|WARNING: ThreadSanitizer|.*runtime error: )")
+FAIL_LINES_SHOWN = 30
 USAGE = """usage: scripts/run-tests.sh [--sanitizers | --all] [--only NAME[,NAME...]]
   (none)         the suite on $BUILD (default build)
   --sanitizers   the suite on build/asan (ASan+UBSan), then scripts/tsan.sh on build/tsan
@@ -113,6 +116,7 @@ class Totals:
     def __init__(self):
         self.passed = self.failed = self.skipped = 0
         self.bad = []
+        self.fail_lines = []    # (test, line): repeated at the end, where a log's tail shows them
 
 
 def run_one(label, name, argv, env, sanitized, tot):
@@ -175,6 +179,8 @@ def run_one(label, name, argv, env, sanitized, tot):
         print(f"    {n}")
     if f:
         tot.bad.append(label + (" (TIMEOUT)" if timed_out else ""))
+        why = [line for line in lines if FAIL_RE.match(line)] + [n for n in notes if not n.startswith("SKIP")]
+        tot.fail_lines += [(label, w) for w in (why or [f"exit code {rc}, no FAIL line (its last lines are above)"])]
         for line in lines[-40:]:
             print("    | " + line)
     sys.stdout.flush()
@@ -234,6 +240,12 @@ def main(argv):
         tot.failed += 1
         tot.bad.append(name)
     if tot.bad:
+        # the failed checks again, last, so that the tail of a long CI log names them
+        print(f"failed checks ({len(tot.fail_lines)}):")
+        for label, line in tot.fail_lines[:FAIL_LINES_SHOWN]:
+            print(f"    {label}: {line[:300]}")
+        if len(tot.fail_lines) > FAIL_LINES_SHOWN:
+            print(f"    ... and {len(tot.fail_lines) - FAIL_LINES_SHOWN} more (each test's lines are above)")
         print("failed: " + " ".join(tot.bad))
     print(f"{tot.passed} passed, {tot.failed} failed, {tot.skipped} skipped")
     return 1 if tot.failed or tot.passed + tot.skipped == 0 else 0
