@@ -157,6 +157,11 @@ check "2 nodes x 2 threads: overlap on gives the bits of overlap off" cmp -s "$t
 "${CL[@]}" run -- "$PWD/$MPI" "${A[@]}" --overlap on --save "$tmp/c2on.ck" >/dev/null 2>&1 || bad "2 x 1 overlap on: exit $?"
 check "2 nodes x 1 thread: overlap on (the all-gather beside the next forward) gives the bits of off" \
     cmp -s "$tmp/c2on.ck" "$tmp/c2.ck"
+# each layer's bucket landing only once forward waits for it (the test hook, over NaN), across the link
+CLLM_TEST_LATE_ALLGATHER=1 "${CL[@]}" run -- -x CLLM_TEST_LATE_ALLGATHER "$PWD/$MPI" "${A[@]}" --threads 2 --overlap on \
+    --save "$tmp/c22late.ck" >/dev/null 2>&1 || bad "2 x 2 late all-gather: exit $?"
+check "2 nodes x 2 threads: each layer waits for its parameters (late all-gather over NaN: the bits of off)" \
+    cmp -s "$tmp/c22late.ck" "$tmp/c22.ck"
 "${RUN[@]}" -np 2 "$MPI" "${A[@]}" --overlap on --save "$tmp/m2on.ck" --report "$tmp/m2on.json" \
     >/dev/null 2>&1 || bad "mpirun -np 2 --overlap on: exit $?"
 check "1 node x 2 ranks, overlap on: the bits of 1 process x 2 threads" cmp -s "$tmp/m2on.ck" "$tmp/t2.ck"
