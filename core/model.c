@@ -205,7 +205,6 @@ double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
     return model_forward_hooks(c, p, x, B, g, dloss, NULL);
 }
 
-
 double model_forward_hooks(const config_t *c, const params_t *p, ctx_t *x, int B,
                            const params_t *g, float dloss, const model_hooks *h) {
     const size_t T = c->T, C = c->C, L = c->L, V = c->V;
@@ -214,9 +213,11 @@ double model_forward_hooks(const config_t *c, const params_t *p, ctx_t *x, int B
 
     HOOK_AT(h, layer_begin, -1);
     encoder_forward(x->encoded, x->inp, p->t[P_WTE], p->t[P_WPE], B, T, C);
+    HOOK_AT(h, mark, -1);
     for (size_t l = 0; l < L; l++) {
         HOOK_AT(h, layer_begin, (int)l);
         layer_forward(c, p, x, (int)l, B, 1, h);
+        HOOK_AT(h, mark, (int)l);
     }
     HOOK_AT(h, layer_begin, (int)L);
     layernorm_forward(x->lnf, x->lnf_mean, x->lnf_rstd, x->res3 + (L - 1) * x->Bmax * T * C,
@@ -252,6 +253,7 @@ void model_backward_hooks(const config_t *c, const params_t *p, const params_t *
     memset(x->dres, 0, sizeof(float) * BT * C);
     layernorm_backward(x->dres, g->t[P_LNFW], g->t[P_LNFB], x->dbtc, x->res3 + (L - 1) * x->Bmax * T * C,
                        p->t[P_LNFW], x->lnf_mean, x->lnf_rstd, BT, C);
+    HOOK_AT(h, mark, (int)L);
 
     for (size_t l = L; l-- > 0;) {
         layer_act a = layer_acts(c, x, (int)l);
@@ -287,6 +289,7 @@ void model_backward_hooks(const config_t *c, const params_t *p, const params_t *
         layernorm_backward(x->dres, g->t[P_LN1W] + l * C, g->t[P_LN1B] + l * C, x->dbtc, a.res,
                            p->t[P_LN1W] + l * C, a.ln1m, a.ln1r, BT, C);
         HOOK_AT(h, layer_done, (int)l);
+        HOOK_AT(h, mark, (int)l);
     }
     /* encoded = wte[inp] + wpe: dwte already holds the classifier's part */
     encoder_backward(g->t[P_WTE], g->t[P_WPE], x->dres, x->inp, B, T, C);

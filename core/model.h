@@ -112,8 +112,8 @@ double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
  * embeddings; call once after model_forward with the same g. */
 void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B);
 /* Calls from inside a pass, for the trainer's overlap of the ranks'
- * exchanges with compute (any member NULL: not called; the arithmetic is
- * the same with or without them):
+ * exchanges with compute and for the trace's per-layer events (any member
+ * NULL: not called; the arithmetic is the same with or without them):
  *   layer_begin(arg, l)  forward: before layer l reads its parameters; l = -1
  *                        before the embeddings, l = L before the final
  *                        LayerNorm (the classifier reads wte, -1's)
@@ -121,11 +121,20 @@ void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx
  *                        (l = L-1 down to 0; the embeddings' and the final
  *                        LayerNorm's only when backward returns)
  *   tick(arg)            between the matmuls of a layer: 3 a layer in
- *                        forward (and its recompute), 4 in backward */
+ *                        forward (and its recompute), 4 in backward
+ *   mark(arg, l)         a boundary between the parts of a pass. Forward:
+ *                        l = -1 after the embeddings, l = 0..L-1 after
+ *                        layer l (what follows the last call is the head:
+ *                        final LayerNorm, classifier, loss and the
+ *                        classifier's fused backward). Backward: l = L after
+ *                        the final LayerNorm's backward (the head), then l
+ *                        after layer l's (after layer_done; what follows the
+ *                        l = 0 call is the embeddings' backward) */
 typedef struct {
     void (*layer_begin)(void *arg, int l);
     void (*layer_done)(void *arg, int l);
     void (*tick)(void *arg);
+    void (*mark)(void *arg, int l);
     void *arg;
 } model_hooks;
 

@@ -18,12 +18,15 @@
 
 struct trace {
     int nth, rank, nranks;
+    int layers;                  /* the model's L (the per-layer events' names) */
     comm_t *comm;
     long first, steps;           /* the run's steps: first .. first + steps - 1 */
     int events;                  /* record events (--trace) */
     long lo, hi;                 /* their window, absolute steps */
     trace_lane *lane;            /* nth, padded */
     trace_event *evmem;
+    double *markmem;             /* nth x mark_cap: the lanes' marks */
+    int *markid;
     double origin;               /* rank 0's clock at creation */
     double offset;               /* this rank's clock minus rank 0's (measured at creation) */
     double offset_err;           /* the measurement's bound: one broadcast's latency */
@@ -48,10 +51,17 @@ static long slow_hook(int ith) {
     return 0;
 }
 
-double trace_estimate_bytes(long steps, int workers, int ranks) {
-    /* a phase event is about 130 bytes of JSON; per step and worker 8 events
-     * with one rank, 15 with several (trace.h); per step 3 more lines */
-    return (double)steps * ((double)workers * (ranks > 1 ? 15 : 8) * 130.0 + 400.0) + 65536.0;
+/* per step and lane: phase events, then 5 (L + 2) for the layers' (trace.h) */
+static long ev_per_step(int layers) { return TRACE_EV_PER_STEP + 5 * ((long)layers + 2); }
+
+double trace_estimate_bytes(long steps, int workers, int ranks, int layers) {
+    /* an event is 134-146 bytes of JSON in a short run (phase and layer
+     * events alike), up to about 10 more when its step number and
+     * timestamps are long: 150; per step and worker 8 phase events with one
+     * rank, 15 with several (trace.h), and 2 (L + 2) layer events; per step
+     * 3 more lines */
+    double per_worker = (ranks > 1 ? 15 : 8) + 2.0 * ((double)layers + 2);
+    return (double)steps * ((double)workers * per_worker * 150.0 + 400.0) + 65536.0;
 }
 
 /* rank r's clock minus rank 0's: rank 0 broadcasts its clock reading, every
@@ -76,11 +86,12 @@ static void measure_offset(trace_t *tr) {
     tr->offset_err = best;
 }
 
-trace_t *trace_create(int nth, comm_t *comm, long first, long steps, int events, long lo, long hi,
-                      char *err, size_t errlen) {
+trace_t *trace_create(int nth, int layers, comm_t *comm, long first, long steps, int events, long lo,
+                      long hi, char *err, size_t errlen) {
     trace_t *tr = xcalloc(1, sizeof *tr);
     if (!tr) { snprintf(err, errlen, "cannot allocate %zu bytes for the trace", sizeof *tr); return NULL; }
     tr->nth = nth;
+    tr->layers = layers;
     tr->comm = comm;
     tr->rank = comm_rank(comm);
     tr->nranks = comm_size(comm);
@@ -90,20 +101,25 @@ trace_t *trace_create(int nth, comm_t *comm, long first, long steps, int events,
     tr->lo = lo;
     tr->hi = hi;
     tr->cur = -1;
-    long rec = tr->events ? hi - lo + 1 : 0;
+    long rec = tr->events ? hi - lo + 1 : 0, per = ev_per_step(layers);
+    int mcap = layers + 2;      /* marks per phase: L + 1 */
     tr->lane = mem_alloc(sizeof(trace_lane) * (size_t)nth);
     tr->spread_ms = xmalloc(sizeof(float) * (size_t)steps * TRACE_BARRIERS);
     tr->last = xmalloc(sizeof(short) * (size_t)steps * TRACE_BARRIERS);
     tr->scratch = xmalloc(sizeof(double) * 2 * (size_t)nth);
     if (tr->scratch) tr->arrivals = tr->scratch + nth;
     if (rec > 0) {
-        tr->evmem = mem_alloc(sizeof(trace_event) * (size_t)rec * TRACE_EV_PER_STEP * (size_t)nth);
+        tr->evmem = mem_alloc(sizeof(trace_event) * (size_t)rec * (size_t)per * (size_t)nth);
         tr->st_begin = xcalloc((size_t)rec * 4, sizeof(double));
+        tr->markmem = xmalloc(sizeof(double) * (size_t)mcap * (size_t)nth);
+        tr->markid = xmalloc(sizeof(int) * (size_t)mcap * (size_t)nth);
     }
-    if (!tr->lane || !tr->spread_ms || !tr->last || !tr->scratch || (rec > 0 && (!tr->evmem || !tr->st_begin))) {
+    if (!tr->lane || !tr->spread_ms || !tr->last || !tr->scratch ||
+        (rec > 0 && (!tr->evmem || !tr->st_begin || !tr->markmem || !tr->markid))) {
         size_t bytes = sizeof(trace_lane) * (size_t)nth + (sizeof(float) + sizeof(short)) * (size_t)steps * TRACE_BARRIERS +
                        sizeof(double) * 2 * (size_t)nth +
-                       (size_t)rec * (sizeof(trace_event) * TRACE_EV_PER_STEP * (size_t)nth + 4 * sizeof(double));
+                       (size_t)rec * (sizeof(trace_event) * (size_t)per * (size_t)nth + 4 * sizeof(double)) +
+                       (rec > 0 ? (sizeof(double) + sizeof(int)) * (size_t)mcap * (size_t)nth : 0);
         snprintf(err, errlen, "cannot allocate %zu bytes for the trace buffers (%ld steps x %d workers)", bytes,
                  rec ? rec : steps, nth);
         trace_free(tr);
@@ -118,8 +134,12 @@ trace_t *trace_create(int nth, comm_t *comm, long first, long steps, int events,
     for (long i = 0; i < steps * TRACE_BARRIERS; i++) { tr->spread_ms[i] = NAN; tr->last[i] = -1; }
     for (int i = 0; i < nth; i++) {
         trace_lane *l = &tr->lane[i];
-        l->cap = rec * TRACE_EV_PER_STEP;
+        l->cap = rec * per;
         l->ev = rec > 0 ? tr->evmem + (size_t)i * (size_t)l->cap : NULL;
+        l->layers = layers;
+        l->mark_cap = rec > 0 ? mcap : 0;
+        l->mark = rec > 0 ? tr->markmem + (size_t)i * (size_t)mcap : NULL;
+        l->mark_id = rec > 0 ? tr->markid + (size_t)i * (size_t)mcap : NULL;
         l->slow_ms = slow_hook(i);
     }
     measure_offset(tr);
@@ -130,6 +150,8 @@ void trace_free(trace_t *tr) {
     if (!tr) return;
     mem_free(tr->lane);
     mem_free(tr->evmem);
+    free(tr->markmem);
+    free(tr->markid);
     free(tr->st_begin);
     free(tr->spread_ms);
     free(tr->last);
@@ -140,30 +162,48 @@ void trace_free(trace_t *tr) {
 trace_lane *trace_lane_of(trace_t *tr, int ith) { return &tr->lane[ith]; }
 int trace_threads(const trace_t *tr) { return tr->nth; }
 
-static void lane_add(trace_lane *l, int ph, int barrier, double t0, double t1) {
+static void lane_add(trace_lane *l, int ph, int idx, double t0, double t1) {
     if (l->n >= l->cap) { l->dropped++; return; }
     trace_event *e = &l->ev[l->n++];
     e->t0 = t0;
     e->t1 = t1;
     e->step = l->step;
     e->ph = (short)ph;
-    e->barrier = (short)barrier;
+    e->idx = (short)idx;
     e->cpu = l->cpu;
 }
 
 void trace_phase(trace_lane *l, int ph, double t0, double t1) {
     if (l->first_t < 0) {        /* the step's first clock reading ends job_start */
         l->first_t = t0;
-        if (l->on && l->n > 0 && l->ev[l->n - 1].ph == TRACE_PH_JOB_START) {
+        if (l->on && l->js >= 0) {   /* (an MPI in-flight event may have come after it) */
             l->cpu = sched_getcpu();
-            l->ev[l->n - 1].t1 = t0;
-            l->ev[l->n - 1].cpu = l->cpu;
+            l->ev[l->js].t1 = t0;
+            l->ev[l->js].cpu = l->cpu;
         }
     }
     int b = -1;
     if (ph == PH_BARRIER && l->nb < TRACE_BARRIERS) { b = l->nb; l->arrive[l->nb++] = t0; }
     l->last_t = t1;
-    if (l->on) lane_add(l, ph, b, t0, t1);
+    if (l->on) {
+        lane_add(l, ph, b, t0, t1);
+        if (ph == PH_FORWARD || (ph == PH_BACKWARD && l->nmark > 0)) {
+            /* the parts between the marks, then the last one to the phase's
+             * end: backward's the embeddings; forward's the part after the
+             * last mark (the head after a whole forward; where a wait for
+             * parameters split it, the part it resumes in, fwd_next) */
+            int lp = ph == PH_FORWARD ? TRACE_PH_FWD_LAYER : TRACE_PH_BWD_LAYER;
+            double a = t0;
+            for (int k = 0; k < l->nmark; k++) {
+                lane_add(l, lp, l->mark_id[k], a, l->mark[k]);
+                a = l->mark[k];
+            }
+            int last = ph == PH_BACKWARD ? -1 : l->nmark > 0 ? l->mark_id[l->nmark - 1] + 1 : l->fwd_next;
+            lane_add(l, lp, last, a, t1);
+            if (ph == PH_FORWARD) l->fwd_next = last;
+        }
+    }
+    l->nmark = 0;
     if (ph == PH_FORWARD && l->slow_ms > 0) {          /* test hook: a straggler */
         struct timespec ts = { l->slow_ms / 1000, (l->slow_ms % 1000) * 1000000L };
         while (nanosleep(&ts, &ts) != 0) {}
@@ -172,6 +212,12 @@ void trace_phase(trace_lane *l, int ph, double t0, double t1) {
 
 void trace_mpi_inflight(trace_lane *l, double t0, double t1) {
     if (l->on) lane_add(l, TRACE_PH_MPI_INFLIGHT, -1, t0, t1);
+}
+
+void trace_mark(trace_lane *l, int layer) {
+    if (!l || !l->on || l->nmark >= l->mark_cap) return;
+    l->mark[l->nmark] = time_wall();
+    l->mark_id[l->nmark++] = layer;
 }
 
 void trace_step_begin(trace_t *tr, long step, double t_begin) {
@@ -185,6 +231,9 @@ void trace_step_begin(trace_t *tr, long step, double t_begin) {
         l->nb = 0;
         l->first_t = -1;
         l->last_t = t_begin;
+        l->nmark = 0;
+        l->fwd_next = -1;
+        l->js = on && l->n < l->cap ? l->n : -1;
         if (on) lane_add(l, TRACE_PH_JOB_START, -1, t_begin, t_begin);   /* t1: trace_phase */
     }
 }
@@ -304,7 +353,7 @@ void trace_report_json(const trace_t *tr, void *json_writer) {
 /* ---------------------------------------------------------------- the file */
 
 #define NAME_D 16                 /* a track name: 128 chars packed in 16 doubles */
-#define EV_D 7                    /* an event: t0 t1 step ph barrier cpu lane */
+#define EV_D 7                    /* an event: t0 t1 step ph idx cpu lane */
 
 /* hwloc's name for the kind of core `cpu` is, when the machine has more
  * than one kind (hybrid P/E cores); "" otherwise */
@@ -381,7 +430,7 @@ static double *pack(const trace_t *tr, const int *bound, long *count) {
             e[1] = v->t1 - tr->offset - tr->origin;
             e[2] = v->step;
             e[3] = v->ph;
-            e[4] = v->barrier;
+            e[4] = v->idx;
             e[5] = v->cpu;
             e[6] = i;
         }
@@ -432,17 +481,28 @@ static void write_rank(FILE *f, const trace_t *tr, int rank, const double *d) {
     }
     const double *e = d + 4 + (long)nth * NAME_D;
     for (long k = 0; k < nev; k++, e += EV_D) {
-        int ph = (int)e[3], lane = (int)e[6], barrier = (int)e[4];
-        const char *pn = ph == TRACE_PH_JOB_START ? "job_start" : ph == TRACE_PH_MPI_INFLIGHT ? "in flight" :
-                         ph >= 0 && ph < PH_COUNT ? phase_names[ph] : "?";
+        int ph = (int)e[3], lane = (int)e[6], idx = (int)e[4];
+        int layer = ph == TRACE_PH_FWD_LAYER || ph == TRACE_PH_BWD_LAYER;
+        char pn[48];
+        if (layer) {
+            const char *pass = ph == TRACE_PH_FWD_LAYER ? "forward" : "backward";
+            if (idx < 0) snprintf(pn, sizeof pn, "%s embeddings", pass);
+            else if (idx >= tr->layers) snprintf(pn, sizeof pn, "%s head", pass);
+            else snprintf(pn, sizeof pn, "%s layer %d", pass, idx);
+        } else {
+            snprintf(pn, sizeof pn, "%s", ph == TRACE_PH_JOB_START ? "job_start" :
+                     ph == TRACE_PH_MPI_INFLIGHT ? "in flight" : ph >= 0 && ph < PH_COUNT ? phase_names[ph] : "?");
+        }
         int tid = ph == PH_COMM ? xtid : ph == TRACE_PH_MPI_INFLIGHT ? xtid + 1 : lane + 1;
         long long a = ns_of(e[0]), b = ns_of(e[1]);
-        fprintf(f, ",\n{\"name\":\"%s\",\"cat\":\"phase\",\"ph\":\"X\",\"pid\":%d,\"tid\":%d", pn, rank, tid);
+        fprintf(f, ",\n{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":%d", pn,
+                layer ? "layer" : "phase", rank, tid);
         put_us(f, "ts", a);
         put_us(f, "dur", b > a ? b - a : 0);
         fprintf(f, ",\"args\":{\"step\":%ld,\"worker\":%d", (long)e[2] + 1, rank * nth + lane);
-        if (barrier >= 0) fprintf(f, ",\"barrier\":%d", barrier);
-        if ((int)e[5] >= 0) fprintf(f, ",\"cpu\":%d", (int)e[5]);
+        if (layer && idx >= 0 && idx < tr->layers) fprintf(f, ",\"layer\":%d", idx);
+        if (!layer && ph == PH_BARRIER && idx >= 0) fprintf(f, ",\"barrier\":%d", idx);
+        if (!layer && (int)e[5] >= 0) fprintf(f, ",\"cpu\":%d", (int)e[5]);
         fprintf(f, "}}");
     }
     for (long r = 0; r < rec; r++, e += 2) {
@@ -511,10 +571,10 @@ int trace_write(trace_t *tr, const char *path, const int *bound, const char *com
             jw_put_str(f, build_git());
             fprintf(f, ",\"command\":");
             jw_put_str(f, command ? command : "");
-            fprintf(f, ",\"ranks\":%d,\"threads\":%d,\"steps_first\":%ld,\"steps_last\":%ld,"
+            fprintf(f, ",\"ranks\":%d,\"threads\":%d,\"layers\":%d,\"steps_first\":%ld,\"steps_last\":%ld,"
                     "\"clock\":\"CLOCK_MONOTONIC, the phase clocks' clock; ts in us since rank 0's trace start\","
                     "\"clock_offset_bound_us\":%.3f,\"dropped_events\":%ld},\n\"traceEvents\":[\n",
-                    R, tr->nth, tr->lo + 1, tr->hi + 1, tr->offset_err * 1e6, dropped);
+                    R, tr->nth, tr->layers, tr->lo + 1, tr->hi + 1, tr->offset_err * 1e6, dropped);
             for (int r = 0; r < R; r++) write_rank(f, tr, r, all + off[r] / 2);
             for (int i = 0; i < tr->ninst; i++) {
                 long long t0 = ns_of(tr->inst[i].t0 - tr->origin), t1 = ns_of(tr->inst[i].t1 - tr->origin);

@@ -92,8 +92,9 @@ static void usage(FILE *f) {
 "  --phase-counters EVENTS   per-thread perf events read at every phase boundary, per\n"
 "                       worker and phase in the report (comma list, at most %d of:\n"
 "                       %s)\n"
-"  --trace FILE         a timeline of every worker's phases per step (Chrome Trace Event\n"
-"                       JSON: open it in ui.perfetto.dev or chrome://tracing; README)\n"
+"  --trace FILE         a timeline of every worker's phases per step, forward and backward\n"
+"                       per layer (Chrome Trace Event JSON: open it in ui.perfetto.dev or\n"
+"                       chrome://tracing; README)\n"
 "  --trace-steps A:B    trace only steps A..B (as the progress lines number them); a trace\n"
 "                       that would pass 100 MB is refused before training without it\n"
 "  --help\n"
@@ -540,7 +541,7 @@ int main(int argc, char **argv) {
                       first + 1, first + steps);
     }
     if (co.trace) {
-        double bytes = trace_estimate_bytes(thi - tlo + 1, threads * nranks, nranks);
+        double bytes = trace_estimate_bytes(thi - tlo + 1, threads * nranks, nranks, cfg.L);
         if (bytes > TRACE_MAX_BYTES)
             die_usage("--trace %s: %ld steps x %d workers would make a trace of about %.0f MB, more "
                       "than %.0f MB; trace a window of steps with --trace-steps A:B (for example "
@@ -552,7 +553,7 @@ int main(int argc, char **argv) {
     if (!t) die("%s", err);
     trace_t *tr = NULL;
     if (opt.timing) {
-        tr = trace_create(threads, g_comm, first, steps, co.trace != NULL, tlo, thi, err, sizeof err);
+        tr = trace_create(threads, cfg.L, g_comm, first, steps, co.trace != NULL, tlo, thi, err, sizeof err);
         if (!tr) die("%s", err);
         trainer_set_trace(t, tr);
     }

@@ -272,7 +272,7 @@ static struct {
     long kill_rank, kill_step;     /* CLLM_TEST_KILL_RANK=R:S, -1 off */
     int debug_touch;               /* CLLM_DEBUG_FIRST_TOUCH=1 */
     int progress_ticks;            /* CLLM_OVERLAP_PROGRESS=layers: 0 (a benchmark's comparison) */
-    int late;                      /* CLLM_TEST_LATE_ALLGATHER=1 */
+    int late;                      /* CLLM_TEST_LATE_ALLGATHER=1 (2: and worker 0 always waits) */
 } hooks;
 
 static void hooks_read(void) {
@@ -289,7 +289,7 @@ static void hooks_read(void) {
     const char *prog = getenv("CLLM_OVERLAP_PROGRESS");
     hooks.progress_ticks = !(prog && strcmp(prog, "layers") == 0);
     const char *late = getenv("CLLM_TEST_LATE_ALLGATHER");
-    hooks.late = late && strcmp(late, "1") == 0;
+    hooks.late = !late ? 0 : strcmp(late, "1") == 0 ? 1 : strcmp(late, "2") == 0 ? 2 : 0;
 }
 
 trainer_t *trainer_create_planned(const trainer_plan_t *pl, const train_opts *o, comm_t *comm,
@@ -598,6 +598,7 @@ typedef struct { trainer_t *t; int ith; worker_t *w; stamp *s; } layer_arg;
 static void layer_done(void *arg, int l) {
     layer_arg *a = arg;
     trainer_t *t = a->t;
+    if (l >= t->cfg.L) return;  /* the head's call: its bucket is summed after the barrier */
     const int b = t->cfg.L - 1 - l;
     if (atomic_fetch_add_explicit(&t->bk_count[b], 1, memory_order_acq_rel) == t->nth - 1) {
         const ranks_t rk = ranks_view(t);
@@ -687,7 +688,7 @@ static void layer_begin(void *arg, int l) {
     if (!t->ag_pending) return;                  /* nothing in flight: the gate is open */
     ag_post_upto(t, k + 1);                      /* posted already (but under the test hook) */
     const int n = t->ag_mark[k + 1];
-    if (!comm_test_upto(t->comm, COMM_Q_PARAM, n)) {
+    if (t->late == 2 || !comm_test_upto(t->comm, COMM_Q_PARAM, n)) {   /* 2: a wait each layer (test hook) */
         *a->s = phase_end(t, a->w, PH_FORWARD, *a->s);
         double t0 = a->s->wall;
         comm_wait_upto(t->comm, COMM_Q_PARAM, n);
@@ -706,6 +707,15 @@ static void layer_begin(void *arg, int l) {
     }
     atomic_store_explicit(&t->ag_have, k + 1, memory_order_release);
     if (t->nth > 1) syscall(SYS_futex, &t->ag_have, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* model_hooks.mark, between the parts of a pass: a clock reading for the
+ * trace's per-layer events (trace_mark: only in a step it records; the
+ * backward's comes after layer_done, so that a layer's event holds the
+ * bucket work that follows it) */
+static void layer_mark(void *arg, int l) {
+    layer_arg *a = arg;
+    trace_mark(a->w->tl, l);
 }
 
 /* --overlap on, after backward's barrier (every layer's bucket is summed):
@@ -789,10 +799,14 @@ static void step_job(void *arg, int ith, int nth) {
      * with --overlap on the parameter all-gather is waited for layer by
      * layer inside it (worker 0's blocked waits are `comm`; the others'
      * waits for worker 0 stay in their forward) and the gradient buckets
-     * go out during backward */
+     * go out during backward; the model's hooks only where they do
+     * something: the overlapped exchange, or a step whose per-layer events
+     * the trace records */
     layer_arg la = { t, ith, w, &s };
-    const model_hooks hk = { layer_begin, layer_done, layer_tick, &la };
-    const model_hooks *h = t->overlap ? &hk : NULL;
+    const int marks = w->tl && w->tl->on;
+    const model_hooks hk = { t->overlap ? layer_begin : NULL, t->overlap ? layer_done : NULL,
+                             t->overlap ? layer_tick : NULL, marks ? layer_mark : NULL, &la };
+    const model_hooks *h = t->overlap || marks ? &hk : NULL;
     w->loss = model_forward_hooks(&t->cfg, &t->p, x, w->rows, &t->g[ith], dloss, h);
     s = phase_end(t, w, PH_FORWARD, s);
     model_backward_hooks(&t->cfg, &t->p, &t->g[ith], x, w->rows, h);
@@ -860,19 +874,24 @@ float trainer_step(trainer_t *t) {
         atomic_store_explicit(&t->ag_have, t->ag_pending ? 0 : t->cfg.L + 1, memory_order_relaxed);
     }
     pool_run(t->pool, step_job, t);
-    double t_pool = tr ? time_wall() : 0.0;
+    /* under MPI worker 0's allgather below starts at the clock reading that
+     * ends the job and its end ends the step, so the trace tiles the step
+     * with no gap a preemption could widen (its phase total includes
+     * trace_job_end's statistics, a few microseconds) */
+    stamp s = { 0, 0 };
+    if (t->nranks > 1) s = phase_start(t, &t->w[0]);
+    double t_pool = tr ? (t->nranks > 1 ? s.wall : time_wall()) : 0.0;
     if (tr) trace_job_end(tr, t_pool);
-    double loss = 0.0;
+    double loss = 0.0, t_end = t_pool;   /* one rank: nothing after the job */
     if (t->nranks > 1) {
         /* ---- MPI insertion point 3 of 3: the updated slices from every rank
          * (worker 0 is this thread; the job's end ordered every AdamW before) */
-        stamp s = phase_start(t, &t->w[0]);
         const ranks_t rk = ranks_view(t);
         if (t->overlap)
             ag_post(t);            /* completed in the next step's forward (or by params_sync) */
         else
             ranks_allgather(&rk, t->params);
-        phase_end(t, &t->w[0], PH_COMM, s);
+        t_end = phase_end(t, &t->w[0], PH_COMM, s).wall;
         for (int g = 0; g < t->nworkers; g++) loss += t->wstat_all[2 * g];
         t->xs[XCLK_EXPOSED] = t->w[0].wall[PH_COMM] - comm0;
         t->xs[XCLK_HIDDEN] = t->xs[XCLK_HIDDEN_EXCHANGE] + t->xs[XCLK_HIDDEN_ALLGATHER];
@@ -881,7 +900,7 @@ float trainer_step(trainer_t *t) {
     } else {
         for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
     }
-    if (tr) trace_step_end(tr, t->nranks > 1 ? time_wall() : t_pool);   /* one rank: nothing after the job */
+    if (tr) trace_step_end(tr, t_end);
     t->step++;
     return (float)(loss / ((double)t->Bglobal * t->cfg.T));
 }

@@ -9,6 +9,7 @@
 #     a summary line and one past its time limit each count as failed, and the
 #     tail says why;
 #   - --only a test that does not exist fails; a passing suite exits 0.
+# test-timeout: 60
 # Ends with "N passed, N failed" and exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,8 +24,10 @@ fake test_a.sh 'echo "a: 3 passed, 0 failed, 1 skipped"; echo "SKIP: no widget"'
 fake test_b.sh 'echo "FAIL: the widget is 7 (want 8)"; echo "b: 1 passed, 1 failed"; exit 1'
 fake test_c.sh 'echo "c: 2 passed, 0 failed"; echo noise; exit 3'
 fake test_d.sh 'echo "nothing counted"'
-fake test_e.sh '# test-timeout: 1
-sleep 30; echo "e: 1 passed, 0 failed"'
+# (the limit's tag split here, or the runner would read it in this file too)
+fake test_e.sh "# test-""timeout: 1
+sleep 30; echo \"e: 1 passed, 0 failed\""
+
 run() { rc=0; TEST_GRACE=1 /usr/bin/python3 "$T/scripts/run_tests.py" "$@" >"$T/out" 2>&1 || rc=$?; }
 
 run

@@ -6,9 +6,12 @@ worker was last, and a flag where one worker is last more often than
 chance allows: a one-sided binomial test (scipy.stats.binomtest) of k last
 arrivals in n steps against 1/W, Bonferroni-adjusted over the point's
 workers x barriers, flagged at p < 0.01. When every worker of every rep was
-bound to a CPU (--pin) and the machine has several NUMA nodes, the same test
-per NUMA node (against its share of the workers) is added. Core kinds are
-not grouped (meta.json does not record them).
+bound to the same CPU (--pin), the same test per group of workers, against
+the group's share of the workers, is added for the NUMA nodes (when the
+machine has several: meta.json's host.topology.numa) and for the core kinds
+(when it has several: host.topology.cpukinds, hwloc's, e.g. IntelCore and
+IntelAtom), each group a test of its own in the Bonferroni count. Unbound
+workers move between CPUs, so neither is grouped then.
 """
 import numpy as np
 from scipy import stats as sps
@@ -28,11 +31,9 @@ def cpu_list(text):
     return out
 
 
-def numa_of_workers(reports, numa, W):
-    """Each worker's NUMA node (os_index) when every rep bound every worker to
-    the same CPU and there are several nodes; else None."""
-    if not numa or len(numa) < 2:
-        return None
+def bound_cpus(reports, W):
+    """Each worker's CPU when every rep bound every worker to the same CPU
+    (the reports' pin.workers[].bound); else None."""
     bound = None
     for r in reports:
         ws = ((r.get("pin") or {}).get("workers")) or []
@@ -40,17 +41,50 @@ def numa_of_workers(reports, numa, W):
         if len(b) != W or any(x is None for x in b) or (bound is not None and b != bound):
             return None
         bound = b
-    node = {c: n["os_index"] for n in numa for c in cpu_list(n.get("pus"))}
-    out = [node.get(c) for c in bound or []]
+    return bound
+
+
+def group_of_workers(reports, groups, key, W):
+    """Each worker's group (the value of `key` of the group whose "pus" list
+    holds its CPU) when every worker is bound and there are several groups;
+    else None."""
+    if not groups or len(groups) < 2:
+        return None
+    bound = bound_cpus(reports, W)
+    of = {c: g[key] for g in groups for c in cpu_list(g.get("pus"))}
+    out = [of.get(c) for c in bound or []]
     return out if out and None not in out else None
 
 
-def analyse(reports, skip_warmup=1, numa=None):
+def numa_of_workers(reports, numa, W):
+    """Each worker's NUMA node (os_index), see group_of_workers."""
+    return group_of_workers(reports, numa, "os_index", W)
+
+
+def kind_of_workers(reports, cpukinds, W):
+    """Each worker's core kind (hwloc's cpukind index, higher = faster), see
+    group_of_workers."""
+    return group_of_workers(reports, cpukinds, "index", W)
+
+
+def kind_name(cpukinds, k):
+    """hwloc's CoreType of kind k (e.g. IntelAtom) or its FrequencyMaxMHz, "" when neither."""
+    for c in cpukinds or []:
+        if c.get("index") == k:
+            info = c.get("info") or {}
+            if info.get("CoreType"):
+                return info["CoreType"]
+            if info.get("FrequencyMaxMHz"):
+                return f"{info['FrequencyMaxMHz']} MHz"
+    return ""
+
+
+def analyse(reports, skip_warmup=1, numa=None, cpukinds=None):
     """One point: reports = the train_model reports of its repetitions (dicts
-    with "stragglers", and "pin" for the NUMA grouping). None when none
-    carries the statistics (1 worker, or no phase clocks). The first
-    skip_warmup steps of each are left out. numa: meta.json's
-    host.topology.numa list."""
+    with "stragglers", and "pin" for the grouping by NUMA node and core
+    kind). None when none carries the statistics (1 worker, or no phase
+    clocks). The first skip_warmup steps of each are left out. numa,
+    cpukinds: meta.json's host.topology.numa and .cpukinds lists."""
     st = [r.get("stragglers") for r in reports if isinstance(r, dict) and r.get("stragglers")]
     if not st:
         return None
@@ -58,7 +92,11 @@ def analyse(reports, skip_warmup=1, numa=None):
     names = [b["name"] for b in st[0]["barriers"]]
     out = {"workers": W, "reps": len(st), "barriers": [], "flags": []}
     tests = []
-    nodes = numa_of_workers([r for r in reports if isinstance(r, dict) and r.get("stragglers")], numa, W)
+    with_st = [r for r in reports if isinstance(r, dict) and r.get("stragglers")]
+    nodes = numa_of_workers(with_st, numa, W)
+    kinds = kind_of_workers(with_st, cpukinds, W)
+    if kinds:
+        out["core_kinds"] = kinds
     for i, name in enumerate(names):
         spread, last = [], []
         for s in st:
@@ -77,9 +115,10 @@ def analyse(reports, skip_warmup=1, numa=None):
                                 "last_share": [float(c) / n for c in counts]})
         for w in range(W):
             tests.append((name, "worker", w, int(counts[w]), n, 1.0 / W))
-        for g in sorted(set(nodes or [])):
-            members = [w for w in range(W) if nodes[w] == g]
-            tests.append((name, "numa_node", g, int(sum(counts[w] for w in members)), n, len(members) / W))
+        for key, of in (("numa_node", nodes), ("core_kind", kinds)):
+            for g in sorted(set(of or [])):
+                members = [w for w in range(W) if of[w] == g]
+                tests.append((name, key, g, int(sum(counts[w] for w in members)), n, len(members) / W))
     m = max(1, len(tests))
     for name, kind, who, k, n, p0 in tests:
         if p0 >= 1.0:
@@ -87,7 +126,10 @@ def analyse(reports, skip_warmup=1, numa=None):
         p = sps.binomtest(k, n, p0, alternative="greater").pvalue
         p_adj = min(1.0, p * m)
         if p_adj < ALPHA:
-            out["flags"].append({"barrier": name, kind: who, "last": k, "steps": n, "share": k / n, "p": p_adj})
+            f = {"barrier": name, kind: who, "last": k, "steps": n, "share": k / n, "p": p_adj}
+            if kind == "core_kind":
+                f["core_kind_name"] = kind_name(cpukinds, who)
+            out["flags"].append(f)
     # the time the median worker waits for the last one, per step: the
     # mean spreads added over the barriers
     out["wait_ms_per_step"] = float(sum(b["spread_mean_ms"] for b in out["barriers"]))
@@ -97,9 +139,10 @@ def analyse(reports, skip_warmup=1, numa=None):
 def of_run(run):
     """Per variant, the points with stragglers statistics (thread count order)."""
     res = {}
-    numa = (((run.get("meta") or {}).get("host") or {}).get("topology") or {}).get("numa")
+    topo = ((run.get("meta") or {}).get("host") or {}).get("topology") or {}
     for (v, n), p in sorted(run["points"].items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        a = analyse([q.get("report_raw") or {} for q in p["reps"]], numa=numa)
+        a = analyse([q.get("report_raw") or {} for q in p["reps"]], numa=topo.get("numa"),
+                    cpukinds=topo.get("cpukinds"))
         if a:
             a.update({"threads": n, "oversubscribed": bool(p.get("over"))})
             res.setdefault(v, []).append(a)
@@ -107,7 +150,12 @@ def of_run(run):
 
 
 def who_of(f):
-    return f"worker {f['worker']}" if "worker" in f else f"NUMA node {f['numa_node']}"
+    if "worker" in f:
+        return f"worker {f['worker']}"
+    if "core_kind" in f:
+        name = f.get("core_kind_name")
+        return f"core kind {f['core_kind']}" + (f" ({name})" if name else "")
+    return f"NUMA node {f['numa_node']}"
 
 
 def verdict_sentence(res, v="lockfree", min_share=0.10, min_ms=0.05):
@@ -144,9 +192,9 @@ def section(res):
          "Per barrier of a step (phase clocks, every step but the first of each rep, reps pooled): the arrival "
          "spread, latest minus median arrival (ms: median and 90th percentile over steps), and the share of steps "
          "each worker arrived last. A flag: one worker last more often than chance (1/W) allows, one-sided "
-         "binomial test, Bonferroni over workers x barriers, p < 0.01; with every worker bound (--pin) on a "
-         "machine of several NUMA nodes, also per node against its share of the workers. Under MPI: rank 0's "
-         "workers.", ""]
+         "binomial test, Bonferroni over the tests (workers and groups x barriers), p < 0.01; with every worker "
+         "bound (--pin) on a machine of several NUMA nodes or of several core kinds (hwloc cpukinds), also per "
+         "node and per kind against its share of the workers. Under MPI: rank 0's workers.", ""]
     if not S:
         return L + ["No point with more than one worker carries the statistics (train_model before the report's "
                     "`stragglers` field, or --no-timing).", ""]
