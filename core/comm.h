@@ -71,18 +71,29 @@ int comm_max_int(comm_t *c, int v);
 void comm_bcast(comm_t *c, void *buf, size_t n);
 
 /* Non-blocking messages for the overlapped exchange (--overlap on): worker 0
- * posts sends and receives of n floats to or from rank peer as buckets of
- * gradients become ready; both sides post them in the same order, so MPI's
- * non-overtaking rule matches them (one tag). comm_reserve sizes the queue
+ * posts sends and receives of n floats to or from rank peer on one of three
+ * queues: COMM_Q_GRAD, the gradient buckets posted as backward makes them
+ * ready; COMM_Q_PARAM, the parameter all-gather's receives, waited for
+ * bucket by bucket in the next forward; COMM_Q_PARAM_SEND, its sends. A
+ * message's tag is its exchange's (the gradients', the parameters'), and
+ * both sides post an exchange's messages in the same order, so MPI's
+ * non-overtaking rule matches them. comm_reserve sizes a queue
  * once, when the trainer is created (0, or -1 when it cannot allocate);
- * posting past it is a CHECK failure. comm_progress tests every posted
- * message (MPI progresses only inside its calls) and returns 1 when all are
- * done; comm_wait_all waits for them all and empties the queue. */
-int comm_reserve(comm_t *c, int n);
-void comm_post_send(comm_t *c, const float *buf, size_t n, int peer);
-void comm_post_recv(comm_t *c, float *buf, size_t n, int peer);
-int comm_progress(comm_t *c);
-void comm_wait_all(comm_t *c);
+ * posting past it is a CHECK failure. comm_posted is the number of messages
+ * posted on q since it was last emptied (a mark for comm_wait_upto);
+ * comm_progress tests every posted message not yet known complete (MPI
+ * progresses only inside its calls) and returns 1 when all are done;
+ * comm_test_upto / comm_wait_upto test / wait for the first n; comm_wait_all
+ * waits for them all and empties the queue. */
+enum { COMM_Q_GRAD = 0, COMM_Q_PARAM = 1, COMM_Q_PARAM_SEND = 2, COMM_QUEUES = 3 };
+int comm_reserve(comm_t *c, int q, int n);
+void comm_post_send(comm_t *c, int q, const float *buf, size_t n, int peer);
+void comm_post_recv(comm_t *c, int q, float *buf, size_t n, int peer);
+int comm_posted(const comm_t *c, int q);
+int comm_progress(comm_t *c, int q);
+int comm_test_upto(comm_t *c, int q, int n);
+void comm_wait_upto(comm_t *c, int q, int n);
+void comm_wait_all(comm_t *c, int q);
 
 #ifdef __cplusplus
 }

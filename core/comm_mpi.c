@@ -16,8 +16,10 @@
 struct comm {
     int rank, size, provided;
     int *scnt, *sdsp, *rcnt, *rdsp;   /* MPI's int counts, per rank */
-    MPI_Request *req;                 /* comm_post_*: nreq posted of cap */
-    int nreq, cap;
+    struct {                          /* comm_post_* on queue q: nreq posted of cap, */
+        MPI_Request *req;             /* the first done known complete */
+        int nreq, done, cap;
+    } q[COMM_QUEUES];
     char library[MPI_MAX_LIBRARY_VERSION_STRING];
 };
 
@@ -73,7 +75,7 @@ void comm_finalize(comm_t *c) {
     if (!c) return;
     MPI_Finalize();
     free(c->scnt);
-    free(c->req);
+    for (int q = 0; q < COMM_QUEUES; q++) free(c->q[q].req);
     free(c);
 }
 
@@ -146,34 +148,51 @@ void comm_bcast(comm_t *c, void *buf, size_t n) {
     MPI_Bcast(buf, to_int(n), MPI_BYTE, 0, MPI_COMM_WORLD);
 }
 
-int comm_reserve(comm_t *c, int n) {
-    if (n <= c->cap) return 0;
+int comm_reserve(comm_t *c, int q, int n) {
+    if (n <= c->q[q].cap) return 0;
     MPI_Request *r = xcalloc((size_t)n, sizeof *r);
     if (!r) return -1;
-    free(c->req);
-    c->req = r;
-    c->cap = n;
-    c->nreq = 0;
+    free(c->q[q].req);
+    c->q[q].req = r;
+    c->q[q].cap = n;
+    c->q[q].nreq = c->q[q].done = 0;
     return 0;
 }
 
-void comm_post_send(comm_t *c, const float *buf, size_t n, int peer) {
-    CHECK(c->nreq < c->cap, "comm_post_send: more than the %d messages reserved", c->cap);
-    MPI_Isend(buf, to_int(n), MPI_FLOAT, peer, 0, MPI_COMM_WORLD, &c->req[c->nreq++]);
+/* the tag of queue q: the exchange's (a parameter send matches a parameter
+ * receive, never a gradient's) */
+static const int queue_tag[COMM_QUEUES] = { 0, 1, 1 };
+
+void comm_post_send(comm_t *c, int q, const float *buf, size_t n, int peer) {
+    CHECK(c->q[q].nreq < c->q[q].cap, "comm_post_send: more than the %d messages reserved", c->q[q].cap);
+    MPI_Isend(buf, to_int(n), MPI_FLOAT, peer, queue_tag[q], MPI_COMM_WORLD, &c->q[q].req[c->q[q].nreq++]);
 }
 
-void comm_post_recv(comm_t *c, float *buf, size_t n, int peer) {
-    CHECK(c->nreq < c->cap, "comm_post_recv: more than the %d messages reserved", c->cap);
-    MPI_Irecv(buf, to_int(n), MPI_FLOAT, peer, 0, MPI_COMM_WORLD, &c->req[c->nreq++]);
+void comm_post_recv(comm_t *c, int q, float *buf, size_t n, int peer) {
+    CHECK(c->q[q].nreq < c->q[q].cap, "comm_post_recv: more than the %d messages reserved", c->q[q].cap);
+    MPI_Irecv(buf, to_int(n), MPI_FLOAT, peer, queue_tag[q], MPI_COMM_WORLD, &c->q[q].req[c->q[q].nreq++]);
 }
 
-int comm_progress(comm_t *c) {
-    int done = 1;
-    if (c->nreq) MPI_Testall(c->nreq, c->req, &done, MPI_STATUSES_IGNORE);
+int comm_posted(const comm_t *c, int q) { return c->q[q].nreq; }
+
+int comm_test_upto(comm_t *c, int q, int n) {
+    int done = 1, d = c->q[q].done;
+    CHECK(n <= c->q[q].nreq, "comm_test_upto: %d of %d posted", n, c->q[q].nreq);
+    if (n > d) MPI_Testall(n - d, c->q[q].req + d, &done, MPI_STATUSES_IGNORE);
+    if (done && n > d) c->q[q].done = n;
     return done;
 }
 
-void comm_wait_all(comm_t *c) {
-    if (c->nreq) MPI_Waitall(c->nreq, c->req, MPI_STATUSES_IGNORE);
-    c->nreq = 0;
+int comm_progress(comm_t *c, int q) { return comm_test_upto(c, q, c->q[q].nreq); }
+
+void comm_wait_upto(comm_t *c, int q, int n) {
+    int d = c->q[q].done;
+    CHECK(n <= c->q[q].nreq, "comm_wait_upto: %d of %d posted", n, c->q[q].nreq);
+    if (n > d) MPI_Waitall(n - d, c->q[q].req + d, MPI_STATUSES_IGNORE);
+    if (n > d) c->q[q].done = n;
+}
+
+void comm_wait_all(comm_t *c, int q) {
+    comm_wait_upto(c, q, c->q[q].nreq);
+    c->q[q].nreq = c->q[q].done = 0;
 }

@@ -58,8 +58,11 @@ int comm_max_int(comm_t *c, int v) { (void)c; return v; }
 void comm_bcast(comm_t *c, void *buf, size_t n) { (void)c; (void)buf; (void)n; }
 
 /* one rank: nothing is ever posted */
-int comm_reserve(comm_t *c, int n) { (void)c; (void)n; return 0; }
-void comm_post_send(comm_t *c, const float *buf, size_t n, int peer) { (void)c; (void)buf; (void)n; (void)peer; }
-void comm_post_recv(comm_t *c, float *buf, size_t n, int peer) { (void)c; (void)buf; (void)n; (void)peer; }
-int comm_progress(comm_t *c) { (void)c; return 1; }
-void comm_wait_all(comm_t *c) { (void)c; }
+int comm_reserve(comm_t *c, int q, int n) { (void)c; (void)q; (void)n; return 0; }
+void comm_post_send(comm_t *c, int q, const float *buf, size_t n, int peer) { (void)c; (void)q; (void)buf; (void)n; (void)peer; }
+void comm_post_recv(comm_t *c, int q, float *buf, size_t n, int peer) { (void)c; (void)q; (void)buf; (void)n; (void)peer; }
+int comm_posted(const comm_t *c, int q) { (void)c; (void)q; return 0; }
+int comm_progress(comm_t *c, int q) { (void)c; (void)q; return 1; }
+int comm_test_upto(comm_t *c, int q, int n) { (void)c; (void)q; (void)n; return 1; }
+void comm_wait_upto(comm_t *c, int q, int n) { (void)c; (void)q; (void)n; }
+void comm_wait_all(comm_t *c, int q) { (void)c; (void)q; }

@@ -170,22 +170,30 @@ static layer_act layer_acts(const config_t *c, const ctx_t *x, int l) {
     return a;
 }
 
+/* model_hooks' calls (model.h) */
+#define HOOK_AT(h, fn, l) do { if ((h) && (h)->fn) (h)->fn((h)->arg, (l)); } while (0)
+#define HOOK_TICK(h) do { if ((h) && (h)->tick) (h)->tick((h)->arg); } while (0)
+
 /* Layer l's forward. full = 0 stops after fch (the recompute inside
  * backward: res3 is kept, GELU is redone by backward); x->ln then holds ln2. */
-static void layer_forward(const config_t *c, const params_t *p, ctx_t *x, int l, int B, int full) {
+static void layer_forward(const config_t *c, const params_t *p, ctx_t *x, int l, int B, int full,
+                          const model_hooks *h) {
     const size_t T = c->T, C = c->C, NH = c->NH, F = c->F, BT = (size_t)B * T, li = l;
     layer_act a = layer_acts(c, x, l);
     /* ln1 = layernorm(res); res2 starts as res + attprojb */
     layernorm_forward(x->ln, a.ln1m, a.ln1r, a.res, p->t[P_LN1W] + li * C, p->t[P_LN1B] + li * C,
                       a.res2, p->t[P_ATTPROJB] + li * C, BT, C);
     matmul_forward(a.qkv, x->ln, p->t[P_QKVW] + li * 3 * C * C, p->t[P_QKVB] + li * 3 * C, BT, C, 3 * C, 0);
+    HOOK_TICK(h);
     attention_forward(a.atty, a.stats, x->att_scratch, a.qkv, B, T, C, NH);
+    HOOK_TICK(h);
     /* res2 = res + attprojb + atty @ attprojw^T */
     matmul_forward(a.res2, a.atty, p->t[P_ATTPROJW] + li * C * C, NULL, BT, C, C, 1);
     /* ln2 = layernorm(res2); res3 starts as res2 + fcprojb */
     layernorm_forward(x->ln, a.ln2m, a.ln2r, a.res2, p->t[P_LN2W] + li * C, p->t[P_LN2B] + li * C,
                       full ? a.res3 : NULL, p->t[P_FCPROJB] + li * C, BT, C);
     matmul_forward(a.fch, x->ln, p->t[P_FCW] + li * F * C, p->t[P_FCB] + li * F, BT, C, F, 0);
+    HOOK_TICK(h);
     if (!full) return;
     gelu_forward(x->gelu, NULL, a.fch, BT * F);
     /* res3 = res2 + fcprojb + gelu @ fcprojw^T */
@@ -194,21 +202,24 @@ static void layer_forward(const config_t *c, const params_t *p, ctx_t *x, int l,
 
 double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
                      const params_t *g, float dloss) {
-    return model_forward_hook(c, p, x, B, g, dloss, NULL, NULL);
+    return model_forward_hooks(c, p, x, B, g, dloss, NULL);
 }
 
-double model_forward_hook(const config_t *c, const params_t *p, ctx_t *x, int B, const params_t *g,
-                          float dloss, void (*mark)(void *arg, int l), void *arg) {
+double model_forward_hooks(const config_t *c, const params_t *p, ctx_t *x, int B,
+                           const params_t *g, float dloss, const model_hooks *h) {
     const size_t T = c->T, C = c->C, L = c->L, V = c->V;
     const size_t BT = (size_t)B * T;
     CHECK(B <= x->Bmax, "forward over %d sequences, context holds %d", B, x->Bmax);
 
+    HOOK_AT(h, layer_begin, -1);
     encoder_forward(x->encoded, x->inp, p->t[P_WTE], p->t[P_WPE], B, T, C);
-    if (mark) mark(arg, -1);
+    HOOK_AT(h, mark, -1);
     for (size_t l = 0; l < L; l++) {
-        layer_forward(c, p, x, (int)l, B, 1);
-        if (mark) mark(arg, (int)l);
+        HOOK_AT(h, layer_begin, (int)l);
+        layer_forward(c, p, x, (int)l, B, 1, h);
+        HOOK_AT(h, mark, (int)l);
     }
+    HOOK_AT(h, layer_begin, (int)L);
     layernorm_forward(x->lnf, x->lnf_mean, x->lnf_rstd, x->res3 + (L - 1) * x->Bmax * T * C,
                       p->t[P_LNFW], p->t[P_LNFB], NULL, NULL, BT, C);
     /* the tied classifier, cls_rows positions at a time: logits = lnf @ wte^T */
@@ -229,11 +240,11 @@ double model_forward_hook(const config_t *c, const params_t *p, ctx_t *x, int B,
 }
 
 void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B) {
-    model_backward_hook(c, p, g, x, B, NULL, NULL);
+    model_backward_hooks(c, p, g, x, B, NULL);
 }
 
-void model_backward_hook(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B,
-                         void (*layer_done)(void *arg, int l), void *arg) {
+void model_backward_hooks(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B,
+                          const model_hooks *h) {
     const size_t T = c->T, C = c->C, L = c->L, NH = c->NH, F = c->F;
     const size_t BT = (size_t)B * T;
 
@@ -242,13 +253,13 @@ void model_backward_hook(const config_t *c, const params_t *p, const params_t *g
     memset(x->dres, 0, sizeof(float) * BT * C);
     layernorm_backward(x->dres, g->t[P_LNFW], g->t[P_LNFB], x->dbtc, x->res3 + (L - 1) * x->Bmax * T * C,
                        p->t[P_LNFW], x->lnf_mean, x->lnf_rstd, BT, C);
-    if (layer_done) layer_done(arg, (int)L);
+    HOOK_AT(h, mark, (int)L);
 
     for (size_t l = L; l-- > 0;) {
         layer_act a = layer_acts(c, x, (int)l);
         /* ln2 = layernorm(res2) is needed below: recompute the layer (leaves ln2 in x->ln) or ln2 alone */
         if (x->recompute == RECOMPUTE_LAYERS)
-            layer_forward(c, p, x, (int)l, B, 0);
+            layer_forward(c, p, x, (int)l, B, 0, h);
         else
             layernorm_apply(x->ln, a.res2, p->t[P_LN2W] + l * C, p->t[P_LN2B] + l * C, a.ln2m, a.ln2r, BT, C);
 
@@ -257,23 +268,28 @@ void model_backward_hook(const config_t *c, const params_t *p, const params_t *g
         gelu_forward(x->gelu, a.fch, a.fch, BT * F);
         matmul_backward(x->gelu, g->t[P_FCPROJW] + l * C * F, g->t[P_FCPROJB] + l * C,
                         x->dres, x->gelu, p->t[P_FCPROJW] + l * C * F, BT, F, C, 0);
+        HOOK_TICK(h);
         gelu_backward(x->gelu, a.fch, x->gelu, BT * F);          /* now d(fch) */
         /* fch = ln2 @ fcw^T + b */
         matmul_backward(x->dbtc, g->t[P_FCW] + l * F * C, g->t[P_FCB] + l * F,
                         x->gelu, x->ln, p->t[P_FCW] + l * F * C, BT, C, F, 0);
+        HOOK_TICK(h);
         layernorm_backward(x->dres, g->t[P_LN2W] + l * C, g->t[P_LN2B] + l * C, x->dbtc, a.res2,
                            p->t[P_LN2W] + l * C, a.ln2m, a.ln2r, BT, C);
         /* res2 = res + atty @ attprojw^T + b */
         matmul_backward(x->dbtc, g->t[P_ATTPROJW] + l * C * C, g->t[P_ATTPROJB] + l * C,
                         x->dres, a.atty, p->t[P_ATTPROJW] + l * C * C, BT, C, C, 0);
+        HOOK_TICK(h);
         attention_backward(x->dqkv, x->att_scratch, x->dbtc, a.qkv, a.stats, B, T, C, NH);
+        HOOK_TICK(h);
         /* qkv = ln1 @ qkvw^T + b, ln1 = layernorm(res): recompute ln1 */
         layernorm_apply(x->ln, a.res, p->t[P_LN1W] + l * C, p->t[P_LN1B] + l * C, a.ln1m, a.ln1r, BT, C);
         matmul_backward(x->dbtc, g->t[P_QKVW] + l * 3 * C * C, g->t[P_QKVB] + l * 3 * C,
                         x->dqkv, x->ln, p->t[P_QKVW] + l * 3 * C * C, BT, C, 3 * C, 0);
         layernorm_backward(x->dres, g->t[P_LN1W] + l * C, g->t[P_LN1B] + l * C, x->dbtc, a.res,
                            p->t[P_LN1W] + l * C, a.ln1m, a.ln1r, BT, C);
-        if (layer_done) layer_done(arg, (int)l);
+        HOOK_AT(h, layer_done, (int)l);
+        HOOK_AT(h, mark, (int)l);
     }
     /* encoded = wte[inp] + wpe: dwte already holds the classifier's part */
     encoder_backward(g->t[P_WTE], g->t[P_WPE], x->dres, x->inp, B, T, C);

@@ -108,22 +108,41 @@ void ctx_carve(const config_t *c, int Bmax, int recompute, ctx_t *x, char *base)
  * (no zeroing needed first). With g NULL it only evaluates. */
 double model_forward(const config_t *c, const params_t *p, ctx_t *x, int B,
                      const params_t *g, float dloss);
-/* model_forward, calling mark(arg, l) between its parts: l = -1 after the
- * embeddings, l = 0..L-1 after layer l (what follows the last call is the
- * head: final LayerNorm, classifier, loss and the classifier's fused
- * backward). mark NULL: none. The calls change nothing it computes. */
-double model_forward_hook(const config_t *c, const params_t *p, ctx_t *x, int B, const params_t *g,
-                          float dloss, void (*mark)(void *arg, int l), void *arg);
 /* The rest of the backward pass, from d(lnf) in x->dbtc down to the
  * embeddings; call once after model_forward with the same g. */
 void model_backward(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B);
-/* model_backward, calling layer_done(arg, L) after the final LayerNorm's
- * backward (the head), then layer_done(arg, l) as soon as layer l's
- * parameter gradients are final (l = L-1 down to 0; the embeddings' and the
- * final LayerNorm's are final only when it returns; what follows the l = 0
- * call is the embeddings' backward); layer_done NULL: none. */
-void model_backward_hook(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B,
-                         void (*layer_done)(void *arg, int l), void *arg);
+/* Calls from inside a pass, for the trainer's overlap of the ranks'
+ * exchanges with compute and for the trace's per-layer events (any member
+ * NULL: not called; the arithmetic is the same with or without them):
+ *   layer_begin(arg, l)  forward: before layer l reads its parameters; l = -1
+ *                        before the embeddings, l = L before the final
+ *                        LayerNorm (the classifier reads wte, -1's)
+ *   layer_done(arg, l)   backward: layer l's parameter gradients are final
+ *                        (l = L-1 down to 0; the embeddings' and the final
+ *                        LayerNorm's only when backward returns)
+ *   tick(arg)            between the matmuls of a layer: 3 a layer in
+ *                        forward (and its recompute), 4 in backward
+ *   mark(arg, l)         a boundary between the parts of a pass. Forward:
+ *                        l = -1 after the embeddings, l = 0..L-1 after
+ *                        layer l (what follows the last call is the head:
+ *                        final LayerNorm, classifier, loss and the
+ *                        classifier's fused backward). Backward: l = L after
+ *                        the final LayerNorm's backward (the head), then l
+ *                        after layer l's (after layer_done; what follows the
+ *                        l = 0 call is the embeddings' backward) */
+typedef struct {
+    void (*layer_begin)(void *arg, int l);
+    void (*layer_done)(void *arg, int l);
+    void (*tick)(void *arg);
+    void (*mark)(void *arg, int l);
+    void *arg;
+} model_hooks;
+
+/* model_forward and model_backward with hooks (h NULL: none). */
+double model_forward_hooks(const config_t *c, const params_t *p, ctx_t *x, int B,
+                           const params_t *g, float dloss, const model_hooks *h);
+void model_backward_hooks(const config_t *c, const params_t *p, const params_t *g, ctx_t *x, int B,
+                          const model_hooks *h);
 
 #ifdef __cplusplus
 }

@@ -83,13 +83,27 @@ void ranks_bucket_post(const ranks_t *r, const float *grad0, const ranks_bucket 
             size_t a = s0 > r->off[d] ? s0 : r->off[d], e = s1 < r->off[d] + r->cnt[d] ? s1 : r->off[d] + r->cnt[d];
             if (a >= e) continue;
             if (d != me) {
-                comm_post_send(r->comm, grad0 + a, e - a, d);
+                comm_post_send(r->comm, COMM_Q_GRAD, grad0 + a, e - a, d);
                 continue;
             }
             size_t rel = a - r->off[me];
             memcpy(r->xbuf + (size_t)me * mine + rel, grad0 + a, (e - a) * sizeof(float));
             for (int q = 0; q < r->nranks; q++)
-                if (q != me) comm_post_recv(r->comm, r->xbuf + (size_t)q * mine + rel, e - a, q);
+                if (q != me) comm_post_recv(r->comm, COMM_Q_GRAD, r->xbuf + (size_t)q * mine + rel, e - a, q);
+        }
+    }
+}
+
+void ranks_params_post(const ranks_t *r, float *params, const ranks_bucket *b, int sends) {
+    const int me = r->rank;
+    for (int i = 0; i < b->nseg; i++) {
+        size_t s0 = b->seg[i].off, s1 = s0 + b->seg[i].len;
+        for (int d = 0; d < r->nranks; d++) {
+            size_t a = s0 > r->off[d] ? s0 : r->off[d], e = s1 < r->off[d] + r->cnt[d] ? s1 : r->off[d] + r->cnt[d];
+            if (a >= e) continue;
+            if (d != me && !sends) comm_post_recv(r->comm, COMM_Q_PARAM, params + a, e - a, d);
+            for (int q = 0; q < r->nranks && d == me && sends; q++)
+                if (q != me) comm_post_send(r->comm, COMM_Q_PARAM_SEND, params + a, e - a, q);
         }
     }
 }

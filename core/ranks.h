@@ -12,6 +12,8 @@
  *      0..R-1, and its squared norm                      ranks_owner_sum
  *   4. (AdamW on the owned range, in trainer.c)
  *   5. worker 0: every rank's updated range to all       ranks_allgather
+ *      (--overlap on: posted bucket by bucket, waited for in the next
+ *      step's forward before the layer that reads it   ranks_params_post)
  *
  * Every sum is reduce_sum's fixed order (reduce.h), so R ranks x 1 thread
  * give the bits of 1 process x R threads; the library reduces nothing.
@@ -66,16 +68,26 @@ typedef struct { int nseg; ranks_seg seg[RANKS_SEGS_MAX]; } ranks_bucket;
 /* The L + 1 buckets into b, from the tensors' element counts (model.h's
  * param_counts, in P_* order). */
 void ranks_buckets(const size_t *pcount, int L, ranks_bucket *b);
-/* The most messages the L + 1 buckets post in a step (comm_reserve). */
+/* The most messages the L + 1 buckets post in a step on either queue
+ * (comm_reserve). */
 int ranks_messages(const ranks_t *r, int L);
 /* This rank's sum over its nth buffers of bucket b, in place into grad[0]
  * (ranks_local_sum over each segment). */
 void ranks_bucket_local_sum(const ranks_t *r, float *const *grad, const ranks_bucket *b);
 /* Worker 0: post bucket b's sends (its parts in other ranks' ranges) and
  * receives (its part in this rank's range, from every other rank, into
- * xbuf), and copy this rank's own part into xbuf. comm_wait_all completes
- * them; every rank posts the buckets in the same order. */
+ * xbuf), and copy this rank's own part into xbuf, on COMM_Q_GRAD.
+ * comm_wait_all completes them; every rank posts the buckets in the same
+ * order. */
 void ranks_bucket_post(const ranks_t *r, const float *grad0, const ranks_bucket *b);
+/* Worker 0, after the optimizer: post bucket b's all-gather: sends = 1,
+ * this rank's updated part of each segment to every other rank
+ * (COMM_Q_PARAM_SEND); sends = 0, every other rank's part into params (in
+ * place, where ranks_allgather puts it; COMM_Q_PARAM). Every rank posts the
+ * sends and the receives each in bucket order. Nothing may read a received
+ * part before its messages are complete, nor write a sent part before they
+ * are. */
+void ranks_params_post(const ranks_t *r, float *params, const ranks_bucket *b, int sends);
 
 #ifdef __cplusplus
 }

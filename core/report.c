@@ -292,6 +292,30 @@ int report_write(const char *path, const trainer_t *t, const run_info *ri, char 
         jw_num(&j, "bytes_received_per_step", recv);
         jw_str(&j, "overlap", trainer_overlap(t) ? "on" : "off");
         jw_num(&j, "exchange_in_flight_s", trainer_overlap_inflight_s(t));
+        /* the exchange's clocks (trainer.h's XCLK_*): per rank, seconds
+         * summed over the steps, and per step (mean over steps and ranks) */
+        jw_obj_open(&j, "clocks");
+        jw_int(&j, "steps", ri->nsteps);
+        double x[XCLK_COUNT], mean[XCLK_COUNT] = { 0 };
+        for (int k = 0; k < XCLK_COUNT; k++) {
+            jw_arr_open(&j, xclk_names[k]);
+            for (int r = 0; r < nranks; r++) {
+                trainer_xclocks(t, r, x);
+                jw_num(&j, NULL, x[k]);
+                mean[k] += x[k] / nranks;
+            }
+            jw_arr_close(&j);
+        }
+        long steps = ri->nsteps;
+        jw_obj_open(&j, "ms_per_step");
+        for (int k = 0; k < XCLK_COUNT; k++) jw_num(&j, xclk_names[k], steps > 0 ? 1e3 * mean[k] / steps : 0.0);
+        jw_obj_close(&j);
+        for (int k = 0; k < 2 && ri->xstep_ms; k++) {      /* this (the report's) rank, step by step */
+            jw_arr_open(&j, k == 0 ? "exposed_ms_each_step" : "hidden_ms_each_step");
+            for (long i = 0; i < ri->nsteps; i++) jw_num(&j, NULL, ri->xstep_ms[2 * i + k]);
+            jw_arr_close(&j);
+        }
+        jw_obj_close(&j);
         jw_obj_close(&j);
     } else {
         jw_null(&j, "mpi");

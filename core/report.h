@@ -34,6 +34,8 @@ typedef struct {
     const char *pin_mode;      /* none / cores / scatter / list */
     int pin_wrapped;           /* cores/scatter had more workers than CPUs */
     const struct trace *trace; /* the run's timeline (trace.h): "stragglers"; NULL: null */
+    const double *xstep_ms;    /* per step: this rank's exposed and hidden exchange ms
+                                  (trainer.h's XCLK_*), 2 x nsteps; NULL: none */
 } run_info;
 
 /* Write atomically. -1 with err naming the file on failure. */

@@ -51,8 +51,8 @@ static long slow_hook(int ith) {
     return 0;
 }
 
-/* per step and lane: phase events, then 2 (L + 2) layer events */
-static long ev_per_step(int layers) { return TRACE_EV_PER_STEP + 2 * ((long)layers + 2); }
+/* per step and lane: phase events, then 5 (L + 2) for the layers' (trace.h) */
+static long ev_per_step(int layers) { return TRACE_EV_PER_STEP + 5 * ((long)layers + 2); }
 
 double trace_estimate_bytes(long steps, int workers, int ranks, int layers) {
     /* an event is 134-146 bytes of JSON in a short run (phase and layer
@@ -176,10 +176,10 @@ static void lane_add(trace_lane *l, int ph, int idx, double t0, double t1) {
 void trace_phase(trace_lane *l, int ph, double t0, double t1) {
     if (l->first_t < 0) {        /* the step's first clock reading ends job_start */
         l->first_t = t0;
-        if (l->on && l->n > 0 && l->ev[l->n - 1].ph == TRACE_PH_JOB_START) {
+        if (l->on && l->js >= 0) {   /* (an MPI in-flight event may have come after it) */
             l->cpu = sched_getcpu();
-            l->ev[l->n - 1].t1 = t0;
-            l->ev[l->n - 1].cpu = l->cpu;
+            l->ev[l->js].t1 = t0;
+            l->ev[l->js].cpu = l->cpu;
         }
     }
     int b = -1;
@@ -187,15 +187,20 @@ void trace_phase(trace_lane *l, int ph, double t0, double t1) {
     l->last_t = t1;
     if (l->on) {
         lane_add(l, ph, b, t0, t1);
-        if ((ph == PH_FORWARD || ph == PH_BACKWARD) && l->nmark > 0) {
-            /* the parts between the marks, then the last one to the phase's end */
+        if (ph == PH_FORWARD || (ph == PH_BACKWARD && l->nmark > 0)) {
+            /* the parts between the marks, then the last one to the phase's
+             * end: backward's the embeddings; forward's the part after the
+             * last mark (the head after a whole forward; where a wait for
+             * parameters split it, the part it resumes in, fwd_next) */
             int lp = ph == PH_FORWARD ? TRACE_PH_FWD_LAYER : TRACE_PH_BWD_LAYER;
             double a = t0;
             for (int k = 0; k < l->nmark; k++) {
                 lane_add(l, lp, l->mark_id[k], a, l->mark[k]);
                 a = l->mark[k];
             }
-            lane_add(l, lp, ph == PH_FORWARD ? l->layers : -1, a, t1);
+            int last = ph == PH_BACKWARD ? -1 : l->nmark > 0 ? l->mark_id[l->nmark - 1] + 1 : l->fwd_next;
+            lane_add(l, lp, last, a, t1);
+            if (ph == PH_FORWARD) l->fwd_next = last;
         }
     }
     l->nmark = 0;
@@ -203,6 +208,10 @@ void trace_phase(trace_lane *l, int ph, double t0, double t1) {
         struct timespec ts = { l->slow_ms / 1000, (l->slow_ms % 1000) * 1000000L };
         while (nanosleep(&ts, &ts) != 0) {}
     }
+}
+
+void trace_mpi_inflight(trace_lane *l, double t0, double t1) {
+    if (l->on) lane_add(l, TRACE_PH_MPI_INFLIGHT, -1, t0, t1);
 }
 
 void trace_mark(trace_lane *l, int layer) {
@@ -223,6 +232,8 @@ void trace_step_begin(trace_t *tr, long step, double t_begin) {
         l->first_t = -1;
         l->last_t = t_begin;
         l->nmark = 0;
+        l->fwd_next = -1;
+        l->js = on && l->n < l->cap ? l->n : -1;
         if (on) lane_add(l, TRACE_PH_JOB_START, -1, t_begin, t_begin);   /* t1: trace_phase */
     }
 }
@@ -464,6 +475,9 @@ static void write_rank(FILE *f, const trace_t *tr, int rank, const double *d) {
     if (tr->nranks > 1) {
         put_meta(f, rank, xtid, "thread_name", "name", "MPI exchange (worker 0's MPI calls)", 0);
         put_meta(f, rank, xtid, "thread_sort_index", "sort_index", NULL, xtid);
+        put_meta(f, rank, xtid + 1, "thread_name", "name", "MPI in flight (worker 0's messages, beside compute "
+                 "where no MPI call above)", 0);
+        put_meta(f, rank, xtid + 1, "thread_sort_index", "sort_index", NULL, xtid + 1);
     }
     const double *e = d + 4 + (long)nth * NAME_D;
     for (long k = 0; k < nev; k++, e += EV_D) {
@@ -476,9 +490,10 @@ static void write_rank(FILE *f, const trace_t *tr, int rank, const double *d) {
             else if (idx >= tr->layers) snprintf(pn, sizeof pn, "%s head", pass);
             else snprintf(pn, sizeof pn, "%s layer %d", pass, idx);
         } else {
-            snprintf(pn, sizeof pn, "%s", ph == TRACE_PH_JOB_START ? "job_start" : ph >= 0 && ph < PH_COUNT ? phase_names[ph] : "?");
+            snprintf(pn, sizeof pn, "%s", ph == TRACE_PH_JOB_START ? "job_start" :
+                     ph == TRACE_PH_MPI_INFLIGHT ? "in flight" : ph >= 0 && ph < PH_COUNT ? phase_names[ph] : "?");
         }
-        int tid = ph == PH_COMM ? xtid : lane + 1;
+        int tid = ph == PH_COMM ? xtid : ph == TRACE_PH_MPI_INFLIGHT ? xtid + 1 : lane + 1;
         long long a = ns_of(e[0]), b = ns_of(e[1]);
         fprintf(f, ",\n{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":%d", pn,
                 layer ? "layer" : "phase", rank, tid);

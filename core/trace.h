@@ -29,7 +29,10 @@
  * barrier (`barrier_wait` with barrier = the last index: from its
  * optimizer's end until every worker arrived, as worker 0 sees it when
  * pool_run returns); the report's phase totals do not count them. Worker
- * 0's MPI calls (phase `comm`) go to a track of their own per rank.
+ * 0's MPI calls (phase `comm`) go to a track of their own per rank, and
+ * with --overlap on the time its messages were in flight (trainer.h's
+ * XCLK_INFLIGHT_*) to another, "MPI in flight": the part of it that lies
+ * beside no `comm` event is the hidden exchange.
  *
  * Threads: trace_phase is called by the worker that owns the lane, between
  * trace_step_begin and trace_step_end, which the calling thread of
@@ -49,8 +52,11 @@ extern "C" {
 #endif
 
 #define TRACE_BARRIERS 8         /* barriers a step records arrivals for (3 one rank, 6 MPI) */
-#define TRACE_EV_PER_STEP 24     /* phase events a lane holds per step (one rank: 8; MPI: 15),
-                                    plus 2 (L + 2) layer events */
+#define TRACE_EV_PER_STEP 24     /* phase events a lane holds per step (one rank: 8; MPI: 15, and
+                                    the in-flight track's), plus 5 per part of the model (L + 2):
+                                    its forward and backward layer events, and under --overlap on
+                                    worker 0's forward split at a wait for parameters (one more
+                                    forward phase, its comm, one more layer part) */
 #define TRACE_MAX_BYTES 100000000.0   /* a trace that would pass this is refused */
 #define TRACE_INSTANTS 16
 
@@ -66,6 +72,7 @@ typedef struct {
 #define TRACE_PH_JOB_START 100
 #define TRACE_PH_FWD_LAYER 101   /* a part of forward (idx: which) */
 #define TRACE_PH_BWD_LAYER 102   /* a part of backward */
+#define TRACE_PH_MPI_INFLIGHT 103   /* trace_mpi_inflight: the MPI in-flight track */
 
 /* one worker's buffers, written by that worker only; padded */
 typedef struct {
@@ -79,6 +86,10 @@ typedef struct {
     double *mark;                /* the phase in flight: clock readings between its parts */
     int *mark_id;                /* the part each reading ends (trace_mark's layer) */
     int nmark, mark_cap, layers;
+    long js;                     /* this step's job_start event (-1: none) */
+    int fwd_next;                /* the forward part running when a forward phase ends: its
+                                    next piece (--overlap on splits worker 0's forward at a
+                                    wait for parameters) starts in it */
     long slow_ms;                /* test hook CLLM_TEST_SLOW_WORKER */
 } trace_lane;
 
@@ -108,6 +119,9 @@ double trace_estimate_bytes(long steps, int workers, int ranks, int layers);
  * marks taken since the last phase (forward, backward), also the parts
  * between them */
 void trace_phase(trace_lane *l, int ph, double t0, double t1);
+/* worker 0 (trainer.c): messages in flight from t0 to t1, on the rank's
+ * in-flight track; the lane's phases and barriers are not touched */
+void trace_mpi_inflight(trace_lane *l, double t0, double t1);
 /* worker side, inside forward or backward (the model's hooks): the part
  * `layer` (model.h's numbering: -1 embeddings, L the head) ends now. Reads
  * the clock only in a step whose events are recorded; l NULL: nothing. */

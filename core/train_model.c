@@ -56,8 +56,9 @@ static void usage(FILE *f) {
 "  --seed N             initialisation and batch sampling (default 1337)\n"
 "  --tokenizer bytes|words   (default bytes)\n"
 "  --overlap on|off     MPI variant, several ranks: exchange the gradients in\n"
-"                       buckets (a layer each) while backward runs (default off;\n"
-"                       the same bits either way)\n"
+"                       buckets (a layer each) while backward runs, and gather the\n"
+"                       updated parameters while the next forward runs, layer by\n"
+"                       layer (default off; the same bits either way)\n"
 "  --recompute none|layers   activation checkpointing: layers keeps only each\n"
 "                       layer's input and recomputes its forward in backward\n"
 "                       (less memory, same results; default none)\n"
@@ -566,9 +567,10 @@ int main(int argc, char **argv) {
 
     float *losses = xmalloc(sizeof(float) * steps);
     double *step_ms = xmalloc(sizeof(double) * steps);
-    if (!losses || !step_ms)
+    double *xstep = xmalloc(sizeof(double) * 2 * steps);   /* this rank's exposed, hidden ms per step */
+    if (!losses || !step_ms || !xstep)
         die("cannot allocate %zu bytes for the loss history of %ld steps",
-            (sizeof(float) + sizeof(double)) * (size_t)steps, steps);
+            (sizeof(float) + 3 * sizeof(double)) * (size_t)steps, steps);
 
     int grace0 = grace_base();
     grace_s = grace0;
@@ -612,6 +614,10 @@ int main(int argc, char **argv) {
         double ms = (time_wall() - t0) * 1e3;
         losses[s] = loss;
         step_ms[s] = ms;
+        double xc[XCLK_COUNT];
+        trainer_xclocks_last(t, xc);
+        xstep[2 * s] = 1e3 * xc[XCLK_EXPOSED];
+        xstep[2 * s + 1] = 1e3 * xc[XCLK_HIDDEN];
         if (tr) trace_step_stats(tr, first + s, loss, (double)Bglobal * cfg.T / (ms * 1e-3));
         done = s + 1;
         if (3e-3 * ms > grace_s) grace_s = (sig_atomic_t)MIN(3e-3 * ms + 1, 86400.0);
@@ -684,7 +690,8 @@ int main(int argc, char **argv) {
         trainer_sample_cpus(t);      /* each worker's CPU now, for the report */
         run_info ri = { data_path ? data_path : "synthetic", tokname, cmd, losses, step_ms,
                         done, first, wall, val, val_batches, opt.strong, timed_user, timed_sys,
-                        opt.recompute, g_comm, co.pin ? co.pin : "none", pin_mode_name(pin.mode), wrapped, tr };
+                        opt.recompute, g_comm, co.pin ? co.pin : "none", pin_mode_name(pin.mode), wrapped, tr,
+                        xstep };
         if (report_write(report, t, &ri, err, sizeof err) != 0) {
             fprintf(stderr, "train_model: %s\n", err);
             rc = 1;
@@ -711,6 +718,7 @@ int main(int argc, char **argv) {
     free(tok);
     free(losses);
     free(step_ms);
+    free(xstep);
     comm_finalize(g_comm);
     return rc;
 }

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <linux/futex.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -34,6 +35,11 @@
 
 const char *const phase_names[PH_COUNT] = {
     "forward", "backward", "lock_wait", "barrier_wait", "reduce", "optimizer", "comm", "comm_sum",
+};
+
+const char *const xclk_names[XCLK_COUNT] = {
+    "exposed", "hidden", "inflight_exchange", "exposed_exchange", "hidden_exchange",
+    "inflight_allgather", "exposed_allgather", "hidden_allgather",
 };
 
 /* per-worker state written by that worker only; padded so no two workers
@@ -104,12 +110,26 @@ struct trainer {
     struct trace *trace;           /* trainer_set_trace: the run's timeline, NULL: none */
     /* --overlap on with several ranks (ranks.h): L + 1 buckets; per step,
      * how many workers finished each, whether its local sum is done, the
-     * next bucket worker 0 posts, and when it posted the first */
+     * next bucket worker 0 posts */
     int overlap;
     ranks_bucket *bk;
     atomic_int *bk_count, *bk_ready;
     int bk_next;
-    double bk_t0, inflight_s;
+    int progress_ticks;            /* 1: worker 0 also progresses between a layer's matmuls */
+    int late;                      /* test hook: each bucket posted when forward needs it, over NaN */
+    /* the parameter all-gather (overlap): posted after the job in forward
+     * order (k = 0 is bucket L, the embeddings; k = l + 1 is layer l's);
+     * bucket k's receives are complete at message ag_mark[k + 1] of
+     * COMM_Q_PARAM (the sends, COMM_Q_PARAM_SEND, by the end of forward);
+     * ag_have = buckets complete, the other workers' gate in forward */
+    int ag_pending, ag_posted;     /* in flight; buckets posted of it */
+    int *ag_mark;
+    atomic_int ag_have;
+    /* the exchange's clocks (trainer.h's XCLK_*, worker 0): this step's,
+     * the last step's, the totals, every rank's totals (gather_stats) */
+    double xs[XCLK_COUNT], xlast[XCLK_COUNT], xtot[XCLK_COUNT], *xall;
+    double ex_open;                /* the gradient queue in flight since, -1: not */
+    double step_t0;                /* this step's start */
 };
 
 /* ---- test-only hook (tests/test_cli.sh), off unless CLLM_TEST_HOLD_MS is set:
@@ -251,6 +271,8 @@ static struct {
     long hang_step;                /* CLLM_TEST_HANG_STEP, -1 off */
     long kill_rank, kill_step;     /* CLLM_TEST_KILL_RANK=R:S, -1 off */
     int debug_touch;               /* CLLM_DEBUG_FIRST_TOUCH=1 */
+    int progress_ticks;            /* CLLM_OVERLAP_PROGRESS=layers: 0 (a benchmark's comparison) */
+    int late;                      /* CLLM_TEST_LATE_ALLGATHER=1 (2: and worker 0 always waits) */
 } hooks;
 
 static void hooks_read(void) {
@@ -264,6 +286,10 @@ static void hooks_read(void) {
         hooks.kill_rank = hooks.kill_step = -1;
     const char *dbg = getenv("CLLM_DEBUG_FIRST_TOUCH");
     hooks.debug_touch = dbg && strcmp(dbg, "1") == 0;
+    const char *prog = getenv("CLLM_OVERLAP_PROGRESS");
+    hooks.progress_ticks = !(prog && strcmp(prog, "layers") == 0);
+    const char *late = getenv("CLLM_TEST_LATE_ALLGATHER");
+    hooks.late = !late ? 0 : strcmp(late, "1") == 0 ? 1 : strcmp(late, "2") == 0 ? 2 : 0;
 }
 
 trainer_t *trainer_create_planned(const trainer_plan_t *pl, const train_opts *o, comm_t *comm,
@@ -327,7 +353,7 @@ trainer_t *trainer_create_planned(const trainer_plan_t *pl, const train_opts *o,
     for (int r = 0; r < nranks; r++) memtable_rank_range(t->nparams, nth, nranks, r, &t->rank_off[r], &t->rank_cnt[r]);
     t->moff = t->rank_off[rank];
     if (nranks > 1) {
-        size_t nd = 2 * (size_t)nth + 2 * (size_t)nw + 2 * PH_COUNT * (size_t)(nth + nw);
+        size_t nd = 2 * (size_t)nth + 2 * (size_t)nw + 2 * PH_COUNT * (size_t)(nth + nw) + XCLK_COUNT * (size_t)nranks;
         t->wstat = xcalloc(nd, sizeof(double));
         t->rss_all = xcalloc((size_t)nranks, sizeof(long));
         if (!t->wstat || !t->rss_all) {
@@ -338,19 +364,26 @@ trainer_t *trainer_create_planned(const trainer_plan_t *pl, const train_opts *o,
         t->wstat_all = t->wstat + 2 * nth;
         t->phase_mine = t->wstat_all + 2 * nw;
         t->phase_all = t->phase_mine + 2 * PH_COUNT * nth;
+        t->xall = t->phase_all + 2 * PH_COUNT * (size_t)nw;
     }
     if (nranks > 1 && o->overlap) {
         const int nb = c->L + 1;
         const ranks_t rk = { comm, rank, nranks, nth, t->rank_off, t->rank_cnt, NULL };
         t->bk = xcalloc((size_t)nb, sizeof *t->bk);
         t->bk_count = xcalloc(2 * (size_t)nb, sizeof *t->bk_count);
-        if (!t->bk || !t->bk_count || comm_reserve(comm, ranks_messages(&rk, c->L)) != 0) {
+        t->ag_mark = xcalloc((size_t)nb + 1, sizeof *t->ag_mark);
+        if (!t->bk || !t->bk_count || !t->ag_mark || comm_reserve(comm, COMM_Q_GRAD, ranks_messages(&rk, c->L)) != 0 ||
+            comm_reserve(comm, COMM_Q_PARAM, ranks_messages(&rk, c->L)) != 0 ||
+            comm_reserve(comm, COMM_Q_PARAM_SEND, ranks_messages(&rk, c->L)) != 0) {
             snprintf(err, errlen, "cannot allocate the overlapped exchange's tables (%d buckets, %d ranks)", nb, nranks);
             goto fail;
         }
         t->bk_ready = t->bk_count + nb;
         ranks_buckets(t->pcount, c->L, t->bk);
         t->overlap = 1;
+        t->progress_ticks = hooks.progress_ticks;
+        t->late = hooks.late;
+        t->ex_open = -1;
     }
 
     t->w = mem_alloc(sizeof(worker_t) * nth);
@@ -417,8 +450,12 @@ fail:
     return NULL;
 }
 
+static void params_sync(trainer_t *t);
+
 void trainer_free(trainer_t *t) {
     if (!t) return;
+    params_sync(t);
+    if (t->overlap) comm_wait_all(t->comm, COMM_Q_PARAM_SEND);
     if (hold_ms > 0 && t->pool)
         fprintf(stderr, "CLLM_TEST_HOLD_MS: at most %d workers inside forward+backward at once\n",
                 atomic_load(&hold_most));
@@ -439,6 +476,7 @@ void trainer_free(trainer_t *t) {
     free(t->rss_all);
     free(t->bk);
     free(t->bk_count);
+    free(t->ag_mark);
     mem_free(t->w);
     mem_free_untouched(t->shared, t->shared_bytes);
     free(t);
@@ -524,26 +562,38 @@ static ranks_t ranks_view(const trainer_t *t) {
     return (ranks_t){ t->comm, t->rank, t->nranks, t->nth, t->rank_off, t->rank_cnt, t->xbuf };
 }
 
-/* This rank's sums of the slices worker ith of every rank owns, the
- * exchange, then worker ith's slice as the ranks' sums added in rank order
- * 0..R-1 into grad[0]; returns its squared norm. */
+/* ---- --overlap on: the gradient buckets during backward, the parameter
+ * all-gather during the next forward (trainer.h's XCLK_* clocks). */
+
+/* the gradient queue's in-flight span ends at t_end, `blocked` of it spent
+ * in a wait: the clocks and the trace's in-flight track */
+static void ex_close(trainer_t *t, double t_end, double blocked) {
+    if (t->ex_open < 0) return;
+    double span = t_end - t->ex_open;
+    t->xs[XCLK_INFLIGHT_EXCHANGE] += span;
+    t->xs[XCLK_EXPOSED_EXCHANGE] += blocked;
+    t->xs[XCLK_HIDDEN_EXCHANGE] += MAX(0.0, span - blocked);
+    if (t->w[0].tl) trace_mpi_inflight(t->w[0].tl, t->ex_open, t_end);
+    t->ex_open = -1;
+}
+
 /* Worker 0: post the buckets that are ready, in order, and let MPI
  * progress the ones in flight (all: post every bucket, which the caller
- * knows to be ready). */
+ * knows to be ready, and leave the span open for its wait). */
 static void overlap_post(trainer_t *t, int all) {
     const ranks_t rk = ranks_view(t);
     const int nb = t->cfg.L + 1;
     while (t->bk_next < nb && (all || atomic_load_explicit(&t->bk_ready[t->bk_next], memory_order_acquire))) {
-        if (t->bk_next == 0 && t->opt.timing) t->bk_t0 = time_wall();
+        if (t->opt.timing && t->ex_open < 0) t->ex_open = time_wall();
         ranks_bucket_post(&rk, t->grad[0], &t->bk[t->bk_next++]);
     }
-    comm_progress(t->comm);
+    if (comm_progress(t->comm, COMM_Q_GRAD) && !all && t->ex_open >= 0) ex_close(t, time_wall(), 0.0);
 }
 
-typedef struct { trainer_t *t; int ith; } layer_arg;
+typedef struct { trainer_t *t; int ith; worker_t *w; stamp *s; } layer_arg;
 
-/* model_backward_hook's call after layer l: the last of the rank's workers
- * to finish it sums the bucket over them and marks it ready; worker 0 posts
+/* model_hooks.layer_done after layer l: the last of the rank's workers to
+ * finish it sums the bucket over them and marks it ready; worker 0 posts
  * what is ready (it alone calls MPI). */
 static void layer_done(void *arg, int l) {
     layer_arg *a = arg;
@@ -558,19 +608,114 @@ static void layer_done(void *arg, int l) {
     if (a->ith == 0) overlap_post(t, 0);
 }
 
-/* The model's calls between its parts (model.h): a clock reading for the
- * trace's per-layer events (trace_mark: only in a step it records), and in
- * backward the overlap's layer_done first, so that a layer's event holds
- * the bucket work that follows it. */
-static void forward_mark(void *arg, int l) {
+/* model_hooks.tick, between a layer's matmuls: worker 0 lets MPI progress
+ * the all-gather in flight (forward) and posts the gradient buckets ready
+ * (backward), each an MPI_Testall over a queue: a few us */
+static void layer_tick(void *arg) {
     layer_arg *a = arg;
-    trace_mark(a->t->w[a->ith].tl, l);
+    trainer_t *t = a->t;
+    if (a->ith != 0 || !t->progress_ticks) return;
+    if (t->ag_pending) {
+        comm_progress(t->comm, COMM_Q_PARAM);
+        comm_progress(t->comm, COMM_Q_PARAM_SEND);
+    }
+    else overlap_post(t, 0);
 }
 
-static void backward_mark(void *arg, int l) {
+/* Worker 0: post the all-gather's receives, bucket by bucket in forward
+ * order, up to bucket kk */
+static void ag_post_upto(trainer_t *t, int kk) {
+    const ranks_t rk = ranks_view(t);
+    const int L = t->cfg.L;
+    for (; t->ag_posted < kk; t->ag_posted++) {
+        ranks_params_post(&rk, t->params, &t->bk[L - t->ag_posted], 0);
+        t->ag_mark[t->ag_posted + 1] = comm_posted(t->comm, COMM_Q_PARAM);
+    }
+}
+
+/* Worker 0 after the job (every AdamW done): post the all-gather, sends
+ * and receives. Test hook (late): the receives of each bucket only when
+ * forward reaches it (a message lands when its receive is posted), over
+ * NaN, so that a read before its arrival shows. */
+static void ag_post(trainer_t *t) {
+    const ranks_t rk = ranks_view(t);
+    for (int k = 0; k <= t->cfg.L; k++) ranks_params_post(&rk, t->params, &t->bk[t->cfg.L - k], 1);
+    t->ag_mark[0] = 0;
+    t->ag_posted = 0;
+    t->ag_pending = 1;
+    if (t->late) {
+        size_t a = t->rank_off[t->rank], e = a + t->rank_cnt[t->rank];
+        for (size_t i = 0; i < t->nparams; i++)
+            if (i < a || i >= e) t->params[i] = NAN;
+        return;
+    }
+    ag_post_upto(t, t->cfg.L + 1);
+    comm_progress(t->comm, COMM_Q_PARAM_SEND);
+    comm_progress(t->comm, COMM_Q_PARAM);
+}
+
+/* the all-gather's receives in flight completed (between steps: no clock;
+ * its sends are waited for before this rank's next AdamW, in the combine,
+ * or by trainer_free) */
+static void params_sync(trainer_t *t) {
+    if (!t->ag_pending) return;
+    ag_post_upto(t, t->cfg.L + 1);
+    comm_wait_all(t->comm, COMM_Q_PARAM);
+    t->ag_pending = 0;
+}
+
+/* the other workers' gate: until more than k buckets of parameters are
+ * complete (spin briefly, then sleep on the futex worker 0 wakes) */
+static void ag_gate(atomic_int *have, int k) {
+    for (int spin = 0;; spin++) {
+        int v = atomic_load_explicit(have, memory_order_acquire);
+        if (v > k) return;
+        if (spin < 256) continue;
+        syscall(SYS_futex, have, FUTEX_WAIT_PRIVATE, v, NULL, NULL, 0);
+    }
+}
+
+/* model_hooks.layer_begin, before layer l (-1: the embeddings) reads its
+ * parameters: bucket k = l + 1 of the all-gather must be complete. Worker 0
+ * tests it, waits when it is not (its forward phase ends there and the
+ * wait is `comm`: exposed), then opens the gate; the others wait at it. */
+static void layer_begin(void *arg, int l) {
     layer_arg *a = arg;
-    if (a->t->overlap) layer_done(arg, l);
-    trace_mark(a->t->w[a->ith].tl, l);
+    trainer_t *t = a->t;
+    const int nb = t->cfg.L + 1, k = l + 1;
+    if (k >= nb) return;                         /* the final LayerNorm: in bucket L (k = 0) */
+    if (a->ith != 0) { ag_gate(&t->ag_have, k); return; }
+    if (!t->ag_pending) return;                  /* nothing in flight: the gate is open */
+    ag_post_upto(t, k + 1);                      /* posted already (but under the test hook) */
+    const int n = t->ag_mark[k + 1];
+    if (t->late == 2 || !comm_test_upto(t->comm, COMM_Q_PARAM, n)) {   /* 2: a wait each layer (test hook) */
+        *a->s = phase_end(t, a->w, PH_FORWARD, *a->s);
+        double t0 = a->s->wall;
+        comm_wait_upto(t->comm, COMM_Q_PARAM, n);
+        *a->s = phase_end(t, a->w, PH_COMM, *a->s);
+        t->xs[XCLK_EXPOSED_ALLGATHER] += a->s->wall - t0;
+    }
+    if (k == nb - 1) {
+        comm_wait_all(t->comm, COMM_Q_PARAM);    /* all complete: empties the queue */
+        t->ag_pending = 0;
+        if (t->opt.timing) {
+            double now = time_wall(), span = now - t->step_t0;
+            t->xs[XCLK_INFLIGHT_ALLGATHER] += span;
+            t->xs[XCLK_HIDDEN_ALLGATHER] += MAX(0.0, span - t->xs[XCLK_EXPOSED_ALLGATHER]);
+            if (a->w->tl) trace_mpi_inflight(a->w->tl, t->step_t0, now);
+        }
+    }
+    atomic_store_explicit(&t->ag_have, k + 1, memory_order_release);
+    if (t->nth > 1) syscall(SYS_futex, &t->ag_have, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* model_hooks.mark, between the parts of a pass: a clock reading for the
+ * trace's per-layer events (trace_mark: only in a step it records; the
+ * backward's comes after layer_done, so that a layer's event holds the
+ * bucket work that follows it) */
+static void layer_mark(void *arg, int l) {
+    layer_arg *a = arg;
+    trace_mark(a->w->tl, l);
 }
 
 /* --overlap on, after backward's barrier (every layer's bucket is summed):
@@ -579,12 +724,14 @@ static void backward_mark(void *arg, int l) {
 static double ranks_combine_overlap(trainer_t *t, worker_t *w, int ith, stamp *s) {
     const ranks_t rk = ranks_view(t);
     if (ith == 0) {
-        if (t->opt.timing && t->bk_next > 0) t->inflight_s += time_wall() - t->bk_t0;
         ranks_bucket_local_sum(&rk, t->grad, &t->bk[t->cfg.L]);
         *s = phase_end(t, w, PH_REDUCE, *s);
+        double t0 = s->wall;
         overlap_post(t, 1);
-        comm_wait_all(t->comm);
+        comm_wait_all(t->comm, COMM_Q_GRAD);
+        comm_wait_all(t->comm, COMM_Q_PARAM_SEND);   /* the last all-gather's: AdamW rewrites what they read */
         *s = phase_end(t, w, PH_COMM, *s);
+        if (t->opt.timing) ex_close(t, s->wall, s->wall - t0);
     }
     pool_barrier(t->pool);
     *s = phase_end(t, w, PH_BARRIER, *s);
@@ -649,13 +796,20 @@ static void step_job(void *arg, int ith, int nth) {
     /* no zeroing of the gradient buffer: forward+backward overwrite every
      * gradient with its first write (model.h, ops.h) */
     /* the forward phase includes the classifier's fused backward (model.h);
-     * the model's hooks only where they do something: a step whose
-     * per-layer events the trace records, or the overlapped exchange */
-    layer_arg la = { t, ith };
+     * with --overlap on the parameter all-gather is waited for layer by
+     * layer inside it (worker 0's blocked waits are `comm`; the others'
+     * waits for worker 0 stay in their forward) and the gradient buckets
+     * go out during backward; the model's hooks only where they do
+     * something: the overlapped exchange, or a step whose per-layer events
+     * the trace records */
+    layer_arg la = { t, ith, w, &s };
     const int marks = w->tl && w->tl->on;
-    w->loss = model_forward_hook(&t->cfg, &t->p, x, w->rows, &t->g[ith], dloss, marks ? forward_mark : NULL, &la);
+    const model_hooks hk = { t->overlap ? layer_begin : NULL, t->overlap ? layer_done : NULL,
+                             t->overlap ? layer_tick : NULL, marks ? layer_mark : NULL, &la };
+    const model_hooks *h = t->overlap || marks ? &hk : NULL;
+    w->loss = model_forward_hooks(&t->cfg, &t->p, x, w->rows, &t->g[ith], dloss, h);
     s = phase_end(t, w, PH_FORWARD, s);
-    model_backward_hook(&t->cfg, &t->p, &t->g[ith], x, w->rows, marks || t->overlap ? backward_mark : NULL, &la);
+    model_backward_hooks(&t->cfg, &t->p, &t->g[ith], x, w->rows, h);
     hold_enter();   /* test-only, see the top */
 #if CLLM_LOCKED
     pthread_mutex_unlock(&t->model_lock);
@@ -707,13 +861,17 @@ float trainer_step(trainer_t *t) {
     if (t->step == t->kill_step && t->rank == t->kill_rank) raise(SIGKILL);   /* test hook */
     t->lr_now = trainer_lr_at(&t->opt, t->step);
     struct trace *tr = t->trace;
-    if (tr) trace_step_begin(tr, t->step, time_wall());
+    t->step_t0 = t->opt.timing ? time_wall() : 0.0;
+    if (tr) trace_step_begin(tr, t->step, t->step_t0);
+    memset(t->xs, 0, sizeof t->xs);
+    const double comm0 = t->w[0].wall[PH_COMM];
     if (t->overlap) {   /* before the job: pool_run orders these writes before the workers start */
         for (int b = 0; b <= t->cfg.L; b++) {
             atomic_store_explicit(&t->bk_count[b], 0, memory_order_relaxed);
             atomic_store_explicit(&t->bk_ready[b], 0, memory_order_relaxed);
         }
         t->bk_next = 0;
+        atomic_store_explicit(&t->ag_have, t->ag_pending ? 0 : t->cfg.L + 1, memory_order_relaxed);
     }
     pool_run(t->pool, step_job, t);
     /* under MPI worker 0's allgather below starts at the clock reading that
@@ -729,9 +887,16 @@ float trainer_step(trainer_t *t) {
         /* ---- MPI insertion point 3 of 3: the updated slices from every rank
          * (worker 0 is this thread; the job's end ordered every AdamW before) */
         const ranks_t rk = ranks_view(t);
-        ranks_allgather(&rk, t->params);
+        if (t->overlap)
+            ag_post(t);            /* completed in the next step's forward (or by params_sync) */
+        else
+            ranks_allgather(&rk, t->params);
         t_end = phase_end(t, &t->w[0], PH_COMM, s).wall;
         for (int g = 0; g < t->nworkers; g++) loss += t->wstat_all[2 * g];
+        t->xs[XCLK_EXPOSED] = t->w[0].wall[PH_COMM] - comm0;
+        t->xs[XCLK_HIDDEN] = t->xs[XCLK_HIDDEN_EXCHANGE] + t->xs[XCLK_HIDDEN_ALLGATHER];
+        for (int i = 0; i < XCLK_COUNT; i++) t->xtot[i] += t->xs[i];
+        memcpy(t->xlast, t->xs, sizeof t->xs);
     } else {
         for (int j = 0; j < t->nth; j++) loss += t->w[j].loss;
     }
@@ -755,6 +920,7 @@ static void eval_job(void *arg, int ith, int nth) {
 }
 
 void trainer_eval_add(trainer_t *t, int b, double *loss) {
+    params_sync(t);
     t->eval_batch = b;
     pool_run(t->pool, eval_job, t);
     if (t->nranks > 1) {
@@ -777,7 +943,7 @@ float trainer_eval(trainer_t *t, int batches) {
 long trainer_steps_done(const trainer_t *t) { return t->step; }
 void trainer_set_steps_done(trainer_t *t, long step) { t->step = step; }
 size_t trainer_nparams(const trainer_t *t) { return t->nparams; }
-float *trainer_params(trainer_t *t) { return t->params; }
+float *trainer_params(trainer_t *t) { params_sync(t); return t->params; }
 float *trainer_adam_m(trainer_t *t) { return t->m; }
 float *trainer_adam_v(trainer_t *t) { return t->v; }
 const float *trainer_grads(const trainer_t *t) { return t->grad[0]; }
@@ -802,7 +968,14 @@ void trainer_gather_moments(trainer_t *t, float *m, float *v) {
     comm_gather(t->comm, t->v, v, t->rank_off, t->rank_cnt);
 }
 
-double trainer_overlap_inflight_s(const trainer_t *t) { return t->inflight_s; }
+double trainer_overlap_inflight_s(const trainer_t *t) { return t->xtot[XCLK_INFLIGHT_EXCHANGE]; }
+
+void trainer_xclocks(const trainer_t *t, int r, double out[XCLK_COUNT]) {
+    for (int i = 0; i < XCLK_COUNT; i++)
+        out[i] = r == t->rank || !t->xall ? t->xtot[i] : t->xall[(size_t)r * XCLK_COUNT + i];
+}
+
+void trainer_xclocks_last(const trainer_t *t, double out[XCLK_COUNT]) { memcpy(out, t->xlast, sizeof t->xlast); }
 int trainer_overlap(const trainer_t *t) { return t->overlap; }
 
 void trainer_comm_bytes(const trainer_t *t, double *sent, double *received) {
@@ -836,6 +1009,7 @@ void trainer_gather_stats(trainer_t *t) {
             t->phase_mine[(size_t)j * 2 * PH_COUNT + PH_COUNT + p] = t->w[j].cpu[p];
         }
     comm_allgather_f64(t->comm, t->phase_mine, t->phase_all, t->nth * 2 * PH_COUNT);
+    comm_allgather_f64(t->comm, t->xtot, t->xall, XCLK_COUNT);
     double rss = (double)self_rss_kib();     /* wstat_all is free between steps */
     comm_allgather_f64(t->comm, &rss, t->wstat_all, 1);
     for (int r = 0; r < t->nranks; r++) t->rss_all[r] = (long)t->wstat_all[r];

@@ -56,7 +56,8 @@ typedef struct {
     int strong;            /* 1: B is the global batch, split over workers */
     int timing;            /* 1: read the phase clocks */
     int recompute;         /* RECOMPUTE_NONE or RECOMPUTE_LAYERS (model.h) */
-    int overlap;           /* 1: the ranks' gradient exchange in buckets during backward (ranks.h) */
+    int overlap;           /* 1: the ranks' gradient exchange in buckets during backward, the
+                              parameter all-gather during the next forward (ranks.h) */
     /* Where the workers run (pin.h's plan): worker i is bound to OS CPU
      * pin_cpus[i] before it touches its memory; NULL: not bound. Read by
      * trainer_create only (it copies the numbers). */
@@ -140,6 +141,10 @@ trainer_t *trainer_create(const config_t *c, const train_opts *o, int nth,
  * ranks x nth workers. The gradient's sum tree is that process's when
  * nth == 1 (bitwise the same results), else it adds rank sums. Additional
  * error: more than WORKERS_MAX workers, a config whose counts pass an int.
+ * Test hook: CLLM_TEST_LATE_ALLGATHER=1 (--overlap on) makes worker 0 post
+ * each bucket of the parameter all-gather only when forward reaches it, and
+ * write NaN where the received parameters will land, so that a read before
+ * their arrival shows in the loss and the bits.
  * Test hook: CLLM_TEST_KILL_RANK=R:S makes rank R kill itself (SIGKILL) at
  * the start of step S. */
 trainer_t *trainer_create_ranks(const config_t *c, const train_opts *o, int nth, comm_t *comm,
@@ -203,7 +208,9 @@ void trainer_eval_add(trainer_t *t, int b, double *loss);
 long trainer_steps_done(const trainer_t *t);
 void trainer_set_steps_done(trainer_t *t, long step);
 size_t trainer_nparams(const trainer_t *t);
-float *trainer_params(trainer_t *t);     /* nparams floats */
+/* nparams floats; completes an all-gather in flight (--overlap on) first
+ * (worker 0's thread: it calls MPI then) */
+float *trainer_params(trainer_t *t);
 /* Adam's moments of the parameters this rank holds (its shard, as
  * trainer_set_moments and trainer_gather_moments see it; all of them with
  * one rank) */
@@ -232,11 +239,43 @@ const config_t *trainer_config(const trainer_t *t);
 const train_opts *trainer_opts(const trainer_t *t);
 /* accumulated phase times of global worker g (0..trainer_workers-1),
  * seconds; other ranks' workers as of the last trainer_gather_stats */
-/* --overlap on with several ranks: worker 0's seconds, summed over the
- * steps, from posting the first bucket to the end of backward (the exchange
- * in flight beside compute); 0 otherwise. */
+/* The exchange's clocks (several ranks, timing on; all 0 otherwise), read
+ * by worker 0, in seconds:
+ *   XCLK_EXPOSED           time the step was blocked in MPI: worker 0's
+ *                          phase `comm` (blocking collectives, posting, and
+ *                          waits for messages not yet complete)
+ *   XCLK_HIDDEN            in flight beside compute: HIDDEN_EXCHANGE +
+ *                          HIDDEN_ALLGATHER (0 with --overlap off)
+ *   XCLK_INFLIGHT_EXCHANGE the gradient buckets in flight: from posting a
+ *                          bucket while none was in flight until every
+ *                          posted one was seen complete (MPI_Testall at
+ *                          worker 0's layer ends and between its matmuls,
+ *                          or the wait after backward)
+ *   XCLK_EXPOSED_EXCHANGE  the wait for them after backward (with the last
+ *                          bucket's posting)
+ *   XCLK_HIDDEN_EXCHANGE   INFLIGHT_EXCHANGE - EXPOSED_EXCHANGE
+ *   XCLK_INFLIGHT_ALLGATHER the parameter all-gather in flight: from the
+ *                          start of the step after the one that posted it
+ *                          until its last bucket was complete (in forward)
+ *   XCLK_EXPOSED_ALLGATHER worker 0's waits in forward for parameters not
+ *                          yet arrived
+ *   XCLK_HIDDEN_ALLGATHER  INFLIGHT_ALLGATHER - EXPOSED_ALLGATHER
+ * Completion is seen only when worker 0 tests, so an in-flight time may
+ * run past the transfer by up to one test interval. */
+enum { XCLK_EXPOSED, XCLK_HIDDEN, XCLK_INFLIGHT_EXCHANGE, XCLK_EXPOSED_EXCHANGE, XCLK_HIDDEN_EXCHANGE,
+       XCLK_INFLIGHT_ALLGATHER, XCLK_EXPOSED_ALLGATHER, XCLK_HIDDEN_ALLGATHER, XCLK_COUNT };
+extern const char *const xclk_names[XCLK_COUNT];
+/* rank r's clocks summed over the steps (other ranks' as of the last
+ * trainer_gather_stats) */
+void trainer_xclocks(const trainer_t *t, int r, double out[XCLK_COUNT]);
+/* this rank's clocks of the last step */
+void trainer_xclocks_last(const trainer_t *t, double out[XCLK_COUNT]);
+/* this rank's XCLK_INFLIGHT_EXCHANGE */
 double trainer_overlap_inflight_s(const trainer_t *t);
-/* 1 when the exchange is overlapped (--overlap on and several ranks) */
+/* 1 when the exchanges are overlapped (--overlap on and several ranks):
+ * the gradients with backward, the parameter all-gather with the next
+ * step's forward. Between steps the all-gather may be in flight:
+ * trainer_params, trainer_eval_add and trainer_free complete it first. */
 int trainer_overlap(const trainer_t *t);
 void trainer_phase_times(const trainer_t *t, int g, double wall[PH_COUNT], double cpu[PH_COUNT]);
 /* Collective: every worker's phase times and every rank's peak RSS to every

@@ -23,11 +23,13 @@ build/scale run of the lock-free build at 1 node x 2 threads (the same
 workers and batch) is the reference the model starts from. Not root: exit 2 before anything is written.
 
 The folder (default results/<UTC>-<host>-2node/): raw/ (every scale run and
-probe), table.csv and table.md (per config and rate: medians of step time,
-time in the exchange exposed and hidden, bytes per step, the rate the
-exchange reached, the probe, the model's step beside the measured one with
-its error, overlap off and on), meta.json
-(machine, load, command line, git revision). The cluster (prefix cllm2-) is
+probe), table.csv, table.json and table.md (per config and rate: medians of
+step time, the exchange's exposed and hidden time from the ranks' clocks,
+bytes per step, the rate the exchange reached, the probe, the model's step
+beside the measured one with its error, overlap off and on), REPORT.md (the
+same with the issue's goals judged; cllm_analysis/twonode.py, which
+`scripts/analyze FOLDER` reruns), meta.json (machine, load, command line,
+git revision). The cluster (prefix cllm2-) is
 taken down at the end, also after an error or an interrupt.
 """
 import argparse
@@ -39,19 +41,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cllm_analysis import nodes                  # noqa: E402
+from cllm_analysis import twonode                # noqa: E402
 from cllm_analysis.atomic import write_atomic    # noqa: E402
-from cllm_analysis.ranks import comm_of          # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def med(xs):
-    xs = sorted(x for x in xs if x is not None)
-    if not xs:
-        return None
-    n = len(xs)
-    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
 
 
 def run(argv, log):
@@ -109,7 +102,7 @@ def main():
     cl = [sys.executable, os.path.join(ROOT, "scripts", "cluster"), "--prefix", "cllm2-",
           "--dir", os.path.join(out, ".cluster")]
     env_note = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 (set by scripts/cluster)"
-    meta = {"tool": "scripts/bench_2node.py", "command": sys.argv, "configs": a.configs, "rates": rates,
+    meta = {"tool": twonode.TOOL, "command": sys.argv, "configs": a.configs, "rates": rates, "overlaps": overlaps,
             "reps": a.reps, "steps": a.steps, "probe_mb": a.probe_mb, "host": host, "env": env_note,
             "cpu": cpu_name(),
             "cpus": os.cpu_count(), "loadavg_start": open("/proc/loadavg").read().split()[:3],
@@ -154,110 +147,10 @@ def main():
         subprocess.run(cl + ["down"], stdout=subprocess.DEVNULL)
     meta["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     meta["end"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    table = summarize(rows, configs, rates, overlaps)
     write_atomic(os.path.join(out, "meta.json"), json.dumps(meta, indent=1) + "\n")
-    write_atomic(os.path.join(out, "table.json"), json.dumps(table, indent=1) + "\n")
-    md = render(table, meta)
-    write_atomic(os.path.join(out, "table.md"), md)
-    cols = list(table[0].keys()) if table else []
-    write_atomic(os.path.join(out, "table.csv"), ",".join(cols) + "\n" + "".join(
-        ",".join("" if r.get(c) is None else str(r[c]) for c in cols) + "\n" for r in table))
+    _, md = twonode.write(out, meta, rows)     # table.json/.csv/.md and REPORT.md (scripts/analyze does the same)
     print(md)
-    print(f"bench-2node: results in {out}")
-
-
-def summarize(rows, configs, rates, overlaps):
-    """One row per config x rate (and the reference): medians over the reps."""
-    table = []
-    for cname, batch in configs:
-        label = cname + (f"-b{batch}" if batch else "")
-        refs = [comm_of(x["rec"], 1, 2) for x in rows.get((label, "ref"), [])]
-        ref_recs = [x["rec"]["report"] for x in rows.get((label, "ref"), [])]
-        ref_step = med([c["step_ms"] for c in refs])
-        fwd = med([nodes.phase_ms(r, "forward") for r in ref_recs])
-        bwd = med([nodes.phase_ms(r, "backward") for r in ref_recs])
-        table.append({"config": label, "link": "1 node x 2 threads (reference)", "reps": len(refs),
-                      "step_ms": ref_step, "fwd_ms": fwd, "bwd_ms": bwd})
-        for rate in rates:
-            comm_off = None
-            for ov in sorted(overlaps, key=lambda v: v != "off"):   # off first: the on row's hidden needs it
-                xs = rows.get((label, rate, ov), [])
-                if not xs:
-                    continue
-                cs = [comm_of(x["rec"], 2, 1) for x in xs]
-                bw = med([x["probe"]["both_ways_gbps"] for x in xs])
-                rtt = med([x["probe"]["rtt_us"] for x in xs])
-                step, comm = med([c["step_ms"] for c in cs]), med([c["comm_ms"] for c in cs])
-                nbytes = med([c["bytes_per_step"] for c in cs])
-                least = med([nodes.exchange_least_ms(x["rec"]["report"], 2, 1) for x in xs])
-                inflight = med([1e3 * ((x["rec"]["report"].get("mpi") or {}).get("exchange_in_flight_s") or 0.0)
-                                / x["rec"]["report"]["steps"] for x in xs])
-                if ov == "off":
-                    comm_off = comm
-                m = nodes.model(ref_step, fwd, bwd, nbytes, bw, rtt) if None not in (ref_step, nbytes, bw, rtt) else {}
-                shaped = None if rate == "none" else nodes_rate_gbps(rate)
-                # a rate only where every byte moved inside the exposed time (overlap off)
-                reached = nbytes * 8 / (comm * 1e-3) / 1e9 if nbytes and comm and ov == "off" else None
-                proj = m.get("step_on_ms" if ov == "on" else "step_off_ms")
-                table.append({"config": label, "link": rate, "overlap": ov, "reps": len(xs), "step_ms": step,
-                              "exchange_ms": comm, "exchange_exposed_ms": comm,
-                              "exchange_hidden_ms": (comm_off - comm if ov == "on" and comm_off is not None
-                                                     and comm is not None else 0.0 if ov == "off" else None),
-                              "exchange_in_flight_ms": inflight if ov == "on" else None,
-                              "bytes_per_step": nbytes, "exchange_gbps": reached,
-                              "exchange_of_shaped": reached / shaped if reached and shaped else None,
-                              "exchange_least_ms": least,
-                              "exchange_least_gbps": (nbytes * 8 / (least * 1e-3) / 1e9 if nbytes and least
-                                                      and ov == "off" else None),
-                              "probe_gbps": bw, "probe_one_way_gbps": med([x["probe"]["one_way_gbps"] for x in xs]),
-                              "probe_rtt_us": rtt,
-                              "model_exchange_ms": m.get("exchange_ms"), "model_step_off_ms": m.get("step_off_ms"),
-                              "model_step_on_ms": m.get("step_on_ms"), "model_hidden_on_ms": m.get("hidden_on_ms"),
-                              "model_step_ms": proj, "model_error": nodes.error(proj, step)})
-    return table
-
-
-def nodes_rate_gbps(rate):
-    import re
-    m = re.match(r"^(\d+(?:\.\d+)?)(bit|kbit|mbit|gbit|tbit)$", rate)
-    return float(m.group(1)) * {"bit": 1e-9, "kbit": 1e-6, "mbit": 1e-3, "gbit": 1.0, "tbit": 1e3}[m.group(2)]
-
-
-def render(table, meta):
-    def f(x, fmt="{:.1f}"):
-        return "NA" if x is None else fmt.format(x)
-    lines = [f"# make bench-2node: {meta['cpus']} CPUs ({meta['cpu']}), host {meta['host']}, "
-             f"loadavg {' '.join(meta['loadavg_start'])} -> {' '.join(meta.get('loadavg_end', []))}",
-             "",
-             "2 nodes x 1 thread (one rank per node, network namespaces, tbf-shaped veth); medians over the reps; "
-             "step = wall / steps (first step included); exposed = worker 0's time in MPI calls per step after "
-             "backward, mean over the ranks (the exchange's wait, the statistics and the parameter all-gather; "
-             "waiting for the other rank included), so the rate it implies (overlap off only: with it on, "
-             "bytes move during backward too) is a lower bound; the least-waiting rank's is nearer the "
-             "transfer. hidden (overlap on) = exposed off - exposed on of the same link; "
-             "in flight = from the first bucket posted to the end of backward. Probe: scripts/cluster probe, "
-             "per-direction TCP stream with both directions busy, and the ping-pong rtt.",
-             "",
-             "| config | link | overlap | reps | step ms | exposed ms | hidden ms | in flight ms | MB/step sent | "
-             "Gbit/s (of shaped) | least-waiting rank: ms, Gbit/s | probe Gbit/s | rtt us | model step ms | error |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in table:
-        if "exchange_ms" not in r:
-            lines.append(f"| {r['config']} | {r['link']} | | {r['reps']} | {f(r['step_ms'])} |"
-                         + " |" * 10)
-            continue
-        lines.append(
-            f"| {r['config']} | {r['link']} | {r['overlap']} | {r['reps']} | {f(r['step_ms'])} | "
-            f"{f(r['exchange_ms'])} | {f(r['exchange_hidden_ms'])} | {f(r['exchange_in_flight_ms'])} | "
-            f"{f(r['bytes_per_step'] and r['bytes_per_step'] / 1e6, '{:.2f}')} | {f(r['exchange_gbps'], '{:.3f}')} "
-            f"({f(r['exchange_of_shaped'] and 100 * r['exchange_of_shaped'], '{:.0f}%')}) | "
-            f"{f(r['exchange_least_ms'])}, {f(r['exchange_least_gbps'], '{:.3f}')} | "
-            f"{f(r['probe_gbps'], '{:.3f}')} | {f(r['probe_rtt_us'], '{:.0f}')} | {f(r['model_step_ms'])} | "
-            f"{f(r['model_error'] and 100 * r['model_error'], '{:+.1f}%')} |")
-    lines.append("")
-    lines.append("model (cllm_analysis/nodes.py): off = reference step + sent bytes / probe rate + 3 x rtt; "
-                 "on = reference step + max(0, that exchange - one worker's forward + backward of the reference).")
-    return "\n".join(lines) + "\n"
+    print(f"bench-2node: results in {out} (REPORT.md: the goals judged)")
 
 
 if __name__ == "__main__":

@@ -62,10 +62,15 @@ if [[ -x $BUILD/mpi/train_model ]]; then
     M=(mpirun --oversubscribe --bind-to none)
     run "${M[@]}" -np 2 --mca pml ob1 --mca btl vader,self "$BUILD/mpi/train_model" --threads 2 --steps 8 \
         --warmup 3 --clip 0.5 --quiet --save "$tmp/mpi2.ck" --report "$tmp/mpi2.json" --trace "$tmp/mpi2-trace.json"
-    # --overlap on: the buckets' counters and flags between the workers and worker 0's posts
-    # (traced: the model's backward hook serves the buckets and the per-layer events)
-    run "${M[@]}" -np 2 --mca pml ob1 --mca btl vader,self "$BUILD/mpi/train_model" --threads 2 --steps 4 \
-        --overlap on --quiet --trace "$tmp/mpi2o-trace.json"
+    # --overlap on: the buckets' counters and flags between the workers and worker 0's posts, the
+    # parameter all-gather's gate in forward (also with each bucket landing late: the test hook),
+    # completed between steps by a periodic checkpoint and the validation; traced (the model's
+    # hooks serve the buckets and the per-layer events)
+    for late in 0 1; do
+        run env CLLM_TEST_LATE_ALLGATHER=$late "${M[@]}" -x CLLM_TEST_LATE_ALLGATHER -np 2 --mca pml ob1 \
+            --mca btl vader,self "$BUILD/mpi/train_model" --threads 2 --steps 4 --overlap on --quiet \
+            --eval-batches 1 --save-every 2 --save "$tmp/ov$late.ck" --trace "$tmp/ov$late-trace.json"
+    done
     mpisupp="halt_on_error=1 exitcode=66 suppressions=$PWD/tests/tsan_mpi.supp"
     run env TSAN_OPTIONS="$mpisupp" "${M[@]}" -np 4 "$BUILD/mpi/train_model" --threads 2 --steps 4 --quiet \
         --save "$tmp/mpi4.ck"

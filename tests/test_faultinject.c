@@ -147,7 +147,7 @@ static int path_trainer(char *err, size_t errlen) {
     trainer_step(t);
     float loss = 3.0f;
     double ms = 1.0;
-    run_info ri = { "synthetic", "bytes", "test", &loss, &ms, 1, 0, 0.001, NAN, 0, 0, 0.0, 0.0, RECOMPUTE_NONE, NULL, NULL, NULL, 0, NULL };
+    run_info ri = { "synthetic", "bytes", "test", &loss, &ms, 1, 0, 0.001, NAN, 0, 0, 0.0, 0.0, RECOMPUTE_NONE, NULL, NULL, NULL, 0, NULL, NULL };
     int rc = report_write(reportpath, t, &ri, err, errlen);
     trainer_free(t);
     return rc;

@@ -11,7 +11,13 @@
 #     uninterrupted run (the moments are gathered into one file and re-sharded);
 #   - --memory-table shows each rank's 1/R of Adam's moments;
 #   - the report carries ranks, workers, the library and the comm phases;
-#   - TCP (--mca btl tcp,self) gives the bits of shared memory (vader).
+#   - TCP (--mca btl tcp,self) gives the bits of shared memory (vader);
+#   - --overlap on gives the bits of off at 2 x 1 and 2 x 2 (a periodic
+#     checkpoint and the validation between the steps), also when every
+#     bucket of the parameter all-gather lands only once forward waits for
+#     it (CLLM_TEST_LATE_ALLGATHER, over NaN), and the report's
+#     exchange clocks: all exposed with it off, the all-gather and the
+#     gradient buckets in flight with it on.
 # Open MPI refuses root unless OMPI_ALLOW_RUN_AS_ROOT=1 and
 # OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 are set: tests/mpi_common.sh sets both (CI
 # runs as root). Failures (a killed rank, bad flags, the harness) are tests/test_mpi_fail.sh.
@@ -104,6 +110,50 @@ one = int(re.search(r"one process of 4 threads: adam m\+v (\d+) bytes", t).group
 assert len(rows) == 2 and rows[0][0] == 0 and rows[1][0] == 1, rows
 assert sum(r[1] for r in rows) == one, (rows, one)
 assert all(abs(r[1] - one / 2) <= 2 * 64 * 4 for r in rows), (rows, one)
+PY
+
+# --- --overlap on (gradient buckets during backward, the parameter all-gather during the next
+# forward, layer by layer): the bits of off at 2 x 1 and 2 x 2, through a periodic checkpoint
+# (which completes an all-gather in flight) and the validation after; the exchange's clocks
+O=(--steps 8 --quiet --eval-batches 1 --save-every 3)
+for t in 1 2; do
+    for ov in off on; do
+        "${RUN[@]}" -np 2 "$MPI" "${O[@]}" --threads $t --overlap $ov --save "$tmp/o$t$ov.ck" \
+            --report "$tmp/o$t$ov.json" >/dev/null 2>"$tmp/o.log" || bad "2 x $t --overlap $ov: exit $? ($(tail -n 3 "$tmp/o.log"))"
+    done
+    check "2 ranks x $t threads: --overlap on gives the bits of off" cmp -s "$tmp/o${t}on.ck" "$tmp/o${t}off.ck"
+    # the test hook posts each bucket's receives only when forward reaches it, over NaN: a layer
+    # read before its wait (worker 0) or its gate (the others) makes the loss NaN
+    CLLM_TEST_LATE_ALLGATHER=1 "${RUN[@]}" -x CLLM_TEST_LATE_ALLGATHER -np 2 "$MPI" "${O[@]}" --threads $t --overlap on \
+        --save "$tmp/o${t}late.ck" >/dev/null 2>"$tmp/o.log" || bad "2 x $t late all-gather: exit $? ($(tail -n 3 "$tmp/o.log"))"
+    check "2 ranks x $t threads: each layer waits for its parameters (late all-gather over NaN: the bits of off)" \
+        cmp -s "$tmp/o${t}late.ck" "$tmp/o${t}off.ck"
+    check "2 ranks x $t threads: --overlap on and off, the same losses and validation loss" /usr/bin/python3 -c '
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+sys.exit(not (a["loss"] == b["loss"] and a["val_loss"] == b["val_loss"] is not None))' "$tmp/o${t}on.json" "$tmp/o${t}off.json"
+done
+check "the exchange clocks: off all exposed; on, the all-gather in flight during forward on both ranks" \
+    /usr/bin/python3 - "$tmp/o1off.json" "$tmp/o1on.json" "$tmp/o2on.json" <<'PY'
+import json, sys
+off, on1, on2 = (json.load(open(p))["mpi"] for p in sys.argv[1:])
+for m in (off, on1, on2):
+    c = m["clocks"]
+    assert c["steps"] == 8 and len(c["exposed_ms_each_step"]) == len(c["hidden_ms_each_step"]) == 8, c
+    for r in range(2):
+        assert c["exposed"][r] > 0, c
+        assert abs(c["hidden"][r] - c["hidden_exchange"][r] - c["hidden_allgather"][r]) < 1e-9, c
+        assert 0 <= c["exposed_allgather"][r] <= c["inflight_allgather"][r], c
+        assert 0 <= c["hidden_exchange"][r] <= c["inflight_exchange"][r], c
+    assert abs(sum(c["exposed_ms_each_step"]) / 8 - 1e3 * c["exposed"][0] / 8) < 1e-6, c
+c = off["clocks"]
+assert off["overlap"] == "off" and sum(c["hidden"]) == sum(c["inflight_allgather"]) == sum(c["inflight_exchange"]) == 0, c
+for m in (on1, on2):
+    c = m["clocks"]
+    # 8 steps, a periodic checkpoint after steps 3 and 6 completes the all-gather between steps:
+    # steps 2, 3, 5, 6 and 8 find one in flight
+    assert m["overlap"] == "on" and all(x > 0 for x in c["inflight_allgather"]), c
+    assert all(x > 0 for x in c["inflight_exchange"]), c
 PY
 
 # --- the transport does not change the bits: TCP against shared memory

@@ -173,10 +173,27 @@ if [[ -x $MPI ]] && command -v mpirun >/dev/null; then
     # worker 0's MPI calls sit on their own track; the allgather after the
     # job starts at the job's end and ends the step: the same tiling, 0.01 us
     tcheck "$T/m.json" 2 2 4 0.01 2
-    # the overlapped exchange: the model's backward hook serves both
-    mpirun --oversubscribe --bind-to none -np 2 "$MPI" --steps 3 --quiet --eval-batches 0 --threads 1 \
-        --overlap on --trace "$T/mo.json" >/dev/null 2>"$T/merr" || bad "mpirun --overlap on: $(head -c 300 "$T/merr")"
-    tcheck "$T/mo.json" 2 1 3 0.01 2
+    # --overlap on: the messages in flight on a track of their own beside the MPI calls' (worker 0's
+    # forward split at its waits for parameters); per rank, its events add up to the report's clocks
+    mpirun --oversubscribe --bind-to none -np 2 "$MPI" --steps 4 --quiet --eval-batches 0 --threads 2 \
+        --overlap on --trace "$T/mo.json" --report "$T/mo_r.json" >/dev/null 2>"$T/merr" || bad "mpirun --overlap on: $(head -c 300 "$T/merr")"
+    tcheck "$T/mo.json" 2 2 4 0.01 2
+    check "--overlap on: the in-flight track's events add up to rank 0's clocks" $PY -c '
+import json,sys; ev=json.load(open(sys.argv[1]))["traceEvents"]; c=json.load(open(sys.argv[2]))["mpi"]["clocks"]
+tid={e["tid"] for e in ev if e["ph"]=="M" and e["name"]=="thread_name" and e["pid"]==0 and e["args"]["name"].startswith("MPI in flight")}
+d=sum(e["dur"] for e in ev if e["ph"]=="X" and e["pid"]==0 and e["tid"] in tid)
+want=1e6*(c["inflight_exchange"][0]+c["inflight_allgather"][0])
+sys.exit(0 if len(tid)==1 and want>0 and abs(d-want)<=0.01*16 else 1)' "$T/mo.json" "$T/mo_r.json"
+    # every bucket of parameters late and waited for (test hook): worker 0's forward split at a
+    # wait before each layer; its pieces still tile, their layer events name every part once, in order
+    CLLM_TEST_LATE_ALLGATHER=2 mpirun --oversubscribe --bind-to none -x CLLM_TEST_LATE_ALLGATHER -np 2 "$MPI" \
+        --steps 3 --quiet --eval-batches 0 --threads 2 --overlap on --trace "$T/ml.json" >/dev/null 2>"$T/merr" \
+        || bad "mpirun --overlap on, late all-gather: $(head -c 300 "$T/merr")"
+    tcheck "$T/ml.json" 2 2 3 0.01 2
+    check "late all-gather: worker 0's forward split in pieces (more forward events than steps)" $PY -c '
+import json,sys; ev=json.load(open(sys.argv[1]))["traceEvents"]
+n=sum(1 for e in ev if e["ph"]=="X" and e["pid"]==0 and e["tid"]==1 and e.get("cat")=="phase" and e["name"]=="forward")
+sys.exit(0 if n > 3 else 1)' "$T/ml.json"
 else
     skip "MPI trace: build/mpi/train_model or mpirun missing"
 fi

@@ -14,10 +14,12 @@ Modules, each one job, imported only downwards in this list (no cycles):
     report    REPORT.md
     plots     gnuplot data and scripts, drawn to PNG and SVG
     peers     make peers: cllm against its peers in one table and one plot, MFU
+    nodes     the 2-node model (a step from the 1-node phases, the bytes and a probed link)
+    twonode   make bench-2node's folder: its table with the model's error, REPORT.md
     cli       the analyze, compare and peers-report command lines (scripts/analyze,
               scripts/compare, scripts/peers-report)
 
 Every function from data to results is pure (no files), so the tests build
 their inputs in memory; only runs.load_folder, report.write, plots.make,
-peers.load, peers.write and cli touch files.
+peers.load, peers.write, twonode.load, twonode.write and cli touch files.
 """

@@ -6,14 +6,16 @@ import argparse
 import os
 import sys
 
-from . import analysis, compare, ijson, peers, plots, project, report, runs, timeline
+from . import analysis, compare, ijson, peers, plots, project, report, runs, timeline, twonode
 from .util import json_text, write_atomic
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 ANALYZE_EPILOG = """\
 Reads RESULTS_DIR/meta.json, runs.jsonl and memory.csv (bench/RESULTS.md) of a
-folder build/scale wrote (any other folder is refused), writes
+folder build/scale wrote (make bench-2node's folder: its 2-node table, the model
+beside the measurement with its error, and the goals, into REPORT.md; any other
+folder is refused), writes
 RESULTS_DIR/REPORT.md, RESULTS_DIR/fit.json and the plots (PNG and SVG, with
 their gnuplot scripts and data) into the plots folder, and prints the report's
 path. The ceilings of the projection come from --ceilings, else
@@ -86,6 +88,13 @@ def analyze_main(argv=None):
         except (RuntimeError, OSError, ValueError) as e:
             print(f"analyze: --machine {target['machine']}: {e}", file=sys.stderr)
             sys.exit(2)
+    if twonode.is_folder(a.results_dir):   # make bench-2node's folder: the 2-node table and its model
+        try:
+            twonode.write(a.results_dir)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            die("analyze", f"cannot read the bench-2node folder {a.results_dir}: {e}")
+        print(os.path.join(a.results_dir, "REPORT.md"))
+        return 0
     try:
         run = runs.load_folder(a.results_dir)
     except runs.NotScaleFolder as e:

@@ -14,7 +14,9 @@ MPI calls (the mean over the ranks' worker 0: the exchange of gradient sums,
 the allgathers of statistics and parameters, waiting for the slowest rank
 included), comm_sum = adding the rank sums of a slice (mean over workers),
 both over all steps (the warm-up included) like the step time they are a
-share of. The payload per step is the report's mpi.bytes_sent_per_step;
+share of; hidden = the exchange in flight beside compute (the report's
+mpi.clocks, core/trainer.h's XCLK_HIDDEN: --overlap on), per step, mean
+over the ranks. The payload per step is the report's mpi.bytes_sent_per_step;
 payload / comm time is a lower bound of the rate the transport reached
 (comm includes waiting).
 
@@ -47,8 +49,10 @@ def comm_of(r, ranks, threads):
         i = names.index(nm) if nm in names else -1
         return walls[i] if 0 <= i < len(walls) and walls[i] else None
 
+    clk = (((rep.get("mpi") or {}).get("clocks") or {}).get("ms_per_step") or {})
     out = {"comm_ms": None, "comm_sum_ms": None, "step_ms": None,
-           "bytes_per_step": num((rep.get("mpi") or {}).get("bytes_sent_per_step"))}
+           "bytes_per_step": num((rep.get("mpi") or {}).get("bytes_sent_per_step")),
+           "hidden_ms": num(clk.get("hidden"))}
     if not steps:
         return out
     comm, csum = phase("comm"), phase("comm_sum")
@@ -90,7 +94,7 @@ def row_of(p, base):
         return row
     row.update({"tps_median": float(np.median(x)), "tps_min": float(x.min()), "tps_max": float(x.max()),
                 "tps_cv": stats.cv(x)})
-    for k in ("comm_ms", "comm_sum_ms", "step_ms", "bytes_per_step"):
+    for k in ("comm_ms", "comm_sum_ms", "step_ms", "bytes_per_step", "hidden_ms"):
         row[k] = med([q[k] for q in p["reps"] if q.get(k) is not None])
     if row["step_ms"] and row["comm_ms"] is not None:
         row["comm_share"] = (row["comm_ms"] + (row["comm_sum_ms"] or 0.0)) / row["step_ms"]

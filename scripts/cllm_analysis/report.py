@@ -306,23 +306,26 @@ def ranks_section(res):
     L = ["## Ranks x threads (MPI)", "",
          f"The {g['variant']} variant at R ranks x T threads, N = R x T workers. Speedup = tokens/s over the 1 rank x "
          "1 thread point, the Hodges-Lehmann ratio [95% Mann-Whitney interval]; per step (all steps, the warm-up included): the step, comm = worker 0 "
-         "of each rank inside MPI calls (waiting for the slowest rank included), comm_sum = adding the rank sums; "
+         "of each rank inside MPI calls (waiting for the slowest rank included: the exchange's exposed time), hidden = "
+         "its messages in flight beside compute (--overlap on; mean over ranks, from the ranks' clocks, NA in runs "
+         "without them), comm_sum = adding the rank sums; "
          "share = (comm + comm_sum) / step; payload = bytes rank 0 sends per step (its gradient sums and updated "
          "slice, core/REPORT.md), and payload / comm, a lower bound of the rate the transport reached. **over** = "
          "oversubscribed (N > the CPUs): shown, never fitted.", "",
          "| ranks | threads | N | reps ok/failed | tokens/s median [min-max] | speedup [95%] | efficiency | step ms | "
-         "comm ms | comm_sum ms | share | payload bytes | payload/comm Gbit/s | |",
-         "|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+         "comm ms | hidden ms | comm_sum ms | share | payload bytes | payload/comm Gbit/s | |",
+         "|---:|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
     for r in g["rows"]:
         if not r["reps_ok"]:
             L.append(f"| {r['ranks']} | {r['threads']} | {r['workers']} | 0/{r['reps_failed']} | no successful run "
-                     f"| | | | | | | | | {'**over**' if r['over'] else ''} |")
+                     f"| | | | | | | | | | {'**over**' if r['over'] else ''} |")
             continue
         L.append(f"| {r['ranks']} | {r['threads']} | {r['workers']} | {r['reps_ok']}/{r['reps_failed']} | "
                  f"{r['tps_median']:.0f} [{r['tps_min']:.0f}-{r['tps_max']:.0f}] | {fnum(r.get('speedup'), '{:.2f}')} "
                  f"{fmt_ci(r.get('speedup_ci'), '{:.2f}') if r.get('speedup_ci') else ''} | "
                  f"{fnum(r.get('efficiency'), '{:.0%}')} | {fnum(r.get('step_ms'), '{:.2f}')} | "
-                 f"{fnum(r.get('comm_ms'), '{:.3f}')} | {fnum(r.get('comm_sum_ms'), '{:.3f}')} | "
+                 f"{fnum(r.get('comm_ms'), '{:.3f}')} | {fnum(r.get('hidden_ms'), '{:.3f}')} | "
+                 f"{fnum(r.get('comm_sum_ms'), '{:.3f}')} | "
                  f"{fnum(r.get('comm_share'), '{:.1%}')} | {fnum(r.get('bytes_per_step'), '{:.0f}')} | "
                  f"{fnum(r.get('payload_gbit_s_lower_bound'), '{:.2f}')} | {'**over**' if r['over'] else ''} |")
     L += ["", f"Fits over N workers (USL with the amortisation term a = {g['amortised_share']:.3g}, log estimator; "

@@ -1,0 +1,248 @@
+"""twonode.py - make bench-2node's folder (scripts/bench_2node.py) read
+back and analysed: the table (per config, link rate and overlap: the
+medians over the reps of the step, the exchange's exposed and hidden time
+from the ranks' clocks, bytes, the rates reached, the probe) with the 2-node
+model (nodes.py) beside the measurement and its error, and REPORT.md with
+the issue's three goals judged from it. `scripts/analyze FOLDER` and
+bench_2node.py both call write(); nothing here runs anything.
+
+The exchange's clocks (train_model's report, mpi.clocks; core/trainer.h's
+XCLK_*), per step, mean over the ranks: exposed = worker 0's time blocked
+in MPI (phase comm); hidden = the gradient buckets and the parameter
+all-gather in flight beside compute (from posting until seen complete,
+minus the waits). Reports without them (runs before the clocks existed)
+give NA, never a difference of two runs.
+"""
+import json
+import os
+
+from . import nodes
+from .atomic import write_atomic
+from .ranks import comm_of
+from .util import med
+
+TOOL = "scripts/bench_2node.py"
+REF_LINK = "1 node x 2 threads (reference)"
+GOAL_RATE, GOAL_HIDDEN, GOAL_ERROR = 0.80, 0.80, 0.15
+
+
+def is_folder(path):
+    """True when path is a folder bench_2node.py wrote (its meta.json says so)."""
+    try:
+        with open(os.path.join(path, "meta.json")) as f:
+            return json.load(f).get("tool") == TOOL
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def configs_of(meta):
+    return [(c.split(":")[0], c.split(":")[1] if ":" in c else None) for c in meta["configs"].split(",")]
+
+
+def label_of(cname, batch):
+    return cname + (f"-b{batch}" if batch else "")
+
+
+def _record(folder):
+    with open(os.path.join(folder, "runs.jsonl")) as f:
+        return json.loads(f.readline())
+
+
+def load(out):
+    """(meta, rows): rows[(label, "ref")] and rows[(label, rate, overlap)] are
+    lists over the reps of {"rec": the scale record, "probe": the probe}, from
+    the raw/ folders the meta's configs, rates, overlaps and reps name."""
+    with open(os.path.join(out, "meta.json")) as f:
+        meta = json.load(f)
+    raw, rows = os.path.join(out, "raw"), {}
+    for rep in range(int(meta["reps"])):
+        for cname, batch in configs_of(meta):
+            label = label_of(cname, batch)
+            d = os.path.join(raw, f"ref-{label}-r{rep}")
+            if os.path.exists(os.path.join(d, "runs.jsonl")):
+                rows.setdefault((label, "ref"), []).append({"rec": _record(d)})
+            for rate in meta["rates"]:
+                pj = os.path.join(raw, f"probe-{label}-{rate}-r{rep}.json")
+                if not os.path.exists(pj):
+                    continue
+                with open(pj) as f:
+                    probe = json.load(f)
+                for ov in meta.get("overlaps", ["off", "on"]):
+                    d = os.path.join(raw, f"mpi-{label}-{rate}-{ov}-r{rep}")
+                    if os.path.exists(os.path.join(d, "runs.jsonl")):
+                        rows.setdefault((label, rate, ov), []).append({"rec": _record(d), "probe": probe})
+    return meta, rows
+
+
+def rate_gbps(rate):
+    import re
+    m = re.match(r"^(\d+(?:\.\d+)?)(bit|kbit|mbit|gbit|tbit)$", rate)
+    return float(m.group(1)) * {"bit": 1e-9, "kbit": 1e-6, "mbit": 1e-3, "gbit": 1.0, "tbit": 1e3}[m.group(2)] \
+        if m else None
+
+
+def clocks_ms(report):
+    """The report's exchange clocks per step (mean over ranks, ms) or {}."""
+    return (((report or {}).get("mpi") or {}).get("clocks") or {}).get("ms_per_step") or {}
+
+
+def summarize(rows, configs, rates, overlaps):
+    """One row per config x rate x overlap (and the reference): medians over the reps."""
+    table = []
+    for cname, batch in configs:
+        label = label_of(cname, batch)
+        refs = [comm_of(x["rec"], 1, 2) for x in rows.get((label, "ref"), [])]
+        ref_recs = [x["rec"]["report"] for x in rows.get((label, "ref"), [])]
+        ref_step = med([c["step_ms"] for c in refs])
+        fwd = med([nodes.phase_ms(r, "forward") for r in ref_recs])
+        bwd = med([nodes.phase_ms(r, "backward") for r in ref_recs])
+        table.append({"config": label, "link": REF_LINK, "reps": len(refs), "step_ms": ref_step,
+                      "fwd_ms": fwd, "bwd_ms": bwd})
+        for rate in rates:
+            off_exposed = None
+            for ov in sorted(overlaps, key=lambda v: v != "off"):
+                xs = rows.get((label, rate, ov), [])
+                if not xs:
+                    continue
+                reps = [x["rec"]["report"] for x in xs]
+                cs = [comm_of(x["rec"], 2, 1) for x in xs]
+                ck = [clocks_ms(r) for r in reps]
+                bw = med([x["probe"]["both_ways_gbps"] for x in xs])
+                rtt = med([x["probe"]["rtt_us"] for x in xs])
+                step, nbytes = med([c["step_ms"] for c in cs]), med([c["bytes_per_step"] for c in cs])
+                exposed = med([c.get("exposed") for c in ck]) if all(ck) else med([c["comm_ms"] for c in cs])
+                hidden = med([c.get("hidden") for c in ck]) if all(ck) else None
+                inflight = med([(c.get("inflight_exchange") or 0.0) + (c.get("inflight_allgather") or 0.0)
+                                for c in ck]) if all(ck) else None
+                least = med([nodes.exchange_least_ms(r, 2, 1) for r in reps])
+                if ov == "off":
+                    off_exposed = exposed
+                m = nodes.model(ref_step, fwd, bwd, nbytes, bw, rtt) if None not in (ref_step, nbytes, bw, rtt) else {}
+                shaped = None if rate == "none" else rate_gbps(rate)
+                # the rate the bytes moved at, overlap off only: every byte moves inside the exposed
+                # time (with it on, in flight runs to the completion worker 0 sees: no transfer time)
+                reached = nbytes * 8 / (exposed * 1e-3) / 1e9 if nbytes and exposed and ov == "off" else None
+                proj = m.get("step_on_ms" if ov == "on" else "step_off_ms")
+                # hidden against what the dependencies allow: the exchange's transfer time on the
+                # probed link (the model's) less this run's exposed time, over the part of that
+                # transfer the forward and backward of a worker (the reference's) could cover
+                xm = m.get("exchange_ms")
+                allow = min(xm, (fwd or 0.0) + (bwd or 0.0)) if ov == "on" and xm else None
+                table.append({"config": label, "link": rate, "overlap": ov, "reps": len(xs), "step_ms": step,
+                              "exchange_ms": exposed, "exchange_exposed_ms": exposed,
+                              "exchange_hidden_ms": hidden, "exchange_in_flight_ms": inflight,
+                              "hidden_allowed_ms": allow,
+                              "hidden_of_allowed": (max(0.0, xm - exposed) / allow if allow and exposed is not None
+                                                    else None),
+                              "bytes_per_step": nbytes, "exchange_gbps": reached,
+                              "exchange_of_shaped": reached / shaped if reached and shaped else None,
+                              "exchange_least_ms": least,
+                              "exchange_least_gbps": (nbytes * 8 / (least * 1e-3) / 1e9 if nbytes and least
+                                                      and ov == "off" else None),
+                              "probe_gbps": bw, "probe_one_way_gbps": med([x["probe"]["one_way_gbps"] for x in xs]),
+                              "probe_rtt_us": rtt,
+                              "model_exchange_ms": m.get("exchange_ms"), "model_step_off_ms": m.get("step_off_ms"),
+                              "model_step_on_ms": m.get("step_on_ms"), "model_hidden_on_ms": m.get("hidden_on_ms"),
+                              "model_step_ms": proj, "model_error": nodes.error(proj, step)})
+    return table
+
+
+def _f(x, fmt="{:.1f}"):
+    return "NA" if x is None else fmt.format(x)
+
+
+def render(table, meta):
+    """table.md: the table with its legend."""
+    lines = [f"# make bench-2node: {meta['cpus']} CPUs ({meta['cpu']}), host {meta['host']}, "
+             f"loadavg {' '.join(meta['loadavg_start'])} -> {' '.join(meta.get('loadavg_end', []))}",
+             "",
+             "2 nodes x 1 thread (one rank per node, network namespaces, tbf-shaped veth); medians over the reps; "
+             "step = wall / steps (first step included). Exchange clocks (train_model's mpi.clocks, per step, mean "
+             "over the ranks): exposed = worker 0 blocked in MPI calls (the waits, the statistics, posting; "
+             "waiting for the other rank included); hidden = messages in flight beside compute (gradient buckets "
+             "during backward, the parameter all-gather during the next forward; completion seen at worker 0's "
+             "tests, so an upper bound of the transfer hidden); in flight = both, from post to completion. Gbit/s "
+             "= bytes / exposed (overlap off). (of allowed) = (the model's transfer time on the probed link - "
+             "exposed) / min(that transfer, forward + backward of the reference): the share of what the "
+             "dependencies let hide that this run hid. Probe: scripts/cluster probe, per-direction TCP stream with both directions busy, and "
+             "the ping-pong rtt.",
+             "",
+             "| config | link | overlap | reps | step ms | exposed ms | hidden ms (of allowed) | in flight ms | "
+             "MB/step sent | Gbit/s (of shaped) | least-waiting rank: ms, Gbit/s | probe Gbit/s | rtt us | "
+             "model step ms | error |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in table:
+        if "exchange_ms" not in r:
+            lines.append(f"| {r['config']} | {r['link']} | | {r['reps']} | {_f(r['step_ms'])} |" + " |" * 10)
+            continue
+        lines.append(
+            f"| {r['config']} | {r['link']} | {r['overlap']} | {r['reps']} | {_f(r['step_ms'])} | "
+            f"{_f(r['exchange_ms'])} | {_f(r['exchange_hidden_ms'])}"
+            f"{' (' + _f(r['hidden_of_allowed'] and 100 * r['hidden_of_allowed'], '{:.0f}%') + ')' if r['overlap'] == 'on' else ''} | "
+            f"{_f(r['exchange_in_flight_ms'])} | "
+            f"{_f(r['bytes_per_step'] and r['bytes_per_step'] / 1e6, '{:.2f}')} | {_f(r['exchange_gbps'], '{:.3f}')} "
+            f"({_f(r['exchange_of_shaped'] and 100 * r['exchange_of_shaped'], '{:.0f}%')}) | "
+            f"{_f(r['exchange_least_ms'])}, {_f(r['exchange_least_gbps'], '{:.3f}')} | "
+            f"{_f(r['probe_gbps'], '{:.3f}')} | {_f(r['probe_rtt_us'], '{:.0f}')} | {_f(r['model_step_ms'])} | "
+            f"{_f(r['model_error'] and 100 * r['model_error'], '{:+.1f}%')} |")
+    lines.append("")
+    lines.append("model (cllm_analysis/nodes.py): off = reference step + sent bytes / probe rate + 3 x rtt; "
+                 "on = reference step + max(0, that exchange - one worker's forward + backward of the reference).")
+    return "\n".join(lines) + "\n"
+
+
+def goals(table):
+    """The issue's goals, judged from the table: [(goal, verdict words)]."""
+    rows = [r for r in table if "exchange_ms" in r]
+    out = []
+    rate = [r for r in rows if r["overlap"] == "off" and r["link"] != "none" and r["exchange_of_shaped"] is not None]
+    if rate:
+        worst = min(rate, key=lambda r: r["exchange_of_shaped"])
+        ok = all(r["exchange_of_shaped"] >= GOAL_RATE for r in rate)
+        out.append(("the exchange at >= 80% of the shaped rate (overlap off, bytes / exposed time)",
+                    f"{'met' if ok else 'not met'}: lowest {100 * worst['exchange_of_shaped']:.0f}% "
+                    f"({worst['config']}, {worst['link']})"))
+    hid = [r for r in rows if r["overlap"] == "on" and r["hidden_of_allowed"] is not None and r["link"] == "1gbit"]
+    if hid:
+        ok = all(r["hidden_of_allowed"] >= GOAL_HIDDEN for r in hid)
+        out.append(("with overlap at 1 Gbit/s, >= 80% of what the dependencies allow hidden",
+                    ("met" if ok else "not met") + ": " + ", ".join(
+                        f"{r['config']} {100 * r['hidden_of_allowed']:.0f}%" for r in hid)))
+    err = [r for r in rows if r["model_error"] is not None]
+    if err:
+        n_ok = sum(abs(r["model_error"]) <= GOAL_ERROR for r in err)
+        worst = max(err, key=lambda r: abs(r["model_error"]))
+        out.append(("the projection within 15% of the measured step (every rate, overlap on and off)",
+                    f"{'met' if n_ok == len(err) else 'not met'}: {n_ok} of {len(err)} rows; worst "
+                    f"{100 * worst['model_error']:+.1f}% ({worst['config']}, {worst['link']}, overlap "
+                    f"{worst['overlap']})"))
+    return out
+
+
+def report_md(table, meta):
+    """REPORT.md: the table, the goals, and what the figures rest on."""
+    L = render(table, meta).rstrip("\n").split("\n")
+    L[0] = "# 2 nodes: measured against the model" + L[0][len("# make bench-2node"):]
+    L += ["", "## The goals (issue 25)", ""]
+    g = goals(table)
+    L += [f"- {name}: {verdict}." for name, verdict in g] or ["- Not determined: no 2-node rows in this run."]
+    L += ["", f"Run: {' '.join(meta.get('command') or [])}; {meta.get('reps')} reps of {meta.get('steps')} steps; "
+          f"git {meta.get('git')}; {meta.get('start')} to {meta.get('end')}. The load average is the machine's "
+          "(other work on it shares the CPUs with the ranks and the kernel's TCP), so the figures hold for that "
+          "load only."]
+    return "\n".join(L) + "\n"
+
+
+def write(out, meta=None, rows=None):
+    """table.json, table.csv, table.md and REPORT.md in out; returns (table, md)."""
+    if meta is None or rows is None:
+        meta, rows = load(out)
+    table = summarize(rows, configs_of(meta), meta["rates"], meta.get("overlaps", ["off", "on"]))
+    write_atomic(os.path.join(out, "table.json"), json.dumps(table, indent=1) + "\n")
+    md = render(table, meta)
+    write_atomic(os.path.join(out, "table.md"), md)
+    cols = list(dict.fromkeys(k for r in table for k in r))
+    write_atomic(os.path.join(out, "table.csv"), ",".join(cols) + "\n" + "".join(
+        ",".join("" if r.get(c) is None else str(r[c]) for c in cols) + "\n" for r in table))
+    write_atomic(os.path.join(out, "REPORT.md"), report_md(table, meta))
+    return table, md
