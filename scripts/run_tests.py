@@ -239,6 +239,7 @@ def main(argv):
         print(f"{name:<32s} no such test (not tests/{name}, not built as a test binary)")
         tot.failed += 1
         tot.bad.append(name)
+        tot.fail_lines.append((name, "no such test"))
     if tot.bad:
         # the failed checks again, last, so that the tail of a long CI log names them
         print(f"failed checks ({len(tot.fail_lines)}):")

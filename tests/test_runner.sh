@@ -49,5 +49,6 @@ check "and no failed-checks section" bash -c "! grep -q 'failed checks' '$T/out'
 run --only test_a.sh,test_zz.sh
 check "--only a missing test fails (rc $rc)" [ "$rc" -eq 1 ]
 check "and names it" grep -q "test_zz.sh *no such test" "$T/out"
+check "and the tail names it too" grep -q "^    test_zz.sh: no such test" "$T/out"
 
 check_finish test_runner
