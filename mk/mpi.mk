@@ -4,6 +4,8 @@
 # libopenmpi-dev, installed by scripts/deps.sh). Built by `make all`.
 #
 #   build/mpi/train_model       mpirun -np R build/mpi/train_model --threads T ...
+#   build/mpi/comm_probe        mpirun -np R build/mpi/comm_probe --config C: a step's
+#                               messages without the training (scripts/cluster probe --mpi)
 #   make bench-mpi [BENCH_MPI_ARGS=...]
 #                               a ranks x threads sweep on this machine
 #                               (scripts/bench-mpi.sh; results/<UTC>-<host>-mpi/)
@@ -25,7 +27,7 @@ MPI_LIBS   := $(shell mpicc --showme:link 2>/dev/null)
 MPI_SRC    := $(filter-out core/comm_single.c,$(CORE_SRC)) core/comm_mpi.c
 MPI_OBJ    := $(MPI_SRC:core/%.c=$(BUILD)/mpi/obj/%.o)
 
-EXTRA_ALL += $(BUILD)/mpi/train_model
+EXTRA_ALL += $(BUILD)/mpi/train_model $(BUILD)/mpi/comm_probe
 
 $(BUILD)/mpi/obj/%.o: core/%.c $(CORE_HDR) Makefile mk/mpi.mk $(BUILD)/.blas
 	@mkdir -p $(@D)
@@ -38,6 +40,9 @@ $(BUILD)/mpi/libcllm.a: $(MPI_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/mpi/train_model: core/train_model.c $(BUILD)/mpi/libcllm.a $(CORE_HDR)
+	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -DCLLM_MPI=1 $< $(BUILD)/mpi/libcllm.a $(LIBS) $(MPI_LIBS) -o $@
+
+$(BUILD)/mpi/comm_probe: core/comm_probe.c $(BUILD)/mpi/libcllm.a $(CORE_HDR)
 	$(CC) $(WARN) $(CFLAGS) $(BLAS_CFLAGS) $(DEFS) -DCLLM_MPI=1 $< $(BUILD)/mpi/libcllm.a $(LIBS) $(MPI_LIBS) -o $@
 
 .PHONY: bench-mpi

@@ -6,7 +6,8 @@ the 2-node model (cllm_analysis/nodes.py) from a link probe and a 1-node
 reference measured in the same run. Root only (exit 2 otherwise).
 
   scripts/bench_2node.py [--configs seed,S,seed:8] [--rates none,1gbit,200mbit]
-                         [--reps 3] [--steps 8] [--probe-mb 32] [--out DIR]
+                         [--reps 3] [--steps 8] [--probe-mb 32] [--probe-iters 6]
+                         [--probe-gap-ms 0|ref] [--out DIR]
 
   --configs   config[:batch] list; seed:8 is config seed with --batch 8
   --rates     tc rates of the link (none: unshaped veth)
@@ -15,8 +16,11 @@ reference measured in the same run. Root only (exit 2 otherwise).
 Every rep goes over every config, and within it over every rate (the order
 of the rates turns by one at each rep, so that drift does not fall on one
 rate): the link is shaped, probed (scripts/cluster probe: TCP ping-pong and
-stream, both directions at once as the exchange runs; the model's input, not
-the training run's own throughput), then one build/scale --reps 1 run of
+stream, both directions at once as the exchange runs, and the stream's CPU
+cost; --mpi: build/mpi/comm_probe, the config's step of messages in the
+trainer's calls, overlap off's and on's, --probe-iters times after
+--probe-gap-ms of idle link; the model's input, not the training run's own
+throughput), then one build/scale --reps 1 run of
 --variants mpi --ranks 2 --threads 1 with the cluster's mpirun arguments (its
 hostfile and agent) runs in node 0, once per --overlap value. Before the rates of a config, one
 build/scale run of the lock-free build at 1 node x 2 threads (the same
@@ -25,7 +29,7 @@ workers and batch) is the reference the model starts from. Not root: exit 2 befo
 The folder (default results/<UTC>-<host>-2node/): raw/ (every scale run and
 probe), table.csv, table.json and table.md (per config and rate: medians of
 step time, the exchange's exposed and hidden time from the ranks' clocks,
-bytes per step, the rate the exchange reached, the probe, the model's step
+bytes per step, the rate the exchange reached, the probes, the model's step
 beside the measured one with its error, overlap off and on), REPORT.md (the
 same with the issue's goals judged; cllm_analysis/twonode.py, which
 `scripts/analyze FOLDER` reruns), meta.json (machine, load, command line,
@@ -80,9 +84,14 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--probe-mb", type=int, default=32)
+    ap.add_argument("--probe-iters", type=int, default=6, help="the MPI probe's iterations (default 6)")
+    ap.add_argument("--probe-gap-ms", default="0",
+                    help="the link idle before each MPI probe iteration: ms, or ref (the reference's step)")
     ap.add_argument("--bin-dir", default="build")
     ap.add_argument("--out")
     a = ap.parse_args()
+    if a.probe_gap_ms != "ref" and not a.probe_gap_ms.isdigit():
+        ap.error(f"--probe-gap-ms {a.probe_gap_ms!r}: milliseconds, or ref")
     if a.reps < 1 or a.steps < 2:
         ap.error("--reps >= 1 and --steps >= 2 (the first step is left out of the step time)")
     configs = [(c.split(":")[0], c.split(":")[1] if ":" in c else None) for c in a.configs.split(",")]
@@ -103,7 +112,8 @@ def main():
           "--dir", os.path.join(out, ".cluster")]
     env_note = "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 (set by scripts/cluster)"
     meta = {"tool": twonode.TOOL, "command": sys.argv, "configs": a.configs, "rates": rates, "overlaps": overlaps,
-            "reps": a.reps, "steps": a.steps, "probe_mb": a.probe_mb, "host": host, "env": env_note,
+            "reps": a.reps, "steps": a.steps, "probe_mb": a.probe_mb, "probe_iters": a.probe_iters,
+            "probe_gap_ms": a.probe_gap_ms, "host": host, "env": env_note,
             "cpu": cpu_name(),
             "cpus": os.cpu_count(), "loadavg_start": open("/proc/loadavg").read().split()[:3],
             "git": subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=ROOT, text=True,
@@ -124,12 +134,15 @@ def main():
                        + common, log) != 0:
                     sys.exit(f"bench-2node: the 1-node reference failed (see {log})")
                 rows.setdefault((label, "ref"), []).append({"rec": record(d)})
+                gap = a.probe_gap_ms if a.probe_gap_ms != "ref" else \
+                    str(round(twonode.comm_of(rows[(label, "ref")][-1]["rec"], 1, 2)["step_ms"]))
                 for k in range(len(rates)):
                     rate = rates[(k + rep) % len(rates)]
                     if run(cl + ["shape", "--rate", rate], log) != 0:
                         sys.exit(f"bench-2node: shaping the link to {rate} failed (see {log})")
                     pj = os.path.join(raw, f"probe-{label}-{rate}-r{rep}.json")
-                    if run(cl + ["probe", "--mb", str(a.probe_mb), "--json", pj], log) != 0:
+                    if run(cl + ["probe", "--mb", str(a.probe_mb), "--json", pj, "--mpi", cname, "--mpi-iters",
+                                 str(a.probe_iters), "--mpi-gap-ms", gap, "--bin-dir", a.bin_dir], log) != 0:
                         sys.exit(f"bench-2node: the link probe failed (see {log})")
                     with open(pj) as f:
                         probe = json.load(f)
@@ -142,7 +155,9 @@ def main():
                             sys.exit(f"bench-2node: the 2-node run at {rate}, overlap {ov} failed (see {log})")
                         rows.setdefault((label, rate, ov), []).append({"rec": record(d), "probe": probe})
                     print(f"bench-2node: rep {rep + 1}/{a.reps} {label} {rate}: probe "
-                          f"{probe['both_ways_gbps']:.3f} Gbit/s both ways, rtt {probe['rtt_us']:.0f} us", flush=True)
+                          f"{probe['both_ways_gbps']:.3f} Gbit/s both ways, rtt {probe['rtt_us']:.0f} us; MPI "
+                          f"{probe['mpi']['off']['median_ms']:.1f} ms (off), {probe['mpi']['on']['median_ms']:.1f} ms "
+                          f"(on)", flush=True)
     finally:
         subprocess.run(cl + ["down"], stdout=subprocess.DEVNULL)
     meta["loadavg_end"] = open("/proc/loadavg").read().split()[:3]

@@ -24,7 +24,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
-MPI=$BUILD/mpi/train_model LF=$BUILD/lockfree/train_model
+MPI=$BUILD/mpi/train_model LF=$BUILD/lockfree/train_model MPI_PROBE=$BUILD/mpi/comm_probe
 . tests/mpi_common.sh    # Open MPI as root, RUN, tmp, check
 CL=(scripts/cluster --prefix cllmt- --dir "$tmp/cl")
 trap '"${CL[@]}" down >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
@@ -49,6 +49,21 @@ assert abs(nodes.error(110.0, 100.0) - 0.1) < 1e-12 and nodes.error(None, 1.0) i
 rep = {"steps": 2, "phases": {"names": ["forward", "comm"], "wall_s": [[0.2, 0.4], [0.3, 0.1]]}}
 assert abs(nodes.phase_ms(rep, "forward") - 150.0) < 1e-9 and nodes.phase_ms(rep, "x") is None
 assert abs(nodes.exchange_least_ms(rep, 2, 1) - 50.0) < 1e-9
+PY
+check "nodes.model_mpi: off = ref + MPI probe (off); on = ref + net CPU + max(0, MPI probe (on) - fwd - bwd)" \
+    /usr/bin/python3 - <<'PY'
+import sys
+sys.path.insert(0, "scripts")
+from cllm_analysis import nodes
+# 0.5 s of CPU per GB carried, 2 nodes on this machine sending 20 MB a step each, 2 CPUs: 10 ms
+assert abs(nodes.net_cpu_ms(0.5, 20e6, 2, 2, 2) - 10.0) < 1e-9
+assert nodes.net_cpu_ms(0.5, 20e6, 2, 4, 2) == 0.0 and nodes.net_cpu_ms(None, 20e6, 2, 2, 2) is None
+m = nodes.model_mpi(300.0, 50.0, 100.0, 200.0, 180.0, 10.0)
+assert m["step_off_ms"] == 500.0 and m["exposed_on_ms"] == 30.0 and m["step_on_ms"] == 340.0, m
+m = nodes.model_mpi(300.0, 50.0, 100.0, 200.0, 120.0, 10.0)
+assert m["exposed_on_ms"] == 0.0 and m["step_on_ms"] == 310.0, m
+m = nodes.model_mpi(300.0, 50.0, 100.0, None, None, None)
+assert m["step_off_ms"] is None and m["step_on_ms"] is None, m
 PY
 # --- the bench-2node folder's analysis (cllm_analysis/twonode.py, what scripts/analyze runs on
 # it) on a made-up folder: the clocks, not a difference of runs; the model and its error; the goals
@@ -91,6 +106,32 @@ assert "at >= 80% of the shaped rate (overlap off, bytes / exposed time): met: l
 assert "dependencies allow hidden: not met: tiny-b2 50%" in md, md
 assert "within 15% of the measured step (every rate, overlap on and off): not met: 1 of 2 rows" in md, md
 PY
+check "twonode: with the MPI probe and the stream's CPU cost, the model is the MPI one; the TCP one beside it" \
+    /usr/bin/python3 - "$tmp/fake2n" "$tmp/fake2m" <<'PY'
+import json, os, shutil, sys
+sys.path.insert(0, "scripts")
+from cllm_analysis import twonode
+src, out = sys.argv[1:]
+shutil.copytree(src, out)
+pj = os.path.join(out, "raw", "probe-tiny-b2-1gbit-r0.json")
+p = json.load(open(pj))
+# MPI probe: 95 ms for off's collectives, 85 ms for on's buckets; 1 s of CPU per GB carried
+p["mpi"] = {"off": {"median_ms": 95.0}, "on": {"median_ms": 85.0}}
+p["cpu"] = {"s_per_gb": 1.0}
+json.dump(p, open(pj, "w"))
+t, md = twonode.write(out)
+ref, off, on = t
+# off: 100 + 95 = 195 against 200; on: net CPU 1 s/GB x 10 MB x 2 nodes / 2 CPUs = 10 ms,
+# 100 + 10 + max(0, 85 - 60) = 135 against 150; the TCP model's as before
+assert off["model_kind"] == on["model_kind"] == "mpi", (off, on)
+assert abs(off["model_step_ms"] - 195.0) < 1e-9 and abs(off["model_error"] + 0.025) < 1e-12, off
+assert abs(on["model_net_cpu_ms"] - 10.0) < 1e-9 and abs(on["model_step_ms"] - 135.0) < 1e-9, on
+assert abs(on["model_tcp_step_ms"] - 120.3) < 1e-9 and abs(off["model_tcp_step_ms"] - 180.3) < 1e-9, (off, on)
+assert abs(off["mpi_probe_gbps"] - 10e6 * 8 / 95e-3 / 1e9) < 1e-9, off
+# hidden of allowed against the MPI probe's on-pattern time: (85 - 50) / min(85, 60)
+assert abs(on["hidden_of_allowed"] - 35.0 / 60.0) < 1e-9, on
+assert "| 95.0 (0.842) | NA | 195.0 | -2.5% | 180.3, -9.8% |" in md, md
+PY
 
 if [[ $(id -u) -ne 0 ]]; then
     skip "not root: scripts/cluster needs root for namespaces and tc (the cluster checks run as root, as CI does)"
@@ -117,7 +158,7 @@ case $BUILD in *asan*|*tsan*)
     skip "sanitizer build: the cluster runs are the plain build's (the same launch path)"
     check_finish test_cluster; exit ;;
 esac
-check_built test_cluster "$MPI" "$LF"
+check_built test_cluster "$MPI" "$LF" "$MPI_PROBE"
 nsl() { ip netns list | awk '{print $1}' | grep '^cllmt-' || true; }
 left() { local n p=0; for n in $(nsl); do p=$((p + $(ip netns pids "$n" | wc -l))); done; echo $p; }
 
@@ -134,10 +175,24 @@ check "up: tbf on both ends" bash -c 'ip netns exec cllmt-n0 tc qdisc show dev l
 check "up: the addresses exist only in the namespaces" bash -c \
     '! ip -o addr show | grep -q "198\.18\.25\." && ip -n cllmt-n1 -o addr show dev l1 | grep -q "198\.18\.25\.2/24"'
 check "up: hostfile and agent" test -s "$tmp/cl/hostfile" -a -x "$tmp/cl/agent"
-"${CL[@]}" probe --mb 16 --json "$tmp/probe.json" >"$tmp/probe.log" 2>&1 || bad "probe: $(cat "$tmp/probe.log")"
-check "probe: a latency and a bandwidth below the shaped 1 Gbit/s: $(cat "$tmp/probe.log")" \
+"${CL[@]}" probe --mb 16 --json "$tmp/probe.json" --mpi tiny --mpi-iters 2 --bin-dir "$BUILD" >"$tmp/probe.log" 2>&1 ||
+    bad "probe: $(cat "$tmp/probe.log")"
+check "probe: a latency and a bandwidth below the shaped 1 Gbit/s: $(head -n 1 "$tmp/probe.log")" \
     /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1]));
 sys.exit(not (0 < r["rtt_us"] and 0 < r["one_way_gbps"] <= 1.1 and 0 < r["both_ways_gbps"] <= 1.1))' "$tmp/probe.json"
+check "probe: the stream's CPU cost (both ends), and the MPI probe's two patterns of config tiny's step" \
+    /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); c, m = r["cpu"], r["mpi"]
+assert c["client_s"] > 0 and c["server_s"] > 0 and c["s_per_gb"] > 0, c
+for pat in ("off", "on"):
+    x = m[pat]
+    assert x["pattern"] == pat and x["ranks"] == 2 and x["config"] == "tiny" and len(x["iter_ms"]) == 2, x
+    assert x["median_ms"] > 0 and x["bytes_sent_per_iter"] > 0 and 0 < x["gbps"] <= 1.1, x
+assert m["off"]["collectives_per_iter"] == 3 and m["on"]["messages_per_iter"] > 3, m
+assert m["off"]["bytes_sent_per_iter"] == m["on"]["bytes_sent_per_iter"], m' "$tmp/probe.json"
+rc=0; "${RUN[@]}" -np 1 "$MPI_PROBE" >/dev/null 2>"$tmp/err" || rc=$?
+check "comm_probe on 1 rank: exit 2, saying it needs 2 ($(head -n 1 "$tmp/err"))" bash -c "[[ $rc -eq 2 ]] && grep -q 'mpirun -np 2' '$tmp/err'"
+rc=0; "${RUN[@]}" -np 2 "$MPI_PROBE" --iters 0 >/dev/null 2>"$tmp/err" || rc=$?
+check "comm_probe --iters 0: exit 2 ($(grep -m1 iters "$tmp/err" || true))" bash -c "[[ $rc -eq 2 ]] && grep -q 'iters' '$tmp/err'"
 
 # --- the same bits: 2 nodes x 1 thread, 1 node x 2 ranks, 1 process x 2 threads
 A=(--steps 8 --quiet --eval-batches 0)
@@ -249,6 +304,18 @@ assert abs(m - (r["bytes_per_step"] * 8 / (r["probe_gbps"] * 1e9) * 1e3 + 3 * r[
 assert abs(r["model_step_off_ms"] - (t[0]["step_ms"] + m)) < 1e-9, r
 assert r["model_error"] is not None and r["model_step_ms"] == r["model_step_off_ms"], r
 assert r["model_step_on_ms"] <= r["model_step_off_ms"], r
+PY
+check "bench_2node: the MPI probe moved the bytes the training run sent per step, and the model is the MPI one" \
+    /usr/bin/python3 - "$tmp/b2" <<'PY'
+import json, sys
+out = sys.argv[1]
+p = json.load(open(out + "/raw/probe-tiny-b2-1gbit-r0.json"))
+for ov in ("off", "on"):
+    rep = json.loads(open(f"{out}/raw/mpi-tiny-b2-1gbit-{ov}-r0/runs.jsonl").readline())["report"]
+    assert p["mpi"][ov]["bytes_sent_per_iter"] == rep["mpi"]["bytes_sent_per_step"], (p["mpi"][ov], rep["mpi"])
+t = json.load(open(out + "/table.json"))
+assert [r.get("model_kind") for r in t[1:]] == ["mpi", "mpi"], t
+assert abs(t[1]["model_step_ms"] - (t[0]["step_ms"] + t[1]["mpi_probe_off_ms"])) < 1e-9, t[1]
 PY
 check "bench_2node: scale --batch 2 reached train_model (B = 2 in both runs' reports)" /usr/bin/python3 -c '
 import json, sys

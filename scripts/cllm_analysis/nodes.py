@@ -9,22 +9,25 @@ The model (every figure in ms per step, per rank):
             in-process combine and the optimizer, on the same CPUs as the
             ranks use; the ranks' own sum of the R rank sums (comm_sum)
             stands in for the in-process combine
-  exchange  bytes_sent / bw + collectives x rtt: bytes_sent is what each rank
-            sends per step (the report's mpi.bytes_sent_per_step: the
-            gradient exchange and the parameter all-gather, (R-1)/R of the
-            parameters each, and the per-step statistics), bw the probe's
-            per-direction stream rate with both directions busy (the exchange
-            sends and receives at once), rtt the probe's ping-pong round
-            trip, once per collective (3 a step: the exchange, the
-            statistics, the all-gather)
-  off       compute + exchange
-  on        compute + max(0, exchange - overlappable): overlappable is the
-            backward (beside which the gradient buckets can go) plus the
-            forward (beside which the parameter all-gather can go) of one
-            worker of the reference
-The probe is measured with the link otherwise idle: the kernel's TCP work
-competes with the ranks for the CPUs during training, which the model leaves
-out (the error column shows what that costs on a given machine).
+  exchange  the MPI probe's time for one step's messages (scripts/cluster
+            probe --mpi: build/mpi/comm_probe moves the step's bytes in the
+            trainer's own calls between the nodes, without training; its
+            median over the iterations): pattern off = the three collectives
+            of --overlap off, pattern on = the buckets of --overlap on
+  net CPU   the CPU the kernel's TCP and the MPI library spend on those bytes,
+            which on a machine whose ranks fill every CPU comes out of the
+            compute: the probe's TCP stream cost (both ends' user + system
+            seconds per byte carried) x the bytes the nodes sharing this
+            machine send per step / its CPUs
+  off       compute + exchange(off)
+  on        compute + net CPU + max(0, exchange(on) - overlappable):
+            overlappable is the backward (beside which the gradient buckets
+            can go) plus the forward (beside which the parameter all-gather
+            can go) of one worker of the reference
+The TCP model of the first version is kept beside it (model_tcp): exchange =
+bytes_sent / bw + collectives x rtt, bw the TCP probe's per-direction stream
+rate with both directions busy, rtt its ping-pong, and no CPU cost; it is
+what a folder without the MPI probe gets.
 
 Pure functions; no files, no printing.
 """
@@ -66,6 +69,35 @@ def model(ref_step_ms, fwd_ms, bwd_ms, bytes_sent, bw_gbps, rtt_us):
     return {"compute_ms": ref_step_ms, "exchange_ms": exchange, "overlappable_ms": overlappable,
             "step_off_ms": ref_step_ms + exchange, "step_on_ms": ref_step_ms + exposed_on,
             "exposed_on_ms": exposed_on, "hidden_on_ms": exchange - exposed_on}
+
+
+def net_cpu_ms(s_per_gb, bytes_sent, nodes_here, cpus, workers_here):
+    """The compute's stretch (ms per step) from the exchange's CPU work, or
+    None: s_per_gb CPU seconds (both ends) per GB carried one way, each of
+    nodes_here nodes on this machine sending bytes_sent a step; it comes out
+    of the compute when the ranks' workers fill every one of the cpus (0
+    when CPUs are left idle: they absorb it, to first order)."""
+    if s_per_gb is None or not bytes_sent or not cpus:
+        return None
+    if workers_here < cpus:
+        return 0.0
+    return s_per_gb * bytes_sent * nodes_here / 1e9 / cpus * 1e3
+
+
+def model_mpi(ref_step_ms, fwd_ms, bwd_ms, mpi_off_ms, mpi_on_ms, net_ms):
+    """The 2-node step from the MPI probe (dict of ms; None where an input is)."""
+    overlappable = (fwd_ms or 0.0) + (bwd_ms or 0.0)
+    out = {"compute_ms": ref_step_ms, "exchange_off_ms": mpi_off_ms, "exchange_on_ms": mpi_on_ms,
+           "net_cpu_ms": net_ms, "overlappable_ms": overlappable,
+           "step_off_ms": None, "step_on_ms": None, "exposed_on_ms": None}
+    if ref_step_ms is None:
+        return out
+    if mpi_off_ms is not None:
+        out["step_off_ms"] = ref_step_ms + mpi_off_ms
+    if mpi_on_ms is not None:
+        out["exposed_on_ms"] = max(0.0, mpi_on_ms - overlappable)
+        out["step_on_ms"] = ref_step_ms + (net_ms or 0.0) + out["exposed_on_ms"]
+    return out
 
 
 def error(projected, measured):

@@ -86,8 +86,15 @@ def clocks_ms(report):
     return (((report or {}).get("mpi") or {}).get("clocks") or {}).get("ms_per_step") or {}
 
 
-def summarize(rows, configs, rates, overlaps):
-    """One row per config x rate x overlap (and the reference): medians over the reps."""
+def mpi_probe(probe, pattern):
+    """The MPI probe's median time (ms) of pattern's step of messages, or None."""
+    return (((probe or {}).get("mpi") or {}).get(pattern) or {}).get("median_ms")
+
+
+def summarize(rows, configs, rates, overlaps, cpus=None, nodes_here=2):
+    """One row per config x rate x overlap (and the reference): medians over
+    the reps. cpus: this machine's (the net CPU term needs it); nodes_here:
+    the nodes on it (bench-2node: both)."""
     table = []
     for cname, batch in configs:
         label = label_of(cname, batch)
@@ -117,15 +124,26 @@ def summarize(rows, configs, rates, overlaps):
                 least = med([nodes.exchange_least_ms(r, 2, 1) for r in reps])
                 if ov == "off":
                     off_exposed = exposed
-                m = nodes.model(ref_step, fwd, bwd, nbytes, bw, rtt) if None not in (ref_step, nbytes, bw, rtt) else {}
+                mt = nodes.model(ref_step, fwd, bwd, nbytes, bw, rtt) if None not in (ref_step, nbytes, bw, rtt) else {}
+                mpi_off = med([mpi_probe(x["probe"], "off") for x in xs])
+                mpi_on = med([mpi_probe(x["probe"], "on") for x in xs])
+                cpu_gb = med([((x["probe"].get("cpu") or {}).get("s_per_gb")) for x in xs])
+                net = nodes.net_cpu_ms(cpu_gb, nbytes, nodes_here, cpus, nodes_here * 1)
+                mm = nodes.model_mpi(ref_step, fwd, bwd, mpi_off, mpi_on, net)
+                kind = "mpi" if mm["step_off_ms" if ov == "off" else "step_on_ms"] is not None else "tcp"
+                m = {"exchange_ms": (mpi_on if ov == "on" else mpi_off), "step_off_ms": mm["step_off_ms"],
+                     "step_on_ms": mm["step_on_ms"], "hidden_on_ms": (mpi_on - mm["exposed_on_ms"])
+                     if mm["exposed_on_ms"] is not None else None} if kind == "mpi" else mt
                 shaped = None if rate == "none" else rate_gbps(rate)
                 # the rate the bytes moved at, overlap off only: every byte moves inside the exposed
                 # time (with it on, in flight runs to the completion worker 0 sees: no transfer time)
                 reached = nbytes * 8 / (exposed * 1e-3) / 1e9 if nbytes and exposed and ov == "off" else None
                 proj = m.get("step_on_ms" if ov == "on" else "step_off_ms")
+                proj_tcp = mt.get("step_on_ms" if ov == "on" else "step_off_ms")
                 # hidden against what the dependencies allow: the exchange's transfer time on the
-                # probed link (the model's) less this run's exposed time, over the part of that
-                # transfer the forward and backward of a worker (the reference's) could cover
+                # probed link (the MPI probe's for this pattern, else the TCP model's) less this run's
+                # exposed time, over the part of that transfer the forward and backward of a worker
+                # (the reference's) could cover
                 xm = m.get("exchange_ms")
                 allow = min(xm, (fwd or 0.0) + (bwd or 0.0)) if ov == "on" and xm else None
                 table.append({"config": label, "link": rate, "overlap": ov, "reps": len(xs), "step_ms": step,
@@ -142,13 +160,25 @@ def summarize(rows, configs, rates, overlaps):
                               "probe_gbps": bw, "probe_one_way_gbps": med([x["probe"]["one_way_gbps"] for x in xs]),
                               "probe_rtt_us": rtt,
                               "model_exchange_ms": m.get("exchange_ms"), "model_step_off_ms": m.get("step_off_ms"),
+                              "model_tcp_exchange_ms": mt.get("exchange_ms"),
                               "model_step_on_ms": m.get("step_on_ms"), "model_hidden_on_ms": m.get("hidden_on_ms"),
+                              "mpi_probe_off_ms": mpi_off, "mpi_probe_on_ms": mpi_on,
+                              "mpi_probe_ms": mpi_on if ov == "on" else mpi_off,
+                              "mpi_probe_gbps": (nbytes * 8 / ((mpi_on if ov == "on" else mpi_off) * 1e-3) / 1e9
+                                                 if nbytes and (mpi_on if ov == "on" else mpi_off) else None),
+                              "net_cpu_s_per_gb": cpu_gb, "model_net_cpu_ms": net if ov == "on" else None,
+                              "model_kind": kind, "model_tcp_step_ms": proj_tcp,
+                              "model_tcp_error": nodes.error(proj_tcp, step),
                               "model_step_ms": proj, "model_error": nodes.error(proj, step)})
     return table
 
 
 def _f(x, fmt="{:.1f}"):
     return "NA" if x is None else fmt.format(x)
+
+
+def _pct(x):
+    return "NA" if x is None else f"{100 * x:+.1f}%"
 
 
 def render(table, meta):
@@ -162,18 +192,21 @@ def render(table, meta):
              "waiting for the other rank included); hidden = messages in flight beside compute (gradient buckets "
              "during backward, the parameter all-gather during the next forward; completion seen at worker 0's "
              "tests, so an upper bound of the transfer hidden); in flight = both, from post to completion. Gbit/s "
-             "= bytes / exposed (overlap off). (of allowed) = (the model's transfer time on the probed link - "
-             "exposed) / min(that transfer, forward + backward of the reference): the share of what the "
-             "dependencies let hide that this run hid. Probe: scripts/cluster probe, per-direction TCP stream with both directions busy, and "
-             "the ping-pong rtt.",
+             "= bytes / exposed (overlap off). (of allowed) = (the exchange's time on the probed link: the MPI "
+             "probe's (on), else the TCP model's - exposed) / min(that time, forward + backward of the reference): the share of what the "
+             "dependencies let hide that this run hid. TCP probe: scripts/cluster probe, per-direction TCP stream with both "
+             "directions busy, and the ping-pong rtt. MPI probe: build/mpi/comm_probe between the nodes, the row's "
+             "step of messages (overlap off: the 3 collectives; on: the buckets) without training, median ms (Gbit/s "
+             "of the bytes sent). net CPU: the stream's CPU cost (both ends' user + system s/GB) x the bytes both "
+             "nodes send a step / the CPUs (overlap on: it comes out of the compute).",
              "",
              "| config | link | overlap | reps | step ms | exposed ms | hidden ms (of allowed) | in flight ms | "
-             "MB/step sent | Gbit/s (of shaped) | least-waiting rank: ms, Gbit/s | probe Gbit/s | rtt us | "
-             "model step ms | error |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "MB/step sent | Gbit/s (of shaped) | least-waiting rank: ms, Gbit/s | TCP probe Gbit/s | rtt us | "
+             "MPI probe ms (Gbit/s) | net CPU ms | model step ms | error | TCP model ms, error |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in table:
         if "exchange_ms" not in r:
-            lines.append(f"| {r['config']} | {r['link']} | | {r['reps']} | {_f(r['step_ms'])} |" + " |" * 10)
+            lines.append(f"| {r['config']} | {r['link']} | | {r['reps']} | {_f(r['step_ms'])} |" + " |" * 13)
             continue
         lines.append(
             f"| {r['config']} | {r['link']} | {r['overlap']} | {r['reps']} | {_f(r['step_ms'])} | "
@@ -183,11 +216,15 @@ def render(table, meta):
             f"{_f(r['bytes_per_step'] and r['bytes_per_step'] / 1e6, '{:.2f}')} | {_f(r['exchange_gbps'], '{:.3f}')} "
             f"({_f(r['exchange_of_shaped'] and 100 * r['exchange_of_shaped'], '{:.0f}%')}) | "
             f"{_f(r['exchange_least_ms'])}, {_f(r['exchange_least_gbps'], '{:.3f}')} | "
-            f"{_f(r['probe_gbps'], '{:.3f}')} | {_f(r['probe_rtt_us'], '{:.0f}')} | {_f(r['model_step_ms'])} | "
-            f"{_f(r['model_error'] and 100 * r['model_error'], '{:+.1f}%')} |")
+            f"{_f(r['probe_gbps'], '{:.3f}')} | {_f(r['probe_rtt_us'], '{:.0f}')} | "
+            f"{_f(r['mpi_probe_ms'])} ({_f(r['mpi_probe_gbps'], '{:.3f}')}) | {_f(r['model_net_cpu_ms'])} | "
+            f"{_f(r['model_step_ms'])} | {_pct(r['model_error'])} | "
+            f"{_f(r['model_tcp_step_ms'])}, {_pct(r['model_tcp_error'])} |")
     lines.append("")
-    lines.append("model (cllm_analysis/nodes.py): off = reference step + sent bytes / probe rate + 3 x rtt; "
-                 "on = reference step + max(0, that exchange - one worker's forward + backward of the reference).")
+    lines.append("model (cllm_analysis/nodes.py): off = reference step + MPI probe (off); on = reference step + net CPU "
+                 "+ max(0, MPI probe (on) - one worker's forward + backward of the reference). TCP model (the first "
+                 "version, and what a probe without --mpi gets): off = reference + sent bytes / TCP probe rate + 3 x "
+                 "rtt; on = reference + max(0, that exchange - forward + backward).")
     return "\n".join(lines) + "\n"
 
 
@@ -237,7 +274,7 @@ def write(out, meta=None, rows=None):
     """table.json, table.csv, table.md and REPORT.md in out; returns (table, md)."""
     if meta is None or rows is None:
         meta, rows = load(out)
-    table = summarize(rows, configs_of(meta), meta["rates"], meta.get("overlaps", ["off", "on"]))
+    table = summarize(rows, configs_of(meta), meta["rates"], meta.get("overlaps", ["off", "on"]), meta.get("cpus"))
     write_atomic(os.path.join(out, "table.json"), json.dumps(table, indent=1) + "\n")
     md = render(table, meta)
     write_atomic(os.path.join(out, "table.md"), md)
