@@ -6,7 +6,7 @@
  * scripts/cllm_analysis/nodes.py).
  *
  *   mpirun -np R build/mpi/comm_probe [--config seed] [--threads 1]
- *          [--pattern off|on] [--iters 8] [--warmup 2] [--gap-ms 0]
+ *          [--pattern off|on] [--iters 8] [--warmup 2] [--gap-ms 0] [--poll-us 0]
  *
  * One iteration is one step's communication, back to back:
  *   off  ranks_exchange (MPI_Alltoallv of the gradient ranges), the
@@ -19,7 +19,11 @@
  *        ranks_params_post (sends, then receives in forward order) and
  *        waited for: the messages of --overlap on, progressed continuously.
  * Each iteration starts at a barrier after --gap-ms of sleep (the link idle,
- * as during a step's compute). The buffers are the trainer's sizes (the
+ * as during a step's compute). --poll-us N (pattern on): the waits test the
+ * messages every N us and sleep between, instead of MPI_Waitall's spin, so
+ * that the ranks' CPU time is what the messages cost them (the kernel's TCP
+ * in their system calls and the library's work), not the spin: the CPU the
+ * exchange takes from compute when it runs beside it. The buffers are the trainer's sizes (the
  * config's parameters, memtable_rank_range's ranges for R ranks x T
  * threads), filled with a pattern; nothing is summed.
  *
@@ -53,7 +57,7 @@ enum { PART_A, PART_B, PART_C, PARTS };
 
 static void usage(FILE *f) {
     fprintf(f, "usage: mpirun -np R comm_probe [--config NAME] [--threads T] [--pattern off|on]\n"
-               "                  [--iters N] [--warmup N] [--gap-ms MS]\n");
+               "                  [--iters N] [--warmup N] [--gap-ms MS] [--poll-us US]\n");
 }
 
 /* /proc/stat's cpu line: user nice system idle iowait irq softirq steal (s) */
@@ -67,6 +71,15 @@ static int proc_stat(double v[8]) {
     double hz = (double)sysconf(_SC_CLK_TCK);
     for (int i = 0; i < 8; i++) v[i] = (double)x[i] / hz;
     return n == 8 ? 0 : -1;
+}
+
+/* --poll-us: wait for queue q by testing every `us` microseconds with a
+ * sleep between (the CPU a rank spends on the messages, without the spin of
+ * MPI_Waitall); 0: comm_wait_all */
+static void wait_q(comm_t *comm, int q, int us) {
+    const struct timespec ts = { 0, (long)us * 1000L };
+    while (us && !comm_progress(comm, q)) nanosleep(&ts, NULL);
+    comm_wait_all(comm, q);
 }
 
 static void rusage_s(double *user, double *sys) {
@@ -97,7 +110,7 @@ int main(int argc, char **argv) {
     }
     const int rank = comm_rank(comm), R = comm_size(comm);
     const char *cname = "seed";
-    int nth = 1, on = 0, iters = 8, warm = 2, gap_ms = 0;
+    int nth = 1, on = 0, iters = 8, warm = 2, gap_ms = 0, poll_us = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--config") && v) cname = argv[++i];
@@ -105,6 +118,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--iters")) iters = arg_int(comm, a, v, 1, ITERS_MAX), i++;
         else if (!strcmp(a, "--warmup")) warm = arg_int(comm, a, v, 0, 100), i++;
         else if (!strcmp(a, "--gap-ms")) gap_ms = arg_int(comm, a, v, 0, 60000), i++;
+        else if (!strcmp(a, "--poll-us")) poll_us = arg_int(comm, a, v, 0, 100000), i++;
         else if (!strcmp(a, "--pattern") && v && (!strcmp(v, "on") || !strcmp(v, "off"))) on = !strcmp(argv[++i], "on");
         else {
             if (rank == 0) {
@@ -165,15 +179,15 @@ int main(int argc, char **argv) {
         } else {
             for (int b = 0; b <= c.L; b++) ranks_bucket_post(&rk, grad, &bk[b]);
             nmsg_grad = comm_posted(comm, COMM_Q_GRAD);
-            comm_wait_all(comm, COMM_Q_GRAD);
+            wait_q(comm, COMM_Q_GRAD, poll_us);
             t1 = time_wall();
             comm_allgather_f64(comm, st, st_all, 2 * nth);
             t2 = time_wall();
             for (int k = 0; k <= c.L; k++) ranks_params_post(&rk, params, &bk[c.L - k], 1);
             for (int k = 0; k <= c.L; k++) ranks_params_post(&rk, params, &bk[c.L - k], 0);
             msgs = comm_posted(comm, COMM_Q_PARAM) + comm_posted(comm, COMM_Q_PARAM_SEND) + nmsg_grad + 1;
-            comm_wait_all(comm, COMM_Q_PARAM);
-            comm_wait_all(comm, COMM_Q_PARAM_SEND);
+            wait_q(comm, COMM_Q_PARAM, poll_us);
+            wait_q(comm, COMM_Q_PARAM_SEND, poll_us);
         }
         double t3 = time_wall();
         rusage_s(&u1, &s1);
@@ -195,10 +209,10 @@ int main(int argc, char **argv) {
         static const char *names[2][PARTS] = { { "exchange", "stats", "allgather" },
                                                { "gradients", "stats", "params" } };
         printf("{\"tool\": \"comm_probe\", \"library\": \"%s\", \"config\": \"%s\", \"ranks\": %d, "
-               "\"threads\": %d, \"pattern\": \"%s\", \"iters\": %d, \"warmup\": %d, \"gap_ms\": %d, "
+               "\"threads\": %d, \"pattern\": \"%s\", \"iters\": %d, \"warmup\": %d, \"gap_ms\": %d, \"poll_us\": %d, "
                "\"params\": %zu, \"buckets\": %d, \"%s_per_iter\": %d, \"bytes_sent_per_iter\": %.0f, "
                "\"bytes_received_per_iter\": %.0f, \"iter_ms\": [",
-               comm_library(comm), c.name, R, nth, on ? "on" : "off", iters, warm, gap_ms, np, c.L + 1,
+               comm_library(comm), c.name, R, nth, on ? "on" : "off", iters, warm, gap_ms, on ? poll_us : 0, np, c.L + 1,
                on ? "messages" : "collectives", msgs, sent, recvd);
         for (int i = 0; i < iters; i++)
             printf("%s%.4f", i ? ", " : "", 1e3 * (part[i][0] + part[i][1] + part[i][2]));

@@ -188,6 +188,7 @@ for pat in ("off", "on"):
     assert x["pattern"] == pat and x["ranks"] == 2 and x["config"] == "tiny" and len(x["iter_ms"]) == 2, x
     assert x["median_ms"] > 0 and x["bytes_sent_per_iter"] > 0 and 0 < x["gbps"] <= 1.1, x
 assert m["off"]["collectives_per_iter"] == 3 and m["on"]["messages_per_iter"] > 3, m
+assert m["cpu"]["poll_us"] == 200 and m["cpu"]["s_per_gb"] > 0 and m["on"]["poll_us"] == 0, m
 assert m["off"]["bytes_sent_per_iter"] == m["on"]["bytes_sent_per_iter"], m' "$tmp/probe.json"
 rc=0; "${RUN[@]}" -np 1 "$MPI_PROBE" >/dev/null 2>"$tmp/err" || rc=$?
 check "comm_probe on 1 rank: exit 2, saying it needs 2 ($(head -n 1 "$tmp/err"))" bash -c "[[ $rc -eq 2 ]] && grep -q 'mpirun -np 2' '$tmp/err'"

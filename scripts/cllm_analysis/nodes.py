@@ -16,8 +16,10 @@ The model (every figure in ms per step, per rank):
             of --overlap off, pattern on = the buckets of --overlap on
   net CPU   the CPU the kernel's TCP and the MPI library spend on those bytes,
             which on a machine whose ranks fill every CPU comes out of the
-            compute: the probe's TCP stream cost (both ends' user + system
-            seconds per byte carried) x the bytes the nodes sharing this
+            compute: CPU seconds per byte carried (the MPI probe's ranks'
+            user + system time over pattern on, its waits testing every
+            200 us with sleeps between instead of spinning; without it the
+            TCP stream's, both ends) x the bytes the nodes sharing this
             machine send per step / its CPUs
   off       compute + exchange(off)
   on        compute + net CPU + max(0, exchange(on) - overlappable):

@@ -127,7 +127,10 @@ def summarize(rows, configs, rates, overlaps, cpus=None, nodes_here=2):
                 mt = nodes.model(ref_step, fwd, bwd, nbytes, bw, rtt) if None not in (ref_step, nbytes, bw, rtt) else {}
                 mpi_off = med([mpi_probe(x["probe"], "off") for x in xs])
                 mpi_on = med([mpi_probe(x["probe"], "on") for x in xs])
-                cpu_gb = med([((x["probe"].get("cpu") or {}).get("s_per_gb")) for x in xs])
+                # the exchange's CPU: the MPI probe's ranks without spinning, else the TCP stream's
+                cpu_mpi = med([(((x["probe"].get("mpi") or {}).get("cpu") or {}).get("s_per_gb")) for x in xs])
+                cpu_tcp = med([((x["probe"].get("cpu") or {}).get("s_per_gb")) for x in xs])
+                cpu_gb = cpu_mpi if cpu_mpi is not None else cpu_tcp
                 net = nodes.net_cpu_ms(cpu_gb, nbytes, nodes_here, cpus, nodes_here * 1)
                 mm = nodes.model_mpi(ref_step, fwd, bwd, mpi_off, mpi_on, net)
                 kind = "mpi" if mm["step_off_ms" if ov == "off" else "step_on_ms"] is not None else "tcp"
@@ -166,7 +169,7 @@ def summarize(rows, configs, rates, overlaps, cpus=None, nodes_here=2):
                               "mpi_probe_ms": mpi_on if ov == "on" else mpi_off,
                               "mpi_probe_gbps": (nbytes * 8 / ((mpi_on if ov == "on" else mpi_off) * 1e-3) / 1e9
                                                  if nbytes and (mpi_on if ov == "on" else mpi_off) else None),
-                              "net_cpu_s_per_gb": cpu_gb, "model_net_cpu_ms": net if ov == "on" else None,
+                              "net_cpu_s_per_gb": cpu_gb, "mpi_cpu_s_per_gb": cpu_mpi, "tcp_cpu_s_per_gb": cpu_tcp, "model_net_cpu_ms": net if ov == "on" else None,
                               "model_kind": kind, "model_tcp_step_ms": proj_tcp,
                               "model_tcp_error": nodes.error(proj_tcp, step),
                               "model_step_ms": proj, "model_error": nodes.error(proj, step)})
@@ -197,8 +200,9 @@ def render(table, meta):
              "dependencies let hide that this run hid. TCP probe: scripts/cluster probe, per-direction TCP stream with both "
              "directions busy, and the ping-pong rtt. MPI probe: build/mpi/comm_probe between the nodes, the row's "
              "step of messages (overlap off: the 3 collectives; on: the buckets) without training, median ms (Gbit/s "
-             "of the bytes sent). net CPU: the stream's CPU cost (both ends' user + system s/GB) x the bytes both "
-             "nodes send a step / the CPUs (overlap on: it comes out of the compute).",
+             "of the bytes sent). net CPU: the exchange's CPU cost (the MPI probe's ranks, user + system "
+             "s per GB carried, pattern on tested every 200 us without spinning; else the TCP stream's, both ends) "
+             "x the bytes both nodes send a step / the CPUs (overlap on: it comes out of the compute).",
              "",
              "| config | link | overlap | reps | step ms | exposed ms | hidden ms (of allowed) | in flight ms | "
              "MB/step sent | Gbit/s (of shaped) | least-waiting rank: ms, Gbit/s | TCP probe Gbit/s | rtt us | "
