@@ -186,7 +186,8 @@ assert c["client_s"] > 0 and c["server_s"] > 0 and c["s_per_gb"] > 0, c
 for pat in ("off", "on"):
     x = m[pat]
     assert x["pattern"] == pat and x["ranks"] == 2 and x["config"] == "tiny" and len(x["iter_ms"]) == 2, x
-    assert x["median_ms"] > 0 and x["bytes_sent_per_iter"] > 0 and 0 < x["gbps"] <= 1.1, x
+    # (no upper bound on the rate: the 137 kB of config tiny fit in the token bucket burst)
+    assert x["median_ms"] > 0 and x["bytes_sent_per_iter"] > 0 and x["gbps"] > 0, x
 assert m["off"]["collectives_per_iter"] == 3 and m["on"]["messages_per_iter"] > 3, m
 assert m["cpu"]["poll_us"] == 200 and m["cpu"]["s_per_gb"] > 0 and m["on"]["poll_us"] == 0, m
 assert m["off"]["bytes_sent_per_iter"] == m["on"]["bytes_sent_per_iter"], m' "$tmp/probe.json"
@@ -300,11 +301,15 @@ assert on["exchange_in_flight_ms"] > 0 and on["model_step_ms"] == on["model_step
 assert r["exchange_hidden_ms"] == 0 and 0 <= on["exchange_hidden_ms"] <= on["exchange_in_flight_ms"], on
 assert r["reps"] == 1 and r["bytes_per_step"] > 0 and r["step_ms"] > 0 and r["exchange_ms"] > 0, r
 assert 0 < r["probe_gbps"] <= 1.1 and r["probe_rtt_us"] > 0, r
-m = r["model_exchange_ms"]
+m = r["model_tcp_exchange_ms"]
 assert abs(m - (r["bytes_per_step"] * 8 / (r["probe_gbps"] * 1e9) * 1e3 + 3 * r["probe_rtt_us"] * 1e-3)) < 1e-9, r
-assert abs(r["model_step_off_ms"] - (t[0]["step_ms"] + m)) < 1e-9, r
+assert abs(r["model_tcp_step_ms"] - (t[0]["step_ms"] + m)) < 1e-9, r
+assert r["model_exchange_ms"] == r["mpi_probe_off_ms"] > 0 and r["mpi_probe_gbps"] > 0, r
+assert abs(r["model_step_off_ms"] - (t[0]["step_ms"] + r["mpi_probe_off_ms"])) < 1e-9, r
 assert r["model_error"] is not None and r["model_step_ms"] == r["model_step_off_ms"], r
-assert r["model_step_on_ms"] <= r["model_step_off_ms"], r
+# on: + the exchange's CPU (0 on a machine with more CPUs than the 2 ranks) + what the compute cannot hide
+x = t[0]["step_ms"] + on["model_net_cpu_ms"] + max(0.0, on["mpi_probe_on_ms"] - t[0]["fwd_ms"] - t[0]["bwd_ms"])
+assert on["model_net_cpu_ms"] >= 0 and abs(on["model_step_ms"] - x) < 1e-9, on
 PY
 check "bench_2node: the MPI probe moved the bytes the training run sent per step, and the model is the MPI one" \
     /usr/bin/python3 - "$tmp/b2" <<'PY'

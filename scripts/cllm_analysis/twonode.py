@@ -169,7 +169,8 @@ def summarize(rows, configs, rates, overlaps, cpus=None, nodes_here=2):
                               "mpi_probe_ms": mpi_on if ov == "on" else mpi_off,
                               "mpi_probe_gbps": (nbytes * 8 / ((mpi_on if ov == "on" else mpi_off) * 1e-3) / 1e9
                                                  if nbytes and (mpi_on if ov == "on" else mpi_off) else None),
-                              "net_cpu_s_per_gb": cpu_gb, "mpi_cpu_s_per_gb": cpu_mpi, "tcp_cpu_s_per_gb": cpu_tcp, "model_net_cpu_ms": net if ov == "on" else None,
+                              "net_cpu_s_per_gb": cpu_gb, "mpi_cpu_s_per_gb": cpu_mpi, "tcp_cpu_s_per_gb": cpu_tcp,
+                              "model_net_cpu_ms": net if ov == "on" else None,
                               "model_kind": kind, "model_tcp_step_ms": proj_tcp,
                               "model_tcp_error": nodes.error(proj_tcp, step),
                               "model_step_ms": proj, "model_error": nodes.error(proj, step)})
