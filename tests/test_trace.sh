@@ -5,7 +5,9 @@
 # forward and backward holds one event per layer (and the embeddings and
 # head) that tile it, ranks / workers / steps match the run
 # (tests/trace_check.py), for the lock-free, locked and MPI variants (MPI
-# with the overlapped exchange too); tracing changes no bit of the
+# with the overlapped exchange too); the file imports cleanly into Perfetto
+# and shows its tracks as meant (trace_check.py's model of Perfetto's JSON
+# importer, each rule rejecting a trace broken its way); tracing changes no bit of the
 # training; --trace-steps keeps a window; a stop signal still writes the
 # trace; an unwritable path, a bad window and a trace past 100 MB exit 2
 # before training; a deliberately slowed worker (CLLM_TEST_SLOW_WORKER) is
@@ -48,6 +50,9 @@ for v in "$LF" "$LK"; do
         tcheck "$T/t.json" 1 $th 6 0.01 2      # tiny: L = 2
     done
 done
+# tests/trace_check.py's model of Perfetto's JSON importer (its rules run on
+# every trace above and below): each rule rejects a trace broken its way
+out=$($PY tests/trace_check.py --broken "$T/t.json" 2>&1) && ok || bad "trace_check --broken: $(grep -v ' passed, ' <<<"$out")"
 # the model's hooks and clock readings change nothing it computes
 "$LF" "${RUN[@]}" --threads 2 --trace "$T/t2.json" --save "$T/ck1" >/dev/null
 "$LF" "${RUN[@]}" --threads 2 --save "$T/ck2" >/dev/null
