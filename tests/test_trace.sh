@@ -112,7 +112,9 @@ sys.exit(0 if f.get(1, 1) < 0.01 and 0 not in f else 1)' "$T/r.json"
 # 2-thread step lost; needs 2 usable CPUs, else 2 threads are oversubscribed)
 if (( $(nproc) >= 2 )) && [[ -x $BUILD/scale ]]; then
     CLLM_TEST_SLOW_WORKER=1:40 "$BUILD/scale" --config tiny --threads 1,2 --reps 2 --steps 12 --variants lockfree \
-        --bin-dir "$BUILD" --out "$T/sweep" --quiet >/dev/null 2>"$T/sweep.err" || bad "scale: $(tail -c 300 "$T/sweep.err")"
+        --bin-dir "$BUILD" --out "$T/sweep" --quiet --trace >/dev/null 2>"$T/sweep.err" || bad "scale: $(tail -c 300 "$T/sweep.err")"
+    # the trace scale keeps of a point (as make bench does) passes the same checks
+    tcheck "$T/sweep/trace-lockfree-2.json" 1 2 12 0.01 2
     check "the verdict's stragglers sentence names worker 1 after backward" $PY -c '
 import sys; sys.path.insert(0,"scripts")
 from cllm_analysis import analysis, runs

@@ -194,7 +194,8 @@ def _num(v):
 
 def perfetto_faults(text):
     """({rule: [example, ...]}, view): the rules above applied to the
-    file's text; view = [(process, [track, ...]), ...] as the UI lists them."""
+    file's text; view = [(process, [thread track, ...], [counter track or
+    process instant, ...]), ...] as the UI lists them."""
     f = {r: [] for r in PERFETTO_RULES}
     try:
         d = strict_load(text)
@@ -216,7 +217,7 @@ def perfetto_faults(text):
             f["ph"].append(f"event {k}: ph {ph!r}")
             continue
         pid, tid = e.get("pid"), e.get("tid")
-        need_tid = ph in "X" or ph == "M" and e.get("name", "").startswith("thread") or \
+        need_tid = ph in "X" or ph == "M" and str(e.get("name", "")).startswith("thread") or \
             ph in "iI" and e.get("s") in (None, "t")
         if not _u32(pid) or ("tid" in e or need_tid) and not _u32(tid):
             f["ids"].append(f"event {k}: pid {pid!r} tid {tid!r}")
@@ -266,11 +267,12 @@ def perfetto_faults(text):
                 f["instant"].append(f"event {k} ({e.get('name')}): s {s!r}")
             elif s == "t":
                 slices[(pid, tid)].append((ts, 0, k, e))
-    # slices per thread track, in the sorter's order (ts, then the longer X
-    # first, then file order), through SliceTracker::MaybeCloseStack's stack
+    # slices per thread track, in the sorter's order (SlowOperatorLess: ts,
+    # then X by key max - dur, other phases max, then file order), through
+    # SliceTracker::MaybeCloseStack's stack
     for key, lst in slices.items():
         stack = []                                   # (start, dur)
-        for ts, dur, k, e in sorted(lst, key=lambda s: (s[0], -s[1] if s[3]["ph"] == "X" else 1, s[2])):
+        for ts, dur, k, e in sorted(lst, key=lambda s: (s[0], -s[1] if s[3]["ph"] == "X" else 0, s[2])):
             overlap = None
             for i in reversed(range(len(stack))):
                 s0, d0 = stack[i]
@@ -312,6 +314,8 @@ def perfetto_faults(text):
             f["order"].append(f"pid {pid}: {names}")
         counters = sorted({f"{e['name']} {a}" for e in ev if isinstance(e, dict) and e.get("ph") == "C"
                            and e.get("pid") == pid and isinstance(e.get("args"), dict) for a in e["args"]})
+        counters += sorted({f"instants ({e.get('s')}): {e['name']}" for e in ev if isinstance(e, dict) and
+                            e.get("ph") in ("i", "I") and e.get("pid") == pid and e.get("s") in ("p", "g")})
         view.append((f"{pname[pid][-1] if pname[pid] else 'Process'} {pid}", names, counters))
     if list(sorted(pids_used)) != [v for v in sorted(pids_used, key=lambda p: (psort[p][-1] if psort[p] else 0, p))]:
         f["order"].append(f"processes not in pid order: {[v[0] for v in view]}")
@@ -474,7 +478,7 @@ if __name__ == "__main__":
             for t in tracks:
                 print(f"    {t}")
             for c in counters:
-                print(f"    counter: {c}")
+                print(f"    {c if c.startswith('instants') else 'counter: ' + c}")
         for r, x in faults.items():
             for e in x[:3]:
                 print(f"FAULT {r}: {e}")
