@@ -456,21 +456,24 @@ static void put_meta(FILE *f, int pid, int tid, const char *what, const char *ke
     fprintf(f, "}}");
 }
 
-/* The tracks of rank r (pid r): worker i on tid i + 1, worker 0's MPI calls
- * on nth + 1, its messages in flight on nth + 2, the steps on nth + 3
- * (listed first by their sort index). No tid is 0: Perfetto's JSON importer
- * moves an event of tid 0 under a pid other than 0 to tid = pid, onto
- * another track (json_trace_tokenizer.cc; tests/trace_check.py's rule
- * tid0). The process's own events (its name, the counters, the instants)
- * use the steps' tid. */
-static int steps_tid(int nth) { return nth + 3; }
+/* The tracks of rank r (pid r) of R: track k on tid R + 1 + k, k = worker i
+ * (0 .. nth - 1), then worker 0's MPI calls (nth), its messages in flight
+ * (nth + 1) and the steps (nth + 2, listed first by its sort index). So no
+ * tid is 0 or equals a pid: Perfetto's JSON importer moves an event of tid
+ * 0 under a pid other than 0 to tid = pid, onto another track
+ * (json_trace_tokenizer.cc), and its UI marks the thread whose tid is its
+ * pid "main thread" (tests/trace_check.py's rules tid0 and main_thread).
+ * The process's own events (its name, the counters, the instants) use the
+ * steps' tid. */
+static int track_tid(int nranks, int k) { return nranks + 1 + k; }
 
 /* one rank's block (pack's layout) as events */
 static void write_rank(FILE *f, const trace_t *tr, int rank, const double *d) {
     int nth = (int)d[0];
     long nev = (long)d[1], rec = (long)d[2];
     char name[NAME_D * 8 + 1];
-    int xtid = nth + 1, stid = steps_tid(nth);   /* the MPI exchange's track, the steps' */
+    int R = tr->nranks;
+    int xtid = track_tid(R, nth), stid = track_tid(R, nth + 2);   /* the MPI calls' track, the steps' */
     char pname[96];
     snprintf(pname, sizeof pname, "rank %d", rank);
     put_meta(f, rank, stid, "process_name", "name", pname, 0);
@@ -480,17 +483,17 @@ static void write_rank(FILE *f, const trace_t *tr, int rank, const double *d) {
     for (int i = 0; i < nth; i++) {
         memcpy(name, &d[4 + (long)i * NAME_D], NAME_D * 8);
         name[NAME_D * 8] = 0;
-        put_meta(f, rank, i + 1, "thread_name", "name", name, 0);
-        put_meta(f, rank, i + 1, "thread_sort_index", "sort_index", NULL, i + 1);
+        put_meta(f, rank, track_tid(R, i), "thread_name", "name", name, 0);
+        put_meta(f, rank, track_tid(R, i), "thread_sort_index", "sort_index", NULL, i + 1);
     }
     if (tr->nranks > 1) {
         snprintf(pname, sizeof pname, "MPI exchange (worker %d's MPI calls)", rank * nth);
         put_meta(f, rank, xtid, "thread_name", "name", pname, 0);
-        put_meta(f, rank, xtid, "thread_sort_index", "sort_index", NULL, xtid);
+        put_meta(f, rank, xtid, "thread_sort_index", "sort_index", NULL, nth + 1);
         snprintf(pname, sizeof pname, "MPI in flight (worker %d's messages, beside compute where no MPI call above)",
                  rank * nth);
         put_meta(f, rank, xtid + 1, "thread_name", "name", pname, 0);
-        put_meta(f, rank, xtid + 1, "thread_sort_index", "sort_index", NULL, xtid + 1);
+        put_meta(f, rank, xtid + 1, "thread_sort_index", "sort_index", NULL, nth + 2);
     }
     const double *e = d + 4 + (long)nth * NAME_D;
     for (long k = 0; k < nev; k++, e += EV_D) {
@@ -506,7 +509,7 @@ static void write_rank(FILE *f, const trace_t *tr, int rank, const double *d) {
             snprintf(pn, sizeof pn, "%s", ph == TRACE_PH_JOB_START ? "job_start" :
                      ph == TRACE_PH_MPI_INFLIGHT ? "in flight" : ph >= 0 && ph < PH_COUNT ? phase_names[ph] : "?");
         }
-        int tid = ph == PH_COMM ? xtid : ph == TRACE_PH_MPI_INFLIGHT ? xtid + 1 : lane + 1;
+        int tid = ph == PH_COMM ? xtid : ph == TRACE_PH_MPI_INFLIGHT ? xtid + 1 : track_tid(R, lane);
         long long a = ns_of(e[0]), b = ns_of(e[1]);
         fprintf(f, ",\n{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":%d", pn,
                 layer ? "layer" : "phase", rank, tid);
@@ -597,7 +600,7 @@ int trace_write(trace_t *tr, const char *path, const int *bound, const char *com
             for (int i = 0; i < tr->ninst; i++) {
                 long long t0 = ns_of(tr->inst[i].t0 - tr->origin), t1 = ns_of(tr->inst[i].t1 - tr->origin);
                 fprintf(f, ",\n{\"name\":\"%s\",\"cat\":\"event\",\"ph\":\"i\",\"s\":\"p\",\"pid\":0,\"tid\":%d",
-                        tr->inst[i].name, steps_tid(tr->nth));
+                        tr->inst[i].name, track_tid(R, tr->nth + 2));
                 put_us(f, "ts", t0);
                 fprintf(f, ",\"args\":{\"duration_ms\":%.3f}}", (t1 - t0) * 1e-6);
             }

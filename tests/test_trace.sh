@@ -199,7 +199,8 @@ sys.exit(0 if len(tid)==1 and want>0 and abs(d-want)<=0.01*16 else 1)' "$T/mo.js
     tcheck "$T/ml.json" 2 2 3 0.01 2
     check "late all-gather: worker 0's forward split in pieces (more forward events than steps)" $PY -c '
 import json,sys; ev=json.load(open(sys.argv[1]))["traceEvents"]
-n=sum(1 for e in ev if e["ph"]=="X" and e["pid"]==0 and e["tid"]==1 and e.get("cat")=="phase" and e["name"]=="forward")
+w0={e["tid"] for e in ev if e["ph"]=="M" and e["name"]=="thread_name" and e["pid"]==0 and e["args"]["name"].startswith("worker 0: ")}
+n=sum(1 for e in ev if e["ph"]=="X" and e["pid"]==0 and e["tid"] in w0 and e.get("cat")=="phase" and e["name"]=="forward")
 sys.exit(0 if n > 3 else 1)' "$T/ml.json"
 else
     skip "MPI trace: build/mpi/train_model or mpirun missing"

@@ -125,6 +125,9 @@ PERFETTO_RULES = {
            "(tokenizer CoerceToUint32: anything else becomes 0)",
     "tid0": "no event has tid 0 under a pid other than 0 (tokenizer: 'Make the tid equal to the pid "
             "if tid is not set' moves it to tid = pid, onto another track)",
+    "main_thread": "no thread track has tid = pid (Perfetto's process tracker makes it the process's "
+                   "main thread, and the UI chips its tracks 'main thread': "
+                   "ui/src/plugins/dev.perfetto.TraceProcessorTrack)",
     "name": "every X, i and C event has a non-empty name (parser: '[No name]' otherwise)",
     "meta": "M events are thread_name/process_name with a non-empty args.name, or "
             "thread_sort_index/process_sort_index with a numeric args.sort_index "
@@ -292,6 +295,7 @@ def perfetto_faults(text):
                 f["depth"].append(f"pid {key[0]} tid {key[1]}: {e.get('name')} (step "
                                   f"{(e.get('args') or {}).get('step')}) at depth {len(stack)}, meant {want}")
             stack.append((ts, dur))
+    f["main_thread"] += [f"pid {k[0]} tid {k[1]} ({(tname[k] or ['no name'])[-1]})" for k in slices if k[0] == k[1]]
     # names and order of the tracks
     view = []
     for pid in sorted(pids_used | set(pname), key=lambda p: (psort[p][-1] if psort[p] else 0, p)):
@@ -326,20 +330,26 @@ def _first(ev, **kw):
     return next(e for e in ev if all(e.get(k) == v for k, v in kw.items()))
 
 
+def _w0tid(ev):
+    """worker 0's tid (rank 0), by its name"""
+    return _first([e for e in ev if e.get("ph") == "M" and e.get("name") == "thread_name" and
+                   str(e["args"].get("name")).startswith("worker 0: ")], pid=0)["tid"]
+
+
 def _mut_depth(d):
     """a step's job_start made zero-length at its forward's start: the
     sorter puts the longer forward (and its first part) first, and
     job_start nests under them"""
     ev = d["traceEvents"]
-    js = _first(ev, ph="X", name="job_start", tid=1)
-    fw = _first(ev, ph="X", name="forward", tid=1)
+    js = _first(ev, ph="X", name="job_start", tid=_w0tid(ev))
+    fw = _first(ev, ph="X", name="forward", tid=_w0tid(ev))
     js["ts"], js["dur"] = fw["ts"], 0
 
 
 def _mut_overlap(d):
     ev = d["traceEvents"]
-    fw = _first(ev, ph="X", name="forward", tid=1)
-    part = _first(ev, ph="X", cat="layer", tid=1)
+    fw = _first(ev, ph="X", name="forward", tid=_w0tid(ev))
+    part = _first(ev, ph="X", cat="layer", tid=_w0tid(ev))
     part["dur"] = part["dur"] + fw["dur"]
 
 
@@ -356,10 +366,12 @@ BROKEN = {
     "displayTimeUnit": ("displayTimeUnit a number", lambda d: d.update(displayTimeUnit=1)),
     "ph": ("an X event without ph", lambda d: _first(d["traceEvents"], ph="X").pop("ph")),
     "ts": ("a ts that is no number", lambda d: _first(d["traceEvents"], ph="X").update(ts="soon")),
-    "ts_nonneg": ("a negative ts", lambda d: _first(d["traceEvents"], ph="X", tid=1).update(ts=-0.5)),
+    "ts_nonneg": ("a negative ts", lambda d: _first(d["traceEvents"], ph="X", tid=_w0tid(d["traceEvents"])).update(ts=-0.5)),
     "dur": ("a negative dur", lambda d: _first(d["traceEvents"], ph="X", cat="layer").update(dur=-1.0)),
-    "ids": ("a tid of -1", lambda d: _first(d["traceEvents"], ph="X", tid=1).update(tid=-1)),
-    "tid0": ("an event at pid 1, tid 0", lambda d: _first(d["traceEvents"], ph="X", tid=1).update(pid=1, tid=0)),
+    "ids": ("a tid of -1", lambda d: _first(d["traceEvents"], ph="X", tid=_w0tid(d["traceEvents"])).update(tid=-1)),
+    "tid0": ("an event at pid 1, tid 0", lambda d: _first(d["traceEvents"], ph="X", tid=_w0tid(d["traceEvents"])).update(pid=1, tid=0)),
+    "main_thread": ("an event of pid 0 on tid 0", lambda d: _first(d["traceEvents"], ph="X", cat="phase")
+                    .update(tid=0)),
     "name": ("an X event with an empty name", lambda d: _first(d["traceEvents"], ph="X").update(name="")),
     "meta": ("a thread_name without a name", lambda d: _first(d["traceEvents"], ph="M", name="thread_name")
              .update(args={"name": ""})),
@@ -368,7 +380,7 @@ BROKEN = {
     "overlap": ("a layer event running past its phase", _mut_overlap),
     "depth": ("a zero-length job_start at its forward's start", _mut_depth),
     "track_names": ("a second thread_name for worker 0's track", lambda d: d["traceEvents"].append(
-        {"name": "thread_name", "ph": "M", "pid": 0, "tid": 1, "args": {"name": "other"}})),
+        {"name": "thread_name", "ph": "M", "pid": 0, "tid": _w0tid(d["traceEvents"]), "args": {"name": "other"}})),
     "order": ("the steps track sorted last", _mut_order),
 }
 
@@ -444,18 +456,23 @@ def main(path, ranks, threads, steps, tol_us=0.01, layers=None):
     for r in range(ranks):
         st = [e for k, lst in xs.items() if k[0] == r for e in lst if e.get("cat") == "step"]
         check(f"rank {r}: {steps} step events, got {len(st)}", len(st) == steps)
-        xtid = threads + 1
+        # the rank's tracks by their names: its workers (numbered across
+        # ranks) and worker 0's MPI calls
+        wtid = {int(m.group(1)) - r * threads: k[1] for k, v in names.items() if k[0] == r
+                for m in [re.match(r"worker (\d+): ", v)] if m}
+        xtid = next((k[1] for k, v in names.items() if k[0] == r and v.startswith("MPI exchange")), None)
+        check(f"rank {r}: worker tracks {sorted(wtid)}, want 0..{threads - 1}", sorted(wtid) == list(range(threads)))
         worst = 0.0
         for s in st:
             n = s["args"]["step"]
             for i in range(threads):
-                tot = sum(e["dur"] for e in xs.get((r, i + 1), []) if e["args"]["step"] == n and e["cat"] == "phase")
+                tot = sum(e["dur"] for e in xs.get((r, wtid.get(i)), []) if e["args"]["step"] == n and e["cat"] == "phase")
                 if i == 0:
                     tot += sum(e["dur"] for e in xs.get((r, xtid), []) if e["args"]["step"] == n and e["cat"] == "phase")
                 worst = max(worst, abs(tot - s["dur"]))
         check(f"rank {r}: each worker's phases add up to the step (worst {worst:.4f} us, tolerance {tol_us} us)",
               worst <= tol_us)
-        phases = {e["name"] for i in range(threads) for e in xs.get((r, i + 1), []) if e["cat"] == "phase"}
+        phases = {e["name"] for i in range(threads) for e in xs.get((r, wtid.get(i)), []) if e["cat"] == "phase"}
         need = {"job_start", "forward", "backward", "barrier_wait", "optimizer"}
         check(f"rank {r}: the phases {sorted(need - phases)} are there", need <= phases)
         if ranks > 1:
