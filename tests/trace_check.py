@@ -2,10 +2,15 @@
 command for tests/test_trace.sh; not a test itself):
 
     trace_check.py FILE RANKS THREADS STEPS [TOL_US [LAYERS]]
+    trace_check.py --broken FILE   each Perfetto rule rejects FILE broken its way
+    trace_check.py --show FILE     the tracks as Perfetto's UI lists them, and
+                                   the Perfetto rules FILE breaks (exit 1)
 
 prints one "FAIL: ..." line per failed check and the closing
 "N passed, N failed" line (tests/check.py), and exits non-zero on a failure.
-What it checks: the file parses as JSON with a traceEvents array; every
+What it checks: the rules of Perfetto's JSON importer (PERFETTO_RULES below,
+a model read from its sources: the file imports with no error or warning
+and shows its tracks, named and ordered, as meant); the file parses as JSON with a traceEvents array; every
 event has the fields the Chrome Trace Event format requires for its phase
 type; complete events on one track are in time order and either disjoint
 or properly nested (a later one starts at or after an earlier one's end, or
