@@ -216,7 +216,7 @@ def perfetto_faults(text):
         return f, []
     if "displayTimeUnit" in d and not isinstance(d["displayTimeUnit"], str):
         f["displayTimeUnit"].append(repr(d["displayTimeUnit"]))
-    slices = defaultdict(list)                 # (pid, tid) -> [(ts, dur, ph, index, event)]
+    slices = defaultdict(list)                 # (pid, tid) -> [(ts ns, dur ns, index, event)]
     tname, tsort, pname, psort = (defaultdict(list) for _ in range(4))
     pids_used = set()
     for k, e in enumerate(ev):
@@ -225,7 +225,7 @@ def perfetto_faults(text):
             f["ph"].append(f"event {k}: ph {ph!r}")
             continue
         pid, tid = e.get("pid"), e.get("tid")
-        need_tid = ph in "X" or ph == "M" and str(e.get("name", "")).startswith("thread") or \
+        need_tid = ph == "X" or ph == "M" and str(e.get("name", "")).startswith("thread") or \
             ph in "iI" and e.get("s") in (None, "t")
         if not _u32(pid) or ("tid" in e or need_tid) and not _u32(tid):
             f["ids"].append(f"event {k}: pid {pid!r} tid {tid!r}")
@@ -303,10 +303,11 @@ def perfetto_faults(text):
     f["main_thread"] += [f"pid {k[0]} tid {k[1]} ({(tname[k] or ['no name'])[-1]})" for k in slices if k[0] == k[1]]
     # names and order of the tracks
     view = []
-    for pid in sorted(pids_used | set(pname), key=lambda p: (psort[p][-1] if psort[p] else 0, p)):
+    shown = sorted(pids_used | set(pname), key=lambda p: (psort[p][-1] if psort[p] else 0, p))
+    for pid in shown:
         if len(pname[pid]) != 1 or len(psort[pid]) != 1:
             f["track_names"].append(f"pid {pid}: {len(pname[pid])} process_name, {len(psort[pid])} process_sort_index")
-        tracks = sorted({k for k in slices if k[0] == pid} | {k for k in tname if k[0] == pid and k in slices},
+        tracks = sorted((k for k in slices if k[0] == pid),
                         key=lambda k: (tsort[k][-1] if tsort[k] else 0, -(k[1] == k[0]), k[1]))
         names = []
         for k in tracks:
@@ -326,7 +327,7 @@ def perfetto_faults(text):
         counters += sorted({f"instants ({e.get('s')}): {e['name']}" for e in ev if isinstance(e, dict) and
                             e.get("ph") in ("i", "I") and e.get("pid") == pid and e.get("s") in ("p", "g")})
         view.append((f"{pname[pid][-1] if pname[pid] else 'Process'} {pid}", names, counters))
-    if list(sorted(pids_used)) != [v for v in sorted(pids_used, key=lambda p: (psort[p][-1] if psort[p] else 0, p))]:
+    if shown != sorted(shown):
         f["order"].append(f"processes not in pid order: {[v[0] for v in view]}")
     return f, view
 
