@@ -28,8 +28,11 @@ readings); the ranks, workers and steps are those of the run.
 """
 import json
 import math
+import os
 import re
+import subprocess
 import sys
+import tempfile
 from collections import defaultdict
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
@@ -391,9 +394,43 @@ BROKEN = {
 }
 
 
+def _w0(ev, **kw):
+    return _first(ev, ph="X", tid=_w0tid(ev), **kw)
+
+
+def _swap_first(d):
+    ev = d["traceEvents"]
+    i, j = ev.index(_w0(ev, name="job_start")), ev.index(_w0(ev, name="forward"))
+    ev[i], ev[j] = ev[j], ev[i]
+
+
+def _drop(d, **kw):
+    d["traceEvents"].remove(_first(d["traceEvents"], **kw))
+
+
+# main()'s own checks: FAIL text each must print -> (what is broken, how)
+MAIN_BROKEN = {
+    "in time order": ("worker 0's forward written before its job_start", _swap_first),
+    "disjoint or nested": ("a job_start running into its forward", lambda d: _w0(d["traceEvents"], name="job_start")
+                           .update(dur=_w0(d["traceEvents"], name="job_start")["dur"] +
+                                   _w0(d["traceEvents"], name="forward")["dur"] / 2)),
+    "add up to the step": ("an optimizer 0.5 us short", lambda d: _w0(d["traceEvents"], name="optimizer")
+                           .update(dur=_w0(d["traceEvents"], name="optimizer")["dur"] - 0.5)),
+    "layer events in order": ("a backward layer 0 missing", lambda d: _drop(d, ph="X", name="backward layer 0")),
+    "no event dropped": ("a dropped event counted", lambda d: d["otherData"].update(dropped_events=1)),
+    "step events": ("a step event missing", lambda d: _drop(d, ph="X", cat="step")),
+    "counters": ("no tokens/s counter", lambda d: d.update(traceEvents=[e for e in d["traceEvents"]
+                                                                         if e.get("name") != "tokens/s"])),
+    "name a CPU": ("a worker track without its CPU", lambda d: _first(
+        [e for e in d["traceEvents"] if e.get("ph") == "M" and e.get("name") == "thread_name"
+         and e["args"]["name"].startswith("worker 0: ")]).update(args={"name": "worker 0: somewhere"})),
+}
+
+
 def selftest(path):
     """Each Perfetto rule rejects the trace at path broken its way (and
-    the trace as written passes them all)."""
+    the trace as written passes them all); so do main()'s own checks (each
+    broken trace run through this script as test_trace.sh runs it)."""
     with open(path) as fh:
         text = fh.read()
     f, _ = perfetto_faults(text)
@@ -405,6 +442,22 @@ def selftest(path):
         mutate(d)
         f2, _ = perfetto_faults(json.dumps(d))
         check(f"Perfetto rule {rule!r} rejects {what} (faults: {[r for r, x in f2.items() if x]})", bool(f2[rule]))
+    o = json.loads(text)["otherData"]
+    run = [str(o["ranks"]), str(o["threads"]), str(o["steps_last"] - o["steps_first"] + 1), "0.01", str(o["layers"])]
+    with tempfile.TemporaryDirectory() as tmp:
+        for words, (what, mutate) in [("", ("nothing", lambda d: None))] + list(MAIN_BROKEN.items()):
+            d = json.loads(text)
+            mutate(d)
+            bad_path = os.path.join(tmp, "t.json")
+            with open(bad_path, "w") as fh:
+                json.dump(d, fh)
+            r = subprocess.run([sys.executable, __file__, bad_path] + run, capture_output=True, text=True)
+            fails = [x for x in r.stdout.splitlines() if x.startswith("FAIL")]
+            if not words:
+                check(f"trace_check passes the trace as written ({fails[:2]})", r.returncode == 0 and not fails)
+            else:
+                check(f"trace_check fails '{words}' on {what} (rc {r.returncode}, {fails[:3]})",
+                      r.returncode != 0 and any(words in x for x in fails))
 
 
 def main(path, ranks, threads, steps, tol_us=0.01, layers=None):
