@@ -8,8 +8,8 @@ For each config (1 worker, 1 thread) it runs
   2. build/micro/micro --gemm-calls=CONFIGS: one trainer_step records every
      cblas_sgemm call the core makes (shape, transposes, leading dimensions,
      alpha, beta: bench/micro/gemm.cc), then
-       step_gemm/<cfg>  times trainer_step with the wall time inside sgemm
-                        summed (one clock for both),
+       step_gemm/<cfg>  times trainer_step with the time inside sgemm summed
+                        (one clock for both: the thread's CPU time),
        sgemm/<cfg>/<i>  times each distinct call alone, warm in cache;
 
 and writes, per config, with F the step's model FLOPs (config_flops: the MFU
@@ -30,8 +30,10 @@ G != F):
 
 Outputs (written atomically) in the run folder: micro.json (Google
 Benchmark's), ceilings.json, bound.json, bound.md; bound.md is also printed.
-All times are wall clock: run it on a quiet machine (the load average is
-recorded; a step whose CPU time is below 90% of its wall time is flagged).
+All times are the thread's CPU time (time spent waiting for the CPU counts
+in none of them), but a loaded machine still slows the CPU time itself
+(shared caches and cores): run it on a quiet machine. The load average is
+recorded; a step whose CPU time is below 90% of its wall time is flagged.
 
     scripts/mfu_bound.py [--configs S,G,M] [--min-time 0.1] [--out DIR]
                          [--ceilings FILE] [--seconds 0.5] [--build build]
@@ -88,7 +90,7 @@ def summarise(bench, peak, top):
         unit = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
         shapes = []
         for b in cs:
-            t = b["real_time"] * unit[b["time_unit"]]       # seconds a call, alone
+            t = b["cpu_time"] * unit[b["time_unit"]]        # CPU seconds a call, alone
             n = int(b["calls_per_step"])
             shapes.append({
                 "name": b["name"], "label": b.get("label", ""), "calls_per_step": n,
@@ -102,11 +104,11 @@ def summarise(bench, peak, top):
             x["share_of_alone"] = x["s_per_step"] / alone if alone else None
         F, G = s["model_flop"], s["gemm_flop"]
         step, gemm = s["step_s"], s["gemm_s"]
-        cpu = s["cpu_time"] * unit[s["time_unit"]]
+        wall = s["step_wall_s"]
         rows.append({
             "config": cfg, "label": s.get("label", ""), "model_flop": F, "gemm_flop": G,
             "gemm_flop_recorded": gflop_rec, "gemm_calls": s["gemm_calls"], "shapes": len(shapes),
-            "step_s": step, "step_cpu_s": cpu, "loaded": cpu < 0.9 * step, "gemm_s": gemm,
+            "step_s": step, "step_wall_s": wall, "loaded": step < 0.9 * wall, "gemm_s": gemm,
             "gemm_alone_s": alone, "rest_s": step - gemm,
             "mfu": F / step * 1e-9 / peak, "gemm_share": gemm / step,
             "eff_in_step": G / gemm * 1e-9 / peak, "eff_alone": gflop_rec / alone * 1e-9 / peak,
@@ -118,7 +120,7 @@ def summarise(bench, peak, top):
 def markdown(rows, peak, isa, meta):
     pc = lambda x: f"{100 * x:.1f}%"
     out = [f"MFU bound: FMA peak {peak:.1f} GFLOP/s ({isa}, 1 thread, ceilings), "
-           f"{meta['host']}, load {meta['loadavg']}, {meta['time_utc']}; wall clock, 1 worker.", "",
+           f"{meta['host']}, load {meta['loadavg']}, {meta['time_utc']}; CPU time, 1 worker.", "",
            "| config | step ms | in sgemm ms | GEMM share | sgemm eff. in step | sgemm eff. alone "
            "| MFU bound (in step) | MFU bound (alone) | MFU measured |",
            "|---|---|---|---|---|---|---|---|---|"]

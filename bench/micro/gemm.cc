@@ -10,9 +10,11 @@
  *                     same transposes, sizes, leading dimensions, alpha and
  *                     beta, warm in cache (a best case: in the step the
  *                     operands come from wherever the step left them)
- *   step_gemm/<cfg>   trainer_step of that trainer, with the wall time spent
- *                     inside cblas_sgemm summed per step (counters gemm_s,
- *                     step_s: one clock, CLOCK_MONOTONIC, for both)
+ *   step_gemm/<cfg>   trainer_step of that trainer, with the time spent
+ *                     inside cblas_sgemm summed per step (counters gemm_s and
+ *                     step_s: one clock for both, the thread's CPU time, so
+ *                     that time the thread waits for the CPU counts in
+ *                     neither; step_wall_s beside them)
  * scripts/mfu_bound.py turns them into the MFU bound (the step's model FLOPs
  * over the time its sgemm calls take alone, against the FMA peak).
  *
@@ -74,14 +76,17 @@ enum Mode { PASS, RECORD, TIME };
 Mode mode = PASS;
 std::map<Shape, long> *recorded;        /* RECORD: shape -> calls */
 std::vector<Shape> *first_seen;         /* RECORD: the shapes in the order first met */
-double timed_s, timed_flop;             /* TIME: seconds and FLOPs inside sgemm */
+double timed_s, timed_flop;             /* TIME: CPU seconds and FLOPs inside sgemm */
 long timed_calls;
 
-double now_s() {
+double clock_s(clockid_t id) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+/* the calling thread's CPU time (a system call: ~0.1-0.5 us, twice a call) */
+double now_s() { return clock_s(CLOCK_THREAD_CPUTIME_ID); }
 
 }  // namespace
 }  // namespace micro
@@ -154,13 +159,14 @@ void bm_sgemm(benchmark::State &st, const Shape &s, long per_step) {
 void bm_step_gemm(benchmark::State &st, Step *sp) {
     timed_s = timed_flop = 0;
     timed_calls = 0;
-    double step_s = 0;
+    double step_s = 0, wall_s = 0;
     float loss = 0;
     mode = TIME;
     for (auto _ : st) {
-        double t0 = now_s();
+        double w0 = clock_s(CLOCK_MONOTONIC), t0 = now_s();
         loss += trainer_step(sp->t);
         step_s += now_s() - t0;
+        wall_s += clock_s(CLOCK_MONOTONIC) - w0;
     }
     mode = PASS;
     benchmark::DoNotOptimize(loss);
@@ -169,6 +175,7 @@ void bm_step_gemm(benchmark::State &st, Step *sp) {
     set_work(st, flop, 0, 0);
     st.counters["model_flop"] = flop;
     st.counters["step_s"] = step_s / it;
+    st.counters["step_wall_s"] = wall_s / it;
     st.counters["gemm_s"] = timed_s / it;
     st.counters["gemm_flop"] = timed_flop / it;
     st.counters["gemm_calls"] = (double)timed_calls / it;
