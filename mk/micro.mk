@@ -6,6 +6,8 @@
 #                   roofline (plots/<run>/roofline.png/.svg, <run>/roofline.md)
 #   make roofline   redo the roofline of the newest results/*-micro run
 #                   (ROOFLINE_ARGS="results/<run>" picks another one)
+#   make mfu-bound  scripts/mfu_bound.py $(MFU_ARGS): the sgemm calls of a step
+#                   of S, G, M alone and the MFU they allow (~1 min quiet)
 #
 # micro is linked with -Wl,--wrap=cblas_sgemm: the core's sgemm calls go
 # through bench/micro/gemm.cc, which records or times them for --gemm-calls
@@ -39,9 +41,12 @@ $(BUILD)/micro/ceilings: bench/micro/ceilings.c bench/topo.c bench/topo.h bench/
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O3 -g $(MICRO_SAN) -D_GNU_SOURCE $(HWLOC_CFLAGS) -Ibench $< bench/topo.c bench/json.c core/jsonw.c core/machine.c $(HWLOC_LIBS) -lpthread -lm -o $@
 
-.PHONY: micro roofline
+.PHONY: micro roofline mfu-bound
 micro: deps all
 	scripts/roofline.sh --measure $(MICRO_ARGS)
 
 roofline: all
 	scripts/roofline.sh $(ROOFLINE_ARGS)
+
+mfu-bound: all
+	scripts/mfu_bound.py $(MFU_ARGS)

@@ -9,8 +9,9 @@
 # blocked attention's 7 products of each query block (forward 2, backward 5)
 # and nothing else (the FLOPs add up exactly); the timed step saw the same
 # calls; the figures are consistent (MFU <= its bound in the step, GEMM share
-# in (0, 1]); bad arguments exit 2 naming what was wrong. No timing is
-# asserted. Ends with "N passed, N failed, N skipped".
+# in (0, 1]); bad arguments exit 2 naming what was wrong; make mfu-bound
+# runs the script. No timing is asserted. Ends with "N passed, N failed,
+# N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -27,6 +28,8 @@ expect_rc() {
     if [[ $rc -eq $code ]] && grep -qF -- "$text" "$T/err"; then ok; else
         bad "$* -> rc $rc (want $code, '$text'): $(head -c 300 "$T/err")"; fi
 }
+make -n --no-print-directory mfu-bound MFU_ARGS=--x >"$T/make" 2>&1 || true
+check "make mfu-bound runs scripts/mfu_bound.py with MFU_ARGS" grep -q "scripts/mfu_bound.py --x" "$T/make"
 expect_rc 2 "unknown config 'nope'" "$BUILD/micro/micro" --gemm-calls=nope --benchmark_filter=none
 expect_rc 2 "presets: tiny" "$BUILD/micro/micro" --gemm-calls=tiny,nope --benchmark_filter=none
 expect_rc 2 "--gemm-calls takes its list after '='" "$BUILD/micro/micro" --gemm-calls
