@@ -176,7 +176,6 @@ def main():
     host = re.sub(r"[^A-Za-z0-9.-]", "_", socket.gethostname())
     utc = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = a.out or os.path.join(ROOT, "results", f"{utc}-{host}-mfubound")
-    os.makedirs(out, exist_ok=True)
     meta = {"host": host, "time_utc": utc, "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "command": sys.argv, "configs": cfgs}
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
@@ -193,18 +192,24 @@ def main():
         if r.returncode != 0:
             die(f"ceilings failed ({r.returncode}): {r.stderr.strip()}")
         ceil = json.loads(r.stdout)
-    write_atomic(os.path.join(out, "ceilings.json"), json.dumps(ceil, indent=1) + "\n")
     peak, isa = fma_peak(ceil)
+    os.makedirs(out, exist_ok=True)
+    write_atomic(os.path.join(out, "ceilings.json"), json.dumps(ceil, indent=1) + "\n")
 
-    mj = os.path.join(out, "micro.json")
+    # Google Benchmark writes its JSON in place: into a temporary, renamed
+    # onto micro.json once micro has succeeded
+    mj = os.path.join(out, f".micro.json.{os.getpid()}.tmp")
     alt = "|".join(re.escape(c) for c in cfgs)
     cmd = [micro, f"--gemm-calls={a.configs}", f"--benchmark_filter=^(step_gemm|sgemm)/({alt})(/|$)",
            f"--benchmark_min_time={a.min_time}", f"--benchmark_out={mj}", "--benchmark_out_format=json"]
     r = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if r.returncode != 0:
+        if os.path.exists(mj):
+            os.remove(mj)
         die(f"micro failed ({r.returncode}): {r.stderr.strip()}", 2 if r.returncode == 2 else 1)
     with open(mj) as f:
         bench = json.load(f)
+    os.replace(mj, os.path.join(out, "micro.json"))
     meta["loadavg_end"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     meta["context"] = bench.get("context", {})
     rows = summarise(bench.get("benchmarks", []), peak, a.top)

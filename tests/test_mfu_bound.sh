@@ -10,7 +10,7 @@
 # and nothing else (the FLOPs add up exactly); the timed step saw the same
 # calls; the figures are consistent (MFU <= its bound in the step, GEMM share
 # in (0, 1]); bad arguments exit 2 naming what was wrong; make mfu-bound
-# runs the script. No timing is asserted. Ends with "N passed, N failed,
+# runs the script; a refused run leaves no folder. No timing is asserted. Ends with "N passed, N failed,
 # N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +38,7 @@ expect_rc 2 "unknown config 'nope'" scripts/mfu_bound.py --configs nope --ceilin
 expect_rc 2 "--configs: 'S;rm'" scripts/mfu_bound.py --configs 'S;rm' --out "$T/bad2"
 expect_rc 2 "must be positive" scripts/mfu_bound.py --min-time 0 --out "$T/bad3"
 expect_rc 2 "--ceilings /nonexistent" scripts/mfu_bound.py --ceilings /nonexistent --out "$T/bad4"
+check "a refused run leaves no run folder" test ! -e "$T/bad4"
 
 cfgs=tiny,S
 [[ $BUILD == *san* ]] && { cfgs=tiny; skip "config S: its step under the sanitizers is slow; tiny checks the same code"; }
