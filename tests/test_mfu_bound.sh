@@ -10,8 +10,8 @@
 # and nothing else (the FLOPs add up exactly); the timed step saw the same
 # calls; the figures are consistent (MFU <= its bound in the step, GEMM share
 # in (0, 1]); bad arguments exit 2 naming what was wrong; make mfu-bound
-# runs the script; a refused run leaves no folder. No timing is asserted. Ends with "N passed, N failed,
-# N skipped".
+# runs the script; a refused run leaves no folder. No timing is asserted.
+# Ends with "N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
