@@ -448,36 +448,52 @@ static void put_us(FILE *f, const char *key, long long ns) {
     fprintf(f, ",\"%s\":%s%lld.%03lld", key, ns < 0 ? "-" : "", llabs(ns) / 1000, llabs(ns) % 1000);
 }
 
+/* a metadata event; the file's first event is rank 0's process_name */
 static void put_meta(FILE *f, int pid, int tid, const char *what, const char *key, const char *sval, int ival) {
-    fprintf(f, "%s{\"name\":\"%s\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"args\":{\"%s\":", pid == 0 && tid == 0 && strcmp(what, "process_name") == 0 ? "" : ",\n",
-            what, pid, tid, key);
-    if (sval) fprintf(f, "\"%s\"}}", sval); else fprintf(f, "%d}}", ival);
+    fprintf(f, "%s{\"name\":\"%s\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"args\":{\"%s\":",
+            pid == 0 && strcmp(what, "process_name") == 0 ? "" : ",\n", what, pid, tid, key);
+    if (sval) jw_put_str(f, sval); else fprintf(f, "%d", ival);
+    fprintf(f, "}}");
 }
+
+/* The tracks of rank r (pid r) of R: track k on tid R + 1 + k, k = worker i
+ * (0 .. nth - 1), then worker 0's MPI calls (nth), its messages in flight
+ * (nth + 1) and the steps (nth + 2, listed first by its sort index). So no
+ * tid is 0 or equals a pid: Perfetto's JSON importer moves an event of tid
+ * 0 under a pid other than 0 to tid = pid, onto another track
+ * (json_trace_tokenizer.cc), and its UI marks the thread whose tid is its
+ * pid "main thread" (tests/trace_check.py's rules tid0 and main_thread).
+ * The process's own events (its name, the counters, the instants) use the
+ * steps' tid. */
+static int track_tid(int nranks, int k) { return nranks + 1 + k; }
 
 /* one rank's block (pack's layout) as events */
 static void write_rank(FILE *f, const trace_t *tr, int rank, const double *d) {
     int nth = (int)d[0];
     long nev = (long)d[1], rec = (long)d[2];
     char name[NAME_D * 8 + 1];
-    int xtid = nth + 1;            /* the MPI exchange's track */
-    char pname[32];
+    int R = tr->nranks;
+    int xtid = track_tid(R, nth), stid = track_tid(R, nth + 2);   /* the MPI calls' track, the steps' */
+    char pname[96];
     snprintf(pname, sizeof pname, "rank %d", rank);
-    put_meta(f, rank, 0, "process_name", "name", pname, 0);
-    put_meta(f, rank, 0, "process_sort_index", "sort_index", NULL, rank);
-    put_meta(f, rank, 0, "thread_name", "name", "steps", 0);
-    put_meta(f, rank, 0, "thread_sort_index", "sort_index", NULL, 0);
+    put_meta(f, rank, stid, "process_name", "name", pname, 0);
+    put_meta(f, rank, stid, "process_sort_index", "sort_index", NULL, rank);
+    put_meta(f, rank, stid, "thread_name", "name", "steps", 0);
+    put_meta(f, rank, stid, "thread_sort_index", "sort_index", NULL, 0);
     for (int i = 0; i < nth; i++) {
         memcpy(name, &d[4 + (long)i * NAME_D], NAME_D * 8);
         name[NAME_D * 8] = 0;
-        put_meta(f, rank, i + 1, "thread_name", "name", name, 0);
-        put_meta(f, rank, i + 1, "thread_sort_index", "sort_index", NULL, i + 1);
+        put_meta(f, rank, track_tid(R, i), "thread_name", "name", name, 0);
+        put_meta(f, rank, track_tid(R, i), "thread_sort_index", "sort_index", NULL, i + 1);
     }
     if (tr->nranks > 1) {
-        put_meta(f, rank, xtid, "thread_name", "name", "MPI exchange (worker 0's MPI calls)", 0);
-        put_meta(f, rank, xtid, "thread_sort_index", "sort_index", NULL, xtid);
-        put_meta(f, rank, xtid + 1, "thread_name", "name", "MPI in flight (worker 0's messages, beside compute "
-                 "where no MPI call above)", 0);
-        put_meta(f, rank, xtid + 1, "thread_sort_index", "sort_index", NULL, xtid + 1);
+        snprintf(pname, sizeof pname, "MPI exchange (worker %d's MPI calls)", rank * nth);
+        put_meta(f, rank, xtid, "thread_name", "name", pname, 0);
+        put_meta(f, rank, xtid, "thread_sort_index", "sort_index", NULL, nth + 1);
+        snprintf(pname, sizeof pname, "MPI in flight (worker %d's messages, beside compute where no MPI call above)",
+                 rank * nth);
+        put_meta(f, rank, xtid + 1, "thread_name", "name", pname, 0);
+        put_meta(f, rank, xtid + 1, "thread_sort_index", "sort_index", NULL, nth + 2);
     }
     const double *e = d + 4 + (long)nth * NAME_D;
     for (long k = 0; k < nev; k++, e += EV_D) {
@@ -493,7 +509,7 @@ static void write_rank(FILE *f, const trace_t *tr, int rank, const double *d) {
             snprintf(pn, sizeof pn, "%s", ph == TRACE_PH_JOB_START ? "job_start" :
                      ph == TRACE_PH_MPI_INFLIGHT ? "in flight" : ph >= 0 && ph < PH_COUNT ? phase_names[ph] : "?");
         }
-        int tid = ph == PH_COMM ? xtid : ph == TRACE_PH_MPI_INFLIGHT ? xtid + 1 : lane + 1;
+        int tid = ph == PH_COMM ? xtid : ph == TRACE_PH_MPI_INFLIGHT ? xtid + 1 : track_tid(R, lane);
         long long a = ns_of(e[0]), b = ns_of(e[1]);
         fprintf(f, ",\n{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"X\",\"pid\":%d,\"tid\":%d", pn,
                 layer ? "layer" : "phase", rank, tid);
@@ -509,15 +525,18 @@ static void write_rank(FILE *f, const trace_t *tr, int rank, const double *d) {
         if (!isfinite(e[0])) continue;          /* a step not run (stopped early) */
         long long a = ns_of(e[0]), b = ns_of(e[1]);
         long step = tr->lo + r + 1;
-        fprintf(f, ",\n{\"name\":\"step %ld\",\"cat\":\"step\",\"ph\":\"X\",\"pid\":%d,\"tid\":0", step, rank);
+        fprintf(f, ",\n{\"name\":\"step %ld\",\"cat\":\"step\",\"ph\":\"X\",\"pid\":%d,\"tid\":%d", step, rank, stid);
         put_us(f, "ts", a);
         put_us(f, "dur", b > a ? b - a : 0);
         fprintf(f, ",\"args\":{\"step\":%ld}}", step);
+        /* counters: JSON has no NaN or Infinity (Perfetto's parser rejects the file) */
         if (rank == 0 && isfinite(tr->st_loss[r])) {
-            fprintf(f, ",\n{\"name\":\"loss\",\"ph\":\"C\",\"pid\":0,\"tid\":0");
+            fprintf(f, ",\n{\"name\":\"loss\",\"ph\":\"C\",\"pid\":0,\"tid\":%d", stid);
             put_us(f, "ts", b);
             fprintf(f, ",\"args\":{\"loss\":%.6g}}", tr->st_loss[r]);
-            fprintf(f, ",\n{\"name\":\"tokens/s\",\"ph\":\"C\",\"pid\":0,\"tid\":0");
+        }
+        if (rank == 0 && isfinite(tr->st_tps[r])) {
+            fprintf(f, ",\n{\"name\":\"tokens/s\",\"ph\":\"C\",\"pid\":0,\"tid\":%d", stid);
             put_us(f, "ts", b);
             fprintf(f, ",\"args\":{\"tokens/s\":%.1f}}", tr->st_tps[r]);
         }
@@ -565,7 +584,9 @@ int trace_write(trace_t *tr, const char *path, const int *bound, const char *com
             FILE *f = a.f;
             long dropped = 0;
             for (int r = 0; r < R; r++) dropped += (long)all[off[r] / 2 + 3];
-            fprintf(f, "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"format\":\"cllm trace 1\",\"variant\":");
+            /* no displayTimeUnit: Perfetto ignores it (and trace processors of
+             * 2020-2021 rescaled ts by it), chrome://tracing shows ms anyway */
+            fprintf(f, "{\"otherData\":{\"format\":\"cllm trace 1\",\"variant\":");
             jw_put_str(f, build_variant());
             fprintf(f, ",\"git\":");
             jw_put_str(f, build_git());
@@ -578,8 +599,8 @@ int trace_write(trace_t *tr, const char *path, const int *bound, const char *com
             for (int r = 0; r < R; r++) write_rank(f, tr, r, all + off[r] / 2);
             for (int i = 0; i < tr->ninst; i++) {
                 long long t0 = ns_of(tr->inst[i].t0 - tr->origin), t1 = ns_of(tr->inst[i].t1 - tr->origin);
-                fprintf(f, ",\n{\"name\":\"%s\",\"cat\":\"event\",\"ph\":\"i\",\"s\":\"p\",\"pid\":0,\"tid\":0",
-                        tr->inst[i].name);
+                fprintf(f, ",\n{\"name\":\"%s\",\"cat\":\"event\",\"ph\":\"i\",\"s\":\"p\",\"pid\":0,\"tid\":%d",
+                        tr->inst[i].name, track_tid(R, tr->nth + 2));
                 put_us(f, "ts", t0);
                 fprintf(f, ",\"args\":{\"duration_ms\":%.3f}}", (t1 - t0) * 1e-6);
             }

@@ -5,7 +5,9 @@
 # forward and backward holds one event per layer (and the embeddings and
 # head) that tile it, ranks / workers / steps match the run
 # (tests/trace_check.py), for the lock-free, locked and MPI variants (MPI
-# with the overlapped exchange too); tracing changes no bit of the
+# with the overlapped exchange too); the file imports cleanly into Perfetto
+# and shows its tracks as meant (trace_check.py's model of Perfetto's JSON
+# importer, each rule rejecting a trace broken its way); tracing changes no bit of the
 # training; --trace-steps keeps a window; a stop signal still writes the
 # trace; an unwritable path, a bad window and a trace past 100 MB exit 2
 # before training; a deliberately slowed worker (CLLM_TEST_SLOW_WORKER) is
@@ -48,6 +50,9 @@ for v in "$LF" "$LK"; do
         tcheck "$T/t.json" 1 $th 6 0.01 2      # tiny: L = 2
     done
 done
+# tests/trace_check.py's model of Perfetto's JSON importer (its rules run on
+# every trace above and below): each rule rejects a trace broken its way
+out=$($PY tests/trace_check.py --broken "$T/t.json" 2>&1) && ok || bad "trace_check --broken: $(grep -v ' passed, ' <<<"$out")"
 # the model's hooks and clock readings change nothing it computes
 "$LF" "${RUN[@]}" --threads 2 --trace "$T/t2.json" --save "$T/ck1" >/dev/null
 "$LF" "${RUN[@]}" --threads 2 --save "$T/ck2" >/dev/null
@@ -107,7 +112,9 @@ sys.exit(0 if f.get(1, 1) < 0.01 and 0 not in f else 1)' "$T/r.json"
 # 2-thread step lost; needs 2 usable CPUs, else 2 threads are oversubscribed)
 if (( $(nproc) >= 2 )) && [[ -x $BUILD/scale ]]; then
     CLLM_TEST_SLOW_WORKER=1:40 "$BUILD/scale" --config tiny --threads 1,2 --reps 2 --steps 12 --variants lockfree \
-        --bin-dir "$BUILD" --out "$T/sweep" --quiet >/dev/null 2>"$T/sweep.err" || bad "scale: $(tail -c 300 "$T/sweep.err")"
+        --bin-dir "$BUILD" --out "$T/sweep" --quiet --trace >/dev/null 2>"$T/sweep.err" || bad "scale: $(tail -c 300 "$T/sweep.err")"
+    # the trace scale keeps of a point (as make bench does) passes the same checks
+    tcheck "$T/sweep/trace-lockfree-2.json" 1 2 12 0.01 2
     check "the verdict's stragglers sentence names worker 1 after backward" $PY -c '
 import sys; sys.path.insert(0,"scripts")
 from cllm_analysis import analysis, runs
@@ -192,7 +199,8 @@ sys.exit(0 if len(tid)==1 and want>0 and abs(d-want)<=0.01*16 else 1)' "$T/mo.js
     tcheck "$T/ml.json" 2 2 3 0.01 2
     check "late all-gather: worker 0's forward split in pieces (more forward events than steps)" $PY -c '
 import json,sys; ev=json.load(open(sys.argv[1]))["traceEvents"]
-n=sum(1 for e in ev if e["ph"]=="X" and e["pid"]==0 and e["tid"]==1 and e.get("cat")=="phase" and e["name"]=="forward")
+w0={e["tid"] for e in ev if e["ph"]=="M" and e["name"]=="thread_name" and e["pid"]==0 and e["args"]["name"].startswith("worker 0: ")}
+n=sum(1 for e in ev if e["ph"]=="X" and e["pid"]==0 and e["tid"] in w0 and e.get("cat")=="phase" and e["name"]=="forward")
 sys.exit(0 if n > 3 else 1)' "$T/ml.json"
 else
     skip "MPI trace: build/mpi/train_model or mpirun missing"
