@@ -51,7 +51,8 @@ bench-mpi: deps all
 
 # make bench-2node [BENCH_2NODE_ARGS=...]: the MPI variant on two nodes of
 # scripts/cluster (network namespaces, tbf-shaped veth link; root only),
-# 1 thread per node, against the 2-node model from a link probe and a 1-node
+# 1 thread per node, against the 2-node model from a link probe (TCP, and
+# build/mpi/comm_probe: a step's MPI messages without training) and a 1-node
 # x 2-thread reference of the same run (scripts/bench_2node.py --help;
 # results/<UTC>-<host>-2node/).
 .PHONY: bench-2node

@@ -3,12 +3,15 @@
 # a tbf-shaped veth link, Open MPI launched into them through its rsh agent:
 #   - refusals: bad arguments exit 2; not root exits 2 saying so;
 #   - up makes the namespaces, the link (addresses only inside them, tbf on
-#     both ends), the hostfile and the agent; the probe measures the link;
+#     both ends), the hostfile and the agent; the probe measures the link
+#     (TCP, the stream's CPU, and --mpi: build/mpi/comm_probe's two patterns
+#     of a config's step of messages); comm_probe refuses 1 rank, bad flags;
 #   - 2 nodes x 1 thread over the link: the bits of 1 node x 2 ranks (shared
 #     memory) and of 1 process x 2 threads; --overlap on (the exchange in
 #     buckets during backward, the parameter all-gather beside the next
 #     forward) the bits of off at 2 x 1 and 2 x 2;
-#   - bench_2node's smallest run: its table, the model's arithmetic;
+#   - bench_2node's smallest run: its table, the MPI probe's bytes = the
+#     training run's, the model's arithmetic (MPI probe; the TCP one beside);
 #   - a rank's process killed on node 1, and node 1's link taken down mid-run,
 #     once the job has written a periodic checkpoint (--save-every): mpirun
 #     exits non-zero within 30 s, its message names the rank or node lost, no
