@@ -48,6 +48,8 @@
 #define lsub_s K(lsub_s)
 #define lmul_s K(lmul_s)
 #define lmax K(lmax)
+#define vsel_gt K(vsel_gt)
+#define vsel_lt K(vsel_lt)
 #define lsum K(lsum)
 #define lmaxall K(lmaxall)
 #define sum_lanes K(sum_lanes)
@@ -101,12 +103,40 @@ VINLINE lanes lmul_s(lanes a, float s) {
     return a;
 }
 
+/* a > b ? a : b and a < b ? a : b in each lane, exactly: the x86 max/min
+ * instructions are defined as these selects (the second operand when the
+ * compare is false: a NaN or two zeros), one instruction where gcc emits a
+ * compare and a blend for the select (2 uops, on the FP ports that
+ * exp's multiplies need) */
+VINLINE vec vsel_gt(vec a, vec b) {
+#if CLLM_HAVE_CLONES && defined(__AVX512F__)
+    return (vec)_mm512_max_ps((__m512)a, (__m512)b);
+#elif CLLM_HAVE_CLONES && defined(__AVX2__)
+    return (vec)_mm256_max_ps((__m256)a, (__m256)b);
+#elif CLLM_HAVE_CLONES
+    return (vec)_mm_max_ps((__m128)a, (__m128)b);
+#else
+    veci m = a > b;
+    return (vec)((m & (veci)a) | (~m & (veci)b));
+#endif
+}
+
+VINLINE vec vsel_lt(vec a, vec b) {
+#if CLLM_HAVE_CLONES && defined(__AVX512F__)
+    return (vec)_mm512_min_ps((__m512)a, (__m512)b);
+#elif CLLM_HAVE_CLONES && defined(__AVX2__)
+    return (vec)_mm256_min_ps((__m256)a, (__m256)b);
+#elif CLLM_HAVE_CLONES
+    return (vec)_mm_min_ps((__m128)a, (__m128)b);
+#else
+    veci m = a < b;
+    return (vec)((m & (veci)a) | (~m & (veci)b));
+#endif
+}
+
 /* a > b ? a : b in each lane (NaN in a never wins, as in the scalar form) */
 VINLINE lanes lmax(lanes a, lanes b) {
-    for (int j = 0; j < NV; j++) {
-        veci m = a.v[j] > b.v[j];
-        a.v[j] = (vec)((m & (veci)a.v[j]) | (~m & (veci)b.v[j]));
-    }
+    for (int j = 0; j < NV; j++) a.v[j] = vsel_gt(a.v[j], b.v[j]);
     return a;
 }
 
@@ -143,20 +173,12 @@ VINLINE lanes lrdiv_s(float s, lanes a) {
 /* a < c ? c : a and a > c ? c : a in each lane, as the scalar clamps
  * (a NaN stays) */
 VINLINE lanes lbelow(lanes a, float c) {
-    for (int j = 0; j < NV; j++) {
-        vec cv = (vec){ 0 } + c;
-        veci m = a.v[j] < cv;
-        a.v[j] = (vec)((m & (veci)cv) | (~m & (veci)a.v[j]));
-    }
+    for (int j = 0; j < NV; j++) a.v[j] = vsel_gt((vec){ 0 } + c, a.v[j]);   /* c > a ? c : a */
     return a;
 }
 
 VINLINE lanes labove(lanes a, float c) {
-    for (int j = 0; j < NV; j++) {
-        vec cv = (vec){ 0 } + c;
-        veci m = a.v[j] > cv;
-        a.v[j] = (vec)((m & (veci)cv) | (~m & (veci)a.v[j]));
-    }
+    for (int j = 0; j < NV; j++) a.v[j] = vsel_lt((vec){ 0 } + c, a.v[j]);   /* c < a ? c : a */
     return a;
 }
 
@@ -238,10 +260,7 @@ KERN_UNROLL(8)
 
 VINLINE float lmaxall(lanes v) {
     for (int w = NV / 2; w > 0; w /= 2)
-        for (int j = 0; j < w; j++) {
-            veci m = v.v[j + w] > v.v[j];
-            v.v[j] = (vec)((m & (veci)v.v[j + w]) | (~m & (veci)v.v[j]));
-        }
+        for (int j = 0; j < w; j++) v.v[j] = vsel_gt(v.v[j + w], v.v[j]);
     float p[LANES / NV];
     memcpy(p, &v.v[0], sizeof p);
 KERN_UNROLL(4)
@@ -641,6 +660,8 @@ static const ops_kernels K(ops_kernels) = {
 #undef lsub_s
 #undef lmul_s
 #undef lmax
+#undef vsel_gt
+#undef vsel_lt
 #undef lsum
 #undef lmaxall
 #undef sum_lanes

@@ -36,5 +36,7 @@ arm64-build:
 	    PKG_CONFIG="env PKG_CONFIG_LIBDIR=/usr/lib/$$($(ARM64_CC) -print-multiarch)/pkgconfig:/usr/share/pkgconfig pkg-config" \
 	    $(ARM64_BINS)
 
-test-arm64:
+# deps: scripts/deps.sh installs the cross toolchain, the arm64 libraries and
+# qemu-user where they are missing (as root; otherwise it prints the line)
+test-arm64: deps
 	ARM64_FULL=1 ARM64_CC=$(ARM64_CC) tests/test_arm64.sh

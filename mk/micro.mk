@@ -6,7 +6,12 @@
 #                   roofline (plots/<run>/roofline.png/.svg, <run>/roofline.md)
 #   make roofline   redo the roofline of the newest results/*-micro run
 #                   (ROOFLINE_ARGS="results/<run>" picks another one)
+#   make mfu-bound  scripts/mfu_bound.py $(MFU_ARGS): the sgemm calls of a step
+#                   of S, G, M alone and the MFU they allow (~1 min quiet)
 #
+# micro is linked with -Wl,--wrap=cblas_sgemm: the core's sgemm calls go
+# through bench/micro/gemm.cc, which records or times them for --gemm-calls
+# and otherwise passes them on.
 # MICRO_ARGS go to scripts/roofline.sh --measure (--reps N --min-time S ...).
 # Built by `make all` (EXTRA_ALL). Under a sanitizer build (CFLAGS holding
 # -fsanitize=...) the same sanitizer flags are passed on, so the binaries link
@@ -27,7 +32,7 @@ EXTRA_ALL += $(BUILD)/micro/micro $(BUILD)/micro/ceilings
 $(BUILD)/micro/micro: $(MICRO_SRC) $(MICRO_HDR) $(BUILD)/lockfree/libcllm.a $(CORE_HDR) mk/micro.mk
 	@mkdir -p $(@D)
 	$(CXX) $(MICRO_CXXFLAGS) -D_GNU_SOURCE -Icore $(BLAS_CFLAGS) $(MICRO_SRC) \
-	    $(BUILD)/lockfree/libcllm.a -lbenchmark $(LIBS) -o $@
+	    $(BUILD)/lockfree/libcllm.a -Wl,--wrap=cblas_sgemm -lbenchmark $(LIBS) -o $@
 
 # the ceilings are C, built at -O3 whatever CFLAGS says (the FMA kernel is
 # intrinsics): at -O2 gcc 12 leaves the triad scalar, and a scalar triad
@@ -36,9 +41,12 @@ $(BUILD)/micro/ceilings: bench/micro/ceilings.c bench/topo.c bench/topo.h bench/
 	@mkdir -p $(@D)
 	$(CC) $(WARN) -O3 -g $(MICRO_SAN) -D_GNU_SOURCE $(HWLOC_CFLAGS) -Ibench $< bench/topo.c bench/json.c core/jsonw.c core/machine.c $(HWLOC_LIBS) -lpthread -lm -o $@
 
-.PHONY: micro roofline
+.PHONY: micro roofline mfu-bound
 micro: deps all
 	scripts/roofline.sh --measure $(MICRO_ARGS)
 
 roofline: all
 	scripts/roofline.sh $(ROOFLINE_ARGS)
+
+mfu-bound: all
+	scripts/mfu_bound.py $(MFU_ARGS)

@@ -8,6 +8,9 @@
  *                      --benchmark_out_format=json]
  * scripts/roofline.sh runs it into a run folder (make micro).
  *   build/micro/micro --isa-list   the core's ISA clones this CPU runs, "a,b,c"
+ *   build/micro/micro --gemm-calls=S,G,M [--benchmark_*]   also the sgemm calls
+ *                     of one step of each config, alone, and the step's time
+ *                     inside sgemm (gemm.cc; scripts/mfu_bound.py runs it)
  * The kernels run in the clone the core picked at start (ops.h ops_isa): the
  * widest the CPU runs, or the one CLLM_ISA names; the context says which.
  */
@@ -41,6 +44,22 @@ int main(int argc, char **argv) {
         std::printf("%s\n", isas);
         return 0;
     }
+    /* --gemm-calls=LIST is ours: taken out before Google Benchmark sees argv */
+    std::string gemm_calls;
+    bool want_gemm = false;
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        if (a.rfind("--gemm-calls", 0) != 0) continue;
+        if (a.rfind("--gemm-calls=", 0) != 0) {
+            std::fprintf(stderr, "micro: --gemm-calls takes its list after '=' (--gemm-calls=S,G,M)\n");
+            return 2;
+        }
+        gemm_calls = a.substr(13);
+        want_gemm = true;
+        for (int j = i; j < argc; j++) argv[j] = argv[j + 1];
+        argc--;
+        i--;
+    }
     blas_single_thread();   /* one BLAS thread inside each worker, as train_model */
     benchmark::Initialize(&argc, argv);
     if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
@@ -58,6 +77,13 @@ int main(int argc, char **argv) {
     micro::register_ops();
     micro::register_train();
     micro::register_reduce();
+    if (want_gemm) {
+        std::string err;
+        if (micro::register_gemm_calls(gemm_calls, &err) != 0) {
+            std::fprintf(stderr, "micro: %s\n", err.c_str());
+            return 2;
+        }
+    }
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
     return 0;

@@ -87,9 +87,16 @@ config_t config_get(const std::string &name);   /* aborts on an unknown name */
 /* 1, 2, 4, ... below the online CPUs, the online CPUs, and 2x them when asked */
 std::vector<int> thread_counts(bool oversubscribe);
 
+/* train_model's synthetic corpus (no DATA) split for sequences of T tokens (train.cc) */
+const corpus_t *corpus(int T);
+
 void register_ops();     /* ops.cc: matmul, attention, layernorm, GELU, cross-entropy */
 void register_train();   /* train.cc: trainer_step at N threads, pool barrier / run */
 void register_reduce();  /* reduce.cc: the gradient combine at N threads, a step's barriers */
+/* gemm.cc: the sgemm calls of one trainer_step of each config named in list
+ * (comma-separated presets), alone, and the step's time inside sgemm; 0, or
+ * -1 with err naming what was wrong */
+int register_gemm_calls(const std::string &list, std::string *err);
 
 }  // namespace micro
 

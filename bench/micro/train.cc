@@ -24,23 +24,19 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <string>
 
 namespace micro {
-namespace {
 
 /* The synthetic corpus train_model uses without DATA (same seed and size),
- * tokenised with the bytes tokenizer; built once, freed at exit. */
+ * tokenised with the bytes tokenizer, split for sequences of T tokens: built
+ * once per T, freed at exit. */
+namespace {
 class Corpus {
 public:
-    static const corpus_t *get(int T) {
-        static Corpus c(T);
-        CHECK(c.T_ == T, "one corpus per sequence length (asked %d, have %d)", T, c.T_);
-        return &c.corpus_;
-    }
-    ~Corpus() { free(tok_); }
-private:
-    explicit Corpus(int T) : T_(T) {
+    explicit Corpus(int T) {
         text_t text;
         char err[256];
         CHECK(text_synthetic(&text, 42, 1 << 19) == 0, "cannot build the synthetic corpus");
@@ -53,10 +49,24 @@ private:
         text_free(&text);
         CHECK(corpus_split(&corpus_, tok_, n, T, err, sizeof err) == 0, "%s", err);
     }
-    int T_;
+    ~Corpus() { free(tok_); }
+    Corpus(const Corpus &) = delete;
+    Corpus &operator=(const Corpus &) = delete;
+    const corpus_t *get() const { return &corpus_; }
+private:
     int *tok_ = nullptr;
     corpus_t corpus_;
 };
+}  // namespace
+
+const corpus_t *corpus(int T) {
+    static std::map<int, std::unique_ptr<Corpus>> all;
+    std::unique_ptr<Corpus> &c = all[T];
+    if (!c) c.reset(new Corpus(T));
+    return c->get();
+}
+
+namespace {
 
 struct Usage {
     double csw, minflt;
@@ -99,7 +109,7 @@ void bm_trainer_step(benchmark::State &st, const std::string &cn, int nth) {
     train_opts_default(&o);
     o.lr_steps = 1000000;           /* a flat schedule: no step is special */
     char err[512];
-    trainer_t *t = trainer_create(&c, &o, nth, Corpus::get(c.T), err, sizeof err);
+    trainer_t *t = trainer_create(&c, &o, nth, corpus(c.T), err, sizeof err);
     if (!t) { st.SkipWithError(err); return; }
     trainer_step(t);                /* warm-up: first touch of every buffer */
     std::vector<double> w0((size_t)nth * PH_COUNT), w1((size_t)nth * PH_COUNT), cpu(PH_COUNT);
