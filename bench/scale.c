@@ -196,6 +196,12 @@ static void usage(FILE *f, const facts *fa) {
           "  --reps-over N    N repetitions (fewer than --reps) of the oversubscribed points\n"
           "                   (more workers than usable CPUs): shown, never fitted; meta.json\n"
           "                   reps_oversubscribed (default: --reps; make bench: 2)\n"
+          "  --steps-over N   train_model's --steps N (2 or more, fewer than --steps) at the\n"
+          "                   oversubscribed points: its tokens/s counts the steps after the\n"
+          "                   warm-up step either way; meta.json steps_oversubscribed (default:\n"
+          "                   --steps; make bench: 6). A --command template's steps are its own:\n"
+          "                   scale cannot set them, so its points keep them (null when only\n"
+          "                   --command variants run)\n"
           "  --quiet          no progress (by default: a line that redraws itself on a terminal,\n"
           "                   else one plain line per finished point, with elapsed time and ETA)\n"
           "  --noise-max C    warn when other processes kept more than C CPUs busy during a run\n"
@@ -358,6 +364,9 @@ static int meta_write(const scale *s, const char *status, const char *end_time,
     /* --reps-over: the repetitions of oversubscribed points (null: --reps) */
     if (s->o.reps_over >= 0 && s->o.reps_over < s->o.reps) fprintf(f, ",\"reps_oversubscribed\":%d", s->o.reps_over);
     else fputs(",\"reps_oversubscribed\":null", f);
+    /* --steps-over: train_model's steps at oversubscribed points (null: --steps) */
+    if (scale_opts_steps_over(&s->o) >= 0) fprintf(f, ",\"steps_oversubscribed\":%d", scale_opts_steps_over(&s->o));
+    else fputs(",\"steps_oversubscribed\":null", f);
     fputs(",\"analysis\":{\"memory\":", f);
     stats_write_memory_json(f, mem, nv);
     fputs(",\"noise\":", f);

@@ -43,6 +43,7 @@ static int fail(char *err, size_t errlen, int rc, const char *fmt, ...) {
 
 int scale_opts_parse(scale_opts *o, int argc, char **argv, char *err, size_t errlen) {
     o->reps_over = -1;
+    o->steps_over = -1;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return 1;
@@ -56,6 +57,17 @@ int scale_opts_parse(scale_opts *o, int argc, char **argv, char *err, size_t err
             if (i + 1 >= argc || end == argv[i + 1] || *end || n < 1 || n > 1000)
                 return fail(err, errlen, -1, "--reps-over needs a repetition count 1..1000");
             o->reps_over = (int)n;
+            i++;
+            continue;
+        }
+        if (strcmp(a, "--steps-over") == 0) {
+            /* 2 at least: train_model times the steps after its warm-up step */
+            char *end;
+            long n = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : -1;
+            if (i + 1 >= argc || end == argv[i + 1] || *end || n < 2 || n > 1000000000)
+                return fail(err, errlen, -1, "--steps-over needs a step count 2..1000000000 (a warm-up step "
+                            "and at least one timed step)");
+            o->steps_over = (int)n;
             i++;
             continue;
         }
@@ -434,7 +446,24 @@ int scale_opts_resume(scale_opts *o, const json *meta, const char *dir, char *er
     for (int k = 0; k < OPT_COMPARED; k++)
         if (!o->raw[k] && OPT_DEFAULTS[k])
             return fail(err, errlen, -1, "--resume %s: meta.json has no option '%s'", dir, OPT_NAMES[k]);
-    return scale_opts_validate(o, err, errlen) != 0 ? -2 : 0;
+    if (scale_opts_validate(o, err, errlen) != 0) return -2;
+    /* --steps-over: the stored one unless given; a different one would mix
+     * runs of two step counts at the same points */
+    const json *so = json_get(meta, "steps_oversubscribed");
+    int stored = so && so->type == JSON_NUM && so->num >= 2 && so->num <= 1e9 ? (int)so->num : -1;
+    if (o->steps_over < 0) o->steps_over = stored;
+    else if (scale_opts_steps_over(o) != stored) {
+        char mine[16] = "null", st[16] = "null";
+        if (scale_opts_steps_over(o) >= 0) snprintf(mine, sizeof mine, "%d", scale_opts_steps_over(o));
+        if (stored >= 0) snprintf(st, sizeof st, "%d", stored);
+        return fail(err, errlen, -2, "--resume %s: --steps-over differs from the stored sweep (stored "
+                    "steps_oversubscribed %s, given %s)", dir, st, mine);
+    }
+    return 0;
+}
+
+int scale_opts_steps_over(const scale_opts *o) {
+    return o->steps_over >= 0 && o->steps_over < o->steps && o->nbuiltin > 0 ? o->steps_over : -1;
 }
 
 void scale_opts_free(scale_opts *o) {

@@ -47,6 +47,8 @@ typedef struct {
     int default_out;               /* --default-out: print the default run folder's name, run nothing */
     int quiet;                     /* --quiet: no progress lines */
     int reps_over;                 /* --reps-over N: reps of oversubscribed points; -1: --reps */
+    int steps_over;                /* --steps-over N: train_model's --steps at oversubscribed points
+                                      (min with --steps); -1: --steps */
     int trace;                     /* --trace [POINTS]: keep rep 0's train_model --trace */
     const char *trace_points;      /* its thread counts (comma list); NULL: the default points */
     const char *machine;           /* --machine PATH: plan on that snapshot or XML only (scale.c) */
@@ -87,6 +89,11 @@ int scale_opts_validate(scale_opts *o, char *err, size_t errlen);
  * is not a scale meta.json or lacks an option (scale exits 1); -2 when a given
  * option differs from the stored one or a value is invalid (scale exits 2). */
 int scale_opts_resume(scale_opts *o, const json *meta, const char *dir, char *err, size_t errlen);
+
+/* --steps-over in effect: the steps of the oversubscribed train_model
+ * points when fewer than --steps (and some variant is train_model's), else
+ * -1 (meta.json steps_oversubscribed null). */
+int scale_opts_steps_over(const scale_opts *o);
 
 /* Frees the option text; tolerates a zeroed o (and NULL). */
 void scale_opts_free(scale_opts *o);

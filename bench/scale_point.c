@@ -36,6 +36,12 @@ int point_skipped(const scale_opts *o, int rep, int t, int v, int r) {
     return workers > o->usable_cpus;
 }
 
+int point_steps(const scale_opts *o, int v, int threads, int ranks) {
+    if (o->tmpl[v]) return -1;
+    int over = scale_opts_steps_over(o);
+    return over >= 0 && o->usable_cpus > 0 && threads * ranks > o->usable_cpus ? over : o->steps;
+}
+
 int point_expected(const scale_opts *o) {
     int n = 0, total = point_total(o);
     for (int point = 0; point < total; point++) {
@@ -136,7 +142,8 @@ void point_command(const scale_opts *o, const char *out, int v, int threads, int
         return;
     }
     snprintf(pc->bin, sizeof pc->bin, "%s/%s/train_model", o->raw[OPT_BIN_DIR], variant);
-    snprintf(pc->kb, sizeof pc->kb, "%d", o->steps);
+    int steps = point_steps(o, v, threads, mpi ? ranks : 1);
+    snprintf(pc->kb, sizeof pc->kb, "%d", steps);
     char **argv = pc->fixed;
     int a = mpi ? mpirun_prefix(o, ranks, threads, pc, argv) : 0;
     argv[a++] = pc->bin;
@@ -153,7 +160,7 @@ void point_command(const scale_opts *o, const char *out, int v, int threads, int
         /* the first 100 steps at most: enough for the timeline, bounded in size */
         if (mpi) snprintf(pc->trace, sizeof pc->trace, "%s/trace-%s-%dx%d.json", out, variant, ranks, threads);
         else snprintf(pc->trace, sizeof pc->trace, "%s/trace-%s-%d.json", out, variant, threads);
-        snprintf(pc->tw, sizeof pc->tw, "1:%d", o->steps < 100 ? o->steps : 100);
+        snprintf(pc->tw, sizeof pc->tw, "1:%d", steps < 100 ? steps : 100);
         argv[a++] = "--trace";
         argv[a++] = pc->trace;
         argv[a++] = "--trace-steps";

@@ -41,6 +41,10 @@ int point_total(const scale_opts *o);
 /* --reps-over: is this point (rep, threads index t, variant v, rank index
  * r) one the sweep leaves out (an oversubscribed point past --reps-over)? */
 int point_skipped(const scale_opts *o, int rep, int t, int v, int r);
+/* --steps-over: train_model's --steps for variant v at threads x ranks
+ * (the --steps-over steps when that is oversubscribed; a --command
+ * template's steps are its own: -1) */
+int point_steps(const scale_opts *o, int v, int threads, int ranks);
 /* the points the sweep runs: point_total less the skipped ones */
 int point_expected(const scale_opts *o);
 

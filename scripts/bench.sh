@@ -13,6 +13,9 @@
 # and 200 GB/s (BENCH_PROJECT="cores=N,dram-gbs=X" picks another,
 # BENCH_PROJECT= none). Exit codes are build/scale's: 0 every run ok, 1 a run
 # failed or a runtime error, 2 a usage error (nothing run), 130/143 interrupted.
+# Oversubscribed points (more workers than usable CPUs: shown, never fitted)
+# run 2 reps and 6 steps (--reps-over 2 --steps-over 6); give either with N at
+# or above --reps / --steps to run them like the others.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for x in "$@"; do
@@ -23,13 +26,14 @@ for x in "$@"; do
     fi
 done
 [[ -x build/scale && -x build/topo ]] || { echo "make bench: build/scale or build/topo is missing: run make all" >&2; exit 1; }
-out="" reps=0 reps_over=0
+out="" reps=0 reps_over=0 steps_over=0
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
     case ${args[i]} in
         --out|--resume) out=${args[i + 1]:-} ;;
         --reps) reps=1 ;;
         --reps-over) reps_over=1 ;;
+        --steps-over) steps_over=1 ;;
     esac
 done
 # make bench's own choice of repetitions (build/scale's default is for a quick look)
@@ -37,6 +41,10 @@ done
 # oversubscribed points (more threads than usable CPUs) are shown, never
 # fitted: 2 repetitions of them, not 5 (most of a small machine's sweep went there)
 [[ $reps_over -eq 1 ]] || args+=(--reps-over 2)
+# and 6 training steps there, not --steps (24): their tokens/s counts the 5
+# steps after the warm-up one; --steps-over N >= --steps runs them at --steps.
+# A --resume keeps the stored sweep's (meta.json steps_oversubscribed)
+[[ $steps_over -eq 1 || " ${args[*]} " == *" --resume "* ]] || args+=(--steps-over 6)
 # the timelines of rep 0 at 1 thread and the largest non-oversubscribed
 # count (trace-*.json in the run folder; plots/<run>/timeline.png)
 [[ " ${args[*]} " == *" --trace "* || " ${args[*]} " == *" --resume "* ]] || args+=(--trace)

@@ -169,6 +169,19 @@ def projection_section(res):
     return L + [""]
 
 
+def oversubscribed_note(meta, opts):
+    """What the sweep spent less on at the oversubscribed points (meta.json
+    reps_oversubscribed, steps_oversubscribed): the bracket after the reps
+    of the report's sweep line, "" when neither was used."""
+    r, k = meta.get("reps_oversubscribed"), meta.get("steps_oversubscribed")
+    parts = ([f"{r} reps: --reps-over"] if r else []) + (
+        [f"{k} steps, not {opts.get('steps')}: --steps-over; tokens/s leaves out the warm-up step at every point, "
+         f"so their {k - 1} timed steps widen its spread rather than shift it, while the whole-process figures (CPU "
+         f"and CPU-us/token in brackets) and the per-step phase split, which count start-up and the warm-up step, "
+         f"weigh those more there"] if k else [])
+    return f" (at the oversubscribed points {'; '.join(parts)})" if parts else ""
+
+
 def text(run, res, plots_dir, made, plots_note=""):
     meta, opts, host = run["meta"], run["options"], run["host"]
     first = next((q for p in run["points"].values() for q in p["reps"]), {}) or {}
@@ -195,8 +208,7 @@ def text(run, res, plots_dir, made, plots_note=""):
            f"F={cfg.get('F')} T={cfg.get('T')} B={cfg.get('B')}, {fnum(first.get('params'), '{:.0f}')} parameters), "
            f"{opts.get('steps')} steps, " if tm else "- Sweep: ") +
           f"{run['scaling']} scaling, {opts.get('reps')} reps" +
-          (f" ({meta['reps_oversubscribed']} at the oversubscribed points: --reps-over)"
-           if meta.get("reps_oversubscribed") else "") + f", threads {opts.get('threads')}, "
+          oversubscribed_note(meta, opts) + f", threads {opts.get('threads')}, "
           f"variants {run['variants']}; the metric: **{run['unit']}** (" +
           (f"the report's {run['metric']['key']}" if run['metric'].get('key') else
            f"--work {run['metric']['work']:g} units {'in total' if run['scaling'] == 'strong' else 'per thread'} "
