@@ -50,6 +50,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cllm_analysis import peers  # noqa: E402
 from cllm_analysis.atomic import write_atomic  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -61,11 +62,12 @@ def die(msg, code=1):
 
 
 def fma_peak(ceil):
-    """1-thread FMA peak of a ceilings JSON, GFLOP/s"""
-    for row in ceil.get("fma", []):
-        if row.get("threads") == 1 and row.get("best_gflops"):
-            return float(row["best_gflops"]), ceil.get("isa")
-    die("the ceilings JSON has no 1-thread FMA figure")
+    """1-thread FMA peak of a ceilings JSON, GFLOP/s, and its ISA: the
+    analysis package's reading of the file (peers.peaks_of), as make peers"""
+    try:
+        return peers.peaks_of(ceil, [1], None)[0][1], ceil.get("isa")
+    except (ValueError, KeyError, TypeError) as e:
+        die(f"the ceilings JSON has no 1-thread FMA figure ({e})")
 
 
 def summarise(bench, peak, top):
